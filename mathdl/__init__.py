@@ -1,0 +1,26 @@
+"""mathdl: deep learning from its mathematical foundations, verified.
+
+The public names: ``Tensor`` and the creation functions, every op (``mathdl.exp``,
+``mathdl.matmul``...), grad mode (``no_grad``), dtypes, ``manual_seed``, and the
+sub-packages ``autograd``, ``linalg``, ``nn``, ``optim``, ``data``.
+"""
+
+from . import backend
+from .autograd import (
+    Function, Tensor, enable_grad, gradcheck, gradgradcheck, is_grad_enabled, no_grad,
+    set_grad_enabled,
+)
+from .backend import (
+    bfloat16, bool_, cuda_is_available, float16, float32, float64, get_default_dtype, int8, int16,
+    int32, int64, manual_seed, set_default_dtype, uint8,
+)
+from .creation import (
+    arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like, linspace, normal, ones,
+    ones_like, rand, rand_like, randint, randn, randn_like, randperm, tensor, zeros, zeros_like,
+)
+from .ops import *  # noqa: F401,F403
+from .ops import __all__ as _ops_all  # noqa: F401
+
+bool = bool_  # noqa: A001  (mathdl.bool, like torch.bool)
+
+__version__ = "0.1.0"

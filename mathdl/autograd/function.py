@@ -1,0 +1,121 @@
+"""The base of every primitive operation: a node of the recorded graph.
+
+A primitive ``F`` has
+
+* ``forward(self, *arrays) -> array`` on raw backend arrays (fast: no Tensor wrappers), and
+* ``backward(self, g) -> tuple`` that maps the output's gradient ``g`` (a Tensor) to one
+  gradient per input (a Tensor or ``None``), **written in mathdl ops**.
+
+Because the backward is made of recorded ops, running it with grad mode on (what
+``create_graph=True`` does) records the derivative itself: grad-of-grad, Hessian-vector
+products and input gradients inside losses come for free.
+
+Each call ``F(params...)(*tensors)`` creates one node.  A node has exactly one output; ops with
+extra non-differentiable results (``max`` indices, ``topk`` indices) return those as plain
+arrays from ``forward`` bookkeeping, never as graph outputs.
+"""
+
+from __future__ import annotations
+
+from .grad_mode import state as _grad_state
+
+
+class Function:
+    """Base class of primitive ops.  Subclasses set attributes in ``__init__`` and implement
+    ``forward`` and ``backward``.
+
+    Attributes set on recorded nodes:
+      inputs    the input Tensors (the graph's edges; None once the graph is released)
+      versions  the inputs' version counters at record time (in-place detection)
+      out       saved output array when ``save_output`` is true (see ``output()``)
+    """
+
+    __slots__ = ("inputs", "versions", "out", "hooks", "retained", "__weakref__")
+    save_output = False  # subclasses that need their result in backward set this
+
+    def forward(self, *arrays):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def backward(self, g):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+    # -- calling -----------------------------------------------------------------
+    def __call__(self, *inputs):
+        out_data = self.forward(*[t.data for t in inputs])
+        if _grad_state.enabled:
+            for t in inputs:
+                if t.requires_grad:
+                    return self._record(inputs, out_data)
+        return _Tensor._make(out_data, False, None)
+
+    def _record(self, inputs, out_data):
+        self.inputs = inputs
+        self.versions = tuple([t._version for t in inputs])
+        self.hooks = None
+        self.retained = None
+        if self.save_output:
+            self.out = out_data
+        return _Tensor._make(out_data, True, self)
+
+    # -- helpers for backward ------------------------------------------------------
+    def needs(self, i: int) -> bool:
+        """Whether input ``i`` needs a gradient."""
+        return self.inputs[i].requires_grad
+
+    def output(self):
+        """The op's result as a Tensor for use in ``backward``.
+
+        Without grad mode the saved array is wrapped; with grad mode (create_graph) the op is
+        applied again to its inputs so that the result is connected to the graph.
+        """
+        if _grad_state.enabled:
+            return self.replay()
+        return _Tensor._make(self.out, False, None)
+
+    def replay(self):
+        """Apply a fresh copy of this op (same parameters) to the same inputs."""
+        cls = type(self)
+        fn = cls.__new__(cls)
+        for k in _param_slots(cls):
+            setattr(fn, k, getattr(self, k))
+        d = getattr(self, "__dict__", None)
+        if d:
+            fn.__dict__.update(d)
+        return fn(*self.inputs)
+
+    def release(self):
+        """Drop the edges and saved arrays (after backward without retain_graph)."""
+        self.inputs = None
+        self.out = None
+        for k in _param_slots(type(self)):
+            if k.startswith("saved"):
+                setattr(self, k, None)
+
+
+_slot_cache: dict = {}
+
+
+def _param_slots(cls):
+    """All ``__slots__`` a subclass added (its parameters and saved values)."""
+    try:
+        return _slot_cache[cls]
+    except KeyError:
+        names = []
+        for klass in cls.__mro__:
+            if klass is Function:
+                break
+            names.extend(getattr(klass, "__slots__", ()))
+        _slot_cache[cls] = tuple(names)
+        return _slot_cache[cls]
+
+
+_Tensor = None  # set by tensor.py (avoids an import cycle)
+
+
+def _bind_tensor(cls):
+    global _Tensor
+    _Tensor = cls

@@ -1,0 +1,132 @@
+"""Checking derivatives against finite differences.
+
+``gradcheck`` compares the analytic Jacobian (one vjp per output entry) with the central
+difference  (f(x + eps e_j) - f(x - eps e_j)) / (2 eps)  column by column, and accepts when
+|analytic - numeric| <= atol + rtol |numeric| everywhere.  ``gradgradcheck`` applies the same
+test to the map (inputs, v) -> v^T J, i.e. to the backward pass itself, which checks second
+derivatives.  Use float64 inputs: float32 rounding swamps the differences.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .functional import _grad_tensors
+from .grad_mode import enable_grad, no_grad
+from .tensor import Tensor
+
+
+class GradcheckError(AssertionError):
+    pass
+
+
+def _outputs(fn, xs):
+    out = fn(*xs)
+    return [out] if isinstance(out, Tensor) else list(out)
+
+
+def _numeric_jacobian(fn, xs, k, eps):
+    x = xs[k]
+    if not x.data.flags.c_contiguous or not x.data.flags.writeable:
+        x.data = np.array(x.data)
+    with no_grad():
+        base = _outputs(fn, xs)
+        n_out = sum(o.data.size for o in base)
+        J = np.zeros((n_out, x.data.size))
+        flat = x.data.reshape(-1)
+        for j in range(flat.size):
+            orig = flat[j]
+            flat[j] = orig + eps
+            plus = np.concatenate([np.asarray(o.data, dtype=np.float64).ravel() for o in _outputs(fn, xs)])
+            flat[j] = orig - eps
+            minus = np.concatenate([np.asarray(o.data, dtype=np.float64).ravel() for o in _outputs(fn, xs)])
+            flat[j] = orig
+            J[:, j] = (plus - minus) / (2 * eps)
+    return J
+
+
+def _analytic_jacobians(fn, xs, diff_idx):
+    with enable_grad():
+        outs = _outputs(fn, xs)
+        n_out = sum(o.data.size for o in outs)
+        Js = [np.zeros((n_out, xs[k].data.size)) for k in diff_idx]
+        row = 0
+        for o in outs:
+            if not o.requires_grad:
+                row += o.data.size
+                continue
+            for i in range(o.data.size):
+                seed = np.zeros(o.data.size, dtype=o.data.dtype)
+                seed[i] = 1
+                gs = _grad_tensors(o, [xs[k] for k in diff_idx], Tensor._make(seed.reshape(o.shape)),
+                                   retain_graph=True, allow_unused=True)[0]
+                for J, g in zip(Js, gs):
+                    if g is not None:
+                        J[row + i] = np.asarray(g.data, dtype=np.float64).ravel()
+            row += o.data.size
+    return Js
+
+
+def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, name=None):
+    """Check first derivatives of ``fn`` at ``inputs`` (tensors; those with requires_grad are
+    differentiated).  Returns True, or raises GradcheckError showing both Jacobians."""
+    xs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    diff_idx = [k for k, x in enumerate(xs) if isinstance(x, Tensor) and x.requires_grad]
+    if not diff_idx:
+        raise ValueError("gradcheck: no input requires grad")
+    for k in diff_idx:
+        if xs[k].dtype != np.float64:
+            import warnings
+
+            warnings.warn(f"gradcheck: input {k} is {xs[k].dtype}; use float64 for a reliable check",
+                          stacklevel=2)
+    analytic = _analytic_jacobians(fn, xs, diff_idx)
+    label = name or getattr(fn, "__name__", "fn")
+    for J, k in zip(analytic, diff_idx):
+        N = _numeric_jacobian(fn, xs, k, eps)
+        if N.shape != J.shape:
+            raise GradcheckError(f"{label}: Jacobian shapes differ for input {k}: {J.shape} vs {N.shape}")
+        bad = np.abs(J - N) > atol + rtol * np.abs(N)
+        if bad.any():
+            if not raise_exception:
+                return False
+            r, c = np.argwhere(bad)[0]
+            with np.printoptions(precision=6, suppress=True, threshold=400):
+                msg = (
+                    f"{label}: analytic and numeric Jacobians differ for input {k} "
+                    f"(shape {tuple(xs[k].shape)}); first mismatch at output {r}, input entry {c}: "
+                    f"analytic {J[r, c]:.8g}, numeric {N[r, c]:.8g}; max abs diff "
+                    f"{np.abs(J - N).max():.3g}\nanalytic:\n{J}\nnumeric:\n{N}"
+                )
+            raise GradcheckError(msg)
+    return True
+
+
+def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3,
+                  raise_exception=True, seed=0, name=None):
+    """Check second derivatives: gradcheck of (inputs..., v) -> v^T J_fn(inputs)."""
+    xs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    diff_idx = [k for k, x in enumerate(xs) if isinstance(x, Tensor) and x.requires_grad]
+    with no_grad():
+        outs = _outputs(fn, xs)
+    rng = np.random.default_rng(seed)
+    if grad_outputs is None:
+        vs = [Tensor._make(rng.standard_normal(o.shape).astype(o.dtype)).requires_grad_(True) for o in outs]
+    else:
+        vs = [grad_outputs] if isinstance(grad_outputs, Tensor) else list(grad_outputs)
+    n = len(xs)
+
+    def first_derivative(*args):
+        inner = list(args[:n])
+        v = list(args[n:])
+        with enable_grad():
+            o = _outputs(fn, inner)
+            gs = _grad_tensors(o, [inner[k] for k in diff_idx], v, create_graph=True, allow_unused=True)[0]
+        res = [g for g in gs if g is not None]
+        if not res:
+            raise GradcheckError("gradgradcheck: fn has no gradient with respect to its inputs")
+        return res
+
+    label = (name or getattr(fn, "__name__", "fn")) + " (second order)"
+    return gradcheck(first_derivative, xs + vs, eps=eps, atol=atol, rtol=rtol,
+                     raise_exception=raise_exception, name=label)

@@ -1,0 +1,414 @@
+"""The Tensor: one backend array plus the fields reverse-mode autodiff needs.
+
+A Tensor ``t`` holds ``t.data`` (a numpy or cupy array), ``t.requires_grad``, ``t.grad``
+(filled by ``backward``) and ``t._node``: the :class:`~mathdl.autograd.function.Function`
+that produced it (``None`` for leaves).  ``t._version`` counts in-place changes so that a
+tensor saved for backward and then modified is detected instead of giving a wrong gradient.
+
+Operators and methods forward to the functions in :mod:`mathdl.ops`; the maths lives there.
+"""
+
+from __future__ import annotations
+
+import weakref
+
+import numpy as np
+
+from .. import backend
+from . import function as _function
+from .grad_mode import state as _grad_state
+
+
+class Tensor:
+    __slots__ = ("data", "grad", "requires_grad", "_node", "_version", "_hooks", "__weakref__")
+    __array_priority__ = 1000
+    __array_ufunc__ = None  # make NumPy defer to our reflected operators
+
+    def __init__(self, data, requires_grad: bool = False, dtype=None, device=None):
+        if isinstance(data, Tensor):
+            data = data.data
+        arr = _to_array(data, dtype, device)
+        self.data = arr
+        self.grad = None
+        self.requires_grad = False
+        self._node = None
+        self._version = 0
+        self._hooks = None
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @classmethod
+    def _make(cls, data, requires_grad=False, node=None):
+        t = object.__new__(cls)
+        t.data = data
+        t.grad = None
+        t.requires_grad = requires_grad
+        t._node = node
+        t._version = 0
+        t._hooks = None
+        return t
+
+    # ------------------------------------------------------------------ attributes
+    @property
+    def shape(self):
+        return self.data.shape
+
+    @property
+    def ndim(self):
+        return self.data.ndim
+
+    def dim(self):
+        return self.data.ndim
+
+    def size(self, dim=None):
+        """The shape (PyTorch's ``size()``), or the length of one dimension."""
+        if dim is None:
+            return self.data.shape
+        return self.data.shape[dim]
+
+    def numel(self):
+        return self.data.size
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def device(self):
+        return backend.device_of(self.data)
+
+    @property
+    def is_leaf(self):
+        return self._node is None
+
+    @property
+    def grad_fn(self):
+        return self._node
+
+    @property
+    def T(self):
+        return ops.permute(self, tuple(range(self.ndim - 1, -1, -1)))
+
+    @property
+    def mT(self):
+        return ops.transpose(self, -2, -1)
+
+    # ------------------------------------------------------------------ conversion
+    def numpy(self):
+        if self.requires_grad and _grad_state.enabled and False:  # pragma: no cover
+            pass
+        if backend.device_of(self.data) != "cpu":
+            raise TypeError("numpy(): tensor is on 'cuda'; call .cpu() first")
+        return self.data
+
+    def item(self):
+        if self.data.size != 1:
+            raise ValueError(f"item(): only one-element tensors can be converted, got shape {self.shape}")
+        return self.data.reshape(()).item() if hasattr(self.data, "item") else float(self.data)
+
+    def tolist(self):
+        return backend.to_device(self.data, "cpu").tolist()
+
+    def __array__(self, dtype=None, copy=None):
+        arr = backend.to_device(self.data, "cpu")
+        return arr.astype(dtype) if dtype is not None else arr
+
+    def detach(self):
+        """A tensor sharing the data, cut from the graph."""
+        return Tensor._make(self.data, False, None)
+
+    def detach_(self):
+        self._node = None
+        self.requires_grad = False
+        return self
+
+    def clone(self):
+        return ops.clone(self)
+
+    def contiguous(self):
+        return self
+
+    def requires_grad_(self, requires_grad: bool = True):
+        if requires_grad and not backend.is_floating(self.data.dtype):
+            raise TypeError(
+                f"only floating-point tensors can require gradients, got dtype {self.data.dtype}"
+            )
+        if not requires_grad and self._node is not None:
+            raise RuntimeError("requires_grad_(False) is only allowed on leaf tensors; use detach()")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def astype(self, dtype):
+        return ops.cast(self, backend.as_dtype(dtype))
+
+    def to(self, *args, dtype=None, device=None):
+        for a in args:
+            if isinstance(a, str) and (a == "cpu" or a.startswith("cuda")):
+                device = a
+            else:
+                dtype = a
+        t = self
+        if dtype is not None:
+            t = ops.cast(t, backend.as_dtype(dtype))
+        if device is not None:
+            t = ops.to_device(t, device)
+        return t
+
+    def cpu(self):
+        return self.to("cpu")
+
+    def cuda(self):
+        return self.to("cuda")
+
+    def float(self):
+        return self.astype(backend.float32)
+
+    def double(self):
+        return self.astype(backend.float64)
+
+    def half(self):
+        return self.astype(backend.float16)
+
+    def long(self):
+        return self.astype(backend.int64)
+
+    def int(self):
+        return self.astype(backend.int32)
+
+    def bool(self):
+        return self.astype(backend.bool_)
+
+    # ------------------------------------------------------------------ autograd
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        from .engine import backward as _backward
+
+        _backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph, inputs=inputs)
+
+    def retain_grad(self):
+        """Keep this non-leaf tensor's gradient in ``.grad`` after backward."""
+        if self._node is None:
+            return
+        self._node.retained = weakref.ref(self)
+
+    @property
+    def retains_grad(self):
+        n = self._node
+        return n is not None and n.retained is not None and n.retained() is self
+
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` when this tensor's gradient is computed; a non-None result
+        replaces the gradient.  Returns a handle with ``remove()``."""
+        if not self.requires_grad:
+            raise RuntimeError("register_hook: cannot register a hook on a tensor that does not require grad")
+        if self._node is not None:
+            if self._node.hooks is None:
+                self._node.hooks = []
+            hooks = self._node.hooks
+        else:
+            if self._hooks is None:
+                self._hooks = []
+            hooks = self._hooks
+        hooks.append(hook)
+        return _HookHandle(hooks, hook)
+
+    def zero_(self):
+        return ops.inplace(self, "zero", None)
+
+    # ------------------------------------------------------------------ in-place
+    def add_(self, other, alpha=1):
+        return ops.inplace(self, "add", other if alpha == 1 else other * alpha)
+
+    def sub_(self, other, alpha=1):
+        return ops.inplace(self, "sub", other if alpha == 1 else other * alpha)
+
+    def mul_(self, other):
+        return ops.inplace(self, "mul", other)
+
+    def div_(self, other):
+        return ops.inplace(self, "div", other)
+
+    def fill_(self, value):
+        return ops.inplace(self, "fill", value)
+
+    def copy_(self, other):
+        return ops.inplace(self, "copy", other)
+
+    def clamp_(self, min=None, max=None):
+        return ops.inplace(self, "clamp", (min, max))
+
+    def __iadd__(self, other):
+        return ops.inplace(self, "add", other)
+
+    def __isub__(self, other):
+        return ops.inplace(self, "sub", other)
+
+    def __imul__(self, other):
+        return ops.inplace(self, "mul", other)
+
+    def __itruediv__(self, other):
+        return ops.inplace(self, "div", other)
+
+    def __setitem__(self, index, value):
+        ops.setitem(self, index, value)
+
+    # ------------------------------------------------------------------ operators
+    def __add__(self, other):
+        return ops.add(self, other)
+
+    def __radd__(self, other):
+        return ops.add(other, self)
+
+    def __sub__(self, other):
+        return ops.sub(self, other)
+
+    def __rsub__(self, other):
+        return ops.sub(other, self)
+
+    def __mul__(self, other):
+        return ops.mul(self, other)
+
+    def __rmul__(self, other):
+        return ops.mul(other, self)
+
+    def __truediv__(self, other):
+        return ops.div(self, other)
+
+    def __rtruediv__(self, other):
+        return ops.div(other, self)
+
+    def __pow__(self, other):
+        return ops.pow(self, other)
+
+    def __rpow__(self, other):
+        return ops.pow(other, self)
+
+    def __matmul__(self, other):
+        return ops.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return ops.matmul(other, self)
+
+    def __neg__(self):
+        return ops.neg(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return ops.abs(self)
+
+    def __lt__(self, other):
+        return ops.lt(self, other)
+
+    def __le__(self, other):
+        return ops.le(self, other)
+
+    def __gt__(self, other):
+        return ops.gt(self, other)
+
+    def __ge__(self, other):
+        return ops.ge(self, other)
+
+    def __eq__(self, other):
+        return ops.eq(self, other)
+
+    def __ne__(self, other):
+        return ops.ne(self, other)
+
+    def __invert__(self):
+        return ops.logical_not(self)
+
+    def __and__(self, other):
+        return ops.logical_and(self, other)
+
+    def __or__(self, other):
+        return ops.logical_or(self, other)
+
+    __hash__ = object.__hash__
+
+    def __getitem__(self, index):
+        return ops.getitem(self, index)
+
+    def __len__(self):
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    def __iter__(self):
+        if self.data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        for i in range(self.data.shape[0]):
+            yield self[i]
+
+    def __bool__(self):
+        if self.data.size != 1:
+            raise RuntimeError(f"the truth value of a tensor with {self.data.size} elements is ambiguous")
+        return bool(self.data)
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        if self.data.dtype.kind not in "iub" or self.data.size != 1:
+            raise TypeError("only integer tensors of a single element can be used as an index")
+        return int(self.item())
+
+    def __repr__(self):
+        body = np.array2string(
+            np.asarray(backend.to_device(self.data, "cpu")), separator=", ", precision=4, threshold=200,
+            prefix="tensor(",
+        )
+        extras = []
+        if self.data.dtype != backend.get_default_dtype() and self.data.dtype.kind != "i":
+            extras.append(f"dtype={self.data.dtype}")
+        elif self.data.dtype.kind == "i" and self.data.dtype != backend.int64:
+            extras.append(f"dtype={self.data.dtype}")
+        if self.device != "cpu":
+            extras.append(f"device='{self.device}'")
+        if self._node is not None:
+            extras.append(f"grad_fn=<{self._node.name}>")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return "tensor(" + body + "".join(", " + e for e in extras) + ")"
+
+    # Method versions of the ops are attached by mathdl.ops (see ops/__init__.py).
+
+
+class _HookHandle:
+    __slots__ = ("hooks", "hook")
+
+    def __init__(self, hooks, hook):
+        self.hooks, self.hook = hooks, hook
+
+    def remove(self):
+        if self.hook in self.hooks:
+            self.hooks.remove(self.hook)
+
+
+def _to_array(data, dtype=None, device=None):
+    """Make a backend array from Python data, NumPy/CuPy arrays or scalars.
+
+    Python floats become the default dtype; arrays keep their dtype unless ``dtype`` is given.
+    """
+    xp = backend.module_for(device) if device is not None else backend.xp_of(data)
+    if dtype is not None:
+        dtype = backend.as_dtype(dtype)
+        return xp.asarray(data, dtype=dtype)
+    if isinstance(data, (np.ndarray, np.generic)) or (xp is not np and isinstance(data, xp.ndarray)):
+        return xp.asarray(data)
+    arr = np.asarray(data)
+    if arr.dtype.kind == "f" and arr.dtype != backend.get_default_dtype():
+        arr = arr.astype(backend.get_default_dtype())
+    elif arr.dtype == np.int32 or arr.dtype == np.uint64:  # Python ints become int64, like PyTorch
+        arr = arr.astype(np.int64)
+    elif arr.dtype.kind == "O":
+        raise TypeError(f"cannot make a tensor from {type(data).__name__} data of mixed types")
+    return xp.asarray(arr) if xp is not np else arr
+
+
+_function._bind_tensor(Tensor)
+
+from .. import ops  # noqa: E402  (ops need Tensor defined first)

@@ -1,0 +1,171 @@
+"""Creating tensors: from data, filled, ranges, and random draws from the one seeded generator.
+
+Floating results use the default dtype (float32 unless ``set_default_dtype`` says otherwise);
+random draws come from ``mathdl.backend.rng`` so that ``manual_seed(s)`` fixes them all.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import backend
+from .autograd.tensor import Tensor, _to_array
+
+_make = Tensor._make
+
+
+def tensor(data, dtype=None, device=None, requires_grad=False):
+    """A new tensor holding a copy of ``data``."""
+    if isinstance(data, Tensor):
+        data = data.data
+    arr = _to_array(data, dtype, device)
+    if arr is data or (isinstance(data, np.ndarray) and np.may_share_memory(arr, data)):
+        arr = arr.copy()
+    t = _make(arr)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def as_tensor(data, dtype=None, device=None):
+    """A tensor sharing ``data``'s memory where possible (no copy for a matching array)."""
+    if isinstance(data, Tensor):
+        if dtype is None or data.dtype == backend.as_dtype(dtype):
+            return data
+        return data.astype(dtype)
+    return _make(_to_array(data, dtype, device))
+
+
+def from_numpy(array):
+    return _make(np.asarray(array))
+
+
+def _shape(size):
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = size[0]
+    return tuple(int(s) for s in size)
+
+
+def _finish(arr, requires_grad):
+    t = _make(arr)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def zeros(*size, dtype=None, device=None, requires_grad=False):
+    xp = backend.module_for(device)
+    return _finish(xp.zeros(_shape(size), dtype=backend.as_dtype(dtype)), requires_grad)
+
+
+def ones(*size, dtype=None, device=None, requires_grad=False):
+    xp = backend.module_for(device)
+    return _finish(xp.ones(_shape(size), dtype=backend.as_dtype(dtype)), requires_grad)
+
+
+def empty(*size, dtype=None, device=None, requires_grad=False):
+    xp = backend.module_for(device)
+    return _finish(xp.empty(_shape(size), dtype=backend.as_dtype(dtype)), requires_grad)
+
+
+def full(size, fill_value, dtype=None, device=None, requires_grad=False):
+    xp = backend.module_for(device)
+    if dtype is None:
+        dtype = backend.get_default_dtype() if isinstance(fill_value, float) else (
+            backend.bool_ if isinstance(fill_value, bool) else backend.int64)
+    return _finish(xp.full(_shape((size,)), fill_value, dtype=backend.as_dtype(dtype)), requires_grad)
+
+
+def _like(x, dtype, device):
+    return (dtype if dtype is not None else x.dtype), (device if device is not None else x.device)
+
+
+def zeros_like(x, dtype=None, device=None, requires_grad=False):
+    dtype, device = _like(x, dtype, device)
+    return zeros(x.shape, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def ones_like(x, dtype=None, device=None, requires_grad=False):
+    dtype, device = _like(x, dtype, device)
+    return ones(x.shape, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def empty_like(x, dtype=None, device=None, requires_grad=False):
+    dtype, device = _like(x, dtype, device)
+    return empty(x.shape, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def full_like(x, fill_value, dtype=None, device=None, requires_grad=False):
+    dtype, device = _like(x, dtype, device)
+    return full(x.shape, fill_value, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):
+    if end is None:
+        start, end = 0, start
+    xp = backend.module_for(device)
+    if dtype is None:
+        is_float = any(isinstance(v, float) for v in (start, end, step))
+        dtype = backend.get_default_dtype() if is_float else backend.int64
+    return _finish(xp.arange(start, end, step, dtype=backend.as_dtype(dtype)), requires_grad)
+
+
+def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
+    xp = backend.module_for(device)
+    return _finish(xp.linspace(start, end, int(steps), dtype=backend.as_dtype(dtype)), requires_grad)
+
+
+def eye(n, m=None, dtype=None, device=None, requires_grad=False):
+    xp = backend.module_for(device)
+    return _finish(xp.eye(n, m, dtype=backend.as_dtype(dtype)), requires_grad)
+
+
+# --------------------------------------------------------------------------- random
+def _gen(device):
+    return backend.rng.for_module(backend.module_for(device))
+
+
+def rand(*size, dtype=None, device=None, requires_grad=False):
+    """Uniform on [0, 1)."""
+    dt = backend.as_dtype(dtype)
+    arr = _gen(device).random(_shape(size), dtype=np.float64 if dt != np.float32 else np.float32)
+    return _finish(arr.astype(dt, copy=False), requires_grad)
+
+
+def randn(*size, dtype=None, device=None, requires_grad=False):
+    """Standard normal."""
+    dt = backend.as_dtype(dtype)
+    arr = _gen(device).standard_normal(_shape(size), dtype=np.float64 if dt != np.float32 else np.float32)
+    return _finish(arr.astype(dt, copy=False), requires_grad)
+
+
+def normal(mean=0.0, std=1.0, size=(), dtype=None, device=None, requires_grad=False):
+    dt = backend.as_dtype(dtype)
+    m = mean.data if isinstance(mean, Tensor) else mean
+    s = std.data if isinstance(std, Tensor) else std
+    if np.any(np.asarray(s) < 0):
+        raise ValueError("normal: std must be non-negative")
+    shape = _shape((size,)) if size != () else np.broadcast_shapes(np.shape(m), np.shape(s))
+    arr = _gen(device).normal(m, s, shape)
+    return _finish(arr.astype(dt, copy=False), requires_grad)
+
+
+def randint(low, high=None, size=(), dtype=None, device=None):
+    if high is None:
+        low, high = 0, low
+    if high <= low:
+        raise ValueError(f"randint: expected low < high, got [{low}, {high})")
+    dt = backend.as_dtype(dtype) if dtype is not None else backend.int64
+    return _make(_gen(device).integers(low, high, _shape((size,)), dtype=dt))
+
+
+def randperm(n, device=None):
+    return _make(_gen(device).permutation(n).astype(np.int64))
+
+
+def rand_like(x, dtype=None):
+    return rand(x.shape, dtype=dtype or x.dtype, device=x.device)
+
+
+def randn_like(x, dtype=None):
+    return randn(x.shape, dtype=dtype or x.dtype, device=x.device)

@@ -1,0 +1,566 @@
+"""Elementwise operations and their derivatives.
+
+Binary ops broadcast like NumPy.  For z = f(a, b) with broadcasting, the chain rule gives
+dL/da = sum_to(dL/dz * df/da, a.shape): the sum runs over the broadcast axes.  ``sum_to`` is a
+primitive (in :mod:`mathdl.ops.shape`) whose own derivative is ``broadcast_to``.
+
+Derivatives used (g = dL/dz):
+  a + b: (g, g)         a - b: (g, -g)        a * b: (g b, g a)      a / b: (g / b, -g a / b^2)
+  a ** b: (g b a^(b-1), g a^b log a)           -x: -g          |x|: g sign(x)
+  exp x: g e^x          log x: g / x          log1p x: g / (1+x)     expm1 x: g e^x
+  sqrt x: g / (2 sqrt x)                      sin x: g cos x         cos x: -g sin x
+  tanh x: g (1 - tanh^2 x)                    sigmoid x: g s (1 - s)
+  relu x: g [x > 0]     erf x: g 2/sqrt(pi) e^(-x^2)
+  clamp(x, lo, hi): g [lo <= x <= hi]          maximum(a, b): g to the larger (halved on ties)
+  where(c, a, b): (g [c], g [not c])
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..autograd.function import Function
+from ..autograd.tensor import Tensor
+from ..backend import xp_of
+from .shape import sum_to
+
+_make = Tensor._make
+
+
+def as_tensor_like(value, like: Tensor) -> Tensor:
+    """Wrap a Python scalar or array as a constant tensor with ``like``'s dtype and device.
+
+    Python scalars never promote: ``x * 2.0`` keeps x's dtype.
+    """
+    if isinstance(value, Tensor):
+        return value
+    xp = xp_of(like.data)
+    kind = like.data.dtype.kind
+    if isinstance(value, (bool, int, float)):
+        if kind in "fc":
+            dtype = like.data.dtype
+        elif isinstance(value, float):
+            from ..backend import get_default_dtype
+
+            dtype = get_default_dtype()
+        elif isinstance(value, bool) or kind != "b":
+            dtype = like.data.dtype
+        else:
+            dtype = np.int64
+        return _make(xp.asarray(value, dtype=dtype))
+    return _make(xp.asarray(value))
+
+
+def _pair(a, b):
+    if type(a) is not Tensor and not isinstance(a, Tensor):
+        if not isinstance(b, Tensor):
+            raise TypeError(f"expected at least one Tensor, got {type(a).__name__} and {type(b).__name__}")
+        a = as_tensor_like(a, b)
+    elif type(b) is not Tensor and not isinstance(b, Tensor):
+        b = as_tensor_like(b, a)
+    return a, b
+
+
+def _broadcast_error(name, a, b):
+    try:
+        np.broadcast_shapes(a.shape, b.shape)
+    except ValueError:
+        raise ValueError(
+            f"{name}: shapes {tuple(a.shape)} and {tuple(b.shape)} cannot be broadcast together"
+        ) from None
+
+
+# --------------------------------------------------------------------------- binary
+class Add(Function):
+    __slots__ = ()
+
+    def forward(self, a, b):
+        return a + b
+
+    def backward(self, g):
+        a, b = self.inputs
+        return (sum_to(g, a.shape) if a.requires_grad else None,
+                sum_to(g, b.shape) if b.requires_grad else None)
+
+
+class Sub(Function):
+    __slots__ = ()
+
+    def forward(self, a, b):
+        return a - b
+
+    def backward(self, g):
+        a, b = self.inputs
+        return (sum_to(g, a.shape) if a.requires_grad else None,
+                sum_to(neg(g), b.shape) if b.requires_grad else None)
+
+
+class Mul(Function):
+    __slots__ = ()
+
+    def forward(self, a, b):
+        return a * b
+
+    def backward(self, g):
+        a, b = self.inputs
+        return (sum_to(mul(g, b), a.shape) if a.requires_grad else None,
+                sum_to(mul(g, a), b.shape) if b.requires_grad else None)
+
+
+class Div(Function):
+    __slots__ = ()
+
+    def forward(self, a, b):
+        return a / b
+
+    def backward(self, g):
+        a, b = self.inputs
+        ga = gb = None
+        if a.requires_grad:
+            ga = sum_to(div(g, b), a.shape)
+        if b.requires_grad:
+            gb = sum_to(neg(div(mul(g, a), mul(b, b))), b.shape)
+        return ga, gb
+
+
+class Pow(Function):
+    """a ** b with tensor exponent.  d/db = a^b log a, taken as 0 where a == 0 (as PyTorch)."""
+
+    __slots__ = ()
+
+    def forward(self, a, b):
+        return a ** b
+
+    def backward(self, g):
+        a, b = self.inputs
+        ga = gb = None
+        if a.requires_grad:
+            ga = sum_to(mul(g, mul(b, pow(a, sub(b, 1)))), a.shape)
+        if b.requires_grad:
+            safe_log = log(where(a.data == 0, 1.0, a))
+            gb = sum_to(mul(g, mul(pow(a, b), safe_log)), b.shape)
+        return ga, gb
+
+
+class PowScalar(Function):
+    """x ** p for a constant p: d/dx = p x^(p-1)."""
+
+    __slots__ = ("p",)
+
+    def __init__(self, p):
+        self.p = p
+
+    def forward(self, x):
+        p = self.p
+        if p == 2:
+            return x * x
+        if p == 0.5:
+            return xp_of(x).sqrt(x)
+        return x ** p
+
+    def backward(self, g):
+        (x,) = self.inputs
+        p = self.p
+        if p == 2:
+            return (mul(g, mul(x, 2.0)),)
+        if p == 1:
+            return (g,)
+        return (mul(g, mul(pow(x, p - 1), p)),)
+
+
+def add(a, b):
+    a, b = _pair(a, b)
+    if a.shape != b.shape:
+        _broadcast_error("add", a, b)
+    return Add()(a, b)
+
+
+def sub(a, b):
+    a, b = _pair(a, b)
+    if a.shape != b.shape:
+        _broadcast_error("sub", a, b)
+    return Sub()(a, b)
+
+
+def mul(a, b):
+    a, b = _pair(a, b)
+    if a.shape != b.shape:
+        _broadcast_error("mul", a, b)
+    return Mul()(a, b)
+
+
+def div(a, b):
+    a, b = _pair(a, b)
+    if a.shape != b.shape:
+        _broadcast_error("div", a, b)
+    return Div()(a, b)
+
+
+def pow(a, b):
+    if isinstance(a, Tensor) and isinstance(b, (int, float)) and not isinstance(b, bool):
+        return PowScalar(b)(a)
+    a, b = _pair(a, b)
+    if a.shape != b.shape:
+        _broadcast_error("pow", a, b)
+    return Pow()(a, b)
+
+
+def rsub(a, b):
+    return sub(b, a)
+
+
+# --------------------------------------------------------------------------- unary
+class Neg(Function):
+    __slots__ = ()
+
+    def forward(self, x):
+        return -x
+
+    def backward(self, g):
+        return (neg(g),)
+
+
+class Abs(Function):
+    __slots__ = ()
+
+    def forward(self, x):
+        return xp_of(x).abs(x)
+
+    def backward(self, g):
+        (x,) = self.inputs
+        return (mul(g, _make(xp_of(x.data).sign(x.data))),)
+
+
+class Exp(Function):
+    __slots__ = ()
+    save_output = True
+
+    def forward(self, x):
+        return xp_of(x).exp(x)
+
+    def backward(self, g):
+        return (mul(g, self.output()),)
+
+
+class Log(Function):
+    __slots__ = ()
+
+    def forward(self, x):
+        return xp_of(x).log(x)
+
+    def backward(self, g):
+        return (div(g, self.inputs[0]),)
+
+
+class Log1p(Function):
+    __slots__ = ()
+
+    def forward(self, x):
+        return xp_of(x).log1p(x)
+
+    def backward(self, g):
+        return (div(g, add(self.inputs[0], 1.0)),)
+
+
+class Expm1(Function):
+    __slots__ = ()
+    save_output = True
+
+    def forward(self, x):
+        return xp_of(x).expm1(x)
+
+    def backward(self, g):
+        return (mul(g, add(self.output(), 1.0)),)
+
+
+class Sqrt(Function):
+    __slots__ = ()
+    save_output = True
+
+    def forward(self, x):
+        return xp_of(x).sqrt(x)
+
+    def backward(self, g):
+        return (div(g, mul(self.output(), 2.0)),)
+
+
+class Sin(Function):
+    __slots__ = ()
+
+    def forward(self, x):
+        return xp_of(x).sin(x)
+
+    def backward(self, g):
+        return (mul(g, cos(self.inputs[0])),)
+
+
+class Cos(Function):
+    __slots__ = ()
+
+    def forward(self, x):
+        return xp_of(x).cos(x)
+
+    def backward(self, g):
+        return (neg(mul(g, sin(self.inputs[0]))),)
+
+
+class Tanh(Function):
+    __slots__ = ()
+    save_output = True
+
+    def forward(self, x):
+        return xp_of(x).tanh(x)
+
+    def backward(self, g):
+        y = self.output()
+        return (mul(g, rsub(mul(y, y), 1.0)),)
+
+
+class Sigmoid(Function):
+    """sigmoid(x) = 1 / (1 + e^-x), computed without overflow for large |x|."""
+
+    __slots__ = ()
+    save_output = True
+
+    def forward(self, x):
+        xp = xp_of(x)
+        # 0.5 * (1 + tanh(x/2)) is exact and stable on both tails
+        y = xp.tanh(x * 0.5)
+        y += 1
+        y *= 0.5
+        return y
+
+    def backward(self, g):
+        y = self.output()
+        return (mul(g, mul(y, rsub(y, 1.0))),)
+
+
+class Relu(Function):
+    __slots__ = ()
+    save_output = True
+
+    def forward(self, x):
+        return xp_of(x).maximum(x, 0)
+
+    def backward(self, g):
+        return (mul(g, _make(self.out > 0)),)
+
+
+class Erf(Function):
+    __slots__ = ()
+
+    def forward(self, x):
+        from scipy import special
+
+        if xp_of(x) is np:
+            return special.erf(x).astype(x.dtype, copy=False)
+        import cupyx.scipy.special as cs  # pragma: no cover
+
+        return cs.erf(x)  # pragma: no cover
+
+    def backward(self, g):
+        (x,) = self.inputs
+        return (mul(g, mul(exp(neg(mul(x, x))), 2.0 / math.sqrt(math.pi))),)
+
+
+class Clamp(Function):
+    __slots__ = ("lo", "hi")
+
+    def __init__(self, lo, hi):
+        self.lo, self.hi = lo, hi
+
+    def forward(self, x):
+        return xp_of(x).clip(x, self.lo, self.hi)
+
+    def backward(self, g):
+        x = self.inputs[0].data
+        mask = np.ones(x.shape, dtype=bool) if xp_of(x) is np else xp_of(x).ones(x.shape, dtype=bool)
+        if self.lo is not None:
+            mask &= x >= self.lo
+        if self.hi is not None:
+            mask &= x <= self.hi
+        return (mul(g, _make(mask)),)
+
+
+class Maximum(Function):
+    """max(a, b); on ties the gradient is shared equally (as PyTorch)."""
+
+    __slots__ = ("take_max",)
+
+    def __init__(self, take_max=True):
+        self.take_max = take_max
+
+    def forward(self, a, b):
+        xp = xp_of(a)
+        return xp.maximum(a, b) if self.take_max else xp.minimum(a, b)
+
+    def backward(self, g):
+        a, b = self.inputs
+        wins = a.data > b.data if self.take_max else a.data < b.data
+        ties = a.data == b.data
+        wa = wins + 0.5 * ties
+        ga = gb = None
+        if a.requires_grad:
+            ga = sum_to(mul(g, _make(wa.astype(g.dtype))), a.shape)
+        if b.requires_grad:
+            gb = sum_to(mul(g, _make((1.0 - wa).astype(g.dtype))), b.shape)
+        return ga, gb
+
+
+class Where(Function):
+    """where(cond, a, b) with a constant boolean condition."""
+
+    __slots__ = ("cond",)
+
+    def __init__(self, cond):
+        self.cond = cond
+
+    def forward(self, a, b):
+        return xp_of(a).where(self.cond, a, b)
+
+    def backward(self, g):
+        a, b = self.inputs
+        zero = _make(xp_of(g.data).zeros((), dtype=g.dtype))
+        cond = _make(self.cond)
+        ga = sum_to(where(cond, g, zero), a.shape) if a.requires_grad else None
+        gb = sum_to(where(cond, zero, g), b.shape) if b.requires_grad else None
+        return ga, gb
+
+
+def neg(x):
+    return Neg()(x)
+
+
+def abs(x):
+    return Abs()(x)
+
+
+def exp(x):
+    return Exp()(x)
+
+
+def log(x):
+    return Log()(x)
+
+
+def log1p(x):
+    return Log1p()(x)
+
+
+def expm1(x):
+    return Expm1()(x)
+
+
+def sqrt(x):
+    return Sqrt()(x)
+
+
+def rsqrt(x):
+    return div(1.0, sqrt(x))
+
+
+def square(x):
+    return PowScalar(2)(x)
+
+
+def sin(x):
+    return Sin()(x)
+
+
+def cos(x):
+    return Cos()(x)
+
+
+def tanh(x):
+    return Tanh()(x)
+
+
+def sigmoid(x):
+    return Sigmoid()(x)
+
+
+def relu(x):
+    return Relu()(x)
+
+
+def erf(x):
+    return Erf()(x)
+
+
+def clamp(x, min=None, max=None):
+    if min is None and max is None:
+        raise ValueError("clamp: at least one of min and max must be given")
+    return Clamp(min, max)(x)
+
+
+clip = clamp
+
+
+def maximum(a, b):
+    a, b = _pair(a, b)
+    return Maximum(True)(a, b)
+
+
+def minimum(a, b):
+    a, b = _pair(a, b)
+    return Maximum(False)(a, b)
+
+
+def where(cond, a, b):
+    """Elementwise ``a`` where ``cond`` else ``b`` (cond: boolean tensor or array)."""
+    c = cond.data if isinstance(cond, Tensor) else cond
+    if isinstance(a, Tensor) or isinstance(b, Tensor):
+        a, b = _pair(a, b)
+    else:
+        raise TypeError("where: at least one of the two branches must be a Tensor")
+    if c.dtype != np.bool_:
+        c = c.astype(bool)
+    return Where(c)(a, b)
+
+
+def sign(x):
+    return _make(xp_of(x.data).sign(x.data))
+
+
+# --------------------------------------------------------------------------- comparisons (no grad)
+def _cmp(ufunc_name):
+    def op(a, b):
+        a, b = _pair(a, b)
+        xp = xp_of(a.data)
+        return _make(getattr(xp, ufunc_name)(a.data, b.data))
+
+    op.__name__ = ufunc_name
+    op.__doc__ = f"Elementwise {ufunc_name} (a boolean tensor, never differentiable)."
+    return op
+
+
+lt = _cmp("less")
+le = _cmp("less_equal")
+gt = _cmp("greater")
+ge = _cmp("greater_equal")
+eq = _cmp("equal")
+ne = _cmp("not_equal")
+logical_and = _cmp("logical_and")
+logical_or = _cmp("logical_or")
+
+
+def logical_not(x):
+    return _make(xp_of(x.data).logical_not(x.data))
+
+
+def isnan(x):
+    return _make(xp_of(x.data).isnan(x.data))
+
+
+def isfinite(x):
+    return _make(xp_of(x.data).isfinite(x.data))
+
+
+def equal(a, b) -> bool:
+    return a.shape == b.shape and bool((a.data == b.data).all())
+
+
+def allclose(a, b, rtol=1e-5, atol=1e-8) -> bool:
+    return bool(xp_of(a.data).allclose(a.data, b.data, rtol=rtol, atol=atol))

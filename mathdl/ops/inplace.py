@@ -1,0 +1,92 @@
+"""In-place operations, decided once (DESIGN.md, in-place policy).
+
+Without a graph to protect (grad mode off, or nothing requires grad) an in-place op writes
+into the tensor's array and bumps its version counter; a recorded op that saved the tensor
+then refuses to run backward (see ``engine._check_versions``).
+
+With a graph, the in-place op is recorded out of place: the tensor is rebound to the result
+(new array, new node) and the old array, which earlier ops may have saved, is left intact.
+A leaf that requires grad cannot be changed in place under grad mode.
+"""
+
+from __future__ import annotations
+
+from ..autograd.grad_mode import state as _grad_state
+from ..autograd.tensor import Tensor
+from ..backend import xp_of
+
+_make = Tensor._make
+
+
+def snapshot(x):
+    """A tensor standing for x's current value and graph position."""
+    return _make(x.data, x.requires_grad, x._node)
+
+
+def rebind(x, new):
+    x.data = new.data
+    x._node = new._node
+    x.requires_grad = new.requires_grad
+    x._version += 1
+
+
+def _raw(v, x):
+    return v.data if isinstance(v, Tensor) else v
+
+
+def inplace(x, kind, other):
+    from . import elementwise as ew
+
+    needs_graph = _grad_state.enabled and (
+        x.requires_grad or (isinstance(other, Tensor) and other.requires_grad)
+    )
+    if needs_graph:
+        if x._node is None and x.requires_grad:
+            raise RuntimeError(
+                f"{kind}_: a leaf tensor that requires grad is used in an in-place operation; "
+                "wrap the update in mathdl.no_grad() or use an out-of-place op"
+            )
+        old = snapshot(x)
+        if kind == "add":
+            new = ew.add(old, other)
+        elif kind == "sub":
+            new = ew.sub(old, other)
+        elif kind == "mul":
+            new = ew.mul(old, other)
+        elif kind == "div":
+            new = ew.div(old, other)
+        elif kind == "clamp":
+            new = ew.clamp(old, *other)
+        elif kind in ("copy", "fill", "zero"):
+            from .shape import broadcast_to
+
+            if kind == "zero":
+                other = 0.0
+            src = other if isinstance(other, Tensor) else _make(xp_of(x.data).full(x.shape, other, dtype=x.dtype))
+            new = ew.add(ew.mul(old, 0.0), broadcast_to(src, x.shape) if src.shape != x.shape else src)
+        else:  # pragma: no cover
+            raise ValueError(kind)
+        if new.shape != x.shape:
+            raise ValueError(f"{kind}_: result shape {tuple(new.shape)} differs from the tensor's {tuple(x.shape)}")
+        rebind(x, new)
+        return x
+    a = x.data
+    o = _raw(other, x)
+    if kind == "add":
+        a += o
+    elif kind == "sub":
+        a -= o
+    elif kind == "mul":
+        a *= o
+    elif kind == "div":
+        a /= o
+    elif kind == "clamp":
+        xp_of(a).clip(a, o[0], o[1], out=a)
+    elif kind == "copy":
+        a[...] = o
+    elif kind == "fill":
+        a[...] = o
+    elif kind == "zero":
+        a[...] = 0
+    x._version += 1
+    return x

@@ -1,0 +1,358 @@
+"""Reductions and scans.
+
+  sum over axes A:   d/dx = broadcast of g back over A
+  mean:              g / n broadcast back
+  var (correction c): d/dx = g * 2 (x - mean) / (n - c);   std = sqrt(var)
+  max/min:           g routed to the selected entry (to the index along ``dim``; shared
+                     equally among ties for a full reduction, as PyTorch)
+  prod:              g * prod / x  (entries that are zero handled by products of the others)
+  cumsum:            reversed cumulative sum of g
+  norm (p = 2):      g x / ||x||, taken as 0 at x = 0
+"""
+
+from __future__ import annotations
+
+import builtins
+
+import numpy as np
+
+from ..autograd.function import Function
+from ..autograd.tensor import Tensor
+from ..backend import xp_of
+from . import elementwise as ew
+from .shape import broadcast_to, reshape
+
+_make = Tensor._make
+
+
+def normalize_dims(dim, ndim, name="dim"):
+    """None -> None (all axes); int or sequence -> sorted tuple of non-negative axes."""
+    if dim is None:
+        return None
+    dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
+    out = []
+    for d in dims:
+        n = builtins.max(ndim, 1)
+        if not -n <= d < n:
+            raise IndexError(f"{name} {d} is out of range for a tensor with {ndim} dimensions")
+        out.append(int(d) % n)
+    return tuple(sorted(set(out))) if ndim else ()
+
+
+def _dim_arg(dim, axis):
+    """Accept NumPy's ``axis`` as an alias of PyTorch's ``dim``."""
+    if axis is not None:
+        if dim is not None:
+            raise TypeError("pass either dim or axis, not both")
+        return axis
+    return dim
+
+
+def _kept_shape(in_shape, axes):
+    if axes is None:
+        return (1,) * len(in_shape)
+    return tuple(1 if i in axes else s for i, s in enumerate(in_shape))
+
+
+def _count(in_shape, axes):
+    if axes is None:
+        return int(np.prod(in_shape))
+    return int(np.prod([in_shape[a] for a in axes]))
+
+
+def _unreduce(g, in_shape, axes, keepdim):
+    """Broadcast a reduced gradient back to ``in_shape``."""
+    if not keepdim:
+        g = reshape(g, _kept_shape(in_shape, axes))
+    return broadcast_to(g, in_shape)
+
+
+class Sum(Function):
+    __slots__ = ("axes", "keepdim", "in_shape")
+
+    def __init__(self, axes, keepdim):
+        self.axes, self.keepdim = axes, keepdim
+
+    def forward(self, x):
+        self.in_shape = x.shape
+        return x.sum(axis=self.axes, keepdims=self.keepdim)
+
+    def backward(self, g):
+        return (_unreduce(g, self.in_shape, self.axes, self.keepdim),)
+
+
+class Mean(Function):
+    __slots__ = ("axes", "keepdim", "in_shape")
+
+    def __init__(self, axes, keepdim):
+        self.axes, self.keepdim = axes, keepdim
+
+    def forward(self, x):
+        self.in_shape = x.shape
+        return x.mean(axis=self.axes, keepdims=self.keepdim)
+
+    def backward(self, g):
+        n = _count(self.in_shape, self.axes)
+        return (_unreduce(ew.mul(g, 1.0 / n), self.in_shape, self.axes, self.keepdim),)
+
+
+class Var(Function):
+    __slots__ = ("axes", "keepdim", "correction", "in_shape")
+
+    def __init__(self, axes, keepdim, correction):
+        self.axes, self.keepdim, self.correction = axes, keepdim, correction
+
+    def forward(self, x):
+        self.in_shape = x.shape
+        return x.var(axis=self.axes, keepdims=self.keepdim, ddof=self.correction)
+
+    def backward(self, g):
+        (x,) = self.inputs
+        n = _count(self.in_shape, self.axes)
+        centered = ew.sub(x, mean(x, self.axes, keepdim=True))
+        scale = 2.0 / (n - self.correction) if n - self.correction > 0 else float("nan")
+        g = _unreduce(g, self.in_shape, self.axes, self.keepdim)
+        return (ew.mul(ew.mul(g, centered), scale),)
+
+
+class MaxAlong(Function):
+    """max (or min) along one axis; the gradient goes to the selected index."""
+
+    __slots__ = ("axis", "keepdim", "is_max", "indices")
+
+    def __init__(self, axis, keepdim, is_max):
+        self.axis, self.keepdim, self.is_max = axis, keepdim, is_max
+
+    def forward(self, x):
+        xp = xp_of(x)
+        idx = xp.argmax(x, axis=self.axis) if self.is_max else xp.argmin(x, axis=self.axis)
+        self.indices = idx
+        vals = xp.take_along_axis(x, xp.expand_dims(idx, self.axis), axis=self.axis)
+        return vals if self.keepdim else vals.squeeze(self.axis)
+
+    def backward(self, g):
+        (x,) = self.inputs
+        xp = xp_of(x.data)
+        onehot = xp.zeros(x.shape, dtype=g.dtype)
+        xp.put_along_axis(onehot, xp.expand_dims(self.indices, self.axis), 1, axis=self.axis)
+        return (ew.mul(_unreduce(g, x.shape, (self.axis,), self.keepdim), _make(onehot)),)
+
+
+class MaxAll(Function):
+    """max (or min) over several axes; ties share the gradient equally."""
+
+    __slots__ = ("axes", "keepdim", "is_max")
+    save_output = True
+
+    def __init__(self, axes, keepdim, is_max):
+        self.axes, self.keepdim, self.is_max = axes, keepdim, is_max
+
+    def forward(self, x):
+        return x.max(axis=self.axes, keepdims=self.keepdim) if self.is_max else \
+            x.min(axis=self.axes, keepdims=self.keepdim)
+
+    def backward(self, g):
+        (x,) = self.inputs
+        out = self.out if self.keepdim else self.out.reshape(_kept_shape(x.shape, self.axes))
+        sel = (x.data == out)
+        w = sel / sel.sum(axis=self.axes, keepdims=True)
+        return (ew.mul(_unreduce(g, x.shape, self.axes, self.keepdim), _make(w.astype(g.dtype))),)
+
+
+class Prod(Function):
+    __slots__ = ("axes", "keepdim")
+
+    def __init__(self, axes, keepdim):
+        self.axes, self.keepdim = axes, keepdim
+
+    def forward(self, x):
+        return x.prod(axis=self.axes, keepdims=self.keepdim)
+
+    def backward(self, g):
+        (x,) = self.inputs
+        g = _unreduce(g, x.shape, self.axes, self.keepdim)
+        if not (x.data == 0).any():
+            return (ew.mul(g, ew.div(prod(x, self.axes, keepdim=True), x)),)
+        # products of all other entries, computed by moving the reduced axes last
+        xp = xp_of(x.data)
+        axes = self.axes if self.axes is not None else tuple(range(x.ndim))
+        rest = [i for i in range(x.ndim) if i not in axes]
+        perm = rest + list(axes)
+        xt = x.data.transpose(perm)
+        flat = xt.reshape(xt.shape[:len(rest)] + (-1,))
+        ones = xp.ones(flat.shape[:-1] + (1,), dtype=flat.dtype)
+        left = xp.cumprod(xp.concatenate([ones, flat[..., :-1]], -1), -1)
+        right = xp.flip(xp.cumprod(xp.concatenate([ones, xp.flip(flat, -1)[..., :-1]], -1), -1), -1)
+        others = (left * right).reshape(xt.shape).transpose(np.argsort(perm))
+        return (ew.mul(g, _make(others)),)
+
+
+class Cumsum(Function):
+    __slots__ = ("axis",)
+
+    def __init__(self, axis):
+        self.axis = axis
+
+    def forward(self, x):
+        return xp_of(x).cumsum(x, axis=self.axis)
+
+    def backward(self, g):
+        from .shape import flip
+
+        return (flip(cumsum(flip(g, self.axis), self.axis), self.axis),)
+
+
+class Norm2(Function):
+    """Euclidean norm over axes: sqrt(sum x^2); gradient x / ||x|| (0 where the norm is 0)."""
+
+    __slots__ = ("axes", "keepdim")
+    save_output = True
+
+    def __init__(self, axes, keepdim):
+        self.axes, self.keepdim = axes, keepdim
+
+    def forward(self, x):
+        xp = xp_of(x)
+        return xp.sqrt((x * x).sum(axis=self.axes, keepdims=self.keepdim))
+
+    def backward(self, g):
+        (x,) = self.inputs
+        n = _unreduce(self.output(), x.shape, self.axes, self.keepdim)
+        safe = ew.where(n.data == 0, 1.0, n)
+        return (ew.mul(_unreduce(g, x.shape, self.axes, self.keepdim), ew.div(x, safe)),)
+
+
+# --------------------------------------------------------------------------- functions
+def sum(x, dim=None, keepdim=False, *, axis=None, dtype=None):
+    axes = normalize_dims(_dim_arg(dim, axis), x.ndim)
+    if x.data.dtype.kind in "biu" and not x.requires_grad:
+        return _make(x.data.sum(axis=axes, keepdims=keepdim, dtype=dtype or np.int64))
+    if axes == ():
+        return x
+    return Sum(axes, keepdim)(x)
+
+
+def mean(x, dim=None, keepdim=False, *, axis=None):
+    axes = normalize_dims(_dim_arg(dim, axis), x.ndim)
+    if x.data.dtype.kind not in "fc" and x.data.dtype.name != "bfloat16":
+        raise TypeError(f"mean: expected a floating tensor, got dtype {x.dtype}; cast it first")
+    if axes == ():
+        return x
+    return Mean(axes, keepdim)(x)
+
+
+def var(x, dim=None, keepdim=False, *, axis=None, correction=1, unbiased=None):
+    if unbiased is not None:
+        correction = 1 if unbiased else 0
+    axes = normalize_dims(_dim_arg(dim, axis), x.ndim)
+    return Var(axes, keepdim, correction)(x)
+
+
+def std(x, dim=None, keepdim=False, *, axis=None, correction=1, unbiased=None):
+    return ew.sqrt(var(x, dim, keepdim, axis=axis, correction=correction, unbiased=unbiased))
+
+
+def _minmax(x, dim, keepdim, axis, is_max):
+    dim = _dim_arg(dim, axis)
+    if x.data.size == 0:
+        raise ValueError(f"{'max' if is_max else 'min'}: empty tensor has no {'maximum' if is_max else 'minimum'}")
+    if dim is None or not isinstance(dim, (int, np.integer)):
+        axes = normalize_dims(dim, x.ndim)
+        return MaxAll(axes, keepdim, is_max)(x)
+    ax = normalize_dims(dim, x.ndim)[0] if x.ndim else 0
+    if x.ndim == 0:
+        return MaxAll(None, keepdim, is_max)(x), _make(xp_of(x.data).zeros((), dtype=np.int64))
+    fn = MaxAlong(ax, keepdim, is_max)
+    vals = fn(x)
+    idx = fn.indices if keepdim is False else xp_of(x.data).expand_dims(fn.indices, ax)
+    return MinMaxResult(vals, _make(idx.astype(np.int64)))
+
+
+class MinMaxResult(tuple):
+    """(values, indices), like PyTorch's named tuple."""
+
+    def __new__(cls, values, indices):
+        return super().__new__(cls, (values, indices))
+
+    @property
+    def values(self):
+        return self[0]
+
+    @property
+    def indices(self):
+        return self[1]
+
+
+def max(x, dim=None, keepdim=False, *, axis=None):
+    """Maximum; with an integer ``dim`` returns (values, indices) like PyTorch."""
+    if isinstance(dim, Tensor):
+        return ew.maximum(x, dim)
+    return _minmax(x, dim, keepdim, axis, True)
+
+
+def min(x, dim=None, keepdim=False, *, axis=None):
+    if isinstance(dim, Tensor):
+        return ew.minimum(x, dim)
+    return _minmax(x, dim, keepdim, axis, False)
+
+
+def amax(x, dim=None, keepdim=False):
+    return MaxAll(normalize_dims(dim, x.ndim), keepdim, True)(x)
+
+
+def amin(x, dim=None, keepdim=False):
+    return MaxAll(normalize_dims(dim, x.ndim), keepdim, False)(x)
+
+
+def prod(x, dim=None, keepdim=False, *, axis=None):
+    return Prod(normalize_dims(_dim_arg(dim, axis), x.ndim), keepdim)(x)
+
+
+def cumsum(x, dim=None, *, axis=None):
+    dim = _dim_arg(dim, axis)
+    if dim is None:
+        raise TypeError("cumsum: dim is required")
+    return Cumsum(normalize_dims(dim, x.ndim)[0])(x)
+
+
+def norm(x, p=2, dim=None, keepdim=False, *, axis=None):
+    """Vector p-norm over ``dim`` (all entries by default): (sum |x|^p)^(1/p); p may be inf."""
+    dim = _dim_arg(dim, axis)
+    axes = normalize_dims(dim, x.ndim)
+    if p == 2 or p == "fro":
+        return Norm2(axes, keepdim)(x)
+    if p == float("inf"):
+        return MaxAll(axes, keepdim, True)(ew.abs(x))
+    if p == -float("inf"):
+        return MaxAll(axes, keepdim, False)(ew.abs(x))
+    if p == 1:
+        return sum(ew.abs(x), axes, keepdim)
+    if p == 0:
+        return sum(_make((x.data != 0).astype(x.dtype)), axes, keepdim)
+    return ew.pow(sum(ew.pow(ew.abs(x), p), axes, keepdim), 1.0 / p)
+
+
+def argmax(x, dim=None, keepdim=False):
+    xp = xp_of(x.data)
+    if dim is None:
+        return _make(xp.asarray(xp.argmax(x.data), dtype=np.int64))
+    d = normalize_dims(dim, x.ndim)[0]
+    r = xp.argmax(x.data, axis=d)
+    return _make((xp.expand_dims(r, d) if keepdim else r).astype(np.int64))
+
+
+def argmin(x, dim=None, keepdim=False):
+    xp = xp_of(x.data)
+    if dim is None:
+        return _make(xp.asarray(xp.argmin(x.data), dtype=np.int64))
+    d = normalize_dims(dim, x.ndim)[0]
+    r = xp.argmin(x.data, axis=d)
+    return _make((xp.expand_dims(r, d) if keepdim else r).astype(np.int64))
+
+
+def all(x, dim=None):
+    return _make(xp_of(x.data).asarray(x.data.all(axis=dim)))
+
+
+def any(x, dim=None):
+    return _make(xp_of(x.data).asarray(x.data.any(axis=dim)))

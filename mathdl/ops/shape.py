@@ -1,0 +1,462 @@
+"""Shape operations: linear maps that only move, copy or sum entries.
+
+Each is a linear map P, so its derivative is the adjoint P^T applied to the gradient:
+  reshape -> reshape back;  permute -> inverse permutation;  broadcast_to <-> sum_to;
+  cat -> slices of the gradient;  pad -> crop;  flip -> flip;  roll(s) -> roll(-s);
+  tril/triu -> tril/triu of the gradient;  cast -> cast back.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd.function import Function
+from ..autograd.tensor import Tensor
+from ..backend import to_device as _to_device_array
+from ..backend import xp_of
+
+_make = Tensor._make
+
+
+def _norm_axis(axis, ndim, name="dim"):
+    if axis < -ndim or axis >= max(ndim, 1):
+        raise IndexError(f"{name} {axis} is out of range for a tensor with {ndim} dimensions")
+    return axis % ndim if ndim else 0
+
+
+def _norm_shape(shape):
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = shape[0]
+    return tuple(int(s) for s in shape)
+
+
+# --------------------------------------------------------------------------- sum_to / broadcast_to
+def _sum_axes(in_shape, shape):
+    lead = len(in_shape) - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        i + lead for i, s in enumerate(shape) if s == 1 and in_shape[i + lead] != 1
+    )
+    return lead, axes
+
+
+class SumTo(Function):
+    """Sum over the broadcast axes so that the result has ``shape`` (the adjoint of broadcast)."""
+
+    __slots__ = ("shape", "in_shape")
+
+    def __init__(self, shape):
+        self.shape = shape
+
+    def forward(self, x):
+        self.in_shape = x.shape
+        lead, axes = _sum_axes(x.shape, self.shape)
+        y = x.sum(axis=axes, keepdims=True) if axes else x
+        if lead:
+            y = y.reshape(self.shape)
+        return y
+
+    def backward(self, g):
+        return (broadcast_to(g, self.in_shape),)
+
+
+class BroadcastTo(Function):
+    __slots__ = ("shape", "in_shape")
+
+    def __init__(self, shape):
+        self.shape = shape
+
+    def forward(self, x):
+        self.in_shape = x.shape
+        return xp_of(x).broadcast_to(x, self.shape)
+
+    def backward(self, g):
+        return (sum_to(g, self.in_shape),)
+
+
+def sum_to(x, shape):
+    """Sum ``x`` down to ``shape`` (a no-op when the shapes agree)."""
+    shape = tuple(shape)
+    if x.shape == shape:
+        return x
+    return SumTo(shape)(x)
+
+
+def broadcast_to(x, *shape):
+    shape = _norm_shape(shape)
+    if x.shape == shape:
+        return x
+    try:
+        np.broadcast_shapes(x.shape, shape)
+        if len(shape) < x.ndim:
+            raise ValueError
+    except ValueError:
+        raise ValueError(f"broadcast_to: cannot broadcast shape {tuple(x.shape)} to {shape}") from None
+    return BroadcastTo(shape)(x)
+
+
+def expand(x, *shape):
+    """PyTorch's expand: -1 keeps a dimension."""
+    shape = _norm_shape(shape)
+    lead = len(shape) - x.ndim
+    shape = tuple(x.shape[i - lead] if s == -1 else s for i, s in enumerate(shape))
+    return broadcast_to(x, shape)
+
+
+def expand_as(x, other):
+    return broadcast_to(x, other.shape)
+
+
+# --------------------------------------------------------------------------- reshape & permute
+class Reshape(Function):
+    __slots__ = ("shape", "in_shape")
+
+    def __init__(self, shape):
+        self.shape = shape
+
+    def forward(self, x):
+        self.in_shape = x.shape
+        return x.reshape(self.shape)
+
+    def backward(self, g):
+        return (reshape(g, self.in_shape),)
+
+
+def reshape(x, *shape):
+    shape = _norm_shape(shape)
+    if shape == x.shape:
+        return x
+    try:
+        if -1 in shape:
+            known = int(np.prod([s for s in shape if s != -1]))
+            if shape.count(-1) > 1 or known == 0 or x.data.size % known:
+                raise ValueError
+            shape = tuple(x.data.size // known if s == -1 else s for s in shape)
+        if int(np.prod(shape)) != x.data.size:
+            raise ValueError
+    except ValueError:
+        raise ValueError(
+            f"reshape: cannot reshape a tensor of shape {tuple(x.shape)} ({x.data.size} elements) into {shape}"
+        ) from None
+    return Reshape(shape)(x)
+
+
+view = reshape
+
+
+def flatten(x, start_dim=0, end_dim=-1):
+    if x.ndim == 0:
+        return reshape(x, (1,))
+    s = _norm_axis(start_dim, x.ndim)
+    e = _norm_axis(end_dim, x.ndim)
+    shape = x.shape[:s] + (-1,) + x.shape[e + 1:]
+    if 0 in x.shape:
+        shape = x.shape[:s] + (int(np.prod(x.shape[s:e + 1])),) + x.shape[e + 1:]
+    return reshape(x, shape)
+
+
+def unflatten(x, dim, sizes):
+    d = _norm_axis(dim, x.ndim)
+    return reshape(x, x.shape[:d] + tuple(sizes) + x.shape[d + 1:])
+
+
+def squeeze(x, dim=None):
+    if dim is None:
+        return reshape(x, tuple(s for s in x.shape if s != 1))
+    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    dims = {_norm_axis(d, x.ndim) for d in dims}
+    return reshape(x, tuple(s for i, s in enumerate(x.shape) if not (i in dims and s == 1)))
+
+
+def unsqueeze(x, dim):
+    d = dim if dim >= 0 else dim + x.ndim + 1
+    if not 0 <= d <= x.ndim:
+        raise IndexError(f"unsqueeze: dim {dim} is out of range for a tensor with {x.ndim} dimensions")
+    return reshape(x, x.shape[:d] + (1,) + x.shape[d:])
+
+
+class Permute(Function):
+    __slots__ = ("perm",)
+
+    def __init__(self, perm):
+        self.perm = perm
+
+    def forward(self, x):
+        return x.transpose(self.perm)
+
+    def backward(self, g):
+        return (permute(g, tuple(np.argsort(self.perm))),)
+
+
+def permute(x, *dims):
+    dims = _norm_shape(dims)
+    if len(dims) != x.ndim or sorted(d % max(x.ndim, 1) for d in dims) != list(range(x.ndim)):
+        raise ValueError(f"permute: {dims} is not a permutation of the {x.ndim} dimensions of shape {tuple(x.shape)}")
+    dims = tuple(d % x.ndim for d in dims)
+    if dims == tuple(range(x.ndim)):
+        return x
+    return Permute(dims)(x)
+
+
+def transpose(x, dim0=-2, dim1=-1):
+    if x.ndim < 2 and dim0 in (-2, -1) and dim1 in (-2, -1):
+        return x
+    perm = list(range(x.ndim))
+    a, b = _norm_axis(dim0, x.ndim), _norm_axis(dim1, x.ndim)
+    perm[a], perm[b] = perm[b], perm[a]
+    return permute(x, tuple(perm))
+
+
+swapaxes = transpose
+
+
+def movedim(x, source, destination):
+    perm = list(range(x.ndim))
+    s = _norm_axis(source, x.ndim)
+    d = _norm_axis(destination, x.ndim)
+    perm.remove(s)
+    perm.insert(d, s)
+    return permute(x, tuple(perm))
+
+
+# --------------------------------------------------------------------------- joining & splitting
+class Cat(Function):
+    __slots__ = ("axis", "sizes")
+
+    def __init__(self, axis):
+        self.axis = axis
+
+    def forward(self, *xs):
+        self.sizes = [x.shape[self.axis] for x in xs]
+        return xp_of(xs[0]).concatenate(xs, axis=self.axis)
+
+    def backward(self, g):
+        out = []
+        start = 0
+        idx = [slice(None)] * g.ndim
+        for t, n in zip(self.inputs, self.sizes):
+            if t.requires_grad:
+                idx[self.axis] = slice(start, start + n)
+                out.append(g[tuple(idx)])
+            else:
+                out.append(None)
+            start += n
+        return tuple(out)
+
+
+def cat(tensors, dim=0):
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("cat: expected a non-empty sequence of tensors")
+    ref = tensors[0]
+    d = _norm_axis(dim, ref.ndim)
+    for i, t in enumerate(tensors):
+        if t.ndim != ref.ndim or t.shape[:d] + t.shape[d + 1:] != ref.shape[:d] + ref.shape[d + 1:]:
+            raise ValueError(
+                f"cat: tensors must match except in dim {dim}; tensor 0 has shape {tuple(ref.shape)}, "
+                f"tensor {i} has shape {tuple(t.shape)}"
+            )
+    return Cat(d)(*tensors)
+
+
+concatenate = cat
+
+
+def stack(tensors, dim=0):
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("stack: expected a non-empty sequence of tensors")
+    shape = tensors[0].shape
+    for i, t in enumerate(tensors):
+        if t.shape != shape:
+            raise ValueError(f"stack: all tensors must have the same shape; tensor 0 has {tuple(shape)}, "
+                             f"tensor {i} has {tuple(t.shape)}")
+    d = dim if dim >= 0 else dim + len(shape) + 1
+    return cat([unsqueeze(t, d) for t in tensors], d)
+
+
+def split(x, split_size_or_sections, dim=0):
+    """PyTorch's split: chunks of a given size, or a list of section sizes."""
+    d = _norm_axis(dim, x.ndim)
+    n = x.shape[d]
+    if isinstance(split_size_or_sections, int):
+        step = split_size_or_sections
+        if step <= 0:
+            raise ValueError("split: split size must be positive")
+        sizes = [min(step, n - s) for s in range(0, n, step)]
+    else:
+        sizes = list(split_size_or_sections)
+        if sum(sizes) != n:
+            raise ValueError(f"split: sections {sizes} do not add up to size {n} of dim {dim}")
+    out, start = [], 0
+    idx = [slice(None)] * x.ndim
+    for s in sizes:
+        idx[d] = slice(start, start + s)
+        out.append(x[tuple(idx)])
+        start += s
+    return tuple(out)
+
+
+def chunk(x, chunks, dim=0):
+    n = x.shape[_norm_axis(dim, x.ndim)]
+    return split(x, -(-n // chunks), dim)
+
+
+def unbind(x, dim=0):
+    d = _norm_axis(dim, x.ndim)
+    idx = [slice(None)] * x.ndim
+    out = []
+    for i in range(x.shape[d]):
+        idx[d] = i
+        out.append(x[tuple(idx)])
+    return tuple(out)
+
+
+# --------------------------------------------------------------------------- pad, flip, roll, tril
+class Pad(Function):
+    """Constant padding; ``widths`` is NumPy-style ((before, after), ...) per axis."""
+
+    __slots__ = ("widths", "value")
+
+    def __init__(self, widths, value):
+        self.widths, self.value = widths, value
+
+    def forward(self, x):
+        return xp_of(x).pad(x, self.widths, mode="constant", constant_values=self.value)
+
+    def backward(self, g):
+        idx = tuple(slice(b, g.shape[i] - a) for i, (b, a) in enumerate(self.widths))
+        return (g[idx],)
+
+
+def pad(x, pad, mode="constant", value=0.0):
+    """PyTorch's F.pad: ``pad`` lists (left, right) pairs starting from the last dimension."""
+    if mode != "constant":
+        raise NotImplementedError(f"pad: mode {mode!r} is not supported; only 'constant'")
+    if len(pad) % 2 or len(pad) // 2 > x.ndim:
+        raise ValueError(f"pad: expected an even number of values for at most {x.ndim} dims, got {pad}")
+    widths = [(0, 0)] * x.ndim
+    for i in range(len(pad) // 2):
+        widths[x.ndim - 1 - i] = (int(pad[2 * i]), int(pad[2 * i + 1]))
+    if any(b < 0 or a < 0 for b, a in widths):
+        raise ValueError("pad: negative padding is not supported")
+    return Pad(tuple(widths), value)(x)
+
+
+class Flip(Function):
+    __slots__ = ("axes",)
+
+    def __init__(self, axes):
+        self.axes = axes
+
+    def forward(self, x):
+        return xp_of(x).flip(x, self.axes)
+
+    def backward(self, g):
+        return (Flip(self.axes)(g),)
+
+
+def flip(x, dims):
+    dims = (dims,) if isinstance(dims, int) else tuple(dims)
+    return Flip(tuple(_norm_axis(d, x.ndim) for d in dims))(x)
+
+
+class Roll(Function):
+    __slots__ = ("shifts", "axes")
+
+    def __init__(self, shifts, axes):
+        self.shifts, self.axes = shifts, axes
+
+    def forward(self, x):
+        return xp_of(x).roll(x, self.shifts, self.axes)
+
+    def backward(self, g):
+        neg = tuple(-s for s in self.shifts) if isinstance(self.shifts, tuple) else -self.shifts
+        return (Roll(neg, self.axes)(g),)
+
+
+def roll(x, shifts, dims=None):
+    if isinstance(shifts, (list, tuple)):
+        shifts = tuple(shifts)
+        dims = tuple(dims)
+    return Roll(shifts, dims)(x)
+
+
+class Tri(Function):
+    __slots__ = ("k", "lower")
+
+    def __init__(self, k, lower):
+        self.k, self.lower = k, lower
+
+    def forward(self, x):
+        xp = xp_of(x)
+        return xp.tril(x, self.k) if self.lower else xp.triu(x, self.k)
+
+    def backward(self, g):
+        return (Tri(self.k, self.lower)(g),)
+
+
+def tril(x, diagonal=0):
+    return Tri(diagonal, True)(x)
+
+
+def triu(x, diagonal=0):
+    return Tri(diagonal, False)(x)
+
+
+# --------------------------------------------------------------------------- dtype, device, copy
+class Cast(Function):
+    __slots__ = ("dtype", "in_dtype")
+
+    def __init__(self, dtype):
+        self.dtype = dtype
+
+    def forward(self, x):
+        self.in_dtype = x.dtype
+        return x.astype(self.dtype)
+
+    def backward(self, g):
+        return (cast(g, self.in_dtype),)
+
+
+def cast(x, dtype):
+    if x.dtype == dtype:
+        return x
+    if x.requires_grad and dtype.kind != "f" and dtype.name != "bfloat16":
+        return _make(x.data.astype(dtype))  # integer/bool results carry no gradient
+    return Cast(dtype)(x)
+
+
+class ToDevice(Function):
+    __slots__ = ("device", "in_device")
+
+    def __init__(self, device):
+        self.device = device
+
+    def forward(self, x):
+        from ..backend import device_of
+
+        self.in_device = device_of(x)
+        return _to_device_array(x, self.device)
+
+    def backward(self, g):
+        return (to_device(g, self.in_device),)
+
+
+def to_device(x, device):
+    if x.device == device:
+        return x
+    return ToDevice(device)(x)
+
+
+class Clone(Function):
+    __slots__ = ()
+
+    def forward(self, x):
+        return x.copy()
+
+    def backward(self, g):
+        return (g,)
+
+
+def clone(x):
+    return Clone()(x)

@@ -1,0 +1,106 @@
+"""Softmax family, computed stably by subtracting the maximum.
+
+  logsumexp(x) = m + log sum exp(x - m),         d/dx = g * softmax(x)
+  softmax(x)_i = exp(x_i - lse(x)),              d/dx = y * (g - sum(g * y))
+  log_softmax(x) = x - lse(x),                   d/dx = g - softmax(x) * sum(g)
+"""
+
+from __future__ import annotations
+
+from ..autograd.function import Function
+from ..backend import xp_of
+from . import elementwise as ew
+from .reduce import _unreduce, normalize_dims
+from .reduce import sum as _sum
+from .shape import reshape
+
+
+def _lse(x, axes, keepdims):
+    xp = xp_of(x)
+    m = x.max(axis=axes, keepdims=True)
+    m = xp.where(xp.isfinite(m), m, 0)
+    s = xp.exp(x - m).sum(axis=axes, keepdims=True)
+    out = xp.log(s) + m
+    if not keepdims:
+        out = out.reshape([d for i, d in enumerate(x.shape) if i not in (axes if axes is not None else range(x.ndim))])
+    return out
+
+
+class LogSumExp(Function):
+    __slots__ = ("axes", "keepdim")
+    save_output = True
+
+    def __init__(self, axes, keepdim):
+        self.axes, self.keepdim = axes, keepdim
+
+    def forward(self, x):
+        return _lse(x, self.axes, self.keepdim)
+
+    def backward(self, g):
+        (x,) = self.inputs
+        out = _unreduce(self.output(), x.shape, self.axes, self.keepdim)
+        return (ew.mul(_unreduce(g, x.shape, self.axes, self.keepdim), ew.exp(ew.sub(x, out))),)
+
+
+class Softmax(Function):
+    __slots__ = ("axis",)
+    save_output = True
+
+    def __init__(self, axis):
+        self.axis = axis
+
+    def forward(self, x):
+        xp = xp_of(x)
+        y = x - x.max(axis=self.axis, keepdims=True)
+        xp.exp(y, out=y)
+        y /= y.sum(axis=self.axis, keepdims=True)
+        return y
+
+    def backward(self, g):
+        y = self.output()
+        gy = ew.mul(g, y)
+        return (ew.sub(gy, ew.mul(y, _sum(gy, self.axis, keepdim=True))),)
+
+
+class LogSoftmax(Function):
+    __slots__ = ("axis",)
+    save_output = True
+
+    def __init__(self, axis):
+        self.axis = axis
+
+    def forward(self, x):
+        xp = xp_of(x)
+        y = x - x.max(axis=self.axis, keepdims=True)
+        y -= xp.log(xp.exp(y).sum(axis=self.axis, keepdims=True))
+        return y
+
+    def backward(self, g):
+        y = self.output()
+        return (ew.sub(g, ew.mul(ew.exp(y), _sum(g, self.axis, keepdim=True))),)
+
+
+def logsumexp(x, dim=None, keepdim=False, *, axis=None):
+    if axis is not None:
+        dim = axis
+    return LogSumExp(normalize_dims(dim, x.ndim), keepdim)(x)
+
+
+def _axis(dim, x, name):
+    if dim is None:
+        raise TypeError(f"{name}: dim is required (e.g. dim=-1)")
+    return normalize_dims(dim, x.ndim)[0] if x.ndim else None
+
+
+def softmax(x, dim=None, *, axis=None):
+    dim = axis if axis is not None else dim
+    if x.ndim == 0:
+        return reshape(Softmax(-1)(reshape(x, (1,))), ())
+    return Softmax(_axis(dim, x, "softmax"))(x)
+
+
+def log_softmax(x, dim=None, *, axis=None):
+    dim = axis if axis is not None else dim
+    if x.ndim == 0:
+        return reshape(LogSoftmax(-1)(reshape(x, (1,))), ())
+    return LogSoftmax(_axis(dim, x, "log_softmax"))(x)
