@@ -14,8 +14,16 @@ from __future__ import annotations
 
 import sys
 
+from ..backend import xp_of
 from . import grad_mode
 from .grad_mode import state as _grad_state
+
+_Tensor = None  # bound by tensor.py
+
+
+def _bind_tensor(cls):
+    global _Tensor
+    _Tensor = cls
 
 _SECOND_BACKWARD = (
     "trying to backward through the graph a second time (its saved values were freed after the "
@@ -25,6 +33,16 @@ _SECOND_BACKWARD = (
 
 def _topo_order(roots):
     """Nodes reachable from ``roots`` in an order where every node comes after its consumers."""
+    if len(roots) == 1:  # fast path: a single node whose inputs are all leaves
+        root = roots[0]
+        inputs = root.inputs
+        if inputs is None:
+            raise RuntimeError(f"{root.name}: {_SECOND_BACKWARD}")
+        for t in inputs:
+            if t._node is not None:
+                break
+        else:
+            return [root]
     order = []
     visited = set()
     stack = [(n, False) for n in roots]
@@ -48,6 +66,21 @@ def _topo_order(roots):
     return order
 
 
+def _prune(order, capture_leaf, capture_node):
+    """The nodes from which some requested input can be reached (the rest need no backward)."""
+    needed = set()
+    for node in reversed(order):
+        if node in capture_node:
+            needed.add(node)
+            continue
+        for t in node.inputs:
+            n = t._node
+            if (n is None and id(t) in capture_leaf) or (n is not None and n in needed):
+                needed.add(node)
+                break
+    return needed
+
+
 def _check_versions(node):
     for t, v in zip(node.inputs, node.versions):
         if t._version != v:
@@ -64,26 +97,58 @@ def _add(a, b):
     return a._make(a.data + b.data)
 
 
-def _store_leaf_grad(t, g, create_graph):
-    """Accumulate ``g`` into ``t.grad`` (in place when no graph is being built)."""
+def _store_leaf_grad(t, g, create_graph, borrowed=None):
+    """Accumulate ``g`` into ``t.grad``.
+
+    Without a graph being built, the first gradient a leaf receives in a pass is *borrowed*
+    (stored without copying; it may still alias a gradient in flight), later ones are added
+    out of place; ``_own_borrowed`` settles ownership when the pass ends.  A leaf whose grad it
+    already owns accumulates in place.
+    """
     if t._hooks:
         for h in t._hooks:
             r = h(g)
             if r is not None:
                 g = r
     if t.grad is None:
-        if create_graph:
-            t.grad = g
+        if create_graph or borrowed is None:
+            t.grad = g if create_graph else g._make(g.data.copy())
         else:
-            arr = g.data
-            # own the array: never alias another tensor's storage or a broadcast view
-            if arr.base is not None or not arr.flags.writeable or sys.getrefcount(arr) > 3:
-                arr = arr.copy()
-            t.grad = g._make(arr)
+            t.grad = g._make(g.data)
+            borrowed.append(t)
     elif create_graph or t.grad.requires_grad:
         t.grad = t.grad + g
+    elif borrowed is not None and any(b is t for b in borrowed):
+        t.grad = t.grad._make(t.grad.data + g.data)
     else:
         t.grad.data += g.data
+
+
+def _own_borrowed(borrowed):
+    """Give each borrowed leaf gradient its own writable C-contiguous array.
+
+    After the pass every temporary is gone, so the array's owner is referenced only by the
+    leaf's grad (and views of it) unless it aliases something else: another leaf's gradient
+    (``a + b`` passes one array to both) or a user's ``gradient=`` argument.  Those, and
+    read-only or non-contiguous arrays (broadcast views), are copied; the rest are kept as is,
+    which saves one full copy of every parameter gradient per step.
+    """
+    seen = set()
+    for t in borrowed:
+        g = t.grad
+        if g is None:
+            continue
+        arr = g.data
+        owner = arr if arr.base is None else arr.base
+        # references to owner: the getrefcount argument, the local name, and either the
+        # grad tensor's slot + `arr` (owner is the array) or the view's .base (arr is a view)
+        expected = 4 if owner is arr else 3
+        if (id(owner) in seen or not arr.flags.writeable or not arr.flags.c_contiguous
+                or owner.base is not None or sys.getrefcount(owner) > expected):
+            g.data = arr.copy()
+        else:
+            seen.add(id(owner))
+        del arr, owner
 
 
 def run(outputs, grad_outputs, retain_graph=False, create_graph=False, inputs=None,
@@ -92,38 +157,35 @@ def run(outputs, grad_outputs, retain_graph=False, create_graph=False, inputs=No
 
     Without ``inputs`` the gradients go into every reached leaf's ``.grad``
     (``Tensor.backward``); with ``inputs`` the gradients of those tensors are returned and
-    nothing is written (``autograd.grad``).
+    nothing is written (``autograd.grad``), and only the part of the graph that leads to them
+    is differentiated.
     """
-    from .tensor import Tensor
-
     roots = []
     grads = {}
     leaf_seed = []
     for y, g in zip(outputs, grad_outputs):
         if not y.requires_grad:
             raise RuntimeError(
-                f"element of shape {tuple(y.shape)} does not require grad and has no grad_fn"
+                f"element of shape {tuple(y.data.shape)} does not require grad and has no grad_fn"
             )
-        if y._node is None:
-            leaf_seed.append((y, g))
-            continue
         n = y._node
-        if n in grads:
+        if n is None:
+            leaf_seed.append((y, g))
+        elif n in grads:
             grads[n] = _add(grads[n], g)
         else:
             grads[n] = g
             roots.append(n)
 
-    capture_leaf = {}
-    capture_node = {}
-    results = None
+    capture_leaf = capture_node = results = needed = None
     if inputs is not None:
+        capture_leaf, capture_node = {}, {}
         results = [None] * len(inputs)
         for i, x in enumerate(inputs):
-            if not isinstance(x, Tensor):
+            if not isinstance(x, _Tensor):
                 raise TypeError(f"inputs[{i}] is a {type(x).__name__}, expected a Tensor")
             if not x.requires_grad:
-                raise RuntimeError(f"inputs[{i}] (shape {tuple(x.shape)}) does not require grad")
+                raise RuntimeError(f"inputs[{i}] (shape {tuple(x.data.shape)}) does not require grad")
             if x._node is None:
                 capture_leaf.setdefault(id(x), []).append(i)
             else:
@@ -131,18 +193,21 @@ def run(outputs, grad_outputs, retain_graph=False, create_graph=False, inputs=No
 
     prev_mode = _grad_state.enabled
     _grad_state.enabled = bool(create_graph)
+    borrowed = None if create_graph else []
     try:
         for y, g in leaf_seed:
             if inputs is None:
-                _store_leaf_grad(y, g, create_graph)
+                _store_leaf_grad(y, g, create_graph, borrowed)
             elif id(y) in capture_leaf:
                 for i in capture_leaf[id(y)]:
                     results[i] = g if results[i] is None else _add(results[i], g)
 
-        order = _topo_order(roots)
+        order = _topo_order(roots) if roots else []
+        if inputs is not None:
+            needed = _prune(order, capture_leaf, capture_node)
         for node in order:
             g = grads.pop(node, None)
-            if g is None:  # no gradient flows here (e.g. only through int outputs)
+            if g is None or (needed is not None and node not in needed):
                 if not retain_graph:
                     node.release()
                 continue
@@ -151,69 +216,73 @@ def run(outputs, grad_outputs, retain_graph=False, create_graph=False, inputs=No
                     r = h(g)
                     if r is not None:
                         g = r
-            if node.retained is not None:
+            if node.retained is not None and inputs is None:
                 t = node.retained()
-                if t is not None and inputs is None:
+                if t is not None:
                     t.grad = g if t.grad is None else _add(t.grad, g)
-            if node in capture_node:
+            if capture_node and node in capture_node:
                 for i in capture_node[node]:
                     results[i] = g
-            _check_versions(node)
-            in_grads = node.backward(g)
             node_inputs = node.inputs
+            for t, v in zip(node_inputs, node.versions):
+                if t._version != v:
+                    _check_versions(node)
+            in_grads = node.backward(g)
             for t, gi in zip(node_inputs, in_grads):
                 if gi is None or not t.requires_grad:
                     continue
-                if gi.shape != t.shape:
+                if gi.data.shape != t.data.shape:
                     raise RuntimeError(
-                        f"{node.name}: backward produced a gradient of shape {tuple(gi.shape)} "
-                        f"for an input of shape {tuple(t.shape)}"
+                        f"{node.name}: backward produced a gradient of shape {tuple(gi.data.shape)} "
+                        f"for an input of shape {tuple(t.data.shape)}"
                     )
                 n = t._node
                 if n is None:
                     if inputs is None:
-                        _store_leaf_grad(t, gi, create_graph)
+                        _store_leaf_grad(t, gi, create_graph, borrowed)
                     elif id(t) in capture_leaf:
                         for i in capture_leaf[id(t)]:
                             results[i] = gi if results[i] is None else _add(results[i], gi)
-                else:
+                elif needed is None or n in needed:
                     prev = grads.get(n)
                     grads[n] = gi if prev is None else _add(prev, gi)
             if not retain_graph:
                 node.release()
     finally:
         _grad_state.enabled = prev_mode
+    if borrowed:
+        # drop this frame's references to gradients in flight before judging ownership
+        grads = order = g = in_grads = gi = leaf_seed = grad_outputs = outputs = y = None  # noqa: F841
+        _own_borrowed(borrowed)
 
     if results is not None:
         for i, r in enumerate(results):
             if r is None and not allow_unused:
                 raise RuntimeError(
-                    f"inputs[{i}] (shape {tuple(inputs[i].shape)}) was not used to compute the outputs; "
-                    "pass allow_unused=True to get None for it"
+                    f"inputs[{i}] (shape {tuple(inputs[i].data.shape)}) was not used to compute the "
+                    "outputs; pass allow_unused=True to get None for it"
                 )
     return results
 
 
 def _seed(y, g):
-    from .tensor import Tensor
-
     if g is None:
         if y.data.size != 1:
             raise RuntimeError(
                 f"grad can be implicitly created only for scalar outputs; got shape {tuple(y.shape)}: "
                 "pass gradient= (a tensor of that shape)"
             )
-        return Tensor._make(_ones_like(y.data))
-    if not isinstance(g, Tensor):
-        g = Tensor(g, dtype=y.dtype)
-    if g.shape != y.shape:
-        raise RuntimeError(f"gradient has shape {tuple(g.shape)} but the output has shape {tuple(y.shape)}")
+        return _Tensor._make(_ones_like(y.data))
+    if not isinstance(g, _Tensor):
+        g = _Tensor(g, dtype=y.dtype)
+    if g.data.shape != y.data.shape:
+        raise RuntimeError(
+            f"gradient has shape {tuple(g.data.shape)} but the output has shape {tuple(y.data.shape)}"
+        )
     return g
 
 
 def _ones_like(a):
-    from ..backend import xp_of
-
     return xp_of(a).ones_like(a)
 
 

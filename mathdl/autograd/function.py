@@ -45,12 +45,29 @@ class Function:
 
     # -- calling -----------------------------------------------------------------
     def __call__(self, *inputs):
-        out_data = self.forward(*[t.data for t in inputs])
+        n = len(inputs)
+        if n == 2:
+            a, b = inputs
+            out_data = self.forward(a.data, b.data)
+        elif n == 1:
+            a = b = inputs[0]
+            out_data = self.forward(a.data)
+        else:
+            out_data = self.forward(*[t.data for t in inputs])
+            a = b = None
         if _grad_state.enabled:
-            for t in inputs:
-                if t.requires_grad:
-                    return self._record(inputs, out_data)
-        return _Tensor._make(out_data, False, None)
+            if a is not None and (a.requires_grad or b.requires_grad):
+                return self._record(inputs, out_data)
+            if a is None and any(t.requires_grad for t in inputs):
+                return self._record(inputs, out_data)
+        t = _new(_Tensor)
+        t.data = out_data
+        t.grad = None
+        t.requires_grad = False
+        t._node = None
+        t._version = 0
+        t._hooks = None
+        return t
 
     def _record(self, inputs, out_data):
         self.inputs = inputs
@@ -59,7 +76,14 @@ class Function:
         self.retained = None
         if self.save_output:
             self.out = out_data
-        return _Tensor._make(out_data, True, self)
+        t = _new(_Tensor)
+        t.data = out_data
+        t.grad = None
+        t.requires_grad = True
+        t._node = self
+        t._version = 0
+        t._hooks = None
+        return t
 
     # -- helpers for backward ------------------------------------------------------
     def needs(self, i: int) -> bool:
@@ -114,6 +138,7 @@ def _param_slots(cls):
 
 
 _Tensor = None  # set by tensor.py (avoids an import cycle)
+_new = object.__new__
 
 
 def _bind_tensor(cls):

@@ -15,6 +15,7 @@ import weakref
 import numpy as np
 
 from .. import backend
+from . import engine as _engine
 from . import function as _function
 from .grad_mode import state as _grad_state
 
@@ -180,9 +181,8 @@ class Tensor:
 
     # ------------------------------------------------------------------ autograd
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
-        from .engine import backward as _backward
-
-        _backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph, inputs=inputs)
+        """Accumulate d(self)/d(leaf) (times ``gradient`` for non-scalars) into leaves' ``.grad``."""
+        _engine.backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph, inputs=inputs)
 
     def retain_grad(self):
         """Keep this non-leaf tensor's gradient in ``.grad`` after backward."""
@@ -253,25 +253,25 @@ class Tensor:
 
     # ------------------------------------------------------------------ operators
     def __add__(self, other):
-        return ops.add(self, other)
+        return _ew.add(self, other)
 
     def __radd__(self, other):
         return ops.add(other, self)
 
     def __sub__(self, other):
-        return ops.sub(self, other)
+        return _ew.sub(self, other)
 
     def __rsub__(self, other):
         return ops.sub(other, self)
 
     def __mul__(self, other):
-        return ops.mul(self, other)
+        return _ew.mul(self, other)
 
     def __rmul__(self, other):
         return ops.mul(other, self)
 
     def __truediv__(self, other):
-        return ops.div(self, other)
+        return _ew.div(self, other)
 
     def __rtruediv__(self, other):
         return ops.div(other, self)
@@ -410,5 +410,7 @@ def _to_array(data, dtype=None, device=None):
 
 
 _function._bind_tensor(Tensor)
+_engine._bind_tensor(Tensor)
 
 from .. import ops  # noqa: E402  (ops need Tensor defined first)
+from ..ops import elementwise as _ew  # noqa: E402

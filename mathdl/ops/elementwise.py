@@ -171,29 +171,33 @@ class PowScalar(Function):
 
 
 def add(a, b):
-    a, b = _pair(a, b)
-    if a.shape != b.shape:
+    if not (isinstance(a, Tensor) and isinstance(b, Tensor)):
+        a, b = _pair(a, b)
+    if a.data.shape != b.data.shape:
         _broadcast_error("add", a, b)
     return Add()(a, b)
 
 
 def sub(a, b):
-    a, b = _pair(a, b)
-    if a.shape != b.shape:
+    if not (isinstance(a, Tensor) and isinstance(b, Tensor)):
+        a, b = _pair(a, b)
+    if a.data.shape != b.data.shape:
         _broadcast_error("sub", a, b)
     return Sub()(a, b)
 
 
 def mul(a, b):
-    a, b = _pair(a, b)
-    if a.shape != b.shape:
+    if not (isinstance(a, Tensor) and isinstance(b, Tensor)):
+        a, b = _pair(a, b)
+    if a.data.shape != b.data.shape:
         _broadcast_error("mul", a, b)
     return Mul()(a, b)
 
 
 def div(a, b):
-    a, b = _pair(a, b)
-    if a.shape != b.shape:
+    if not (isinstance(a, Tensor) and isinstance(b, Tensor)):
+        a, b = _pair(a, b)
+    if a.data.shape != b.data.shape:
         _broadcast_error("div", a, b)
     return Div()(a, b)
 

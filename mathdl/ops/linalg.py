@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ..autograd.function import Function
 from ..autograd.tensor import Tensor
+from ..backend import xp_of
 from .elementwise import _pair
 from .shape import reshape, sum_to, transpose
 
@@ -28,7 +29,11 @@ class MatMul(Function):
         if a.requires_grad:
             ga = sum_to(matmul(g, transpose(b, -1, -2)), a.shape)
         if b.requires_grad:
-            gb = sum_to(matmul(transpose(a, -1, -2), g), b.shape)
+            if b.ndim == 2 and a.ndim == 2 and b.data.flags.f_contiguous and not b.data.flags.c_contiguous:
+                # b is a transposed view (x @ w.T): produce w's gradient C-contiguous, (g^T a)^T
+                gb = transpose(matmul(transpose(g, -1, -2), a), -1, -2)
+            else:
+                gb = sum_to(matmul(transpose(a, -1, -2), g), b.shape)
         return ga, gb
 
 
@@ -79,3 +84,162 @@ def outer(a, b):
     from .elementwise import mul
 
     return mul(reshape(a, (-1, 1)), reshape(b, (1, -1)))
+
+
+# --------------------------------------------------------------------------- einsum
+# Einstein summation  out[o] = sum over the other letters of  prod_k  x_k[s_k].
+# It is linear in each operand, so the gradient of operand k is again an einsum: the product of
+# the output gradient g (subscripts o) with the other operands, keeping the letters s_k:
+#     dL/dx_k = einsum(o, s_1, .., s_{k-1}, s_{k+1}, .. -> s_k)(g, x_1, ...)
+# Three details make this total: a letter of s_k found in no other term (summed away in the
+# forward) enters as a ones vector, i.e. the gradient is broadcast along it; a letter repeated
+# inside s_k (a diagonal, 'ii->i') is written on the diagonal through identity matrices,
+# einsum(u, I_cd -> s_k); and a dimension of size 1 that broadcast is summed back (sum_to).
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _einsum_parse(equation, shapes):
+    """Normalize an equation to explicit letters: no '...', explicit output.
+
+    Returns (input subscripts, output subscripts, {letter: size}).
+    """
+    eq = equation.replace(" ", "")
+    if "->" in eq:
+        lhs, out = eq.split("->")
+        explicit = True
+    else:
+        lhs, out, explicit = eq, "", False
+    subs = lhs.split(",")
+    if len(subs) != len(shapes):
+        raise ValueError(f"einsum: equation {equation!r} has {len(subs)} operand subscripts but "
+                         f"{len(shapes)} operands were given")
+    for s in subs + [out]:
+        bad = set(s.replace("...", "")) - set(_LETTERS)
+        if bad or s.count("...") > 1:
+            raise ValueError(f"einsum: invalid subscript {s!r} in {equation!r} (letters a-z, A-Z and "
+                             "at most one '...' per operand)")
+    used = set(eq) & set(_LETTERS)
+    free = [c for c in _LETTERS if c not in used]
+    # ellipsis: right-aligned broadcast dimensions get fresh letters
+    n_ell = 0
+    for s, shp in zip(subs, shapes):
+        if "..." in s:
+            n = len(shp) - (len(s) - 3)
+            if n < 0:
+                raise ValueError(f"einsum: subscript {s!r} has more letters than operand shape {tuple(shp)}")
+            n_ell = max(n_ell, n)
+    if n_ell > len(free):
+        raise ValueError("einsum: too many dimensions for '...'")
+    ell = "".join(free[:n_ell])
+    new_subs = []
+    for s, shp in zip(subs, shapes):
+        if "..." in s:
+            n = len(shp) - (len(s) - 3)
+            s = s.replace("...", ell[n_ell - n:])
+        if len(s) != len(shp):
+            raise ValueError(f"einsum: subscript {s!r} names {len(s)} dimensions but the operand has shape "
+                             f"{tuple(shp)}")
+        new_subs.append(s)
+    if explicit:
+        if "..." in out:
+            out = out.replace("...", ell)
+        elif ell:
+            # like NumPy: '...' dimensions not in an explicit output are summed
+            pass
+    else:
+        counts = {}
+        for s in new_subs:
+            for c in s:
+                counts[c] = counts.get(c, 0) + 1
+        out = ell + "".join(sorted(c for c, k in counts.items() if k == 1 and c not in ell))
+    if len(set(out)) != len(out):
+        raise ValueError(f"einsum: output subscript {out!r} repeats a letter; repeated output indices "
+                         "(writing a diagonal) are not supported")
+    sizes = {}
+    for s, shp in zip(new_subs, shapes):
+        for c, n in zip(s, shp):
+            m = sizes.get(c)
+            if m is None or m == 1:
+                sizes[c] = n
+            elif n != 1 and n != m:
+                raise ValueError(f"einsum: index {c!r} has size {m} in one operand and {n} in another "
+                                 f"(equation {equation!r}, shapes {[tuple(x) for x in shapes]})")
+    for c in out:
+        if c not in sizes:
+            raise ValueError(f"einsum: output index {c!r} appears in no operand of {equation!r}")
+    return new_subs, out, sizes
+
+
+class Einsum(Function):
+    __slots__ = ("subs", "out", "sizes")
+
+    def __init__(self, subs, out, sizes):
+        self.subs, self.out, self.sizes = subs, out, sizes
+
+    def forward(self, *arrays):
+        xp = xp_of(arrays[0])
+        eq = ",".join(self.subs) + "->" + self.out
+        big = len(arrays) > 2 or (len(arrays) == 2 and arrays[0].size * arrays[1].size > 4096)
+        return xp.einsum(eq, *arrays, optimize=big)
+
+    def backward(self, g):
+        grads = []
+        inputs = self.inputs
+        for k, t in enumerate(inputs):
+            if not t.requires_grad:
+                grads.append(None)
+                continue
+            sk = self.subs[k]
+            uniq = "".join(dict.fromkeys(sk))
+            terms = [self.out] + [s for j, s in enumerate(self.subs) if j != k]
+            ops = [g] + [x for j, x in enumerate(inputs) if j != k]
+            avail = set("".join(terms))
+            for c in uniq:
+                if c not in avail:
+                    terms.append(c)
+                    ops.append(_const("ones", self.sizes[c], g))
+            h = _einsum_normalized(terms, uniq, self.sizes, ops)
+            if len(uniq) < len(sk):  # repeated letters: put h on the diagonals
+                used = set("".join(self.subs) + self.out)
+                fresh = iter(c for c in _LETTERS if c not in used)
+                seen, full, eterms, eops = set(), [], [], []
+                for c in sk:
+                    if c in seen:
+                        d = next(fresh)
+                        full.append(d)
+                        eterms.append(c + d)
+                        eops.append(_const("eye", self.sizes[c], g))
+                    else:
+                        seen.add(c)
+                        full.append(c)
+                sizes = dict(self.sizes)
+                sizes.update({e[1]: self.sizes[e[0]] for e in eterms})
+                h = _einsum_normalized([uniq] + eterms, "".join(full), sizes, [h] + eops)
+            grads.append(sum_to(h, t.shape))
+        return tuple(grads)
+
+
+def _const(kind, n, like):
+    """A constant ones vector or identity matrix with ``like``'s dtype and device."""
+    xp = xp_of(like.data)
+    arr = xp.ones(n, dtype=like.dtype) if kind == "ones" else xp.eye(n, dtype=like.dtype)
+    return _make(arr)
+
+
+def _einsum_normalized(subs, out, sizes, tensors):
+    return Einsum(list(subs), out, {c: sizes[c] for c in set("".join(subs))})(*tensors)
+
+
+def einsum(equation, *operands):
+    """Einstein summation over mathdl tensors (NumPy/PyTorch syntax, '...' and implicit output
+    included): ``einsum('bij,bjk->bik', a, b)``.  Differentiable in every operand."""
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    if not operands:
+        raise ValueError("einsum: at least one operand is required")
+    for i, x in enumerate(operands):
+        if not isinstance(x, Tensor):
+            raise TypeError(f"einsum: operand {i} is a {type(x).__name__}, expected a Tensor")
+    subs, out, sizes = _einsum_parse(equation, [x.shape for x in operands])
+    return Einsum(subs, out, sizes)(*operands)
