@@ -24,3 +24,5 @@ from .ops import __all__ as _ops_all  # noqa: F401
 bool = bool_  # noqa: A001  (mathdl.bool, like torch.bool)
 
 __version__ = "0.1.0"
+
+from .serialization import load, save  # noqa: E402  (checkpoints: mathdl.save / mathdl.load)

@@ -120,8 +120,8 @@ def module_for(device: str):
 
 def to_device(array, device: str):
     xp = module_for(device)
-    if xp is np:
-        return array if type(array) is np.ndarray else _cupy.asnumpy(array)
+    if xp is np:  # numpy arrays and numpy scalars (0-d op results) stay as they are
+        return _cupy.asnumpy(array) if _cupy is not None and isinstance(array, _cupy_ndarray) else array
     return _cupy.asarray(array)
 
 
@@ -155,7 +155,7 @@ class _RNG:
         return self._cupy
 
 
-rng = _RNG(None)
+rng = _RNG(0)  # a fixed initial seed, like PyTorch: runs are repeatable until manual_seed says otherwise
 
 
 def manual_seed(seed: int) -> None:

@@ -125,47 +125,81 @@ def _gen(device):
     return backend.rng.for_module(backend.module_for(device))
 
 
+def _float_dtype(dtype, who):
+    dt = backend.as_dtype(dtype)
+    if not backend.is_floating(dt):
+        raise TypeError(f"{who}: expected a floating dtype, got {dt}")
+    return dt
+
+
+def _draw_dtype(dt):
+    """The dtype NumPy's generator draws in (float32 or float64) before casting to ``dt``."""
+    return np.float32 if dt == np.float32 else np.float64
+
+
 def rand(*size, dtype=None, device=None, requires_grad=False):
     """Uniform on [0, 1)."""
-    dt = backend.as_dtype(dtype)
-    arr = _gen(device).random(_shape(size), dtype=np.float64 if dt != np.float32 else np.float32)
+    dt = _float_dtype(dtype, "rand")
+    arr = _gen(device).random(_shape(size), dtype=_draw_dtype(dt))
     return _finish(arr.astype(dt, copy=False), requires_grad)
 
 
 def randn(*size, dtype=None, device=None, requires_grad=False):
-    """Standard normal."""
-    dt = backend.as_dtype(dtype)
-    arr = _gen(device).standard_normal(_shape(size), dtype=np.float64 if dt != np.float32 else np.float32)
+    """Standard normal N(0, 1)."""
+    dt = _float_dtype(dtype, "randn")
+    arr = _gen(device).standard_normal(_shape(size), dtype=_draw_dtype(dt))
     return _finish(arr.astype(dt, copy=False), requires_grad)
 
 
-def normal(mean=0.0, std=1.0, size=(), dtype=None, device=None, requires_grad=False):
-    dt = backend.as_dtype(dtype)
+def normal(mean=0.0, std=1.0, size=None, dtype=None, device=None, requires_grad=False):
+    """Draws from N(mean, std^2); ``mean`` and ``std`` may be tensors (broadcast together).
+
+    The dtype defaults to that of a tensor ``mean``/``std``, else the default dtype."""
+    if dtype is None:
+        for v in (mean, std):
+            if isinstance(v, Tensor) and backend.is_floating(v.dtype):
+                dtype = v.dtype
+                break
+    dt = _float_dtype(dtype, "normal")
     m = mean.data if isinstance(mean, Tensor) else mean
     s = std.data if isinstance(std, Tensor) else std
     if np.any(np.asarray(s) < 0):
         raise ValueError("normal: std must be non-negative")
-    shape = _shape((size,)) if size != () else np.broadcast_shapes(np.shape(m), np.shape(s))
+    if size is None or size == ():
+        shape = np.broadcast_shapes(np.shape(m), np.shape(s))
+    else:
+        shape = _shape((size,))
     arr = _gen(device).normal(m, s, shape)
     return _finish(arr.astype(dt, copy=False), requires_grad)
 
 
 def randint(low, high=None, size=(), dtype=None, device=None):
-    if high is None:
+    """Integers drawn uniformly from [low, high) (int64 unless ``dtype`` says otherwise).
+
+    Also callable as ``randint(high, size)``, as in PyTorch."""
+    if isinstance(high, (tuple, list)):
+        low, high, size = 0, low, high
+    elif high is None:
         low, high = 0, low
     if high <= low:
         raise ValueError(f"randint: expected low < high, got [{low}, {high})")
     dt = backend.as_dtype(dtype) if dtype is not None else backend.int64
-    return _make(_gen(device).integers(low, high, _shape((size,)), dtype=dt))
+    draw = dt if dt.kind in "iu" else np.int64
+    arr = _gen(device).integers(low, high, _shape((size,)), dtype=draw)
+    return _make(arr.astype(dt, copy=False))
 
 
-def randperm(n, device=None):
-    return _make(_gen(device).permutation(n).astype(np.int64))
+def randperm(n, device=None, dtype=None):
+    """A random permutation of 0 .. n-1."""
+    dt = backend.as_dtype(dtype) if dtype is not None else backend.int64
+    return _make(_gen(device).permutation(n).astype(dt))
 
 
-def rand_like(x, dtype=None):
-    return rand(x.shape, dtype=dtype or x.dtype, device=x.device)
+def rand_like(x, dtype=None, device=None, requires_grad=False):
+    dtype, device = _like(x, dtype, device)
+    return rand(x.shape, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
-def randn_like(x, dtype=None):
-    return randn(x.shape, dtype=dtype or x.dtype, device=x.device)
+def randn_like(x, dtype=None, device=None, requires_grad=False):
+    dtype, device = _like(x, dtype, device)
+    return randn(x.shape, dtype=dtype, device=device, requires_grad=requires_grad)

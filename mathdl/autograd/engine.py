@@ -67,18 +67,22 @@ def _topo_order(roots):
 
 
 def _prune(order, capture_leaf, capture_node):
-    """The nodes from which some requested input can be reached (the rest need no backward)."""
+    """The nodes from which some requested input can be reached (the rest need no backward),
+    and ``stop``: requested non-leaf inputs with nothing requested upstream, whose backward
+    need not run (their graph is left intact, as PyTorch leaves it)."""
     needed = set()
+    stop = set()
     for node in reversed(order):
-        if node in capture_node:
-            needed.add(node)
-            continue
         for t in node.inputs:
             n = t._node
             if (n is None and id(t) in capture_leaf) or (n is not None and n in needed):
                 needed.add(node)
                 break
-    return needed
+        else:
+            if node in capture_node:
+                needed.add(node)
+                stop.add(node)
+    return needed, stop
 
 
 def _check_versions(node):
@@ -177,7 +181,7 @@ def run(outputs, grad_outputs, retain_graph=False, create_graph=False, inputs=No
             grads[n] = g
             roots.append(n)
 
-    capture_leaf = capture_node = results = needed = None
+    capture_leaf = capture_node = results = needed = stop = None
     if inputs is not None:
         capture_leaf, capture_node = {}, {}
         results = [None] * len(inputs)
@@ -194,6 +198,7 @@ def run(outputs, grad_outputs, retain_graph=False, create_graph=False, inputs=No
     prev_mode = _grad_state.enabled
     _grad_state.enabled = bool(create_graph)
     borrowed = None if create_graph else []
+    hooked = {}  # id(leaf) -> (leaf, summed gradient) for leaves with hooks
     try:
         for y, g in leaf_seed:
             if inputs is None:
@@ -204,11 +209,11 @@ def run(outputs, grad_outputs, retain_graph=False, create_graph=False, inputs=No
 
         order = _topo_order(roots) if roots else []
         if inputs is not None:
-            needed = _prune(order, capture_leaf, capture_node)
+            needed, stop = _prune(order, capture_leaf, capture_node)
         for node in order:
             g = grads.pop(node, None)
             if g is None or (needed is not None and node not in needed):
-                if not retain_graph:
+                if not retain_graph and needed is None:  # nodes grad() does not run keep their graph
                     node.release()
                 continue
             if node.hooks:
@@ -223,6 +228,8 @@ def run(outputs, grad_outputs, retain_graph=False, create_graph=False, inputs=No
             if capture_node and node in capture_node:
                 for i in capture_node[node]:
                     results[i] = g
+                if node in stop:
+                    continue
             node_inputs = node.inputs
             for t, v in zip(node_inputs, node.versions):
                 if t._version != v:
@@ -239,7 +246,11 @@ def run(outputs, grad_outputs, retain_graph=False, create_graph=False, inputs=No
                 n = t._node
                 if n is None:
                     if inputs is None:
-                        _store_leaf_grad(t, gi, create_graph, borrowed)
+                        if t._hooks:  # a leaf's hooks run once, on its total gradient (below)
+                            prev = hooked.get(id(t))
+                            hooked[id(t)] = (t, gi if prev is None else _add(prev[1], gi))
+                        else:
+                            _store_leaf_grad(t, gi, create_graph, borrowed)
                     elif id(t) in capture_leaf:
                         for i in capture_leaf[id(t)]:
                             results[i] = gi if results[i] is None else _add(results[i], gi)
@@ -248,6 +259,9 @@ def run(outputs, grad_outputs, retain_graph=False, create_graph=False, inputs=No
                     grads[n] = gi if prev is None else _add(prev, gi)
             if not retain_graph:
                 node.release()
+        for t, gi in hooked.values():
+            _store_leaf_grad(t, gi, create_graph, borrowed)
+        hooked = t = None
     finally:
         _grad_state.enabled = prev_mode
     if borrowed:
@@ -279,6 +293,8 @@ def _seed(y, g):
         raise RuntimeError(
             f"gradient has shape {tuple(g.data.shape)} but the output has shape {tuple(y.data.shape)}"
         )
+    if g.data.dtype != y.data.dtype:  # as PyTorch: the seed takes the output's dtype
+        g = g.astype(y.data.dtype)
     return g
 
 

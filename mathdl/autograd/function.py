@@ -17,7 +17,11 @@ arrays from ``forward`` bookkeeping, never as graph outputs.
 
 from __future__ import annotations
 
+import numpy as _np
+
 from .grad_mode import state as _grad_state
+
+_ndarray, _generic, _asarray = _np.ndarray, _np.generic, _np.asarray
 
 
 class Function:
@@ -55,6 +59,8 @@ class Function:
         else:
             out_data = self.forward(*[t.data for t in inputs])
             a = b = None
+        if out_data.__class__ is not _ndarray and isinstance(out_data, _generic):
+            out_data = _asarray(out_data)  # NumPy reductions return scalars; keep 0-d arrays
         if _grad_state.enabled:
             if a is not None and (a.requires_grad or b.requires_grad):
                 return self._record(inputs, out_data)

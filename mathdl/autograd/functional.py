@@ -2,19 +2,26 @@
 
   grad(outputs, inputs, v)   = v^T d outputs / d inputs           (reverse mode)
   vjp(f, x, v)               = (f(x), v^T J_f(x))
-  jvp(f, x, u)               = (f(x), J_f(x) u)   by the double-vjp trick:
-                               J u = d/dv [ v^T J u ] computed as the vjp of v -> v^T J
-  hvp(f, x, u)               = (f(x), H_f(x) u)   reverse-over-reverse: grad of <grad f, u>
-  jacobian(f, x)             rows  d f_i / d x   (one vjp per output entry)
-  hessian(f, x)              jacobian of the gradient
-  grad(fn, argnums=0)        JAX-style: returns a function computing d fn / d args[argnums]
+  jvp(f, x, u)               = (f(x), J_f(x) u)   by the double-vjp trick: v^T J is linear in
+                               v, so J u = d/dv <v^T J, u>  (a vjp of the vjp, at v = 0)
+  hvp(f, x, u)               = (f(x), H_f(x) u)   reverse-over-reverse: d/dx <grad f(x), u>
+  jacobian(f, x)             J[i..., j...] = d f_i / d x_j  (one vjp per output entry),
+                             shape f(x).shape + x.shape
+  hessian(f, x)              H = jacobian(grad f)(x), shape x.shape + x.shape
+  grad(fn, argnums=0)        JAX-style: returns the function x -> d fn / d args[argnums]
+
+The transformations call ``func`` on fresh leaves (detached copies of the inputs), so nothing
+reaches the caller's tensors' ``.grad``.  With ``create_graph=True`` an input that already
+requires grad is used as it is, so the result stays differentiable with respect to it (what
+grad-of-hvp and nested derivatives need), as in ``torch.autograd.functional``.
 """
 
 from __future__ import annotations
 
-
+from ..backend import xp_of
 from . import engine
 from .grad_mode import enable_grad
+from .grad_mode import state as _grad_state
 from .tensor import Tensor
 
 
@@ -26,6 +33,7 @@ def _as_list(x):
 
 def _grad_tensors(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
                   allow_unused=False):
+    """engine.run with seeds made from ``grad_outputs`` (ones for scalar outputs)."""
     outs, _ = _as_list(outputs)
     ins, single = _as_list(inputs)
     if grad_outputs is None:
@@ -41,159 +49,244 @@ def _grad_tensors(outputs, inputs, grad_outputs=None, retain_graph=None, create_
     return res, single
 
 
+def _zeros_like(x):
+    return Tensor._make(xp_of(x.data).zeros_like(x.data))
+
+
+def _vjp_or_zeros(outs, xs, cotangents, retain_graph=None, create_graph=False):
+    """v^T d outs / d xs with zeros where an input is unreached (outputs that do not require
+    grad contribute nothing)."""
+    pairs = [(o, v) for o, v in zip(outs, cotangents) if o.requires_grad]
+    if pairs:
+        res = _grad_tensors([p[0] for p in pairs], xs, [p[1] for p in pairs], retain_graph=retain_graph,
+                            create_graph=create_graph, allow_unused=True)[0]
+    else:
+        res = [None] * len(xs)
+    return [r if r is not None else _zeros_like(x) for r, x in zip(res, xs)]
+
+
+# --------------------------------------------------------------------------- grad
 def grad(outputs, inputs=None, grad_outputs=None, retain_graph=None, create_graph=False,
          allow_unused=False, *, argnums=0, has_aux=False):
-    """Gradients of ``outputs`` with respect to ``inputs`` (PyTorch's ``autograd.grad``).
+    """Gradients of ``outputs`` with respect to ``inputs`` (PyTorch's ``autograd.grad``):
+    a tuple with v^T d outputs / d inputs[k] for each k, ``v`` = ``grad_outputs`` (ones for a
+    scalar output).  Unused inputs raise unless ``allow_unused`` (then their entry is None).
 
     Called with a function instead of tensors, returns the JAX-style gradient function:
-    ``grad(f)(x)`` is df/dx for a scalar-valued ``f``; ``argnums`` picks the argument(s).
+    ``grad(f)(x)`` is df/dx for a scalar-valued ``f``; ``argnums`` (an int or a tuple) picks the
+    argument(s); ``has_aux`` means ``f`` returns ``(value, aux)`` and the result is ``(g, aux)``.
+    Such functions nest: ``grad(grad(f))`` is the second derivative.  An argument that already
+    requires grad (an enclosing ``grad``/``hessian``, or a user's graph) is differentiated through,
+    and the result is recorded against it; otherwise the result is a plain (detached) tensor.
     """
     if callable(outputs) and not isinstance(outputs, Tensor):
         return _grad_fn(outputs, argnums=argnums, has_aux=has_aux)
     if inputs is None:
         raise TypeError("grad: inputs are required when outputs are tensors")
-    res, single = _grad_tensors(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused)
+    res, _ = _grad_tensors(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused)
     return tuple(res)
 
 
 def _grad_fn(fn, argnums=0, has_aux=False):
+    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+
     def gradient(*args, **kwargs):
-        nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
         args = list(args)
+        # An argument that already requires grad belongs to an enclosing differentiation
+        # (grad(grad(f)), or a user's graph): differentiate through it and record the result.
+        nested = False
         for i in nums:
             a = args[i]
             if not isinstance(a, Tensor):
-                raise TypeError(f"grad: argument {i} must be a Tensor, got {type(a).__name__}")
-            args[i] = a.detach().requires_grad_(True)
+                raise TypeError(f"grad(fn): argument {i} must be a Tensor, got {type(a).__name__}")
+            if a.requires_grad and _grad_state.enabled:
+                nested = True
+            else:
+                args[i] = _fresh_leaf(a, "grad(fn)", i)
         with enable_grad():
             out = fn(*args, **kwargs)
             aux = None
             if has_aux:
+                if not (isinstance(out, tuple) and len(out) == 2):
+                    raise TypeError("grad(fn, has_aux=True): fn must return a pair (value, aux)")
                 out, aux = out
             if not isinstance(out, Tensor) or out.data.size != 1:
-                raise TypeError("grad(fn): fn must return a scalar tensor")
-            res, _ = _grad_tensors(out, [args[i] for i in nums], create_graph=_create_graph_outer(),
-                                   allow_unused=True)
-        res = [r if r is not None else _zeros_like(args[i]) for r, i in zip(res, nums)]
+                shape = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
+                raise TypeError(f"grad(fn): fn must return a scalar (one-element) tensor, got {shape}")
+            res = _vjp_or_zeros([out], [args[i] for i in nums], [None], create_graph=nested)
+        if not nested:
+            res = [r.detach() for r in res]
         g = res[0] if isinstance(argnums, int) else tuple(res)
         return (g, aux) if has_aux else g
 
+    gradient.__name__ = f"grad_{getattr(fn, '__name__', 'fn')}"
+    gradient.__doc__ = f"Gradient of {getattr(fn, '__name__', 'fn')} with respect to argument(s) {argnums}."
     return gradient
 
 
-def _create_graph_outer():
-    # nested grad(grad(f)) needs the inner derivative recorded; record whenever the caller records
-    from .grad_mode import state
-
-    return state.enabled
-
-
-def _zeros_like(x):
-    from ..backend import xp_of
-
-    return Tensor._make(xp_of(x.data).zeros_like(x.data))
+# --------------------------------------------------------------------------- transformations
+def _fresh_leaf(x, who, i):
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{who}: input {i} must be a Tensor, got {type(x).__name__}")
+    if not (x.dtype.kind == "f" or x.dtype.name == "bfloat16"):
+        raise TypeError(f"{who}: input {i} has dtype {x.dtype}; only floating-point inputs can be differentiated")
+    return Tensor._make(x.data, True, None)
 
 
-def _prep(inputs):
+def _prep(inputs, who, create_graph=False):
+    """Leaves to differentiate at: detached copies, or (create_graph) the inputs themselves
+    where they already require grad, so that the result stays connected to them."""
     ins, single = _as_list(inputs)
-    return [x.detach().requires_grad_(True) for x in ins], single
+    xs = [x if (create_graph and isinstance(x, Tensor) and x.requires_grad) else _fresh_leaf(x, who, i)
+          for i, x in enumerate(ins)]
+    return xs, single
+
+
+def _cotangents(v, outs, who):
+    if v is None:
+        for o in outs:
+            if o.data.size != 1:
+                raise ValueError(f"{who}: v is required for a non-scalar output (shape {tuple(o.shape)})")
+        return [None] * len(outs)
+    vs, _ = _as_list(v)
+    if len(vs) != len(outs):
+        raise ValueError(f"{who}: {len(outs)} outputs but {len(vs)} vectors v")
+    for o, vi in zip(outs, vs):
+        if tuple(vi.shape) != tuple(o.shape):
+            raise ValueError(f"{who}: v has shape {tuple(vi.shape)} but the output has shape {tuple(o.shape)}")
+    return vs
+
+
+def _tangents(v, xs, who):
+    if v is None:
+        if any(x.data.size != 1 for x in xs):
+            raise ValueError(f"{who}: v is required unless every input has one element")
+        return [Tensor._make(x.data * 0 + 1) for x in xs]
+    vs, _ = _as_list(v)
+    if len(vs) != len(xs):
+        raise ValueError(f"{who}: {len(xs)} inputs but {len(vs)} vectors v")
+    for x, vi in zip(xs, vs):
+        if tuple(vi.shape) != tuple(x.shape):
+            raise ValueError(f"{who}: v has shape {tuple(vi.shape)} but the input has shape {tuple(x.shape)}")
+    return vs
+
+
+def _result(out, create_graph):
+    if create_graph:
+        return out
+    return out.detach() if isinstance(out, Tensor) else tuple(o.detach() for o in out)
 
 
 def vjp(func, inputs, v=None, create_graph=False):
-    """(func(inputs), v^T J).  ``v`` defaults to 1 for a scalar output."""
-    xs, single = _prep(inputs)
+    """(func(inputs), v^T J).  ``v`` may be omitted for a scalar output (then v = 1)."""
+    xs, single = _prep(inputs, "vjp", create_graph)
     with enable_grad():
         out = func(*xs)
         outs, _ = _as_list(out)
-        res, _ = _grad_tensors(outs, xs, v, create_graph=create_graph, allow_unused=True)
-    res = [r if r is not None else _zeros_like(x) for r, x in zip(res, xs)]
-    if not create_graph:
-        out = out.detach() if isinstance(out, Tensor) else tuple(o.detach() for o in out)
-    return out, (res[0] if single else tuple(res))
+        vs = _cotangents(v, outs, "vjp")
+        res = _vjp_or_zeros(outs, xs, vs, create_graph=create_graph)
+    return _result(out, create_graph), (res[0] if single else tuple(res))
 
 
 def jvp(func, inputs, v=None, create_graph=False):
-    """(func(inputs), J v) by differentiating the vjp with respect to its cotangent."""
-    xs, single = _prep(inputs)
-    vs, _ = _as_list(v) if v is not None else ([None], True)
+    """(func(inputs), J v), forward-mode product computed as the vjp of the vjp.
+
+    With u a dummy cotangent, g(u) = u^T J is linear in u, and d<g(u), v>/du = J v.
+    """
+    xs, single = _prep(inputs, "jvp", create_graph)
+    vs = _tangents(v, xs, "jvp")
     with enable_grad():
         out = func(*xs)
         outs, out_single = _as_list(out)
-        us = [Tensor._make(o.data * 0).requires_grad_(True) for o in outs]
-        g = _grad_tensors(outs, xs, us, create_graph=True, allow_unused=True)[0]
-        pairs = [(gi, vi) for gi, vi in zip(g, vs if v is not None else [None] * len(xs)) if gi is not None]
-        if v is None:
-            if any(x.data.size != 1 for x in xs):
-                raise ValueError("jvp: v is required unless the inputs are scalars")
-            vs = [Tensor._make(x.data * 0 + 1) for x in xs]
-            pairs = [(gi, vi) for gi, vi in zip(g, vs) if gi is not None]
-        jv = _grad_tensors([p[0] for p in pairs], us, [p[1] for p in pairs],
-                           create_graph=create_graph, allow_unused=True)[0]
+        # dummy cotangents for the outputs that carry gradients (integer outputs get none)
+        live = [k for k, o in enumerate(outs) if o.requires_grad]
+        us = [Tensor._make(outs[k].data * 0, True, None) for k in live]
+        gs = _vjp_or_zeros([outs[k] for k in live], xs, us, create_graph=True)
+        pairs = [(g, vi) for g, vi in zip(gs, vs) if g.requires_grad]
+        jv = [None] * len(outs)
+        if pairs:
+            ju = _grad_tensors([p[0] for p in pairs], us, [p[1] for p in pairs],
+                               create_graph=create_graph, allow_unused=True)[0]
+            for k, r in zip(live, ju):
+                jv[k] = r
     jv = [r if r is not None else _zeros_like(o) for r, o in zip(jv, outs)]
-    out = out if create_graph else (out.detach() if isinstance(out, Tensor) else tuple(o.detach() for o in out))
-    return out, (jv[0] if out_single else tuple(jv))
+    return _result(out, create_graph), (jv[0] if out_single else tuple(jv))
 
 
-def hvp(func, inputs, v, create_graph=False):
-    """(func(inputs), H v) for scalar ``func``: reverse-over-reverse, grad of <grad f, v>."""
-    xs, single = _prep(inputs)
-    vs, _ = _as_list(v)
+def hvp(func, inputs, v=None, create_graph=False):
+    """(func(inputs), H v) for a scalar ``func``: reverse over reverse, d/dx <grad f(x), v>."""
+    xs, single = _prep(inputs, "hvp", create_graph)
+    vs = _tangents(v, xs, "hvp")
     with enable_grad():
         out = func(*xs)
-        if out.data.size != 1:
-            raise ValueError(f"hvp: func must return a scalar, got shape {tuple(out.shape)}")
-        g = _grad_tensors(out, xs, create_graph=True, allow_unused=True)[0]
-        pairs = [(gi, vi) for gi, vi in zip(g, vs) if gi is not None and gi.requires_grad]
+        if not isinstance(out, Tensor) or out.data.size != 1:
+            raise ValueError(f"hvp: func must return a scalar tensor, got shape {tuple(getattr(out, 'shape', ()))}")
+        gs = _vjp_or_zeros([out], xs, [None], create_graph=True)
+        pairs = [(g, vi) for g, vi in zip(gs, vs) if g.requires_grad]
         if pairs:
             hv = _grad_tensors([p[0] for p in pairs], xs, [p[1] for p in pairs],
                                create_graph=create_graph, allow_unused=True)[0]
         else:
             hv = [None] * len(xs)
     hv = [r if r is not None else _zeros_like(x) for r, x in zip(hv, xs)]
-    return (out if create_graph else out.detach()), (hv[0] if single else tuple(hv))
+    return _result(out, create_graph), (hv[0] if single else tuple(hv))
+
+
+def vhp(func, inputs, v=None, create_graph=False):
+    """(func(inputs), v^T H); equal to ``hvp`` since a Hessian of a smooth f is symmetric."""
+    return hvp(func, inputs, v, create_graph=create_graph)
 
 
 def jacobian(func, inputs, create_graph=False):
-    """d func / d inputs as a tensor of shape out.shape + in.shape (tuples for several)."""
+    """d func / d inputs: for one input and one output a tensor of shape out.shape + in.shape;
+    a tuple over inputs when ``inputs`` is a tuple, and over outputs when ``func`` returns one."""
     from ..ops import reshape, stack
 
-    xs, single = _prep(inputs)
+    xs, single = _prep(inputs, "jacobian", create_graph)
     with enable_grad():
         out = func(*xs)
         outs, out_single = _as_list(out)
         result = []
         for o in outs:
-            flat = reshape(o, (-1,))
+            n = o.data.size
             rows = [[] for _ in xs]
-            for i in range(flat.shape[0]):
-                g = _grad_tensors(flat[i], xs, retain_graph=True, create_graph=create_graph,
-                                  allow_unused=True)[0]
-                for k, (gi, x) in enumerate(zip(g, xs)):
-                    rows[k].append(gi if gi is not None else _zeros_like(x))
+            if o.requires_grad:
+                xp = xp_of(o.data)
+                for i in range(n):  # row i: the vjp with the unit cotangent e_i
+                    e = xp.zeros(n, dtype=o.dtype)
+                    e[i] = 1
+                    gs = _vjp_or_zeros([o], xs, [Tensor._make(e.reshape(o.shape))], retain_graph=True,
+                                       create_graph=create_graph)
+                    for k, g in enumerate(gs):
+                        rows[k].append(g)
             per_in = []
             for k, x in enumerate(xs):
                 if rows[k]:
-                    J = reshape(stack(rows[k]), o.shape + x.shape)
-                else:
-                    J = Tensor._make(x.data.reshape((0,) + x.shape)[:0].reshape(o.shape + x.shape))
+                    J = reshape(stack(rows[k]), tuple(o.shape) + tuple(x.shape))
+                else:  # output independent of the inputs (or empty)
+                    J = Tensor._make(xp_of(x.data).zeros(tuple(o.shape) + tuple(x.shape), dtype=x.dtype))
                 per_in.append(J)
             result.append(per_in[0] if single else tuple(per_in))
+    if not create_graph:
+        result = [r.detach() if isinstance(r, Tensor) else tuple(t.detach() for t in r) for r in result]
     return result[0] if out_single else tuple(result)
 
 
 def hessian(func, inputs, create_graph=False):
-    """Second derivatives of a scalar ``func``: shape in.shape + in.shape."""
-    xs, single = _prep(inputs)
+    """Second derivatives of a scalar ``func``: H = jacobian(grad func), shape in.shape +
+    in.shape (a tuple of tuples, H[i][j] = d^2 f / dx_i dx_j, for several inputs)."""
+    xs, single = _prep(inputs, "hessian", create_graph)
 
     def gradient(*args):
-        with enable_grad():
-            out = func(*args)
-            g = _grad_tensors(out, list(args), create_graph=True, allow_unused=True)[0]
-        g = [gi if gi is not None else _zeros_like(a).requires_grad_(True) for gi, a in zip(g, args)]
-        return g[0] if single else tuple(g)
+        out = func(*args)
+        if not isinstance(out, Tensor) or out.data.size != 1:
+            raise ValueError(f"hessian: func must return a scalar tensor, got shape "
+                             f"{tuple(getattr(out, 'shape', ()))}")
+        gs = _vjp_or_zeros([out], list(args), [None], create_graph=True)
+        return gs[0] if single else tuple(gs)
 
-    H = jacobian(gradient, xs[0] if single else tuple(xs), create_graph=create_graph)
-    return H
+    # with create_graph, jacobian keeps these leaves so that the result is connected to them
+    return jacobian(gradient, xs[0] if single else tuple(xs), create_graph=create_graph)
 
 
-__all__ = ["grad", "vjp", "jvp", "hvp", "jacobian", "hessian"]
+__all__ = ["grad", "vjp", "jvp", "hvp", "vhp", "jacobian", "hessian"]

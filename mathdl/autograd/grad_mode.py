@@ -59,6 +59,15 @@ class set_grad_enabled:
 class _GradContext:
     mode = True
 
+    def __new__(cls, fn=None):
+        self = super().__new__(cls)
+        if fn is not None:  # used as a bare decorator: @no_grad
+            return self(fn)
+        return self
+
+    def __init__(self, fn=None):
+        pass
+
     def __enter__(self):
         self.prev = state.enabled
         state.enabled = self.mode

@@ -25,10 +25,17 @@ def _outputs(fn, xs):
     return [out] if isinstance(out, Tensor) else list(out)
 
 
+def _default_eps(dtype):
+    """A central-difference step balancing truncation (eps^2) against rounding (u / eps)."""
+    return 1e-6 if dtype == np.float64 else (1e-3 if dtype == np.float32 else 1e-2)
+
+
 def _numeric_jacobian(fn, xs, k, eps):
     x = xs[k]
-    if not x.data.flags.c_contiguous or not x.data.flags.writeable:
+    if not isinstance(x.data, np.ndarray) or not x.data.flags.c_contiguous or not x.data.flags.writeable:
         x.data = np.array(x.data)
+    if eps is None:
+        eps = _default_eps(x.data.dtype)
     with no_grad():
         base = _outputs(fn, xs)
         n_out = sum(o.data.size for o in base)
@@ -37,11 +44,13 @@ def _numeric_jacobian(fn, xs, k, eps):
         for j in range(flat.size):
             orig = flat[j]
             flat[j] = orig + eps
+            hi = float(flat[j])  # the step actually taken, after rounding to x's dtype
             plus = np.concatenate([np.asarray(o.data, dtype=np.float64).ravel() for o in _outputs(fn, xs)])
             flat[j] = orig - eps
+            lo = float(flat[j])
             minus = np.concatenate([np.asarray(o.data, dtype=np.float64).ravel() for o in _outputs(fn, xs)])
             flat[j] = orig
-            J[:, j] = (plus - minus) / (2 * eps)
+            J[:, j] = (plus - minus) / (hi - lo)
     return J
 
 
@@ -67,9 +76,11 @@ def _analytic_jacobians(fn, xs, diff_idx):
     return Js
 
 
-def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, name=None):
+def gradcheck(fn, inputs, eps=None, atol=1e-5, rtol=1e-3, raise_exception=True, name=None):
     """Check first derivatives of ``fn`` at ``inputs`` (tensors; those with requires_grad are
-    differentiated).  Returns True, or raises GradcheckError showing both Jacobians."""
+    differentiated; other arguments are passed through).  ``eps`` is the finite-difference step
+    (default 1e-6 for float64, 1e-3 for float32).  Returns True, or raises GradcheckError
+    showing both Jacobians (``raise_exception=False``: returns False instead)."""
     xs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
     diff_idx = [k for k, x in enumerate(xs) if isinstance(x, Tensor) and x.requires_grad]
     if not diff_idx:
@@ -102,18 +113,28 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, 
     return True
 
 
-def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3,
+def gradgradcheck(fn, inputs, grad_outputs=None, eps=None, atol=1e-5, rtol=1e-3,
                   raise_exception=True, seed=0, name=None):
-    """Check second derivatives: gradcheck of (inputs..., v) -> v^T J_fn(inputs)."""
+    """Check second derivatives: gradcheck of (inputs..., v) -> v^T J_fn(inputs), i.e. of the
+    backward pass itself, with a random cotangent v per floating output (or ``grad_outputs``).
+    This finds backward formulas that are wrong to differentiate; a wrong first derivative is
+    ``gradcheck``'s to find."""
     xs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
     diff_idx = [k for k, x in enumerate(xs) if isinstance(x, Tensor) and x.requires_grad]
+    if not diff_idx:
+        raise ValueError("gradgradcheck: no input requires grad")
     with no_grad():
         outs = _outputs(fn, xs)
+    # only floating outputs carry gradients (integer results such as indices are skipped)
+    keep = [j for j, o in enumerate(outs) if o.dtype.kind == "f" or o.dtype.name == "bfloat16"]
     rng = np.random.default_rng(seed)
     if grad_outputs is None:
-        vs = [Tensor._make(rng.standard_normal(o.shape).astype(o.dtype)).requires_grad_(True) for o in outs]
+        vs = [Tensor._make(rng.standard_normal(outs[j].shape).astype(outs[j].dtype)).requires_grad_(True)
+              for j in keep]
     else:
         vs = [grad_outputs] if isinstance(grad_outputs, Tensor) else list(grad_outputs)
+        if len(vs) != len(keep):
+            raise ValueError(f"gradgradcheck: {len(keep)} floating outputs but {len(vs)} grad_outputs")
     n = len(xs)
 
     def first_derivative(*args):
@@ -121,7 +142,11 @@ def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3,
         v = list(args[n:])
         with enable_grad():
             o = _outputs(fn, inner)
-            gs = _grad_tensors(o, [inner[k] for k in diff_idx], v, create_graph=True, allow_unused=True)[0]
+            pairs = [(o[j], vj) for j, vj in zip(keep, v) if o[j].requires_grad]
+            if not pairs:
+                raise GradcheckError("gradgradcheck: no output of fn depends on its differentiable inputs")
+            gs = _grad_tensors([p[0] for p in pairs], [inner[k] for k in diff_idx], [p[1] for p in pairs],
+                               create_graph=True, allow_unused=True)[0]
         res = [g for g in gs if g is not None]
         if not res:
             raise GradcheckError("gradgradcheck: fn has no gradient with respect to its inputs")

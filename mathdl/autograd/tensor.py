@@ -111,12 +111,20 @@ class Tensor:
         return backend.to_device(self.data, "cpu").tolist()
 
     def __array__(self, dtype=None, copy=None):
-        arr = backend.to_device(self.data, "cpu")
+        arr = np.asarray(backend.to_device(self.data, "cpu"))  # 0-d op results may be NumPy scalars
         return arr.astype(dtype) if dtype is not None else arr
 
     def detach(self):
-        """A tensor sharing the data, cut from the graph."""
-        return Tensor._make(self.data, False, None)
+        """A tensor sharing the data, cut from the graph.  It shares the version counter too,
+        so an in-place change made through it is still detected by ops that saved ``self``."""
+        t = object.__new__(_Detached)
+        t._base = self._base if type(self) is _Detached else self
+        t.data = self.data
+        t.grad = None
+        t.requires_grad = False
+        t._node = None
+        t._hooks = None
+        return t
 
     def detach_(self):
         self._node = None
@@ -357,10 +365,10 @@ class Tensor:
         return int(self.item())
 
     def __repr__(self):
-        body = np.array2string(
-            np.asarray(backend.to_device(self.data, "cpu")), separator=", ", precision=4, threshold=200,
-            prefix="tensor(",
-        )
+        arr = np.asarray(backend.to_device(self.data, "cpu"))
+        if arr.dtype == backend.bfloat16:  # NumPy prints bfloat16 without a decimal point
+            arr = arr.astype(np.float32)
+        body = np.array2string(arr, separator=", ", precision=4, threshold=200, prefix="tensor(")
         extras = []
         if self.data.dtype != backend.get_default_dtype() and self.data.dtype.kind != "i":
             extras.append(f"dtype={self.data.dtype}")
@@ -375,6 +383,20 @@ class Tensor:
         return "tensor(" + body + "".join(", " + e for e in extras) + ")"
 
     # Method versions of the ops are attached by mathdl.ops (see ops/__init__.py).
+
+
+class _Detached(Tensor):
+    """What ``detach()`` returns: a Tensor whose version counter is its origin's."""
+
+    __slots__ = ("_base",)
+
+    @property
+    def _version(self):
+        return self._base._version
+
+    @_version.setter
+    def _version(self, value):
+        self._base._version = value
 
 
 class _HookHandle:

@@ -16,7 +16,7 @@ from .indexing import (  # noqa: F401
     gather, getitem, index_select, masked_fill, one_hot, setitem, take_along_dim,
 )
 from .inplace import inplace  # noqa: F401
-from .linalg import bmm, dot, matmul, mm, outer  # noqa: F401
+from .linalg import bmm, dot, einsum, matmul, mm, outer  # noqa: F401
 from .reduce import (  # noqa: F401
     all, amax, amin, any, argmax, argmin, cumsum, max, mean, min, norm, prod, std, sum, var,
 )
@@ -25,18 +25,19 @@ from .shape import (  # noqa: F401
     pad, permute, reshape, roll, split, squeeze, stack, sum_to, swapaxes, to_device, transpose,
     tril, triu, unbind, unflatten, unsqueeze, view,
 )
+from .sorting import argsort, msort, sort, topk  # noqa: F401
 from .special import log_softmax, logsumexp, softmax  # noqa: F401
 
 __all__ = [n for n in dir() if not n.startswith("_") and n not in (
     "Tensor", "annotations", "elementwise", "indexing", "inplace", "linalg", "reduce", "shape",
-    "special")]
+    "sorting", "special")]
 __all__ += ["inplace"]
 
 _METHODS = [
     "abs", "clamp", "clip", "cos", "exp", "expm1", "log", "log1p", "relu", "rsqrt", "sigmoid",
     "sign", "sin", "sqrt", "square", "tanh", "erf", "maximum", "minimum", "isnan", "isfinite",
     "gather", "index_select", "masked_fill", "take_along_dim",
-    "matmul", "mm", "bmm", "dot", "outer",
+    "matmul", "mm", "bmm", "dot", "outer", "sort", "argsort", "topk", "msort",
     "all", "any", "amax", "amin", "argmax", "argmin", "cumsum", "max", "min", "mean", "norm", "prod",
     "std", "sum", "var", "logsumexp", "softmax", "log_softmax",
     "broadcast_to", "chunk", "expand", "expand_as", "flatten", "flip", "movedim", "permute",
@@ -61,3 +62,10 @@ Tensor.where = lambda self, cond, other: where(cond, self, other)
 Tensor.type_as = lambda self, other: cast(self, other.dtype)
 Tensor.view_as = lambda self, other: reshape(self, other.shape)
 Tensor.reshape_as = lambda self, other: reshape(self, other.shape)
+
+
+# ``mathdl.linalg`` (inv, solve, det, ...) is built on these ops; importing it here makes
+# ``import mathdl; mathdl.linalg.inv(...)`` work.
+import importlib as _importlib  # noqa: E402
+
+_importlib.import_module("mathdl.linalg")

@@ -39,7 +39,7 @@ def as_tensor_like(value, like: Tensor) -> Tensor:
     xp = xp_of(like.data)
     kind = like.data.dtype.kind
     if isinstance(value, (bool, int, float)):
-        if kind in "fc":
+        if kind in "fc" or like.data.dtype.name == "bfloat16":
             dtype = like.data.dtype
         elif isinstance(value, float):
             from ..backend import get_default_dtype
@@ -234,7 +234,8 @@ class Abs(Function):
 
     def backward(self, g):
         (x,) = self.inputs
-        return (mul(g, _make(xp_of(x.data).sign(x.data))),)
+        xp = xp_of(x.data)
+        return (mul(g, _make(_arr(xp.sign(x.data), xp))),)
 
 
 class Exp(Function):
@@ -376,7 +377,7 @@ class Clamp(Function):
         self.lo, self.hi = lo, hi
 
     def forward(self, x):
-        return xp_of(x).clip(x, self.lo, self.hi)
+        return xp_of(x).clip(x, self.lo, self.hi).astype(x.dtype, copy=False)  # bfloat16 stays bfloat16
 
     def backward(self, g):
         x = self.inputs[0].data
@@ -494,8 +495,13 @@ def erf(x):
 
 
 def clamp(x, min=None, max=None):
+    """Limit x to [min, max]; the bounds are numbers or (broadcastable) tensors."""
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        if min is not None:
+            x = maximum(x, min)
+        return minimum(x, max) if max is not None else x
     return Clamp(min, max)(x)
 
 
@@ -504,11 +510,15 @@ clip = clamp
 
 def maximum(a, b):
     a, b = _pair(a, b)
+    if a.shape != b.shape:
+        _broadcast_error("maximum", a, b)
     return Maximum(True)(a, b)
 
 
 def minimum(a, b):
     a, b = _pair(a, b)
+    if a.shape != b.shape:
+        _broadcast_error("minimum", a, b)
     return Maximum(False)(a, b)
 
 
@@ -521,11 +531,23 @@ def where(cond, a, b):
         raise TypeError("where: at least one of the two branches must be a Tensor")
     if c.dtype != np.bool_:
         c = c.astype(bool)
+    if not (a.shape == b.shape == c.shape):
+        try:
+            np.broadcast_shapes(c.shape, a.shape, b.shape)
+        except ValueError:
+            raise ValueError(f"where: condition {tuple(c.shape)} and branches {tuple(a.shape)} and "
+                             f"{tuple(b.shape)} cannot be broadcast together") from None
     return Where(c)(a, b)
 
 
+def _arr(r, xp):
+    """Keep 0-d results arrays (NumPy ufuncs on 0-d arrays return scalars)."""
+    return r if r.__class__ is np.ndarray else xp.asarray(r)
+
+
 def sign(x):
-    return _make(xp_of(x.data).sign(x.data))
+    xp = xp_of(x.data)
+    return _make(_arr(xp.sign(x.data), xp))
 
 
 # --------------------------------------------------------------------------- comparisons (no grad)
@@ -533,7 +555,7 @@ def _cmp(ufunc_name):
     def op(a, b):
         a, b = _pair(a, b)
         xp = xp_of(a.data)
-        return _make(getattr(xp, ufunc_name)(a.data, b.data))
+        return _make(_arr(getattr(xp, ufunc_name)(a.data, b.data), xp))
 
     op.__name__ = ufunc_name
     op.__doc__ = f"Elementwise {ufunc_name} (a boolean tensor, never differentiable)."
@@ -551,15 +573,18 @@ logical_or = _cmp("logical_or")
 
 
 def logical_not(x):
-    return _make(xp_of(x.data).logical_not(x.data))
+    xp = xp_of(x.data)
+    return _make(_arr(xp.logical_not(x.data), xp))
 
 
 def isnan(x):
-    return _make(xp_of(x.data).isnan(x.data))
+    xp = xp_of(x.data)
+    return _make(_arr(xp.isnan(x.data), xp))
 
 
 def isfinite(x):
-    return _make(xp_of(x.data).isfinite(x.data))
+    xp = xp_of(x.data)
+    return _make(_arr(xp.isfinite(x.data), xp))
 
 
 def equal(a, b) -> bool:

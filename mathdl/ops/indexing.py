@@ -79,6 +79,18 @@ class IndexAdd(Function):
         return (GetItem(self.index, self.has_int_array)(gg),)
 
 
+class IndexPut(IndexAdd):
+    """zeros(shape) with ``g`` written at ``index`` (a repeated index keeps the last write, as
+    ``x[idx] = v`` does); the adjoint read is the selection again, as in PyTorch."""
+
+    __slots__ = ()
+
+    def forward(self, g):
+        out = xp_of(g).zeros(self.shape, dtype=g.dtype)
+        out[self.index] = g
+        return out
+
+
 def getitem(x, index):
     xp = xp_of(x.data)
     idx, has_int = _normalize_index(index, xp)
@@ -91,7 +103,7 @@ def getitem(x, index):
 def setitem(x, index, value):
     """``x[index] = value``.  Without grad this writes in place; with grad the write is
     recorded as  x_new = x * (1 - mask) + scatter(value)  and ``x`` is rebound to the result."""
-    from . import inplace as inplace_rebind
+    from .inplace import rebind, snapshot
 
     xp = xp_of(x.data)
     idx, has_int = _normalize_index(index, xp)
@@ -111,8 +123,8 @@ def setitem(x, index, value):
     keep[idx] = 0
     target_shape = x.data[idx].shape
     vt = broadcast_to(vt, target_shape) if vt.shape != target_shape else vt
-    new = add(mul(inplace_rebind.snapshot(x), _make(keep)), IndexAdd(x.shape, idx, has_int)(vt))
-    inplace_rebind.rebind(x, new)
+    new = add(mul(snapshot(x), _make(keep)), IndexPut(x.shape, idx, has_int)(vt))
+    rebind(x, new)
 
 
 def _grad_on():
@@ -144,7 +156,13 @@ class ScatterAddAlong(Function):
     def forward(self, g):
         xp = xp_of(g)
         out = xp.zeros(self.shape, dtype=g.dtype)
-        idx = _along_index(self.indices, self.axis, xp)
+        ind = self.indices
+        if ind.shape != g.shape:  # take_along_dim broadcast the indices
+            ind = xp.broadcast_to(ind, g.shape)
+        if xp is np and ind.shape[self.axis] == 1:  # one index per line: no repeats
+            np.put_along_axis(out, ind, g, self.axis)
+            return out
+        idx = _along_index(ind, self.axis, xp)
         if xp is np:
             np.add.at(out, idx, g)
         else:  # pragma: no cover - GPU
@@ -176,8 +194,19 @@ def take_along_dim(x, indices, dim):
 
 
 def gather(x, dim, index):
-    """PyTorch's gather: out[i][j] = x[i][index[i][j]] along ``dim``."""
-    return take_along_dim(x, index, dim)
+    """PyTorch's gather: out[i][j] = x[i][index[i][j]] along ``dim``.  ``index`` may be smaller
+    than ``x`` in the other dimensions (x is then cropped to it), as in PyTorch."""
+    idx = index.data if isinstance(index, Tensor) else index
+    if getattr(idx, "ndim", None) != x.ndim:
+        raise ValueError(f"gather: index of shape {tuple(getattr(idx, 'shape', ()))} needs as many dimensions as "
+                         f"the input of shape {tuple(x.shape)}")
+    axis = dim % x.ndim if x.ndim else 0
+    if any(i != axis and idx.shape[i] != x.shape[i] for i in range(x.ndim)):
+        if any(i != axis and idx.shape[i] > x.shape[i] for i in range(x.ndim)):
+            raise ValueError(f"gather: index of shape {tuple(idx.shape)} is larger than the input of shape "
+                             f"{tuple(x.shape)} outside dim {dim}")
+        x = getitem(x, tuple(slice(None) if i == axis else slice(0, idx.shape[i]) for i in range(x.ndim)))
+    return take_along_dim(x, idx, axis)
 
 
 def index_select(x, dim, index):

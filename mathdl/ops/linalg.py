@@ -1,12 +1,17 @@
-"""Matrix products.
+"""Matrix products: matmul (and mm, bmm, dot, outer) and einsum.
 
   C = A B (batched, broadcasting over leading axes):
       dL/dA = sum_to(G B^T, A.shape),   dL/dB = sum_to(A^T G, B.shape)
   1-D operands are promoted to matrices (a row for the left, a column for the right) and the
   added axis is removed afterwards, as NumPy and PyTorch do.
+
+  einsum: linear in each operand, so  dL/dx_k = einsum(g, the other operands -> s_k)  (details
+  at ``Einsum``); two-operand contractions run as one batched BLAS matmul.
 """
 
 from __future__ import annotations
+
+import numpy as np
 
 from ..autograd.function import Function
 from ..autograd.tensor import Tensor
@@ -46,20 +51,31 @@ def matmul(a, b):
         if a.shape[-1] != b.shape[-2]:
             raise ValueError(f"matmul: shapes {tuple(a.shape)} and {tuple(b.shape)} do not align "
                              f"({a.shape[-1]} != {b.shape[-2]})")
-        return MatMul()(a, b)
+        try:
+            return MatMul()(a, b)
+        except ValueError:
+            raise _batch_error(a, b) from None
     va, vb = a.ndim == 1, b.ndim == 1
     a2 = reshape(a, (1, a.shape[0])) if va else a
     b2 = reshape(b, (b.shape[0], 1)) if vb else b
     if a2.shape[-1] != b2.shape[-2]:
         raise ValueError(f"matmul: shapes {tuple(a.shape)} and {tuple(b.shape)} do not align "
                          f"({a2.shape[-1]} != {b2.shape[-2]})")
-    out = MatMul()(a2, b2)
+    try:
+        out = MatMul()(a2, b2)
+    except ValueError:
+        raise _batch_error(a, b) from None
     shape = out.shape
     if va:
         shape = shape[:-2] + shape[-1:]
     if vb:
         shape = shape[:-1]
     return reshape(out, shape)
+
+
+def _batch_error(a, b):
+    return ValueError(f"matmul: the batch dimensions of shapes {tuple(a.shape)} and {tuple(b.shape)} cannot be "
+                      "broadcast together")
 
 
 def mm(a, b):
@@ -179,9 +195,12 @@ class Einsum(Function):
 
     def forward(self, *arrays):
         xp = xp_of(arrays[0])
+        if len(arrays) == 2 and arrays[0].size * arrays[1].size > 4096:
+            out = _contract_by_matmul(xp, arrays[0], arrays[1], self.subs[0], self.subs[1], self.out)
+            if out is not None:
+                return out
         eq = ",".join(self.subs) + "->" + self.out
-        big = len(arrays) > 2 or (len(arrays) == 2 and arrays[0].size * arrays[1].size > 4096)
-        return xp.einsum(eq, *arrays, optimize=big)
+        return xp.einsum(eq, *arrays, optimize=len(arrays) > 2)
 
     def backward(self, g):
         grads = []
@@ -218,6 +237,42 @@ class Einsum(Function):
                 h = _einsum_normalized([uniq] + eterms, "".join(full), sizes, [h] + eops)
             grads.append(sum_to(h, t.shape))
         return tuple(grads)
+
+
+def _contract_by_matmul(xp, a, b, sa, sb, out):
+    """A two-operand einsum as one batched BLAS matmul: letters in both operands and the output
+    are the batch, letters in both but not the output are contracted.  Returns None for what
+    this path does not cover (repeated letters, broadcasting size-1 dimensions)."""
+    if len(set(sa)) != len(sa) or len(set(sb)) != len(sb):
+        return None
+    size = {}
+    for s, arr in ((sa, a), (sb, b)):
+        for c, n in zip(s, arr.shape):
+            if size.setdefault(c, n) != n:
+                return None
+    # letters found in one operand only and not in the output are summed first
+    only_a = [i for i, c in enumerate(sa) if c not in sb and c not in out]
+    if only_a:
+        a = a.sum(axis=tuple(only_a))
+        sa = "".join(c for i, c in enumerate(sa) if i not in only_a)
+    only_b = [i for i, c in enumerate(sb) if c not in sa and c not in out]
+    if only_b:
+        b = b.sum(axis=tuple(only_b))
+        sb = "".join(c for i, c in enumerate(sb) if i not in only_b)
+    batch = [c for c in out if c in sa and c in sb]
+    contr = [c for c in sa if c in sb and c not in out]
+    left = [c for c in sa if c not in sb]
+    right = [c for c in sb if c not in sa]
+    a2 = a.transpose([sa.index(c) for c in batch + left + contr])
+    b2 = b.transpose([sb.index(c) for c in batch + contr + right])
+    nb = [size[c] for c in batch]
+    m = int(np.prod([size[c] for c in left]))
+    k = int(np.prod([size[c] for c in contr]))
+    n = int(np.prod([size[c] for c in right]))
+    r = a2.reshape(nb + [m, k]) @ b2.reshape(nb + [k, n])
+    r = r.reshape(nb + [size[c] for c in left] + [size[c] for c in right])
+    order = batch + left + right
+    return r.transpose([order.index(c) for c in out])
 
 
 def _const(kind, n, like):

@@ -5,7 +5,8 @@
   var (correction c): d/dx = g * 2 (x - mean) / (n - c);   std = sqrt(var)
   max/min:           g routed to the selected entry (to the index along ``dim``; shared
                      equally among ties for a full reduction, as PyTorch)
-  prod:              g * prod / x  (entries that are zero handled by products of the others)
+  prod:              g * prod / x, or where x has zeros g * (product of the other entries),
+                     computed with differentiable ops so that grad-of-grad is right there too
   cumsum:            reversed cumulative sum of g
   norm (p = 2):      g x / ||x||, taken as 0 at x = 0
 """
@@ -173,18 +174,24 @@ class Prod(Function):
         g = _unreduce(g, x.shape, self.axes, self.keepdim)
         if not (x.data == 0).any():
             return (ew.mul(g, ew.div(prod(x, self.axes, keepdim=True), x)),)
-        # products of all other entries, computed by moving the reduced axes last
+        # with zeros, P / x fails: take the product of the other entries directly,
+        # others_i = prod_j where(j == i, 1, x_j), over the reduced axes moved last and flattened
+        # (differentiable again, so grad-of-grad is right at zeros too)
+        from .shape import permute
+
         xp = xp_of(x.data)
         axes = self.axes if self.axes is not None else tuple(range(x.ndim))
         rest = [i for i in range(x.ndim) if i not in axes]
-        perm = rest + list(axes)
-        xt = x.data.transpose(perm)
-        flat = xt.reshape(xt.shape[:len(rest)] + (-1,))
-        ones = xp.ones(flat.shape[:-1] + (1,), dtype=flat.dtype)
-        left = xp.cumprod(xp.concatenate([ones, flat[..., :-1]], -1), -1)
-        right = xp.flip(xp.cumprod(xp.concatenate([ones, xp.flip(flat, -1)[..., :-1]], -1), -1), -1)
-        others = (left * right).reshape(xt.shape).transpose(np.argsort(perm))
-        return (ew.mul(g, _make(others)),)
+        perm = tuple(rest + list(axes))
+        xt = permute(x, perm)
+        moved_shape = xt.shape
+        n = _count(x.shape, axes)
+        flat = reshape(xt, moved_shape[:len(rest)] + (n,))
+        rep = broadcast_to(reshape(flat, flat.shape[:-1] + (1, n)), flat.shape[:-1] + (n, n))
+        eye = _make(xp.eye(n, dtype=bool))
+        others = prod(ew.where(eye, 1.0, rep), -1)
+        others = permute(reshape(others, moved_shape), tuple(np.argsort(perm)))
+        return (ew.mul(g, others),)
 
 
 class Cumsum(Function):
@@ -226,7 +233,7 @@ class Norm2(Function):
 def sum(x, dim=None, keepdim=False, *, axis=None, dtype=None):
     axes = normalize_dims(_dim_arg(dim, axis), x.ndim)
     if x.data.dtype.kind in "biu" and not x.requires_grad:
-        return _make(x.data.sum(axis=axes, keepdims=keepdim, dtype=dtype or np.int64))
+        return _make(xp_of(x.data).asarray(x.data.sum(axis=axes, keepdims=keepdim, dtype=dtype or np.int64)))
     if axes == ():
         return x
     return Sum(axes, keepdim)(x)
@@ -261,7 +268,7 @@ def _minmax(x, dim, keepdim, axis, is_max):
         return MaxAll(axes, keepdim, is_max)(x)
     ax = normalize_dims(dim, x.ndim)[0] if x.ndim else 0
     if x.ndim == 0:
-        return MaxAll(None, keepdim, is_max)(x), _make(xp_of(x.data).zeros((), dtype=np.int64))
+        return MinMaxResult(MaxAll(None, keepdim, is_max)(x), _make(xp_of(x.data).zeros((), dtype=np.int64)))
     fn = MaxAlong(ax, keepdim, is_max)
     vals = fn(x)
     idx = fn.indices if keepdim is False else xp_of(x.data).expand_dims(fn.indices, ax)
@@ -316,8 +323,13 @@ def cumsum(x, dim=None, *, axis=None):
 
 
 def norm(x, p=2, dim=None, keepdim=False, *, axis=None):
-    """Vector p-norm over ``dim`` (all entries by default): (sum |x|^p)^(1/p); p may be inf."""
+    """Vector p-norm over ``dim`` (all entries by default): (sum |x|^p)^(1/p); p may be +-inf
+    or 0 (the count of non-zeros); 'fro' is the 2-norm and 'nuc' the nuclear norm of a matrix."""
     dim = _dim_arg(dim, axis)
+    if p == "nuc":
+        from ..linalg import matrix_norm
+
+        return matrix_norm(x, "nuc", (-2, -1) if dim is None else dim, keepdim)
     axes = normalize_dims(dim, x.ndim)
     if p == 2 or p == "fro":
         return Norm2(axes, keepdim)(x)

@@ -376,6 +376,8 @@ class Roll(Function):
 
 def roll(x, shifts, dims=None):
     if isinstance(shifts, (list, tuple)):
+        if dims is None or len(dims) != len(shifts):
+            raise ValueError(f"roll: shifts {tuple(shifts)} need as many dims, got {dims}")
         shifts = tuple(shifts)
         dims = tuple(dims)
     return Roll(shifts, dims)(x)
@@ -396,10 +398,14 @@ class Tri(Function):
 
 
 def tril(x, diagonal=0):
+    if x.ndim < 2:
+        raise ValueError(f"tril: expected a matrix (..., m, n), got shape {tuple(x.shape)}")
     return Tri(diagonal, True)(x)
 
 
 def triu(x, diagonal=0):
+    if x.ndim < 2:
+        raise ValueError(f"triu: expected a matrix (..., m, n), got shape {tuple(x.shape)}")
     return Tri(diagonal, False)(x)
 
 

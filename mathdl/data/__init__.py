@@ -1,0 +1,25 @@
+"""Data: datasets, the DataLoader, transforms, bundled and file-based datasets, and the registry.
+
+``mathdl.data.load_dataset(name)`` returns a :class:`DatasetSpec` for any registered dataset
+(``mathdl.data.dataset_names()`` lists them).
+"""
+
+from . import transforms  # noqa: F401
+from .dataset import ConcatDataset, Dataset, Subset, TensorDataset, TransformDataset, random_split  # noqa: F401
+from .loader import DataLoader, default_collate  # noqa: F401
+from .registry import DATASETS, DatasetSpec, dataset_names, load_dataset, register_dataset  # noqa: F401
+from . import datasets, readers  # noqa: F401,E402  (registration)
+
+import importlib as _importlib
+
+try:  # sequence tasks and the text corpus (transformer helper); optional while it is being written
+    _importlib.import_module(__name__ + ".sequences")
+except ModuleNotFoundError as _e:  # pragma: no cover
+    if _e.name != __name__ + ".sequences":
+        raise
+
+__all__ = [
+    "Dataset", "TensorDataset", "Subset", "ConcatDataset", "TransformDataset", "random_split",
+    "DataLoader", "default_collate", "DatasetSpec", "DATASETS", "register_dataset", "load_dataset",
+    "dataset_names", "transforms", "datasets", "readers",
+]

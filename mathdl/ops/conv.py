@@ -1,0 +1,774 @@
+"""Convolution and pooling as linear algebra: im2col over strided views + one matrix product.
+
+Notation: input x (N, C, H, W), weight w (O, C/g, kh, kw), stride s, dilation d, padding
+(pt, pb, pl, pr), groups g.  Output size Ho = (H + pt + pb - d (kh - 1) - 1) // s + 1.
+
+  conv2d:     y[n, o, a, b] = sum_{c, i, j} w[o, c, i, j] xpad[n, c, a s + i d, b s + j d]
+              im2col gathers cols[(c, i, j), (n, a, b)] = xpad[n, c, a s + i d, b s + j d]
+              through a strided view (no copy until the one contiguous copy), then
+              y = W (O, C kh kw) @ cols (C kh kw, N Ho Wo)        (per group: a batched product)
+
+The three linear maps below close under differentiation, so grad-of-grad works:
+
+  Conv2d(x, w)          -> y       dL/dx = ConvTranspose(g, w),  dL/dw = ConvWeight(x, g)
+  ConvTranspose(g, w)   -> x-like  dL/dg = Conv2d(h, w),         dL/dw = ConvWeight(h, g)
+  ConvWeight(x, g)      -> w-like  dL/dx = ConvTranspose(g, H),  dL/dg = Conv2d(x, H)
+
+ConvTranspose is  cols = W^T @ g  followed by col2im, which adds each kernel offset's slice
+(a loop over kh * kw offsets only; never ``add.at``, no loop over batch or pixels).
+
+Arrays may come out of these ops in a channel-major memory layout (a transposed view of a
+contiguous (C, N, H, W) block): it is what the matrix product produces, and the next im2col
+reads it directly.  The logical shape is always NCHW.
+
+Pooling uses the same offset slices: max pooling keeps the index of the winning offset per
+output and its backward scatters with that mask (and the scatter's backward gathers again);
+average pooling is linear with its transpose as backward.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..autograd.function import Function
+from ..autograd.tensor import Tensor
+from ..backend import rng, xp_of
+from . import elementwise as ew
+from .linalg import matmul
+from .reduce import mean as _mean
+from .reduce import sum as _sum
+from .reduce import var as _var
+from .shape import reshape
+
+__all__ = [
+    "conv1d", "conv2d", "conv_transpose2d", "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d",
+    "adaptive_avg_pool2d", "group_norm", "dropout2d", "interpolate",
+]
+
+_make = Tensor._make
+
+
+# =========================================================================== helpers
+def _pair(v, name, what):
+    if isinstance(v, (tuple, list)):
+        if len(v) != 2:
+            raise ValueError(f"{name}: {what} must be an int or a pair, got {v!r}")
+        return int(v[0]), int(v[1])
+    return int(v), int(v)
+
+
+def _out_size(size, k, s, plo, phi, d):
+    return (size + plo + phi - d * (k - 1) - 1) // s + 1
+
+
+def _offset_slice(i, j, Ho, Wo, stride, dil):
+    """The (rows, cols) slice of the padded input that kernel offset (i, j) reads."""
+    sh, sw = stride
+    dh, dw = dil
+    return (slice(None), slice(None), slice(i * dh, i * dh + sh * (Ho - 1) + 1, sh),
+            slice(j * dw, j * dw + sw * (Wo - 1) + 1, sw))
+
+
+def _padded_cnhw(x, pads, value=0.0):
+    """x (N, C, H, W) padded, in a contiguous (C, N, Hp, Wp) block; returned as an NCHW view."""
+    xp = xp_of(x)
+    pt, pb, pl, pr = pads
+    N, C, H, W = x.shape
+    buf = xp.empty((C, N, H + pt + pb, W + pl + pr), dtype=x.dtype)
+    if pt or pb or pl or pr:
+        buf.fill(value)
+    buf[:, :, pt:pt + H, pl:pl + W] = x.transpose(1, 0, 2, 3)
+    return buf.transpose(1, 0, 2, 3)
+
+
+# The im2col matrix is built and multiplied in tiles of about this many bytes (whole images per
+# tile), so that each tile is still in cache when the product reads it: the same blocking a BLAS
+# does inside a GEMM, one level up.  It also means the full im2col matrix never exists.
+TILE_BYTES = 2 << 20
+
+
+def _geometry(x, kh, kw, stride, pads, dil):
+    """(padded NCHW view, Ho, Wo, images per tile)."""
+    if any(pads):
+        x = _padded_cnhw(x, pads)
+    Hp, Wp = x.shape[2], x.shape[3]
+    Ho = (Hp - dil[0] * (kh - 1) - 1) // stride[0] + 1
+    Wo = (Wp - dil[1] * (kw - 1) - 1) // stride[1] + 1
+    per_image = x.shape[1] * kh * kw * Ho * Wo * x.itemsize
+    return x, Ho, Wo, max(1, min(x.shape[0], TILE_BYTES // max(per_image, 1)))
+
+
+def _cols(xpad, kh, kw, stride, dil, Ho, Wo):
+    """im2col of a padded NCHW view: cols[(c, i, j), (n, a, b)] = xpad[n, c, a s + i d, b s + j d],
+    one contiguous (C kh kw, n Ho Wo) copy of a strided view."""
+    xp = xp_of(xpad)
+    N, C = xpad.shape[:2]
+    sn, sc, sh, sw = xpad.strides
+    view = xp.lib.stride_tricks.as_strided(
+        xpad, shape=(C, kh, kw, N, Ho, Wo),
+        strides=(sc, sh * dil[0], sw * dil[1], sn, sh * stride[0], sw * stride[1]))
+    cols = xp.empty((C, kh, kw, N, Ho, Wo), dtype=xpad.dtype)
+    cols[...] = view
+    return cols.reshape(C * kh * kw, N * Ho * Wo)
+
+
+def _channel_major(g):
+    """g (N, O, Ho, Wo) as an (O, N Ho Wo) matrix (free when g is channel-major already)."""
+    N, O, Ho, Wo = g.shape
+    return g.transpose(1, 0, 2, 3).reshape(O, N * Ho * Wo)
+
+
+def _conv_forward(x, w, b, stride, pads, dil, groups):
+    """conv2d on raw arrays: y[:, tile] = W @ cols(tile) (+ b) per tile; y is returned as an NCHW
+    view of a channel-major (O, N, Ho, Wo) block."""
+    xp = xp_of(x)
+    N = x.shape[0]
+    O, Cg, kh, kw = w.shape
+    xpad, Ho, Wo, nb = _geometry(x, kh, kw, stride, pads, dil)
+    out = xp.empty((O, N, Ho, Wo), dtype=xp.result_type(x.dtype, w.dtype))
+    wm = w.reshape(O, -1) if groups == 1 else w.reshape(groups, O // groups, -1)
+    for n0 in range(0, N, nb):
+        cols = _cols(xpad[n0:n0 + nb], kh, kw, stride, dil, Ho, Wo)
+        o = out[:, n0:n0 + nb].reshape(O, -1)
+        if groups == 1:
+            xp.matmul(wm, cols, out=o)
+        else:
+            xp.matmul(wm, cols.reshape(groups, Cg * kh * kw, -1), out=o.reshape(groups, O // groups, -1))
+        if b is not None:
+            o += b.reshape(O, 1)
+    return out.transpose(1, 0, 2, 3)
+
+
+def _conv_weight(x, g, wshape, stride, pads, dil, groups):
+    """dL/dW = sum over tiles of g(tile) (O, m) @ cols(tile)^T (m, C kh kw), per group."""
+    O, Cg, kh, kw = wshape
+    N = x.shape[0]
+    xpad, Ho, Wo, nb = _geometry(x, kh, kw, stride, pads, dil)
+    gt = g.transpose(1, 0, 2, 3)
+    gw = None
+    for n0 in range(0, N, nb):
+        cols = _cols(xpad[n0:n0 + nb], kh, kw, stride, dil, Ho, Wo)
+        gm = gt[:, n0:n0 + nb].reshape(O, -1)
+        if groups == 1:
+            part = gm @ cols.T
+        else:
+            part = gm.reshape(groups, O // groups, -1) @ cols.reshape(groups, Cg * kh * kw, -1).transpose(0, 2, 1)
+        if gw is None:
+            gw = part
+        else:
+            gw += part
+    return gw.reshape(wshape)
+
+
+def _flipped_transposed(w, groups):
+    """W'[c, o, i, j] = W[o, c, kh-1-i, kw-1-j] within each group: the kernel of the adjoint."""
+    O, Cg, kh, kw = w.shape
+    wg = w.reshape(groups, O // groups, Cg, kh, kw).transpose(0, 2, 1, 3, 4)
+    return wg.reshape(groups * Cg, O // groups, kh, kw)[:, :, ::-1, ::-1]
+
+
+# =========================================================================== primitives
+class Conv2dFn(Function):
+    """y = conv2d(x, w) (+ b): im2col and one matrix product per group."""
+
+    __slots__ = ("stride", "pads", "dil", "groups")
+
+    def __init__(self, stride, pads, dil, groups):
+        self.stride, self.pads, self.dil, self.groups = stride, pads, dil, groups
+
+    def forward(self, x, w, b=None):
+        return _conv_forward(x, w, b, self.stride, self.pads, self.dil, self.groups)
+
+    def backward(self, g):
+        x, w = self.inputs[0], self.inputs[1]
+        gx = gw = gb = None
+        geom = (self.stride, self.pads, self.dil, self.groups)
+        if x.requires_grad:
+            gx = ConvTransposeFn(*geom, x.shape[2:])(g, w)
+        if w.requires_grad:
+            gw = ConvWeightFn(*geom, w.shape)(x, g)
+        if len(self.inputs) == 3 and self.inputs[2].requires_grad:
+            gb = _sum(g, (0, 2, 3))
+        return (gx, gw) if len(self.inputs) == 2 else (gx, gw, gb)
+
+
+class ConvTransposeFn(Function):
+    """x-like = ConvTranspose(g, w): the adjoint of conv2d in its input (col2im of W^T g)."""
+
+    __slots__ = ("stride", "pads", "dil", "groups", "hw")
+
+    def __init__(self, stride, pads, dil, groups, hw):
+        self.stride, self.pads, self.dil, self.groups, self.hw = stride, pads, dil, groups, tuple(hw)
+
+    def forward(self, g, w):
+        H, W = self.hw
+        pt, pb, pl, pr = self.pads
+        kh, kw = w.shape[2], w.shape[3]
+        dh, dw = self.dil
+        full = (dh * (kh - 1) - pt, dh * (kh - 1) - pb, dw * (kw - 1) - pl, dw * (kw - 1) - pr)
+        if self.stride == (1, 1) and min(full) >= 0:
+            # stride 1: the adjoint is a "full" convolution of g with the flipped, transposed kernel
+            # (one im2col + one product; no col2im passes)
+            return _conv_forward(g, _flipped_transposed(w, self.groups), None, (1, 1), full, self.dil,
+                                 self.groups)
+        return self._col2im(g, w)
+
+    def _col2im(self, g, w):
+        xp = xp_of(g)
+        N, O, Ho, Wo = g.shape
+        _, Cg, kh, kw = w.shape
+        G = self.groups
+        C = Cg * G
+        M = N * Ho * Wo
+        gm = _channel_major(g)
+        if G == 1:
+            gcols = w.reshape(O, -1).T @ gm
+        else:
+            gcols = w.reshape(G, O // G, -1).transpose(0, 2, 1) @ gm.reshape(G, O // G, M)
+        gcols = gcols.reshape(C, kh, kw, N, Ho, Wo)
+        H, W = self.hw
+        pt, pb, pl, pr = self.pads
+        buf = xp.zeros((C, N, H + pt + pb, W + pl + pr), dtype=gcols.dtype)
+        bv = buf.transpose(1, 0, 2, 3)
+        for i in range(kh):
+            for j in range(kw):
+                bv[_offset_slice(i, j, Ho, Wo, self.stride, self.dil)] += gcols[:, i, j].transpose(1, 0, 2, 3)
+        return bv[:, :, pt:pt + H, pl:pl + W]
+
+    def backward(self, h):
+        g, w = self.inputs
+        geom = (self.stride, self.pads, self.dil, self.groups)
+        gg = gw = None
+        if g.requires_grad:
+            gg = Conv2dFn(*geom)(h, w)
+        if w.requires_grad:
+            gw = ConvWeightFn(*geom, w.shape)(h, g)
+        return gg, gw
+
+
+class ConvWeightFn(Function):
+    """w-like = ConvWeight(x, g): the correlation sum_{n,a,b} g[n,o,a,b] xpad[n,c,a s+i d,b s+j d]."""
+
+    __slots__ = ("stride", "pads", "dil", "groups", "wshape")
+
+    def __init__(self, stride, pads, dil, groups, wshape):
+        self.stride, self.pads, self.dil, self.groups = stride, pads, dil, groups
+        self.wshape = tuple(wshape)
+
+    def forward(self, x, g):
+        return _conv_weight(x, g, self.wshape, self.stride, self.pads, self.dil, self.groups)
+
+    def backward(self, hw):
+        x, g = self.inputs
+        geom = (self.stride, self.pads, self.dil, self.groups)
+        gx = gg = None
+        if x.requires_grad:
+            gx = ConvTransposeFn(*geom, x.shape[2:])(g, hw)
+        if g.requires_grad:
+            gg = Conv2dFn(*geom)(x, hw)
+        return gx, gg
+
+
+# --------------------------------------------------------------------------- pooling primitives
+def _pool_geometry(name, x_shape, kernel, stride, padding, dil, ceil_mode):
+    """Output size and (pt, pb, pl, pr) padding (the bottom/right grow for ceil_mode)."""
+    kh, kw = kernel
+    H, W = x_shape[2], x_shape[3]
+    out, pads = [], []
+    for size, k, s, p, d in ((H, kh, stride[0], padding[0], dil[0]), (W, kw, stride[1], padding[1], dil[1])):
+        if p > (k // 2):
+            raise ValueError(f"{name}: padding {p} must be at most half the kernel size {k}")
+        span = size + 2 * p - d * (k - 1) - 1
+        if span < 0:
+            raise ValueError(f"{name}: kernel {kernel} (dilation {dil}) is larger than the padded input "
+                             f"{size + 2 * p} for input shape {tuple(x_shape)}")
+        o = (-(-span // s) if ceil_mode else span // s) + 1
+        if ceil_mode and (o - 1) * s >= size + p:
+            o -= 1
+        extra = max(0, (o - 1) * s + d * (k - 1) + 1 - (size + 2 * p))
+        out.append(o)
+        pads.append((p, p + extra))
+    return out[0], out[1], (pads[0][0], pads[0][1], pads[1][0], pads[1][1])
+
+
+def _pad_like(x, pads, value):
+    """Pad H and W keeping x's memory layout family (channel-major stays channel-major)."""
+    if not any(pads):
+        return x
+    xp = xp_of(x)
+    pt, pb, pl, pr = pads
+    N, C, H, W = x.shape
+    if x.strides[1] > x.strides[0]:
+        return _padded_cnhw(x, pads, value)
+    buf = xp.full((N, C, H + pt + pb, W + pl + pr), value, dtype=x.dtype)
+    buf[:, :, pt:pt + H, pl:pl + W] = x
+    return buf
+
+
+def _empty_like_layout(x, shape):
+    """A zeroed array of ``shape`` (N, C, h, w) in x's layout family."""
+    xp = xp_of(x)
+    if x.strides[1] > x.strides[0]:
+        return xp.zeros((shape[1], shape[0], shape[2], shape[3]), dtype=x.dtype).transpose(1, 0, 2, 3)
+    return xp.zeros(shape, dtype=x.dtype)
+
+
+class _PoolGeom:
+    __slots__ = ("kernel", "stride", "pads", "dil", "out_hw", "x_shape")
+
+    def __init__(self, kernel, stride, pads, dil, out_hw, x_shape):
+        self.kernel, self.stride, self.pads, self.dil = kernel, stride, pads, dil
+        self.out_hw, self.x_shape = out_hw, tuple(x_shape)
+
+    def offsets(self):
+        kh, kw = self.kernel
+        Ho, Wo = self.out_hw
+        for i in range(kh):
+            for j in range(kw):
+                yield i * kw + j, _offset_slice(i, j, Ho, Wo, self.stride, self.dil)
+
+    def crop(self, buf):
+        pt, _, pl, _ = self.pads
+        H, W = self.x_shape[2], self.x_shape[3]
+        return buf[:, :, pt:pt + H, pl:pl + W]
+
+    def padded_shape(self, n_c):
+        pt, pb, pl, pr = self.pads
+        return n_c + (self.x_shape[2] + pt + pb, self.x_shape[3] + pl + pr)
+
+
+class MaxPool2dFn(Function):
+    """y = max over each window; ``saved_idx`` holds the winning kernel offset per output."""
+
+    __slots__ = ("geom", "saved_idx")
+
+    def __init__(self, geom):
+        self.geom = geom
+
+    def forward(self, x):
+        xp = xp_of(x)
+        g = self.geom
+        xpad = _pad_like(x, g.pads, -np.inf)
+        out = idx = None
+        n_off = g.kernel[0] * g.kernel[1]
+        for k, sl in g.offsets():
+            v = xpad[sl]
+            if out is None:
+                out = v.copy(order="K")
+                idx = xp.zeros(out.shape, dtype=np.uint8 if n_off < 256 else np.int32)
+                continue
+            m = v > out
+            xp.copyto(out, v, where=m)
+            xp.copyto(idx, k, where=m, casting="unsafe")
+        self.saved_idx = idx
+        return out
+
+    def backward(self, g):
+        return (MaxPoolScatterFn(self.geom, self.saved_idx)(g),)
+
+
+class MaxPoolScatterFn(Function):
+    """x-like = g routed to each window's argmax (the adjoint of MaxPoolGatherFn)."""
+
+    __slots__ = ("geom", "idx")
+
+    def __init__(self, geom, idx):
+        self.geom, self.idx = geom, idx
+
+    def forward(self, g):
+        geo = self.geom
+        N, C = g.shape[:2]
+        buf = _empty_like_layout(g, geo.padded_shape((N, C)))
+        for k, sl in geo.offsets():
+            buf[sl] += g * (self.idx == k)
+        return geo.crop(buf)
+
+    def backward(self, h):
+        return (MaxPoolGatherFn(self.geom, self.idx)(h),)
+
+
+class MaxPoolGatherFn(Function):
+    """y-like = h read at each window's argmax (selects again)."""
+
+    __slots__ = ("geom", "idx")
+
+    def __init__(self, geom, idx):
+        self.geom, self.idx = geom, idx
+
+    def forward(self, h):
+        xp = xp_of(h)
+        hpad = _pad_like(h, self.geom.pads, 0.0)
+        out = None
+        for k, sl in self.geom.offsets():
+            m = self.idx == k
+            if out is None:
+                out = xp.where(m, hpad[sl], 0).astype(h.dtype, copy=False)
+            else:
+                xp.copyto(out, hpad[sl], where=m)
+        return out
+
+    def backward(self, g):
+        return (MaxPoolScatterFn(self.geom, self.idx)(g),)
+
+
+class AvgPool2dFn(Function):
+    """y = (sum of each window's entries) * scale, scale = 1 / divisor (scalar or (Ho, Wo))."""
+
+    __slots__ = ("geom", "scale")
+
+    def __init__(self, geom, scale):
+        self.geom, self.scale = geom, scale
+
+    def forward(self, x):
+        xpad = _pad_like(x, self.geom.pads, 0.0)
+        out = None
+        for _, sl in self.geom.offsets():
+            if out is None:
+                out = xpad[sl].copy(order="K")
+            else:
+                out += xpad[sl]
+        out *= self.scale
+        return out
+
+    def backward(self, g):
+        return (AvgPoolTFn(self.geom, self.scale)(g),)
+
+
+class AvgPoolTFn(Function):
+    """x-like = adjoint of average pooling: each output's g * scale added over its window."""
+
+    __slots__ = ("geom", "scale")
+
+    def __init__(self, geom, scale):
+        self.geom, self.scale = geom, scale
+
+    def forward(self, g):
+        N, C = g.shape[:2]
+        buf = _empty_like_layout(g, self.geom.padded_shape((N, C)))
+        gs = g * self.scale
+        for _, sl in self.geom.offsets():
+            buf[sl] += gs
+        return self.geom.crop(buf)
+
+    def backward(self, h):
+        return (AvgPool2dFn(self.geom, self.scale)(h),)
+
+
+# =========================================================================== functional API
+def _check_4d(name, x, what="input"):
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name}: expected a Tensor {what}, got {type(x).__name__}")
+    if x.ndim != 4:
+        raise ValueError(f"{name}: expected a 4-D {what} (N, C, H, W), got shape {tuple(x.shape)}")
+
+
+def _conv_padding(name, padding, kernel, stride, dil):
+    """(pt, pb, pl, pr) from an int, a pair, 'valid' or 'same' (PyTorch's split: extra at the end)."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return (0, 0, 0, 0)
+        if padding == "same":
+            if stride != (1, 1):
+                raise ValueError(f"{name}: padding='same' needs stride 1, got stride {stride}")
+            pads = []
+            for k, d in zip(kernel, dil):
+                total = d * (k - 1)
+                pads += [total // 2, total - total // 2]
+            return tuple(pads)
+        raise ValueError(f"{name}: padding must be an int, a pair, 'same' or 'valid', got {padding!r}")
+    ph, pw = _pair(padding, name, "padding")
+    if ph < 0 or pw < 0:
+        raise ValueError(f"{name}: padding must be non-negative, got {padding!r}")
+    return (ph, ph, pw, pw)
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, name="conv2d"):
+    """2-D cross-correlation (PyTorch's conv2d): input (N, C, H, W), weight (O, C/groups, kh, kw),
+    optional bias (O,); padding an int, a pair, 'same' or 'valid'."""
+    _check_4d(name, input)
+    _check_4d(name, weight, "weight")
+    stride = _pair(stride, name, "stride")
+    dil = _pair(dilation, name, "dilation")
+    if min(stride) < 1 or min(dil) < 1:
+        raise ValueError(f"{name}: stride and dilation must be positive, got stride {stride}, dilation {dil}")
+    N, C, H, W = input.shape
+    O, Cg, kh, kw = weight.shape
+    groups = int(groups)
+    if groups < 1 or C % groups or O % groups:
+        raise ValueError(f"{name}: groups={groups} must divide input channels {C} and output channels {O}")
+    if Cg * groups != C:
+        raise ValueError(f"{name}: expected input with {Cg * groups} channels (weight {tuple(weight.shape)}, "
+                         f"groups={groups}), got input of shape {tuple(input.shape)}")
+    if input.dtype != weight.dtype:
+        raise TypeError(f"{name}: input dtype {input.dtype} and weight dtype {weight.dtype} differ")
+    pads = _conv_padding(name, padding, (kh, kw), stride, dil)
+    Hp, Wp = H + pads[0] + pads[1], W + pads[2] + pads[3]
+    if dil[0] * (kh - 1) + 1 > Hp or dil[1] * (kw - 1) + 1 > Wp:
+        raise ValueError(f"{name}: kernel size ({kh}, {kw}) with dilation {dil} is larger than the padded "
+                         f"input ({Hp}, {Wp}) (input shape {tuple(input.shape)}, padding {padding!r})")
+    fn = Conv2dFn(stride, pads, dil, groups)
+    if bias is None:
+        return fn(input, weight)
+    if tuple(bias.shape) != (O,):
+        raise ValueError(f"{name}: bias must have shape ({O},), got {tuple(bias.shape)}")
+    return fn(input, weight, bias)
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, name="conv1d"):
+    """1-D cross-correlation: input (N, C, L), weight (O, C/groups, k); computed as conv2d with H = 1."""
+    if not isinstance(input, Tensor) or input.ndim != 3:
+        raise ValueError(f"{name}: expected a 3-D input (N, C, L), got shape {tuple(getattr(input, 'shape', ()))}")
+    if weight.ndim != 3:
+        raise ValueError(f"{name}: expected a 3-D weight (O, C/groups, k), got shape {tuple(weight.shape)}")
+    s = int(stride[0] if isinstance(stride, (tuple, list)) else stride)
+    d = int(dilation[0] if isinstance(dilation, (tuple, list)) else dilation)
+    if isinstance(padding, str):
+        pad2 = padding
+    else:
+        pad2 = (0, int(padding[0] if isinstance(padding, (tuple, list)) else padding))
+    x4 = reshape(input, (input.shape[0], input.shape[1], 1, input.shape[2]))
+    w4 = reshape(weight, (weight.shape[0], weight.shape[1], 1, weight.shape[2]))
+    y = conv2d(x4, w4, bias, (1, s), pad2, (1, d), groups, name=name)
+    return reshape(y, (y.shape[0], y.shape[1], y.shape[3]))
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1, *, name="conv_transpose2d"):
+    """Transposed convolution (the adjoint of conv2d in its input), PyTorch's argument order:
+    input (N, Cin, H, W), weight (Cin, Cout/groups, kh, kw); output size
+    (H - 1) s - 2 p + d (kh - 1) + output_padding + 1."""
+    _check_4d(name, input)
+    _check_4d(name, weight, "weight")
+    stride = _pair(stride, name, "stride")
+    dil = _pair(dilation, name, "dilation")
+    ph, pw = _pair(padding, name, "padding")
+    oph, opw = _pair(output_padding, name, "output_padding")
+    N, Cin, H, W = input.shape
+    Ci, Cog, kh, kw = weight.shape
+    groups = int(groups)
+    if Ci != Cin:
+        raise ValueError(f"{name}: expected input with {Ci} channels (weight {tuple(weight.shape)}), "
+                         f"got input of shape {tuple(input.shape)}")
+    if groups < 1 or Cin % groups:
+        raise ValueError(f"{name}: groups={groups} must divide input channels {Cin}")
+    for op, s, d in ((oph, stride[0], dil[0]), (opw, stride[1], dil[1])):
+        if op < 0 or op >= s:
+            raise ValueError(f"{name}: output_padding {output_padding!r} must be smaller than stride {stride}"
+                             + ("" if d == 1 else " (dilation other than 1 is not combined with it here)"))
+    Hx = (H - 1) * stride[0] - 2 * ph + dil[0] * (kh - 1) + oph + 1
+    Wx = (W - 1) * stride[1] - 2 * pw + dil[1] * (kw - 1) + opw + 1
+    if Hx < 1 or Wx < 1:
+        raise ValueError(f"{name}: output size ({Hx}, {Wx}) is not positive for input shape {tuple(input.shape)}")
+    y = ConvTransposeFn(stride, (ph, ph, pw, pw), dil, groups, (Hx, Wx))(input, weight)
+    if bias is not None:
+        if tuple(bias.shape) != (Cog * groups,):
+            raise ValueError(f"{name}: bias must have shape ({Cog * groups},), got {tuple(bias.shape)}")
+        y = ew.add(y, reshape(bias, (1, -1, 1, 1)))
+    return y
+
+
+def _pool_args(name, x, kernel_size, stride, padding, dilation=1):
+    _check_4d(name, x)
+    kernel = _pair(kernel_size, name, "kernel_size")
+    stride = kernel if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0) \
+        else _pair(stride, name, "stride")
+    padding = _pair(padding, name, "padding")
+    dil = _pair(dilation, name, "dilation")
+    if min(kernel) < 1 or min(stride) < 1 or min(dil) < 1:
+        raise ValueError(f"{name}: kernel_size, stride and dilation must be positive, got "
+                         f"{kernel}, {stride}, {dil}")
+    return kernel, stride, padding, dil
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False, *, name="max_pool2d"):
+    """y[n, c, a, b] = max over the window at (a s - p, b s - p) (padding counts as -inf).
+    With return_indices, also the flat index h W + w of each maximum in the input (PyTorch's)."""
+    kernel, stride, padding, dil = _pool_args(name, input, kernel_size, stride, padding, dilation)
+    Ho, Wo, pads = _pool_geometry(name, input.shape, kernel, stride, padding, dil, ceil_mode)
+    geom = _PoolGeom(kernel, stride, pads, dil, (Ho, Wo), input.shape)
+    fn = MaxPool2dFn(geom)
+    y = fn(input)
+    if not return_indices:
+        return y
+    xp = xp_of(input.data)
+    idx = fn.saved_idx.astype(np.int64)
+    ki, kj = idx // kernel[1], idx % kernel[1]
+    rows = xp.arange(Ho).reshape(-1, 1) * stride[0] - pads[0] + ki * dil[0]
+    cols = xp.arange(Wo).reshape(1, -1) * stride[1] - pads[2] + kj * dil[1]
+    return y, _make(rows * input.shape[3] + cols)
+
+
+def _avg_counts(size, k, s, p, o, include_pad):
+    starts = np.arange(o) * s - p
+    ends = np.minimum(starts + k, size + p)
+    if include_pad:
+        return (ends - starts).astype(np.float64)
+    return (np.minimum(ends, size) - np.maximum(starts, 0)).astype(np.float64)
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None, *, name="avg_pool2d"):
+    """y = (sum of the window) / divisor, the divisor being the window size (PyTorch's rules for
+    count_include_pad and ceil_mode) or divisor_override."""
+    kernel, stride, padding, dil = _pool_args(name, input, kernel_size, stride, padding)
+    Ho, Wo, pads = _pool_geometry(name, input.shape, kernel, stride, padding, dil, ceil_mode)
+    geom = _PoolGeom(kernel, stride, pads, dil, (Ho, Wo), input.shape)
+    if divisor_override:
+        scale = 1.0 / float(divisor_override)
+    elif count_include_pad and pads[1] == pads[0] and pads[3] == pads[2]:
+        scale = 1.0 / (kernel[0] * kernel[1])
+    else:
+        H, W = input.shape[2], input.shape[3]
+        ch = _avg_counts(H, kernel[0], stride[0], padding[0], Ho, count_include_pad)
+        cw = _avg_counts(W, kernel[1], stride[1], padding[1], Wo, count_include_pad)
+        xp = xp_of(input.data)
+        scale = xp.asarray(1.0 / np.outer(ch, cw), dtype=input.dtype)
+    if not isinstance(scale, float):
+        pass
+    elif input.dtype.kind == "f":
+        scale = input.dtype.type(scale)
+    return AvgPool2dFn(geom, scale)(input)
+
+
+def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    """max_pool2d over (N, C, L) seen as (N, C, 1, L)."""
+    if input.ndim != 3:
+        raise ValueError(f"max_pool1d: expected a 3-D input (N, C, L), got shape {tuple(input.shape)}")
+    one = lambda v: v[0] if isinstance(v, (tuple, list)) else v  # noqa: E731
+    s = None if stride is None else (1, one(stride))
+    y = max_pool2d(reshape(input, (input.shape[0], input.shape[1], 1, -1)), (1, one(kernel_size)), s,
+                   (0, one(padding)), (1, one(dilation)), ceil_mode, name="max_pool1d")
+    return reshape(y, (y.shape[0], y.shape[1], y.shape[3]))
+
+
+def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    """avg_pool2d over (N, C, L) seen as (N, C, 1, L)."""
+    if input.ndim != 3:
+        raise ValueError(f"avg_pool1d: expected a 3-D input (N, C, L), got shape {tuple(input.shape)}")
+    one = lambda v: v[0] if isinstance(v, (tuple, list)) else v  # noqa: E731
+    s = None if stride is None else (1, one(stride))
+    y = avg_pool2d(reshape(input, (input.shape[0], input.shape[1], 1, -1)), (1, one(kernel_size)), s,
+                   (0, one(padding)), ceil_mode, count_include_pad, name="avg_pool1d")
+    return reshape(y, (y.shape[0], y.shape[1], y.shape[3]))
+
+
+def _adaptive_matrix(size, out):
+    """(out, size) averaging matrix: row i averages [floor(i size/out), ceil((i+1) size/out))."""
+    A = np.zeros((out, size))
+    for i in range(out):
+        a = (i * size) // out
+        b = -(-((i + 1) * size) // out)
+        A[i, a:b] = 1.0 / (b - a)
+    return A
+
+
+def adaptive_avg_pool2d(input, output_size, *, name="adaptive_avg_pool2d"):
+    """Average over PyTorch's adaptive bins [floor(i H/oh), ceil((i+1) H/oh)); a global mean for
+    output 1x1, avg_pool2d when the sizes divide, else y = A_h x A_w^T with averaging matrices."""
+    _check_4d(name, input)
+    if isinstance(output_size, (tuple, list)):
+        oh, ow = output_size
+    else:
+        oh = ow = output_size
+    H, W = input.shape[2], input.shape[3]
+    oh = H if oh is None else int(oh)
+    ow = W if ow is None else int(ow)
+    if oh < 1 or ow < 1:
+        raise ValueError(f"{name}: output_size must be positive, got {output_size!r}")
+    if (oh, ow) == (1, 1):
+        return _mean(input, (2, 3), keepdim=True)
+    if H % oh == 0 and W % ow == 0:
+        return avg_pool2d(input, (H // oh, W // ow), name=name)
+    xp = xp_of(input.data)
+    Ah = _make(xp.asarray(_adaptive_matrix(H, oh), dtype=input.dtype))
+    AwT = _make(xp.asarray(_adaptive_matrix(W, ow).T, dtype=input.dtype))
+    return matmul(matmul(Ah, input), AwT)
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+    """y = (x - mean_g) / sqrt(var_g + eps) * weight[c] + bias[c], with mean and (biased) variance
+    over each group of C/num_groups channels and all spatial positions of one sample."""
+    if input.ndim < 2:
+        raise ValueError(f"group_norm: expected input (N, C, ...), got shape {tuple(input.shape)}")
+    N, C = input.shape[:2]
+    if num_groups < 1 or C % num_groups:
+        raise ValueError(f"group_norm: num_groups={num_groups} must divide the {C} channels "
+                         f"(input shape {tuple(input.shape)})")
+    xr = reshape(input, (N, num_groups, -1))
+    mu = _mean(xr, 2, keepdim=True)
+    xc = ew.sub(xr, mu)
+    var = _var(xr, 2, keepdim=True, correction=0)
+    y = reshape(ew.mul(xc, ew.rsqrt(ew.add(var, eps))), input.shape)
+    bshape = (1, C) + (1,) * (input.ndim - 2)
+    if weight is not None:
+        y = ew.mul(y, reshape(weight, bshape))
+    if bias is not None:
+        y = ew.add(y, reshape(bias, bshape))
+    return y
+
+
+def dropout2d(input, p=0.5, training=True):
+    """Zero whole channels with probability p, scale the rest by 1/(1-p): y = x * m[n, c] / (1-p)."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout2d: p must be in [0, 1], got {p}")
+    if not training or p == 0.0:
+        return input
+    if input.ndim not in (3, 4):
+        raise ValueError(f"dropout2d: expected a 3-D or 4-D input, got shape {tuple(input.shape)}")
+    xp = xp_of(input.data)
+    if p == 1.0:
+        return ew.mul(input, 0.0)
+    shape = input.shape[:2] + (1,) * (input.ndim - 2)
+    keep = rng.for_module(xp).random(shape) >= p
+    mask = xp.asarray(keep, dtype=input.dtype) * input.dtype.type(1.0 / (1.0 - p))
+    return ew.mul(input, _make(mask))
+
+
+def _interp_matrix(size, out, mode, align_corners, scale):
+    """(out, size) matrix of 1-D nearest or linear interpolation weights (PyTorch's coordinates)."""
+    A = np.zeros((out, size))
+    if mode == "nearest":
+        s = (size / out) if scale is None else 1.0 / scale
+        src = np.minimum(np.floor(np.arange(out) * s).astype(np.int64), size - 1)
+        A[np.arange(out), src] = 1.0
+        return A
+    if align_corners:
+        pos = np.arange(out) * ((size - 1) / (out - 1)) if out > 1 else np.zeros(out)
+    else:
+        s = (size / out) if scale is None else 1.0 / scale
+        pos = np.maximum((np.arange(out) + 0.5) * s - 0.5, 0.0)
+    lo = np.minimum(np.floor(pos).astype(np.int64), size - 1)
+    hi = np.minimum(lo + 1, size - 1)
+    frac = pos - lo
+    np.add.at(A, (np.arange(out), lo), 1 - frac)  # a constant (out x size) table, not a gradient
+    np.add.at(A, (np.arange(out), hi), frac)
+    return A
+
+
+def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
+    """Resize (N, C, H, W) by nearest or bilinear interpolation, separably: y = A_h x A_w^T where
+    A holds the 1-D interpolation weights (so the backward is A_h^T g A_w, again a product)."""
+    _check_4d("interpolate", input)
+    if mode not in ("nearest", "bilinear"):
+        raise ValueError(f"interpolate: mode must be 'nearest' or 'bilinear', got {mode!r}")
+    if mode == "nearest" and align_corners:
+        raise ValueError("interpolate: align_corners only applies to mode='bilinear'")
+    H, W = input.shape[2], input.shape[3]
+    if (size is None) == (scale_factor is None):
+        raise ValueError("interpolate: give exactly one of size and scale_factor")
+    if size is not None:
+        oh, ow = _pair(size, "interpolate", "size")
+        sh = sw = None
+    else:
+        sh, sw = scale_factor if isinstance(scale_factor, (tuple, list)) else (scale_factor, scale_factor)
+        sh, sw = float(sh), float(sw)
+        oh, ow = int(math.floor(H * sh)), int(math.floor(W * sw))
+    if oh < 1 or ow < 1:
+        raise ValueError(f"interpolate: output size ({oh}, {ow}) must be positive")
+    xp = xp_of(input.data)
+    Ah = _make(xp.asarray(_interp_matrix(H, oh, mode, bool(align_corners), sh), dtype=input.dtype))
+    AwT = _make(xp.asarray(_interp_matrix(W, ow, mode, bool(align_corners), sw).T, dtype=input.dtype))
+    return matmul(matmul(Ah, input), AwT)

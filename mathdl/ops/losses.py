@@ -1,0 +1,303 @@
+"""Fused primitives behind the losses (:mod:`mathdl.nn.loss_functions`).
+
+Softmax cross-entropy with class-index targets (class axis 1, logits (N, C, d1, ...)):
+
+  logp = x - logsumexp_c(x)                          (stable: subtract the row maximum)
+  q_ic = valid_i ((1 - eps) w_{t_i} [c = t_i] + (eps / C) w_c)   (label smoothing eps,
+                                                     class weights w, ignore_index -> valid_i = 0)
+  loss_i = -sum_c q_ic logp_ic,  reduced by 'sum', 'none' or 'mean' (divided by
+           D = sum_i valid_i w_{t_i}, PyTorch's weighted mean)
+  d loss_i / d x_i = r_i softmax(x_i) - q_i,   r_i = sum_c q_ic
+
+The forward keeps softmax(x) (it is computed on the way) and the backward is itself a
+primitive, :class:`SoftmaxCrossEntropyGrad`, whose own backward is written in mathdl ops
+(the softmax Jacobian y * (v - sum(v y))), so grad-of-grad works.
+
+Also: ``log_sigmoid`` (log s(x) = -softplus(-x), stable on both tails, d/dx = s(-x)), and
+``exprel_k`` (phi_k(u) = int_0^1 t^k e^{u t} dt, with phi_k' = phi_{k+1}: an infinitely
+differentiable chain used by Barron's robust loss near alpha = 0, where phi_0(u) =
+expm1(u)/u replaces the removable singularity).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd.function import Function
+from ..autograd.tensor import Tensor
+from ..backend import xp_of
+from . import elementwise as ew
+from .reduce import sum as _sum
+from .shape import sum_to, unsqueeze
+from .special import softmax
+
+__all__ = ["softmax_cross_entropy", "log_sigmoid", "exprel_k"]
+
+_make = Tensor._make
+
+
+# --------------------------------------------------------------------------- cross-entropy
+class _CEPlan:
+    """The constants of one cross-entropy call (targets, weights, masks, normalizer), shared by
+    the forward op and its gradient op."""
+
+    __slots__ = ("target", "safe_target", "valid", "weight", "ignore_index", "eps", "reduction",
+                 "hard", "row", "denom", "n_classes")
+
+    def __init__(self, target, weight, ignore_index, eps, reduction, n_classes, dtype):
+        xp = xp_of(target)
+        self.target = target
+        self.n_classes = n_classes
+        self.eps = float(eps)
+        self.reduction = reduction
+        self.ignore_index = ignore_index
+        valid = None if ignore_index is None else target != ignore_index
+        self.valid = None if valid is None or bool(valid.all()) else valid
+        self.safe_target = target if self.valid is None else xp.where(valid, target, 0)
+        self.weight = None if weight is None else weight.astype(dtype, copy=False)
+        # hard_i = valid_i w_{t_i}: the weight of the target-class term of each entry
+        # (the Python float 1.0 when every entry counts with weight 1: the common, fast case)
+        if self.weight is None:
+            hard = 1.0 if self.valid is None else valid.astype(dtype)
+        else:
+            hard = self.weight[self.safe_target]
+            if self.valid is not None:
+                hard = hard * valid
+        self.hard = hard
+        # row_i = r_i = sum_c q_ic
+        if self.eps:
+            wsum = float(n_classes) if self.weight is None else float(self.weight.sum())
+            ones = 1.0 if self.valid is None else valid.astype(dtype)
+            self.row = (1.0 - self.eps) * hard + (self.eps / n_classes * wsum) * ones
+        else:
+            self.row = hard
+        if reduction == "mean":
+            self.denom = float(target.size) if isinstance(hard, float) else float(hard.sum())
+        else:
+            self.denom = 1.0
+
+    def full(self, v, dtype):
+        """A per-entry constant (array or Python float) as an array of the target's shape."""
+        xp = xp_of(self.target)
+        if isinstance(v, float):
+            return xp.full(self.target.shape, v, dtype=dtype)
+        return v.astype(dtype, copy=False)
+
+    def dense_q(self, dtype, shape):
+        """q as a dense (N, C, ...) array (used only by the second-order backward)."""
+        xp = xp_of(self.target)
+        C = self.n_classes
+        cls_shape = (1, C) + (1,) * (len(shape) - 2)
+        onehot = (xp.arange(C).reshape(cls_shape) == self.safe_target[:, None]).astype(dtype)
+        q = onehot * self.full((1.0 - self.eps) * self.hard, dtype)[:, None]
+        if self.eps:
+            w = xp.ones(C, dtype=dtype) if self.weight is None else self.weight
+            ones = xp.ones(self.target.shape, dtype=dtype) if self.valid is None else self.valid.astype(dtype)
+            q = q + (self.eps / C) * w.reshape(cls_shape) * ones[:, None]
+        return q
+
+
+class SoftmaxCrossEntropy(Function):
+    """Fused log-softmax + negative log-likelihood over axis 1 (see the module docstring).
+    Saves exp(x - max) and 1/sum for the backward when the input needs a gradient."""
+
+    __slots__ = ("plan", "keep_prob", "saved_prob")
+
+    def __init__(self, plan, keep_prob):
+        self.plan, self.keep_prob = plan, keep_prob
+
+    def forward(self, x):
+        xp = xp_of(x)
+        plan = self.plan
+        z = x - x.max(axis=1, keepdims=True)
+        if x.ndim == 2:
+            zt = z[xp.arange(x.shape[0]), plan.safe_target]
+        else:
+            zt = xp.take_along_axis(z, plan.safe_target[:, None], axis=1)[:, 0]
+        if plan.eps:
+            zw = z.sum(axis=1) if plan.weight is None else xp.tensordot(
+                xp.moveaxis(z, 1, -1), plan.weight, axes=1)
+        xp.exp(z, out=z)
+        s = z.sum(axis=1, keepdims=True)
+        lse = xp.log(s[:, 0])
+        loss = lse - zt  # -w_t logp_t (0 where ignored)
+        if not isinstance(plan.hard, float):
+            loss *= plan.hard
+        if plan.eps:
+            wsum = float(plan.n_classes) if plan.weight is None else float(plan.weight.sum())
+            smooth = wsum * lse - zw  # -sum_c w_c logp_c
+            if plan.valid is not None:
+                smooth = smooth * plan.valid
+            loss = (1.0 - plan.eps) * loss + (plan.eps / plan.n_classes) * smooth
+        if self.keep_prob:  # softmax = e / s; the division is folded into the backward's one pass
+            self.saved_prob = (z, 1.0 / s)
+        else:
+            self.saved_prob = None
+        if plan.reduction == "none":
+            return loss.astype(x.dtype, copy=False)
+        total = loss.sum()
+        if plan.reduction == "mean":
+            total = total / x.dtype.type(plan.denom) if plan.denom else total * x.dtype.type(np.nan)
+        return xp.asarray(total, dtype=x.dtype)
+
+    def backward(self, g):
+        (x,) = self.inputs
+        return (SoftmaxCrossEntropyGrad(self.plan, self.saved_prob)(x, g),)
+
+
+class SoftmaxCrossEntropyGrad(Function):
+    """(x, g) -> g_i / D * (r_i softmax(x_i) - q_i): the gradient of the fused cross-entropy."""
+
+    __slots__ = ("plan", "saved_prob")
+
+    def __init__(self, plan, prob):
+        self.plan, self.saved_prob = plan, prob
+
+    def _scale(self, g):
+        """g (a scalar for 'mean'/'sum', one value per entry for 'none') over the normalizer."""
+        plan = self.plan
+        if plan.denom == 0:  # every entry ignored: the loss is nan, its gradient zero (as PyTorch)
+            return g * 0.0
+        return g * (1.0 / plan.denom) if plan.denom != 1.0 else g
+
+    def forward(self, x, g):
+        xp = xp_of(x)
+        plan = self.plan
+        if self.saved_prob is None:
+            e = x - x.max(axis=1, keepdims=True)
+            xp.exp(e, out=e)
+            inv_s = 1.0 / e.sum(axis=1, keepdims=True)
+        else:
+            e, inv_s = self.saved_prob
+        self.saved_prob = None
+        gs = self._scale(g).astype(x.dtype, copy=False)
+        row = gs * plan.row
+        out = e * ((row[:, None] if row.ndim else row) * inv_s)  # softmax * r_i g_i / D
+        hard = gs * plan.hard
+        if plan.eps:
+            hard = hard * (1.0 - plan.eps)
+        if x.ndim == 2:
+            out[xp.arange(x.shape[0]), plan.safe_target] -= hard
+        else:
+            idx = plan.safe_target[:, None]
+            cur = xp.take_along_axis(out, idx, axis=1)
+            hard = xp.asarray(hard)
+            xp.put_along_axis(out, idx, cur - (hard[:, None] if hard.ndim else hard), axis=1)
+        if plan.eps:
+            C = plan.n_classes
+            cls_shape = (1, C) + (1,) * (x.ndim - 2)
+            w = xp.ones(C, dtype=x.dtype) if plan.weight is None else plan.weight
+            gv = plan.full(1.0, x.dtype) * gs if plan.valid is None else gs * plan.valid
+            out -= (plan.eps / C) * w.reshape(cls_shape) * gv[:, None]
+        return out
+
+    def backward(self, gg):
+        x, g = self.inputs
+        plan = self.plan
+        dtype = x.dtype
+        y = softmax(x, dim=1)
+        inv = 1.0 / plan.denom if plan.denom else 0.0
+        gx = gg_ = None
+        if self.needs(0):
+            # v = gg * g_i r_i / D ;  d/dx [softmax] applied to v: y (v - sum_c v y)
+            a = ew.mul(g, _make(plan.full(plan.row * inv, dtype)))
+            v = ew.mul(gg, unsqueeze(a, 1))
+            gx = ew.mul(y, ew.sub(v, _sum(ew.mul(v, y), 1, keepdim=True)))
+        if self.needs(1):
+            rq = ew.sub(ew.mul(y, _make(plan.full(plan.row * inv, dtype)[:, None])),
+                        _make((plan.dense_q(dtype, x.shape) * inv).astype(dtype)))
+            gg_ = sum_to(_sum(ew.mul(gg, rq), 1), g.shape)
+        return gx, gg_
+
+
+def softmax_cross_entropy(x, target, weight=None, ignore_index=-100, label_smoothing=0.0,
+                          reduction="mean"):
+    """Fused cross-entropy of logits ``x`` (N, C, d1, ...) with integer class indices ``target``
+    (N, d1, ...) given as a backend array; ``weight`` a (C,) array or None; ``ignore_index`` None
+    when no entry is ignored.  Inputs are assumed validated (see
+    :func:`mathdl.nn.functional.cross_entropy`)."""
+    from ..autograd.grad_mode import state
+
+    plan = _CEPlan(target, weight, ignore_index, label_smoothing, reduction, x.shape[1], x.dtype)
+    keep = bool(state.enabled and x.requires_grad)
+    return SoftmaxCrossEntropy(plan, keep)(x)
+
+
+# --------------------------------------------------------------------------- log-sigmoid
+class LogSigmoid(Function):
+    """log sigmoid(x) = -(max(-x, 0) + log1p(exp(-|x|))), exact on both tails;
+    d/dx = sigmoid(-x)."""
+
+    __slots__ = ()
+
+    def forward(self, x):
+        xp = xp_of(x)
+        out = xp.log1p(xp.exp(-xp.abs(x)))
+        out += xp.maximum(-x, 0)
+        return -out
+
+    def backward(self, g):
+        return (ew.mul(g, ew.sigmoid(ew.neg(self.inputs[0]))),)
+
+
+def log_sigmoid(x):
+    return LogSigmoid()(x)
+
+
+# --------------------------------------------------------------------------- exprel family
+_SERIES_TERMS = 20
+
+
+def _phi(u, k):
+    """phi_k(u) = int_0^1 t^k e^{ut} dt = sum_n u^n / (n! (n + k + 1)), computed in float64:
+    the power series for |u| < 1, else the upward recurrence
+    phi_0 = expm1(u)/u, phi_j = (e^u - j phi_{j-1}) / u (stable once |u| >= 1 for small j)."""
+    u64 = np.asarray(u, dtype=np.float64)
+    out = np.empty_like(u64)
+    small = np.abs(u64) < 1.0
+    if small.any():
+        us = u64[small]
+        term = np.ones_like(us)
+        acc = term / (k + 1)
+        for n in range(1, _SERIES_TERMS):
+            term = term * us / n
+            acc = acc + term / (n + k + 1)
+        out[small] = acc
+    big = ~small
+    if big.any():
+        ub = u64[big]
+        with np.errstate(over="ignore", invalid="ignore"):
+            e = np.exp(ub)
+            ph = np.expm1(ub) / ub
+            for j in range(1, k + 1):
+                ph = (e - j * ph) / ub
+        out[big] = ph
+    return out
+
+
+class Exprel(Function):
+    """phi_k(u) = int_0^1 t^k e^{ut} dt (phi_0 = (e^u - 1)/u, 1 at u = 0); d/du phi_k = phi_{k+1}."""
+
+    __slots__ = ("k",)
+
+    def __init__(self, k):
+        self.k = k
+
+    def forward(self, u):
+        xp = xp_of(u)
+        if self.k == 0:  # (e^u - 1)/u in the input's dtype (expm1 keeps it accurate near 0)
+            zero = u == 0
+            with np.errstate(over="ignore"):
+                out = xp.expm1(u) / xp.where(zero, 1, u)
+            return xp.where(zero, 1, out).astype(u.dtype, copy=False)
+        res = _phi(np.asarray(u) if xp is np else xp.asnumpy(u), self.k)
+        return xp.asarray(res.astype(u.dtype, copy=False))
+
+    def backward(self, g):
+        return (ew.mul(g, Exprel(self.k + 1)(self.inputs[0])),)
+
+
+def exprel_k(u, k=0):
+    """phi_k(u) = int_0^1 t^k e^{ut} dt; ``exprel_k(u, 0)`` is (e^u - 1)/u with its limit 1 at 0."""
+    return Exprel(int(k))(u)
+

@@ -1,0 +1,301 @@
+"""Normalization layers as fused primitives: layer norm and batch norm.
+
+Both normalize x over a set of axes A (n entries per group) and apply an affine map:
+
+  mu = mean_A(x),  var = mean_A((x - mu)^2),  rstd = 1 / sqrt(var + eps)
+  xhat = (x - mu) * rstd,        y = w * xhat + b
+
+  layer norm:  A = the trailing ``normalized_shape`` axes; w, b have that shape.
+  batch norm:  A = every axis but the channel axis 1 (N, C, *); w, b have shape (C,).
+
+Backward (g = dL/dy, sums over A, or over the non-normalized axes for w and b):
+
+  dL/db = sum(g),   dL/dw = sum(g * xhat)
+  dL/dx = rstd * (gh - mean_A(gh) - xhat * mean_A(gh * xhat)),   gh = g * w
+
+The forward is a few passes over float32 arrays.  The backward runs as raw array passes when no
+graph is being recorded, and as the same formula in mathdl ops (recomputing xhat and rstd from
+x) when ``create_graph`` asks for a differentiable backward, so grad-of-grad works.
+
+Batch norm in training mode also updates the running statistics in place (outside the graph):
+  running_mean <- (1 - m) running_mean + m mu,   running_var <- (1 - m) running_var + m var n/(n-1)
+and in evaluation mode uses them: y = (x - running_mean) * w / sqrt(running_var + eps) + b.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd.function import Function
+from ..autograd.grad_mode import state as _grad_state
+from ..autograd.tensor import Tensor
+from ..backend import xp_of
+from . import elementwise as ew
+from .reduce import mean as _mean
+from .reduce import sum as _sum
+from .shape import reshape, sum_to
+
+__all__ = ["layer_norm", "batch_norm", "LayerNormFn", "BatchNormFn"]
+
+_make = Tensor._make
+
+
+def _rowsum(a):
+    """Sum of each row of a 2-D array (einsum beats ndarray.sum along the last axis)."""
+    return np.einsum("ij->i", a) if xp_of(a) is np else a.sum(axis=1)
+
+
+def _rowdot(a, b):
+    """sum_j a_ij b_ij for each row i, without a temporary."""
+    return np.einsum("ij,ij->i", a, b) if xp_of(a) is np else (a * b).sum(axis=1)
+
+
+def _coldot(a, b):
+    """sum_i a_ij b_ij for each column j, without a temporary."""
+    return np.einsum("ij,ij->j", a, b) if xp_of(a) is np else (a * b).sum(axis=0)
+
+
+def _normalize_composite(x, axes, eps):
+    """xhat and rstd of x over ``axes`` in mathdl ops (for a differentiable backward)."""
+    mu = _mean(x, axes, keepdim=True)
+    xc = ew.sub(x, mu)
+    var = _mean(ew.mul(xc, xc), axes, keepdim=True)
+    rstd = ew.rsqrt(ew.add(var, eps))
+    return ew.mul(xc, rstd), rstd
+
+
+def _dx_composite(g, xhat, rstd, axes):
+    """rstd * (g - mean(g) - xhat * mean(g * xhat)) in mathdl ops."""
+    m1 = _mean(g, axes, keepdim=True)
+    m2 = _mean(ew.mul(g, xhat), axes, keepdim=True)
+    return ew.mul(rstd, ew.sub(ew.sub(g, m1), ew.mul(xhat, m2)))
+
+
+# --------------------------------------------------------------------------- layer norm
+class LayerNormFn(Function):
+    """y = xhat * w + b over the last ``k`` axes (w and b optional)."""
+
+    __slots__ = ("k", "eps", "has_w", "has_b", "saved_xhat", "saved_rstd")
+
+    def __init__(self, k, eps, has_w, has_b):
+        self.k, self.eps, self.has_w, self.has_b = k, eps, has_w, has_b
+
+    def forward(self, x, *wb):
+        xp = xp_of(x)
+        shape = x.shape
+        n = int(np.prod(shape[x.ndim - self.k:])) if self.k else 1
+        x2 = x.reshape(-1, n)
+        mu = _rowsum(x2).reshape(-1, 1)
+        mu *= 1.0 / n
+        xhat = x2 - mu
+        var = _rowdot(xhat, xhat).reshape(-1, 1)
+        var *= 1.0 / n
+        var += self.eps
+        rstd = xp.sqrt(var, out=var)
+        xp.divide(1, rstd, out=rstd)
+        xhat *= rstd
+        xhat = xhat.reshape(shape)
+        self.saved_xhat = xhat
+        self.saved_rstd = rstd
+        if not wb:
+            return xhat
+        y = xhat * wb[0] if self.has_w else xhat.copy()
+        if self.has_b:
+            y += wb[-1]
+        return y
+
+    def backward(self, g):
+        x = self.inputs[0]
+        w = self.inputs[1] if self.has_w else None
+        b = self.inputs[-1] if self.has_b else None
+        axes = tuple(range(x.ndim - self.k, x.ndim))
+        if _grad_state.enabled:  # differentiable backward (create_graph)
+            xhat, rstd = _normalize_composite(x, axes, self.eps)
+            gh = ew.mul(g, w) if w is not None else g
+            gx = _dx_composite(gh, xhat, rstd, axes) if x.requires_grad else None
+            gw = sum_to(ew.mul(g, xhat), w.shape) if w is not None and w.requires_grad else None
+            gb = sum_to(g, b.shape) if b is not None and b.requires_grad else None
+        else:
+            xhat = self.saved_xhat
+            n = int(np.prod(x.shape[x.ndim - self.k:])) if self.k else 1
+            g2 = g.data.reshape(-1, n)
+            xh2 = xhat.reshape(-1, n)
+            gw = gb = gx = None
+            if w is not None and w.requires_grad:
+                gw = _make(_coldot(g2, xh2).reshape(w.shape))
+            if b is not None and b.requires_grad:
+                gb = _make(g2.sum(axis=0).reshape(b.shape))
+            if x.requires_grad:
+                rstd = self.saved_rstd
+                gh = g2 * w.data.reshape(1, n) if w is not None else g2.copy()
+                # gx = rstd gh - (rstd mean(gh)) - (rstd mean(gh xhat)) xhat
+                m1 = _rowsum(gh).reshape(-1, 1)
+                m1 *= rstd * (1.0 / n)
+                m2 = _rowdot(gh, xh2).reshape(-1, 1)
+                m2 *= rstd * (1.0 / n)
+                gh *= rstd
+                gh -= m1
+                t = xh2 * m2
+                gh -= t
+                gx = _make(gh.reshape(x.shape))
+        out = [gx]
+        if self.has_w:
+            out.append(gw)
+        if self.has_b:
+            out.append(gb)
+        return tuple(out)
+
+
+def layer_norm(x, normalized_shape, weight=None, bias=None, eps: float = 1e-5):
+    """Layer normalization over the trailing ``normalized_shape`` axes (see module docstring)."""
+    if isinstance(normalized_shape, (int, np.integer)):
+        normalized_shape = (int(normalized_shape),)
+    normalized_shape = tuple(int(s) for s in normalized_shape)
+    k = len(normalized_shape)
+    if x.ndim < k or tuple(x.shape[x.ndim - k:]) != normalized_shape:
+        raise ValueError(
+            f"layer_norm: input of shape {tuple(x.shape)} does not end with normalized_shape {normalized_shape}")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and tuple(t.shape) != normalized_shape:
+            raise ValueError(f"layer_norm: {name} has shape {tuple(t.shape)}, expected {normalized_shape}")
+    args = [x] + [t for t in (weight, bias) if t is not None]
+    return LayerNormFn(k, float(eps), weight is not None, bias is not None)(*args)
+
+
+# --------------------------------------------------------------------------- batch norm
+def _bn_view(x):
+    """x as (N, C, L) (a view for contiguous input)."""
+    n, c = x.shape[0], x.shape[1]
+    return x.reshape(n, c, -1)
+
+
+def _chan_sum(a3):
+    """Sum of an (N, C, L) array over N and L -> (C,)."""
+    if a3.shape[2] == 1:
+        return a3[:, :, 0].sum(axis=0)
+    return a3.sum(axis=2).sum(axis=0)
+
+
+def _chan_dot(a3, b3):
+    """sum over N and L of a3 * b3 -> (C,)."""
+    if xp_of(a3) is np:
+        if a3.shape[2] == 1:
+            return np.einsum("nc,nc->c", a3[:, :, 0], b3[:, :, 0])
+        return np.einsum("ncl,ncl->nc", a3, b3).sum(axis=0)
+    return (a3 * b3).sum(axis=(0, 2))  # pragma: no cover - GPU
+
+
+class BatchNormFn(Function):
+    """Training-mode batch norm: statistics of this batch over every axis but axis 1."""
+
+    __slots__ = ("eps", "has_w", "has_b", "saved_xhat", "saved_rstd", "mean", "var")
+
+    def __init__(self, eps, has_w, has_b):
+        self.eps, self.has_w, self.has_b = eps, has_w, has_b
+
+    def forward(self, x, *wb):
+        xp = xp_of(x)
+        x3 = _bn_view(x)
+        n = x3.shape[0] * x3.shape[2]
+        mu = _chan_sum(x3) / n
+        xhat = x3 - mu[None, :, None]
+        var = _chan_dot(xhat, xhat) / n
+        self.mean, self.var = mu, var
+        rstd = 1.0 / xp.sqrt(var + self.eps)
+        xhat *= rstd[None, :, None]
+        self.saved_xhat = xhat
+        self.saved_rstd = rstd
+        if not wb:
+            return xhat.reshape(x.shape)
+        if self.has_w:
+            y = xhat * wb[0][None, :, None]
+        else:
+            y = xhat.copy()
+        if self.has_b:
+            y += wb[-1][None, :, None]
+        return y.reshape(x.shape)
+
+    def backward(self, g):
+        x = self.inputs[0]
+        w = self.inputs[1] if self.has_w else None
+        b = self.inputs[-1] if self.has_b else None
+        if _grad_state.enabled:  # differentiable backward (create_graph)
+            axes = (0,) + tuple(range(2, x.ndim))
+            cshape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+            xhat, rstd = _normalize_composite(x, axes, self.eps)
+            gh = ew.mul(g, reshape(w, cshape)) if w is not None else g
+            gx = _dx_composite(gh, xhat, rstd, axes) if x.requires_grad else None
+            gw = reshape(_sum(ew.mul(g, xhat), axes), w.shape) if w is not None and w.requires_grad else None
+            gb = reshape(_sum(g, axes), b.shape) if b is not None and b.requires_grad else None
+        else:
+            g3 = _bn_view(g.data)
+            xhat = self.saved_xhat
+            n = g3.shape[0] * g3.shape[2]
+            sg = _chan_sum(g3)
+            sgx = _chan_dot(g3, xhat)
+            gw = _make(sgx.astype(g3.dtype, copy=False)) if w is not None and w.requires_grad else None
+            gb = _make(sg.astype(g3.dtype, copy=False)) if b is not None and b.requires_grad else None
+            gx = None
+            if x.requires_grad:
+                scale = self.saved_rstd * w.data if w is not None else self.saved_rstd
+                gx3 = xhat * (sgx * (scale / n))[None, :, None]
+                xp_of(g3).subtract(g3 * scale[None, :, None], gx3, out=gx3)
+                gx3 -= (sg * (scale / n))[None, :, None]
+                gx = _make(gx3.reshape(x.shape))
+        out = [gx]
+        if self.has_w:
+            out.append(gw)
+        if self.has_b:
+            out.append(gb)
+        return tuple(out)
+
+
+def _update_running(running, new, momentum):
+    """running <- (1 - momentum) running + momentum new, in place (no graph)."""
+    arr = running.data
+    arr *= 1.0 - momentum
+    arr += (momentum * new).astype(arr.dtype, copy=False)
+    running._version += 1
+
+
+def batch_norm(x, running_mean=None, running_var=None, weight=None, bias=None, training: bool = False,
+               momentum: float = 0.1, eps: float = 1e-5):
+    """Batch normalization of (N, C), (N, C, L) or (N, C, H, W) input over all axes but C.
+
+    ``training=True`` (or no running statistics) normalizes with the batch's statistics and,
+    when running buffers are given, updates them with ``momentum``; ``training=False`` uses
+    the running statistics.
+    """
+    if x.ndim < 2:
+        raise ValueError(f"batch_norm: expected input of shape (N, C, *), got {tuple(x.shape)}")
+    c = x.shape[1]
+    for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
+                    ("bias", bias)):
+        if t is not None and tuple(t.shape) != (c,):
+            raise ValueError(f"batch_norm: {name} has shape {tuple(t.shape)}, expected ({c},) for input of "
+                             f"shape {tuple(x.shape)}")
+    use_batch = training or running_mean is None or running_var is None
+    if use_batch:
+        n = x.numel() // c if c else 0
+        if training and n <= 1:
+            raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input of "
+                             f"shape {tuple(x.shape)}")
+        args = [x] + [t for t in (weight, bias) if t is not None]
+        fn = BatchNormFn(float(eps), weight is not None, bias is not None)
+        y = fn(*args)
+        if training and running_mean is not None and momentum is not None:
+            _update_running(running_mean, fn.mean, momentum)
+        if training and running_var is not None and momentum is not None:
+            _update_running(running_var, fn.var * (n / max(n - 1, 1)), momentum)
+        fn.mean = fn.var = None
+        return y
+    # evaluation: an affine map with per-channel scale and shift
+    cshape = (1, c) + (1,) * (x.ndim - 2)
+    rm, rv = running_mean, running_var
+    scale = ew.rsqrt(ew.add(rv, float(eps)))
+    if weight is not None:
+        scale = ew.mul(scale, weight)
+    shift = ew.neg(ew.mul(rm, scale))
+    if bias is not None:
+        shift = ew.add(shift, bias)
+    return ew.add(ew.mul(x, reshape(scale, cshape)), reshape(shift, cshape))
