@@ -14,6 +14,7 @@ from .backend import (
     bfloat16, bool_, cuda_is_available, float16, float32, float64, get_default_dtype, int8, int16,
     int32, int64, manual_seed, set_default_dtype, uint8,
 )
+from . import linalg  # noqa: F401  (mathdl.linalg)
 from .creation import (
     arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like, linspace, normal, ones,
     ones_like, rand, rand_like, randint, randn, randn_like, randperm, tensor, zeros, zeros_like,

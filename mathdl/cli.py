@@ -24,6 +24,7 @@ builder's ``train_defaults`` attribute (a dict, e.g. ``{"epochs": 3, "lr": 3e-3}
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import importlib
 import json
@@ -31,6 +32,7 @@ import math
 import os
 import sys
 import time
+import types
 
 import numpy as np
 
@@ -42,7 +44,7 @@ PLOT_NAME = "curves.png"
 
 DEFAULTS = {
     "model": "mlp", "dataset": "digits", "epochs": 20, "batch_size": 64, "lr": 1e-3, "optimizer": "adam",
-    "scheduler": "none", "weight_decay": 0.0, "momentum": None, "clip_grad": 0.0, "seed": 0,
+    "scheduler": "none", "weight_decay": 0.0, "momentum": None, "clip_grad": 0.0, "seed": 0, "threads": 0,
 }
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "adagrad")
 SCHEDULERS = ("none", "step", "cosine", "exponential", "onecycle", "warmup")
@@ -136,6 +138,9 @@ def build_parser():
     t.add_argument("--momentum", type=float, help="momentum for sgd/rmsprop (default 0.9 for sgd)")
     t.add_argument("--clip-grad", type=float, help="clip the global gradient norm to this value (default off)")
     t.add_argument("--seed", type=int, help="random seed: same seed, same numbers (default 0)")
+    t.add_argument("--threads", type=int,
+                   help="BLAS threads while training (0: leave as is; default: the model's, mlp: 1 -- small "
+                        "matrices run fastest on one thread, and many threads thrash on a busy machine)")
     t.add_argument("--out", help="run folder (default runs/<model>-<dataset>-<timestamp>)")
     t.add_argument("--resume", metavar="CHECKPOINT",
                    help="continue a run from its checkpoint (its folder unless --out); --epochs is the new total")
@@ -178,7 +183,7 @@ def _resolve(args, models, datasets, resumed_config=None):
     """The run configuration: explicit options > resumed run > builder/dataset train_defaults > DEFAULTS."""
     cfg = dict(DEFAULTS)
     given = {k: getattr(args, k) for k in ("model", "dataset", "epochs", "batch_size", "lr", "optimizer",
-                                           "scheduler", "weight_decay", "momentum", "clip_grad", "seed")
+                                           "scheduler", "weight_decay", "momentum", "clip_grad", "seed", "threads")
              if getattr(args, k, None) is not None}
     model_opts = _options(getattr(args, "model_opt", None), "--model-opt")
     data_opts = _options(getattr(args, "data_opt", None), "--data-opt")
@@ -423,6 +428,27 @@ def _write_plot(run_dir, history, title):
     return path
 
 
+@contextlib.contextmanager
+def _mismatch_as_cli_error(what):
+    """A checkpoint that does not fit the rebuilt model/optimizer: one-line error instead of a traceback."""
+    try:
+        yield
+    except (RuntimeError, ValueError, KeyError) as e:
+        text = " ".join(str(e).split())
+        raise CLIError(f"{what}: the checkpoint does not fit the model built from its config: {text}") from None
+
+
+def _blas_threads(n):
+    """Limit BLAS/OpenMP threads to ``n`` inside the block (no-op for 0/None or without threadpoolctl)."""
+    if not n:
+        return contextlib.nullcontext()
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=int(n))
+
+
 def _get_rng_state():
     from . import backend
 
@@ -465,10 +491,11 @@ def train(cfg, run_dir, resume_state=None, progress=True, plot=True, log=print):
     scheduler, per_step = _make_scheduler(cfg, optimizer, len(loader))
     history, start = [], 0
     if resume_state is not None:
-        model.load_state_dict(resume_state["model"])
-        optimizer.load_state_dict(resume_state["optimizer"])
-        if scheduler is not None and resume_state.get("scheduler") is not None:
-            scheduler.load_state_dict(resume_state["scheduler"])
+        with _mismatch_as_cli_error("resume"):
+            model.load_state_dict(resume_state["model"])
+            optimizer.load_state_dict(resume_state["optimizer"])
+            if scheduler is not None and resume_state.get("scheduler") is not None:
+                scheduler.load_state_dict(resume_state["scheduler"])
         history = list(resume_state.get("metrics", []))
         start = int(resume_state["epoch"])
         _set_rng_state(resume_state["rng"])
@@ -484,68 +511,72 @@ def train(cfg, run_dir, resume_state=None, progress=True, plot=True, log=print):
 
     if progress:
         from tqdm import tqdm
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # a non-finite loss is reported below
-        _epochs(cfg, spec, model, params, optimizer, scheduler, per_step, loader, history, start, run_dir,
-                ckpt_path, progress and tqdm, log)
+    run = types.SimpleNamespace(cfg=cfg, spec=spec, model=model, params=params, optimizer=optimizer,
+                                scheduler=scheduler, per_step=per_step, loader=loader, history=history,
+                                ckpt_path=ckpt_path, tqdm=progress and tqdm, log=log)
+    with _blas_threads(cfg.get("threads")), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        for epoch in range(start + 1, cfg["epochs"] + 1):
+            _train_epoch(run, epoch)
     if plot:
         _write_plot(run_dir, history, f"{cfg['model']} on {cfg['dataset']}")
     return history
 
 
-def _epochs(cfg, spec, model, params, optimizer, scheduler, per_step, loader, history, start, run_dir, ckpt_path,
-            tqdm, log):
+def _train_epoch(run, epoch):
+    """One pass over the training data, the test evaluation, then the checkpoint and metrics (atomically)."""
     from . import optim
     from .serialization import save
 
-    for epoch in range(start + 1, cfg["epochs"] + 1):
-        t0 = time.perf_counter()
-        model.train()
-        loader.set_epoch(epoch - 1)
-        batches = loader
-        bar = None
-        if tqdm:
-            bar = tqdm(loader, desc=f"epoch {epoch}/{cfg['epochs']}", leave=True, dynamic_ncols=True,
-                       file=sys.stderr, unit="batch")
-            batches = bar
-        loss_sum, sums = 0.0, {}
-        for step, batch in enumerate(batches, 1):
-            x, y = _batch_xy(batch)
-            logits = model(x)
-            loss, part = _loss_and_counts(logits, y, spec.task, spec.num_classes)
-            value = float(loss.item())
-            if not math.isfinite(value):
-                if bar is not None:
-                    bar.close()
-                raise TrainingDiverged(epoch, step, value)
-            optimizer.zero_grad()
-            loss.backward()
-            if cfg.get("clip_grad"):
-                optim.clip_grad_norm_(params, cfg["clip_grad"])
-            optimizer.step()
-            if per_step:
-                scheduler.step()
-            loss_sum += value * part["n"]
-            _add(sums, part)
-            if bar is not None and (step % 5 == 0 or step == len(loader)):
-                bar.set_postfix({k.replace("train_", ""): f"{v:.4f}"
-                                 for k, v in _summarize(loss_sum, sums, spec.task, "train").items()})
-        if bar is not None:
-            bar.close()
-        row = {"epoch": epoch, **_summarize(loss_sum, sums, spec.task, "train"),
-               **run_epoch_eval(model, spec.test, spec), "lr": float(optimizer.param_groups[0]["lr"])}
-        if scheduler is not None and not per_step:
+    cfg, spec, model, params, optimizer = run.cfg, run.spec, run.model, run.params, run.optimizer
+    scheduler, per_step, loader, history, tqdm = run.scheduler, run.per_step, run.loader, run.history, run.tqdm
+    t0 = time.perf_counter()
+    model.train()
+    loader.set_epoch(epoch - 1)
+    batches = loader
+    bar = None
+    if tqdm:
+        bar = tqdm(loader, desc=f"epoch {epoch}/{cfg['epochs']}", leave=True, dynamic_ncols=True,
+                   file=sys.stderr, unit="batch")
+        batches = bar
+    loss_sum, sums = 0.0, {}
+    for step, batch in enumerate(batches, 1):
+        x, y = _batch_xy(batch)
+        logits = model(x)
+        loss, part = _loss_and_counts(logits, y, spec.task, spec.num_classes)
+        value = float(loss.item())
+        if not math.isfinite(value):
+            if bar is not None:
+                bar.close()
+            raise TrainingDiverged(epoch, step, value)
+        optimizer.zero_grad()
+        loss.backward()
+        if cfg.get("clip_grad"):
+            optim.clip_grad_norm_(params, cfg["clip_grad"])
+        optimizer.step()
+        if per_step:
             scheduler.step()
-        row["time_s"] = round(time.perf_counter() - t0, 4)
-        history.append(row)
-        state = {
-            "kind": "mathdl-train", "epoch": epoch, "config": cfg, "metrics": history,
-            "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict() if scheduler is not None else None,
-            "rng": _get_rng_state(),
-        }
-        save(_jsonable_state(state), ckpt_path)
-        _write_metrics(run_dir, history)
-        log(f"epoch {epoch}/{cfg['epochs']}: {_fmt(row)} ({row['time_s']:.2f} s)")
+        loss_sum += value * part["n"]
+        _add(sums, part)
+        if bar is not None and (step % 5 == 0 or step == len(loader)):
+            bar.set_postfix({k.replace("train_", ""): f"{v:.4f}"
+                             for k, v in _summarize(loss_sum, sums, spec.task, "train").items()})
+    if bar is not None:
+        bar.close()
+    row = {"epoch": epoch, **_summarize(loss_sum, sums, spec.task, "train"),
+           **run_epoch_eval(model, spec.test, spec), "lr": float(optimizer.param_groups[0]["lr"])}
+    if scheduler is not None and not per_step:
+        scheduler.step()
+    row["time_s"] = round(time.perf_counter() - t0, 4)
+    history.append(row)
+    state = {
+        "kind": "mathdl-train", "epoch": epoch, "config": cfg, "metrics": history,
+        "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict() if scheduler is not None else None,
+        "rng": _get_rng_state(),
+    }
+    save(_jsonable_state(state), run.ckpt_path)
+    _write_metrics(os.path.dirname(run.ckpt_path), history)
+    run.log(f"epoch {epoch}/{cfg['epochs']}: {_fmt(row)} ({row['time_s']:.2f} s)")
 
 
 def _jsonable_state(state):
@@ -679,7 +710,8 @@ def evaluate(checkpoint, split="test", batch_size=256, data_dir=None):
     _registries()
     spec = _load_spec(cfg)
     model = _build_model(cfg, spec)
-    model.load_state_dict(state["model"])
+    with _mismatch_as_cli_error("evaluate"):
+        model.load_state_dict(state["model"])
     dataset = spec.test if split == "test" else spec.train
     row, pred, target = run_epoch_eval(model, dataset, spec, batch_size=batch_size, collect=True)
     matrix = None

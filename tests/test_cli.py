@@ -11,12 +11,13 @@ import pytest
 import mathdl
 from mathdl import cli
 
-try:  # tiny matmuls: one BLAS thread is fastest, and avoids oversubscription under pytest -n 2
-    from threadpoolctl import threadpool_limits
 
-    threadpool_limits(1)
-except ImportError:  # pragma: no cover
-    pass
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_blas_thread():
+    """Tiny matmuls: one BLAS thread is fastest, and avoids oversubscription under pytest -n 2."""
+    with cli._blas_threads(1):
+        yield
 
 FAST = ["--no-progress", "--no-plot"]
 
@@ -212,3 +213,15 @@ def test_training_reaches_stated_accuracy(tmp_path, dataset, epochs, batch_size,
     history = cli.train(cfg, str(tmp_path), progress=False, plot=False, log=lambda *a: None)
     assert history[-1]["test_acc"] >= target, history[-1]
     assert history[-1]["train_loss"] < history[0]["train_loss"]
+
+
+def test_mismatched_checkpoint_is_one_line(capsys, tmp_path):
+    run = tmp_path / "m"
+    assert _run(capsys, "train", "--epochs", "1", *FAST, "--out", str(run))[0] == 0
+    ck = run / "checkpoint.safetensors"
+    state = mathdl.load(ck)
+    state["model"]["net.1.weight"] = mathdl.zeros(3, 3)
+    mathdl.save(state, ck)
+    code, _, err = _run(capsys, "evaluate", "--checkpoint", str(ck))
+    assert code == 2 and err.strip().count("\n") == 0
+    assert "does not fit" in err and "net.1.weight: checkpoint shape (3, 3), model shape (256, 64)" in err

@@ -43,3 +43,24 @@ def test_set_grad_enabled_as_call_context_and_decorator():
         assert not (x + 1).requires_grad
     finally:
         md.set_grad_enabled(True)
+
+
+def test_inplace_write_to_a_saved_output_is_detected():
+    import pytest
+
+    x = md.tensor([1.0, 2.0], requires_grad=True)
+    y = x.exp()
+    with md.no_grad():
+        y.mul_(2)  # overwrites the array Exp saved for its backward
+    with pytest.raises(RuntimeError, match="Exp.*in-place"):
+        y.sum().backward()
+
+
+def test_inplace_under_grad_is_recorded_out_of_place():
+    import numpy as np
+
+    x = md.tensor([1.0, 2.0], requires_grad=True)
+    y = x.exp()
+    y.mul_(2)  # recorded: y = 2 exp(x); Exp's saved output is untouched
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 2 * np.exp([1.0, 2.0]), rtol=1e-6)

@@ -16,6 +16,7 @@ import sys
 
 from ..backend import xp_of
 from . import grad_mode
+from .function import MODIFIED as _MODIFIED
 from .grad_mode import state as _grad_state
 
 _Tensor = None  # bound by tensor.py
@@ -231,9 +232,16 @@ def run(outputs, grad_outputs, retain_graph=False, create_graph=False, inputs=No
                 if node in stop:
                     continue
             node_inputs = node.inputs
-            for t, v in zip(node_inputs, node.versions):
-                if t._version != v:
-                    _check_versions(node)
+            versions = node.versions
+            if versions is not None:
+                for t, v in zip(node_inputs, versions):
+                    if t._version != v:
+                        _check_versions(node)
+            if node.save_output and node.out is _MODIFIED:
+                raise RuntimeError(
+                    f"{node.name}: its output, which it saved for backward, was modified by an in-place "
+                    "operation; use an out-of-place op or clone() the output first"
+                )
             in_grads = node.backward(g)
             for t, gi in zip(node_inputs, in_grads):
                 if gi is None or not t.requires_grad:

@@ -36,6 +36,7 @@ class Function:
 
     __slots__ = ("inputs", "versions", "out", "hooks", "retained", "__weakref__")
     save_output = False  # subclasses that need their result in backward set this
+    saves_inputs = True  # False for ops whose backward never reads the inputs' values
 
     def forward(self, *arrays):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -77,7 +78,7 @@ class Function:
 
     def _record(self, inputs, out_data):
         self.inputs = inputs
-        self.versions = tuple([t._version for t in inputs])
+        self.versions = tuple([t._version for t in inputs]) if self.saves_inputs else None
         self.hooks = None
         self.retained = None
         if self.save_output:
@@ -143,6 +144,7 @@ def _param_slots(cls):
         return _slot_cache[cls]
 
 
+MODIFIED = "<modified in place>"  # marks a saved output that an in-place op overwrote
 _Tensor = None  # set by tensor.py (avoids an import cycle)
 _new = object.__new__
 

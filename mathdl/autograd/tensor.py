@@ -219,6 +219,14 @@ class Tensor:
         hooks.append(hook)
         return _HookHandle(hooks, hook)
 
+    def _mark_modified(self):
+        """Record an in-place write into ``self.data``: bump the version counter, and if an op
+        saved this array as its output for backward, make that backward refuse to run."""
+        self._version += 1
+        node = self._node
+        if node is not None and node.save_output:
+            node.out = _function.MODIFIED
+
     def zero_(self):
         return ops.inplace(self, "zero", None)
 

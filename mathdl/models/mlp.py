@@ -56,4 +56,5 @@ def build_mlp(spec, hidden=(256, 128), activation="relu", dropout=0.0):
 
 
 # what `mathdl train --model mlp` uses unless told otherwise (>= 97% test accuracy on digits)
-build_mlp.train_defaults = {"epochs": 20, "batch_size": 64, "lr": 1e-3, "optimizer": "adam", "scheduler": "cosine"}
+build_mlp.train_defaults = {"epochs": 20, "batch_size": 64, "lr": 1e-3, "optimizer": "adam", "scheduler": "cosine",
+                            "threads": 1}

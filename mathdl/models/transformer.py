@@ -213,7 +213,7 @@ def sample_next(logits, temperature=1.0, top_k=None, top_p=None, rng=None):
     if top_p is not None and top_p < 1.0:
         order = np.argsort(-p)
         cum = np.cumsum(p[order])
-        keep = order[: int(np.searchsorted(cum, top_p) + 1)]  # smallest prefix with mass >= top_p
+        keep = order[: int(np.sum(cum < top_p - 1e-9)) + 1]  # smallest prefix with mass >= top_p
         q = np.zeros_like(p)
         q[keep] = p[keep]
         p = q / q.sum()

@@ -351,17 +351,19 @@ class MaxPool2dFn(Function):
         xp = xp_of(x)
         g = self.geom
         xpad = _pad_like(x, g.pads, -np.inf)
-        out = idx = None
+        out = idx = m = None
         n_off = g.kernel[0] * g.kernel[1]
         for k, sl in g.offsets():
             v = xpad[sl]
             if out is None:
                 out = v.copy(order="K")
                 idx = xp.zeros(out.shape, dtype=np.uint8 if n_off < 256 else np.int32)
+                m = xp.empty(out.shape, dtype=idx.dtype)
                 continue
-            m = v > out
-            xp.copyto(out, v, where=m)
-            xp.copyto(idx, k, where=m, casting="unsafe")
+            # offsets come in increasing k, so "idx = k where v wins" is idx = max(idx, k [v > out])
+            xp.multiply(v > out, k, out=m, casting="unsafe")
+            xp.maximum(idx, m, out=idx)
+            xp.maximum(out, v, out=out)
         self.saved_idx = idx
         return out
 
@@ -381,8 +383,12 @@ class MaxPoolScatterFn(Function):
         geo = self.geom
         N, C = g.shape[:2]
         buf = _empty_like_layout(g, geo.padded_shape((N, C)))
+        disjoint = all(s >= d * (k - 1) + 1 for s, k, d in zip(geo.stride, geo.kernel, geo.dil))
         for k, sl in geo.offsets():
-            buf[sl] += g * (self.idx == k)
+            if disjoint:  # windows do not overlap: each position gets at most one write
+                xp_of(g).multiply(g, self.idx == k, out=buf[sl])
+            else:
+                buf[sl] += g * (self.idx == k)
         return geo.crop(buf)
 
     def backward(self, h):

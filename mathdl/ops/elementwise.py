@@ -54,13 +54,25 @@ def as_tensor_like(value, like: Tensor) -> Tensor:
 
 
 def _pair(a, b):
+    """Make both operands tensors.  A Python float meeting an integer or boolean tensor makes
+    the result the default float dtype (as PyTorch; NumPy alone would give float64)."""
     if type(a) is not Tensor and not isinstance(a, Tensor):
         if not isinstance(b, Tensor):
             raise TypeError(f"expected at least one Tensor, got {type(a).__name__} and {type(b).__name__}")
+        if isinstance(a, float) and b.data.dtype.kind in "iub":
+            b = _to_default_float(b)
         a = as_tensor_like(a, b)
     elif type(b) is not Tensor and not isinstance(b, Tensor):
+        if isinstance(b, float) and a.data.dtype.kind in "iub":
+            a = _to_default_float(a)
         b = as_tensor_like(b, a)
     return a, b
+
+
+def _to_default_float(t):
+    from ..backend import get_default_dtype
+
+    return _make(t.data.astype(get_default_dtype()))
 
 
 def _broadcast_error(name, a, b):
@@ -197,6 +209,8 @@ def mul(a, b):
 def div(a, b):
     if not (isinstance(a, Tensor) and isinstance(b, Tensor)):
         a, b = _pair(a, b)
+    if a.data.dtype.kind in "iub" and b.data.dtype.kind in "iub":  # true division gives floats
+        a, b = _to_default_float(a), _to_default_float(b)
     if a.data.shape != b.data.shape:
         _broadcast_error("div", a, b)
     return Div()(a, b)
@@ -593,3 +607,6 @@ def equal(a, b) -> bool:
 
 def allclose(a, b, rtol=1e-5, atol=1e-8) -> bool:
     return bool(xp_of(a.data).allclose(a.data, b.data, rtol=rtol, atol=atol))
+    saves_inputs = False  # backward never reads the inputs' values
+    saves_inputs = False  # backward never reads the inputs' values
+    saves_inputs = False  # backward never reads the inputs' values

@@ -41,6 +41,7 @@ def _normalize_index(index, xp):
 
 class GetItem(Function):
     __slots__ = ("index", "has_int_array", "in_shape")
+    saves_inputs = False  # backward never reads the inputs' values
 
     def __init__(self, index, has_int_array):
         self.index, self.has_int_array = index, has_int_array
@@ -57,6 +58,7 @@ class IndexAdd(Function):
     """zeros(shape) with ``g`` added at ``index`` (accumulating repeats)."""
 
     __slots__ = ("shape", "index", "has_int_array")
+    saves_inputs = False  # backward never reads the inputs' values
 
     def __init__(self, shape, index, has_int_array):
         self.shape, self.index, self.has_int_array = shape, index, has_int_array
@@ -111,7 +113,7 @@ def setitem(x, index, value):
     needs_graph = _grad_on() and (x.requires_grad or (isinstance(value, Tensor) and value.requires_grad))
     if not needs_graph:
         x.data[idx] = v
-        x._version += 1
+        x._mark_modified()
         return
     if x._node is None and x.requires_grad:
         raise RuntimeError("setitem: a leaf tensor that requires grad cannot be modified in place")
@@ -135,6 +137,7 @@ def _grad_on():
 
 class TakeAlong(Function):
     __slots__ = ("indices", "axis", "in_shape")
+    saves_inputs = False  # backward never reads the inputs' values
 
     def __init__(self, indices, axis):
         self.indices, self.axis = indices, axis
@@ -149,6 +152,7 @@ class TakeAlong(Function):
 
 class ScatterAddAlong(Function):
     __slots__ = ("shape", "indices", "axis")
+    saves_inputs = False  # backward never reads the inputs' values
 
     def __init__(self, shape, indices, axis):
         self.shape, self.indices, self.axis = shape, indices, axis

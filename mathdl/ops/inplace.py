@@ -88,5 +88,5 @@ def inplace(x, kind, other):
         a[...] = o
     elif kind == "zero":
         a[...] = 0
-    x._version += 1
+    x._mark_modified()
     return x

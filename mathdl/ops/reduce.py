@@ -368,3 +368,6 @@ def all(x, dim=None):
 
 def any(x, dim=None):
     return _make(xp_of(x.data).asarray(x.data.any(axis=dim)))
+    saves_inputs = False  # backward never reads the inputs' values
+    saves_inputs = False  # backward never reads the inputs' values
+    saves_inputs = False  # backward never reads the inputs' values

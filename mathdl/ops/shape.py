@@ -466,3 +466,14 @@ class Clone(Function):
 
 def clone(x):
     return Clone()(x)
+    saves_inputs = False  # backward never reads the inputs' values
+    saves_inputs = False  # backward never reads the inputs' values
+    saves_inputs = False  # backward never reads the inputs' values
+    saves_inputs = False  # backward never reads the inputs' values
+    saves_inputs = False  # backward never reads the inputs' values
+    saves_inputs = False  # backward never reads the inputs' values
+    saves_inputs = False  # backward never reads the inputs' values
+    saves_inputs = False  # backward never reads the inputs' values
+    saves_inputs = False  # backward never reads the inputs' values
+    saves_inputs = False  # backward never reads the inputs' values
+    saves_inputs = False  # backward never reads the inputs' values

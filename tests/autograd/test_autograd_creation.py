@@ -210,8 +210,6 @@ def test_python_scalars_keep_integer_tensors_integer():
     assert (b + 1).dtype == md.int64 and (b * 1.5).dtype == md.float32
 
 
-@pytest.mark.xfail(reason="ops/elementwise.py (ops helper): int tensor with a Python float gives "
-                          "float64 (NumPy promotion) instead of the default float dtype", strict=False)
 def test_integer_tensor_with_python_float_gives_default_float():
     x = md.ones(3, dtype=md.int64)
     assert (x * 2.5).dtype == md.float32 and (x / 2).dtype == md.float32

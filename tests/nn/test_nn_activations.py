@@ -212,3 +212,14 @@ def test_large_inputs_do_not_overflow():
 def test_gelu_bad_approximate():
     with pytest.raises(ValueError, match="approximate"):
         F.gelu(mathdl.randn(3), approximate="fast")
+
+
+@pytest.mark.parametrize("slope", [-0.5, 0.0, 1.0, 2.0])
+def test_leaky_relu_any_slope(slope):
+    x = _input((20,), 2.0, np.float64, seed=6)
+    xm, xt = mathdl.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    y, yt = F.leaky_relu(xm, slope), tF.leaky_relu(xt, slope)
+    y.sum().backward()
+    yt.sum().backward()
+    np.testing.assert_array_equal(y.data, yt.detach().numpy())
+    np.testing.assert_array_equal(xm.grad.data, xt.grad.numpy())

@@ -83,12 +83,12 @@ def test_classifier_on_digits_learns():
     mathdl.manual_seed(0)
     spec = load_dataset("digits")
     model = build_model("transformer", spec, d_model=32, nhead=4, num_layers=1, dim_feedforward=64, dropout=0.0,
-                        max_tokens=16)
-    assert isinstance(model, TransformerClassifier) and model.num_tokens == 16 and model.token_size == 4
+                        max_tokens=8)
+    assert isinstance(model, TransformerClassifier) and model.num_tokens == 8 and model.token_size == 8
     X, Y = spec.train.arrays
     opt = optim.Adam(model.parameters(), lr=3e-3)
     rng = np.random.default_rng(0)
-    for _ in range(150):
+    for _ in range(80):
         i = rng.integers(0, len(X), 64)
         loss = F.cross_entropy(model(mathdl.tensor(X[i])), mathdl.tensor(Y[i]))
         opt.zero_grad()
