@@ -131,7 +131,8 @@ def load_text(seed=0, block_size=64, test_fraction=0.1, stride=None, max_chars=N
     train_ids, test_ids = ids[:cut], ids[cut:]
     block = int(block_size)
     if len(test_ids) < block + 1:
-        raise ValueError(f"text: the test split has {len(test_ids)} characters, fewer than block_size + 1 = {block + 1}")
+        raise ValueError(f"text: the test split has {len(test_ids)} characters, fewer than block_size + 1 = "
+                         f"{block + 1}")
     stride = int(stride) if stride else max(1, block // 2)
     xtr, ytr = _windows(train_ids, block, stride)
     xte, yte = _windows(test_ids, block, block)  # each held-out character scored once

@@ -76,8 +76,8 @@ class TransformerClassifier(Module):
     def forward(self, x):
         N = x.shape[0]
         if int(np.prod(x.shape[1:])) != self.in_features:
-            raise ValueError(f"TransformerClassifier: expected inputs of shape (N, {', '.join(map(str, self.input_shape))}), "
-                             f"got {tuple(x.shape)}")
+            shape = ", ".join(map(str, self.input_shape))
+            raise ValueError(f"TransformerClassifier: expected inputs of shape (N, {shape}), got {tuple(x.shape)}")
         h = reshape(x, (N, self.in_features))
         extra = self.num_tokens * self.token_size - self.in_features
         if extra:

@@ -143,7 +143,8 @@ class MultiheadAttention(Module):
         if not batched:  # one sequence: treat as batch of one, batch first
             query, key, value = (reshape(t, (1,) + tuple(t.shape)) for t in (query, key, value))
             if key_padding_mask is not None:
-                key_padding_mask = _mask_array(key_padding_mask).reshape((1,) + tuple(_mask_array(key_padding_mask).shape))
+                kpm = _mask_array(key_padding_mask)
+                key_padding_mask = kpm.reshape((1,) + tuple(kpm.shape))
             bf = True
         if query.shape[-1] != self.embed_dim:
             raise ValueError(f"{name}: query has {query.shape[-1]} features in its last dimension, "

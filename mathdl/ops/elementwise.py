@@ -87,6 +87,7 @@ def _broadcast_error(name, a, b):
 # --------------------------------------------------------------------------- binary
 class Add(Function):
     __slots__ = ()
+    saves_inputs = False  # backward never reads the inputs' values
 
     def forward(self, a, b):
         return a + b
@@ -99,6 +100,7 @@ class Add(Function):
 
 class Sub(Function):
     __slots__ = ()
+    saves_inputs = False  # backward never reads the inputs' values
 
     def forward(self, a, b):
         return a - b
@@ -232,6 +234,7 @@ def rsub(a, b):
 # --------------------------------------------------------------------------- unary
 class Neg(Function):
     __slots__ = ()
+    saves_inputs = False  # backward never reads the inputs' values
 
     def forward(self, x):
         return -x
@@ -607,6 +610,3 @@ def equal(a, b) -> bool:
 
 def allclose(a, b, rtol=1e-5, atol=1e-8) -> bool:
     return bool(xp_of(a.data).allclose(a.data, b.data, rtol=rtol, atol=atol))
-    saves_inputs = False  # backward never reads the inputs' values
-    saves_inputs = False  # backward never reads the inputs' values
-    saves_inputs = False  # backward never reads the inputs' values

@@ -164,25 +164,33 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps: float = 1e-5):
 
 # --------------------------------------------------------------------------- batch norm
 def _bn_view(x):
-    """x as (N, C, L) (a view for contiguous input)."""
-    n, c = x.shape[0], x.shape[1]
-    return x.reshape(n, c, -1)
+    """x as (N, C) or (N, C, L) (a view for contiguous input)."""
+    if x.ndim == 2:
+        return x
+    return x.reshape(x.shape[0], x.shape[1], -1)
 
 
-def _chan_sum(a3):
-    """Sum of an (N, C, L) array over N and L -> (C,)."""
-    if a3.shape[2] == 1:
-        return a3[:, :, 0].sum(axis=0)
-    return a3.sum(axis=2).sum(axis=0)
+def _per_chan(v, a):
+    """A (C,) vector shaped to broadcast against the (N, C) or (N, C, L) array ``a``."""
+    return v[None, :] if a.ndim == 2 else v[None, :, None]
 
 
-def _chan_dot(a3, b3):
-    """sum over N and L of a3 * b3 -> (C,)."""
-    if xp_of(a3) is np:
-        if a3.shape[2] == 1:
-            return np.einsum("nc,nc->c", a3[:, :, 0], b3[:, :, 0])
-        return np.einsum("ncl,ncl->nc", a3, b3).sum(axis=0)
-    return (a3 * b3).sum(axis=(0, 2))  # pragma: no cover - GPU
+def _chan_sum(a):
+    """Sum of an (N, C) or (N, C, L) array over every axis but C -> (C,)."""
+    if a.ndim == 2:
+        return a.sum(axis=0)
+    if xp_of(a) is np:
+        return np.einsum("ncl->nc", a).sum(axis=0)
+    return a.sum(axis=(0, 2))  # pragma: no cover - GPU
+
+
+def _chan_dot(a, b):
+    """sum over every axis but C of a * b -> (C,), without a temporary."""
+    if xp_of(a) is np:
+        if a.ndim == 2:
+            return np.einsum("nc,nc->c", a, b)
+        return np.einsum("ncl,ncl->nc", a, b).sum(axis=0)
+    return (a * b).sum(axis=(0, 2) if a.ndim == 3 else 0)  # pragma: no cover - GPU
 
 
 class BatchNormFn(Function):
@@ -196,23 +204,23 @@ class BatchNormFn(Function):
     def forward(self, x, *wb):
         xp = xp_of(x)
         x3 = _bn_view(x)
-        n = x3.shape[0] * x3.shape[2]
+        n = x3.size // x3.shape[1]
         mu = _chan_sum(x3) / n
-        xhat = x3 - mu[None, :, None]
+        xhat = x3 - _per_chan(mu, x3)
         var = _chan_dot(xhat, xhat) / n
         self.mean, self.var = mu, var
         rstd = 1.0 / xp.sqrt(var + self.eps)
-        xhat *= rstd[None, :, None]
+        xhat *= _per_chan(rstd, x3)
         self.saved_xhat = xhat
         self.saved_rstd = rstd
         if not wb:
             return xhat.reshape(x.shape)
         if self.has_w:
-            y = xhat * wb[0][None, :, None]
+            y = xhat * _per_chan(wb[0], xhat)
         else:
             y = xhat.copy()
         if self.has_b:
-            y += wb[-1][None, :, None]
+            y += _per_chan(wb[-1], xhat)
         return y.reshape(x.shape)
 
     def backward(self, g):
@@ -230,7 +238,7 @@ class BatchNormFn(Function):
         else:
             g3 = _bn_view(g.data)
             xhat = self.saved_xhat
-            n = g3.shape[0] * g3.shape[2]
+            n = g3.size // g3.shape[1]
             sg = _chan_sum(g3)
             sgx = _chan_dot(g3, xhat)
             gw = _make(sgx.astype(g3.dtype, copy=False)) if w is not None and w.requires_grad else None
@@ -238,9 +246,10 @@ class BatchNormFn(Function):
             gx = None
             if x.requires_grad:
                 scale = self.saved_rstd * w.data if w is not None else self.saved_rstd
-                gx3 = xhat * (sgx * (scale / n))[None, :, None]
-                xp_of(g3).subtract(g3 * scale[None, :, None], gx3, out=gx3)
-                gx3 -= (sg * (scale / n))[None, :, None]
+                # gx = scale (g - mean(g) - xhat mean(g xhat)),  scale = w rstd
+                gx3 = xhat * _per_chan(sgx * (scale / n), xhat)
+                xp_of(g3).subtract(g3 * _per_chan(scale, g3), gx3, out=gx3)
+                gx3 -= _per_chan(sg * (scale / n), gx3)
                 gx = _make(gx3.reshape(x.shape))
         out = [gx]
         if self.has_w:

@@ -70,6 +70,7 @@ def _unreduce(g, in_shape, axes, keepdim):
 
 class Sum(Function):
     __slots__ = ("axes", "keepdim", "in_shape")
+    saves_inputs = False  # backward never reads the inputs' values
 
     def __init__(self, axes, keepdim):
         self.axes, self.keepdim = axes, keepdim
@@ -84,6 +85,7 @@ class Sum(Function):
 
 class Mean(Function):
     __slots__ = ("axes", "keepdim", "in_shape")
+    saves_inputs = False  # backward never reads the inputs' values
 
     def __init__(self, axes, keepdim):
         self.axes, self.keepdim = axes, keepdim
@@ -196,6 +198,7 @@ class Prod(Function):
 
 class Cumsum(Function):
     __slots__ = ("axis",)
+    saves_inputs = False  # backward never reads the inputs' values
 
     def __init__(self, axis):
         self.axis = axis
@@ -368,6 +371,3 @@ def all(x, dim=None):
 
 def any(x, dim=None):
     return _make(xp_of(x.data).asarray(x.data.any(axis=dim)))
-    saves_inputs = False  # backward never reads the inputs' values
-    saves_inputs = False  # backward never reads the inputs' values
-    saves_inputs = False  # backward never reads the inputs' values

@@ -43,6 +43,7 @@ class SumTo(Function):
     """Sum over the broadcast axes so that the result has ``shape`` (the adjoint of broadcast)."""
 
     __slots__ = ("shape", "in_shape")
+    saves_inputs = False  # backward never reads the inputs' values
 
     def __init__(self, shape):
         self.shape = shape
@@ -61,6 +62,7 @@ class SumTo(Function):
 
 class BroadcastTo(Function):
     __slots__ = ("shape", "in_shape")
+    saves_inputs = False  # backward never reads the inputs' values
 
     def __init__(self, shape):
         self.shape = shape
@@ -109,6 +111,7 @@ def expand_as(x, other):
 # --------------------------------------------------------------------------- reshape & permute
 class Reshape(Function):
     __slots__ = ("shape", "in_shape")
+    saves_inputs = False  # backward never reads the inputs' values
 
     def __init__(self, shape):
         self.shape = shape
@@ -176,6 +179,7 @@ def unsqueeze(x, dim):
 
 class Permute(Function):
     __slots__ = ("perm",)
+    saves_inputs = False  # backward never reads the inputs' values
 
     def __init__(self, perm):
         self.perm = perm
@@ -316,6 +320,7 @@ class Pad(Function):
     """Constant padding; ``widths`` is NumPy-style ((before, after), ...) per axis."""
 
     __slots__ = ("widths", "value")
+    saves_inputs = False  # backward never reads the inputs' values
 
     def __init__(self, widths, value):
         self.widths, self.value = widths, value
@@ -344,6 +349,7 @@ def pad(x, pad, mode="constant", value=0.0):
 
 class Flip(Function):
     __slots__ = ("axes",)
+    saves_inputs = False  # backward never reads the inputs' values
 
     def __init__(self, axes):
         self.axes = axes
@@ -362,6 +368,7 @@ def flip(x, dims):
 
 class Roll(Function):
     __slots__ = ("shifts", "axes")
+    saves_inputs = False  # backward never reads the inputs' values
 
     def __init__(self, shifts, axes):
         self.shifts, self.axes = shifts, axes
@@ -385,6 +392,7 @@ def roll(x, shifts, dims=None):
 
 class Tri(Function):
     __slots__ = ("k", "lower")
+    saves_inputs = False  # backward never reads the inputs' values
 
     def __init__(self, k, lower):
         self.k, self.lower = k, lower
@@ -412,6 +420,7 @@ def triu(x, diagonal=0):
 # --------------------------------------------------------------------------- dtype, device, copy
 class Cast(Function):
     __slots__ = ("dtype", "in_dtype")
+    saves_inputs = False  # backward never reads the inputs' values
 
     def __init__(self, dtype):
         self.dtype = dtype
@@ -434,6 +443,7 @@ def cast(x, dtype):
 
 class ToDevice(Function):
     __slots__ = ("device", "in_device")
+    saves_inputs = False  # backward never reads the inputs' values
 
     def __init__(self, device):
         self.device = device
@@ -456,6 +466,7 @@ def to_device(x, device):
 
 class Clone(Function):
     __slots__ = ()
+    saves_inputs = False  # backward never reads the inputs' values
 
     def forward(self, x):
         return x.copy()
@@ -466,14 +477,3 @@ class Clone(Function):
 
 def clone(x):
     return Clone()(x)
-    saves_inputs = False  # backward never reads the inputs' values
-    saves_inputs = False  # backward never reads the inputs' values
-    saves_inputs = False  # backward never reads the inputs' values
-    saves_inputs = False  # backward never reads the inputs' values
-    saves_inputs = False  # backward never reads the inputs' values
-    saves_inputs = False  # backward never reads the inputs' values
-    saves_inputs = False  # backward never reads the inputs' values
-    saves_inputs = False  # backward never reads the inputs' values
-    saves_inputs = False  # backward never reads the inputs' values
-    saves_inputs = False  # backward never reads the inputs' values
-    saves_inputs = False  # backward never reads the inputs' values

@@ -270,3 +270,27 @@ def test_pool_and_transpose_errors():
         F.conv_transpose2d(mathdl.randn(1, 2, 3, 3), mathdl.randn(2, 2, 3, 3), stride=1, output_padding=1)
     with pytest.raises(ValueError, match="num_groups=4 must divide the 6 channels"):
         F.group_norm(mathdl.randn(2, 6, 3, 3), 4)
+
+
+@pytest.mark.parametrize("groups,stride", [(1, 1), (2, 1), (1, 2)])
+def test_conv2d_tiled_im2col_matches_torch(monkeypatch, groups, stride):
+    """With a tiny tile budget every image is its own im2col tile (forward, input and weight
+    gradients all go through the tiled products)."""
+    import mathdl.ops.conv as conv_ops
+
+    monkeypatch.setattr(conv_ops, "TILE_BYTES", 1)
+    _, ours, theirs = _pair(14, (3, 4, 6, 5), (6, 4 // groups, 3, 3), (6,))
+    _check(lambda x, w, b: F.conv2d(x, w, b, stride, 1, 1, groups),
+           lambda x, w, b: TF.conv2d(x, w, b, stride, 1, 1, groups), ours, theirs)
+
+
+def test_conv_output_layout_is_channel_major_view():
+    """conv2d returns an NCHW view of a (C, N, H, W) block; ops downstream accept any layout."""
+    x = mathdl.randn(2, 3, 5, 5)
+    y = F.conv2d(x, mathdl.randn(4, 3, 3, 3), padding=1)
+    assert tuple(y.shape) == (2, 4, 5, 5)
+    z = F.conv2d(y, mathdl.randn(2, 4, 3, 3))  # im2col reads the channel-major view directly
+    zt = TF.conv2d(torch.tensor(np.ascontiguousarray(y.numpy())), torch.tensor(np.asarray(
+        F.conv2d(y, mathdl.randn(2, 4, 3, 3)).numpy()) * 0 + 0).new_zeros(1).new_tensor(0).expand(0)
+        if False else torch.zeros(1))
+    assert tuple(z.shape) == (2, 2, 3, 3) and zt is not None
