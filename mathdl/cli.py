@@ -418,6 +418,10 @@ def _write_plot(run_dir, history, title):
         ax.set_title("accuracy" if metric == "acc" else "R^2")
         ax.legend()
         ax.grid(alpha=0.3)
+    from matplotlib.ticker import MaxNLocator
+
+    for a in axes.ravel():
+        a.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
     fig.suptitle(title)
     fig.tight_layout()
     path = os.path.join(run_dir, PLOT_NAME)

@@ -22,19 +22,25 @@ from ..autograd.grad_mode import state as _grad_state
 from ..autograd.tensor import Tensor
 from ..backend import xp_of
 from ..ops import elementwise as ew
-from ..ops import elementwise as _ew
 from ..ops import special as _special
 from ..ops.activations import elu as _elu
 from ..ops.activations import gelu, leaky_relu, mish, silu, softplus
-from ..ops.indexing import one_hot
-from ..ops.normalization import batch_norm, layer_norm
-from ..ops.shape import pad
-from ..ops.indexing import IndexAdd
+from ..ops.indexing import IndexAdd, one_hot
 from ..ops.linalg import matmul
+from ..ops.normalization import batch_norm, layer_norm
+from ..ops.reduce import norm as _norm
 from ..ops.reduce import sum as _sum
-from ..ops.shape import reshape, transpose
+from ..ops.shape import cast, pad, permute, reshape, transpose, unsqueeze
+
+__all__ = [
+    "linear", "bilinear", "dropout", "alpha_dropout", "embedding", "layer_norm", "batch_norm",
+    "relu", "relu6", "leaky_relu", "prelu", "elu", "selu", "celu", "gelu", "silu", "swish", "mish",
+    "sigmoid", "tanh", "hardtanh", "hardsigmoid", "hardswish", "softplus", "softsign", "softmax",
+    "log_softmax", "logsigmoid", "normalize", "pad", "one_hot",
+]
 
 _make = Tensor._make
+_ew = ew
 
 
 class LinearFn(Function):
@@ -139,13 +145,7 @@ def _scatter_rows(shape, idx, g):
     return out
 
 
-
-__all__ = [
-    "linear", "bilinear", "dropout", "alpha_dropout", "embedding", "layer_norm", "batch_norm",
-    "relu", "relu6", "leaky_relu", "prelu", "elu", "selu", "celu", "gelu", "silu", "swish", "mish",
-    "sigmoid", "tanh", "hardtanh", "hardsigmoid", "hardswish", "softplus", "softsign", "softmax",
-    "log_softmax", "logsigmoid", "normalize", "pad", "one_hot",
-]
+# =========================================================================== functions
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
@@ -168,9 +168,6 @@ def linear(x, weight, bias=None):
 
 def bilinear(x1, x2, weight, bias=None):
     """y_k = x1^T W_k x2 + b_k for W of shape (out, in1, in2), x1 (..., in1), x2 (..., in2)."""
-    from ..ops.linalg import matmul
-    from ..ops.shape import reshape, unsqueeze
-
     if weight.ndim != 3 or x1.shape[-1] != weight.shape[1] or x2.shape[-1] != weight.shape[2]:
         raise ValueError(f"bilinear: inputs of shapes {tuple(x1.shape)} and {tuple(x2.shape)} do not match "
                          f"the weight of shape {tuple(weight.shape)} (out, in1, in2)")
@@ -182,17 +179,11 @@ def bilinear(x1, x2, weight, bias=None):
     a = reshape(x1, (-1, n1))
     b = reshape(x2, (-1, n2))
     # t[n, k, j] = sum_i a[n, i] W[k, i, j];   y[n, k] = sum_j t[n, k, j] b[n, j]
-    t = reshape(matmul(a, reshape(_permute(weight, (1, 0, 2)), (n1, out * n2))), (-1, out, n2))
+    t = reshape(matmul(a, reshape(permute(weight, (1, 0, 2)), (n1, out * n2))), (-1, out, n2))
     y = reshape(matmul(t, unsqueeze(b, 2)), (-1, out))
     if bias is not None:
         y = _ew.add(y, bias)
     return reshape(y, batch + (out,))
-
-
-def _permute(x, dims):
-    from ..ops.shape import permute
-
-    return permute(x, dims)
 
 
 def dropout(x, p: float = 0.5, training: bool = True, inplace: bool = False):
@@ -213,8 +204,6 @@ def alpha_dropout(x, p: float = 0.5, training: bool = False):
         raise ValueError(f"alpha_dropout: probability must be in [0, 1], got {p}")
     if not training or p == 0.0:
         return x
-    from .. import backend
-
     alpha_p = -_SELU_ALPHA * _SELU_SCALE
     keep = backend.rng.np.random(x.shape) >= p
     a = ((1 - p) * (1 + p * alpha_p ** 2)) ** -0.5
@@ -260,8 +249,6 @@ def hardtanh(x, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = Fal
 
 def prelu(x, weight):
     """max(x, 0) + a * min(x, 0), with a (shape (1,) or (C,)) learnable; C is axis 1 of the input."""
-    from ..ops.shape import reshape
-
     n = weight.numel()
     if n != 1:
         if x.ndim < 2 or x.shape[1] != n:
@@ -332,11 +319,7 @@ def softsign(x):
 
 
 def _cast_for(x, dtype):
-    if dtype is None:
-        return x
-    from ..ops.shape import cast
-
-    return cast(x, dtype)
+    return x if dtype is None else cast(x, dtype)
 
 
 def softmax(x, dim=None, dtype=None):
@@ -355,7 +338,5 @@ def log_softmax(x, dim=None, dtype=None):
 
 def normalize(x, p: float = 2.0, dim: int = 1, eps: float = 1e-12):
     """x / max(||x||_p, eps) along ``dim``."""
-    from ..ops.reduce import norm
-
-    n = norm(x, p, dim, keepdim=True)
+    n = _norm(x, p, dim, keepdim=True)
     return _ew.div(x, _ew.maximum(n, eps))

@@ -250,3 +250,14 @@ def test_flatten_unflatten_identity():
     assert nn.Identity(3, foo=1)(x) is x
     t = torch.randn(2, 3, 4, 5)
     assert tuple(torch.nn.Flatten()(t).shape) == nn.Flatten()(mathdl.tensor(t.numpy())).shape
+
+
+def test_alpha_dropout_keeps_mean_and_variance():
+    mathdl.manual_seed(0)
+    x = mathdl.randn(400, 500)
+    m = nn.AlphaDropout(0.2)
+    y = m(x).data
+    assert abs(y.mean()) < 0.01 and abs(y.var() - 1) < 0.02
+    assert (y == y.min()).mean() == pytest.approx(0.2, abs=0.01)  # dropped entries share one value
+    m.eval()
+    assert m(x) is x
