@@ -17,7 +17,6 @@ import numpy as np
 from .. import backend
 from . import engine as _engine
 from . import function as _function
-from .grad_mode import state as _grad_state
 
 
 class Tensor:
@@ -96,8 +95,7 @@ class Tensor:
 
     # ------------------------------------------------------------------ conversion
     def numpy(self):
-        if self.requires_grad and _grad_state.enabled and False:  # pragma: no cover
-            pass
+        """The data as a NumPy array (shared, not copied)."""
         if backend.device_of(self.data) != "cpu":
             raise TypeError("numpy(): tensor is on 'cuda'; call .cpu() first")
         return self.data

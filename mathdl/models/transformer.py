@@ -237,7 +237,7 @@ def build_transformer(spec, **options):
                      f"language_model)")
 
 
-build_transformer.train_defaults = {"epochs": 3, "batch_size": 64, "lr": 3e-3, "scheduler": "cosine"}
+build_transformer.train_defaults = {"epochs": 5, "batch_size": 64, "lr": 3e-3, "scheduler": "cosine"}
 
 
 @register_model("gpt")

@@ -373,9 +373,12 @@ def _clones(layer, n):
 
 
 class TransformerEncoder(Module):
-    """``num_layers`` copies of an encoder layer applied in turn, then an optional final norm."""
+    """``num_layers`` copies of an encoder layer applied in turn, then an optional final norm.
 
-    def __init__(self, encoder_layer, num_layers, norm=None):
+    ``enable_nested_tensor`` and ``mask_check`` are accepted for PyTorch compatibility and ignored.
+    """
+
+    def __init__(self, encoder_layer, num_layers, norm=None, enable_nested_tensor=True, mask_check=True):
         super().__init__()
         self.layers = _clones(encoder_layer, num_layers)
         self.num_layers = int(num_layers)

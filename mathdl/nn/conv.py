@@ -22,8 +22,8 @@ import numpy as np
 from .. import backend
 from ..autograd.tensor import Tensor
 from ..ops import conv as C
-from ..ops.normalization import batch_norm as _batch_norm
 from . import init
+from .layers import _BatchNorm
 from .module import Module, Parameter
 
 __all__ = [
@@ -288,51 +288,11 @@ class AdaptiveAvgPool2d(_Pool2d):
         return C.adaptive_avg_pool2d(x, self.output_size, name=self._label())
 
 
-class BatchNorm2d(Module):
-    """Batch normalization over (N, C, H, W): statistics per channel over N, H, W."""
+class BatchNorm2d(_BatchNorm):
+    """Batch normalization over (N, C, H, W): statistics per channel over N, H and W (the fused
+    ``F.batch_norm``); running statistics, momentum and eval mode as in BatchNorm1d."""
 
-    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True, dtype=None):
-        super().__init__()
-        self.num_features, self.eps, self.momentum = int(num_features), float(eps), momentum
-        self.affine, self.track_running_stats = affine, track_running_stats
-        dt = backend.as_dtype(dtype)
-        if affine:
-            self.weight = Parameter(np.ones(num_features, dtype=dt))
-            self.bias = Parameter(np.zeros(num_features, dtype=dt))
-        else:
-            self.weight = self.bias = None
-        if track_running_stats:
-            self.register_buffer("running_mean", Tensor(np.zeros(num_features, dtype=dt)))
-            self.register_buffer("running_var", Tensor(np.ones(num_features, dtype=dt)))
-            self.register_buffer("num_batches_tracked", Tensor(np.zeros((), dtype=np.int64)))
-        else:
-            self.running_mean = self.running_var = self.num_batches_tracked = None
-
-    def reset_running_stats(self):
-        if self.track_running_stats:
-            self.running_mean.data[...] = 0
-            self.running_var.data[...] = 1
-            self.num_batches_tracked.data[...] = 0
-
-    def extra_repr(self):
-        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}"
-
-    def forward(self, x):
-        if not isinstance(x, Tensor) or x.ndim != 4:
-            raise ValueError(f"BatchNorm2d({self.extra_repr()}): expected a 4-D input (N, C, H, W), got shape "
-                             f"{tuple(getattr(x, 'shape', ()))}")
-        if x.shape[1] != self.num_features:
-            raise ValueError(f"BatchNorm2d({self.extra_repr()}): expected input with {self.num_features} channels, "
-                             f"got input of shape {tuple(x.shape)}")
-        momentum = 0.0 if self.momentum is None else self.momentum
-        if self.training and self.track_running_stats:
-            self.num_batches_tracked.data += 1
-            if self.momentum is None:  # cumulative moving average
-                momentum = 1.0 / float(self.num_batches_tracked.data)
-        use_batch = self.training or not self.track_running_stats
-        return _batch_norm(x, self.running_mean if (not self.training or self.track_running_stats) else None,
-                           self.running_var if (not self.training or self.track_running_stats) else None,
-                           self.weight, self.bias, use_batch, momentum, self.eps)
+    _expected_dims = (4,)
 
 
 class GroupNorm(Module):

@@ -418,10 +418,10 @@ class Module:
         for p in self.parameters():
             if p.grad is None:
                 continue
-            if set_to_none:
-                p.grad = None
+            if set_to_none or p.grad.requires_grad or not p.grad.data.flags.writeable:
+                p.grad = None if set_to_none else Tensor._make(backend.xp_of(p.grad.data).zeros_like(p.grad.data))
             else:
-                p.grad = Tensor._make(backend.xp_of(p.grad.data).zeros_like(p.grad.data))
+                p.grad.data[...] = 0
 
     def apply(self, fn):
         """Call ``fn(module)`` on every sub-module (children first) and on self; returns self."""

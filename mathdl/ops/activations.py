@@ -2,7 +2,9 @@
 
 Each forward is a few passes over the array; each backward multiplies g by the derivative,
 computed as raw array passes when no graph is recorded and as mathdl ops (differentiable, so
-grad-of-grad works) under ``create_graph``.
+grad-of-grad works) under ``create_graph``.  Selections by sign are written arithmetically
+(max(x, 0) + a min(x, 0)) because boolean masks over random signs are slow in NumPy; float32
+erf is a rational approximation (see ``_erf_f32``), float64 uses SciPy's.
 
   gelu (exact)   y = x Phi(x),  Phi(x) = (1 + erf(x / sqrt 2)) / 2       y' = Phi(x) + x phi(x),
                  phi(x) = exp(-x^2 / 2) / sqrt(2 pi)

@@ -5,7 +5,7 @@ Notation: input x (N, C, H, W), weight w (O, C/g, kh, kw), stride s, dilation d,
 
   conv2d:     y[n, o, a, b] = sum_{c, i, j} w[o, c, i, j] xpad[n, c, a s + i d, b s + j d]
               im2col gathers cols[(c, i, j), (n, a, b)] = xpad[n, c, a s + i d, b s + j d]
-              through a strided view (no copy until the one contiguous copy), then
+              through a strided view (one contiguous copy of it), then
               y = W (O, C kh kw) @ cols (C kh kw, N Ho Wo)        (per group: a batched product)
 
 The three linear maps below close under differentiation, so grad-of-grad works:
@@ -15,7 +15,15 @@ The three linear maps below close under differentiation, so grad-of-grad works:
   ConvWeight(x, g)      -> w-like  dL/dx = ConvTranspose(g, H),  dL/dg = Conv2d(x, H)
 
 ConvTranspose is  cols = W^T @ g  followed by col2im, which adds each kernel offset's slice
-(a loop over kh * kw offsets only; never ``add.at``, no loop over batch or pixels).
+(a loop over kh * kw offsets only; never ``add.at``, no loop over batch or pixels).  With
+stride 1 it is computed as the equivalent "full" convolution of g with the flipped, transposed
+kernel W'[c, o, i, j] = W[o, c, kh-1-i, kw-1-j] and padding d (k - 1) - p: one im2col and one
+product, no col2im passes.  ConvWeight is  g (O, N Ho Wo) @ cols^T.
+
+The products are blocked: cols is built for a few whole images at a time (about TILE_BYTES per
+block) and multiplied while it is still in cache, so the full im2col matrix is never stored and
+the weight gradient recomputes its block instead of keeping one per layer (memory like
+PyTorch's, see benchmarks/bench_cnn.py).
 
 Arrays may come out of these ops in a channel-major memory layout (a transposed view of a
 contiguous (C, N, H, W) block): it is what the matrix product produces, and the next im2col
@@ -23,7 +31,8 @@ reads it directly.  The logical shape is always NCHW.
 
 Pooling uses the same offset slices: max pooling keeps the index of the winning offset per
 output and its backward scatters with that mask (and the scatter's backward gathers again);
-average pooling is linear with its transpose as backward.
+average pooling is linear with its transpose as backward.  adaptive_avg_pool2d (general sizes)
+and interpolate are separable linear maps y = A_h x A_w^T, computed with matmul.
 """
 
 from __future__ import annotations
@@ -77,8 +86,10 @@ def _padded_cnhw(x, pads, value=0.0):
     pt, pb, pl, pr = pads
     N, C, H, W = x.shape
     buf = xp.empty((C, N, H + pt + pb, W + pl + pr), dtype=x.dtype)
-    if pt or pb or pl or pr:
-        buf.fill(value)
+    buf[:, :, :pt] = value  # only the border is filled; the interior is copied once
+    buf[:, :, pt + H:] = value
+    buf[:, :, pt:pt + H, :pl] = value
+    buf[:, :, pt:pt + H, pl + W:] = value
     buf[:, :, pt:pt + H, pl:pl + W] = x.transpose(1, 0, 2, 3)
     return buf.transpose(1, 0, 2, 3)
 
@@ -132,8 +143,8 @@ def _conv_forward(x, w, b, stride, pads, dil, groups):
     for n0 in range(0, N, nb):
         cols = _cols(xpad[n0:n0 + nb], kh, kw, stride, dil, Ho, Wo)
         o = out[:, n0:n0 + nb].reshape(O, -1)
-        if groups == 1:
-            xp.matmul(wm, cols, out=o)
+        if groups == 1:  # o^T = cols^T W^T: the orientation OpenBLAS runs fastest here
+            xp.matmul(cols.T, wm.T, out=o.T)
         else:
             xp.matmul(wm, cols.reshape(groups, Cg * kh * kw, -1), out=o.reshape(groups, O // groups, -1))
         if b is not None:
@@ -151,8 +162,8 @@ def _conv_weight(x, g, wshape, stride, pads, dil, groups):
     for n0 in range(0, N, nb):
         cols = _cols(xpad[n0:n0 + nb], kh, kw, stride, dil, Ho, Wo)
         gm = gt[:, n0:n0 + nb].reshape(O, -1)
-        if groups == 1:
-            part = gm @ cols.T
+        if groups == 1:  # (cols @ g^T)^T: the orientation OpenBLAS runs fastest for O << C kh kw
+            part = (cols @ gm.T).T
         else:
             part = gm.reshape(groups, O // groups, -1) @ cols.reshape(groups, Cg * kh * kw, -1).transpose(0, 2, 1)
         if gw is None:
@@ -404,15 +415,14 @@ class MaxPoolGatherFn(Function):
         self.geom, self.idx = geom, idx
 
     def forward(self, h):
-        xp = xp_of(h)
         hpad = _pad_like(h, self.geom.pads, 0.0)
         out = None
         for k, sl in self.geom.offsets():
-            m = self.idx == k
+            part = hpad[sl] * (self.idx == k)
             if out is None:
-                out = xp.where(m, hpad[sl], 0).astype(h.dtype, copy=False)
+                out = part
             else:
-                xp.copyto(out, hpad[sl], where=m)
+                out += part
         return out
 
     def backward(self, g):
@@ -749,8 +759,9 @@ def _interp_matrix(size, out, mode, align_corners, scale):
     lo = np.minimum(np.floor(pos).astype(np.int64), size - 1)
     hi = np.minimum(lo + 1, size - 1)
     frac = pos - lo
-    np.add.at(A, (np.arange(out), lo), 1 - frac)  # a constant (out x size) table, not a gradient
-    np.add.at(A, (np.arange(out), hi), frac)
+    rows = np.arange(out)  # each row once per statement, so fancy += accumulates correctly
+    A[rows, lo] += 1 - frac
+    A[rows, hi] += frac
     return A
 
 

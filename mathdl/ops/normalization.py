@@ -97,9 +97,7 @@ class LayerNormFn(Function):
         xhat = xhat.reshape(shape)
         self.saved_xhat = xhat
         self.saved_rstd = rstd
-        if not wb:
-            return xhat
-        y = xhat * wb[0] if self.has_w else xhat.copy()
+        y = xhat * wb[0] if self.has_w else xhat.copy()  # never hand out the saved array
         if self.has_b:
             y += wb[-1]
         return y
@@ -213,8 +211,6 @@ class BatchNormFn(Function):
         xhat *= _per_chan(rstd, x3)
         self.saved_xhat = xhat
         self.saved_rstd = rstd
-        if not wb:
-            return xhat.reshape(x.shape)
         if self.has_w:
             y = xhat * _per_chan(wb[0], xhat)
         else:

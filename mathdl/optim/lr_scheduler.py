@@ -7,6 +7,10 @@ With base rate eta_0 (each group's ``initial_lr``):
 * ``MultiStepLR``        eta_e = eta_0 * gamma^(number of milestones <= e)
 * ``ExponentialLR``      eta_e = eta_0 * gamma^e
 * ``CosineAnnealingLR``  eta_e = eta_min + (eta_0 - eta_min) (1 + cos(pi e / T_max)) / 2
+* ``MultiplicativeLR``   eta_e = eta_{e-1} * f(e)
+* ``ConstantLR``         eta_e = eta_0 * factor until total_iters, then eta_0
+* ``PolynomialLR``       eta_e = eta_0 * (1 - min(e, T) / T)^power
+* ``CosineAnnealingWarmRestarts``  the cosine with restarts after T_0, T_0 T_mult, ... epochs (SGDR)
 * ``LinearLR``           eta_e = eta_0 * (s + (t - s) min(e, T) / T)   (linear warm-up: s < t = 1)
 * ``SequentialLR``       one schedule after another at given milestones (warm-up, then decay)
 * ``OneCycleLR``         warm up from max_lr/div_factor to max_lr over pct_start of the steps,
@@ -30,8 +34,9 @@ from collections import Counter
 from .optimizer import Optimizer
 
 __all__ = [
-    "LRScheduler", "LambdaLR", "StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR", "LinearLR",
-    "SequentialLR", "OneCycleLR", "ReduceLROnPlateau",
+    "LRScheduler", "LambdaLR", "MultiplicativeLR", "StepLR", "MultiStepLR", "ConstantLR", "ExponentialLR",
+    "PolynomialLR", "CosineAnnealingLR", "CosineAnnealingWarmRestarts", "LinearLR", "SequentialLR", "OneCycleLR",
+    "ReduceLROnPlateau",
 ]
 
 
@@ -242,6 +247,123 @@ class LinearLR(LRScheduler):
     def _get_closed_form_lr(self):
         s, t, n = self.start_factor, self.end_factor, self.total_iters
         return [base * (s + (t - s) * min(n, self.last_epoch) / n) for base in self.base_lrs]
+
+
+class MultiplicativeLR(LRScheduler):
+    """eta_e = eta_{e-1} * f(e) for e >= 1 (one function, or one per parameter group)."""
+
+    def __init__(self, optimizer, lr_lambda, last_epoch: int = -1):
+        if isinstance(lr_lambda, (list, tuple)):
+            if len(lr_lambda) != len(optimizer.param_groups):
+                raise ValueError(
+                    f"MultiplicativeLR: expected {len(optimizer.param_groups)} lr_lambdas, got {len(lr_lambda)}"
+                )
+            self.lr_lambdas = list(lr_lambda)
+        else:
+            self.lr_lambdas = [lr_lambda] * len(optimizer.param_groups)
+        for f in self.lr_lambdas:
+            if not callable(f):
+                raise TypeError(f"MultiplicativeLR: lr_lambda should be a function, got {type(f).__name__}")
+        super().__init__(optimizer, last_epoch)
+
+    state_dict = LambdaLR.state_dict
+    load_state_dict = LambdaLR.load_state_dict
+
+    def get_lr(self):
+        if self._is_initial:
+            return _lrs(self.optimizer)
+        return [g["lr"] * f(self.last_epoch) for f, g in zip(self.lr_lambdas, self.optimizer.param_groups)]
+
+
+class ConstantLR(LRScheduler):
+    """eta_e = eta_0 * factor for e < total_iters, then eta_0."""
+
+    def __init__(self, optimizer, factor: float = 1.0 / 3, total_iters: int = 5, last_epoch: int = -1):
+        if factor > 1.0 or factor < 0:
+            raise ValueError(f"ConstantLR: factor must be in [0, 1], got {factor!r}")
+        self.factor = factor
+        self.total_iters = total_iters
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self):
+        if self.last_epoch == 0:
+            return [lr * self.factor for lr in _lrs(self.optimizer)]
+        if self.last_epoch != self.total_iters:
+            return _lrs(self.optimizer)
+        return [lr * (1.0 / self.factor) for lr in _lrs(self.optimizer)]
+
+    def _get_closed_form_lr(self):
+        return [base * (self.factor + (self.last_epoch >= self.total_iters) * (1 - self.factor))
+                for base in self.base_lrs]
+
+
+class PolynomialLR(LRScheduler):
+    """eta_e = eta_0 * (1 - min(e, total_iters) / total_iters)^power."""
+
+    def __init__(self, optimizer, total_iters: int = 5, power: float = 1.0, last_epoch: int = -1):
+        self.total_iters = total_iters
+        self.power = power
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self):
+        e, n = self.last_epoch, self.total_iters
+        if self._is_initial or e > n:
+            return _lrs(self.optimizer)
+        decay = ((1.0 - e / n) / (1.0 - (e - 1) / n)) ** self.power
+        return [lr * decay for lr in _lrs(self.optimizer)]
+
+    def _get_closed_form_lr(self):
+        n = self.total_iters
+        return [base * (1.0 - min(n, self.last_epoch) / n) ** self.power for base in self.base_lrs]
+
+
+class CosineAnnealingWarmRestarts(LRScheduler):
+    """SGDR (Loshchilov & Hutter, 2017): eta = eta_min + (eta_0 - eta_min)(1 + cos(pi T_cur / T_i)) / 2,
+    restarting when T_cur reaches T_i; periods T_0, T_0 T_mult, T_0 T_mult^2, ..."""
+
+    def __init__(self, optimizer, T_0: int, T_mult: int = 1, eta_min: float = 0.0, last_epoch: int = -1):
+        if not isinstance(T_0, int) or T_0 <= 0:
+            raise ValueError(f"CosineAnnealingWarmRestarts: expected a positive integer T_0, got {T_0!r}")
+        if not isinstance(T_mult, int) or T_mult < 1:
+            raise ValueError(f"CosineAnnealingWarmRestarts: expected an integer T_mult >= 1, got {T_mult!r}")
+        self.T_0 = T_0
+        self.T_i = T_0
+        self.T_mult = T_mult
+        self.eta_min = eta_min
+        self.T_cur = last_epoch
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self):
+        lo = self.eta_min
+        return [lo + (base - lo) * (1 + math.cos(math.pi * self.T_cur / self.T_i)) / 2 for base in self.base_lrs]
+
+    def step(self, epoch=None):
+        """Advance by one (fractional ``epoch`` values are allowed, e.g. per batch)."""
+        if epoch is None and self.last_epoch < 0:
+            epoch = 0
+        if epoch is None:
+            epoch = self.last_epoch + 1
+            self.T_cur = self.T_cur + 1
+            if self.T_cur >= self.T_i:
+                self.T_cur = self.T_cur % self.T_i
+                self.T_i = self.T_i * self.T_mult
+        else:
+            if epoch < 0:
+                raise ValueError(f"CosineAnnealingWarmRestarts: expected a non-negative epoch, got {epoch!r}")
+            if epoch >= self.T_0:
+                if self.T_mult == 1:
+                    self.T_cur = epoch % self.T_0
+                else:
+                    n = int(math.log(epoch / self.T_0 * (self.T_mult - 1) + 1, self.T_mult))
+                    self.T_cur = epoch - self.T_0 * (self.T_mult**n - 1) / (self.T_mult - 1)
+                    self.T_i = self.T_0 * self.T_mult**n
+            else:
+                self.T_i = self.T_0
+                self.T_cur = epoch
+        self.last_epoch = math.floor(epoch)
+        for group, lr in zip(self.optimizer.param_groups, self.get_lr()):
+            group["lr"] = lr
+        self._last_lr = _lrs(self.optimizer)
 
 
 class SequentialLR(LRScheduler):

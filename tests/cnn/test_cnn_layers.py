@@ -119,7 +119,7 @@ def test_layer_errors_name_layer_and_shapes():
         conv(mathdl.randn(1, 3, 2, 2))
     with pytest.raises(ValueError, match=r"MaxPool2d\(kernel_size=2.*expected a 4-D input.*\(4, 4\)"):
         nn.MaxPool2d(2)(mathdl.randn(4, 4))
-    with pytest.raises(ValueError, match=r"BatchNorm2d\(4.*expected input with 4 channels.*\(2, 3, 2, 2\)"):
+    with pytest.raises(ValueError, match=r"BatchNorm2d\(4\): expected 4-D input with 4 channels.*\(2, 3, 2, 2\)"):
         nn.BatchNorm2d(4)(mathdl.randn(2, 3, 2, 2))
     with pytest.raises(ValueError, match=r"Conv1d\(2, 3.*expected a 3-D input \(N, C, L\)"):
         nn.Conv1d(2, 3, 3)(mathdl.randn(1, 2, 4, 4))

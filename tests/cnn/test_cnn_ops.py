@@ -12,6 +12,7 @@ from mathdl.autograd import gradcheck, gradgradcheck
 
 torch = pytest.importorskip("torch")
 TF = torch.nn.functional
+pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same':UserWarning")
 
 
 def _pair(seed, *shapes):

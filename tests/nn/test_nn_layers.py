@@ -223,6 +223,8 @@ def test_linear_wrong_feature_size_names_layer_and_sizes():
         m(mathdl.randn(32, 100))
     with pytest.raises(ValueError, match="784"):
         F.linear(mathdl.randn(3, 5), m.weight)
+    with pytest.raises(TypeError, match="input dtype float64 does not match weight dtype float32"):
+        m(mathdl.randn(3, 784, dtype=mathdl.float64))
 
 
 def test_linear_grad_of_grad():
@@ -258,6 +260,7 @@ def test_alpha_dropout_keeps_mean_and_variance():
     m = nn.AlphaDropout(0.2)
     y = m(x).data
     assert abs(y.mean()) < 0.01 and abs(y.var() - 1) < 0.02
-    assert (y == y.min()).mean() == pytest.approx(0.2, abs=0.01)  # dropped entries share one value
+    _, counts = np.unique(y, return_counts=True)
+    assert counts.max() / y.size == pytest.approx(0.2, abs=0.01)  # dropped entries share one value
     m.eval()
     assert m(x) is x

@@ -59,6 +59,10 @@ CASES = {
     "OneCycleLR-cos": lambda m, o: m.OneCycleLR(o, max_lr=1.0, total_steps=31),
     "OneCycleLR-linear-3phase": lambda m, o: m.OneCycleLR(o, max_lr=[1.0, 0.5], epochs=4, steps_per_epoch=8,
                                                         anneal_strategy="linear", three_phase=True),
+    "MultiplicativeLR": lambda m, o: m.MultiplicativeLR(o, lr_lambda=lambda e: 0.9 if e % 2 else 1.05),
+    "ConstantLR": lambda m, o: m.ConstantLR(o, factor=0.25, total_iters=6),
+    "PolynomialLR": lambda m, o: m.PolynomialLR(o, total_iters=20, power=2.0),
+    "CosineAnnealingWarmRestarts": lambda m, o: m.CosineAnnealingWarmRestarts(o, T_0=4, T_mult=2, eta_min=0.01),
     "warmup-then-cosine": lambda m, o: m.SequentialLR(
         o, [m.LinearLR(o, start_factor=0.25, total_iters=5), m.CosineAnnealingLR(o, T_max=25)], milestones=[5]),
 }
@@ -140,3 +144,15 @@ def test_scheduler_errors():
     s.step()
     with pytest.raises(ValueError, match="total_steps is 2"):
         s.step()
+
+
+def test_warm_restarts_with_fractional_epochs_matches_torch():
+    ours_opt, ref_opt = _pair()
+    ours = sched.CosineAnnealingWarmRestarts(ours_opt, T_0=3, T_mult=2)
+    ref = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(ref_opt, T_0=3, T_mult=2)
+    for e in np.arange(0, 12, 0.25):
+        ours_opt.step()
+        ref_opt.step()
+        ours.step(float(e))
+        ref.step(float(e))
+        assert ours.get_last_lr() == pytest.approx(ref.get_last_lr(), rel=1e-12)

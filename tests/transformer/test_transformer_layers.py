@@ -204,3 +204,19 @@ def test_layer_bad_inputs():
         mha(mathdl.randn(2, 5, 6), x, x)
     with pytest.raises(IndexError, match="index 12 is out of range for num_embeddings=10"):
         nn.Embedding(10, 4)(mathdl.tensor([[1, 12]]))
+
+
+def test_mha_gradcheck_and_gradgradcheck_float64():
+    from mathdl.autograd import gradcheck, gradgradcheck
+
+    mathdl.manual_seed(0)
+    mha = nn.MultiheadAttention(4, 2, batch_first=True, dtype=mathdl.float64)
+    x = mathdl.tensor(np.random.default_rng(0).standard_normal((1, 3, 4)), dtype=mathdl.float64,
+                      requires_grad=True)
+    mask = mathdl.tensor(np.array([[False, True, True], [False, False, True], [False, False, False]]))
+
+    def f(t):
+        return mha(t, t, t, attn_mask=mask, need_weights=False)[0]
+
+    assert gradcheck(f, (x,))
+    assert gradgradcheck(f, (x,))
