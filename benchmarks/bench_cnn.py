@@ -9,7 +9,7 @@ step time of each framework and the ratio mathdl / PyTorch, then the peak memory
 step: each framework runs in a fresh subprocess and reports its resident-set growth
 (peak RSS, VmHWM reset through /proc/self/clear_refs, minus the RSS before building the model; Linux only).
 
-  python benchmarks/bench_cnn.py [--repeat 20] [--threads N] [--no-memory]
+  python benchmarks/bench_cnn.py [--repeat 20] [--threads 1] [--no-memory] [--cases lenet,resnet20]
 """
 
 from __future__ import annotations
@@ -21,10 +21,13 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-if "--threads" in sys.argv:  # BLAS threads must be fixed before NumPy loads OpenBLAS
-    _n = sys.argv[sys.argv.index("--threads") + 1]
+# BLAS threads must be fixed before NumPy loads OpenBLAS: one thread unless --threads N says
+# otherwise (--threads 0: the libraries' defaults).  On a shared 2-core machine, OpenBLAS worker
+# threads that spin while another process holds the core made a ResNet-20 step 10x slower.
+_THREADS = sys.argv[sys.argv.index("--threads") + 1] if "--threads" in sys.argv else "1"
+if _THREADS != "0":
     for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[_v] = _n
+        os.environ[_v] = _THREADS
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import numpy as np  # noqa: E402
@@ -187,7 +190,8 @@ def peak_memory(framework, case, steps=3):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=20)
-    ap.add_argument("--threads", type=int, default=None, help="BLAS/torch threads (default: all cores)")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="BLAS and torch threads for both frameworks (default 1; 0 = library defaults)")
     ap.add_argument("--no-memory", action="store_true")
     ap.add_argument("--cases", default="lenet,resnet20")
     ap.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
@@ -200,6 +204,7 @@ def main(argv=None):
     torch = try_torch()
     if torch is not None and args.threads:
         torch.set_num_threads(args.threads)
+        torch.set_num_interop_threads(1)
     import mathdl
 
     print(f"numpy {np.__version__}, mathdl allocator tuned: {mathdl.backend.allocator_tuned}, "
@@ -208,15 +213,17 @@ def main(argv=None):
     for case in args.cases.split(","):
         batch, shape = CASES[case]
         model, step = mathdl_step_fn(case)
-        t_ours = median_time(step, repeat=args.repeat, warmup=3)
-        t_torch = None
-        if torch is not None:
+        t_torch = tstep = None
+        if torch is not None:  # same weights, same batch: the first losses must agree
             tm = torch_model(case, torch)
             copy_weights(model, tm, torch)
             _, tstep = torch_step_fn(case, torch, tm)
+            l_ours, l_torch = float(step().item()), float(tstep().item())
+            print(f"{case}: first-step loss mathdl {l_ours:.6f}, torch {l_torch:.6f}")
+            assert abs(l_ours - l_torch) < 1e-3 * max(1.0, abs(l_torch)), (l_ours, l_torch)
+        t_ours = median_time(step, repeat=args.repeat, warmup=3)
+        if tstep is not None:
             t_torch = median_time(tstep, repeat=args.repeat, warmup=3)
-            # same weights, same batch: the first losses agree
-            _, s1 = mathdl_step_fn(case, mathdl_model(case))
         ratio = row(f"{case} step (batch {batch}, {'x'.join(map(str, shape))})", t_ours, t_torch)
         results[case] = {"mathdl_s": t_ours, "torch_s": t_torch, "ratio": ratio}
     if not args.no_memory:

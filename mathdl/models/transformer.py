@@ -130,6 +130,10 @@ class SequenceTransformer(Module):
             t = target.data if isinstance(target, Tensor) else np.asarray(target)
             tgt_in = np.concatenate([np.full((N, 1), self.bos, dtype=np.int64), t[:, :-1]], axis=1)
             return self.decode(memory, Tensor._make(tgt_in))
+        if self.training:
+            raise ValueError("SequenceTransformer(arch='seq2seq'): training needs the target for teacher forcing, "
+                             "model(x, target); the generic 'mathdl train' passes inputs only, so use the default "
+                             "arch='encoder' there")
         return self.greedy_decode(memory, N, L)
 
     def greedy_decode(self, memory, N, L):
@@ -248,4 +252,4 @@ def build_gpt(spec, **options):
     return GPT(spec.num_classes, spec.input_shape[0], **options)
 
 
-build_gpt.train_defaults = {"epochs": 4, "batch_size": 32, "lr": 2e-3, "scheduler": "cosine", "clip_grad": 1.0}
+build_gpt.train_defaults = {"epochs": 10, "batch_size": 32, "lr": 2e-3, "scheduler": "cosine", "clip_grad": 1.0}
