@@ -568,6 +568,8 @@ def _train_epoch(run, epoch):
         bar.close()
     row = {"epoch": epoch, **_summarize(loss_sum, sums, spec.task, "train"),
            **run_epoch_eval(model, spec.test, spec), "lr": float(optimizer.param_groups[0]["lr"])}
+    if spec.task == "language_model":  # cross-entropy in nats per character -> bits per character
+        row["test_bpc"] = row["test_loss"] / math.log(2)
     if scheduler is not None and not per_step:
         scheduler.step()
     row["time_s"] = round(time.perf_counter() - t0, 4)
@@ -635,6 +637,10 @@ def _cmd_train(args, models, datasets):
     if "test_acc" in last:
         print(f"final test accuracy: {last['test_acc']:.4f}"
               + (f" (exact sequence {last['test_seq_acc']:.4f})" if "test_seq_acc" in last else ""))
+    if "test_bpc" in last:
+        base = _load_spec(cfg).extra.get("baseline_bits_per_char", {})
+        print(f"held-out bits per character: model {last['test_bpc']:.3f}"
+              + "".join(f", {k} {v:.3f}" for k, v in base.items()))
     elif "test_r2" in last:
         print(f"final test R^2: {last['test_r2']:.4f} (loss {last['test_loss']:.4g})")
     print(f"wrote {ckpt}, {os.path.join(run_dir, METRICS_NAME)}"
