@@ -53,13 +53,30 @@ def row(name, ours, theirs):
     return ratio
 
 
-def try_torch():
+def try_torch(threads=None):
+    """PyTorch if installed, with both frameworks set to ``threads`` threads (default: all cores).
+
+    NumPy's BLAS is limited through threadpoolctl, PyTorch through ``set_num_threads``, so the
+    two always compute with the same number of threads.
+    """
+    import os
+
+    n = threads or os.cpu_count() or 1
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(n)
+    except ImportError:  # pragma: no cover
+        pass
     try:
         import torch
     except ImportError:
         print("(PyTorch not installed: showing mathdl times only)")
         return None
-    import os
-
-    torch.set_num_threads(os.cpu_count() or 1)
+    torch.set_num_threads(n)
     return torch
+
+
+def thread_arg(parser):
+    parser.add_argument("--threads", type=int, default=None,
+                        help="threads for NumPy's BLAS and PyTorch alike (default: all cores)")

@@ -15,7 +15,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _timing import paired_times, row, try_torch  # noqa: E402
+from _timing import paired_times, row, thread_arg, try_torch  # noqa: E402
 
 import mathdl as md  # noqa: E402
 from mathdl.autograd import grad  # noqa: E402
@@ -149,8 +149,14 @@ def bench_hvp(torch):
 
 
 def main():
-    torch = try_torch()
-    print(f"mathdl {md.__version__}; allocator tuned: {md.backend.allocator_tuned}")
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    thread_arg(ap)
+    args = ap.parse_args()
+    torch = try_torch(args.threads)
+    print(f"mathdl {md.__version__}; allocator tuned: {md.backend.allocator_tuned}; "
+          f"threads: {args.threads or os.cpu_count()}")
     bench_add(torch)
     bench_mlp(torch)
     bench_hvp(torch)
