@@ -168,6 +168,11 @@ class MultiStepLR(LRScheduler):
             return _lrs(self.optimizer)
         return [lr * self.gamma ** self.milestones[self.last_epoch] for lr in _lrs(self.optimizer)]
 
+    def load_state_dict(self, state_dict):
+        super().load_state_dict(state_dict)
+        # a JSON round trip turns the Counter's int keys into strings
+        self.milestones = Counter({int(k): int(v) for k, v in dict(self.milestones).items()})
+
     def _get_closed_form_lr(self):
         ms = sorted(self.milestones.elements())
         return [base * self.gamma ** bisect_right(ms, self.last_epoch) for base in self.base_lrs]

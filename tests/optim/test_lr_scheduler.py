@@ -156,3 +156,23 @@ def test_warm_restarts_with_fractional_epochs_matches_torch():
         ours.step(float(e))
         ref.step(float(e))
         assert ours.get_last_lr() == pytest.approx(ref.get_last_lr(), rel=1e-12)
+
+
+def test_multistep_state_survives_a_json_round_trip():
+    import json
+
+    opt, _ = _pair()
+    s = sched.MultiStepLR(opt, milestones=[2, 4], gamma=0.5)
+    opt.step()
+    s.step()
+    sd = json.loads(json.dumps(s.state_dict()))
+    opt2, _ = _pair()
+    s2 = sched.MultiStepLR(opt2, milestones=[99], gamma=0.5)
+    s2.load_state_dict(sd)
+    opt2.load_state_dict(opt.state_dict())
+    for _ in range(4):
+        for o, sc in ((opt, s), (opt2, s2)):
+            o.step()
+            sc.step()
+        assert s.get_last_lr() == s2.get_last_lr()
+    assert s2.get_last_lr()[0] == pytest.approx(0.025)
