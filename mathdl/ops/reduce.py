@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-import builtins
+from collections import namedtuple
 
 import numpy as np
 
@@ -21,23 +21,12 @@ from ..autograd.function import Function
 from ..autograd.tensor import Tensor
 from ..backend import xp_of
 from . import elementwise as ew
-from .shape import broadcast_to, reshape
+from .shape import broadcast_to, normalize_dim, normalize_dims, reshape
 
 _make = Tensor._make
 
-
-def normalize_dims(dim, ndim, name="dim"):
-    """None -> None (all axes); int or sequence -> sorted tuple of non-negative axes."""
-    if dim is None:
-        return None
-    dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
-    out = []
-    for d in dims:
-        n = builtins.max(ndim, 1)
-        if not -n <= d < n:
-            raise IndexError(f"{name} {d} is out of range for a tensor with {ndim} dimensions")
-        out.append(int(d) % n)
-    return tuple(sorted(set(out))) if ndim else ()
+#: (values, indices) of max/min along a dim, sort and topk, like PyTorch's named tuples
+MinMaxResult = namedtuple("MinMaxResult", ["values", "indices"])
 
 
 def _dim_arg(dim, axis):
@@ -276,21 +265,6 @@ def _minmax(x, dim, keepdim, axis, is_max):
     vals = fn(x)
     idx = fn.indices if keepdim is False else xp_of(x.data).expand_dims(fn.indices, ax)
     return MinMaxResult(vals, _make(idx.astype(np.int64)))
-
-
-class MinMaxResult(tuple):
-    """(values, indices), like PyTorch's named tuple."""
-
-    def __new__(cls, values, indices):
-        return super().__new__(cls, (values, indices))
-
-    @property
-    def values(self):
-        return self[0]
-
-    @property
-    def indices(self):
-        return self[1]
 
 
 def max(x, dim=None, keepdim=False, *, axis=None):

@@ -18,13 +18,28 @@ from ..backend import xp_of
 _make = Tensor._make
 
 
-def _norm_axis(axis, ndim, name="dim"):
-    if axis < -ndim or axis >= max(ndim, 1):
-        raise IndexError(f"{name} {axis} is out of range for a tensor with {ndim} dimensions")
-    return axis % ndim if ndim else 0
+def normalize_dim(dim, ndim, op=None):
+    """One axis: d in [-n, n) with n = max(ndim, 1) -> d mod n (a 0-d tensor takes 0 or -1, as
+    PyTorch); IndexError naming ``op`` otherwise."""
+    n = max(ndim, 1)
+    if not -n <= dim < n:
+        where = f"{op}: " if op else ""
+        raise IndexError(f"{where}dim {dim} is out of range for a tensor with {ndim} dimensions")
+    return int(dim) % n
 
 
-def _norm_shape(shape):
+def normalize_dims(dim, ndim, op=None):
+    """Axes of a reduction: None -> None (all axes); an int or a sequence -> the sorted tuple of
+    distinct non-negative axes (``()`` for a 0-d tensor)."""
+    if dim is None:
+        return None
+    dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
+    out = {normalize_dim(d, ndim, op) for d in dims}
+    return tuple(sorted(out)) if ndim else ()
+
+
+def normalize_shape(shape):
+    """A shape given as ``f(2, 3)`` or ``f((2, 3))`` -> the tuple of ints (2, 3)."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = shape[0]
     return tuple(int(s) for s in shape)
@@ -84,7 +99,7 @@ def sum_to(x, shape):
 
 
 def broadcast_to(x, *shape):
-    shape = _norm_shape(shape)
+    shape = normalize_shape(shape)
     if x.shape == shape:
         return x
     try:
@@ -98,7 +113,7 @@ def broadcast_to(x, *shape):
 
 def expand(x, *shape):
     """PyTorch's expand: -1 keeps a dimension."""
-    shape = _norm_shape(shape)
+    shape = normalize_shape(shape)
     lead = len(shape) - x.ndim
     shape = tuple(x.shape[i - lead] if s == -1 else s for i, s in enumerate(shape))
     return broadcast_to(x, shape)
@@ -125,7 +140,7 @@ class Reshape(Function):
 
 
 def reshape(x, *shape):
-    shape = _norm_shape(shape)
+    shape = normalize_shape(shape)
     if shape == x.shape:
         return x
     try:
@@ -149,8 +164,8 @@ view = reshape
 def flatten(x, start_dim=0, end_dim=-1):
     if x.ndim == 0:
         return reshape(x, (1,))
-    s = _norm_axis(start_dim, x.ndim)
-    e = _norm_axis(end_dim, x.ndim)
+    s = normalize_dim(start_dim, x.ndim, "flatten")
+    e = normalize_dim(end_dim, x.ndim, "flatten")
     shape = x.shape[:s] + (-1,) + x.shape[e + 1:]
     if 0 in x.shape:
         shape = x.shape[:s] + (int(np.prod(x.shape[s:e + 1])),) + x.shape[e + 1:]
@@ -158,7 +173,7 @@ def flatten(x, start_dim=0, end_dim=-1):
 
 
 def unflatten(x, dim, sizes):
-    d = _norm_axis(dim, x.ndim)
+    d = normalize_dim(dim, x.ndim, "unflatten")
     return reshape(x, x.shape[:d] + tuple(sizes) + x.shape[d + 1:])
 
 
@@ -166,7 +181,7 @@ def squeeze(x, dim=None):
     if dim is None:
         return reshape(x, tuple(s for s in x.shape if s != 1))
     dims = (dim,) if isinstance(dim, int) else tuple(dim)
-    dims = {_norm_axis(d, x.ndim) for d in dims}
+    dims = {normalize_dim(d, x.ndim, "squeeze") for d in dims}
     return reshape(x, tuple(s for i, s in enumerate(x.shape) if not (i in dims and s == 1)))
 
 
@@ -192,10 +207,10 @@ class Permute(Function):
 
 
 def permute(x, *dims):
-    dims = _norm_shape(dims)
-    if len(dims) != x.ndim or sorted(d % max(x.ndim, 1) for d in dims) != list(range(x.ndim)):
-        raise ValueError(f"permute: {dims} is not a permutation of the {x.ndim} dimensions of shape {tuple(x.shape)}")
-    dims = tuple(d % x.ndim for d in dims)
+    given = normalize_shape(dims)
+    dims = tuple(normalize_dim(d, x.ndim, "permute") for d in given)
+    if len(dims) != x.ndim or sorted(dims) != list(range(x.ndim)):
+        raise ValueError(f"permute: {given} is not a permutation of the {x.ndim} dimensions of shape {tuple(x.shape)}")
     if dims == tuple(range(x.ndim)):
         return x
     return Permute(dims)(x)
@@ -205,7 +220,7 @@ def transpose(x, dim0=-2, dim1=-1):
     if x.ndim < 2 and dim0 in (-2, -1) and dim1 in (-2, -1):
         return x
     perm = list(range(x.ndim))
-    a, b = _norm_axis(dim0, x.ndim), _norm_axis(dim1, x.ndim)
+    a, b = normalize_dim(dim0, x.ndim, "transpose"), normalize_dim(dim1, x.ndim, "transpose")
     perm[a], perm[b] = perm[b], perm[a]
     return permute(x, tuple(perm))
 
@@ -215,8 +230,8 @@ swapaxes = transpose
 
 def movedim(x, source, destination):
     perm = list(range(x.ndim))
-    s = _norm_axis(source, x.ndim)
-    d = _norm_axis(destination, x.ndim)
+    s = normalize_dim(source, x.ndim, "movedim")
+    d = normalize_dim(destination, x.ndim, "movedim")
     perm.remove(s)
     perm.insert(d, s)
     return permute(x, tuple(perm))
@@ -252,7 +267,7 @@ def cat(tensors, dim=0):
     if not tensors:
         raise ValueError("cat: expected a non-empty sequence of tensors")
     ref = tensors[0]
-    d = _norm_axis(dim, ref.ndim)
+    d = normalize_dim(dim, ref.ndim, "cat")
     for i, t in enumerate(tensors):
         if t.ndim != ref.ndim or t.shape[:d] + t.shape[d + 1:] != ref.shape[:d] + ref.shape[d + 1:]:
             raise ValueError(
@@ -280,7 +295,7 @@ def stack(tensors, dim=0):
 
 def split(x, split_size_or_sections, dim=0):
     """PyTorch's split: chunks of a given size, or a list of section sizes."""
-    d = _norm_axis(dim, x.ndim)
+    d = normalize_dim(dim, x.ndim, "split")
     n = x.shape[d]
     if isinstance(split_size_or_sections, int):
         step = split_size_or_sections
@@ -301,12 +316,12 @@ def split(x, split_size_or_sections, dim=0):
 
 
 def chunk(x, chunks, dim=0):
-    n = x.shape[_norm_axis(dim, x.ndim)]
+    n = x.shape[normalize_dim(dim, x.ndim, "chunk")]
     return split(x, -(-n // chunks), dim)
 
 
 def unbind(x, dim=0):
-    d = _norm_axis(dim, x.ndim)
+    d = normalize_dim(dim, x.ndim, "unbind")
     idx = [slice(None)] * x.ndim
     out = []
     for i in range(x.shape[d]):
@@ -363,7 +378,7 @@ class Flip(Function):
 
 def flip(x, dims):
     dims = (dims,) if isinstance(dims, int) else tuple(dims)
-    return Flip(tuple(_norm_axis(d, x.ndim) for d in dims))(x)
+    return Flip(tuple(normalize_dim(d, x.ndim, "flip") for d in dims))(x)
 
 
 class Roll(Function):
