@@ -5,7 +5,8 @@
 * ResNet-20 (CIFAR layout, option-A shortcuts, batch norm): input 3x32x32, batch 32.
 
 One step = forward + cross-entropy + backward + SGD(momentum 0.9) update.  Prints the median
-step time of each framework and the ratio mathdl / PyTorch, then the peak memory of one
+step time of each framework (steps of the two alternate, so that load from other processes on
+a shared machine affects both alike) and the ratio mathdl / PyTorch, then the peak memory of one
 step: each framework runs in a fresh subprocess and reports its resident-set growth
 (peak RSS, VmHWM reset through /proc/self/clear_refs, minus the RSS before building the model; Linux only).
 
@@ -31,7 +32,7 @@ if _THREADS != "0":
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import numpy as np  # noqa: E402
-from _timing import fmt, median_time, row  # noqa: E402
+from _timing import fmt, median_time, paired_times, row  # noqa: E402
 
 CASES = {"lenet": (64, (1, 28, 28)), "resnet20": (32, (3, 32, 32))}
 
@@ -221,9 +222,10 @@ def main(argv=None):
             l_ours, l_torch = float(step().item()), float(tstep().item())
             print(f"{case}: first-step loss mathdl {l_ours:.6f}, torch {l_torch:.6f}")
             assert abs(l_ours - l_torch) < 1e-3 * max(1.0, abs(l_torch)), (l_ours, l_torch)
-        t_ours = median_time(step, repeat=args.repeat, warmup=3)
-        if tstep is not None:
-            t_torch = median_time(tstep, repeat=args.repeat, warmup=3)
+        if tstep is not None:  # alternate the two steps so that background load hits both alike
+            t_ours, t_torch = paired_times(step, tstep, repeat=args.repeat, warmup=3)
+        else:
+            t_ours = median_time(step, repeat=args.repeat, warmup=3)
         ratio = row(f"{case} step (batch {batch}, {'x'.join(map(str, shape))})", t_ours, t_torch)
         results[case] = {"mathdl_s": t_ours, "torch_s": t_torch, "ratio": ratio}
     if not args.no_memory:

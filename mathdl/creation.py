@@ -10,6 +10,7 @@ import numpy as np
 
 from . import backend
 from .autograd.tensor import Tensor, _to_array
+from .ops.shape import normalize_shape
 
 _make = Tensor._make
 
@@ -21,10 +22,7 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
     arr = _to_array(data, dtype, device)
     if arr is data or (isinstance(data, np.ndarray) and np.may_share_memory(arr, data)):
         arr = arr.copy()
-    t = _make(arr)
-    if requires_grad:
-        t.requires_grad_(True)
-    return t
+    return _finish(arr, requires_grad)
 
 
 def as_tensor(data, dtype=None, device=None):
@@ -40,13 +38,8 @@ def from_numpy(array):
     return _make(np.asarray(array))
 
 
-def _shape(size):
-    if len(size) == 1 and isinstance(size[0], (tuple, list)):
-        size = size[0]
-    return tuple(int(s) for s in size)
-
-
 def _finish(arr, requires_grad):
+    """Wrap ``arr`` (no copy) as a leaf tensor, requiring grad if asked."""
     t = _make(arr)
     if requires_grad:
         t.requires_grad_(True)
@@ -55,17 +48,17 @@ def _finish(arr, requires_grad):
 
 def zeros(*size, dtype=None, device=None, requires_grad=False):
     xp = backend.module_for(device)
-    return _finish(xp.zeros(_shape(size), dtype=backend.as_dtype(dtype)), requires_grad)
+    return _finish(xp.zeros(normalize_shape(size), dtype=backend.as_dtype(dtype)), requires_grad)
 
 
 def ones(*size, dtype=None, device=None, requires_grad=False):
     xp = backend.module_for(device)
-    return _finish(xp.ones(_shape(size), dtype=backend.as_dtype(dtype)), requires_grad)
+    return _finish(xp.ones(normalize_shape(size), dtype=backend.as_dtype(dtype)), requires_grad)
 
 
 def empty(*size, dtype=None, device=None, requires_grad=False):
     xp = backend.module_for(device)
-    return _finish(xp.empty(_shape(size), dtype=backend.as_dtype(dtype)), requires_grad)
+    return _finish(xp.empty(normalize_shape(size), dtype=backend.as_dtype(dtype)), requires_grad)
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad=False):
@@ -73,7 +66,7 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False):
     if dtype is None:
         dtype = backend.get_default_dtype() if isinstance(fill_value, float) else (
             backend.bool_ if isinstance(fill_value, bool) else backend.int64)
-    return _finish(xp.full(_shape((size,)), fill_value, dtype=backend.as_dtype(dtype)), requires_grad)
+    return _finish(xp.full(normalize_shape((size,)), fill_value, dtype=backend.as_dtype(dtype)), requires_grad)
 
 
 def _like(x, dtype, device):
@@ -140,14 +133,14 @@ def _draw_dtype(dt):
 def rand(*size, dtype=None, device=None, requires_grad=False):
     """Uniform on [0, 1)."""
     dt = _float_dtype(dtype, "rand")
-    arr = _gen(device).random(_shape(size), dtype=_draw_dtype(dt))
+    arr = _gen(device).random(normalize_shape(size), dtype=_draw_dtype(dt))
     return _finish(arr.astype(dt, copy=False), requires_grad)
 
 
 def randn(*size, dtype=None, device=None, requires_grad=False):
     """Standard normal N(0, 1)."""
     dt = _float_dtype(dtype, "randn")
-    arr = _gen(device).standard_normal(_shape(size), dtype=_draw_dtype(dt))
+    arr = _gen(device).standard_normal(normalize_shape(size), dtype=_draw_dtype(dt))
     return _finish(arr.astype(dt, copy=False), requires_grad)
 
 
@@ -168,7 +161,7 @@ def normal(mean=0.0, std=1.0, size=None, dtype=None, device=None, requires_grad=
     if size is None or size == ():
         shape = np.broadcast_shapes(np.shape(m), np.shape(s))
     else:
-        shape = _shape((size,))
+        shape = normalize_shape((size,))
     arr = _gen(device).normal(m, s, shape)
     return _finish(arr.astype(dt, copy=False), requires_grad)
 
@@ -185,7 +178,7 @@ def randint(low, high=None, size=(), dtype=None, device=None):
         raise ValueError(f"randint: expected low < high, got [{low}, {high})")
     dt = backend.as_dtype(dtype) if dtype is not None else backend.int64
     draw = dt if dt.kind in "iu" else np.int64
-    arr = _gen(device).integers(low, high, _shape((size,)), dtype=draw)
+    arr = _gen(device).integers(low, high, normalize_shape((size,)), dtype=draw)
     return _make(arr.astype(dt, copy=False))
 
 

@@ -26,6 +26,7 @@ at singular matrices (the cofactor matrix, through an SVD).
 from __future__ import annotations
 
 import math
+from collections import namedtuple
 
 import numpy as np
 
@@ -35,7 +36,7 @@ from .backend import xp_of
 from .ops import elementwise as ew
 from .ops import reduce as rd
 from .ops.linalg import matmul
-from .ops.shape import flip, reshape, sum_to, transpose, tril, unsqueeze
+from .ops.shape import flip, normalize_dim, permute, reshape, sum_to, transpose, tril, unsqueeze
 
 _make = Tensor._make
 
@@ -59,8 +60,13 @@ def _square(name, A):
         raise TypeError(f"linalg.{name}: expected a floating tensor, got dtype {A.dtype}")
 
 
-def _lin_error(name, A, err):
-    return ValueError(f"linalg.{name}: the input of shape {tuple(A.shape)} is {err}")
+def _factorize(name, fails_if, op, A, *args):
+    """``op(A, *args)``, turning LAPACK's LinAlgError into a ValueError that names the function,
+    the shape of A and what A is (``fails_if``: "singular", "not positive-definite")."""
+    try:
+        return op(A, *args)
+    except np.linalg.LinAlgError:
+        raise ValueError(f"linalg.{name}: the input of shape {tuple(A.shape)} is {fails_if}") from None
 
 
 def _xp_linalg(x):
@@ -83,10 +89,7 @@ class Inv(Function):
 def inv(A):
     """The inverse of a square matrix (batched)."""
     _square("inv", A)
-    try:
-        return Inv()(A)
-    except np.linalg.LinAlgError:
-        raise _lin_error("inv", A, "singular") from None
+    return _factorize("inv", "singular", Inv(), A)
 
 
 class Solve(Function):
@@ -122,10 +125,7 @@ def solve(A, B):
     except ValueError:
         raise ValueError(f"linalg.solve: batch dimensions of A {tuple(A.shape)} and B {tuple(B.shape)} "
                          "cannot be broadcast") from None
-    try:
-        X = Solve()(A, B2)
-    except np.linalg.LinAlgError:
-        raise _lin_error("solve", A, "singular") from None
+    X = _factorize("solve", "singular", Solve(), A, B2)
     return reshape(X, X.shape[:-1]) if vector else X
 
 
@@ -183,19 +183,8 @@ class LogAbsDet(Function):
         return (ew.mul(unsqueeze(unsqueeze(g, -1), -1), _mT(inv(a))),)
 
 
-class SlogdetResult(tuple):
-    """(sign, logabsdet), like PyTorch's named tuple."""
-
-    def __new__(cls, sign, logabsdet):
-        return super().__new__(cls, (sign, logabsdet))
-
-    @property
-    def sign(self):
-        return self[0]
-
-    @property
-    def logabsdet(self):
-        return self[1]
+#: (sign, logabsdet), like PyTorch's named tuple
+SlogdetResult = namedtuple("SlogdetResult", ["sign", "logabsdet"])
 
 
 def slogdet(A):
@@ -227,10 +216,7 @@ def cholesky(A, upper=False):
     """The Cholesky factor of a symmetric positive-definite matrix: A = L L^T (L lower), or
     A = U^T U with ``upper=True``.  Only the lower triangle of A is read."""
     _square("cholesky", A)
-    try:
-        L = Cholesky()(A)
-    except np.linalg.LinAlgError:
-        raise _lin_error("cholesky", A, "not positive-definite") from None
+    L = _factorize("cholesky", "not positive-definite", Cholesky(), A)
     return _mT(L) if upper else L
 
 
@@ -269,19 +255,8 @@ def _diag_embed(v):
     return ew.mul(unsqueeze(v, -1), eye)
 
 
-class EighResult(tuple):
-    """(eigenvalues, eigenvectors), like PyTorch's named tuple."""
-
-    def __new__(cls, eigenvalues, eigenvectors):
-        return super().__new__(cls, (eigenvalues, eigenvectors))
-
-    @property
-    def eigenvalues(self):
-        return self[0]
-
-    @property
-    def eigenvectors(self):
-        return self[1]
+#: (eigenvalues, eigenvectors), like PyTorch's named tuple
+EighResult = namedtuple("EighResult", ["eigenvalues", "eigenvectors"])
 
 
 def eigh(A):
@@ -339,7 +314,7 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False):
     """Matrix norms over the two axes ``dim``: 'fro', 'nuc', 2, -2, 1, -1, inf, -inf."""
     if A.ndim < 2:
         raise ValueError(f"linalg.matrix_norm: expected a matrix (..., m, n), got shape {tuple(A.shape)}")
-    d0, d1 = (d % A.ndim for d in dim)
+    d0, d1 = (normalize_dim(d, A.ndim, "linalg.matrix_norm") for d in dim)
     if d0 == d1:
         raise ValueError(f"linalg.matrix_norm: dim {dim} must name two different axes")
     if ord == "fro":
@@ -364,9 +339,8 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False):
 
 
 def _move_last(A, d0, d1):
+    """A with axes d0, d1 moved to the end (in that order)."""
     rest = [i for i in range(A.ndim) if i not in (d0, d1)]
-    from .ops.shape import permute
-
     return permute(A, tuple(rest + [d0, d1]))
 
 

@@ -142,33 +142,39 @@ def _prep(inputs, who, create_graph=False):
     return xs, single
 
 
+def _vectors(v, refs, who, what):
+    """The vectors ``v`` (one per tensor of ``refs``, each of its shape); ``what`` names refs."""
+    vs, _ = _as_list(v)
+    if len(vs) != len(refs):
+        raise ValueError(f"{who}: {len(refs)} {what}s but {len(vs)} vectors v")
+    for r, vi in zip(refs, vs):
+        if tuple(vi.shape) != tuple(r.shape):
+            raise ValueError(f"{who}: v has shape {tuple(vi.shape)} but the {what} has shape {tuple(r.shape)}")
+    return vs
+
+
 def _cotangents(v, outs, who):
+    """Cotangents for the outputs: ``v``, or None (meaning 1) for one-element outputs."""
     if v is None:
         for o in outs:
             if o.data.size != 1:
                 raise ValueError(f"{who}: v is required for a non-scalar output (shape {tuple(o.shape)})")
         return [None] * len(outs)
-    vs, _ = _as_list(v)
-    if len(vs) != len(outs):
-        raise ValueError(f"{who}: {len(outs)} outputs but {len(vs)} vectors v")
-    for o, vi in zip(outs, vs):
-        if tuple(vi.shape) != tuple(o.shape):
-            raise ValueError(f"{who}: v has shape {tuple(vi.shape)} but the output has shape {tuple(o.shape)}")
-    return vs
+    return _vectors(v, outs, who, "output")
 
 
 def _tangents(v, xs, who):
+    """Tangents for the inputs: ``v``, or ones when every input has one element."""
     if v is None:
         if any(x.data.size != 1 for x in xs):
             raise ValueError(f"{who}: v is required unless every input has one element")
         return [Tensor._make(x.data * 0 + 1) for x in xs]
-    vs, _ = _as_list(v)
-    if len(vs) != len(xs):
-        raise ValueError(f"{who}: {len(xs)} inputs but {len(vs)} vectors v")
-    for x, vi in zip(xs, vs):
-        if tuple(vi.shape) != tuple(x.shape):
-            raise ValueError(f"{who}: v has shape {tuple(vi.shape)} but the input has shape {tuple(x.shape)}")
-    return vs
+    return _vectors(v, xs, who, "input")
+
+
+def _scalar_output(out, who):
+    if not isinstance(out, Tensor) or out.data.size != 1:
+        raise ValueError(f"{who}: func must return a scalar tensor, got shape {tuple(getattr(out, 'shape', ()))}")
 
 
 def _result(out, create_graph):
@@ -202,14 +208,8 @@ def jvp(func, inputs, v=None, create_graph=False):
         live = [k for k, o in enumerate(outs) if o.requires_grad]
         us = [Tensor._make(outs[k].data * 0, True, None) for k in live]
         gs = _vjp_or_zeros([outs[k] for k in live], xs, us, create_graph=True)
-        pairs = [(g, vi) for g, vi in zip(gs, vs) if g.requires_grad]
-        jv = [None] * len(outs)
-        if pairs:
-            ju = _grad_tensors([p[0] for p in pairs], us, [p[1] for p in pairs],
-                               create_graph=create_graph, allow_unused=True)[0]
-            for k, r in zip(live, ju):
-                jv[k] = r
-    jv = [r if r is not None else _zeros_like(o) for r, o in zip(jv, outs)]
+        ju = dict(zip(live, _vjp_or_zeros(gs, us, vs, create_graph=create_graph)))  # d<g(u), v>/du = J v
+    jv = [ju[k] if k in ju else _zeros_like(o) for k, o in enumerate(outs)]
     return _result(out, create_graph), (jv[0] if out_single else tuple(jv))
 
 
@@ -219,16 +219,9 @@ def hvp(func, inputs, v=None, create_graph=False):
     vs = _tangents(v, xs, "hvp")
     with enable_grad():
         out = func(*xs)
-        if not isinstance(out, Tensor) or out.data.size != 1:
-            raise ValueError(f"hvp: func must return a scalar tensor, got shape {tuple(getattr(out, 'shape', ()))}")
+        _scalar_output(out, "hvp")
         gs = _vjp_or_zeros([out], xs, [None], create_graph=True)
-        pairs = [(g, vi) for g, vi in zip(gs, vs) if g.requires_grad]
-        if pairs:
-            hv = _grad_tensors([p[0] for p in pairs], xs, [p[1] for p in pairs],
-                               create_graph=create_graph, allow_unused=True)[0]
-        else:
-            hv = [None] * len(xs)
-    hv = [r if r is not None else _zeros_like(x) for r, x in zip(hv, xs)]
+        hv = _vjp_or_zeros(gs, xs, vs, create_graph=create_graph)  # d<grad f, v>/dx = H v
     return _result(out, create_graph), (hv[0] if single else tuple(hv))
 
 
@@ -279,9 +272,7 @@ def hessian(func, inputs, create_graph=False):
 
     def gradient(*args):
         out = func(*args)
-        if not isinstance(out, Tensor) or out.data.size != 1:
-            raise ValueError(f"hessian: func must return a scalar tensor, got shape "
-                             f"{tuple(getattr(out, 'shape', ()))}")
+        _scalar_output(out, "hessian")
         gs = _vjp_or_zeros([out], list(args), [None], create_graph=True)
         return gs[0] if single else tuple(gs)
 

@@ -42,8 +42,11 @@ def _split(x, y, test_size, seed, stratify):
     return train_test_split(x, y, test_size=test_size, random_state=seed, stratify=y if stratify else None)
 
 
-def _sklearn_classification(loader, seed, test_size, name):
-    bunch = loader()
+def _sklearn_classification(name, seed, test_size):
+    """scikit-learn's ``load_<name>()``, split (stratified) and standardized with the train statistics."""
+    from sklearn import datasets
+
+    bunch = getattr(datasets, f"load_{name}")()
     x = np.asarray(bunch.data, dtype=np.float64)
     y = np.asarray(bunch.target, dtype=np.int64)
     xtr, xte, ytr, yte = _split(x, y, test_size, seed, stratify=True)
@@ -60,9 +63,7 @@ def _sklearn_classification(loader, seed, test_size, name):
 @register_dataset("digits")
 def load_digits(seed=0, test_size=0.2):
     """Handwritten digits 0-9 (scikit-learn, 1797 8x8 images) as 64 standardized features."""
-    from sklearn import datasets
-
-    return _sklearn_classification(datasets.load_digits, seed, test_size, "digits")
+    return _sklearn_classification("digits", seed, test_size)
 
 
 @register_dataset("digits_image")
@@ -85,25 +86,19 @@ def load_digits_image(seed=0, test_size=0.2):
 @register_dataset("iris")
 def load_iris(seed=0, test_size=0.2):
     """Iris flowers (150 examples, 4 features, 3 classes)."""
-    from sklearn import datasets
-
-    return _sklearn_classification(datasets.load_iris, seed, test_size, "iris")
+    return _sklearn_classification("iris", seed, test_size)
 
 
 @register_dataset("wine")
 def load_wine(seed=0, test_size=0.2):
     """Wine cultivars (178 examples, 13 features, 3 classes)."""
-    from sklearn import datasets
-
-    return _sklearn_classification(datasets.load_wine, seed, test_size, "wine")
+    return _sklearn_classification("wine", seed, test_size)
 
 
 @register_dataset("breast_cancer")
 def load_breast_cancer(seed=0, test_size=0.2):
     """Breast cancer Wisconsin diagnostic (569 examples, 30 features, 2 classes)."""
-    from sklearn import datasets
-
-    return _sklearn_classification(datasets.load_breast_cancer, seed, test_size, "breast_cancer")
+    return _sklearn_classification("breast_cancer", seed, test_size)
 
 
 @register_dataset("diabetes")
@@ -135,6 +130,14 @@ def _synthetic_spec(x, y, seed, test_size, name, num_classes, task="classificati
                        task, spec_extra)
 
 
+def _two_classes(rng, class0, class1, noise):
+    """Points of class 0 then class 1 (labels int64), plus N(0, noise^2) noise on every coordinate."""
+    x = np.concatenate([class0, class1])
+    x = (x + rng.normal(0.0, noise, x.shape)).astype(np.float32)
+    y = np.concatenate([np.zeros(len(class0)), np.ones(len(class1))]).astype(np.int64)
+    return x, y
+
+
 @register_dataset("moons")
 def make_moons(seed=0, n_samples=1000, noise=0.1, test_size=0.2):
     """Two interleaving half circles (2 features, 2 classes), Gaussian noise of std ``noise``."""
@@ -143,9 +146,8 @@ def make_moons(seed=0, n_samples=1000, noise=0.1, test_size=0.2):
     n1 = n_samples - n0
     t0 = np.linspace(0, np.pi, n0)
     t1 = np.linspace(0, np.pi, n1)
-    x = np.concatenate([np.stack([np.cos(t0), np.sin(t0)], 1), np.stack([1 - np.cos(t1), 0.5 - np.sin(t1)], 1)])
-    x = (x + rng.normal(0.0, noise, x.shape)).astype(np.float32)
-    y = np.concatenate([np.zeros(n0), np.ones(n1)]).astype(np.int64)
+    x, y = _two_classes(rng, np.stack([np.cos(t0), np.sin(t0)], 1), np.stack([1 - np.cos(t1), 0.5 - np.sin(t1)], 1),
+                        noise)
     return _synthetic_spec(x, y, seed, test_size, "moons", 2, noise=noise)
 
 
@@ -157,9 +159,8 @@ def make_circles(seed=0, n_samples=1000, noise=0.05, factor=0.5, test_size=0.2):
     n1 = n_samples - n0
     t0 = np.linspace(0, 2 * np.pi, n0, endpoint=False)
     t1 = np.linspace(0, 2 * np.pi, n1, endpoint=False)
-    x = np.concatenate([np.stack([np.cos(t0), np.sin(t0)], 1), factor * np.stack([np.cos(t1), np.sin(t1)], 1)])
-    x = (x + rng.normal(0.0, noise, x.shape)).astype(np.float32)
-    y = np.concatenate([np.zeros(n0), np.ones(n1)]).astype(np.int64)
+    x, y = _two_classes(rng, np.stack([np.cos(t0), np.sin(t0)], 1), factor * np.stack([np.cos(t1), np.sin(t1)], 1),
+                        noise)
     return _synthetic_spec(x, y, seed, test_size, "circles", 2, noise=noise, factor=factor)
 
 

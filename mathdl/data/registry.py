@@ -1,15 +1,18 @@
 """Named dataset loaders, so that ``mathdl train --dataset NAME`` can find every dataset.
 
 A loader is a function ``fn(seed=0, **options) -> DatasetSpec`` decorated with
-``@register_dataset("name")``.  The :class:`DatasetSpec` it returns is the contract between the
-data, the model builders (``mathdl.models.registry``) and the generic trainer in ``mathdl.cli``:
+``@register_dataset("name")`` (loaders whose split is fixed by their source, such as the file
+readers and the text corpus, accept ``seed`` and ignore it).  The :class:`DatasetSpec` it
+returns is the contract between the data, the model builders (``mathdl.models.registry``) and
+the generic trainer in ``mathdl.cli``:
 
 * ``train``, ``test``: :class:`mathdl.data.Dataset` objects whose items are
   ``(input array, target)``;
 * ``input_shape``: the shape of one input (without the batch dimension);
-* ``num_classes``: number of classes (classification) or vocabulary size (sequence tasks);
+* ``num_classes``: number of classes (classification), vocabulary size (sequence tasks) or
+  number of outputs (regression);
 * ``task``: ``"classification"``, ``"sequence"`` (per-position targets; the trainer also reports
-  exact-sequence accuracy) or ``"language_model"``;
+  exact-sequence accuracy), ``"language_model"`` or ``"regression"``;
 * ``extra``: anything else a model or a command needs (class names, vocabulary, ...).
 """
 
@@ -43,15 +46,28 @@ class DatasetSpec:
 DATASETS: dict = {}
 
 
-def register_dataset(name, description=""):
-    """Decorator registering ``fn(seed=0, **options) -> DatasetSpec`` under ``name``."""
+def registrar(table, name, description=""):
+    """A decorator storing ``fn`` in ``table[name]`` as ``(fn, description)``; the description
+    defaults to the first line of ``fn``'s docstring (shared with mathdl.models.registry)."""
 
     def deco(fn):
         doc = (fn.__doc__ or "").strip().splitlines()
-        DATASETS[name] = (fn, description or (doc[0] if doc else ""))
+        table[name] = (fn, description or (doc[0] if doc else ""))
         return fn
 
     return deco
+
+
+def lookup(table, kind, name):
+    """``table[name]``'s function; ``ValueError`` listing the known names if ``name`` is unknown."""
+    if name not in table:
+        raise ValueError(f"unknown {kind} {name!r}; available: {', '.join(sorted(table))}")
+    return table[name][0]
+
+
+def register_dataset(name, description=""):
+    """Decorator registering ``fn(seed=0, **options) -> DatasetSpec`` under ``name``."""
+    return registrar(DATASETS, name, description)
 
 
 def dataset_names():
@@ -60,9 +76,7 @@ def dataset_names():
 
 def load_dataset(name, seed=0, **options) -> DatasetSpec:
     """Load the registered dataset ``name`` (``ValueError`` listing the known names if unknown)."""
-    if name not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r}; available: {', '.join(dataset_names())}")
-    spec = DATASETS[name][0](seed=seed, **options)
+    spec = lookup(DATASETS, "dataset", name)(seed=seed, **options)
     if not isinstance(spec, DatasetSpec):
         raise TypeError(f"dataset loader {name!r} returned {type(spec).__name__}, expected DatasetSpec")
     return spec

@@ -81,6 +81,7 @@ def encode_text(text, vocab):
 
 
 def decode_ids(ids, vocab):
+    """The string of the characters ``vocab[i]`` for the ids ``i`` (inverse of :func:`encode_text`)."""
     return "".join(vocab[int(i)] for i in np.asarray(ids).reshape(-1))
 
 
@@ -96,6 +97,7 @@ def bigram_bits_per_char(train_ids, contexts, targets, V, alpha):
 
 
 def unigram_bits_per_char(train_ids, targets, V, alpha=1.0):
+    """Mean -log2 p(target) under the add-alpha unigram model p(c) = (n(c) + alpha) / (N + alpha V)."""
     counts = np.bincount(np.asarray(train_ids), minlength=V).astype(np.float64)
     probs = (counts + alpha) / (counts.sum() + alpha * V)
     return float(-np.log2(probs[np.asarray(targets).reshape(-1)]).mean())

@@ -14,17 +14,17 @@ from .registry import register_model
 
 __all__ = ["MLP", "build_mlp"]
 
-_ACTIVATIONS = ("relu", "tanh", "gelu", "sigmoid", "silu", "elu", "leaky_relu")
+#: activation name -> the mathdl.nn module class that computes it
+_ACTIVATIONS = {
+    "relu": "ReLU", "tanh": "Tanh", "gelu": "GELU", "sigmoid": "Sigmoid", "silu": "SiLU", "elu": "ELU",
+    "leaky_relu": "LeakyReLU",
+}
 
 
 def _activation(name):
-    table = {
-        "relu": "ReLU", "tanh": "Tanh", "gelu": "GELU", "sigmoid": "Sigmoid", "silu": "SiLU", "elu": "ELU",
-        "leaky_relu": "LeakyReLU",
-    }
-    if name not in table:
-        raise ValueError(f"MLP: unknown activation {name!r}; expected one of {_ACTIVATIONS}")
-    return getattr(nn, table[name])()
+    if name not in _ACTIVATIONS:
+        raise ValueError(f"MLP: unknown activation {name!r}; expected one of {tuple(_ACTIVATIONS)}")
+    return getattr(nn, _ACTIVATIONS[name])()
 
 
 class MLP(nn.Module):

@@ -8,6 +8,8 @@ or vocabulary size, ``task``).  The builder's first docstring line is its descri
 
 from __future__ import annotations
 
+from ..data.registry import lookup, registrar
+
 __all__ = ["MODELS", "register_model", "build_model", "model_names"]
 
 MODELS: dict = {}
@@ -15,13 +17,7 @@ MODELS: dict = {}
 
 def register_model(name, description=""):
     """Decorator registering ``fn(spec, **options) -> Module`` under ``name``."""
-
-    def deco(fn):
-        doc = (fn.__doc__ or "").strip().splitlines()
-        MODELS[name] = (fn, description or (doc[0] if doc else ""))
-        return fn
-
-    return deco
+    return registrar(MODELS, name, description)
 
 
 def model_names():
@@ -30,6 +26,4 @@ def model_names():
 
 def build_model(name, spec, **options):
     """Build the registered model ``name`` for dataset ``spec`` (``ValueError`` listing the names if unknown)."""
-    if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}; available: {', '.join(model_names())}")
-    return MODELS[name][0](spec, **options)
+    return lookup(MODELS, "model", name)(spec, **options)

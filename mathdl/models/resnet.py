@@ -20,13 +20,39 @@ Layouts:
 from __future__ import annotations
 
 from .. import nn
+from ..autograd.function import Function
+from ..autograd.tensor import Tensor
+from ..backend import xp_of
 from ..ops.conv import adaptive_avg_pool2d
-from ..ops.elementwise import add, relu
+from ..ops.elementwise import mul, relu
 from ..ops.shape import pad, reshape
 from .cnn import ImageInput, image_shape
 from .registry import register_model
 
 __all__ = ["BasicBlock", "Bottleneck", "ResNet", "resnet_cifar", "resnet_imagenet"]
+
+
+class AddReluFn(Function):
+    """The residual join y = max(a + b, 0) as one primitive (a, b of one shape): one pass and one
+    temporary instead of two.  Backward: dL/da = dL/db = g [y > 0] (the mask is a constant)."""
+
+    __slots__ = ()
+    save_output = True
+
+    def forward(self, a, b):
+        y = a + b
+        return xp_of(y).maximum(y, 0, out=y)
+
+    def backward(self, g):
+        gm = mul(g, Tensor._make(self.out > 0))
+        return gm, gm
+
+
+def add_relu(a, b):
+    """max(a + b, 0); a and b must have the same shape."""
+    if tuple(a.shape) != tuple(b.shape):
+        raise ValueError(f"add_relu: shapes {tuple(a.shape)} and {tuple(b.shape)} differ")
+    return AddReluFn()(a, b)
 
 
 class _ShortcutA(nn.Module):
@@ -66,10 +92,10 @@ class BasicBlock(nn.Module):
         self.residual = residual
         self.shortcut = _shortcut(shortcut, in_ch, out, stride) if residual else None
 
-    def forward(self, x):
-        y = self.bn2(self.conv2(relu(self.bn1(self.conv1(x)))))
+    def forward(self, x):  # bn + relu and add + relu run as fused primitives
+        y = self.bn2(self.conv2(self.bn1.forward_relu(self.conv1(x))))
         if self.residual:
-            y = add(y, x if self.shortcut is None else self.shortcut(x))
+            return add_relu(y, x if self.shortcut is None else self.shortcut(x))
         return relu(y)
 
 
@@ -91,11 +117,11 @@ class Bottleneck(nn.Module):
         self.shortcut = _shortcut(shortcut, in_ch, out, stride) if residual else None
 
     def forward(self, x):
-        y = relu(self.bn1(self.conv1(x)))
-        y = relu(self.bn2(self.conv2(y)))
+        y = self.bn1.forward_relu(self.conv1(x))
+        y = self.bn2.forward_relu(self.conv2(y))
         y = self.bn3(self.conv3(y))
         if self.residual:
-            y = add(y, x if self.shortcut is None else self.shortcut(x))
+            return add_relu(y, x if self.shortcut is None else self.shortcut(x))
         return relu(y)
 
 
@@ -129,7 +155,11 @@ class ResNet(nn.Module):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
 
     def forward(self, x):
-        y = self.blocks(self.stem(self.input(x)))
+        x = self.input(x)
+        if len(self.stem) == 3 and isinstance(self.stem[1], nn.BatchNorm2d):  # conv, bn, relu: fused bn + relu
+            y = self.blocks(self.stem[1].forward_relu(self.stem[0](x)))
+        else:
+            y = self.blocks(self.stem(x))
         y = adaptive_avg_pool2d(y, 1)
         return self.fc(reshape(y, (y.shape[0], y.shape[1])))
 

@@ -225,9 +225,6 @@ def sample_next(logits, temperature=1.0, top_k=None, top_p=None, rng=None):
 
 
 # --------------------------------------------------------------------------- registry
-_OPTS = ("d_model", "nhead", "num_layers", "dim_feedforward", "dropout", "activation")
-
-
 @register_model("transformer")
 def build_transformer(spec, **options):
     """Transformer: encoder classifier, sequence-to-sequence encoder, or GPT LM (by the dataset's task)."""

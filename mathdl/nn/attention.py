@@ -212,7 +212,20 @@ class MultiheadAttention(Module):
 
 
 # --------------------------------------------------------------------------- positional encodings
-class SinusoidalPositionalEncoding(Module):
+class _PositionalEncoding(Module):
+    """Shared by the encodings: x + PE[:L] for x of shape (N, L, D) (or (L, N, D)), then dropout."""
+
+    def _length(self, x):
+        L = x.shape[1] if self.batch_first else x.shape[0]
+        if L > self.max_len:
+            raise ValueError(f"{type(self).__name__}: sequence length {L} exceeds max_len={self.max_len}")
+        return L
+
+    def extra_repr(self):
+        return f"d_model={self.d_model}, max_len={self.max_len}"
+
+
+class SinusoidalPositionalEncoding(_PositionalEncoding):
     """x + PE[:L] with PE[p, 2i] = sin(p / 10000^(2i/D)), PE[p, 2i+1] = cos(p / 10000^(2i/D)), then dropout."""
 
     def __init__(self, d_model, max_len=5000, dropout=0.0, batch_first=True, dtype=None):
@@ -227,19 +240,14 @@ class SinusoidalPositionalEncoding(Module):
         self.dropout = Dropout(dropout)
 
     def forward(self, x):
-        L = x.shape[1] if self.batch_first else x.shape[0]
-        if L > self.max_len:
-            raise ValueError(f"SinusoidalPositionalEncoding: sequence length {L} exceeds max_len={self.max_len}")
+        L = self._length(x)
         pe = self.pe.data[:L]
         if not self.batch_first:
             pe = pe[:, None, :]
         return self.dropout(ew.add(x, Tensor._make(pe.astype(x.dtype, copy=False))))
 
-    def extra_repr(self):
-        return f"d_model={self.d_model}, max_len={self.max_len}"
 
-
-class LearnedPositionalEncoding(Module):
+class LearnedPositionalEncoding(_PositionalEncoding):
     """x + P[:L] with a trained table P of shape (max_len, D) (init N(0, 0.02^2)), then dropout."""
 
     def __init__(self, d_model, max_len=512, dropout=0.0, batch_first=True, dtype=None):
@@ -250,16 +258,11 @@ class LearnedPositionalEncoding(Module):
         self.dropout = Dropout(dropout)
 
     def forward(self, x):
-        L = x.shape[1] if self.batch_first else x.shape[0]
-        if L > self.max_len:
-            raise ValueError(f"LearnedPositionalEncoding: sequence length {L} exceeds max_len={self.max_len}")
+        L = self._length(x)
         pe = getitem(self.weight, slice(0, L))
         if not self.batch_first:
             pe = reshape(pe, (L, 1, self.d_model))
         return self.dropout(ew.add(x, pe))
-
-    def extra_repr(self):
-        return f"d_model={self.d_model}, max_len={self.max_len}"
 
 
 # --------------------------------------------------------------------------- transformer layers
@@ -278,23 +281,31 @@ def _check_heads(name, d_model, nhead):
         raise ValueError(f"{name}: d_model={d_model} must be divisible by nhead={nhead}")
 
 
-class TransformerEncoderLayer(Module):
-    """Self-attention and feed-forward blocks with residuals and layer norms (post- or pre-norm)."""
+class _TransformerLayer(Module):
+    """What encoder and decoder layers share: residual blocks (self-attention, with
+    ``cross_attention`` also attention to the memory, then the feed-forward
+    FF(x) = W2 dropout(act(W1 x + b1)) + b2), each with a layer norm ``norm{i}`` and a dropout
+    ``dropout{i}``.  Attributes are registered in PyTorch's order, so parameters, state dicts
+    and initial draws match it."""
 
-    def __init__(self, d_model, nhead, dim_feedforward=2048, dropout=0.1, activation="relu", layer_norm_eps=1e-5,
-                 batch_first=False, norm_first=False, bias=True, dtype=None):
+    def __init__(self, name, cross_attention, d_model, nhead, dim_feedforward, dropout, activation, layer_norm_eps,
+                 batch_first, norm_first, bias, dtype):
         super().__init__()
-        _check_heads("TransformerEncoderLayer", d_model, nhead)
+        _check_heads(name, d_model, nhead)
         self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias, batch_first=batch_first,
                                             dtype=dtype)
+        if cross_attention:
+            self.multihead_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
+                                                     batch_first=batch_first, dtype=dtype)
         self.linear1 = Linear(d_model, dim_feedforward, bias=bias, dtype=dtype)
         self.dropout = Dropout(dropout)
         self.linear2 = Linear(dim_feedforward, d_model, bias=bias, dtype=dtype)
         self.norm_first = bool(norm_first)
-        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
-        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
-        self.dropout1 = Dropout(dropout)
-        self.dropout2 = Dropout(dropout)
+        n_blocks = 3 if cross_attention else 2
+        for i in range(1, n_blocks + 1):
+            setattr(self, f"norm{i}", LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype))
+        for i in range(1, n_blocks + 1):
+            setattr(self, f"dropout{i}", Dropout(dropout))
         self.activation = _activation(activation)
         self.batch_first = bool(batch_first)
 
@@ -303,8 +314,20 @@ class TransformerEncoderLayer(Module):
                            is_causal=is_causal)[0]
         return self.dropout1(x)
 
+    def _ff(self, x, out_dropout):
+        return out_dropout(self.linear2(self.dropout(self.activation(self.linear1(x)))))
+
+
+class TransformerEncoderLayer(_TransformerLayer):
+    """Self-attention and feed-forward blocks with residuals and layer norms (post- or pre-norm)."""
+
+    def __init__(self, d_model, nhead, dim_feedforward=2048, dropout=0.1, activation="relu", layer_norm_eps=1e-5,
+                 batch_first=False, norm_first=False, bias=True, dtype=None):
+        super().__init__("TransformerEncoderLayer", False, d_model, nhead, dim_feedforward, dropout, activation,
+                         layer_norm_eps, batch_first, norm_first, bias, dtype)
+
     def _ff_block(self, x):
-        return self.dropout2(self.linear2(self.dropout(self.activation(self.linear1(x)))))
+        return self._ff(x, self.dropout2)
 
     def forward(self, src, src_mask=None, src_key_padding_mask=None, is_causal=False):
         x = src
@@ -317,34 +340,13 @@ class TransformerEncoderLayer(Module):
         return x
 
 
-class TransformerDecoderLayer(Module):
+class TransformerDecoderLayer(_TransformerLayer):
     """Self-attention, cross-attention to ``memory`` and feed-forward blocks (post- or pre-norm)."""
 
     def __init__(self, d_model, nhead, dim_feedforward=2048, dropout=0.1, activation="relu", layer_norm_eps=1e-5,
                  batch_first=False, norm_first=False, bias=True, dtype=None):
-        super().__init__()
-        _check_heads("TransformerDecoderLayer", d_model, nhead)
-        self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias, batch_first=batch_first,
-                                            dtype=dtype)
-        self.multihead_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias, batch_first=batch_first,
-                                                 dtype=dtype)
-        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, dtype=dtype)
-        self.dropout = Dropout(dropout)
-        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, dtype=dtype)
-        self.norm_first = bool(norm_first)
-        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
-        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
-        self.norm3 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
-        self.dropout1 = Dropout(dropout)
-        self.dropout2 = Dropout(dropout)
-        self.dropout3 = Dropout(dropout)
-        self.activation = _activation(activation)
-        self.batch_first = bool(batch_first)
-
-    def _sa_block(self, x, attn_mask, key_padding_mask, is_causal):
-        x = self.self_attn(x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask, need_weights=False,
-                           is_causal=is_causal)[0]
-        return self.dropout1(x)
+        super().__init__("TransformerDecoderLayer", True, d_model, nhead, dim_feedforward, dropout, activation,
+                         layer_norm_eps, batch_first, norm_first, bias, dtype)
 
     def _mha_block(self, x, mem, attn_mask, key_padding_mask, is_causal):
         x = self.multihead_attn(x, mem, mem, attn_mask=attn_mask, key_padding_mask=key_padding_mask,
@@ -352,7 +354,7 @@ class TransformerDecoderLayer(Module):
         return self.dropout2(x)
 
     def _ff_block(self, x):
-        return self.dropout3(self.linear2(self.dropout(self.activation(self.linear1(x)))))
+        return self._ff(x, self.dropout3)
 
     def forward(self, tgt, memory, tgt_mask=None, memory_mask=None, tgt_key_padding_mask=None,
                 memory_key_padding_mask=None, tgt_is_causal=False, memory_is_causal=False):

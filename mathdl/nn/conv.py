@@ -22,6 +22,7 @@ import numpy as np
 from .. import backend
 from ..autograd.tensor import Tensor
 from ..ops import conv as C
+from ..ops.normalization import batch_norm as _batch_norm
 from . import init
 from .layers import _BatchNorm
 from .module import Module, Parameter
@@ -293,6 +294,20 @@ class BatchNorm2d(_BatchNorm):
     ``F.batch_norm``); running statistics, momentum and eval mode as in BatchNorm1d."""
 
     _expected_dims = (4,)
+
+    def forward_relu(self, x):
+        """max(self(x), 0) as one fused op (one pass less forward and backward; used by the ResNet
+        blocks).  Same statistics, running-average updates and eval behaviour as ``forward``;
+        forward hooks do not run."""
+        self._check_input(x)
+        factor = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats:
+            self.num_batches_tracked.data = self.num_batches_tracked.data + 1
+            if self.momentum is None:
+                factor = 1.0 / float(self.num_batches_tracked.data)
+        use_batch = self.training or not self.track_running_stats
+        return _batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, use_batch, factor,
+                           self.eps, relu=True)
 
 
 class GroupNorm(Module):

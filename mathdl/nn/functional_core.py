@@ -9,7 +9,8 @@
                         (formulas in :mod:`mathdl.ops.activations` and next to each function)
 
 The primitives for linear, dropout and embedding are defined here; their backward passes are
-raw BLAS products when no graph is recorded and mathdl ops under ``create_graph``.
+raw BLAS products when no graph is recorded and mathdl ops under ``create_graph``.  ``inplace``
+arguments are accepted for PyTorch compatibility and ignored (every result is a new tensor).
 """
 
 from __future__ import annotations
@@ -40,7 +41,6 @@ __all__ = [
 ]
 
 _make = Tensor._make
-_ew = ew
 
 
 class LinearFn(Function):
@@ -188,7 +188,7 @@ def bilinear(x1, x2, weight, bias=None):
     t = reshape(matmul(a, reshape(permute(weight, (1, 0, 2)), (n1, out * n2))), (-1, out, n2))
     y = reshape(matmul(t, unsqueeze(b, 2)), (-1, out))
     if bias is not None:
-        y = _ew.add(y, bias)
+        y = ew.add(y, bias)
     return reshape(y, batch + (out,))
 
 
@@ -199,7 +199,7 @@ def dropout(x, p: float = 0.5, training: bool = True, inplace: bool = False):
     if not training or p == 0.0:
         return x
     if p == 1.0:
-        return _ew.mul(x, 0.0)
+        return ew.mul(x, 0.0)
     return DropoutFn(float(p))(x)
 
 
@@ -215,7 +215,7 @@ def alpha_dropout(x, p: float = 0.5, training: bool = False):
     a = ((1 - p) * (1 + p * alpha_p ** 2)) ** -0.5
     b = -a * alpha_p * p
     m = Tensor._make(keep.astype(x.dtype))
-    return _ew.add(_ew.mul(_ew.add(_ew.mul(x, m), Tensor._make(((1 - keep) * alpha_p).astype(x.dtype))), a), b)
+    return ew.add(ew.mul(ew.add(ew.mul(x, m), Tensor._make(((1 - keep) * alpha_p).astype(x.dtype))), a), b)
 
 
 def embedding(input, weight, padding_idx=None):
@@ -238,19 +238,19 @@ def embedding(input, weight, padding_idx=None):
 # --------------------------------------------------------------------------- activations
 def relu(x, inplace: bool = False):
     """max(x, 0)."""
-    return _ew.relu(x)
+    return ew.relu(x)
 
 
 def relu6(x, inplace: bool = False):
     """min(max(x, 0), 6)."""
-    return _ew.clamp(x, 0.0, 6.0)
+    return ew.clamp(x, 0.0, 6.0)
 
 
 def hardtanh(x, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False):
     """clamp(x, min_val, max_val)."""
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val {min_val} is larger than max_val {max_val}")
-    return _ew.clamp(x, float(min_val), float(max_val))
+    return ew.clamp(x, float(min_val), float(max_val))
 
 
 def prelu(x, weight):
@@ -264,7 +264,7 @@ def prelu(x, weight):
     else:
         a = reshape(weight, ()) if x.ndim else weight
     # max(x, 0) + a min(x, 0): no boolean selection, derivative 1 or a, and d/da = min(x, 0)
-    return _ew.add(_ew.relu(x), _ew.mul(a, _ew.clamp(x, max=0.0)))
+    return ew.add(ew.relu(x), ew.mul(a, ew.clamp(x, max=0.0)))
 
 
 def elu(x, alpha: float = 1.0, inplace: bool = False):
@@ -287,62 +287,66 @@ def celu(x, alpha: float = 1.0, inplace: bool = False):
 def swish(x, beta=1.0):
     """x * sigmoid(beta x); beta may be a (learnable) tensor.  beta = 1 is SiLU."""
     if isinstance(beta, Tensor):
-        return _ew.mul(x, _ew.sigmoid(_ew.mul(x, beta)))
+        return ew.mul(x, ew.sigmoid(ew.mul(x, beta)))
     if beta == 1:
         return silu(x)
     if beta == 0:
-        return _ew.mul(x, 0.5)
-    return _ew.div(silu(_ew.mul(x, float(beta))), float(beta))
+        return ew.mul(x, 0.5)
+    return ew.div(silu(ew.mul(x, float(beta))), float(beta))
 
 
 def sigmoid(x):
     """1 / (1 + e^-x)."""
-    return _ew.sigmoid(x)
+    return ew.sigmoid(x)
 
 
 def logsigmoid(x):
     """log sigmoid(x) = -softplus(-x)."""
-    return _ew.neg(softplus(_ew.neg(x)))
+    return ew.neg(softplus(ew.neg(x)))
 
 
 def tanh(x):
-    return _ew.tanh(x)
+    """(e^x - e^-x) / (e^x + e^-x)."""
+    return ew.tanh(x)
 
 
 def hardsigmoid(x, inplace: bool = False):
     """relu6(x + 3) / 6."""
-    return _ew.div(_ew.clamp(_ew.add(x, 3.0), 0.0, 6.0), 6.0)
+    return ew.div(ew.clamp(ew.add(x, 3.0), 0.0, 6.0), 6.0)
 
 
 def hardswish(x, inplace: bool = False):
     """x * relu6(x + 3) / 6."""
-    return _ew.mul(x, hardsigmoid(x))
+    return ew.mul(x, hardsigmoid(x))
 
 
 def softsign(x):
     """x / (1 + |x|)."""
-    return _ew.div(x, _ew.add(_ew.abs(x), 1.0))
+    return ew.div(x, ew.add(ew.abs(x), 1.0))
 
 
 def _cast_for(x, dtype):
     return x if dtype is None else cast(x, dtype)
 
 
+def _softmax_dim(x, dim):
+    """PyTorch's legacy default when ``dim`` is omitted: 0 for 0-, 1- and 3-D input, else 1."""
+    if dim is None:
+        return 0 if x.ndim in (0, 1, 3) else 1
+    return dim
+
+
 def softmax(x, dim=None, dtype=None):
     """exp(x_i) / sum_j exp(x_j) along ``dim`` (computed stably)."""
-    if dim is None:
-        dim = 0 if x.ndim in (0, 1, 3) else 1
-    return _special.softmax(_cast_for(x, dtype), dim)
+    return _special.softmax(_cast_for(x, dtype), _softmax_dim(x, dim))
 
 
 def log_softmax(x, dim=None, dtype=None):
     """x_i - logsumexp(x) along ``dim``."""
-    if dim is None:
-        dim = 0 if x.ndim in (0, 1, 3) else 1
-    return _special.log_softmax(_cast_for(x, dtype), dim)
+    return _special.log_softmax(_cast_for(x, dtype), _softmax_dim(x, dim))
 
 
 def normalize(x, p: float = 2.0, dim: int = 1, eps: float = 1e-12):
     """x / max(||x||_p, eps) along ``dim``."""
     n = _norm(x, p, dim, keepdim=True)
-    return _ew.div(x, _ew.maximum(n, eps))
+    return ew.div(x, ew.maximum(n, eps))

@@ -108,22 +108,23 @@ def _elementwise_weight(name, loss, weight, input_shape, reduction, mean_by_weig
 
 
 # --------------------------------------------------------------------------- regression
+def _pointwise(name, f, input, target, reduction, weight):
+    """f(input - target) elementwise, weighted (mean = sum(w l) / sum(w)) and reduced."""
+    _check_reduction(name, reduction)
+    _check_input(name, input)
+    target = _tensor(name, "target", target, input)
+    loss = f(ops.sub(input, target))
+    return _elementwise_weight(name, loss, weight, input.shape, reduction, True)
+
+
 def mse_loss(input, target, reduction="mean", weight=None):
     """Mean squared error (input - target)^2; optional elementwise ``weight``."""
-    _check_reduction("mse_loss", reduction)
-    _check_input("mse_loss", input)
-    target = _tensor("mse_loss", "target", target, input)
-    loss = ops.square(ops.sub(input, target))
-    return _elementwise_weight("mse_loss", loss, weight, input.shape, reduction, True)
+    return _pointwise("mse_loss", ops.square, input, target, reduction, weight)
 
 
 def l1_loss(input, target, reduction="mean", weight=None):
     """Mean absolute error |input - target|; optional elementwise ``weight``."""
-    _check_reduction("l1_loss", reduction)
-    _check_input("l1_loss", input)
-    target = _tensor("l1_loss", "target", target, input)
-    loss = ops.abs(ops.sub(input, target))
-    return _elementwise_weight("l1_loss", loss, weight, input.shape, reduction, True)
+    return _pointwise("l1_loss", ops.abs, input, target, reduction, weight)
 
 
 def smooth_l1_loss(input, target, reduction="mean", beta=1.0):
@@ -191,6 +192,16 @@ def _index_target(name, input, target, ignore_index):
         elif not lo <= ignore_index <= hi:
             return t, False  # no entry can equal ignore_index: skip the mask
     return t, True
+
+
+def _one_hot_targets(input, t, ignore_index):
+    """For class indices t (N, d1, ...) of input (N, C, d1, ...): valid = (t != ignore_index),
+    safe = t with ignored entries set to class 0, and the boolean one-hot (N, C, d1, ...) of safe."""
+    xp = xp_of(input.data)
+    valid = t != ignore_index
+    safe = xp.where(valid, t, 0)
+    cls_shape = (1, input.shape[1]) + (1,) * (input.ndim - 2)
+    return valid, safe, xp.arange(input.shape[1]).reshape(cls_shape) == safe[:, None]
 
 
 def _unbatched(input, target, index_target):
@@ -270,12 +281,9 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     C = input.shape[1]
     w = _class_weight(name, weight, C, input)
     t, _ = _index_target(name, input, target, ignore_index)
-    xp = xp_of(input.data)
-    valid = t != ignore_index
-    safe = xp.where(valid, t, 0)
+    valid, safe, onehot = _one_hot_targets(input, t, ignore_index)
     hard = (valid if w is None else w[safe] * valid).astype(input.dtype)
-    cls_shape = (1, C) + (1,) * (input.ndim - 2)
-    q = (xp.arange(C).reshape(cls_shape) == safe[:, None]) * hard[:, None]
+    q = onehot * hard[:, None]
     loss = ops.neg(ops.sum(ops.mul(input, _make(q.astype(input.dtype))), 1))
     if reduction == "mean":
         return ops.div(ops.sum(loss), float(hard.sum()) if hard.sum() else float("nan"))
@@ -454,11 +462,8 @@ def focal_loss(input, target, gamma=2.0, alpha=None, reduction="mean", ignore_in
         raise ValueError(f"{name}: input must be (N, C) or (N, C, d1, ...), got {tuple(input.shape)}")
     C = input.shape[1]
     t, _ = _index_target(name, input, target, ignore_index)
-    xp = xp_of(input.data)
-    valid = t != ignore_index
-    safe = xp.where(valid, t, 0)
-    cls_shape = (1, C) + (1,) * (input.ndim - 2)
-    onehot = (xp.arange(C).reshape(cls_shape) == safe[:, None]).astype(input.dtype)
+    valid, safe, onehot = _one_hot_targets(input, t, ignore_index)
+    onehot = onehot.astype(input.dtype)
     logp_t = ops.sum(ops.mul(ops.log_softmax(input, dim=1), _make(onehot)), 1)
     loss = ops.neg(logp_t)
     if gamma:

@@ -10,6 +10,7 @@ minimizing the negative log-likelihood  rho(x, alpha, c) + log c + log Z(alpha).
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 
@@ -196,7 +197,7 @@ class FocalLoss(_Loss):
         super().__init__(reduction)
         self.gamma = gamma
         self.ignore_index = ignore_index
-        if alpha is not None and not isinstance(alpha, (int, float)):
+        if alpha is not None and not isinstance(alpha, numbers.Real):  # per-class weights: a buffer
             self.register_buffer("alpha", _buffer(alpha))
         else:
             self.alpha = alpha
@@ -304,12 +305,7 @@ class AdaptiveRobustLoss(_Loss):
         if x.ndim == 0 or x.shape[-1] != self.num_dims:
             raise ValueError(f"AdaptiveRobustLoss: residuals must have shape (..., {self.num_dims}) "
                              f"(num_dims={self.num_dims}), got {tuple(x.shape)}")
-        nll = L.robust_nll(x, self.alpha(), self.scale())
-        if self.reduction == "mean":
-            return ops.mean(nll)
-        if self.reduction == "sum":
-            return ops.sum(nll)
-        return nll
+        return L._reduce(L.robust_nll(x, self.alpha(), self.scale()), self.reduction)
 
     def extra_repr(self):
         return (f"num_dims={self.num_dims}, alpha in [{self.alpha_lo}, {self.alpha_hi}], "

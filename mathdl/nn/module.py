@@ -483,24 +483,19 @@ class Module:
         """One line describing this module's settings (overridden by layers)."""
         return ""
 
-    def _own_param_count(self):
-        return int(sum(p.numel() for p in self.parameters()))
-
     def _repr_lines(self):
         extra = self.extra_repr()
         children = [(n, m) for n, m in self._modules.items() if m is not None]
         head = type(self).__name__ + "("
+        note = _count_note(self.num_parameters())
         if not children:
-            line = head + extra + ")"
-            n = self._own_param_count()
-            return [line + _count_note(n)]
-        lines = [head + (extra if extra else "")]
+            return [head + extra + ")" + note]
+        lines = [head + extra]
         for name, m in children:
             sub = m._repr_lines()
             lines.append(f"  ({name}): " + sub[0])
             lines.extend("  " + s for s in sub[1:])
-        n = self._own_param_count()
-        lines.append(")" + _count_note(n))
+        lines.append(")" + note)
         return lines
 
     def __repr__(self):
@@ -537,6 +532,13 @@ def _remove_from(d, name, keys):
 
 
 # ---------------------------------------------------------------------- containers
+def _renumber(container, modules):
+    """Register ``modules`` on ``container`` under the names "0", "1", ... (replacing all)."""
+    container._modules.clear()
+    for i, m in enumerate(modules):
+        container.add_module(str(i), m)
+
+
 class Sequential(Module):
     """Applies its modules in order: ``y = m_n(...m_2(m_1(x)))``.
 
@@ -588,10 +590,7 @@ class Sequential(Module):
         else:
             del self._modules[list(self._modules.keys())[self._index(idx)]]
         if all(k.isdigit() for k in self._modules):
-            items = list(self._modules.values())
-            self._modules.clear()
-            for i, m in enumerate(items):
-                self._modules[str(i)] = m
+            _renumber(self, list(self._modules.values()))
 
     def append(self, module):
         self.add_module(str(len(self._modules)), module)
@@ -608,9 +607,7 @@ class Sequential(Module):
         if not -n <= index <= n:
             raise IndexError(f"Sequential.insert: index {index} is out of range for {n} modules")
         items.insert(index, module)
-        self._modules.clear()
-        for i, m in enumerate(items):
-            self.add_module(str(i), m)
+        _renumber(self, items)
         return self
 
 
@@ -642,9 +639,7 @@ class ModuleList(Module):
             del items[idx]
         else:
             del items[int(self._index(idx))]
-        self._modules.clear()
-        for i, m in enumerate(items):
-            self._modules[str(i)] = m
+        _renumber(self, items)
 
     def __len__(self):
         return len(self._modules)
@@ -669,9 +664,7 @@ class ModuleList(Module):
     def insert(self, index, module):
         items = list(self._modules.values())
         items.insert(index, module)
-        self._modules.clear()
-        for i, m in enumerate(items):
-            self.add_module(str(i), m)
+        _renumber(self, items)
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError("ModuleList has no forward; iterate over it in the owner's forward")

@@ -398,7 +398,7 @@ class Clamp(Function):
 
     def backward(self, g):
         x = self.inputs[0].data
-        mask = np.ones(x.shape, dtype=bool) if xp_of(x) is np else xp_of(x).ones(x.shape, dtype=bool)
+        mask = xp_of(x).ones(x.shape, dtype=bool)
         if self.lo is not None:
             mask &= x >= self.lo
         if self.hi is not None:
@@ -562,9 +562,19 @@ def _arr(r, xp):
     return r if r.__class__ is np.ndarray else xp.asarray(r)
 
 
-def sign(x):
-    xp = xp_of(x.data)
-    return _make(_arr(xp.sign(x.data), xp))
+def _no_grad_unary(ufunc_name, doc):
+    """A function x -> ufunc(x) as a constant tensor (these have zero or no derivative)."""
+
+    def op(x):
+        xp = xp_of(x.data)
+        return _make(_arr(getattr(xp, ufunc_name)(x.data), xp))
+
+    op.__name__ = ufunc_name
+    op.__doc__ = doc
+    return op
+
+
+sign = _no_grad_unary("sign", "sign(x) in {-1, 0, 1} (no gradient: its derivative is 0 almost everywhere).")
 
 
 # --------------------------------------------------------------------------- comparisons (no grad)
@@ -589,19 +599,9 @@ logical_and = _cmp("logical_and")
 logical_or = _cmp("logical_or")
 
 
-def logical_not(x):
-    xp = xp_of(x.data)
-    return _make(_arr(xp.logical_not(x.data), xp))
-
-
-def isnan(x):
-    xp = xp_of(x.data)
-    return _make(_arr(xp.isnan(x.data), xp))
-
-
-def isfinite(x):
-    xp = xp_of(x.data)
-    return _make(_arr(xp.isfinite(x.data), xp))
+logical_not = _no_grad_unary("logical_not", "Elementwise not x (a boolean tensor, never differentiable).")
+isnan = _no_grad_unary("isnan", "Elementwise x != x (a boolean tensor, never differentiable).")
+isfinite = _no_grad_unary("isfinite", "Elementwise |x| < inf (a boolean tensor, never differentiable).")
 
 
 def equal(a, b) -> bool:

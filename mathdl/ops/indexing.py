@@ -14,6 +14,7 @@ import numpy as np
 from ..autograd.function import Function
 from ..autograd.tensor import Tensor
 from ..backend import xp_of
+from .shape import broadcast_to, normalize_dim
 
 _make = Tensor._make
 
@@ -37,6 +38,16 @@ def _normalize_index(index, xp):
                 raise IndexError(f"index arrays must be integer or boolean, got dtype {i.dtype}")
         out.append(i)
     return tuple(out), has_int_array
+
+
+def _scatter_add(out, index, g, xp):
+    """out[index] += g in place, accumulating repeated indices (NumPy's add.at, CuPy's scatter_add)."""
+    if xp is np:
+        np.add.at(out, index, g)
+    else:  # pragma: no cover - GPU
+        import cupyx
+
+        cupyx.scatter_add(out, index, g)
 
 
 class GetItem(Function):
@@ -67,12 +78,7 @@ class IndexAdd(Function):
         xp = xp_of(g)
         out = xp.zeros(self.shape, dtype=g.dtype)
         if self.has_int_array:
-            if xp is np:
-                np.add.at(out, self.index, g)
-            else:  # pragma: no cover - GPU
-                import cupyx
-
-                cupyx.scatter_add(out, self.index, g)
+            _scatter_add(out, self.index, g, xp)
         else:
             out[self.index] = g
         return out
@@ -119,7 +125,6 @@ def setitem(x, index, value):
         raise RuntimeError("setitem: a leaf tensor that requires grad cannot be modified in place")
     vt = value if isinstance(value, Tensor) else _make(xp.asarray(v, dtype=x.dtype))
     from .elementwise import add, mul
-    from .shape import broadcast_to
 
     keep = xp.ones(x.shape, dtype=x.dtype)
     keep[idx] = 0
@@ -166,13 +171,7 @@ class ScatterAddAlong(Function):
         if xp is np and ind.shape[self.axis] == 1:  # one index per line: no repeats
             np.put_along_axis(out, ind, g, self.axis)
             return out
-        idx = _along_index(ind, self.axis, xp)
-        if xp is np:
-            np.add.at(out, idx, g)
-        else:  # pragma: no cover - GPU
-            import cupyx
-
-            cupyx.scatter_add(out, idx, g)
+        _scatter_add(out, _along_index(ind, self.axis, xp), g, xp)
         return out
 
     def backward(self, gg):
@@ -193,8 +192,7 @@ def take_along_dim(x, indices, dim):
         raise IndexError(f"take_along_dim: indices must be integers, got dtype {idx.dtype}")
     if idx.ndim != x.ndim:
         raise ValueError(f"take_along_dim: indices have {idx.ndim} dims, input has {x.ndim}")
-    axis = dim % x.ndim
-    return TakeAlong(idx, axis)(x)
+    return TakeAlong(idx, normalize_dim(dim, x.ndim, "take_along_dim"))(x)
 
 
 def gather(x, dim, index):
@@ -204,7 +202,7 @@ def gather(x, dim, index):
     if getattr(idx, "ndim", None) != x.ndim:
         raise ValueError(f"gather: index of shape {tuple(getattr(idx, 'shape', ()))} needs as many dimensions as "
                          f"the input of shape {tuple(x.shape)}")
-    axis = dim % x.ndim if x.ndim else 0
+    axis = normalize_dim(dim, x.ndim, "gather")
     if any(i != axis and idx.shape[i] != x.shape[i] for i in range(x.ndim)):
         if any(i != axis and idx.shape[i] > x.shape[i] for i in range(x.ndim)):
             raise ValueError(f"gather: index of shape {tuple(idx.shape)} is larger than the input of shape "
@@ -216,7 +214,7 @@ def gather(x, dim, index):
 def index_select(x, dim, index):
     idx = index.data if isinstance(index, Tensor) else np.asarray(index)
     key = [slice(None)] * x.ndim
-    key[dim] = idx
+    key[normalize_dim(dim, x.ndim, "index_select")] = idx
     return getitem(x, tuple(key))
 
 

@@ -191,33 +191,67 @@ def _chan_dot(a, b):
     return (a * b).sum(axis=(0, 2) if a.ndim == 3 else 0)  # pragma: no cover - GPU
 
 
+def _channel_rows(a):
+    """A 4-D (N, C, H, W) array whose memory is a contiguous (C, N, H, W) block (what conv2d
+    returns) as a (C, N H W) matrix view; None for other layouts."""
+    if a.ndim != 4:
+        return None
+    t = a.transpose(1, 0, 2, 3)
+    if not t.flags.c_contiguous:
+        return None
+    return t.reshape(t.shape[0], -1)
+
+
 class BatchNormFn(Function):
-    """Training-mode batch norm: statistics of this batch over every axis but axis 1."""
+    """Training-mode batch norm: statistics of this batch over every axis but axis 1; with
+    ``relu`` the fused y = max(w xhat + b, 0) (one pass less each way, no extra temporary).
 
-    __slots__ = ("eps", "has_w", "has_b", "saved_xhat", "saved_rstd", "mean", "var")
+    Channel-major 4-D input (conv2d's output layout) is normalized as a (C, N H W) matrix and the
+    result keeps that layout; other input as (N, C, L)."""
 
-    def __init__(self, eps, has_w, has_b):
-        self.eps, self.has_w, self.has_b = eps, has_w, has_b
+    __slots__ = ("eps", "has_w", "has_b", "relu", "saved_xhat", "saved_rstd", "saved_y", "mean", "var")
+
+    def __init__(self, eps, has_w, has_b, relu=False):
+        self.eps, self.has_w, self.has_b, self.relu = eps, has_w, has_b, relu
 
     def forward(self, x, *wb):
         xp = xp_of(x)
-        x3 = _bn_view(x)
-        n = x3.size // x3.shape[1]
-        mu = _chan_sum(x3) / n
-        xhat = x3 - _per_chan(mu, x3)
-        var = _chan_dot(xhat, xhat) / n
+        rows = _channel_rows(x) if xp is np else None
+        if rows is not None:  # (C, L): per-row statistics, per-row affine map
+            C = rows.shape[0]
+            n = rows.shape[1]
+            mu = np.einsum("cl->c", rows) / n
+            xhat = rows - mu[:, None]
+            var = np.einsum("cl,cl->c", xhat, xhat) / n
+            col = lambda v: v[:, None]  # noqa: E731
+        else:
+            x3 = _bn_view(x)
+            C = x3.shape[1]
+            n = x3.size // C
+            mu = _chan_sum(x3) / n
+            xhat = x3 - _per_chan(mu, x3)
+            var = _chan_dot(xhat, xhat) / n
+            col = lambda v: _per_chan(v, xhat)  # noqa: E731
         self.mean, self.var = mu, var
         rstd = 1.0 / xp.sqrt(var + self.eps)
-        xhat *= _per_chan(rstd, x3)
+        xhat *= col(rstd)
         self.saved_xhat = xhat
         self.saved_rstd = rstd
         if self.has_w:
-            y = xhat * _per_chan(wb[0], xhat)
+            y = xhat * col(wb[0])
         else:
             y = xhat.copy()
         if self.has_b:
-            y += _per_chan(wb[-1], xhat)
-        return y.reshape(x.shape)
+            y += col(wb[-1])
+        if self.relu:
+            xp.maximum(y, 0, out=y)
+        if rows is not None:
+            y = y.reshape((C, x.shape[0]) + x.shape[2:]).transpose(1, 0, 2, 3)
+        else:
+            y = y.reshape(x.shape)
+        if self.relu:
+            self.saved_y = y  # the output (alive anyway as the next layer's input): its mask
+        return y
 
     def backward(self, g):
         x = self.inputs[0]
@@ -226,27 +260,56 @@ class BatchNormFn(Function):
         if _grad_state.enabled:  # differentiable backward (create_graph)
             axes = (0,) + tuple(range(2, x.ndim))
             cshape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+            if self.relu:  # relu' is a constant mask (its own derivative is 0 almost everywhere)
+                g = ew.mul(g, _make((self.saved_y > 0).astype(g.dtype)))
             xhat, rstd = _normalize_composite(x, axes, self.eps)
             gh = ew.mul(g, reshape(w, cshape)) if w is not None else g
             gx = _dx_composite(gh, xhat, rstd, axes) if x.requires_grad else None
             gw = reshape(_sum(ew.mul(g, xhat), axes), w.shape) if w is not None and w.requires_grad else None
             gb = reshape(_sum(g, axes), b.shape) if b is not None and b.requires_grad else None
         else:
-            g3 = _bn_view(g.data)
             xhat = self.saved_xhat
-            n = g3.size // g3.shape[1]
-            sg = _chan_sum(g3)
-            sgx = _chan_dot(g3, xhat)
-            gw = _make(sgx.astype(g3.dtype, copy=False)) if w is not None and w.requires_grad else None
-            gb = _make(sg.astype(g3.dtype, copy=False)) if b is not None and b.requires_grad else None
+            xp = xp_of(xhat)
+            if xhat.ndim == 2 and x.ndim == 4:  # channel-major (C, L) path
+                gd = g.data
+                g2 = _channel_rows(gd)
+                if g2 is None:
+                    g2 = xp.ascontiguousarray(gd.transpose(1, 0, 2, 3)).reshape(xhat.shape)
+                col = lambda v: v[:, None]  # noqa: E731
+                sum_ = lambda a: np.einsum("cl->c", a)  # noqa: E731
+                dot_ = lambda a, c: np.einsum("cl,cl->c", a, c)  # noqa: E731
+            else:
+                g2 = _bn_view(g.data)
+                col = lambda v: _per_chan(v, xhat)  # noqa: E731
+                sum_, dot_ = _chan_sum, _chan_dot
+            if self.relu:  # g <- g [y > 0], a fresh array this backward owns
+                y2 = _channel_rows(self.saved_y) if xhat.ndim == 2 and x.ndim == 4 else _bn_view(self.saved_y)
+                g2 = g2 * (y2 > 0)
+                owned = True
+            else:
+                owned = False
+            n = g2.size // xhat.shape[0 if xhat.ndim == 2 and x.ndim == 4 else 1]
+            sg = sum_(g2)
+            sgx = dot_(g2, xhat)
+            gw = _make(sgx.astype(g2.dtype, copy=False)) if w is not None and w.requires_grad else None
+            gb = _make(sg.astype(g2.dtype, copy=False)) if b is not None and b.requires_grad else None
             gx = None
             if x.requires_grad:
                 scale = self.saved_rstd * w.data if w is not None else self.saved_rstd
                 # gx = scale (g - mean(g) - xhat mean(g xhat)),  scale = w rstd
-                gx3 = xhat * _per_chan(sgx * (scale / n), xhat)
-                xp_of(g3).subtract(g3 * _per_chan(scale, g3), gx3, out=gx3)
-                gx3 -= _per_chan(sg * (scale / n), gx3)
-                gx = _make(gx3.reshape(x.shape))
+                if owned:
+                    gx2 = g2
+                    gx2 *= col(scale)
+                else:
+                    gx2 = g2 * col(scale)
+                t = xhat * col(sgx * (scale / n))
+                gx2 -= t
+                gx2 -= col(sg * (scale / n))
+                if xhat.ndim == 2 and x.ndim == 4:
+                    N = x.shape[0]
+                    gx = _make(gx2.reshape((xhat.shape[0], N) + x.shape[2:]).transpose(1, 0, 2, 3))
+                else:
+                    gx = _make(gx2.reshape(x.shape))
         out = [gx]
         if self.has_w:
             out.append(gw)
@@ -264,12 +327,12 @@ def _update_running(running, new, momentum):
 
 
 def batch_norm(x, running_mean=None, running_var=None, weight=None, bias=None, training: bool = False,
-               momentum: float = 0.1, eps: float = 1e-5):
+               momentum: float = 0.1, eps: float = 1e-5, *, relu: bool = False):
     """Batch normalization of (N, C), (N, C, L) or (N, C, H, W) input over all axes but C.
 
     ``training=True`` (or no running statistics) normalizes with the batch's statistics and,
     when running buffers are given, updates them with ``momentum``; ``training=False`` uses
-    the running statistics.
+    the running statistics.  ``relu=True`` returns max(batch_norm(x), 0) as one fused op.
     """
     if x.ndim < 2:
         raise ValueError(f"batch_norm: expected input of shape (N, C, *), got {tuple(x.shape)}")
@@ -286,7 +349,7 @@ def batch_norm(x, running_mean=None, running_var=None, weight=None, bias=None, t
             raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input of "
                              f"shape {tuple(x.shape)}")
         args = [x] + [t for t in (weight, bias) if t is not None]
-        fn = BatchNormFn(float(eps), weight is not None, bias is not None)
+        fn = BatchNormFn(float(eps), weight is not None, bias is not None, bool(relu))
         y = fn(*args)
         if training and running_mean is not None and momentum is not None:
             _update_running(running_mean, fn.mean, momentum)
@@ -303,4 +366,5 @@ def batch_norm(x, running_mean=None, running_var=None, weight=None, bias=None, t
     shift = ew.neg(ew.mul(rm, scale))
     if bias is not None:
         shift = ew.add(shift, bias)
-    return ew.add(ew.mul(x, reshape(scale, cshape)), reshape(shift, cshape))
+    y = ew.add(ew.mul(x, reshape(scale, cshape)), reshape(shift, cshape))
+    return ew.relu(y) if relu else y

@@ -21,7 +21,7 @@ from ..autograd.function import Function
 from ..autograd.tensor import Tensor
 from ..backend import xp_of
 from . import elementwise as ew
-from .shape import broadcast_to, normalize_dim, normalize_dims, reshape
+from .shape import broadcast_to, flip, normalize_dim, normalize_dims, permute, reshape
 
 _make = Tensor._make
 
@@ -57,12 +57,19 @@ def _unreduce(g, in_shape, axes, keepdim):
     return broadcast_to(g, in_shape)
 
 
-class Sum(Function):
-    __slots__ = ("axes", "keepdim", "in_shape")
-    saves_inputs = False  # backward never reads the inputs' values
+class _Reduction(Function):
+    """Base of the reductions over ``axes`` (a sorted tuple, or None for all axes); ``keepdim``
+    keeps the reduced axes with size 1."""
+
+    __slots__ = ("axes", "keepdim")
 
     def __init__(self, axes, keepdim):
         self.axes, self.keepdim = axes, keepdim
+
+
+class Sum(_Reduction):
+    __slots__ = ("in_shape",)
+    saves_inputs = False  # backward never reads the inputs' values
 
     def forward(self, x):
         self.in_shape = x.shape
@@ -72,12 +79,9 @@ class Sum(Function):
         return (_unreduce(g, self.in_shape, self.axes, self.keepdim),)
 
 
-class Mean(Function):
-    __slots__ = ("axes", "keepdim", "in_shape")
+class Mean(_Reduction):
+    __slots__ = ("in_shape",)
     saves_inputs = False  # backward never reads the inputs' values
-
-    def __init__(self, axes, keepdim):
-        self.axes, self.keepdim = axes, keepdim
 
     def forward(self, x):
         self.in_shape = x.shape
@@ -88,11 +92,12 @@ class Mean(Function):
         return (_unreduce(ew.mul(g, 1.0 / n), self.in_shape, self.axes, self.keepdim),)
 
 
-class Var(Function):
-    __slots__ = ("axes", "keepdim", "correction", "in_shape")
+class Var(_Reduction):
+    __slots__ = ("correction", "in_shape")
 
     def __init__(self, axes, keepdim, correction):
-        self.axes, self.keepdim, self.correction = axes, keepdim, correction
+        super().__init__(axes, keepdim)
+        self.correction = correction
 
     def forward(self, x):
         self.in_shape = x.shape
@@ -130,14 +135,15 @@ class MaxAlong(Function):
         return (ew.mul(_unreduce(g, x.shape, (self.axis,), self.keepdim), _make(onehot)),)
 
 
-class MaxAll(Function):
+class MaxAll(_Reduction):
     """max (or min) over several axes; ties share the gradient equally."""
 
-    __slots__ = ("axes", "keepdim", "is_max")
+    __slots__ = ("is_max",)
     save_output = True
 
     def __init__(self, axes, keepdim, is_max):
-        self.axes, self.keepdim, self.is_max = axes, keepdim, is_max
+        super().__init__(axes, keepdim)
+        self.is_max = is_max
 
     def forward(self, x):
         return x.max(axis=self.axes, keepdims=self.keepdim) if self.is_max else \
@@ -151,11 +157,8 @@ class MaxAll(Function):
         return (ew.mul(_unreduce(g, x.shape, self.axes, self.keepdim), _make(w.astype(g.dtype))),)
 
 
-class Prod(Function):
-    __slots__ = ("axes", "keepdim")
-
-    def __init__(self, axes, keepdim):
-        self.axes, self.keepdim = axes, keepdim
+class Prod(_Reduction):
+    __slots__ = ()
 
     def forward(self, x):
         return x.prod(axis=self.axes, keepdims=self.keepdim)
@@ -168,8 +171,6 @@ class Prod(Function):
         # with zeros, P / x fails: take the product of the other entries directly,
         # others_i = prod_j where(j == i, 1, x_j), over the reduced axes moved last and flattened
         # (differentiable again, so grad-of-grad is right at zeros too)
-        from .shape import permute
-
         xp = xp_of(x.data)
         axes = self.axes if self.axes is not None else tuple(range(x.ndim))
         rest = [i for i in range(x.ndim) if i not in axes]
@@ -196,19 +197,14 @@ class Cumsum(Function):
         return xp_of(x).cumsum(x, axis=self.axis)
 
     def backward(self, g):
-        from .shape import flip
-
         return (flip(cumsum(flip(g, self.axis), self.axis), self.axis),)
 
 
-class Norm2(Function):
+class Norm2(_Reduction):
     """Euclidean norm over axes: sqrt(sum x^2); gradient x / ||x|| (0 where the norm is 0)."""
 
-    __slots__ = ("axes", "keepdim")
+    __slots__ = ()
     save_output = True
-
-    def __init__(self, axes, keepdim):
-        self.axes, self.keepdim = axes, keepdim
 
     def forward(self, x):
         xp = xp_of(x)
@@ -223,6 +219,8 @@ class Norm2(Function):
 
 # --------------------------------------------------------------------------- functions
 def sum(x, dim=None, keepdim=False, *, axis=None, dtype=None):
+    """sum_i x_i over ``dim`` (all entries by default); integer tensors without grad sum in int64
+    (or ``dtype``)."""
     axes = normalize_dims(_dim_arg(dim, axis), x.ndim)
     if x.data.dtype.kind in "biu" and not x.requires_grad:
         return _make(xp_of(x.data).asarray(x.data.sum(axis=axes, keepdims=keepdim, dtype=dtype or np.int64)))
@@ -232,6 +230,7 @@ def sum(x, dim=None, keepdim=False, *, axis=None, dtype=None):
 
 
 def mean(x, dim=None, keepdim=False, *, axis=None):
+    """(1/n) sum_i x_i over ``dim`` (n entries; all by default); floating tensors only."""
     axes = normalize_dims(_dim_arg(dim, axis), x.ndim)
     if x.data.dtype.kind not in "fc" and x.data.dtype.name != "bfloat16":
         raise TypeError(f"mean: expected a floating tensor, got dtype {x.dtype}; cast it first")
@@ -241,6 +240,8 @@ def mean(x, dim=None, keepdim=False, *, axis=None):
 
 
 def var(x, dim=None, keepdim=False, *, axis=None, correction=1, unbiased=None):
+    """sum_i (x_i - mean)^2 / (n - correction) over ``dim`` (Bessel's correction 1 by default;
+    ``unbiased=False`` means correction 0)."""
     if unbiased is not None:
         correction = 1 if unbiased else 0
     axes = normalize_dims(_dim_arg(dim, axis), x.ndim)
@@ -248,22 +249,24 @@ def var(x, dim=None, keepdim=False, *, axis=None, correction=1, unbiased=None):
 
 
 def std(x, dim=None, keepdim=False, *, axis=None, correction=1, unbiased=None):
+    """sqrt(var(x)) with the same arguments as :func:`var`."""
     return ew.sqrt(var(x, dim, keepdim, axis=axis, correction=correction, unbiased=unbiased))
 
 
 def _minmax(x, dim, keepdim, axis, is_max):
     dim = _dim_arg(dim, axis)
+    name = "max" if is_max else "min"
     if x.data.size == 0:
-        raise ValueError(f"{'max' if is_max else 'min'}: empty tensor has no {'maximum' if is_max else 'minimum'}")
+        raise ValueError(f"{name}: empty tensor has no {'maximum' if is_max else 'minimum'}")
     if dim is None or not isinstance(dim, (int, np.integer)):
-        axes = normalize_dims(dim, x.ndim)
+        axes = normalize_dims(dim, x.ndim, name)
         return MaxAll(axes, keepdim, is_max)(x)
-    ax = normalize_dims(dim, x.ndim)[0] if x.ndim else 0
+    ax = normalize_dim(dim, x.ndim, name)
     if x.ndim == 0:
         return MinMaxResult(MaxAll(None, keepdim, is_max)(x), _make(xp_of(x.data).zeros((), dtype=np.int64)))
     fn = MaxAlong(ax, keepdim, is_max)
     vals = fn(x)
-    idx = fn.indices if keepdim is False else xp_of(x.data).expand_dims(fn.indices, ax)
+    idx = xp_of(x.data).expand_dims(fn.indices, ax) if keepdim else fn.indices
     return MinMaxResult(vals, _make(idx.astype(np.int64)))
 
 
@@ -275,28 +278,36 @@ def max(x, dim=None, keepdim=False, *, axis=None):
 
 
 def min(x, dim=None, keepdim=False, *, axis=None):
+    """Minimum; with an integer ``dim`` returns (values, indices) like PyTorch."""
     if isinstance(dim, Tensor):
         return ew.minimum(x, dim)
     return _minmax(x, dim, keepdim, axis, False)
 
 
 def amax(x, dim=None, keepdim=False):
+    """max_i x_i over ``dim`` (one or several axes); ties share the gradient equally."""
     return MaxAll(normalize_dims(dim, x.ndim), keepdim, True)(x)
 
 
 def amin(x, dim=None, keepdim=False):
+    """min_i x_i over ``dim`` (one or several axes); ties share the gradient equally."""
     return MaxAll(normalize_dims(dim, x.ndim), keepdim, False)(x)
 
 
 def prod(x, dim=None, keepdim=False, *, axis=None):
+    """prod_i x_i over ``dim`` (all entries by default)."""
     return Prod(normalize_dims(_dim_arg(dim, axis), x.ndim), keepdim)(x)
 
 
 def cumsum(x, dim=None, *, axis=None):
+    """y_k = sum_{i <= k} x_i along ``dim``."""
     dim = _dim_arg(dim, axis)
     if dim is None:
         raise TypeError("cumsum: dim is required")
-    return Cumsum(normalize_dims(dim, x.ndim)[0])(x)
+    d = normalize_dim(dim, x.ndim, "cumsum")
+    if x.ndim == 0:  # one entry: NumPy would return shape (1,)
+        return reshape(Cumsum(0)(reshape(x, (1,))), ())
+    return Cumsum(d)(x)
 
 
 def norm(x, p=2, dim=None, keepdim=False, *, axis=None):
@@ -321,27 +332,33 @@ def norm(x, p=2, dim=None, keepdim=False, *, axis=None):
     return ew.pow(sum(ew.pow(ew.abs(x), p), axes, keepdim), 1.0 / p)
 
 
-def argmax(x, dim=None, keepdim=False):
+def _arg_extreme(name, x, dim, keepdim):
+    """int64 index of the largest (argmax) or smallest (argmin) entry, over all entries
+    (flattened) or along ``dim``; no gradient."""
     xp = xp_of(x.data)
+    fn = getattr(xp, name)
     if dim is None:
-        return _make(xp.asarray(xp.argmax(x.data), dtype=np.int64))
-    d = normalize_dims(dim, x.ndim)[0]
-    r = xp.argmax(x.data, axis=d)
+        return _make(xp.asarray(fn(x.data), dtype=np.int64))
+    d = normalize_dim(dim, x.ndim, name)
+    r = fn(x.data, axis=d)
     return _make((xp.expand_dims(r, d) if keepdim else r).astype(np.int64))
+
+
+def argmax(x, dim=None, keepdim=False):
+    """argmax_i x_i over all entries (flattened index) or along ``dim``."""
+    return _arg_extreme("argmax", x, dim, keepdim)
 
 
 def argmin(x, dim=None, keepdim=False):
-    xp = xp_of(x.data)
-    if dim is None:
-        return _make(xp.asarray(xp.argmin(x.data), dtype=np.int64))
-    d = normalize_dims(dim, x.ndim)[0]
-    r = xp.argmin(x.data, axis=d)
-    return _make((xp.expand_dims(r, d) if keepdim else r).astype(np.int64))
+    """argmin_i x_i over all entries (flattened index) or along ``dim``."""
+    return _arg_extreme("argmin", x, dim, keepdim)
 
 
 def all(x, dim=None):
+    """Whether every entry (along ``dim``) is non-zero; a boolean tensor without gradient."""
     return _make(xp_of(x.data).asarray(x.data.all(axis=dim)))
 
 
 def any(x, dim=None):
+    """Whether some entry (along ``dim``) is non-zero; a boolean tensor without gradient."""
     return _make(xp_of(x.data).asarray(x.data.any(axis=dim)))

@@ -99,6 +99,7 @@ def sum_to(x, shape):
 
 
 def broadcast_to(x, *shape):
+    """Repeat ``x`` along its size-1 (and new leading) axes to ``shape``; the adjoint is sum_to."""
     shape = normalize_shape(shape)
     if x.shape == shape:
         return x
@@ -140,6 +141,7 @@ class Reshape(Function):
 
 
 def reshape(x, *shape):
+    """The same entries in C order with shape ``shape`` (one entry may be -1: inferred)."""
     shape = normalize_shape(shape)
     if shape == x.shape:
         return x
@@ -162,10 +164,11 @@ view = reshape
 
 
 def flatten(x, start_dim=0, end_dim=-1):
-    if x.ndim == 0:
-        return reshape(x, (1,))
+    """Merge dimensions start_dim..end_dim into one (a 0-d tensor becomes shape (1,))."""
     s = normalize_dim(start_dim, x.ndim, "flatten")
     e = normalize_dim(end_dim, x.ndim, "flatten")
+    if x.ndim == 0:
+        return reshape(x, (1,))
     shape = x.shape[:s] + (-1,) + x.shape[e + 1:]
     if 0 in x.shape:
         shape = x.shape[:s] + (int(np.prod(x.shape[s:e + 1])),) + x.shape[e + 1:]
@@ -173,11 +176,13 @@ def flatten(x, start_dim=0, end_dim=-1):
 
 
 def unflatten(x, dim, sizes):
+    """Split dimension ``dim`` into ``sizes`` (the inverse of flatten)."""
     d = normalize_dim(dim, x.ndim, "unflatten")
     return reshape(x, x.shape[:d] + tuple(sizes) + x.shape[d + 1:])
 
 
 def squeeze(x, dim=None):
+    """Drop size-1 dimensions (all of them, or those among ``dim``)."""
     if dim is None:
         return reshape(x, tuple(s for s in x.shape if s != 1))
     dims = (dim,) if isinstance(dim, int) else tuple(dim)
@@ -186,6 +191,7 @@ def squeeze(x, dim=None):
 
 
 def unsqueeze(x, dim):
+    """Insert a size-1 dimension at position ``dim`` (in [-ndim-1, ndim])."""
     d = dim if dim >= 0 else dim + x.ndim + 1
     if not 0 <= d <= x.ndim:
         raise IndexError(f"unsqueeze: dim {dim} is out of range for a tensor with {x.ndim} dimensions")
@@ -207,6 +213,7 @@ class Permute(Function):
 
 
 def permute(x, *dims):
+    """y[i_p0, i_p1, ...] = x[i_0, i_1, ...]: dimension k of the result is dimension dims[k] of x."""
     given = normalize_shape(dims)
     dims = tuple(normalize_dim(d, x.ndim, "permute") for d in given)
     if len(dims) != x.ndim or sorted(dims) != list(range(x.ndim)):
@@ -217,6 +224,7 @@ def permute(x, *dims):
 
 
 def transpose(x, dim0=-2, dim1=-1):
+    """Swap dimensions ``dim0`` and ``dim1`` (a no-op on 0-d and 1-d tensors with the defaults)."""
     if x.ndim < 2 and dim0 in (-2, -1) and dim1 in (-2, -1):
         return x
     perm = list(range(x.ndim))
@@ -229,6 +237,7 @@ swapaxes = transpose
 
 
 def movedim(x, source, destination):
+    """Move dimension ``source`` to position ``destination``, keeping the others in order."""
     perm = list(range(x.ndim))
     s = normalize_dim(source, x.ndim, "movedim")
     d = normalize_dim(destination, x.ndim, "movedim")
@@ -263,6 +272,7 @@ class Cat(Function):
 
 
 def cat(tensors, dim=0):
+    """Join tensors along the existing dimension ``dim``; the gradient is sliced back apart."""
     tensors = list(tensors)
     if not tensors:
         raise ValueError("cat: expected a non-empty sequence of tensors")
@@ -281,6 +291,7 @@ concatenate = cat
 
 
 def stack(tensors, dim=0):
+    """Join equally shaped tensors along a new dimension ``dim``."""
     tensors = list(tensors)
     if not tensors:
         raise ValueError("stack: expected a non-empty sequence of tensors")
@@ -316,11 +327,13 @@ def split(x, split_size_or_sections, dim=0):
 
 
 def chunk(x, chunks, dim=0):
+    """``chunks`` pieces of size ceil(n / chunks) along ``dim`` (the last may be smaller)."""
     n = x.shape[normalize_dim(dim, x.ndim, "chunk")]
     return split(x, -(-n // chunks), dim)
 
 
 def unbind(x, dim=0):
+    """The slices x[..., i, ...] along ``dim``, as a tuple."""
     d = normalize_dim(dim, x.ndim, "unbind")
     idx = [slice(None)] * x.ndim
     out = []
@@ -377,6 +390,7 @@ class Flip(Function):
 
 
 def flip(x, dims):
+    """Reverse the order of entries along ``dims``."""
     dims = (dims,) if isinstance(dims, int) else tuple(dims)
     return Flip(tuple(normalize_dim(d, x.ndim, "flip") for d in dims))(x)
 
@@ -397,6 +411,7 @@ class Roll(Function):
 
 
 def roll(x, shifts, dims=None):
+    """y_i = x_{(i - shift) mod n} along ``dims`` (the flattened tensor when ``dims`` is None)."""
     if isinstance(shifts, (list, tuple)):
         if dims is None or len(dims) != len(shifts):
             raise ValueError(f"roll: shifts {tuple(shifts)} need as many dims, got {dims}")
@@ -421,12 +436,14 @@ class Tri(Function):
 
 
 def tril(x, diagonal=0):
+    """Keep entries (i, j) of the last two dimensions with j - i <= diagonal, zero the rest."""
     if x.ndim < 2:
         raise ValueError(f"tril: expected a matrix (..., m, n), got shape {tuple(x.shape)}")
     return Tri(diagonal, True)(x)
 
 
 def triu(x, diagonal=0):
+    """Keep entries (i, j) of the last two dimensions with j - i >= diagonal, zero the rest."""
     if x.ndim < 2:
         raise ValueError(f"triu: expected a matrix (..., m, n), got shape {tuple(x.shape)}")
     return Tri(diagonal, False)(x)
@@ -449,6 +466,7 @@ class Cast(Function):
 
 
 def cast(x, dtype):
+    """``x`` as ``dtype``; the gradient is cast back (integer/bool results carry none)."""
     if x.dtype == dtype:
         return x
     if x.requires_grad and dtype.kind != "f" and dtype.name != "bfloat16":
@@ -491,4 +509,5 @@ class Clone(Function):
 
 
 def clone(x):
+    """A copy of ``x`` with its own memory; the gradient passes through unchanged."""
     return Clone()(x)

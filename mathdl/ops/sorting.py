@@ -9,39 +9,32 @@ Gradients are defined where the order is strict (no ties).
 
 from __future__ import annotations
 
+from collections import namedtuple
+
 import numpy as np
 
 from ..autograd.tensor import Tensor
 from ..backend import xp_of
 from .indexing import take_along_dim
-from .reduce import normalize_dims
+from .shape import normalize_dim
 
 _make = Tensor._make
 
 __all__ = ["sort", "argsort", "topk", "msort"]
 
-
-class SortResult(tuple):
-    """(values, indices), like PyTorch's named tuple."""
-
-    def __new__(cls, values, indices):
-        return super().__new__(cls, (values, indices))
-
-    @property
-    def values(self):
-        return self[0]
-
-    @property
-    def indices(self):
-        return self[1]
+#: (values, indices), like PyTorch's named tuple
+SortResult = namedtuple("SortResult", ["values", "indices"])
 
 
 def _axis(x, dim, name):
-    if x.ndim == 0:
-        if dim not in (0, -1):
-            raise IndexError(f"{name}: dim {dim} is out of range for a 0-d tensor")
-        return None
-    return normalize_dims(dim, x.ndim)[0]
+    """The axis to sort along; None for a 0-d tensor (which is its own sort)."""
+    axis = normalize_dim(dim, x.ndim, name)
+    return axis if x.ndim else None
+
+
+def _zero_index(x):
+    """The index (int64 0) of the one entry of a 0-d tensor."""
+    return _make(xp_of(x.data).zeros((), dtype=np.int64))
 
 
 def _order(a, axis, descending, stable):
@@ -62,7 +55,7 @@ def argsort(x, dim=-1, descending=False, stable=False):
     """Indices that sort ``x`` along ``dim`` (int64)."""
     axis = _axis(x, dim, "argsort")
     if axis is None:
-        return _make(xp_of(x.data).zeros((), dtype=np.int64))
+        return _zero_index(x)
     return _make(_order(x.data, axis, descending, stable).astype(np.int64, copy=False))
 
 
@@ -70,7 +63,7 @@ def sort(x, dim=-1, descending=False, stable=False):
     """(values, indices) of ``x`` sorted along ``dim``; values are differentiable."""
     axis = _axis(x, dim, "sort")
     if axis is None:
-        return SortResult(x, _make(xp_of(x.data).zeros((), dtype=np.int64)))
+        return SortResult(x, _zero_index(x))
     idx = _order(x.data, axis, descending, stable).astype(np.int64, copy=False)
     return SortResult(take_along_dim(x, idx, axis), _make(idx))
 
@@ -87,7 +80,7 @@ def topk(x, k, dim=-1, largest=True, sorted=True):
     if not 0 <= k <= n:
         raise ValueError(f"topk: k={k} is out of range for dimension {dim} of size {n} (shape {tuple(x.shape)})")
     if axis is None:
-        return SortResult(x, _make(xp_of(x.data).zeros((), dtype=np.int64)))
+        return SortResult(x, _zero_index(x))
     xp = xp_of(x.data)
     a = x.data
     if k < n and not sorted:

@@ -10,9 +10,9 @@ from __future__ import annotations
 from ..autograd.function import Function
 from ..backend import xp_of
 from . import elementwise as ew
-from .reduce import _unreduce, normalize_dims
+from .reduce import _dim_arg, _Reduction, _unreduce
 from .reduce import sum as _sum
-from .shape import reshape
+from .shape import normalize_dim, normalize_dims, reshape
 
 
 def _lse(x, axes, keepdims):
@@ -26,12 +26,9 @@ def _lse(x, axes, keepdims):
     return out
 
 
-class LogSumExp(Function):
-    __slots__ = ("axes", "keepdim")
+class LogSumExp(_Reduction):
+    __slots__ = ()
     save_output = True
-
-    def __init__(self, axes, keepdim):
-        self.axes, self.keepdim = axes, keepdim
 
     def forward(self, x):
         return _lse(x, self.axes, self.keepdim)
@@ -81,26 +78,28 @@ class LogSoftmax(Function):
 
 
 def logsumexp(x, dim=None, keepdim=False, *, axis=None):
-    if axis is not None:
-        dim = axis
-    return LogSumExp(normalize_dims(dim, x.ndim), keepdim)(x)
+    """log sum_i exp(x_i) over ``dim`` (all entries by default), computed as m + log sum exp(x - m)."""
+    return LogSumExp(normalize_dims(_dim_arg(dim, axis), x.ndim, "logsumexp"), keepdim)(x)
 
 
-def _axis(dim, x, name):
+def _along(cls, name, x, dim, axis):
+    """Apply the softmax-family primitive ``cls`` along one required ``dim`` (a 0-d tensor is
+    treated as one entry)."""
+    dim = _dim_arg(dim, axis)
+    if x.ndim == 0:
+        if dim is not None:
+            normalize_dim(dim, 0, name)  # 0 or -1
+        return reshape(cls(-1)(reshape(x, (1,))), ())
     if dim is None:
         raise TypeError(f"{name}: dim is required (e.g. dim=-1)")
-    return normalize_dims(dim, x.ndim)[0] if x.ndim else None
+    return cls(normalize_dim(dim, x.ndim, name))(x)
 
 
 def softmax(x, dim=None, *, axis=None):
-    dim = axis if axis is not None else dim
-    if x.ndim == 0:
-        return reshape(Softmax(-1)(reshape(x, (1,))), ())
-    return Softmax(_axis(dim, x, "softmax"))(x)
+    """softmax(x)_i = exp(x_i - logsumexp(x)) along ``dim``."""
+    return _along(Softmax, "softmax", x, dim, axis)
 
 
 def log_softmax(x, dim=None, *, axis=None):
-    dim = axis if axis is not None else dim
-    if x.ndim == 0:
-        return reshape(LogSoftmax(-1)(reshape(x, (1,))), ())
-    return LogSoftmax(_axis(dim, x, "log_softmax"))(x)
+    """log_softmax(x)_i = x_i - logsumexp(x) along ``dim``."""
+    return _along(LogSoftmax, "log_softmax", x, dim, axis)
