@@ -202,14 +202,22 @@ def main(argv=None):
         return
     from _timing import try_torch
 
-    torch = try_torch()
+    # try_torch(n) limits NumPy's BLAS (threadpoolctl) and torch to n threads alike; without n it
+    # would give both all cores, so the number asked for is passed on (0: library defaults)
+    torch = try_torch(args.threads or None)
     if torch is not None and args.threads:
-        torch.set_num_threads(args.threads)
         torch.set_num_interop_threads(1)
     import mathdl
 
+    try:
+        from threadpoolctl import threadpool_info
+
+        blas = ",".join(str(i["num_threads"]) for i in threadpool_info() if i["user_api"] == "blas")
+    except ImportError:  # pragma: no cover
+        blas = "?"
     print(f"numpy {np.__version__}, mathdl allocator tuned: {mathdl.backend.allocator_tuned}, "
-          f"cores: {os.cpu_count()}, torch threads: {torch.get_num_threads() if torch else 'n/a'}")
+          f"cores: {os.cpu_count()}, BLAS threads: {blas}, "
+          f"torch threads: {torch.get_num_threads() if torch else 'n/a'}")
     results = {}
     for case in args.cases.split(","):
         batch, shape = CASES[case]

@@ -25,6 +25,18 @@ block) and multiplied while it is still in cache, so the full im2col matrix is n
 the weight gradient recomputes its block instead of keeping one per layer (memory like
 PyTorch's, see benchmarks/bench_cnn.py).
 
+Stride 1 (every 3x3 layer of a ResNet, and the stride-1 input gradients) takes a faster road:
+  * row-wrapped im2col (_cols_rowwrap): columns run over whole padded rows b < Wp instead of
+    b < Wo, so each (c, i, j, n) row of cols is one contiguous run of the padded plane (a few
+    thousand long copies instead of one short copy per output row); the Wp - Wo extra columns
+    are cropped from the product (or meet zeros in a weight gradient);
+  * for few output channels (O <= 16) the product runs in 256-column blocks of one batched call,
+    which OpenBLAS serves with its unpacked small-matrix kernel (1.5x on 16-channel layers);
+  * the weight gradient of a conv whose input also needs a gradient comes out of the input
+    gradient's im2col tiles of g (dL/dW = cols(g) @ x^T, see _conv_forward_rowwrap), so x is
+    never unfolded in backward; otherwise the padded x of the forward is reused.
+The Functions and their (differentiable) backward formulas are the same on every road.
+
 Arrays may come out of these ops in a channel-major memory layout (a transposed view of a
 contiguous (C, N, H, W) block): it is what the matrix product produces, and the next im2col
 reads it directly.  The logical shape is always NCHW.
@@ -131,10 +143,11 @@ def _channel_major(g):
     return g.transpose(1, 0, 2, 3).reshape(O, N * Ho * Wo)
 
 
-def _rowwrap_ok(stride, wp, wo):
+def _rowwrap_ok(stride, wp, wo, pads=(1,)):
     """Use the row-wrapped im2col (see _cols_rowwrap) for stride 1 when the wrapped columns cost
-    at most half again as many matrix-product columns as the true output."""
-    return stride == (1, 1) and 2 * wp <= 3 * wo
+    at most half again as many matrix-product columns as the true output, and the input is padded
+    anyway (without padding the extra copy into a padded block costs more than it saves: LeNet)."""
+    return stride == (1, 1) and 2 * wp <= 3 * wo and any(pads)
 
 
 def _padded_slack(x, pads, slack):
@@ -199,16 +212,17 @@ def _gemm_into(wm, cols, o):
         xp.matmul(cols.T, wm.T, out=o.T)
 
 
-def _conv_forward(x, w, b, stride, pads, dil, groups):
+def _conv_forward(x, w, b, stride, pads, dil, groups, keep=None):
     """conv2d on raw arrays: y[:, tile] = W @ cols(tile) (+ b) per tile; y is returned as an NCHW
-    view of a channel-major (O, N, Ho, Wo) block."""
+    view of a channel-major (O, N, Ho, Wo) block.  On the row-wrapped path the padded input is
+    appended to the list ``keep`` when one is given (the weight gradient reuses it)."""
     xp = xp_of(x)
     N, _, H, W = x.shape
     O, Cg, kh, kw = w.shape
     Wp = W + pads[2] + pads[3]
     Wo = (Wp - dil[1] * (kw - 1) - 1) // stride[1] + 1
-    if _rowwrap_ok(stride, Wp, Wo):
-        return _conv_forward_rowwrap(x, w, b, pads, dil, groups)
+    if _rowwrap_ok(stride, Wp, Wo, pads):
+        return _conv_forward_rowwrap(x, w, b, pads, dil, groups, keep)
     xpad, Ho, Wo, nb = _geometry(x, kh, kw, stride, pads, dil)
     out = xp.empty((O, N, Ho, Wo), dtype=xp.result_type(x.dtype, w.dtype))
     wm = w.reshape(O, -1) if groups == 1 else w.reshape(groups, O // groups, -1)
@@ -224,24 +238,40 @@ def _conv_forward(x, w, b, stride, pads, dil, groups):
     return out.transpose(1, 0, 2, 3)
 
 
-def _rowwrap_geometry(x, kh, kw, pads, dil):
-    """(padded view with slack, Ho, Wo, Wp, images per tile) for the stride-1 row-wrapped path."""
-    xpad = _padded_slack(x, pads, dil[1] * (kw - 1))
+def _rowwrap_geometry(x, kh, kw, pads, dil, xpad=None):
+    """(padded view with slack, Ho, Wo, Wp, images per tile) for the stride-1 row-wrapped path;
+    ``xpad``, when given, is that padded view made earlier for the same x."""
+    if xpad is None:
+        xpad = _padded_slack(x, pads, dil[1] * (kw - 1))
     Hp, Wp = xpad.shape[2], xpad.shape[3]
     Ho, Wo = Hp - dil[0] * (kh - 1), Wp - dil[1] * (kw - 1)
     per_image = x.shape[1] * kh * kw * Ho * Wp * x.itemsize
     return xpad, Ho, Wo, Wp, max(1, min(x.shape[0], TILE_BYTES // max(per_image, 1)))
 
 
-def _conv_forward_rowwrap(x, w, b, pads, dil, groups):
+def _conv_forward_rowwrap(x, w, b, pads, dil, groups, keep=None, wgrad_x=None):
     """Stride-1 conv2d through _cols_rowwrap: the product runs over (n, a, b < Wp) columns and the
-    Wo valid ones are copied out (a copy of the output, 1/(C kh kw / O) the size of cols)."""
+    Wo valid ones are copied out (a copy of the output, 1/(C kh kw / O) the size of cols).
+
+    ``wgrad_x``: when this call is the input gradient of a conv (x = g, w = its flipped kernel,
+    see ConvTransposeFn) whose input was ``wgrad_x``, the same im2col tiles of g also give that
+    conv's weight gradient, appended to ``keep``:
+      dL/dW[o, c, i, j] = sum_{n,a,b} x[n, c, a, b] gpad[n, o, a + d (kh-1-i), b + d (kw-1-j)]
+                        = (cols(g) @ x^T)[(o, kh-1-i, kw-1-j), c]
+    (x on the same wrapped columns, zero where b >= Wo), so x is never unfolded."""
     xp = xp_of(x)
     N = x.shape[0]
     O, Cg, kh, kw = w.shape
     xpad, Ho, Wo, Wp, nb = _rowwrap_geometry(x, kh, kw, pads, dil)
+    if keep is not None:
+        keep.append(xpad)
     ext = xp.empty((O, N, Ho, Wp), dtype=xp.result_type(x.dtype, w.dtype))
     wm = w.reshape(O, -1) if groups == 1 else w.reshape(groups, O // groups, -1)
+    acc = xe = None
+    if wgrad_x is not None:  # wgrad_x (N, O, Ho, Wo) on the wrapped columns
+        xe = xp.empty((O, N, Ho, Wp), dtype=ext.dtype)
+        xe[..., Wo:] = 0
+        xe[..., :Wo] = wgrad_x.transpose(1, 0, 2, 3)
     for n0 in range(0, N, nb):
         cols = _cols_rowwrap(xpad[n0:n0 + nb], kh, kw, dil, Ho)
         o = ext[:, n0:n0 + nb].reshape(O, -1)
@@ -249,6 +279,15 @@ def _conv_forward_rowwrap(x, w, b, pads, dil, groups):
             _gemm_into(wm, cols, o)
         else:
             xp.matmul(wm, cols.reshape(groups, Cg * kh * kw, -1), out=o.reshape(groups, O // groups, -1))
+        if xe is not None:  # (Cg kh kw, O): the orientation OpenBLAS runs fastest here
+            part = cols @ xe[:, n0:n0 + nb].reshape(O, -1).T
+            if acc is None:
+                acc = part
+            else:
+                acc += part
+    if acc is not None:  # rows (c, i', j') of g's channels -> weight (c, O, kh, kw), flipped
+        gw = acc.reshape(Cg, kh, kw, O)[:, ::-1, ::-1, :].transpose(0, 3, 1, 2)
+        keep.append(xp.ascontiguousarray(gw))
     out = xp.empty((O, N, Ho, Wo), dtype=ext.dtype)
     out[...] = ext[..., :Wo]
     if b is not None:
@@ -256,13 +295,14 @@ def _conv_forward_rowwrap(x, w, b, pads, dil, groups):
     return out.transpose(1, 0, 2, 3)
 
 
-def _conv_weight(x, g, wshape, stride, pads, dil, groups):
-    """dL/dW = sum over tiles of g(tile) (O, m) @ cols(tile)^T (m, C kh kw), per group."""
+def _conv_weight(x, g, wshape, stride, pads, dil, groups, xpad=None):
+    """dL/dW = sum over tiles of g(tile) (O, m) @ cols(tile)^T (m, C kh kw), per group; ``xpad``:
+    the forward's padded input on the row-wrapped path (else it is padded again)."""
     O, Cg, kh, kw = wshape
     N = x.shape[0]
     Wp = x.shape[3] + pads[2] + pads[3]
-    if _rowwrap_ok(stride, Wp, g.shape[3]):
-        xpad, Ho, Wo, Wp, nb = _rowwrap_geometry(x, kh, kw, pads, dil)
+    if _rowwrap_ok(stride, Wp, g.shape[3], pads):
+        xpad, Ho, Wo, Wp, nb = _rowwrap_geometry(x, kh, kw, pads, dil, xpad)
         xp = xp_of(g)
         gt = xp.empty((O, N, Ho, Wp), dtype=g.dtype)  # g on the wrapped columns, zero where b >= Wo
         gt[..., Wo:] = 0
@@ -296,24 +336,35 @@ def _flipped_transposed(w, groups):
 
 # =========================================================================== primitives
 class Conv2dFn(Function):
-    """y = conv2d(x, w) (+ b): im2col and one matrix product per group."""
+    """y = conv2d(x, w) (+ b): im2col and one matrix product per group.  The padded input of the
+    row-wrapped path is kept (``saved_xpad``, freed after backward) for the weight gradient,
+    instead of padding x again there."""
 
-    __slots__ = ("stride", "pads", "dil", "groups")
+    __slots__ = ("stride", "pads", "dil", "groups", "saved_xpad")
 
     def __init__(self, stride, pads, dil, groups):
         self.stride, self.pads, self.dil, self.groups = stride, pads, dil, groups
+        self.saved_xpad = None
 
     def forward(self, x, w, b=None):
-        return _conv_forward(x, w, b, self.stride, self.pads, self.dil, self.groups)
+        keep = []
+        y = _conv_forward(x, w, b, self.stride, self.pads, self.dil, self.groups, keep)
+        self.saved_xpad = keep[0] if keep else None
+        return y
 
     def backward(self, g):
         x, w = self.inputs[0], self.inputs[1]
         gx = gw = gb = None
         geom = (self.stride, self.pads, self.dil, self.groups)
+        pre = None
         if x.requires_grad:
-            gx = ConvTransposeFn(*geom, x.shape[2:])(g, w)
+            ct = ConvTransposeFn(*geom, x.shape[2:])
+            if w.requires_grad:  # let the input gradient's im2col also give the weight gradient
+                ct.saved_wgrad_x = x.data
+            gx = ct(g, w)
+            pre, ct.saved_gw = ct.saved_gw, None
         if w.requires_grad:
-            gw = ConvWeightFn(*geom, w.shape)(x, g)
+            gw = ConvWeightFn(*geom, w.shape, self.saved_xpad, pre)(x, g)
         if len(self.inputs) == 3 and self.inputs[2].requires_grad:
             gb = _sum(g, (0, 2, 3))
         return (gx, gw) if len(self.inputs) == 2 else (gx, gw, gb)
@@ -322,10 +373,13 @@ class Conv2dFn(Function):
 class ConvTransposeFn(Function):
     """x-like = ConvTranspose(g, w): the adjoint of conv2d in its input (col2im of W^T g)."""
 
-    __slots__ = ("stride", "pads", "dil", "groups", "hw")
+    __slots__ = ("stride", "pads", "dil", "groups", "hw", "saved_wgrad_x", "saved_gw")
 
     def __init__(self, stride, pads, dil, groups, hw):
         self.stride, self.pads, self.dil, self.groups, self.hw = stride, pads, dil, groups, tuple(hw)
+        # saved_wgrad_x: set by Conv2dFn.backward to its x when it also needs dL/dW; the forward
+        # then leaves that weight gradient in saved_gw (same im2col tiles; see _conv_forward_rowwrap)
+        self.saved_wgrad_x = self.saved_gw = None
 
     def forward(self, g, w):
         H, W = self.hw
@@ -336,8 +390,15 @@ class ConvTransposeFn(Function):
         if self.stride == (1, 1) and min(full) >= 0:
             # stride 1: the adjoint is a "full" convolution of g with the flipped, transposed kernel
             # (one im2col + one product; no col2im passes)
-            return _conv_forward(g, _flipped_transposed(w, self.groups), None, (1, 1), full, self.dil,
-                                 self.groups)
+            wx, self.saved_wgrad_x = self.saved_wgrad_x, None
+            wf = _flipped_transposed(w, self.groups)
+            Wp = g.shape[3] + full[2] + full[3]
+            if wx is not None and self.groups == 1 and _rowwrap_ok((1, 1), Wp, W):
+                keep = []
+                y = _conv_forward_rowwrap(g, wf, None, full, self.dil, 1, keep, wx)
+                self.saved_gw = keep[-1]
+                return y
+            return _conv_forward(g, wf, None, (1, 1), full, self.dil, self.groups)
         return self._col2im(g, w)
 
     def _col2im(self, g, w):
@@ -376,14 +437,20 @@ class ConvTransposeFn(Function):
 class ConvWeightFn(Function):
     """w-like = ConvWeight(x, g): the correlation sum_{n,a,b} g[n,o,a,b] xpad[n,c,a s+i d,b s+j d]."""
 
-    __slots__ = ("stride", "pads", "dil", "groups", "wshape")
+    __slots__ = ("stride", "pads", "dil", "groups", "wshape", "saved_xpad", "saved_result")
 
-    def __init__(self, stride, pads, dil, groups, wshape):
+    def __init__(self, stride, pads, dil, groups, wshape, xpad=None, result=None):
         self.stride, self.pads, self.dil, self.groups = stride, pads, dil, groups
         self.wshape = tuple(wshape)
+        self.saved_xpad = xpad  # x padded by the forward conv (row-wrapped path), used once
+        self.saved_result = result  # this forward's value, computed alongside the input gradient
 
     def forward(self, x, g):
-        return _conv_weight(x, g, self.wshape, self.stride, self.pads, self.dil, self.groups)
+        xpad, self.saved_xpad = self.saved_xpad, None
+        res, self.saved_result = self.saved_result, None
+        if res is not None:
+            return res
+        return _conv_weight(x, g, self.wshape, self.stride, self.pads, self.dil, self.groups, xpad)
 
     def backward(self, hw):
         x, g = self.inputs
