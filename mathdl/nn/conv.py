@@ -299,13 +299,7 @@ class BatchNorm2d(_BatchNorm):
         """max(self(x), 0) as one fused op (one pass less forward and backward; used by the ResNet
         blocks).  Same statistics, running-average updates and eval behaviour as ``forward``;
         forward hooks do not run."""
-        self._check_input(x)
-        factor = 0.0 if self.momentum is None else self.momentum
-        if self.training and self.track_running_stats:
-            self.num_batches_tracked.data = self.num_batches_tracked.data + 1
-            if self.momentum is None:
-                factor = 1.0 / float(self.num_batches_tracked.data)
-        use_batch = self.training or not self.track_running_stats
+        use_batch, factor = self._step(x)
         return _batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, use_batch, factor,
                            self.eps, relu=True)
 

@@ -216,14 +216,19 @@ class _BatchNorm(Module):
             raise ValueError(f"{type(self).__name__}({self.num_features}): expected {dims} input with "
                              f"{self.num_features} channels in dimension 1, got shape {tuple(x.shape)}")
 
-    def forward(self, x):
+    def _step(self, x):
+        """Check ``x``, count the batch, and return (use batch statistics?, running-average factor):
+        the factor is ``momentum``, or 1/batches-seen for a cumulative average (momentum None)."""
         self._check_input(x)
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
             self.num_batches_tracked.data = self.num_batches_tracked.data + 1
             if self.momentum is None:
                 factor = 1.0 / float(self.num_batches_tracked.data)
-        use_batch = self.training or not self.track_running_stats
+        return self.training or not self.track_running_stats, factor
+
+    def forward(self, x):
+        use_batch, factor = self._step(x)
         return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, use_batch, factor,
                             self.eps)
 

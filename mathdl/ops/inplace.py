@@ -30,10 +30,6 @@ def rebind(x, new):
     x._version += 1
 
 
-def _raw(v, x):
-    return v.data if isinstance(v, Tensor) else v
-
-
 def inplace(x, kind, other):
     from . import elementwise as ew
 
@@ -71,7 +67,7 @@ def inplace(x, kind, other):
         rebind(x, new)
         return x
     a = x.data
-    o = _raw(other, x)
+    o = other.data if isinstance(other, Tensor) else other
     if kind == "add":
         a += o
     elif kind == "sub":
