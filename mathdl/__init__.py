@@ -27,3 +27,27 @@ bool = bool_  # noqa: A001  (mathdl.bool, like torch.bool)
 __version__ = "0.1.0"
 
 from .serialization import load, save  # noqa: E402  (checkpoints: mathdl.save / mathdl.load)
+
+# Every public subpackage is reachable as an attribute after ``import mathdl`` (``md.nn.functional``,
+# ``md.distributions.Normal``...), imported on first use so that ``import mathdl`` stays fast.
+_SUBPACKAGES = (
+    "amp", "analysis", "autograd", "bayes", "compress", "cuda", "curvature", "data", "distributed",
+    "distributions", "experiments", "flows", "linalg", "metrics", "models", "nn", "optim", "physics",
+    "special", "utils",
+)
+
+
+def __getattr__(name):
+    if name in _SUBPACKAGES:
+        import importlib
+
+        try:
+            return importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as e:
+            if e.name != f"{__name__}.{name}":
+                raise
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_SUBPACKAGES))

@@ -12,11 +12,13 @@ from . import datasets, readers  # noqa: F401,E402  (registration)
 
 import importlib as _importlib
 
-try:  # sequence tasks and the text corpus (transformer helper); optional while it is being written
-    _importlib.import_module(__name__ + ".sequences")
-except ModuleNotFoundError as _e:  # pragma: no cover
-    if _e.name != __name__ + ".sequences":
-        raise
+# Modules that register datasets by being imported; a module still being written may be absent.
+for _mod in ("sequences", "mnist1d"):
+    try:
+        _importlib.import_module(f"{__name__}.{_mod}")
+    except ModuleNotFoundError as _e:  # pragma: no cover
+        if _e.name != f"{__name__}.{_mod}":
+            raise
 
 __all__ = [
     "Dataset", "TensorDataset", "Subset", "ConcatDataset", "TransformDataset", "random_split",
