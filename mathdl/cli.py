@@ -1,4 +1,4 @@
-"""The ``mathdl`` command: ``train``, ``evaluate``, ``list`` (and ``generate`` where available).
+"""The ``mathdl`` command: ``train``, ``evaluate``, ``list``, and the subcommands of :data:`PLUGINS`.
 
 ``mathdl train`` is a generic supervised trainer over the two registries: a model builder
 (``mathdl.models.registry``) is applied to a dataset spec (``mathdl.data.registry``).  For the
@@ -46,7 +46,8 @@ DEFAULTS = {
     "model": "mlp", "dataset": "digits", "epochs": 20, "batch_size": 64, "lr": 1e-3, "optimizer": "adam",
     "scheduler": "none", "weight_decay": 0.0, "momentum": None, "clip_grad": 0.0, "seed": 0, "threads": 0,
 }
-OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "adagrad")
+# Subcommands that live beside their subject: each module has ``add_parser(subparsers)`` and ``run(args)``.
+PLUGINS = ("generate", "analysis.cli", "compress.cli", "experiments.reproduce")
 SCHEDULERS = ("none", "step", "cosine", "exponential", "onecycle", "warmup")
 
 
@@ -105,6 +106,28 @@ def _registries():
     return MODELS, DATASETS
 
 
+def _optimizer_names():
+    from . import optim  # noqa: F401  (importing it registers every optimizer)
+    from .optim.registry import optimizer_names
+
+    return optimizer_names()
+
+
+def _plugins():
+    """The plugin modules that exist (a plugin still being written may be absent)."""
+    found = []
+    for name in PLUGINS:
+        try:
+            mod = importlib.import_module(f"{__package__}.{name}")
+        except ModuleNotFoundError as err:
+            if not (err.name and f"{__package__}.{name}".startswith(err.name)):
+                raise
+            continue
+        if hasattr(mod, "add_parser") and hasattr(mod, "run"):
+            found.append(mod)
+    return found
+
+
 def build_parser():
     models, datasets = _registries()
     parser = _Parser(
@@ -129,7 +152,10 @@ def build_parser():
     t.add_argument("--epochs", type=int, help=f"total number of epochs (default {DEFAULTS['epochs']})")
     t.add_argument("--batch-size", type=int, help=f"examples per step (default {DEFAULTS['batch_size']})")
     t.add_argument("--lr", type=float, help=f"learning rate (default {DEFAULTS['lr']})")
-    t.add_argument("--optimizer", choices=OPTIMIZERS, help=f"optimizer (default {DEFAULTS['optimizer']})")
+    t.add_argument("--optimizer", metavar="NAME",
+                   help=f"optimizer (default {DEFAULTS['optimizer']}): " + ", ".join(_optimizer_names()))
+    t.add_argument("--optim-opt", action="append", metavar="KEY=VALUE",
+                   help="option for the optimizer, e.g. history_size=20 (repeatable)")
     t.add_argument("--scheduler", choices=SCHEDULERS,
                    help="learning-rate schedule: step (x0.1 every epochs/3), cosine (to 0 over the run), "
                         "exponential (x0.95 per epoch), onecycle (per step), warmup (linear over the first "
@@ -166,15 +192,11 @@ def build_parser():
     sub.add_parser("list", help="list the registered models and datasets",
                    description="List every registered model and dataset with a one-line description.")
 
-    try:
-        _generate = importlib.import_module(__package__ + ".generate")
-    except ModuleNotFoundError as err:
-        if err.name != __package__ + ".generate":
-            raise
-        _generate = None
-    if _generate is not None and hasattr(_generate, "add_parser") and hasattr(_generate, "run"):
-        _generate.add_parser(sub)
-        parser.set_defaults(_generate_run=_generate.run)
+    for plugin in _plugins():
+        before = set(sub.choices)
+        plugin.add_parser(sub)
+        for name in set(sub.choices) - before:
+            sub.choices[name].set_defaults(_plugin_run=plugin.run)
     return parser
 
 
@@ -186,6 +208,7 @@ def _resolve(args, models, datasets, resumed_config=None):
                                            "scheduler", "weight_decay", "momentum", "clip_grad", "seed", "threads")
              if getattr(args, k, None) is not None}
     model_opts = _options(getattr(args, "model_opt", None), "--model-opt")
+    optim_opts = _options(getattr(args, "optim_opt", None), "--optim-opt")
     data_opts = _options(getattr(args, "data_opt", None), "--data-opt")
     if getattr(args, "data_dir", None):
         data_opts["root"] = os.path.expanduser(args.data_dir)
@@ -199,6 +222,8 @@ def _resolve(args, models, datasets, resumed_config=None):
                            f"{resumed_config.get('model_options')}")
         cfg.update(resumed_config)
         cfg.update(given)
+        if optim_opts:
+            cfg["optimizer_options"] = optim_opts
         if data_opts:
             cfg["data_options"] = {**cfg.get("data_options", {}), **data_opts}
         return cfg
@@ -212,6 +237,7 @@ def _resolve(args, models, datasets, resumed_config=None):
     cfg.update(given)
     cfg["model_options"] = model_opts
     cfg["data_options"] = data_opts
+    cfg["optimizer_options"] = optim_opts
     return cfg
 
 
@@ -223,8 +249,11 @@ def _check_config(cfg):
         raise CLIError(f"--lr must be a positive number, got {cfg['lr']!r}")
     if cfg["seed"] < 0:
         raise CLIError(f"--seed must be a non-negative integer, got {cfg['seed']!r}")
-    if cfg["optimizer"] not in OPTIMIZERS:
-        raise CLIError(f"unknown optimizer {cfg['optimizer']!r}; available: {', '.join(OPTIMIZERS)}")
+    if not isinstance(cfg.get("threads"), int) or cfg["threads"] < 0:
+        raise CLIError(f"--threads must be a non-negative integer (0: leave as is), got {cfg.get('threads')!r}")
+    names = _optimizer_names()
+    if cfg["optimizer"] not in names:
+        raise CLIError(f"unknown optimizer {cfg['optimizer']!r}; available: {', '.join(names)}")
     if cfg["scheduler"] not in SCHEDULERS:
         raise CLIError(f"unknown scheduler {cfg['scheduler']!r}; available: {', '.join(SCHEDULERS)}")
 
@@ -247,22 +276,40 @@ def _build_model(cfg, spec):
         return build_model(cfg["model"], spec, **cfg.get("model_options", {}))
     except TypeError as e:
         raise CLIError(f"model {cfg['model']!r}: bad --model-opt ({e})") from None
+    except (ValueError, NotImplementedError) as e:
+        raise CLIError(f"model {cfg['model']!r} cannot be built for dataset {cfg['dataset']!r} "
+                       f"(input shape {spec.input_shape}, task {spec.task}): {e}") from None
 
 
-def _make_optimizer(cfg, params):
-    from . import optim
+def _probe(model, spec, cfg):
+    """Run the model on two training examples (eval mode, no grad, random state restored), so that a
+    model that cannot read this dataset fails now with one line instead of a traceback mid-epoch."""
+    from . import no_grad
+    from .data import DataLoader
 
-    name, lr, wd = cfg["optimizer"], cfg["lr"], cfg["weight_decay"]
-    if name == "adam":
-        return optim.Adam(params, lr=lr, weight_decay=wd)
-    if name == "adamw":
-        return optim.AdamW(params, lr=lr, weight_decay=wd)
-    if name == "sgd":
-        momentum = 0.9 if cfg["momentum"] is None else cfg["momentum"]
-        return optim.SGD(params, lr=lr, momentum=momentum, weight_decay=wd)
-    if name == "rmsprop":
-        return optim.RMSprop(params, lr=lr, weight_decay=wd, momentum=cfg["momentum"] or 0.0)
-    return optim.Adagrad(params, lr=lr, weight_decay=wd)
+    state = _get_rng_state()
+    model.eval()
+    try:
+        with no_grad():
+            x, y = _batch_xy(next(iter(DataLoader(spec.train, batch_size=2, collate_fn=spec.extra.get("collate_fn")))))
+            _batch_loss(model, x, y, spec)
+    except (TypeError, ValueError, RuntimeError, IndexError) as e:
+        raise CLIError(f"model {cfg['model']!r} cannot be trained on dataset {cfg['dataset']!r} "
+                       f"(inputs {tuple(spec.input_shape)}, task {spec.task}): {' '.join(str(e).split())}") from None
+    finally:
+        model.train()
+        _set_rng_state(state)
+
+
+def _make_optimizer(cfg, model):
+    from .optim.registry import build_optimizer
+
+    try:
+        return build_optimizer(cfg["optimizer"], model, cfg)
+    except TypeError as e:
+        raise CLIError(f"optimizer {cfg['optimizer']!r}: bad --optim-opt ({e})") from None
+    except ValueError as e:
+        raise CLIError(f"optimizer {cfg['optimizer']!r}: {e}") from None
 
 
 def _make_scheduler(cfg, optimizer, steps_per_epoch):
@@ -308,6 +355,14 @@ def _loss_and_counts(logits, y, task, num_classes):
     return loss, out
 
 
+def _batch_loss(model, x, y, spec):
+    """(loss, sums) of one batch: the model's own ``compute_loss(x, y)`` if it has one (VAEs, flows,
+    Bayesian networks: the loss is part of the model), else the task's loss on ``model(x)``."""
+    if hasattr(model, "compute_loss"):
+        return model.compute_loss(x, y)
+    return _loss_and_counts(model(x), y, spec.task, spec.num_classes)
+
+
 def _summarize(loss_sum, sums, task, prefix):
     n = max(sums.get("n", 0), 1)
     row = {f"{prefix}_loss": loss_sum / n}
@@ -349,6 +404,11 @@ def run_epoch_eval(model, dataset, spec, batch_size=256, collect=False):
     with no_grad():
         for batch in DataLoader(dataset, batch_size=batch_size, collate_fn=spec.extra.get("collate_fn")):
             x, y = _batch_xy(batch)
+            if hasattr(model, "compute_loss"):
+                loss, part = model.compute_loss(x, y)
+                loss_sum += float(loss.item()) * part["n"]
+                _add(sums, part)
+                continue
             logits = model(x)
             loss, part = _loss_and_counts(logits, y, spec.task, spec.num_classes)
             loss_sum += float(loss.item()) * part["n"]
@@ -488,8 +548,9 @@ def train(cfg, run_dir, resume_state=None, progress=True, plot=True, log=print):
     manual_seed(cfg["seed"])
     spec = _load_spec(cfg)
     model = _build_model(cfg, spec)
+    _probe(model, spec, cfg)
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = _make_optimizer(cfg, params)
+    optimizer = _make_optimizer(cfg, model)
     loader = DataLoader(spec.train, batch_size=cfg["batch_size"], shuffle=True, seed=cfg["seed"],
                         collate_fn=spec.extra.get("collate_fn"))
     scheduler, per_step = _make_scheduler(cfg, optimizer, len(loader))
@@ -503,7 +564,14 @@ def train(cfg, run_dir, resume_state=None, progress=True, plot=True, log=print):
         history = list(resume_state.get("metrics", []))
         start = int(resume_state["epoch"])
         _set_rng_state(resume_state["rng"])
-    os.makedirs(run_dir, exist_ok=True)
+    try:
+        os.makedirs(run_dir, exist_ok=True)
+        probe = os.path.join(run_dir, ".write-test")
+        with open(probe, "w"):
+            pass
+        os.remove(probe)
+    except OSError as e:
+        raise CLIError(f"cannot write the run folder {run_dir!r}: {e.strerror or e}") from None
     ckpt_path = os.path.join(run_dir, CHECKPOINT_NAME)
     with open(os.path.join(run_dir, "config.json"), "w") as f:
         json.dump(cfg, f, indent=2, default=str)
@@ -523,6 +591,8 @@ def train(cfg, run_dir, resume_state=None, progress=True, plot=True, log=print):
             _train_epoch(run, epoch)
     if plot:
         _write_plot(run_dir, history, f"{cfg['model']} on {cfg['dataset']}")
+    if hasattr(model, "write_figures"):
+        model.write_figures(run_dir, spec)
     return history
 
 
@@ -543,10 +613,10 @@ def _train_epoch(run, epoch):
                    file=sys.stderr, unit="batch")
         batches = bar
     loss_sum, sums = 0.0, {}
+    needs_closure = getattr(optimizer, "needs_closure", False)
     for step, batch in enumerate(batches, 1):
         x, y = _batch_xy(batch)
-        logits = model(x)
-        loss, part = _loss_and_counts(logits, y, spec.task, spec.num_classes)
+        loss, part = _batch_loss(model, x, y, spec)
         value = float(loss.item())
         if not math.isfinite(value):
             if bar is not None:
@@ -556,7 +626,16 @@ def _train_epoch(run, epoch):
         loss.backward()
         if cfg.get("clip_grad"):
             optim.clip_grad_norm_(params, cfg["clip_grad"])
-        optimizer.step()
+        if needs_closure:
+            def closure(x=x, y=y):
+                optimizer.zero_grad()
+                again = _batch_loss(model, x, y, spec)[0]
+                again.backward()
+                return again
+
+            optimizer.step(closure)
+        else:
+            optimizer.step()
         if per_step:
             scheduler.step()
         loss_sum += value * part["n"]
@@ -777,8 +856,11 @@ def main(argv=None):
             return _cmd_evaluate(args)
         if args.command == "list":
             return _cmd_list(models, datasets)
-        if args.command == "generate" and getattr(args, "_generate_run", None) is not None:
-            return args._generate_run(args) or 0
+        if getattr(args, "_plugin_run", None) is not None:
+            try:
+                return args._plugin_run(args) or 0
+            except (ValueError, FileNotFoundError) as e:
+                raise CLIError(" ".join(str(e).split())) from None
         parser.print_help()
         return 0
     except CLIError as e:
