@@ -1,0 +1,459 @@
+"""Recurrent cells run over a sequence (backpropagation through time) as one fused primitive.
+
+A recurrent layer maps inputs x_t to states h_t by h_t = cell(x_t, h_{t-1}).  Every cell here
+reads x_t only through the affine map  a_t = W_ih x_t + b_ih,  so the layer computes those for all
+time steps as ONE matrix product before the loop (``xw``, shape (T, B, G H) for G gate blocks),
+and :class:`Recurrence` runs only the part that depends on the previous state (per step: one
+(B, H_in) x (H_in, G H) product and a few elementwise passes).  Gate blocks follow PyTorch's
+layouts (W_hh is (G H, H_in); sigma is the logistic function):
+
+  RNN_TANH / RNN_RELU (G = 1):  h_t = act(a_t + W_hh h_{t-1} + b_hh)
+  LSTM (G = 4, blocks i f g o): [i f g o] = [sigma sigma tanh sigma](a_t + W_hh h_{t-1} + b_hh)
+                                c_t = f c_{t-1} + i g,   r_t = o tanh(c_t)
+                                h_t = W_hr r_t  with a projection (proj_size P), else h_t = r_t
+  GRU  (G = 3, blocks r z n):   [r z] = sigma(a_t[r z] + W_h[r z] h_{t-1} + b_h[r z])
+                                n = tanh(a_t[n] + r (W_hn h_{t-1} + b_hn))
+                                h_t = (1 - z) n + z h_{t-1}
+
+The backward pass is backpropagation through time.  With dh_t the total gradient reaching h_t
+(from the output and from step t+1) and delta_t the gradient of the pre-activations:
+
+  RNN:   delta = dh (1 - h^2)   (tanh)   or   dh [h > 0]   (relu)
+  LSTM:  dr = W_hr^T dh (or dh),  dc = dc_next + dr o (1 - tanh^2 c),
+         delta = [dc g i(1-i),  dc c_{t-1} f(1-f),  dc i (1-g^2),  dr tanh(c) o(1-o)],
+         dc_{t-1} = dc f
+  GRU:   dn' = dh (1 - z)(1 - n^2),  delta_x = [dn' hn r(1-r),  dh (h_{t-1} - n) z(1-z),  dn'],
+         delta_h = delta_x with its n block replaced by dn' r   (hn = W_hn h_{t-1} + b_hn)
+  dh_{t-1} = delta_h W_hh (+ dh z for the GRU),   delta_h = delta_x except for the GRU.
+
+Only the products with W_hh are per step; the weight gradients are one product each over all
+steps:  dW_hh = sum_t delta_h,t^T h_{t-1},  db_hh = sum_t delta_h,t,  dW_hr = sum_t dh_t^T r_t,
+and d xw = delta_x goes back through the input map (one product for dW_ih and one for dx).
+
+Variable lengths (packed sequences): ``batch_sizes[t]`` rows are active at step t (rows sorted by
+decreasing length, as in a PackedSequence); an inactive row keeps its state unchanged, so the
+state at the last step (first step for ``reverse``) is each sequence's final state.
+
+The output of :class:`Recurrence` is one array Z (T, B, S) of the states after each step: h
+(RNN, GRU; S = H) or h and c side by side (LSTM; S = P + H, h first).  Its forward and the
+backward above run on raw arrays; under ``create_graph`` the backward instead differentiates
+:func:`recurrence_reference` (the same recurrence composed of mathdl ops), so the gradient is
+itself recorded and second derivatives work.
+"""
+
+from __future__ import annotations
+
+from ..autograd.function import Function
+from ..autograd.grad_mode import state as _grad_state
+from ..autograd.tensor import Tensor
+from ..backend import xp_of
+from . import elementwise as ew
+from .linalg import matmul
+from .shape import cat, clone, stack, transpose
+
+__all__ = ["MODES", "GATES", "Recurrence", "recurrence", "recurrence_reference"]
+
+MODES = ("RNN_TANH", "RNN_RELU", "LSTM", "GRU")
+GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
+
+_make = Tensor._make
+
+
+def _sigmoid_(a, xp):
+    """a <- sigma(a) in place, as (1 + tanh(a / 2)) / 2 (one transcendental pass, no overflow)."""
+    a *= 0.5
+    xp.tanh(a, out=a)
+    a *= 0.5
+    a += 0.5
+
+
+def _steps(T, reverse):
+    return range(T - 1, -1, -1) if reverse else range(T)
+
+
+class Recurrence(Function):
+    """Z = the states of one direction of one recurrent layer (see the module docstring).
+
+    Inputs, in order: xw (T, B, G H), h0 (B, P or H), [c0 (B, H) for the LSTM], w_hh (G H, P or H),
+    [b_hh (G H,) if ``has_bias``], [w_hr (P, H) if ``has_proj``].
+    """
+
+    __slots__ = ("mode", "reverse", "batch_sizes", "has_bias", "has_proj", "saved_a", "saved_b", "saved_c")
+    save_output = True
+
+    def __init__(self, mode, reverse=False, batch_sizes=None, has_bias=True, has_proj=False):
+        self.mode, self.reverse, self.batch_sizes = mode, bool(reverse), batch_sizes
+        self.has_bias, self.has_proj = bool(has_bias), bool(has_proj)
+
+    # -- argument unpacking ------------------------------------------------------------
+    def _unpack(self, args):
+        """(xw, h0, c0, w_hh, b_hh, w_hr) from the positional inputs (None where absent)."""
+        args = list(args)
+        xw, h0 = args[0], args[1]
+        k = 2
+        c0 = None
+        if self.mode == "LSTM":
+            c0, k = args[2], 3
+        w_hh = args[k]
+        k += 1
+        b_hh = w_hr = None
+        if self.has_bias:
+            b_hh, k = args[k], k + 1
+        if self.has_proj:
+            w_hr = args[k]
+        return xw, h0, c0, w_hh, b_hh, w_hr
+
+    def _sizes(self, T, B):
+        return self.batch_sizes if self.batch_sizes is not None else (B,) * T
+
+    # -- forward -----------------------------------------------------------------------
+    def forward(self, *args):
+        xw, h0, c0, w_hh, b_hh, w_hr = self._unpack(args)
+        xp = xp_of(xw)
+        T, B = xw.shape[0], xw.shape[1]
+        sizes = self._sizes(T, B)
+        whT = w_hh.T
+        if self.mode == "LSTM":
+            return self._forward_lstm(xp, xw, h0, c0, whT, b_hh, w_hr, sizes)
+        if self.mode == "GRU":
+            return self._forward_gru(xp, xw, h0, whT, b_hh, sizes)
+        H = h0.shape[1]
+        Z = xp.empty((T, B, H), dtype=xw.dtype)
+        h = h0
+        for t in _steps(T, self.reverse):
+            n = sizes[t]
+            out = Z[t]
+            a = out[:n]
+            xp.matmul(h[:n], whT, out=a)
+            a += xw[t, :n]
+            if b_hh is not None:
+                a += b_hh
+            if self.mode == "RNN_TANH":
+                xp.tanh(a, out=a)
+            else:
+                xp.maximum(a, 0, out=a)
+            if n < B:
+                out[n:] = h[n:]
+            h = out
+        return Z
+
+    def _forward_lstm(self, xp, xw, h0, c0, whT, b_hh, w_hr, sizes):
+        T, B = xw.shape[0], xw.shape[1]
+        P, H = h0.shape[1], c0.shape[1]
+        Z = xp.empty((T, B, P + H), dtype=xw.dtype)
+        gates = xp.empty((T, B, 4 * H), dtype=xw.dtype)  # activated i f g o
+        tanh_c = xp.empty((T, B, H), dtype=xw.dtype)
+        r_all = xp.empty((T, B, H), dtype=xw.dtype) if w_hr is not None else None
+        scale = xp.full((4 * H,), 0.5, dtype=xw.dtype)
+        scale[2 * H:3 * H] = 1.0  # sigma(x) = (1 + tanh(x / 2)) / 2 on i f o, tanh on g: one tanh pass
+        h, c = h0, c0
+        for t in _steps(T, self.reverse):
+            n = sizes[t]
+            G = gates[t, :n]
+            xp.matmul(h[:n], whT, out=G)
+            G += xw[t, :n]
+            if b_hh is not None:
+                G += b_hh
+            G *= scale
+            xp.tanh(G, out=G)
+            for blk in (G[:, :2 * H], G[:, 3 * H:]):
+                blk *= 0.5
+                blk += 0.5
+            i, f, g, o = G[:, :H], G[:, H:2 * H], G[:, 2 * H:3 * H], G[:, 3 * H:]
+            out = Z[t]
+            c_new = out[:n, P:]
+            xp.multiply(f, c[:n], out=c_new)
+            c_new += i * g
+            tc = tanh_c[t, :n]
+            xp.tanh(c_new, out=tc)
+            if w_hr is None:
+                xp.multiply(o, tc, out=out[:n, :P])
+            else:
+                r = r_all[t, :n]
+                xp.multiply(o, tc, out=r)
+                xp.matmul(r, w_hr.T, out=out[:n, :P])
+            if n < B:
+                out[n:, :P] = h[n:]
+                out[n:, P:] = c[n:]
+                gates[t, n:] = 0
+                tanh_c[t, n:] = 0
+                if r_all is not None:
+                    r_all[t, n:] = 0
+            h, c = out[:, :P], out[:, P:]
+        self.saved_a, self.saved_b, self.saved_c = gates, tanh_c, r_all
+        return Z
+
+    def _forward_gru(self, xp, xw, h0, whT, b_hh, sizes):
+        T, B = xw.shape[0], xw.shape[1]
+        H = h0.shape[1]
+        Z = xp.empty((T, B, H), dtype=xw.dtype)
+        gates = xp.empty((T, B, 3 * H), dtype=xw.dtype)  # activated r z n
+        hn_all = xp.empty((T, B, H), dtype=xw.dtype)  # W_hn h + b_hn
+        gh = xp.empty((B, 3 * H), dtype=xw.dtype)
+        h = h0
+        for t in _steps(T, self.reverse):
+            n = sizes[t]
+            A = gates[t, :n]
+            Gh = gh[:n]
+            xp.matmul(h[:n], whT, out=Gh)
+            if b_hh is not None:
+                Gh += b_hh
+            rz = A[:, :2 * H]
+            xp.add(xw[t, :n, :2 * H], Gh[:, :2 * H], out=rz)
+            _sigmoid_(rz, xp)
+            hn = hn_all[t, :n]
+            hn[...] = Gh[:, 2 * H:]
+            nn_ = A[:, 2 * H:]
+            xp.multiply(A[:, :H], hn, out=nn_)
+            nn_ += xw[t, :n, 2 * H:]
+            xp.tanh(nn_, out=nn_)
+            out = Z[t]
+            hnew = out[:n]
+            xp.subtract(h[:n], nn_, out=hnew)  # h' = n + z (h - n)
+            hnew *= A[:, H:2 * H]
+            hnew += nn_
+            if n < B:
+                out[n:] = h[n:]
+                gates[t, n:] = 0
+                hn_all[t, n:] = 0
+            h = out
+        self.saved_a, self.saved_b = gates, hn_all
+        return Z
+
+    # -- backward ----------------------------------------------------------------------
+    def backward(self, g):
+        if _grad_state.enabled:
+            return self._backward_composite(g)
+        return self._backward_raw(g.data)
+
+    def _backward_composite(self, g):
+        """Differentiate the composite recurrence (recorded: gives second derivatives)."""
+        from ..autograd.functional import grad as _grad
+
+        proxies = [clone(t) if t.requires_grad else t for t in self.inputs]
+        xw, h0, c0, w_hh, b_hh, w_hr = self._unpack(proxies)
+        z = recurrence_reference(self.mode, xw, h0, w_hh, b_hh, c0, w_hr, self.reverse, self.batch_sizes)
+        want = [i for i, t in enumerate(self.inputs) if t.requires_grad]
+        grads = _grad([z], [proxies[i] for i in want], [g], create_graph=True, allow_unused=True)
+        out = [None] * len(self.inputs)
+        for i, gi in zip(want, grads):
+            out[i] = gi if gi is not None else _make(xp_of(g.data).zeros(self.inputs[i].shape, g.dtype))
+        return tuple(out)
+
+    def _prev_states(self, xp, Z, h0, lo, hi):
+        """The state entering each step: Z[..., lo:hi] shifted by one step, h0 (or c0) first."""
+        prev = xp.empty(Z.shape[:2] + (hi - lo,), dtype=Z.dtype)
+        if self.reverse:
+            prev[:-1] = Z[1:, :, lo:hi]
+            prev[-1] = h0
+        else:
+            prev[1:] = Z[:-1, :, lo:hi]
+            prev[0] = h0
+        return prev
+
+    def _backward_raw(self, gZ):
+        args = [t.data for t in self.inputs]
+        xw, h0, c0, w_hh, b_hh, w_hr = self._unpack(args)
+        xp = xp_of(gZ)
+        Z = self.out
+        T, B = xw.shape[0], xw.shape[1]
+        sizes = self._sizes(T, B)
+        if self.mode == "LSTM":
+            dxw, dh0, dc0, dW_hr = self._backward_lstm(xp, gZ, Z, c0, w_hh, w_hr, sizes)
+            dgh = dxw
+        elif self.mode == "GRU":
+            dxw, dgh, dh0 = self._backward_gru(xp, gZ, Z, h0, w_hh, sizes)
+            dc0 = dW_hr = None
+        else:
+            dxw, dh0 = self._backward_rnn(xp, gZ, Z, w_hh, sizes)
+            dgh, dc0, dW_hr = dxw, None, None
+        P = h0.shape[1]
+        need = [t.requires_grad for t in self.inputs]
+        k = 3 if self.mode == "LSTM" else 2
+        dW_hh = db_hh = None
+        if need[k]:
+            prev = self._prev_states(xp, Z, h0, 0, P)
+            dW_hh = dgh.reshape(-1, dgh.shape[2]).T @ prev.reshape(-1, P)
+        if self.has_bias and need[k + 1]:
+            db_hh = dgh.reshape(-1, dgh.shape[2]).sum(axis=0)
+        out = [_make(dxw) if need[0] else None, _make(dh0) if need[1] else None]
+        if self.mode == "LSTM":
+            out.append(_make(dc0) if need[2] else None)
+        out.append(_make(dW_hh) if dW_hh is not None else None)
+        if self.has_bias:
+            out.append(_make(db_hh) if db_hh is not None else None)
+        if self.has_proj:
+            out.append(_make(dW_hr) if need[-1] else None)
+        return tuple(out)
+
+    def _backward_rnn(self, xp, gZ, Z, w_hh, sizes):
+        T, B, H = Z.shape
+        delta = xp.empty_like(Z)
+        dh = xp.zeros((B, H), dtype=Z.dtype)
+        for t in _steps(T, not self.reverse):
+            n = sizes[t]
+            dh += gZ[t]
+            d = delta[t]
+            h = Z[t, :n]
+            if self.mode == "RNN_TANH":
+                xp.multiply(h, h, out=d[:n])
+                xp.subtract(1, d[:n], out=d[:n])
+                d[:n] *= dh[:n]
+            else:
+                xp.multiply(dh[:n], h > 0, out=d[:n])
+            if n < B:
+                d[n:] = 0
+                xp.matmul(d[:n], w_hh, out=dh[:n])
+            else:
+                dh = d @ w_hh
+        return delta, dh
+
+    def _backward_lstm(self, xp, gZ, Z, c0, w_hh, w_hr, sizes):
+        gates, tanh_c, r_all = self.saved_a, self.saved_b, self.saved_c
+        T, B = Z.shape[0], Z.shape[1]
+        H = c0.shape[1]
+        P = Z.shape[2] - H
+        delta = xp.empty_like(gates)
+        dh_all = xp.empty((T, B, P), dtype=Z.dtype) if w_hr is not None else None
+        dh = xp.zeros((B, P), dtype=Z.dtype)
+        dc = xp.zeros((B, H), dtype=Z.dtype)
+        first = T - 1 if self.reverse else 0
+        for t in _steps(T, not self.reverse):
+            n = sizes[t]
+            dh += gZ[t, :, :P]
+            dc += gZ[t, :, P:]
+            A = gates[t, :n]
+            i, f, g, o = A[:, :H], A[:, H:2 * H], A[:, 2 * H:3 * H], A[:, 3 * H:]
+            tc = tanh_c[t, :n]
+            if w_hr is not None:
+                dh_all[t] = dh
+                dr = dh[:n] @ w_hr
+            else:
+                dr = dh[:n]
+            D = delta[t, :n]
+            do = D[:, 3 * H:]
+            xp.multiply(dr, tc, out=do)  # dL/do
+            dcn = dc[:n]
+            tmp = tc * tc
+            xp.subtract(1, tmp, out=tmp)
+            tmp *= o
+            tmp *= dr
+            dcn += tmp
+            if t == first:
+                c_prev = c0[:n]
+            else:
+                c_prev = Z[t + 1 if self.reverse else t - 1, :n, P:]
+            xp.multiply(dcn, g, out=D[:, :H])
+            xp.multiply(dcn, c_prev, out=D[:, H:2 * H])
+            xp.multiply(dcn, i, out=D[:, 2 * H:3 * H])
+            # derivative factors: sigma' = s (1 - s) on i f o, tanh' = 1 - g^2 on g
+            fac = A * A
+            xp.subtract(A, fac, out=fac)
+            xp.subtract(1, g * g, out=fac[:, 2 * H:3 * H])
+            D *= fac
+            dcn *= f
+            if n < B:
+                delta[t, n:] = 0
+                xp.matmul(D, w_hh, out=dh[:n])
+            else:
+                dh = D @ w_hh
+        dW_hr = None
+        if w_hr is not None:
+            dW_hr = dh_all.reshape(-1, P).T @ r_all.reshape(-1, H)
+        return delta, dh, dc, dW_hr
+
+    def _backward_gru(self, xp, gZ, Z, h0, w_hh, sizes):
+        gates, hn_all = self.saved_a, self.saved_b
+        T, B, H = Z.shape
+        dx = xp.empty_like(gates)
+        dgh = xp.empty_like(gates)
+        dh = xp.zeros((B, H), dtype=Z.dtype)
+        first = T - 1 if self.reverse else 0
+        for t in _steps(T, not self.reverse):
+            n = sizes[t]
+            dh += gZ[t]
+            A = gates[t, :n]
+            r, z, nn_ = A[:, :H], A[:, H:2 * H], A[:, 2 * H:]
+            h_prev = h0[:n] if t == first else Z[t + 1 if self.reverse else t - 1, :n]
+            dhn = dh[:n]
+            Dx, Dh = dx[t, :n], dgh[t, :n]
+            dnp = Dx[:, 2 * H:]  # dL/d(pre-activation of n) = dh (1 - z)(1 - n^2)
+            xp.multiply(nn_, nn_, out=dnp)
+            xp.subtract(1, dnp, out=dnp)
+            dnp *= dhn
+            dnp -= dnp * z
+            dzp = Dx[:, H:2 * H]  # dh (h_prev - n) z (1 - z)
+            xp.subtract(h_prev, nn_, out=dzp)
+            dzp *= dhn
+            dzp *= z - z * z
+            drp = Dx[:, :H]  # dn' hn r (1 - r)
+            xp.multiply(dnp, hn_all[t, :n], out=drp)
+            drp *= r - r * r
+            Dh[:, :2 * H] = Dx[:, :2 * H]
+            xp.multiply(dnp, r, out=Dh[:, 2 * H:])
+            dhn *= z
+            if n < B:
+                dx[t, n:] = 0
+                dgh[t, n:] = 0
+            dhn += Dh @ w_hh
+        return dx, dgh, dh
+
+
+def recurrence(mode, xw, h0, w_hh, b_hh=None, c0=None, w_hr=None, reverse=False, batch_sizes=None):
+    """The states Z (T, B, S) of one direction of one recurrent layer from the input projections
+    ``xw`` = x W_ih^T + b_ih (T, B, G H); see the module docstring for the formulas and layouts."""
+    if mode not in MODES:
+        raise ValueError(f"recurrence: unknown mode {mode!r}; expected one of {MODES}")
+    if (mode == "LSTM") != (c0 is not None):
+        raise ValueError(f"recurrence: the cell state c0 is {'required' if mode == 'LSTM' else 'only'} for LSTM")
+    if batch_sizes is not None:
+        batch_sizes = tuple(int(b) for b in batch_sizes)
+        if len(batch_sizes) != xw.shape[0]:
+            raise ValueError(f"recurrence: {len(batch_sizes)} batch sizes for {xw.shape[0]} steps")
+    args = [xw, h0] + ([c0] if c0 is not None else []) + [w_hh]
+    args += [t for t in (b_hh, w_hr) if t is not None]
+    return Recurrence(mode, reverse, batch_sizes, b_hh is not None, w_hr is not None)(*args)
+
+
+# --------------------------------------------------------------------------- reference (composite)
+def _cell_reference(mode, a, h, c, whT, b_hh, w_hrT):
+    """One step in mathdl ops: (h_new, c_new) from a = W_ih x + b_ih and the previous state."""
+    gh = matmul(h, whT)
+    if b_hh is not None:
+        gh = ew.add(gh, b_hh)
+    if mode in ("RNN_TANH", "RNN_RELU"):
+        pre = ew.add(a, gh)
+        return (ew.tanh(pre) if mode == "RNN_TANH" else ew.relu(pre)), None
+    H = whT.shape[1] // GATES[mode]
+    if mode == "LSTM":
+        G = ew.add(a, gh)
+        i, f = ew.sigmoid(G[:, :H]), ew.sigmoid(G[:, H:2 * H])
+        g, o = ew.tanh(G[:, 2 * H:3 * H]), ew.sigmoid(G[:, 3 * H:])
+        c_new = ew.add(ew.mul(f, c), ew.mul(i, g))
+        r = ew.mul(o, ew.tanh(c_new))
+        return (matmul(r, w_hrT) if w_hrT is not None else r), c_new
+    rz = ew.sigmoid(ew.add(a[:, :2 * H], gh[:, :2 * H]))
+    r, z = rz[:, :H], rz[:, H:]
+    n = ew.tanh(ew.add(a[:, 2 * H:], ew.mul(r, gh[:, 2 * H:])))
+    return ew.add(n, ew.mul(z, ew.sub(h, n))), None
+
+
+def recurrence_reference(mode, xw, h0, w_hh, b_hh=None, c0=None, w_hr=None, reverse=False, batch_sizes=None):
+    """:func:`recurrence` composed step by step of differentiable mathdl ops (slow; used for the
+    differentiable backward and as the reference in tests)."""
+    T, B = xw.shape[0], xw.shape[1]
+    sizes = batch_sizes if batch_sizes is not None else (B,) * T
+    whT = transpose(w_hh, 0, 1)
+    w_hrT = transpose(w_hr, 0, 1) if w_hr is not None else None
+    h, c = h0, c0
+    outs = [None] * T
+    for t in _steps(T, reverse):
+        n = sizes[t]
+        if n == B:
+            h, c = _cell_reference(mode, xw[t], h, c, whT, b_hh, w_hrT)
+        else:
+            hn, cn = _cell_reference(mode, xw[t, :n], h[:n], c[:n] if c is not None else None, whT, b_hh, w_hrT)
+            h = cat([hn, h[n:]], 0)
+            c = cat([cn, c[n:]], 0) if c is not None else None
+        outs[t] = cat([h, c], 1) if c is not None else h
+    return stack(outs, 0)
