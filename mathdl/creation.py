@@ -104,8 +104,31 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
 
 
 def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
+    """``steps`` points from ``start`` to ``end``, as PyTorch computes them:
+    x_i = start + i h for i < steps // 2 and x_i = end - (steps - 1 - i) h after, h = (end - start) / (steps - 1),
+    in the result's dtype (float64 for integer dtypes, then truncated toward zero)."""
+    start, end = (float(v) if isinstance(v, Tensor) else v for v in (start, end))
+    steps = int(steps)
+    if steps < 0:
+        raise RuntimeError(f"linspace: number of steps must be non-negative, got {steps}")
     xp = backend.module_for(device)
-    return _finish(xp.linspace(start, end, int(steps), dtype=backend.as_dtype(dtype)), requires_grad)
+    dt = backend.as_dtype(dtype)
+    if dt.kind in "biu":  # PyTorch first converts the ends to the integer dtype
+        work = np.dtype(np.float64)
+        start, end = (float(np.asarray(v).astype(dt)) for v in (start, end))
+    else:
+        work = dt if dt in (backend.float32, backend.float64) else np.dtype(np.float32)
+    if steps <= 1:
+        arr = xp.full((steps,), start, dtype=work)
+    else:
+        a, b = work.type(start), work.type(end)
+        h = (b - a) / work.type(steps - 1)
+        i = xp.arange(steps, dtype=work)
+        half = steps // 2
+        arr = xp.empty(steps, dtype=work)
+        arr[:half] = a + h * i[:half]
+        arr[half:] = b - h * (work.type(steps - 1) - i[half:])
+    return _finish(arr.astype(dt), requires_grad)
 
 
 def eye(n, m=None, dtype=None, device=None, requires_grad=False):

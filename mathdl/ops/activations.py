@@ -82,6 +82,23 @@ def _erf(a):
     return cs.erf(a)  # pragma: no cover
 
 
+def _at_least_1d(a):
+    """A 0-d array as a 1-element view: the in-place passes below (``out=``) need arrays, and
+    NumPy turns 0-d results into scalars."""
+    return a.reshape(1) if a.ndim == 0 else a
+
+
+class _Fused(Function):
+    """Base of the fused activations: ``_forward`` and the raw backward work on arrays of at
+    least one dimension; 0-d inputs run as 1-element views and are reshaped back."""
+
+    __slots__ = ()
+
+    def forward(self, x):
+        y = self._forward(_at_least_1d(x))
+        return y.reshape(x.shape) if y.shape != x.shape else y
+
+
 def _sigmoid_arr(a):
     """sigmoid(a) = (1 + tanh(a/2)) / 2: stable on both tails, one new array."""
     xp = xp_of(a)
@@ -102,13 +119,13 @@ def _softplus_arr(a):
     return t
 
 
-class GeluFn(Function):
+class GeluFn(_Fused):
     __slots__ = ("approximate", "saved_aux")
 
     def __init__(self, approximate="none"):
         self.approximate = approximate
 
-    def forward(self, x):
+    def _forward(self, x):
         xp = xp_of(x)
         if self.approximate == "tanh":
             u = x * x
@@ -131,7 +148,7 @@ class GeluFn(Function):
     def backward(self, g):
         (x,) = self.inputs
         if not _grad_state.enabled:
-            xa, aux = x.data, self.saved_aux
+            xa, aux = _at_least_1d(x.data), self.saved_aux
             xp = xp_of(xa)
             if self.approximate == "tanh":
                 x2 = xa * xa
@@ -149,7 +166,7 @@ class GeluFn(Function):
                 d *= _INV_SQRT_2PI
                 d += aux
             d *= g.data
-            return (_make(d),)
+            return (_make(d.reshape(g.shape)),)
         if self.approximate == "tanh":
             x2 = ew.mul(x, x)
             t = ew.tanh(ew.mul(ew.mul(x, ew.add(ew.mul(x2, _K), 1.0)), _C))
@@ -162,10 +179,10 @@ class GeluFn(Function):
         return (ew.mul(g, d),)
 
 
-class SiluFn(Function):
+class SiluFn(_Fused):
     __slots__ = ("saved_s",)
 
-    def forward(self, x):
+    def _forward(self, x):
         s = _sigmoid_arr(x)
         self.saved_s = s
         return x * s
@@ -175,22 +192,22 @@ class SiluFn(Function):
         if not _grad_state.enabled:
             s = self.saved_s
             d = 1 - s
-            d *= x.data
+            d *= _at_least_1d(x.data)
             d += 1
             d *= s
             d *= g.data
-            return (_make(d),)
+            return (_make(d.reshape(g.shape)),)
         s = ew.sigmoid(x)
         return (ew.mul(g, ew.mul(s, ew.add(ew.mul(x, ew.rsub(s, 1.0)), 1.0))),)
 
 
-class SoftplusFn(Function):
+class SoftplusFn(_Fused):
     __slots__ = ("beta", "threshold")
 
     def __init__(self, beta=1.0, threshold=20.0):
         self.beta, self.threshold = beta, threshold
 
-    def forward(self, x):
+    def _forward(self, x):
         bx = x * x.dtype.type(self.beta) if self.beta != 1 else x
         y = _softplus_arr(bx)
         if self.beta != 1:
@@ -202,7 +219,8 @@ class SoftplusFn(Function):
 
     def backward(self, g):
         (x,) = self.inputs
-        bxa = x.data * x.dtype.type(self.beta) if self.beta != 1 else x.data
+        xa = _at_least_1d(x.data)
+        bxa = xa * x.dtype.type(self.beta) if self.beta != 1 else xa
         over = bxa > self.threshold
         any_over = bool(over.any())
         if not _grad_state.enabled:
@@ -210,16 +228,16 @@ class SoftplusFn(Function):
             if any_over:
                 d[over] = 1
             d *= g.data
-            return (_make(d),)
+            return (_make(d.reshape(g.shape)),)
         s = ew.sigmoid(ew.mul(x, self.beta) if self.beta != 1 else x)
-        d = ew.where(_make(over), 1.0, s) if any_over else s
+        d = ew.where(_make(over.reshape(x.shape)), 1.0, s) if any_over else s
         return (ew.mul(g, d),)
 
 
-class MishFn(Function):
+class MishFn(_Fused):
     __slots__ = ("saved_t",)
 
-    def forward(self, x):
+    def _forward(self, x):
         t = _softplus_arr(x)
         xp_of(x).tanh(t, out=t)
         self.saved_t = t
@@ -230,17 +248,18 @@ class MishFn(Function):
         if not _grad_state.enabled:
             t = self.saved_t
             d = 1 - t * t
-            d *= x.data
-            d *= _sigmoid_arr(x.data)
+            xa = _at_least_1d(x.data)
+            d *= xa
+            d *= _sigmoid_arr(xa)
             d += t
             d *= g.data
-            return (_make(d),)
+            return (_make(d.reshape(g.shape)),)
         t = ew.tanh(SoftplusFn()(x))
         d = ew.add(t, ew.mul(ew.mul(x, ew.rsub(ew.mul(t, t), 1.0)), ew.sigmoid(x)))
         return (ew.mul(g, d),)
 
 
-class EluFn(Function):
+class EluFn(_Fused):
     """scale * (x if x > 0 else alpha * (exp(input_scale x) - 1)).
 
     Computed without masks (boolean selection is slow on random signs):
@@ -254,7 +273,7 @@ class EluFn(Function):
     def __init__(self, alpha=1.0, scale=1.0, input_scale=1.0):
         self.alpha, self.scale, self.input_scale = alpha, scale, input_scale
 
-    def forward(self, x):
+    def _forward(self, x):
         xp = xp_of(x)
         neg = xp.minimum(x, 0)
         if self.input_scale != 1:
@@ -271,7 +290,7 @@ class EluFn(Function):
         (x,) = self.inputs
         c = self.scale * self.alpha * self.input_scale
         if not _grad_state.enabled:
-            xa = x.data
+            xa = _at_least_1d(x.data)
             xp = xp_of(xa)
             d = xp.minimum(xa, 0)
             if self.input_scale != 1:
@@ -280,14 +299,14 @@ class EluFn(Function):
             d *= c
             d += (xa > 0) * xa.dtype.type(self.scale - c)
             d *= g.data
-            return (_make(d),)
+            return (_make(d.reshape(g.shape)),)
         pos = _make((x.data > 0).astype(x.dtype))
         e = ew.mul(ew.exp(ew.mul(ew.clamp(x, max=0.0), self.input_scale)), c)
         d = ew.add(e, ew.mul(pos, self.scale - c))
         return (ew.mul(g, d),)
 
 
-class LeakyReluFn(Function):
+class LeakyReluFn(_Fused):
     """x if x > 0 else slope * x (the derivative is a constant mask, so the backward is linear)."""
 
     __slots__ = ("slope",)
@@ -295,7 +314,7 @@ class LeakyReluFn(Function):
     def __init__(self, slope):
         self.slope = slope
 
-    def forward(self, x):
+    def _forward(self, x):
         xp = xp_of(x)
         y = x * x.dtype.type(self.slope)
         if 0 <= self.slope <= 1:  # max(x, a x) for a in [0, 1]
@@ -306,7 +325,7 @@ class LeakyReluFn(Function):
 
     def _slope_mask(self):
         """slope + [x > 0] (1 - slope): the derivative, without a boolean selection."""
-        x = self.inputs[0].data
+        x = _at_least_1d(self.inputs[0].data)
         d = (x > 0) * x.dtype.type(1 - self.slope)
         d += x.dtype.type(self.slope)
         return d
@@ -315,8 +334,8 @@ class LeakyReluFn(Function):
         if not _grad_state.enabled:
             d = self._slope_mask()
             d *= g.data
-            return (_make(d),)
-        return (ew.mul(g, _make(self._slope_mask())),)
+            return (_make(d.reshape(g.shape)),)
+        return (ew.mul(g, _make(self._slope_mask().reshape(g.shape))),)
 
 
 # --------------------------------------------------------------------------- functions

@@ -23,7 +23,9 @@ import numpy as np
 
 from ..autograd.function import Function
 from ..autograd.tensor import Tensor
-from ..backend import xp_of
+from ..backend import bfloat16 as _BF16
+from ..backend import get_default_dtype, xp_of
+from .promotion import result_type
 from .shape import sum_to
 
 _make = Tensor._make
@@ -37,42 +39,74 @@ def as_tensor_like(value, like: Tensor) -> Tensor:
     if isinstance(value, Tensor):
         return value
     xp = xp_of(like.data)
-    kind = like.data.dtype.kind
     if isinstance(value, (bool, int, float)):
-        if kind in "fc" or like.data.dtype.name == "bfloat16":
-            dtype = like.data.dtype
-        elif isinstance(value, float):
-            from ..backend import get_default_dtype
-
-            dtype = get_default_dtype()
-        elif isinstance(value, bool) or kind != "b":
-            dtype = like.data.dtype
-        else:
-            dtype = np.int64
-        return _make(xp.asarray(value, dtype=dtype))
+        return _make(_scalar_array(value, like.data.dtype, xp))
     return _make(xp.asarray(value))
 
 
+def _scalar_array(value, dtype, xp):
+    """A 0-d array of ``dtype`` holding a Python scalar (integers wrap around, as in PyTorch)."""
+    if isinstance(value, int) and dtype.kind in "iu" and not isinstance(value, bool):
+        info = np.iinfo(dtype)
+        if not info.min <= value <= info.max:
+            value = (value - info.min) % (int(info.max) - int(info.min) + 1) + info.min
+    return xp.asarray(value, dtype=dtype)
+
+
+def _cast(t, dtype):
+    """``t`` as ``dtype`` (differentiable for floating targets)."""
+    if t.data.dtype == dtype:
+        return t
+    from .shape import cast
+
+    return cast(t, dtype)
+
+
 def _pair(a, b):
-    """Make both operands tensors.  A Python float meeting an integer or boolean tensor makes
-    the result the default float dtype (as PyTorch; NumPy alone would give float64)."""
-    if type(a) is not Tensor and not isinstance(a, Tensor):
-        if not isinstance(b, Tensor):
-            raise TypeError(f"expected at least one Tensor, got {type(a).__name__} and {type(b).__name__}")
-        if isinstance(a, float) and b.data.dtype.kind in "iub":
-            b = _to_default_float(b)
-        a = as_tensor_like(a, b)
-    elif type(b) is not Tensor and not isinstance(b, Tensor):
-        if isinstance(b, float) and a.data.dtype.kind in "iub":
-            a = _to_default_float(a)
-        b = as_tensor_like(b, a)
-    return a, b
+    """Make both operands tensors of one dtype, promoted as PyTorch does (see
+    :mod:`mathdl.ops.promotion`): a Python float meeting an integer tensor gives the default
+    float dtype, a Python int never widens a tensor, and 0-d tensors rank below tensors with
+    dimensions."""
+    ta, tb = isinstance(a, Tensor), isinstance(b, Tensor)
+    if ta and tb:
+        if a.data.dtype != b.data.dtype:
+            dt = result_type(a, b)
+            return _cast(a, dt), _cast(b, dt)
+        return a, b
+    if not (ta or tb):
+        raise TypeError(f"expected at least one Tensor, got {type(a).__name__} and {type(b).__name__}")
+    t, v = (a, b) if ta else (b, a)
+    if isinstance(v, np.generic) and v.ndim == 0 and v.dtype.kind in "biuf":
+        v = v.item()
+    if isinstance(v, (bool, int, float)):
+        dt = t.data.dtype
+        kind = dt.kind
+        if not (kind == "f" or dt == _BF16) or isinstance(v, bool):
+            if isinstance(v, float) or (kind == "b" and not isinstance(v, bool)):
+                dt = result_type(t, v)
+            t = _cast(t, dt)
+        v = _make(_scalar_array(v, dt, xp_of(t.data)))
+    else:
+        v = _make(xp_of(t.data).asarray(v))
+        if v.data.dtype != t.data.dtype:
+            dt = result_type(t, v)
+            t, v = _cast(t, dt), _cast(v, dt)
+    return (t, v) if ta else (v, t)
 
 
 def _to_default_float(t):
-    from ..backend import get_default_dtype
-
     return _make(t.data.astype(get_default_dtype()))
+
+
+def _floating(x):
+    """Integer and boolean inputs of float functions become the default float dtype (as
+    PyTorch: ``exp`` of an int64 tensor is float32)."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"expected a Tensor, got {type(x).__name__}")
+    k = x.data.dtype.kind
+    if k in "biu":
+        return _to_default_float(x)
+    return x
 
 
 def _broadcast_error(name, a, b):
@@ -140,9 +174,12 @@ class Div(Function):
 
 
 class Pow(Function):
-    """a ** b with tensor exponent.  d/db = a^b log a, taken as 0 where a == 0 (as PyTorch)."""
+    """a ** b with a tensor exponent, with PyTorch's conventions at the edges:
+    d/da = b a^(b-1), taken as 0 where b == 0 (so 0 ** 0 has gradient 0);
+    d/db = a^b log a, taken as 0 where a == 0 and b >= 0."""
 
     __slots__ = ()
+    save_output = True
 
     def forward(self, a, b):
         return a ** b
@@ -151,15 +188,68 @@ class Pow(Function):
         a, b = self.inputs
         ga = gb = None
         if a.requires_grad:
-            ga = sum_to(mul(g, mul(b, pow(a, sub(b, 1)))), a.shape)
+            d = mul(b, pow(a, sub(b, 1)))
+            if (b.data == 0).any():
+                d = where(b.data == 0, 0.0, d)
+            ga = sum_to(mul(g, d), a.shape)
         if b.requires_grad:
-            safe_log = log(where(a.data == 0, 1.0, a))
-            gb = sum_to(mul(g, mul(pow(a, b), safe_log)), b.shape)
+            d = mul(self.output(), log(a))
+            zero = (a.data == 0) & (b.data >= 0)
+            if zero.any():
+                d = where(zero, 0.0, d)
+            gb = sum_to(mul(g, d), b.shape)
         return ga, gb
 
 
+class RPowScalar(Function):
+    """c ** x for a constant base c: d/dx = c^x log c, taken as 0 where c == 0 and x >= 0."""
+
+    __slots__ = ("base",)
+    save_output = True
+
+    def __init__(self, base):
+        self.base = base
+
+    def forward(self, x):
+        return xp_of(x).asarray(self.base, dtype=x.dtype) ** x
+
+    def backward(self, g):
+        (x,) = self.inputs
+        d = mul(self.output(), math.log(self.base) if self.base > 0 else
+                (-math.inf if self.base == 0 else math.nan))
+        if self.base == 0 and (x.data >= 0).any():
+            d = where(x.data >= 0, 0.0, d)
+        return (mul(g, d),)
+
+
+def _pow_array(x, p):
+    """x ** p on an array, by multiplication or square roots for the common exponents
+    (NumPy's general power is ~100x slower than a multiply); these are the exponents PyTorch
+    also special-cases, so the results agree bit for bit at the edges (x ** -0.5 = 1 / sqrt(x),
+    -0 ** -1 = -inf)."""
+    xp = xp_of(x)
+    if p == 2:
+        return x * x
+    if p == 3:
+        return x * x * x
+    if p == 1:
+        return x.copy()
+    if p == 0:
+        return xp.ones_like(x)
+    if p == 0.5:
+        return xp.sqrt(x)
+    if p == -1:
+        return xp.reciprocal(x) if x.dtype.kind == "f" else 1 / x
+    if p == -2:
+        return xp.reciprocal(x * x)
+    if p == -0.5:
+        return xp.reciprocal(xp.sqrt(x))
+    return x ** x.dtype.type(p) if x.dtype.kind == "f" else x ** p
+
+
 class PowScalar(Function):
-    """x ** p for a constant p: d/dx = p x^(p-1)."""
+    """x ** p for a constant p: d/dx = p x^(p-1), and 0 for p = 0 (as PyTorch, even at
+    x = 0, inf or NaN)."""
 
     __slots__ = ("p",)
 
@@ -167,25 +257,22 @@ class PowScalar(Function):
         self.p = p
 
     def forward(self, x):
-        p = self.p
-        if p == 2:
-            return x * x
-        if p == 0.5:
-            return xp_of(x).sqrt(x)
-        return x ** p
+        return _pow_array(x, self.p)
 
     def backward(self, g):
         (x,) = self.inputs
         p = self.p
-        if p == 2:
-            return (mul(g, mul(x, 2.0)),)
+        if p == 0:
+            return (_make(xp_of(g.data).zeros(g.shape, dtype=g.dtype)),)
         if p == 1:
             return (g,)
-        return (mul(g, mul(pow(x, p - 1), p)),)
+        if p == 2:
+            return (mul(g, mul(x, 2.0)),)
+        return (mul(g, mul(pow(x, p - 1), float(p))),)
 
 
 def add(a, b):
-    if not (isinstance(a, Tensor) and isinstance(b, Tensor)):
+    if not (isinstance(a, Tensor) and isinstance(b, Tensor)) or a.data.dtype != b.data.dtype:
         a, b = _pair(a, b)
     if a.data.shape != b.data.shape:
         _broadcast_error("add", a, b)
@@ -193,7 +280,7 @@ def add(a, b):
 
 
 def sub(a, b):
-    if not (isinstance(a, Tensor) and isinstance(b, Tensor)):
+    if not (isinstance(a, Tensor) and isinstance(b, Tensor)) or a.data.dtype != b.data.dtype:
         a, b = _pair(a, b)
     if a.data.shape != b.data.shape:
         _broadcast_error("sub", a, b)
@@ -201,17 +288,23 @@ def sub(a, b):
 
 
 def mul(a, b):
-    if not (isinstance(a, Tensor) and isinstance(b, Tensor)):
+    if not (isinstance(a, Tensor) and isinstance(b, Tensor)) or a.data.dtype != b.data.dtype:
         a, b = _pair(a, b)
     if a.data.shape != b.data.shape:
         _broadcast_error("mul", a, b)
     return Mul()(a, b)
 
 
-def div(a, b):
-    if not (isinstance(a, Tensor) and isinstance(b, Tensor)):
+def div(a, b, *, rounding_mode=None):
+    """a / b.  True division of integers gives the default float dtype; ``rounding_mode``
+    'trunc' or 'floor' rounds the quotient (keeping integer dtypes), as PyTorch."""
+    if not (isinstance(a, Tensor) and isinstance(b, Tensor)) or a.data.dtype != b.data.dtype:
         a, b = _pair(a, b)
-    if a.data.dtype.kind in "iub" and b.data.dtype.kind in "iub":  # true division gives floats
+    if rounding_mode is not None:
+        from .pointwise import _rounded_div
+
+        return _rounded_div(a, b, rounding_mode)
+    if a.data.dtype.kind in "iub":  # true division gives floats
         a, b = _to_default_float(a), _to_default_float(b)
     if a.data.shape != b.data.shape:
         _broadcast_error("div", a, b)
@@ -219,9 +312,37 @@ def div(a, b):
 
 
 def pow(a, b):
-    if isinstance(a, Tensor) and isinstance(b, (int, float)) and not isinstance(b, bool):
+    """a ** b, elementwise; either may be a Python number.  Exponents 0, +-0.5, 1, 2, 3, -1,
+    -2 run by multiplication and square roots.  Integers to negative integer powers are
+    refused, as in PyTorch."""
+    if isinstance(a, Tensor) and isinstance(b, (int, float, np.number)) and not isinstance(b, (bool, np.bool_)):
+        b = b.item() if isinstance(b, np.number) else b
+        k = a.data.dtype.kind
+        if k in "biu":
+            if isinstance(b, float):
+                a = _to_default_float(a)
+            else:
+                if b < 0:
+                    raise RuntimeError(f"pow: integers to negative integer powers are not allowed (exponent {b})")
+                if k == "b":
+                    a = _make(a.data.astype(np.int64))
         return PowScalar(b)(a)
+    if isinstance(b, Tensor) and isinstance(a, (int, float)) and not isinstance(a, bool):
+        if b.data.dtype.kind in "biu":
+            if isinstance(a, float):
+                b = _to_default_float(b)
+            else:  # integer ** integer stays integer
+                if (b.data < 0).any():
+                    raise RuntimeError("pow: integers to negative integer powers are not allowed")
+                dt = np.dtype(np.int64) if b.data.dtype.kind == "b" else b.data.dtype
+                xp = xp_of(b.data)
+                return _make(_arr(_scalar_array(a, dt, xp) ** b.data.astype(dt), xp))
+        return RPowScalar(float(a))(b)
     a, b = _pair(a, b)
+    if a.data.dtype.kind in "biu" and (b.data < 0).any():
+        raise RuntimeError("pow: integers to negative integer powers are not allowed")
+    if a.data.dtype.kind == "b":
+        a, b = _make(a.data.astype(np.int64)), _make(b.data.astype(np.int64))
     if a.shape != b.shape:
         _broadcast_error("pow", a, b)
     return Pow()(a, b)
@@ -460,23 +581,23 @@ def abs(x):
 
 
 def exp(x):
-    return Exp()(x)
+    return Exp()(_floating(x))
 
 
 def log(x):
-    return Log()(x)
+    return Log()(_floating(x))
 
 
 def log1p(x):
-    return Log1p()(x)
+    return Log1p()(_floating(x))
 
 
 def expm1(x):
-    return Expm1()(x)
+    return Expm1()(_floating(x))
 
 
 def sqrt(x):
-    return Sqrt()(x)
+    return Sqrt()(_floating(x))
 
 
 def rsqrt(x):
@@ -488,19 +609,19 @@ def square(x):
 
 
 def sin(x):
-    return Sin()(x)
+    return Sin()(_floating(x))
 
 
 def cos(x):
-    return Cos()(x)
+    return Cos()(_floating(x))
 
 
 def tanh(x):
-    return Tanh()(x)
+    return Tanh()(_floating(x))
 
 
 def sigmoid(x):
-    return Sigmoid()(x)
+    return Sigmoid()(_floating(x))
 
 
 def relu(x):
@@ -508,7 +629,7 @@ def relu(x):
 
 
 def erf(x):
-    return Erf()(x)
+    return Erf()(_floating(x))
 
 
 def clamp(x, min=None, max=None):
