@@ -21,7 +21,7 @@ __all__ = ["attention_maps", "plot_attention_grid", "save_attention_maps"]
 
 
 def _attention_modules(model):
-    from ..nn.attention import MultiheadAttention
+    from ..nn import MultiheadAttention
 
     return [(name, m) for name, m in model.named_modules() if isinstance(m, MultiheadAttention)]
 

@@ -28,12 +28,10 @@ from ..autograd.grad_mode import no_grad
 from ..autograd.tensor import Tensor
 from ..nn import functional as F
 from ..nn import init
-from ..nn.attention import (
-    LearnedPositionalEncoding, TransformerDecoder, TransformerDecoderLayer, TransformerEncoder,
-    TransformerEncoderLayer,
+from ..nn import (
+    Dropout, Embedding, LayerNorm, LearnedPositionalEncoding, Linear, Module, TransformerDecoder,
+    TransformerDecoderLayer, TransformerEncoder, TransformerEncoderLayer,
 )
-from ..nn.layers import Dropout, Embedding, LayerNorm, Linear
-from ..nn.module import Module
 from ..ops.reduce import mean as _mean
 from ..ops.shape import pad, reshape
 from .registry import register_model

@@ -1,9 +1,17 @@
-"""Neural-network building blocks: modules, layers, activations, losses, initializations."""
+"""Neural-network building blocks, laid out as PyTorch's ``torch.nn``:
 
-from . import functional, init  # noqa: F401
-from .activations import *  # noqa: F401,F403
-from .attention import *  # noqa: F401,F403
-from .conv import *  # noqa: F401,F403
-from .layers import *  # noqa: F401,F403
-from .losses import *  # noqa: F401,F403
-from .module import *  # noqa: F401,F403
+  mathdl.nn.modules     the layer classes, one file per family (linear, conv, pooling, ...)
+  mathdl.nn.functional  their functional forms, one file per topic
+  mathdl.nn.init        PyTorch's initializations
+  mathdl.nn.utils       gradient clipping, parameters_to_vector, rnn packing
+
+Every layer is reachable as ``mathdl.nn.<Name>``.
+"""
+
+from . import functional, init, modules, utils  # noqa: F401
+from .modules import *  # noqa: F401,F403
+
+# Former module names, still imported by code written before the layout by topic
+# (mathdl/curvature/loss_hessians.py); new code uses mathdl.nn.functional and mathdl.nn.
+loss_functions = functional.loss
+losses = modules.loss

@@ -1,4 +1,4 @@
-"""Fused primitives behind the losses (:mod:`mathdl.nn.loss_functions`).
+"""Fused primitives behind the losses (:mod:`mathdl.nn.functional.loss`).
 
 Softmax cross-entropy with class-index targets (class axis 1, logits (N, C, d1, ...)):
 

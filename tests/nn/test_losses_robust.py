@@ -12,7 +12,7 @@ import mathdl
 import mathdl.nn.functional as F
 from mathdl.autograd import gradcheck, gradgradcheck
 from mathdl.nn import AdaptiveRobustLoss, RobustLoss
-from mathdl.nn.robust_loss import _rho_numpy
+from mathdl.nn.functional.loss import _rho_numpy
 from mathdl.ops.losses import exprel_k
 
 X = np.array([-7.0, -2.5, -1.0, -0.3, 0.0, 0.2, 0.9, 3.0, 40.0])

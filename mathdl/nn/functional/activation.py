@@ -1,0 +1,137 @@
+"""Activation functions (formulas next to each function and in :mod:`mathdl.ops.activations`).
+
+``inplace`` arguments are accepted for PyTorch compatibility and ignored (every result is a new
+tensor).
+"""
+
+from __future__ import annotations
+
+from ...autograd.tensor import Tensor
+from ...ops import elementwise as ew
+from ...ops import special as _special
+from ...ops.activations import elu as _elu
+from ...ops.activations import gelu, leaky_relu, mish, silu, softplus
+from ...ops.shape import cast, reshape
+
+__all__ = [
+    "relu", "relu6", "hardtanh", "prelu", "elu", "selu", "celu", "swish", "sigmoid", "logsigmoid", "tanh",
+    "hardsigmoid", "hardswish", "softsign", "softmax", "log_softmax", "gelu", "silu", "mish", "softplus",
+    "leaky_relu",
+]
+
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+
+
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+# --------------------------------------------------------------------------- activations
+def relu(x, inplace: bool = False):
+    """max(x, 0)."""
+    return ew.relu(x)
+
+
+def relu6(x, inplace: bool = False):
+    """min(max(x, 0), 6)."""
+    return ew.clamp(x, 0.0, 6.0)
+
+
+def hardtanh(x, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False):
+    """clamp(x, min_val, max_val)."""
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val {min_val} is larger than max_val {max_val}")
+    return ew.clamp(x, float(min_val), float(max_val))
+
+
+def prelu(x, weight):
+    """max(x, 0) + a * min(x, 0), with a (shape (1,) or (C,)) learnable; C is axis 1 of the input."""
+    n = weight.numel()
+    if n != 1:
+        if x.ndim < 2 or x.shape[1] != n:
+            raise ValueError(f"prelu: weight has {n} slopes but the input of shape {tuple(x.shape)} has "
+                             f"{x.shape[1] if x.ndim >= 2 else 1} channels (axis 1)")
+        a = reshape(weight, (1, n) + (1,) * (x.ndim - 2))
+    else:
+        a = reshape(weight, ()) if x.ndim else weight
+    # max(x, 0) + a min(x, 0): no boolean selection, derivative 1 or a, and d/da = min(x, 0)
+    return ew.add(ew.relu(x), ew.mul(a, ew.clamp(x, max=0.0)))
+
+
+def elu(x, alpha: float = 1.0, inplace: bool = False):
+    """x if x > 0 else alpha (e^x - 1)."""
+    return _elu(x, alpha)
+
+
+def selu(x, inplace: bool = False):
+    """scale * elu(x, alpha) with the self-normalizing constants alpha = 1.6733, scale = 1.0507."""
+    return _elu(x, _SELU_ALPHA, _SELU_SCALE)
+
+
+def celu(x, alpha: float = 1.0, inplace: bool = False):
+    """max(0, x) + min(0, alpha (e^(x/alpha) - 1))."""
+    if alpha == 0:
+        raise ValueError("celu: alpha must be non-zero")
+    return _elu(x, alpha, 1.0, 1.0 / alpha)
+
+
+def swish(x, beta=1.0):
+    """x * sigmoid(beta x); beta may be a (learnable) tensor.  beta = 1 is SiLU."""
+    if isinstance(beta, Tensor):
+        return ew.mul(x, ew.sigmoid(ew.mul(x, beta)))
+    if beta == 1:
+        return silu(x)
+    if beta == 0:
+        return ew.mul(x, 0.5)
+    return ew.div(silu(ew.mul(x, float(beta))), float(beta))
+
+
+def sigmoid(x):
+    """1 / (1 + e^-x)."""
+    return ew.sigmoid(x)
+
+
+def logsigmoid(x):
+    """log sigmoid(x) = -softplus(-x)."""
+    return ew.neg(softplus(ew.neg(x)))
+
+
+def tanh(x):
+    """(e^x - e^-x) / (e^x + e^-x)."""
+    return ew.tanh(x)
+
+
+def hardsigmoid(x, inplace: bool = False):
+    """relu6(x + 3) / 6."""
+    return ew.div(ew.clamp(ew.add(x, 3.0), 0.0, 6.0), 6.0)
+
+
+def hardswish(x, inplace: bool = False):
+    """x * relu6(x + 3) / 6."""
+    return ew.mul(x, hardsigmoid(x))
+
+
+def softsign(x):
+    """x / (1 + |x|)."""
+    return ew.div(x, ew.add(ew.abs(x), 1.0))
+
+
+def _cast_for(x, dtype):
+    return x if dtype is None else cast(x, dtype)
+
+
+def _softmax_dim(x, dim):
+    """PyTorch's legacy default when ``dim`` is omitted: 0 for 0-, 1- and 3-D input, else 1."""
+    if dim is None:
+        return 0 if x.ndim in (0, 1, 3) else 1
+    return dim
+
+
+def softmax(x, dim=None, dtype=None):
+    """exp(x_i) / sum_j exp(x_j) along ``dim`` (computed stably)."""
+    return _special.softmax(_cast_for(x, dtype), _softmax_dim(x, dim))
+
+
+def log_softmax(x, dim=None, dtype=None):
+    """x_i - logsumexp(x) along ``dim``."""
+    return _special.log_softmax(_cast_for(x, dtype), _softmax_dim(x, dim))

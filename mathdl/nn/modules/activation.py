@@ -1,0 +1,214 @@
+"""Activation modules (the functions are in :mod:`mathdl.nn.functional.activation`).
+
+  ReLU       max(x, 0)                          ReLU6      min(max(x, 0), 6)
+  LeakyReLU  x if x > 0 else a x                PReLU      x if x > 0 else a x, a learnable (1 or per channel)
+  ELU        x if x > 0 else alpha (e^x - 1)    SELU       scale * ELU(x, alpha), alpha = 1.6733, scale = 1.0507
+  CELU       max(0, x) + min(0, alpha (e^(x/alpha) - 1))
+  GELU       x Phi(x)  (or its tanh approximation)
+  SiLU       x sigmoid(x)                       Swish      x sigmoid(beta x), beta optionally learnable
+  Mish       x tanh(softplus(x))                Softplus   log(1 + e^(beta x)) / beta
+  Sigmoid    1 / (1 + e^-x)                     Tanh       tanh x
+  Hardtanh   clamp(x, min_val, max_val)         Softsign   x / (1 + |x|)
+  Hardsigmoid relu6(x + 3) / 6                  Hardswish  x relu6(x + 3) / 6
+  Softmax    e^x_i / sum_j e^x_j along dim      LogSoftmax x_i - logsumexp(x) along dim
+  LogSigmoid log sigmoid(x)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ... import backend
+from .. import functional as F
+from .module import Module, Parameter
+
+__all__ = [
+    "ReLU", "ReLU6", "Sigmoid", "Tanh", "SiLU", "Mish", "SELU", "Softsign", "Hardsigmoid", "Hardswish",
+    "LogSigmoid", "LeakyReLU", "PReLU", "ELU", "CELU", "GELU", "Swish", "Hardtanh", "Softplus", "Softmax",
+    "LogSoftmax",
+]
+
+
+class _Stateless(Module):
+    """An activation without parameters; ``inplace`` is accepted for PyTorch compatibility."""
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+
+
+class ReLU(_Stateless):
+    def forward(self, x):
+        return F.relu(x)
+
+
+class ReLU6(_Stateless):
+    def forward(self, x):
+        return F.relu6(x)
+
+
+class Sigmoid(_Stateless):
+    def forward(self, x):
+        return F.sigmoid(x)
+
+
+class Tanh(_Stateless):
+    def forward(self, x):
+        return F.tanh(x)
+
+
+class SiLU(_Stateless):
+    def forward(self, x):
+        return F.silu(x)
+
+
+class Mish(_Stateless):
+    def forward(self, x):
+        return F.mish(x)
+
+
+class SELU(_Stateless):
+    def forward(self, x):
+        return F.selu(x)
+
+
+class Softsign(_Stateless):
+    def forward(self, x):
+        return F.softsign(x)
+
+
+class Hardsigmoid(_Stateless):
+    def forward(self, x):
+        return F.hardsigmoid(x)
+
+
+class Hardswish(_Stateless):
+    def forward(self, x):
+        return F.hardswish(x)
+
+
+class LogSigmoid(_Stateless):
+    def forward(self, x):
+        return F.logsigmoid(x)
+
+
+class LeakyReLU(Module):
+    def __init__(self, negative_slope: float = 0.01, inplace: bool = False):
+        super().__init__()
+        self.negative_slope = float(negative_slope)
+
+    def forward(self, x):
+        return F.leaky_relu(x, self.negative_slope)
+
+    def extra_repr(self):
+        return f"negative_slope={self.negative_slope}"
+
+
+class PReLU(Module):
+    """x if x > 0 else a x with a learnable slope: one shared, or one per channel (axis 1)."""
+
+    def __init__(self, num_parameters: int = 1, init: float = 0.25, dtype=None):
+        super().__init__()
+        self.num_parameters = int(num_parameters)
+        self.init = float(init)
+        self.weight = Parameter(np.full((self.num_parameters,), init, dtype=backend.as_dtype(dtype)))
+
+    def reset_parameters(self):
+        self.weight.data[...] = self.init
+
+    def forward(self, x):
+        return F.prelu(x, self.weight)
+
+    def extra_repr(self):
+        return f"num_parameters={self.num_parameters}"
+
+
+class ELU(Module):
+    def __init__(self, alpha: float = 1.0, inplace: bool = False):
+        super().__init__()
+        self.alpha = float(alpha)
+
+    def forward(self, x):
+        return F.elu(x, self.alpha)
+
+    def extra_repr(self):
+        return f"alpha={self.alpha}"
+
+
+class CELU(ELU):
+    def forward(self, x):
+        return F.celu(x, self.alpha)
+
+
+class GELU(Module):
+    def __init__(self, approximate: str = "none"):
+        super().__init__()
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
+        self.approximate = approximate
+
+    def forward(self, x):
+        return F.gelu(x, self.approximate)
+
+    def extra_repr(self):
+        return f"approximate={self.approximate!r}"
+
+
+class Swish(Module):
+    """x sigmoid(beta x); with ``learnable=True`` beta is a Parameter (a scalar)."""
+
+    def __init__(self, beta: float = 1.0, learnable: bool = False, dtype=None):
+        super().__init__()
+        self.learnable = learnable
+        if learnable:
+            self.beta = Parameter(np.asarray(beta, dtype=backend.as_dtype(dtype)))
+        else:
+            self.beta = float(beta)
+
+    def forward(self, x):
+        return F.swish(x, self.beta)
+
+    def extra_repr(self):
+        return f"beta={float(self.beta.data) if self.learnable else self.beta}, learnable={self.learnable}"
+
+
+class Hardtanh(Module):
+    def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False):
+        super().__init__()
+        if min_val > max_val:
+            raise ValueError(f"Hardtanh: min_val {min_val} is larger than max_val {max_val}")
+        self.min_val, self.max_val = float(min_val), float(max_val)
+
+    def forward(self, x):
+        return F.hardtanh(x, self.min_val, self.max_val)
+
+    def extra_repr(self):
+        return f"min_val={self.min_val}, max_val={self.max_val}"
+
+
+class Softplus(Module):
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0):
+        super().__init__()
+        self.beta, self.threshold = float(beta), float(threshold)
+
+    def forward(self, x):
+        return F.softplus(x, self.beta, self.threshold)
+
+    def extra_repr(self):
+        return f"beta={self.beta}, threshold={self.threshold}"
+
+
+class Softmax(Module):
+    def __init__(self, dim: int | None = None):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x):
+        return F.softmax(x, self.dim)
+
+    def extra_repr(self):
+        return f"dim={self.dim}"
+
+
+class LogSoftmax(Softmax):
+    def forward(self, x):
+        return F.log_softmax(x, self.dim)

@@ -1,0 +1,191 @@
+"""Convolution layers (PyTorch's parameter shapes and inits).
+
+  Conv1d / Conv2d:  y = conv(x, W) + b,  W (out, in/groups, *k),  b (out,)
+  ConvTranspose2d:  y = conv^T(x, W) + b, W (in, out/groups, *k)
+  init (PyTorch's): W ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (kaiming_uniform with a = sqrt 5),
+                    b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)),  fan_in = W.shape[1] * prod(k)
+
+Errors name the layer and the shapes: a wrong input rank, a wrong channel count, a kernel larger
+than the padded input.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ... import backend
+from ...autograd.tensor import Tensor
+from ...ops import conv as C
+from .. import init
+from .module import Module, Parameter
+
+__all__ = ["Conv2d", "Conv1d", "ConvTranspose2d"]
+
+
+def _pair(v):
+    return tuple(int(a) for a in v) if isinstance(v, (tuple, list)) else (int(v), int(v))
+
+
+def _empty(shape, dtype):
+    return Parameter(np.empty(shape, dtype=backend.as_dtype(dtype)))
+
+
+def _reset_conv(weight, bias):
+    """PyTorch's default: kaiming_uniform_(a=sqrt 5) for W, U(+-1/sqrt(fan_in)) for b."""
+    init.kaiming_uniform_(weight, a=math.sqrt(5))
+    if bias is not None:
+        fan_in = weight.shape[1] * int(np.prod(weight.shape[2:]))
+        bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+        init.uniform_(bias, -bound, bound)
+
+
+class _ConvNd(Module):
+    _ndim = 2
+
+    def _check_input(self, x):
+        nd = self._ndim + 2
+        dims = "(N, C, L)" if self._ndim == 1 else "(N, C, H, W)"
+        if not isinstance(x, Tensor):
+            raise TypeError(f"{self._label()}: expected a Tensor input, got {type(x).__name__}")
+        if x.ndim != nd:
+            raise ValueError(f"{self._label()}: expected a {nd}-D input {dims}, got shape {tuple(x.shape)}")
+        if x.shape[1] != self.in_channels:
+            raise ValueError(f"{self._label()}: expected input with {self.in_channels} channels, got input of "
+                             f"shape {tuple(x.shape)}")
+
+    def _label(self):
+        return f"{type(self).__name__}({self.extra_repr()})"
+
+
+class Conv2d(_ConvNd):
+    """2-D convolution layer: weight (out_channels, in_channels/groups, kh, kw), bias (out_channels,)."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
+                 bias=True, padding_mode="zeros", dtype=None):
+        super().__init__()
+        if padding_mode != "zeros":
+            raise NotImplementedError(f"Conv2d: padding_mode {padding_mode!r} is not supported; only 'zeros'")
+        if in_channels % groups or out_channels % groups:
+            raise ValueError(f"Conv2d: groups={groups} must divide in_channels={in_channels} and "
+                             f"out_channels={out_channels}")
+        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
+        self.kernel_size = _pair(kernel_size)
+        self.stride = _pair(stride)
+        self.padding = padding if isinstance(padding, str) else _pair(padding)
+        self.dilation = _pair(dilation)
+        self.groups = int(groups)
+        self.weight = _empty((out_channels, in_channels // groups) + self.kernel_size, dtype)
+        self.bias = _empty((out_channels,), dtype) if bias else None
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        _reset_conv(self.weight, self.bias)
+
+    def extra_repr(self):
+        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
+        if self.padding not in ((0, 0), "valid"):
+            s += f", padding={self.padding}"
+        if self.dilation != (1, 1):
+            s += f", dilation={self.dilation}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        if self.bias is None:
+            s += ", bias=False"
+        return s
+
+    def forward(self, x):
+        self._check_input(x)
+        return C.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups,
+                        name=self._label())
+
+
+class Conv1d(_ConvNd):
+    """1-D convolution layer: weight (out_channels, in_channels/groups, k), bias (out_channels,)."""
+
+    _ndim = 1
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
+                 bias=True, padding_mode="zeros", dtype=None):
+        super().__init__()
+        if padding_mode != "zeros":
+            raise NotImplementedError(f"Conv1d: padding_mode {padding_mode!r} is not supported; only 'zeros'")
+        if in_channels % groups or out_channels % groups:
+            raise ValueError(f"Conv1d: groups={groups} must divide in_channels={in_channels} and "
+                             f"out_channels={out_channels}")
+        one = lambda v: int(v[0]) if isinstance(v, (tuple, list)) else int(v)  # noqa: E731
+        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
+        self.kernel_size = (one(kernel_size),)
+        self.stride = (one(stride),)
+        self.padding = padding if isinstance(padding, str) else (one(padding),)
+        self.dilation = (one(dilation),)
+        self.groups = int(groups)
+        self.weight = _empty((out_channels, in_channels // groups) + self.kernel_size, dtype)
+        self.bias = _empty((out_channels,), dtype) if bias else None
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        _reset_conv(self.weight, self.bias)
+
+    def extra_repr(self):
+        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
+        if self.padding not in ((0,), "valid"):
+            s += f", padding={self.padding}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        return s
+
+    def forward(self, x):
+        self._check_input(x)
+        pad = self.padding if isinstance(self.padding, str) else self.padding[0]
+        return C.conv1d(x, self.weight, self.bias, self.stride[0], pad, self.dilation[0], self.groups,
+                        name=self._label())
+
+
+class ConvTranspose2d(_ConvNd):
+    """Transposed 2-D convolution: weight (in_channels, out_channels/groups, kh, kw), bias (out,)."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0,
+                 groups=1, bias=True, dilation=1, padding_mode="zeros", dtype=None):
+        super().__init__()
+        if padding_mode != "zeros":
+            raise NotImplementedError(f"ConvTranspose2d: padding_mode {padding_mode!r} is not supported")
+        if in_channels % groups or out_channels % groups:
+            raise ValueError(f"ConvTranspose2d: groups={groups} must divide in_channels={in_channels} and "
+                             f"out_channels={out_channels}")
+        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
+        self.kernel_size = _pair(kernel_size)
+        self.stride = _pair(stride)
+        self.padding = _pair(padding)
+        self.output_padding = _pair(output_padding)
+        self.dilation = _pair(dilation)
+        self.groups = int(groups)
+        self.weight = _empty((in_channels, out_channels // groups) + self.kernel_size, dtype)
+        self.bias = _empty((out_channels,), dtype) if bias else None
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        _reset_conv(self.weight, self.bias)
+
+    def extra_repr(self):
+        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
+        if self.padding != (0, 0):
+            s += f", padding={self.padding}"
+        if self.output_padding != (0, 0):
+            s += f", output_padding={self.output_padding}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        return s
+
+    def forward(self, x, output_size=None):
+        self._check_input(x)
+        op = self.output_padding
+        if output_size is not None:  # choose output_padding to reach the requested size
+            want = tuple(output_size)[-2:]
+            op = tuple(
+                w - ((x.shape[2 + i] - 1) * self.stride[i] - 2 * self.padding[i]
+                     + self.dilation[i] * (self.kernel_size[i] - 1) + 1)
+                for i, w in enumerate(want))
+        return C.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding, op, self.groups,
+                                  self.dilation, name=self._label())

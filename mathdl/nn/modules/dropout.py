@@ -1,0 +1,54 @@
+"""Dropout layers (active only in training mode):
+
+  Dropout       y = x * m / (1 - p),  m ~ Bernoulli(1 - p) per entry
+  AlphaDropout  keeps SELU's zero mean and unit variance (dropped entries set to -scale*alpha, then
+                an affine correction)
+  Dropout2d     zeroes whole channels with probability p, scales the rest by 1/(1-p)
+"""
+
+from __future__ import annotations
+
+from ...ops import conv as C
+from .. import functional as F
+from .module import Module
+
+__all__ = ["Dropout", "AlphaDropout", "Dropout2d"]
+
+
+class Dropout(Module):
+    """In training: zero each entry with probability p, scale the rest by 1/(1-p).  In eval: identity."""
+
+    def __init__(self, p: float = 0.5, inplace: bool = False):
+        super().__init__()
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"Dropout: probability must be in [0, 1], got {p}")
+        self.p = float(p)
+
+    def forward(self, x):
+        return F.dropout(x, self.p, self.training)
+
+    def extra_repr(self):
+        return f"p={self.p}"
+
+
+class AlphaDropout(Dropout):
+    """Dropout for SELU networks that keeps zero mean and unit variance."""
+
+    def forward(self, x):
+        return F.alpha_dropout(x, self.p, self.training)
+
+
+class Dropout2d(Module):
+    """Channel dropout: in training each (sample, channel) map is zeroed with probability p."""
+
+    def __init__(self, p=0.5):
+        super().__init__()
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"Dropout2d: p must be in [0, 1], got {p}")
+        self.p = float(p)
+
+    def extra_repr(self):
+        return f"p={self.p}"
+
+    def forward(self, x):
+        return C.dropout2d(x, self.p, self.training)
