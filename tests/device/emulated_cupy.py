@@ -1,0 +1,292 @@
+"""An emulated GPU array module: CuPy's rules, NumPy's arithmetic.
+
+CI has no GPU, yet the device path must not call host-only code (SciPy, ``np.add.at``, an implicit
+``np.asarray`` of device data).  This module behaves like CuPy where that matters:
+
+* :class:`DeviceArray` holds a NumPy array but refuses implicit conversion to a host array
+  (``np.asarray(d)`` raises ``TypeError``, as CuPy does), so any host-only library that receives it
+  fails loudly;
+* NumPy's functions and ufuncs work on it through ``__array_function__`` / ``__array_ufunc__`` and
+  return device arrays, but refuse to mix device data with host arrays (CuPy's rule);
+* the module namespace mirrors CuPy's (``asarray``, ``asnumpy``, ``ndarray``, ``random``,
+  ``linalg``, ``cuda.runtime.getDeviceCount``), each function being NumPy's on unwrapped data.
+
+Explicit transfers are allowed: ``asarray(host)`` (host to device), ``asnumpy(d)``/``d.get()``
+(device to host), and scalar reads (``d.item()``, ``float(d)``, ``d.tolist()``), which CuPy also
+allows (they synchronise).  ``install(backend)`` makes it mathdl's "cuda" module for a test.
+"""
+
+from __future__ import annotations
+
+import types
+
+import numpy as np
+from numpy.lib.mixins import NDArrayOperatorsMixin
+
+
+class HostConversionError(TypeError):
+    pass
+
+
+def _unwrap(x, where):
+    if isinstance(x, DeviceArray):
+        return x._a
+    if isinstance(x, np.ndarray) and x.ndim > 0:
+        raise TypeError(f"{where}: a host numpy.ndarray of shape {x.shape} mixed with device arrays "
+                        "(CuPy refuses implicit host-to-device transfers)")
+    if isinstance(x, (list, tuple)):
+        return type(x)(_unwrap(v, where) for v in x)
+    if isinstance(x, dict):
+        return {k: _unwrap(v, where) for k, v in x.items()}
+    return x
+
+
+def _wrap(x):
+    if isinstance(x, np.ndarray):
+        return DeviceArray(x)
+    if isinstance(x, np.generic):  # CuPy returns 0-d arrays where NumPy returns scalars
+        return DeviceArray(np.asarray(x))
+    if isinstance(x, tuple):
+        return tuple(_wrap(v) for v in x)
+    if isinstance(x, list):
+        return [_wrap(v) for v in x]
+    return x
+
+
+class DeviceArray(NDArrayOperatorsMixin):
+    """An array "on the device": NumPy storage, CuPy's refusal of implicit host conversion."""
+
+    __slots__ = ("_a",)
+    __array_priority__ = 100
+
+    def __init__(self, a):
+        self._a = a
+
+    # ------------------------------------------------------------------ what CuPy refuses
+    def __array__(self, dtype=None, copy=None):
+        raise HostConversionError(
+            "Implicit conversion to a NumPy array is not allowed. Please use `.get()` to construct a NumPy "
+            "array explicitly. (emulated device: host-only code received device data)")
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        where = f"ufunc {ufunc.__name__}.{method}"
+        if method == "at":
+            raise TypeError(f"{where}: not available on the device (CuPy has no ufunc.at; use scatter_add)")
+        if getattr(np, ufunc.__name__, None) is not ufunc:
+            raise TypeError(f"{where}: a host-only ufunc (SciPy's?) received device data; CuPy has it only in "
+                            "cupyx.scipy.special")
+        given_out = kwargs.get("out")
+        if given_out is not None:
+            kwargs["out"] = _unwrap(given_out, where)
+        out = getattr(ufunc, method)(*_unwrap(inputs, where), **kwargs)
+        if given_out is not None:  # return the caller's own device arrays, as CuPy does
+            given = given_out if isinstance(given_out, tuple) else (given_out,)
+            return given[0] if len(given) == 1 else given
+        return _wrap(out)
+
+    def __array_function__(self, func, types_, args, kwargs):
+        where = f"numpy.{func.__name__}"
+        if func.__name__ in _HOST_ONLY:
+            raise TypeError(f"{where}: not available on the device")
+        out = func(*_unwrap(args, where), **_unwrap(kwargs, where))
+        return _wrap(out)
+
+    # ------------------------------------------------------------------ explicit transfers
+    def get(self):
+        return self._a.copy()
+
+    def item(self):
+        return self._a.item()
+
+    def tolist(self):
+        return self._a.tolist()
+
+    def __float__(self):
+        return float(self._a)
+
+    def __int__(self):
+        return int(self._a)
+
+    def __index__(self):
+        return self._a.__index__()
+
+    def __bool__(self):
+        return bool(self._a)
+
+    def __len__(self):
+        return len(self._a)
+
+    def __iter__(self):
+        return (_wrap(v) for v in self._a)
+
+    def __repr__(self):
+        return f"DeviceArray({self._a!r})"
+
+    # ------------------------------------------------------------------ array protocol
+    @property
+    def shape(self):
+        return self._a.shape
+
+    @shape.setter
+    def shape(self, value):
+        self._a.shape = value
+
+    dtype = property(lambda self: self._a.dtype)
+    ndim = property(lambda self: self._a.ndim)
+    size = property(lambda self: self._a.size)
+    itemsize = property(lambda self: self._a.itemsize)
+    nbytes = property(lambda self: self._a.nbytes)
+    strides = property(lambda self: self._a.strides)
+    flags = property(lambda self: self._a.flags)
+    T = property(lambda self: DeviceArray(self._a.T))
+    mT = property(lambda self: DeviceArray(np.swapaxes(self._a, -1, -2)))
+    real = property(lambda self: DeviceArray(self._a.real))
+    imag = property(lambda self: DeviceArray(self._a.imag))
+    base = property(lambda self: None if self._a.base is None else DeviceArray(self._a.base))
+    device = property(lambda self: "emulated-cuda:0")
+
+    def __getitem__(self, key):
+        return _wrap(self._a[_index(key)])
+
+    def __setitem__(self, key, value):
+        if isinstance(value, np.ndarray) and value.ndim > 0:
+            raise TypeError("setitem: a host numpy.ndarray assigned into device data (use asarray first)")
+        self._a[_index(key)] = value._a if isinstance(value, DeviceArray) else value
+
+    def __getattr__(self, name):  # methods: reshape, sum, astype, copy, ...
+        if name.startswith("__"):  # never hand out __array_interface__ & co: that is a host view
+            raise AttributeError(name)
+        attr = getattr(self._a, name)
+        if not callable(attr):
+            return _wrap(attr)
+
+        def method(*args, **kwargs):
+            where = f"ndarray.{name}"
+            return _wrap(attr(*_unwrap(args, where), **_unwrap(kwargs, where)))
+
+        return method
+
+    def __reduce__(self):
+        raise HostConversionError("pickling device data is a host transfer; call .get() first")
+
+
+def _index(key):
+    if isinstance(key, DeviceArray):
+        return key._a
+    if isinstance(key, tuple):
+        return tuple(k._a if isinstance(k, DeviceArray) else k for k in key)
+    return key
+
+
+# numpy functions CuPy does not offer (or offers only on the host)
+_HOST_ONLY = {"add_at"}
+
+
+# ---------------------------------------------------------------------------- the module
+def _wrap_function(fn, name):
+    def f(*args, **kwargs):
+        where = f"emulated_cupy.{name}"
+        return _wrap(fn(*_unwrap(args, where), **_unwrap(kwargs, where)))
+
+    f.__name__ = name
+    f.__wrapped__ = fn
+    return f
+
+
+class _Namespace(types.ModuleType):
+    """A module whose every attribute is the NumPy one (from ``source``), wrapped for device arrays."""
+
+    def __init__(self, name, source):
+        super().__init__(name)
+        self._source = source
+
+    def __getattr__(self, name):
+        attr = getattr(self._source, name)
+        if isinstance(attr, (np.ufunc,)) or (callable(attr) and not isinstance(attr, type)):
+            wrapped = attr if isinstance(attr, np.ufunc) else _wrap_function(attr, name)
+            setattr(self, name, wrapped)
+            return wrapped
+        return attr
+
+
+class _Generator:
+    """``cupy.random.Generator``: NumPy's generator, results on the device."""
+
+    def __init__(self, seed=None):
+        self._g = np.random.default_rng(seed)
+
+    def __getattr__(self, name):
+        return _wrap_function(getattr(self._g, name), f"random.Generator.{name}")
+
+
+def _asarray(a, dtype=None, order=None, **kw):
+    if isinstance(a, DeviceArray):
+        return a if dtype is None or a.dtype == np.dtype(dtype) else DeviceArray(a._a.astype(dtype))
+    return DeviceArray(np.array(a, dtype=dtype, order=order, copy=True) if isinstance(a, np.ndarray)
+                       else np.asarray(_unwrap(a, "asarray"), dtype=dtype, order=order))
+
+
+def _asnumpy(a, **kw):
+    return a._a.copy() if isinstance(a, DeviceArray) else np.asarray(a)
+
+
+def _array(a, dtype=None, copy=True, order="K", ndmin=0, **kw):
+    inner = a._a if isinstance(a, DeviceArray) else _unwrap(a, "array") if not isinstance(a, np.ndarray) else a
+    return DeviceArray(np.array(inner, dtype=dtype, copy=True, order=order, ndmin=ndmin))
+
+
+def make_module():
+    """A fresh emulated ``cupy`` module."""
+    mod = _Namespace("emulated_cupy", np)
+    mod.ndarray = DeviceArray
+    mod.asarray = _asarray
+    mod.array = _array
+    mod.asnumpy = _asnumpy
+    mod.get_array_module = lambda *arrays: mod if any(isinstance(a, DeviceArray) for a in arrays) else np
+    mod.linalg = _Namespace("emulated_cupy.linalg", np.linalg)
+    mod.fft = _Namespace("emulated_cupy.fft", np.fft)
+    random = _Namespace("emulated_cupy.random", np.random)
+    random.default_rng = lambda seed=None: _Generator(seed)
+    random.Generator = _Generator
+    mod.random = random
+    runtime = types.SimpleNamespace(getDeviceCount=lambda: 1)
+    mod.cuda = types.SimpleNamespace(runtime=runtime, Device=lambda i=0: types.SimpleNamespace(
+        synchronize=lambda: None, id=i), get_device_id=lambda: 0)
+    mod.is_emulated = True
+    return mod
+
+
+def _scatter_add(a, slices, value):
+    """``cupyx.scatter_add``: a[slices] += value, accumulating repeated indices."""
+    np.add.at(a._a, _index(slices), value._a if isinstance(value, DeviceArray) else value)
+
+
+def make_cupyx():
+    """The emulated ``cupyx``: ``scatter_add`` and ``scipy.special`` on device arrays."""
+    import scipy.special
+
+    cupyx = types.ModuleType("cupyx")
+    cupyx.scatter_add = _scatter_add
+    cupyx_scipy = types.ModuleType("cupyx.scipy")
+    special = types.ModuleType("cupyx.scipy.special")
+    for name in dir(scipy.special):
+        fn = getattr(scipy.special, name)
+        if callable(fn) and not name.startswith("_"):
+            setattr(special, name, _wrap_function(fn, f"cupyx.scipy.special.{name}"))
+    cupyx_scipy.special = special
+    cupyx.scipy = cupyx_scipy
+    return cupyx, cupyx_scipy, special
+
+
+def install(monkeypatch, backend):
+    """Make the emulated module mathdl's "cuda" array module (and ``cupyx`` importable) for a test."""
+    import sys
+
+    mod = make_module()
+    monkeypatch.setattr(backend, "_cupy", mod)
+    monkeypatch.setattr(backend, "_cupy_ndarray", DeviceArray)
+    cupyx, cupyx_scipy, special = make_cupyx()
+    monkeypatch.setitem(sys.modules, "cupyx", cupyx)
+    monkeypatch.setitem(sys.modules, "cupyx.scipy", cupyx_scipy)
+    monkeypatch.setitem(sys.modules, "cupyx.scipy.special", special)
+    return mod
