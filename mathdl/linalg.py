@@ -14,6 +14,10 @@ A^-T the inverse transpose:
                               (F_ij = 0 where w_i = w_j: eigenvalue gradients stay finite)
   s = svdvals(A)              dA = U diag(g_s) V^T, where U, V come from eigh of A^T A (or A A^T),
                                                   so that the rule is differentiable again
+  (U, S, Vh) = svd(A), (Q, R) = qr(A), eig, lu, solve_triangular, pinv, matrix_exp:
+                              primitives of mathdl.ops.decompositions (formulas there)
+  lstsq = pinv(A) B, matrix_power, multi_dot, cross, vecdot, householder_product,
+  tensorinv, tensorsolve, cond, lu_factor / lu_solve:  compositions of differentiable ops
   norm / vector_norm / matrix_norm:  compositions of the above and of reductions
                               ('fro' = sqrt(sum a^2), 'nuc' = sum s, 2 = max s, -2 = min s,
                                1 / -1 = max / min column abs-sum, inf / -inf = row abs-sum)
@@ -36,13 +40,17 @@ from .backend import xp_of
 from .ops import elementwise as ew
 from .ops import reduce as rd
 from .ops.linalg import matmul
-from .ops.shape import flip, normalize_dim, permute, reshape, sum_to, transpose, tril, unsqueeze
+from .ops.shape import flip, normalize_dim, permute, reshape, sum_to, transpose, tril, triu, unsqueeze
 
 _make = Tensor._make
 
 __all__ = [
     "inv", "solve", "det", "slogdet", "cholesky", "eigh", "eigvalsh", "svdvals",
     "norm", "vector_norm", "matrix_norm", "SlogdetResult", "EighResult",
+    "svd", "qr", "eig", "eigvals", "lstsq", "pinv", "matrix_exp", "matrix_power", "matrix_rank",
+    "solve_triangular", "lu", "lu_factor", "lu_solve", "cond", "multi_dot", "cross", "vecdot",
+    "householder_product", "tensorinv", "tensorsolve", "diagonal", "matmul", "inv_ex", "cholesky_ex",
+    "solve_ex", "vander", "SVDResult", "QRResult", "EigResult", "LstsqResult", "LUResult", "LUFactorResult",
 ]
 
 
@@ -366,3 +374,425 @@ def norm(A, ord=None, dim=None, keepdim=False):
     if len(dim) == 2:
         return matrix_norm(A, ord, dim, keepdim)
     raise ValueError(f"linalg.norm: dim must have 1 or 2 entries, got {dim}")
+
+
+# --------------------------------------------------------------------------- decompositions (ops/decompositions.py)
+from .ops import decompositions as _dec  # noqa: E402
+from .ops.decompositions import solve_triangular as _solve_triangular  # noqa: E402
+
+SVDResult = namedtuple("SVDResult", ["U", "S", "Vh"])
+QRResult = namedtuple("QRResult", ["Q", "R"])
+EigResult = namedtuple("EigResult", ["eigenvalues", "eigenvectors"])
+LstsqResult = namedtuple("LstsqResult", ["solution", "residuals", "rank", "singular_values"])
+LUResult = namedtuple("LUResult", ["P", "L", "U"])
+LUFactorResult = namedtuple("LUFactorResult", ["LU", "pivots"])
+
+
+def _matrix(name, A):
+    if not isinstance(A, Tensor):
+        raise TypeError(f"linalg.{name}: expected a Tensor, got {type(A).__name__}")
+    if A.ndim < 2:
+        raise ValueError(f"linalg.{name}: expected a matrix or a batch of them (..., m, n), got shape "
+                         f"{tuple(A.shape)}")
+    if A.dtype.kind != "f":
+        raise TypeError(f"linalg.{name}: expected a floating tensor, got dtype {A.dtype}")
+
+
+def svd(A, full_matrices=True):
+    """A = U diag(S) Vh with orthonormal U, Vh and S descending (torch.linalg.svd).  Gradients
+    through U and Vh need distinct singular values; inside a repeated block the rotation term is
+    dropped (exact for basis-independent losses; see mathdl.ops.decompositions)."""
+    _matrix("svd", A)
+    packed = _dec.SvdPacked(bool(full_matrices))(A)
+    fn_shapes = _svd_shapes(A.shape, full_matrices)
+    return SVDResult(*_dec.unpack(packed, fn_shapes))
+
+
+def _svd_shapes(shape, full):
+    m, n = shape[-2:]
+    k = min(m, n)
+    return ((m, m if full else k), (k,), (n if full else k, n))
+
+
+def qr(A, mode="reduced"):
+    """A = Q R with orthonormal columns of Q and upper-triangular R (torch.linalg.qr);
+    mode 'reduced', 'complete' or 'r' (R only, Q empty, not differentiable)."""
+    _matrix("qr", A)
+    if mode not in ("reduced", "complete", "r"):
+        raise ValueError(f"linalg.qr: mode must be 'reduced', 'complete' or 'r', got {mode!r}")
+    m, n = A.shape[-2:]
+    k = min(m, n)
+    if mode == "r":
+        xp = xp_of(A.data)
+        R = xp.linalg.qr(A.data, mode="r")
+        return QRResult(_make(xp.zeros((0,), A.dtype)), _make(R))
+    shapes = ((m, m), (m, n)) if mode == "complete" else ((m, k), (k, n))
+    return QRResult(*_dec.unpack(_dec.QrPacked(mode)(A), shapes))
+
+
+def eig(A):
+    """Eigenvalues and unit-norm eigenvectors of a square matrix with a real spectrum.
+
+    torch.linalg.eig returns complex tensors; mathdl has no complex dtype, so a real spectrum is
+    returned as real tensors (the values torch gives, with zero imaginary part) and a complex
+    spectrum is refused with a ValueError.  Gradients need distinct eigenvalues."""
+    _square("eig", A)
+    n = A.shape[-1]
+    return EigResult(*_dec.unpack(_dec.EigPacked()(A), ((n,), (n, n))))
+
+
+def eigvals(A):
+    """Eigenvalues of a square matrix with a real spectrum (see ``eig``)."""
+    return eig(A)[0]
+
+
+def solve_triangular(A, B, *, upper, left=True, unitriangular=False):
+    """X with A X = B (left=True) or X A = B (left=False), A upper/lower triangular."""
+    _square("solve_triangular", A)
+    if not isinstance(B, Tensor) or B.ndim < 2:
+        raise ValueError("linalg.solve_triangular: B must be a Tensor of shape (..., n, k)")
+    need = B.shape[-2] if left else B.shape[-1]
+    if need != A.shape[-1]:
+        raise ValueError(f"linalg.solve_triangular: A of shape {tuple(A.shape)} and B of shape {tuple(B.shape)} "
+                         f"do not match (left={left})")
+    return _solve_triangular(A, B, upper=upper, left=left, unitriangular=unitriangular)
+
+
+def lu(A, *, pivot=True):
+    """A = P L U with P a permutation, L unit lower triangular, U upper triangular (torch.linalg.lu).
+    Differentiable for square A."""
+    _matrix("lu", A)
+    if not pivot:
+        raise ValueError("linalg.lu: pivot=False is not supported (LU without pivoting is unstable)")
+    m, n = A.shape[-2:]
+    k = min(m, n)
+    return LUResult(*_dec.unpack(_dec.LuPacked()(A), ((m, m), (m, k), (k, n))))
+
+
+def _perm_to_pivots(P):
+    """LAPACK pivots (1-based row swaps) of the permutation matrices P (..., m, m), A = P L U."""
+    perm = np.asarray(P).argmax(axis=-2)           # row i of P^T A is row perm[i] of A
+    m = perm.shape[-1]
+    flat = perm.reshape(-1, m)
+    piv = np.empty_like(flat, dtype=np.int32)
+    for b in range(flat.shape[0]):
+        rows = list(range(m))
+        where_row = list(range(m))
+        for i in range(m):
+            j = where_row[flat[b, i]]
+            piv[b, i] = j + 1
+            rows[i], rows[j] = rows[j], rows[i]
+            where_row[rows[i]], where_row[rows[j]] = i, j
+    return piv.reshape(perm.shape)
+
+
+def lu_factor(A, *, pivot=True):
+    """(LU, pivots): L (unit diagonal implied) and U packed into one matrix, and LAPACK's 1-based
+    row interchanges (torch.linalg.lu_factor).  Square matrices."""
+    _square("lu_factor", A)
+    P, L, U = lu(A, pivot=pivot)
+    piv = _perm_to_pivots(P.data if xp_of(P.data) is np else xp_of(P.data).asnumpy(P.data))
+    m = A.shape[-1]
+    return LUFactorResult(ew.add(tril(L, -1), U), _make(xp_of(A.data).asarray(piv[..., :m])))
+
+
+def _pivots_to_perm_matrix(pivots, n, dtype, xp):
+    piv = np.asarray(pivots if xp is np else xp.asnumpy(pivots)).reshape(-1, pivots.shape[-1])
+    perms = np.empty((piv.shape[0], n), dtype=np.int64)
+    for b in range(piv.shape[0]):
+        rows = list(range(n))
+        for i, j in enumerate(piv[b]):
+            rows[i], rows[j - 1] = rows[j - 1], rows[i]
+        perms[b] = rows
+    P = np.zeros((piv.shape[0], n, n), dtype=dtype)
+    P[np.arange(piv.shape[0])[:, None], perms, np.arange(n)[None, :]] = 1
+    return xp.asarray(P.reshape(tuple(pivots.shape[:-1]) + (n, n)))
+
+
+def lu_solve(LU, pivots, B, *, left=True, adjoint=False):
+    """X with A X = B given lu_factor(A) = (LU, pivots) (torch.linalg.lu_solve)."""
+    _square("lu_solve", LU)
+    n = LU.shape[-1]
+    xp = xp_of(LU.data)
+    P = _make(_pivots_to_perm_matrix(pivots.data if isinstance(pivots, Tensor) else pivots, n, LU.dtype, xp))
+    L_unit, U = LU, triu(LU)
+    if not left:   # X A = B  <=>  A^T X^T = B^T
+        return _mT(lu_solve(LU, pivots, _mT(B), left=True, adjoint=not adjoint))
+    if adjoint:    # A^T X = B with A = P L U:  U^T L^T P^T X = B
+        Y = _solve_triangular(_mT(U), B, upper=False)
+        Y = _solve_triangular(_mT(L_unit), Y, upper=True, unitriangular=True)
+        return matmul(P, Y)
+    Y = matmul(_mT(P), B)
+    Y = _solve_triangular(L_unit, Y, upper=False, unitriangular=True)
+    return _solve_triangular(U, Y, upper=True)
+
+
+def _default_rtol(A, atol, rtol):
+    if rtol is None:
+        return float(np.finfo(A.dtype).eps) * max(A.shape[-2:]) if atol is None or atol == 0 else 0.0
+    return float(rtol)
+
+
+def pinv(A, *, atol=None, rtol=None, hermitian=False):
+    """The Moore-Penrose pseudo-inverse; singular values <= max(atol, rtol * s_max) count as zero
+    (rtol defaults to eps * max(m, n) when atol is not given).  The derivative assumes the rank
+    stays constant (PyTorch's pinv_backward)."""
+    _matrix("pinv", A)
+    return _dec.Pinv(0.0 if atol is None else float(atol), _default_rtol(A, atol, rtol))(A)
+
+
+def matrix_rank(A, *, atol=None, rtol=None, hermitian=False):
+    """The number of singular values > max(atol, rtol * s_max) (an int64 tensor, no gradient)."""
+    _matrix("matrix_rank", A)
+    xp = xp_of(A.data)
+    S = xp.linalg.svd(A.data, compute_uv=False)
+    smax = S.max(axis=-1) if S.shape[-1] else xp.zeros(S.shape[:-1], A.dtype)
+    cut = xp.maximum(0.0 if atol is None else float(atol), _default_rtol(A, atol, rtol) * smax)
+    return _make(xp.asarray((S > cut[..., None]).sum(axis=-1), dtype=np.int64))
+
+
+def lstsq(A, B, rcond=None, *, driver=None):
+    """The least-squares solution X = argmin ||A X - B||_F, of minimum norm when A is
+    rank-deficient (X = pinv(A) B, cut-off rcond, default eps * max(m, n)).  Like torch on the
+    CPU: ``rank`` is returned for every driver but 'gels'; ``residuals`` (||A X - B||^2 per
+    column) only for drivers 'gelsd'/'gelss'/'gels' when m > n and A has full rank;
+    ``singular_values`` for 'gelsd'/'gelss'.  Default driver: 'gelsy'."""
+    _matrix("lstsq", A)
+    driver = driver or "gelsy"
+    if driver not in ("gels", "gelsy", "gelsd", "gelss"):
+        raise ValueError(f"linalg.lstsq: driver must be 'gels', 'gelsy', 'gelsd' or 'gelss', got {driver!r}")
+    if not isinstance(B, Tensor):
+        B = ew.as_tensor_like(B, A)
+    vector = B.ndim == A.ndim - 1
+    B2 = unsqueeze(B, -1) if vector else B
+    if B2.shape[-2] != A.shape[-2]:
+        raise ValueError(f"linalg.lstsq: A of shape {tuple(A.shape)} and B of shape {tuple(B.shape)} do not match "
+                         f"(B needs {A.shape[-2]} rows)")
+    m, n = A.shape[-2:]
+    rtol = float(rcond) if rcond is not None and rcond > 0 else float(np.finfo(A.dtype).eps) * max(m, n)
+    X = matmul(pinv(A, rtol=rtol), B2)
+    xp = xp_of(A.data)
+    empty = _make(xp.zeros((0,), A.dtype))
+    rank = matrix_rank(A, rtol=rtol) if driver != "gels" else _make(xp.zeros((0,), np.int64))
+    residuals = empty
+    if driver != "gelsy" and m > n and bool((matrix_rank(A, rtol=rtol).data == n).all()):
+        residuals = rd.sum(ew.square(ew.sub(matmul(A, X), B2)), -2)
+    sv = svdvals(A).detach() if driver in ("gelsd", "gelss") else empty
+    if vector:
+        X = reshape(X, X.shape[:-1])
+        if residuals is not empty:
+            residuals = reshape(residuals, residuals.shape[:-1])
+    return LstsqResult(X, residuals, rank, sv)
+
+
+def matrix_exp(A):
+    """exp(A) = sum_k A^k / k! (scaling and squaring); differentiable to any order."""
+    _square("matrix_exp", A)
+    return _dec.MatrixExp()(A)
+
+
+def matrix_power(A, n):
+    """A^n for an integer n (A^0 = I, negative n through inv(A)), by repeated squaring."""
+    _square("matrix_power", A)
+    if not isinstance(n, (int, np.integer)) or isinstance(n, bool):
+        raise TypeError(f"linalg.matrix_power: n must be an int, got {type(n).__name__}")
+    if n == 0:
+        return ew.add(ew.mul(A, 0.0), _dec.eye_like(A.shape[-1], A)).detach() if not A.requires_grad else \
+            ew.add(ew.mul(A, 0.0), _dec.eye_like(A.shape[-1], A))
+    base = inv(A) if n < 0 else A
+    n = abs(int(n))
+    result = None
+    while n:
+        if n & 1:
+            result = base if result is None else matmul(result, base)
+        n >>= 1
+        if n:
+            base = matmul(base, base)
+    return result
+
+
+def cond(A, p=None):
+    """The condition number ||A||_p ||A^-1||_p; p None or 2: s_max / s_min (any shape), -2:
+    s_min / s_max; 'fro', 'nuc', 1, -1, inf, -inf: square invertible A."""
+    _matrix("cond", A)
+    if p is None or p in (2, -2):
+        s = svdvals(A)
+        big, small = rd.amax(s, -1), rd.amin(s, -1)
+        return ew.div(big, small) if p != -2 else ew.div(small, big)
+    _square("cond", A)
+    return ew.mul(matrix_norm(A, p), matrix_norm(inv(A), p))
+
+
+def multi_dot(tensors):
+    """The product of a chain of matrices in the cheapest order (dynamic programming on the
+    flop count); the first / last may be 1-D (a row / column vector), as torch.linalg.multi_dot."""
+    ts = list(tensors)
+    if len(ts) < 2:
+        raise ValueError(f"linalg.multi_dot: expected at least 2 tensors, got {len(ts)}")
+    first_vec, last_vec = ts[0].ndim == 1, ts[-1].ndim == 1
+    if first_vec:
+        ts[0] = unsqueeze(ts[0], 0)
+    if last_vec:
+        ts[-1] = unsqueeze(ts[-1], -1)
+    for i, t in enumerate(ts):
+        if t.ndim != 2:
+            raise ValueError(f"linalg.multi_dot: tensor {i} must be 2-D (1-D allowed first and last), got shape "
+                             f"{tuple(t.shape)}")
+        if i and ts[i - 1].shape[1] != t.shape[0]:
+            raise ValueError(f"linalg.multi_dot: tensor {i - 1} of shape {tuple(ts[i - 1].shape)} and tensor {i} of "
+                             f"shape {tuple(t.shape)} cannot be multiplied")
+    dims = [ts[0].shape[0]] + [t.shape[1] for t in ts]
+    k = len(ts)
+    cost = [[0] * k for _ in range(k)]
+    split = [[0] * k for _ in range(k)]
+    for length in range(1, k):
+        for i in range(k - length):
+            j = i + length
+            cost[i][j] = math.inf
+            for s in range(i, j):
+                c = cost[i][s] + cost[s + 1][j] + dims[i] * dims[s + 1] * dims[j + 1]
+                if c < cost[i][j]:
+                    cost[i][j], split[i][j] = c, s
+
+    def chain(i, j):
+        return ts[i] if i == j else matmul(chain(i, split[i][j]), chain(split[i][j] + 1, j))
+
+    out = chain(0, k - 1)
+    if first_vec:
+        out = reshape(out, out.shape[1:])
+    if last_vec:
+        out = reshape(out, out.shape[:-1])
+    return out
+
+
+def cross(input, other, *, dim=-1):
+    """The cross product of 3-vectors along ``dim`` (batch dims broadcast):
+    a x b = roll(a, -1) roll(b, -2) - roll(a, -2) roll(b, -1)."""
+    from .ops.shape import roll
+
+    d = normalize_dim(dim, max(input.ndim, other.ndim), "linalg.cross")
+    nd = max(input.ndim, other.ndim)
+    if input.shape[d - nd + input.ndim] != 3 or other.shape[d - nd + other.ndim] != 3:
+        raise ValueError(f"linalg.cross: dimension {dim} must have size 3, got shapes {tuple(input.shape)} and "
+                         f"{tuple(other.shape)}")
+    d = d - nd   # negative: counts from the end in both
+    return ew.sub(ew.mul(roll(input, -1, d), roll(other, -2, d)), ew.mul(roll(input, -2, d), roll(other, -1, d)))
+
+
+def vecdot(x, y, *, dim=-1):
+    """sum_i x_i y_i along ``dim`` (real tensors; batch dims broadcast)."""
+    return rd.sum(ew.mul(x, y), dim)
+
+
+def householder_product(A, tau):
+    """The first n columns of H_1 ... H_k, H_i = I - tau_i v_i v_i^T, v_i = (0, .., 0, 1, A[i+1:, i])
+    (LAPACK's orgqr; torch.linalg.householder_product)."""
+    _matrix("householder_product", A)
+    m, n = A.shape[-2:]
+    k = tau.shape[-1]
+    if n > m or k > n:
+        raise ValueError(f"linalg.householder_product: need m >= n >= k, got A {tuple(A.shape)} and tau "
+                         f"{tuple(tau.shape)}")
+    xp = xp_of(A.data)
+    V = ew.add(tril(A, -1), _make(xp.eye(m, n, dtype=A.dtype)))   # columns v_i
+    Q = _make(xp.broadcast_to(xp.eye(m, n, dtype=A.dtype), tuple(A.shape[:-2]) + (m, n)))
+    for i in range(k - 1, -1, -1):   # Q = H_i Q, from the last reflector back
+        v = V[..., :, i:i + 1]
+        Q = ew.sub(Q, ew.mul(unsqueeze(unsqueeze(tau[..., i], -1), -1), matmul(v, matmul(_mT(v), Q))))
+    return Q
+
+
+def tensorinv(A, ind=2):
+    """The inverse of A as a map from its last ndim - ind axes to its first ind axes: the result has
+    shape A.shape[ind:] + A.shape[:ind]."""
+    if ind <= 0:
+        raise ValueError(f"linalg.tensorinv: ind must be a positive int, got {ind}")
+    rows = int(np.prod(A.shape[:ind]))
+    cols = int(np.prod(A.shape[ind:]))
+    if rows != cols:
+        raise ValueError(f"linalg.tensorinv: prod(A.shape[:ind]) = {rows} must equal prod(A.shape[ind:]) = {cols}")
+    return reshape(inv(reshape(A, (rows, cols))), tuple(A.shape[ind:]) + tuple(A.shape[:ind]))
+
+
+def tensorsolve(A, B, dims=None):
+    """X with tensordot(A, X, X.ndim) = B; X has shape A.shape[B.ndim:] (after moving ``dims`` of A
+    to the end)."""
+    if dims is not None:
+        dims = [normalize_dim(d, A.ndim, "linalg.tensorsolve") for d in dims]
+        rest = [i for i in range(A.ndim) if i not in dims]
+        A = permute(A, tuple(rest + dims))
+    xshape = tuple(A.shape[B.ndim:])
+    rows, cols = int(np.prod(B.shape)), int(np.prod(xshape))
+    if rows != cols or tuple(A.shape[:B.ndim]) != tuple(B.shape):
+        raise ValueError(f"linalg.tensorsolve: A of shape {tuple(A.shape)} and B of shape {tuple(B.shape)} do not "
+                         "make a square system")
+    X = solve(reshape(A, (rows, cols)), reshape(B, (rows,)))
+    return reshape(X, xshape)
+
+
+def diagonal(A, *, offset=0, dim1=-2, dim2=-1):
+    """The diagonal of the matrices in the axes (dim1, dim2), shifted by ``offset``; last axis."""
+    d1, d2 = (normalize_dim(d, A.ndim, "linalg.diagonal") for d in (dim1, dim2))
+    M = _move_last(A, d1, d2)
+    m, n = M.shape[-2:]
+    i0, j0 = (0, offset) if offset >= 0 else (-offset, 0)
+    length = max(0, min(m - i0, n - j0))
+    xp = xp_of(A.data)
+    rows, cols = xp.arange(length) + i0, xp.arange(length) + j0
+    return M[..., rows, cols]
+
+
+def vander(x, *, N=None):
+    """The Vandermonde matrix with columns x^0, x^1, ..., x^(N-1) (increasing, as torch.linalg.vander)."""
+    N = x.shape[-1] if N is None else int(N)
+    if N < 1:
+        raise ValueError(f"linalg.vander: N must be >= 1, got {N}")
+    from .ops.shape import stack
+
+    cols = [ew.add(ew.mul(x, 0.0), 1.0)]
+    for _ in range(N - 1):
+        cols.append(ew.mul(cols[-1], x))
+    return stack(cols, -1)
+
+
+def _ex(fn, A, out_shape, *args, check_errors=False):
+    """(result, info) with info = 0 where fn succeeds and 1 for the matrices where it fails
+    (singular / not positive-definite); then the whole result is NaN, as the caller reads info."""
+    xp = xp_of(A.data)
+    batch = tuple(A.shape[:-2])
+    try:
+        return fn(A, *args), _make(xp.zeros(batch, dtype=np.int32))
+    except ValueError:
+        if check_errors:
+            raise
+    info = np.zeros(batch, dtype=np.int32)
+    for idx in np.ndindex(*batch):
+        try:
+            fn(A[idx], *[a[idx] if a.ndim == A.ndim else a for a in args])
+        except ValueError:
+            info[idx] = 1
+    if not batch:
+        info = np.ones((), dtype=np.int32)
+    return _make(xp.full(out_shape, xp.nan, dtype=A.dtype)), _make(xp.asarray(info))
+
+
+def inv_ex(A, *, check_errors=False):
+    """(inverse, info): info > 0 marks singular matrices instead of raising (torch.linalg.inv_ex);
+    the inverse of a batch with a singular member is NaN."""
+    _square("inv_ex", A)
+    return _ex(inv, A, tuple(A.shape), check_errors=check_errors)
+
+
+def cholesky_ex(A, *, upper=False, check_errors=False):
+    """(L, info): info > 0 marks matrices that are not positive-definite (torch.linalg.cholesky_ex)."""
+    _square("cholesky_ex", A)
+    return _ex(lambda a: cholesky(a, upper=upper), A, tuple(A.shape), check_errors=check_errors)
+
+
+def solve_ex(A, B, *, left=True, check_errors=False):
+    """(X, info): info > 0 marks singular A instead of raising (torch.linalg.solve_ex)."""
+    _square("solve_ex", A)
+    f = solve if left else (lambda a, b: _mT(solve(_mT(a), _mT(b))))
+    shape = np.broadcast_shapes(tuple(A.shape[:-2]), tuple(B.shape[:-2])) + tuple(B.shape[-2:]) if B.ndim >= 2 \
+        else tuple(B.shape)
+    return _ex(f, A, shape, B, check_errors=check_errors)
