@@ -15,7 +15,7 @@ import contextlib
 import numpy as np
 
 __all__ = ["trainable_parameters", "get_flat", "set_flat", "unflatten", "batches", "iter_batches", "restored",
-           "evaluate_loss"]
+           "evaluate_loss", "loss_and_gradient"]
 
 
 def trainable_parameters(model, params=None):
@@ -116,3 +116,21 @@ def evaluate_loss(model, data, loss_fn=None, accuracy=True):
                 correct += int((np.asarray(out.data).argmax(-1) == np.asarray(y.data)).sum())
     acc = correct / count if accuracy and count and np.asarray(y.data).dtype.kind in "iu" else None
     return total / count, acc
+
+
+def loss_and_gradient(model, data, loss_fn=None, params=None):
+    """(L(theta), grad L(theta) as a flat float64 vector) over ``data`` (example-weighted mean)."""
+    from ..autograd.functional import grad
+
+    loss_fn = loss_fn or _default_loss
+    ps = trainable_parameters(model, params)
+    total, g, count = 0.0, 0.0, 0
+    for x, y in iter_batches(data):
+        nb = int(y.shape[0]) if len(y.shape) else 1
+        loss = loss_fn(model(x), y)
+        gs = grad(loss, ps, allow_unused=True)
+        g = g + nb * np.concatenate([np.zeros(p.data.size) if gi is None else
+                                     np.asarray(gi.data, dtype=np.float64).ravel() for gi, p in zip(gs, ps)])
+        total += nb * float(loss.item())
+        count += nb
+    return total / count, g / count

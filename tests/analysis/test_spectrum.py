@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from mathdl.analysis import spectrum as S
-from mathdl.analysis.operators import ModelHessian, as_operator, check_symmetric
+from mathdl.analysis.operators import as_operator, check_symmetric, model_hessian
 
 
 def _sym(n=60, seed=0, neg=10):
@@ -78,8 +78,8 @@ def test_slq_moments_and_negative_curvature():
 
 def test_model_hessian_agrees_with_dense(tiny_mlp):
     model, data = tiny_mlp
-    H = ModelHessian(model, data=data)
-    assert H.n <= 2000
+    H = model_hessian(model, data=data)
+    assert H.num_params <= 2000
     D = H.to_dense()
     assert np.allclose(D, D.T, atol=1e-10)
     check_symmetric(H)
@@ -89,7 +89,7 @@ def test_model_hessian_agrees_with_dense(tiny_mlp):
     bottom = S.extreme_eigenpairs(H, 1, "SA", return_eigenvectors=False, tol=0)
     assert np.allclose(bottom, lam[:1], rtol=1e-6, atol=1e-9 * lam[-1])
     res = S.slq(H, num_probes=2, lanczos_steps=12, seed=0, check=False)
-    v = np.random.default_rng(0).choice([-1.0, 1.0], size=H.n)
+    v = np.random.default_rng(0).choice([-1.0, 1.0], size=H.num_params)
     v /= np.linalg.norm(v)
     for p in (1, 2, 3):  # the quadrature of the first probe reproduces v^T H^p v of the dense Hessian
         exact = v @ np.linalg.matrix_power(D, p) @ v
