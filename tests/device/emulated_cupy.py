@@ -245,6 +245,8 @@ def make_module():
     mod.get_array_module = lambda *arrays: mod if any(isinstance(a, DeviceArray) for a in arrays) else np
     mod.linalg = _Namespace("emulated_cupy.linalg", np.linalg)
     mod.fft = _Namespace("emulated_cupy.fft", np.fft)
+    mod.lib = types.SimpleNamespace(stride_tricks=_Namespace("emulated_cupy.lib.stride_tricks",
+                                                             np.lib.stride_tricks))
     random = _Namespace("emulated_cupy.random", np.random)
     random.default_rng = lambda seed=None: _Generator(seed)
     random.Generator = _Generator
