@@ -44,7 +44,8 @@ def _data(kind, rng):
     return rng.integers(0, 7, (4, 5)), rng.integers(0, 3, 4)
 
 
-@pytest.mark.parametrize("kind,make,opt", [("mlp", _mlp, "adam"), ("cnn", _cnn, "sgd"), ("transformer", _Encoder, "adamw")])
+@pytest.mark.parametrize("kind,make,opt", [("mlp", _mlp, "adam"), ("cnn", _cnn, "sgd"),
+                                          ("transformer", _Encoder, "adamw")])
 def test_training_step_on_device_equals_cpu(device, kind, make, opt):  # noqa: F811
     md.manual_seed(0)
     cpu = make().double()
