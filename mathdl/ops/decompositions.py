@@ -353,7 +353,7 @@ class Pinv(Function):
             PhK = matmul(Ph, K)
             out = ew.add(ew.sub(matmul(matmul(ew.sub(gh, matmul(A, K)), P), Ph), mT(matmul(K, P))),
                          ew.sub(PhK, matmul(matmul(PhK, P), A)))
-        return (mT(out),)
+        return (out,)
 
 
 # --------------------------------------------------------------------------- matrix_exp

@@ -100,3 +100,68 @@ def test_svd_bad_input():
         mla.svd(md.tensor([1.0, 2.0]))
     with pytest.raises(TypeError, match="dtype"):
         mla.svd(md.tensor([[1, 2], [3, 4]]))
+
+
+def test_lstsq_rank_deficient_is_minimum_norm():
+    """For rank-deficient A the solution is the minimum-norm least-squares one: pinv(A) b."""
+    rng = np.random.default_rng(6)
+    a = rng.standard_normal((6, 2)) @ rng.standard_normal((2, 4))
+    b = rng.standard_normal((6, 1))
+    res = mla.lstsq(md.tensor(a), md.tensor(b))
+    x = res.solution.numpy()
+    np.testing.assert_allclose(x, np.linalg.lstsq(a, b, rcond=None)[0], atol=1e-10)
+    assert int(res.rank.item()) == 2
+    # any other least-squares solution x + null-space vector is longer
+    null = np.linalg.svd(a)[2][-1][:, None]
+    assert np.linalg.norm(x) < np.linalg.norm(x + 0.1 * null)
+
+
+def test_lstsq_residuals_overdetermined():
+    rng = np.random.default_rng(7)
+    a, b = rng.standard_normal((6, 3)), rng.standard_normal((6, 2))
+    res = mla.lstsq(md.tensor(a), md.tensor(b), driver="gelsd")
+    np.testing.assert_allclose(res.residuals.numpy(), ((a @ res.solution.numpy() - b) ** 2).sum(0), atol=1e-10)
+    assert mla.lstsq(md.tensor(a), md.tensor(b)).residuals.numel() == 0   # gelsy, as torch on the CPU
+    with pytest.raises(ValueError, match="rows"):
+        mla.lstsq(md.tensor(a), md.tensor(b[:5]))
+    with pytest.raises(ValueError, match="driver"):
+        mla.lstsq(md.tensor(a), md.tensor(b), driver="magic")
+
+
+def test_eig_refuses_complex_spectrum():
+    rot = md.tensor([[0.0, -1.0], [1.0, 0.0]])
+    with pytest.raises(ValueError, match="complex eigenvalues"):
+        mla.eig(rot)
+
+
+def test_ex_variants_report_info_instead_of_raising():
+    A = md.tensor(np.stack([np.eye(2), np.zeros((2, 2))]))
+    X, info = mla.inv_ex(A)
+    assert info.tolist() == [0, 1]
+    with pytest.raises(ValueError, match="singular"):
+        mla.inv_ex(A, check_errors=True)
+    L, info = mla.cholesky_ex(md.tensor([[1.0, 0.0], [0.0, -1.0]]))
+    assert int(info.item()) == 1
+
+
+def test_matrix_exp_of_commuting_and_rotation():
+    t = 0.7
+    R = mla.matrix_exp(md.tensor([[0.0, -t], [t, 0.0]])).numpy()
+    np.testing.assert_allclose(R, [[np.cos(t), -np.sin(t)], [np.sin(t), np.cos(t)]], atol=1e-14)
+    big = mla.matrix_exp(md.tensor(np.diag([5.0, -3.0]))).numpy()
+    np.testing.assert_allclose(big, np.diag(np.exp([5.0, -3.0])), rtol=1e-13)
+
+
+def test_bad_inputs_name_the_problem():
+    with pytest.raises(ValueError, match="size 3"):
+        mla.cross(md.randn(2, 4), md.randn(2, 4))
+    with pytest.raises(TypeError, match="int"):
+        mla.matrix_power(md.randn(2, 2), 1.5)
+    with pytest.raises(ValueError, match="square"):
+        mla.matrix_exp(md.randn(2, 3))
+    with pytest.raises(ValueError, match="multiplied"):
+        mla.multi_dot([md.randn(2, 3), md.randn(2, 3)])
+    with pytest.raises(ValueError, match="match"):
+        mla.solve_triangular(md.randn(3, 3), md.randn(2, 2), upper=True)
+    with pytest.raises(ValueError, match="square system"):
+        mla.tensorsolve(md.randn(2, 3, 5), md.randn(2, 3))
