@@ -62,7 +62,10 @@ def restored(model):
     finally:
         for k, v in model.state_dict(keep_vars=True).items():
             if k in saved:
-                v.data[...] = saved[k]
+                if isinstance(v.data, np.ndarray) and v.data.ndim:
+                    v.data[...] = saved[k]
+                else:  # 0-d buffers (counters) may hold NumPy scalars
+                    v.data = saved[k].astype(np.asarray(v.data).dtype)
         model.train(mode)
 
 
