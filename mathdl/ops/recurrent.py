@@ -31,8 +31,9 @@ steps:  dW_hh = sum_t delta_h,t^T h_{t-1},  db_hh = sum_t delta_h,t,  dW_hr = su
 and d xw = delta_x goes back through the input map (one product for dW_ih and one for dx).
 
 Variable lengths (packed sequences): ``batch_sizes[t]`` rows are active at step t (rows sorted by
-decreasing length, as in a PackedSequence); an inactive row keeps its state unchanged, so the
-state at the last step (first step for ``reverse``) is each sequence's final state.
+decreasing length, as in a PackedSequence) and ``xw`` is then packed too: (sum_t batch_sizes[t],
+G H), the rows of step t after those of steps < t.  An inactive row keeps its state unchanged, so
+the state at the last step (first step for ``reverse``) is each sequence's final state.
 
 The output of :class:`Recurrence` is one array Z (T, B, S) of the states after each step: h
 (RNN, GRU; S = H) or h and c side by side (LSTM; S = P + H, h first).  Its forward and the
@@ -43,6 +44,8 @@ itself recorded and second derivatives work.
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..autograd.function import Function
 from ..autograd.grad_mode import state as _grad_state
 from ..autograd.tensor import Tensor
@@ -51,7 +54,7 @@ from . import elementwise as ew
 from .linalg import matmul
 from .shape import cat, clone, stack, transpose
 
-__all__ = ["MODES", "GATES", "Recurrence", "recurrence", "recurrence_reference"]
+__all__ = ["MODES", "GATES", "Recurrence", "recurrence", "recurrence_reference", "take_rows", "put_rows"]
 
 MODES = ("RNN_TANH", "RNN_RELU", "LSTM", "GRU")
 GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
@@ -103,29 +106,45 @@ class Recurrence(Function):
             w_hr = args[k]
         return xw, h0, c0, w_hh, b_hh, w_hr
 
-    def _sizes(self, T, B):
-        return self.batch_sizes if self.batch_sizes is not None else (B,) * T
+    def _dims(self, xw, h0):
+        """(T, B, batch size per step, the input rows of each step as views of xw)."""
+        B = h0.shape[0]
+        if self.batch_sizes is None:
+            T = xw.shape[0]
+            return T, B, (B,) * T, [xw[t] for t in range(T)]
+        sizes = self.batch_sizes
+        rows, off = [], 0
+        for n in sizes:
+            rows.append(xw[off:off + n])
+            off += n
+        return len(sizes), B, sizes, rows
+
+    def _packed_dx(self, delta):
+        """delta (T, B, G H) with zero rows where inactive -> the layout of xw (packed if needed)."""
+        if self.batch_sizes is None:
+            return delta
+        T, B = delta.shape[0], delta.shape[1]
+        return delta.reshape(T * B, -1)[packed_index(self.batch_sizes, B)]
 
     # -- forward -----------------------------------------------------------------------
     def forward(self, *args):
         xw, h0, c0, w_hh, b_hh, w_hr = self._unpack(args)
         xp = xp_of(xw)
-        T, B = xw.shape[0], xw.shape[1]
-        sizes = self._sizes(T, B)
+        T, B, sizes, xs = self._dims(xw, h0)
         whT = w_hh.T
         if self.mode == "LSTM":
-            return self._forward_lstm(xp, xw, h0, c0, whT, b_hh, w_hr, sizes)
+            return self._forward_lstm(xp, xs, h0, c0, whT, b_hh, w_hr, T, B, sizes)
         if self.mode == "GRU":
-            return self._forward_gru(xp, xw, h0, whT, b_hh, sizes)
+            return self._forward_gru(xp, xs, h0, whT, b_hh, T, B, sizes)
         H = h0.shape[1]
-        Z = xp.empty((T, B, H), dtype=xw.dtype)
+        Z = xp.empty((T, B, H), dtype=h0.dtype)
         h = h0
         for t in _steps(T, self.reverse):
             n = sizes[t]
             out = Z[t]
             a = out[:n]
             xp.matmul(h[:n], whT, out=a)
-            a += xw[t, :n]
+            a += xs[t]
             if b_hh is not None:
                 a += b_hh
             if self.mode == "RNN_TANH":
@@ -137,21 +156,20 @@ class Recurrence(Function):
             h = out
         return Z
 
-    def _forward_lstm(self, xp, xw, h0, c0, whT, b_hh, w_hr, sizes):
-        T, B = xw.shape[0], xw.shape[1]
+    def _forward_lstm(self, xp, xs, h0, c0, whT, b_hh, w_hr, T, B, sizes):
         P, H = h0.shape[1], c0.shape[1]
-        Z = xp.empty((T, B, P + H), dtype=xw.dtype)
-        gates = xp.empty((T, B, 4 * H), dtype=xw.dtype)  # activated i f g o
-        tanh_c = xp.empty((T, B, H), dtype=xw.dtype)
-        r_all = xp.empty((T, B, H), dtype=xw.dtype) if w_hr is not None else None
-        scale = xp.full((4 * H,), 0.5, dtype=xw.dtype)
+        Z = xp.empty((T, B, P + H), dtype=h0.dtype)
+        gates = xp.empty((T, B, 4 * H), dtype=h0.dtype)  # activated i f g o
+        tanh_c = xp.empty((T, B, H), dtype=h0.dtype)
+        r_all = xp.empty((T, B, H), dtype=h0.dtype) if w_hr is not None else None
+        scale = xp.full((4 * H,), 0.5, dtype=h0.dtype)
         scale[2 * H:3 * H] = 1.0  # sigma(x) = (1 + tanh(x / 2)) / 2 on i f o, tanh on g: one tanh pass
         h, c = h0, c0
         for t in _steps(T, self.reverse):
             n = sizes[t]
             G = gates[t, :n]
             xp.matmul(h[:n], whT, out=G)
-            G += xw[t, :n]
+            G += xs[t]
             if b_hh is not None:
                 G += b_hh
             G *= scale
@@ -183,13 +201,12 @@ class Recurrence(Function):
         self.saved_a, self.saved_b, self.saved_c = gates, tanh_c, r_all
         return Z
 
-    def _forward_gru(self, xp, xw, h0, whT, b_hh, sizes):
-        T, B = xw.shape[0], xw.shape[1]
+    def _forward_gru(self, xp, xs, h0, whT, b_hh, T, B, sizes):
         H = h0.shape[1]
-        Z = xp.empty((T, B, H), dtype=xw.dtype)
-        gates = xp.empty((T, B, 3 * H), dtype=xw.dtype)  # activated r z n
-        hn_all = xp.empty((T, B, H), dtype=xw.dtype)  # W_hn h + b_hn
-        gh = xp.empty((B, 3 * H), dtype=xw.dtype)
+        Z = xp.empty((T, B, H), dtype=h0.dtype)
+        gates = xp.empty((T, B, 3 * H), dtype=h0.dtype)  # activated r z n
+        hn_all = xp.empty((T, B, H), dtype=h0.dtype)  # W_hn h + b_hn
+        gh = xp.empty((B, 3 * H), dtype=h0.dtype)
         h = h0
         for t in _steps(T, self.reverse):
             n = sizes[t]
@@ -199,13 +216,13 @@ class Recurrence(Function):
             if b_hh is not None:
                 Gh += b_hh
             rz = A[:, :2 * H]
-            xp.add(xw[t, :n, :2 * H], Gh[:, :2 * H], out=rz)
+            xp.add(xs[t][:, :2 * H], Gh[:, :2 * H], out=rz)
             _sigmoid_(rz, xp)
             hn = hn_all[t, :n]
             hn[...] = Gh[:, 2 * H:]
             nn_ = A[:, 2 * H:]
             xp.multiply(A[:, :H], hn, out=nn_)
-            nn_ += xw[t, :n, 2 * H:]
+            nn_ += xs[t][:, 2 * H:]
             xp.tanh(nn_, out=nn_)
             out = Z[t]
             hnew = out[:n]
@@ -256,8 +273,7 @@ class Recurrence(Function):
         xw, h0, c0, w_hh, b_hh, w_hr = self._unpack(args)
         xp = xp_of(gZ)
         Z = self.out
-        T, B = xw.shape[0], xw.shape[1]
-        sizes = self._sizes(T, B)
+        T, B, sizes, _ = self._dims(xw, h0)
         if self.mode == "LSTM":
             dxw, dh0, dc0, dW_hr = self._backward_lstm(xp, gZ, Z, c0, w_hh, w_hr, sizes)
             dgh = dxw
@@ -276,7 +292,7 @@ class Recurrence(Function):
             dW_hh = dgh.reshape(-1, dgh.shape[2]).T @ prev.reshape(-1, P)
         if self.has_bias and need[k + 1]:
             db_hh = dgh.reshape(-1, dgh.shape[2]).sum(axis=0)
-        out = [_make(dxw) if need[0] else None, _make(dh0) if need[1] else None]
+        out = [_make(self._packed_dx(dxw)) if need[0] else None, _make(dh0) if need[1] else None]
         if self.mode == "LSTM":
             out.append(_make(dc0) if need[2] else None)
         out.append(_make(dW_hh) if dW_hh is not None else None)
@@ -399,6 +415,21 @@ class Recurrence(Function):
         return dx, dgh, dh
 
 
+def packed_offsets(batch_sizes):
+    """Row offset of each step in packed data: offsets[t] = batch_sizes[0] + ... + batch_sizes[t-1]."""
+    return np.concatenate([[0], np.cumsum(batch_sizes)[:-1]]).astype(np.int64)
+
+
+def packed_index(batch_sizes, B):
+    """For packed data (time-major, batch_sizes[t] rows at step t), the row of each packed entry in
+    the padded (T * B) layout: t * B + b for b < batch_sizes[t]."""
+    sizes = np.asarray(batch_sizes, dtype=np.int64)
+    T = len(sizes)
+    b = np.arange(B)
+    mask = b[None, :] < sizes[:, None]
+    return (np.arange(T)[:, None] * B + b[None, :])[mask]
+
+
 def recurrence(mode, xw, h0, w_hh, b_hh=None, c0=None, w_hr=None, reverse=False, batch_sizes=None):
     """The states Z (T, B, S) of one direction of one recurrent layer from the input projections
     ``xw`` = x W_ih^T + b_ih (T, B, G H); see the module docstring for the formulas and layouts."""
@@ -408,8 +439,9 @@ def recurrence(mode, xw, h0, w_hh, b_hh=None, c0=None, w_hr=None, reverse=False,
         raise ValueError(f"recurrence: the cell state c0 is {'required' if mode == 'LSTM' else 'only'} for LSTM")
     if batch_sizes is not None:
         batch_sizes = tuple(int(b) for b in batch_sizes)
-        if len(batch_sizes) != xw.shape[0]:
-            raise ValueError(f"recurrence: {len(batch_sizes)} batch sizes for {xw.shape[0]} steps")
+        if sum(batch_sizes) != xw.shape[0] or xw.ndim != 2:
+            raise ValueError(f"recurrence: packed input projections of shape {tuple(xw.shape)} do not hold "
+                             f"sum(batch_sizes) = {sum(batch_sizes)} rows")
     args = [xw, h0] + ([c0] if c0 is not None else []) + [w_hh]
     args += [t for t in (b_hh, w_hr) if t is not None]
     return Recurrence(mode, reverse, batch_sizes, b_hh is not None, w_hr is not None)(*args)
@@ -441,8 +473,14 @@ def _cell_reference(mode, a, h, c, whT, b_hh, w_hrT):
 def recurrence_reference(mode, xw, h0, w_hh, b_hh=None, c0=None, w_hr=None, reverse=False, batch_sizes=None):
     """:func:`recurrence` composed step by step of differentiable mathdl ops (slow; used for the
     differentiable backward and as the reference in tests)."""
-    T, B = xw.shape[0], xw.shape[1]
-    sizes = batch_sizes if batch_sizes is not None else (B,) * T
+    B = h0.shape[0]
+    if batch_sizes is None:
+        T, sizes = xw.shape[0], (B,) * xw.shape[0]
+        xs = [xw[t] for t in range(T)]
+    else:
+        T, sizes = len(batch_sizes), batch_sizes
+        offsets = packed_offsets(sizes)
+        xs = [xw[int(offsets[t]):int(offsets[t]) + sizes[t]] for t in range(T)]
     whT = transpose(w_hh, 0, 1)
     w_hrT = transpose(w_hr, 0, 1) if w_hr is not None else None
     h, c = h0, c0
@@ -450,10 +488,56 @@ def recurrence_reference(mode, xw, h0, w_hh, b_hh=None, c0=None, w_hr=None, reve
     for t in _steps(T, reverse):
         n = sizes[t]
         if n == B:
-            h, c = _cell_reference(mode, xw[t], h, c, whT, b_hh, w_hrT)
+            h, c = _cell_reference(mode, xs[t], h, c, whT, b_hh, w_hrT)
         else:
-            hn, cn = _cell_reference(mode, xw[t, :n], h[:n], c[:n] if c is not None else None, whT, b_hh, w_hrT)
+            hn, cn = _cell_reference(mode, xs[t], h[:n], c[:n] if c is not None else None, whT, b_hh, w_hrT)
             h = cat([hn, h[n:]], 0)
             c = cat([cn, c[n:]], 0) if c is not None else None
         outs[t] = cat([h, c], 1) if c is not None else h
     return stack(outs, 0)
+
+
+# --------------------------------------------------------------------------- packing (row gather / scatter)
+class TakeRows(Function):
+    """y = x[idx] along the first axis for distinct row indices ``idx`` (no accumulation needed);
+    its adjoint is :class:`PutRows` with fill 0, and PutRows' adjoint is TakeRows again."""
+
+    __slots__ = ("idx", "n_in")
+    saves_inputs = False
+
+    def __init__(self, idx, n_in):
+        self.idx, self.n_in = idx, n_in
+
+    def forward(self, x):
+        return x[self.idx]
+
+    def backward(self, g):
+        return (PutRows(self.idx, self.n_in, 0.0)(g),)
+
+
+class PutRows(Function):
+    """y = an array of ``n_out`` rows filled with ``fill``, with y[idx] = x (distinct ``idx``)."""
+
+    __slots__ = ("idx", "n_out", "fill")
+    saves_inputs = False
+
+    def __init__(self, idx, n_out, fill=0.0):
+        self.idx, self.n_out, self.fill = idx, n_out, fill
+
+    def forward(self, x):
+        out = xp_of(x).full((self.n_out,) + x.shape[1:], self.fill, dtype=x.dtype)
+        out[self.idx] = x
+        return out
+
+    def backward(self, g):
+        return (TakeRows(self.idx, g.shape[0])(g),)
+
+
+def take_rows(x, idx):
+    """x[idx] for an array of distinct row indices (the packing gather)."""
+    return TakeRows(idx, x.shape[0])(x)
+
+
+def put_rows(x, idx, n_out, fill=0.0):
+    """Rows of x written at the distinct indices idx of ``n_out`` rows filled with ``fill``."""
+    return PutRows(idx, int(n_out), float(fill))(x)
