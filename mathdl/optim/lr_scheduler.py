@@ -16,6 +16,10 @@ With base rate eta_0 (each group's ``initial_lr``):
 * ``OneCycleLR``         warm up from max_lr/div_factor to max_lr over pct_start of the steps,
                          anneal (cos or linear) down to initial_lr/final_div_factor; momentum
                          (or Adam's beta1) cycles the opposite way
+* ``CyclicLR``           eta between base_lr and max_lr along a triangle of step_size_up +
+                         step_size_down steps, its height scaled per cycle ("triangular2": halved,
+                         "exp_range": gamma^e) (Smith, 2017); momentum cycles the opposite way
+* ``ChainedScheduler``   every scheduler's step applied in turn (their factors multiply)
 * ``ReduceLROnPlateau``  eta <- max(factor * eta, min_lr) after ``patience`` epochs without an
                          improvement of the monitored metric
 
@@ -26,6 +30,7 @@ after ``optimizer.step()``; ``get_last_lr()`` gives the current rates.
 
 from __future__ import annotations
 
+import functools
 import math
 import types
 from bisect import bisect_right
@@ -36,7 +41,7 @@ from .optimizer import Optimizer
 __all__ = [
     "LRScheduler", "LambdaLR", "MultiplicativeLR", "StepLR", "MultiStepLR", "ConstantLR", "ExponentialLR",
     "PolynomialLR", "CosineAnnealingLR", "CosineAnnealingWarmRestarts", "LinearLR", "SequentialLR", "OneCycleLR",
-    "ReduceLROnPlateau",
+    "CyclicLR", "ChainedScheduler", "ReduceLROnPlateau",
 ]
 
 
@@ -521,6 +526,148 @@ class OneCycleLR(LRScheduler):
                 else:
                     group["momentum"] = mom
         return lrs
+
+
+class CyclicLR(LRScheduler):
+    """Cyclical learning rates (Smith, 2017), stepped once per batch.
+
+    With c = floor(1 + e / (up + down)) and x = 1 + e / (up + down) - c, the scale
+    s = x / r while x <= r (r = up / (up + down)), else (x - 1) / (r - 1), and
+    eta_e = base_lr + (max_lr - base_lr) s f(.), where f(c) = 1 ("triangular"), 1 / 2^(c - 1)
+    ("triangular2"), f(e) = gamma^e ("exp_range") or a given ``scale_fn`` of c or e (``scale_mode``).
+    With ``cycle_momentum`` the momentum (or beta1) goes max_momentum - (max - base) s f(.).
+    """
+
+    def __init__(self, optimizer, base_lr, max_lr, step_size_up: int = 2000, step_size_down: int | None = None,
+                 mode: str = "triangular", gamma: float = 1.0, scale_fn=None, scale_mode: str = "cycle",
+                 cycle_momentum: bool = True, base_momentum=0.8, max_momentum=0.9, last_epoch: int = -1):
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"CyclicLR: {type(optimizer).__name__} is not an Optimizer")
+        self.optimizer = optimizer
+        base_lrs = _per_group("base_lr", optimizer, base_lr)
+        if last_epoch == -1:
+            for lr, group in zip(base_lrs, optimizer.param_groups):
+                group["lr"] = lr
+        self.max_lrs = _per_group("max_lr", optimizer, max_lr)
+        if not step_size_up > 0 or (step_size_down is not None and not step_size_down > 0):
+            raise ValueError(f"CyclicLR: step_size_up and step_size_down must be > 0, got {step_size_up!r} and "
+                             f"{step_size_down!r}")
+        up = float(step_size_up)
+        down = float(step_size_down) if step_size_down is not None else up
+        self.total_size = up + down
+        self.step_ratio = up / self.total_size
+        if mode not in ("triangular", "triangular2", "exp_range") and scale_fn is None:
+            raise ValueError(f"CyclicLR: mode must be 'triangular', 'triangular2' or 'exp_range' when no scale_fn "
+                             f"is given, got {mode!r}")
+        if scale_mode not in ("cycle", "iterations"):
+            raise ValueError(f"CyclicLR: scale_mode must be 'cycle' or 'iterations', got {scale_mode!r}")
+        self.mode = mode
+        self.gamma = gamma
+        self._scale_fn_custom = scale_fn
+        self.scale_mode = scale_mode
+        self._init_scale_fn()
+        self.cycle_momentum = cycle_momentum
+        if cycle_momentum:
+            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
+                raise ValueError(f"CyclicLR: cycle_momentum needs an optimizer with momentum or betas, "
+                                 f"{type(optimizer).__name__} has neither")
+            self.use_beta1 = "betas" in optimizer.defaults
+            self.base_momentums = _per_group("base_momentum", optimizer, base_momentum)
+            self.max_momentums = _per_group("max_momentum", optimizer, max_momentum)
+            if last_epoch == -1:
+                for mm, bm, group in zip(self.max_momentums, self.base_momentums, optimizer.param_groups):
+                    if self.use_beta1:
+                        group["betas"] = (mm, *group["betas"][1:])
+                    else:
+                        group["momentum"] = mm
+                    group["max_momentum"] = mm
+                    group["base_momentum"] = bm
+        super().__init__(optimizer, last_epoch)
+        self.base_lrs = base_lrs
+
+    def _init_scale_fn(self):
+        if self._scale_fn_custom is not None:
+            return
+        if self.mode == "triangular":
+            self._scale_fn_ref, self.scale_mode = (lambda x: 1.0), "cycle"
+        elif self.mode == "triangular2":
+            self._scale_fn_ref, self.scale_mode = (lambda x: 1 / (2.0 ** (x - 1))), "cycle"
+        else:
+            self._scale_fn_ref, self.scale_mode = functools.partial(pow, self.gamma), "iterations"
+
+    def scale_fn(self, x):
+        return self._scale_fn_custom(x) if self._scale_fn_custom is not None else self._scale_fn_ref(x)
+
+    def get_lr(self):
+        cycle = math.floor(1 + self.last_epoch / self.total_size)
+        x = 1.0 + self.last_epoch / self.total_size - cycle
+        s = x / self.step_ratio if x <= self.step_ratio else (x - 1) / (self.step_ratio - 1)
+        f = self.scale_fn(cycle if self.scale_mode == "cycle" else self.last_epoch)
+        lrs = [b + (m - b) * s * f for b, m in zip(self.base_lrs, self.max_lrs)]
+        if self.cycle_momentum:
+            for bm, mm, group in zip(self.base_momentums, self.max_momentums, self.optimizer.param_groups):
+                mom = mm - (mm - bm) * s * f
+                if self.use_beta1:
+                    group["betas"] = (mom, *group["betas"][1:])
+                else:
+                    group["momentum"] = mom
+        return lrs
+
+    def state_dict(self):
+        sd = super().state_dict()
+        sd.pop("_scale_fn_ref", None)
+        fn = sd.pop("_scale_fn_custom")
+        sd["_scale_fn_custom"] = None if fn is None or isinstance(fn, types.FunctionType) else fn.__dict__.copy()
+        return sd
+
+    def load_state_dict(self, state_dict):
+        state_dict = dict(state_dict)
+        fn = state_dict.pop("_scale_fn_custom")
+        custom = self.__dict__.get("_scale_fn_custom")
+        super().load_state_dict(state_dict)
+        self._scale_fn_custom = custom
+        if fn is not None and custom is not None:
+            custom.__dict__.update(fn)
+        self._init_scale_fn()
+
+
+class ChainedScheduler(LRScheduler):
+    """Calls every scheduler's ``step()`` in order at each step, so their updates compose
+    (e.g. ConstantLR warm-up chained with ExponentialLR decay multiply)."""
+
+    def __init__(self, schedulers, optimizer=None):
+        schedulers = list(schedulers)
+        if len(schedulers) < 1:
+            raise ValueError("ChainedScheduler: expects at least one scheduler")
+        optimizer = optimizer or schedulers[0].optimizer
+        for i, s in enumerate(schedulers):
+            if not hasattr(s, "optimizer"):
+                raise TypeError(f"ChainedScheduler: scheduler {i} ({type(s).__name__}) has no optimizer")
+            if isinstance(s, ReduceLROnPlateau):
+                raise ValueError(f"ChainedScheduler: ReduceLROnPlateau (index {i}) cannot be chained")
+            if s.optimizer is not optimizer:
+                raise ValueError(f"ChainedScheduler: scheduler {i} ({type(s).__name__}) belongs to a different "
+                                 "optimizer")
+        self._schedulers = schedulers
+        self.optimizer = optimizer
+        self._last_lr = _lrs(schedulers[-1].optimizer)
+
+    def step(self):
+        for s in self._schedulers:
+            s.step()
+        self._last_lr = _lrs(self._schedulers[-1].optimizer)
+
+    def state_dict(self):
+        sd = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers")}
+        sd["_schedulers"] = [s.state_dict() for s in self._schedulers]
+        return sd
+
+    def load_state_dict(self, state_dict):
+        state_dict = dict(state_dict)
+        subs = state_dict.pop("_schedulers")
+        self.__dict__.update(state_dict)
+        for s, d in zip(self._schedulers, subs):
+            s.load_state_dict(d)
 
 
 def _per_group(name, optimizer, value):

@@ -205,6 +205,11 @@ class Optimizer:
             xp.negative(g, out=out)
         return out
 
+    def _state_shape(self, key: str, p) -> tuple:
+        """The shape of the state entry ``key`` of parameter ``p`` (p's shape unless a subclass keeps
+        reduced state, e.g. Adafactor's row and column factors)."""
+        return tuple(p.shape)
+
     @staticmethod
     def _zeros_like(p):
         return Tensor._make(backend.xp_of(p).zeros_like(p))
@@ -261,7 +266,7 @@ class Optimizer:
             if k not in id_map:
                 raise KeyError(f"{name}.load_state_dict: state for parameter index {key!r} matches no parameter")
             p = id_map[k]
-            new_state[p] = {n: _cast_value(n, v, p, name) for n, v in s.items()}
+            new_state[p] = {n: _cast_value(n, v, p, name, self._state_shape(n, p)) for n, v in s.items()}
         self.state = new_state
         new_groups = []
         for g, s in zip(self.param_groups, saved_groups):
@@ -288,6 +293,23 @@ def _valid_lr(lr) -> bool:
     return isinstance(lr, numbers.Real) and not isinstance(lr, bool) and math.isfinite(lr) and lr >= 0
 
 
+def _check_hyper(name, lr=None, eps=None, weight_decay=None, betas=None, **nonneg):
+    """One-line ValueErrors for the usual hyper-parameters: lr, eps, weight_decay and any keyword
+    given must be >= 0; ``betas`` a pair in [0, 1)."""
+    if lr is not None and not _valid_lr(lr):
+        raise ValueError(f"{name}: invalid learning rate {lr!r}; expected a float >= 0")
+    checks = dict(eps=eps, weight_decay=weight_decay, **nonneg)
+    for key, v in checks.items():
+        if v is not None and not v >= 0:
+            raise ValueError(f"{name}: invalid {key} value {v!r}; expected >= 0")
+    if betas is not None:
+        if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
+            raise ValueError(f"{name}: betas must be a pair (beta1, beta2), got {betas!r}")
+        for i, b in enumerate(betas):
+            if not 0.0 <= b < 1.0:
+                raise ValueError(f"{name}: invalid beta parameter at index {i}: {b!r}; expected 0 <= beta < 1")
+
+
 def _copy_value(v):
     if isinstance(v, Tensor):
         return Tensor._make(v.data.copy())
@@ -296,7 +318,7 @@ def _copy_value(v):
     return v
 
 
-def _cast_value(key, v, p, name):
+def _cast_value(key, v, p, name, shape):
     """A state value loaded for parameter ``p``: arrays copied to p's dtype and device."""
     if key == "step":
         if isinstance(v, Tensor):
@@ -309,10 +331,10 @@ def _cast_value(key, v, p, name):
     elif hasattr(v, "shape") and not isinstance(v, np.ndarray) and backend.device_of(v) == "cpu":
         v = np.asarray(v)  # e.g. a torch tensor from a PyTorch state dict
     if hasattr(v, "dtype") and hasattr(v, "shape"):
-        if tuple(v.shape) != tuple(p.shape):
+        if tuple(v.shape) != tuple(shape):
             raise ValueError(
-                f"{name}.load_state_dict: state {key!r} has shape {tuple(v.shape)} but its parameter has "
-                f"shape {tuple(p.shape)}"
+                f"{name}.load_state_dict: state {key!r} has shape {tuple(v.shape)}, expected {tuple(shape)} "
+                f"for its parameter of shape {tuple(p.shape)}"
             )
         xp = backend.xp_of(p.data)
         arr = backend.to_device(v, p.device)

@@ -65,12 +65,21 @@ CASES = {
     "CosineAnnealingWarmRestarts": lambda m, o: m.CosineAnnealingWarmRestarts(o, T_0=4, T_mult=2, eta_min=0.01),
     "warmup-then-cosine": lambda m, o: m.SequentialLR(
         o, [m.LinearLR(o, start_factor=0.25, total_iters=5), m.CosineAnnealingLR(o, T_max=25)], milestones=[5]),
+    "CyclicLR-triangular": lambda m, o: m.CyclicLR(o, base_lr=0.01, max_lr=0.1, step_size_up=4, step_size_down=3),
+    "CyclicLR-triangular2": lambda m, o: m.CyclicLR(o, base_lr=[0.01, 0.02], max_lr=0.1, step_size_up=3,
+                                                    mode="triangular2", base_momentum=0.7, max_momentum=0.95),
+    "CyclicLR-exp_range": lambda m, o: m.CyclicLR(o, base_lr=0.01, max_lr=0.2, step_size_up=5, mode="exp_range",
+                                                  gamma=0.95),
+    "CyclicLR-scale_fn": lambda m, o: m.CyclicLR(o, base_lr=0.01, max_lr=0.2, step_size_up=2,
+                                                 scale_fn=lambda x: 0.8 ** x, scale_mode="iterations"),
+    "ChainedScheduler": lambda m, o: m.ChainedScheduler(
+        [m.ConstantLR(o, factor=0.5, total_iters=4), m.ExponentialLR(o, gamma=0.9), m.StepLR(o, 5, gamma=0.5)]),
 }
 
 
 @pytest.mark.parametrize("name", list(CASES))
 def test_lr_sequence_matches_torch(name):
-    momentum_key = "momentum" if name.startswith("OneCycle") else None
+    momentum_key = "momentum" if name.startswith(("OneCycle", "CyclicLR")) else None
     seq = _compare(CASES[name], momentum_key=momentum_key)
     assert len(set(tuple(s) for s in seq)) > 1  # the schedule really moved
 
@@ -176,3 +185,42 @@ def test_multistep_state_survives_a_json_round_trip():
             sc.step()
         assert s.get_last_lr() == s2.get_last_lr()
     assert s2.get_last_lr()[0] == pytest.approx(0.025)
+
+
+def test_cyclic_lr_cycles_adam_beta1_like_torch():
+    _compare(lambda m, o: m.CyclicLR(o, base_lr=0.001, max_lr=0.01, step_size_up=3), opt_name="Adam",
+             momentum_key="betas", n=20, lr=0.001)
+
+
+def test_cyclic_and_chained_state_dict_round_trip():
+    for make in (lambda o: sched.CyclicLR(o, 0.01, 0.1, step_size_up=3, mode="triangular2"),
+                 lambda o: sched.ChainedScheduler([sched.ConstantLR(o, factor=0.5, total_iters=3),
+                                                   sched.ExponentialLR(o, gamma=0.8)])):
+        opt, _ = _pair()
+        s = make(opt)
+        for _ in range(4):
+            s.step()
+        sd = s.state_dict()
+        rest = [(s.step(), s.get_last_lr())[1] for _ in range(5)]
+        opt2, _ = _pair()
+        s2 = make(opt2)
+        s2.load_state_dict(sd)
+        for group, lr in zip(opt2.param_groups, sd.get("_last_lr")):
+            group["lr"] = lr
+        again = [(s2.step(), s2.get_last_lr())[1] for _ in range(5)]
+        np.testing.assert_allclose(np.array(again), np.array(rest), rtol=1e-12)
+
+
+def test_cyclic_and_chained_errors():
+    opt, _ = _pair()
+    with pytest.raises(ValueError, match="mode"):
+        sched.CyclicLR(opt, 0.01, 0.1, mode="sawtooth")
+    with pytest.raises(ValueError, match="step_size_up"):
+        sched.CyclicLR(opt, 0.01, 0.1, step_size_up=0)
+    with pytest.raises(ValueError, match="momentum"):
+        sched.CyclicLR(optim.Adagrad([mathdl.zeros(2, requires_grad=True)]), 0.01, 0.1)
+    with pytest.raises(ValueError, match="at least one"):
+        sched.ChainedScheduler([])
+    other, _ = _pair()
+    with pytest.raises(ValueError, match="different"):
+        sched.ChainedScheduler([sched.StepLR(opt, 2), sched.StepLR(other, 2)])
