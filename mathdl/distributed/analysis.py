@@ -1,0 +1,134 @@
+"""Analysis split over ranks: work items (grid points) or data shards (summed products).
+
+Two ways to share an analysis among N ranks so that it gives the same numbers as one process:
+
+* **Independent work items** (the points of a loss-landscape grid, the seeds of an experiment):
+  rank r evaluates the r-th contiguous block of the items (:func:`shard_range`; blocks differ in
+  length by at most one) and :func:`map_over_ranks` gathers every result, in item order, on
+  every rank.
+* **Data shards** (Hessian, GGN or Fisher vector products): for a loss that is a sum over
+  examples, L = sum_r L_r with L_r the sum over rank r's shard, so for any vector v
+
+      H v = sum_r H_r v,
+
+  and :func:`allreduce_matvec` turns a rank's shard operator ``matvec`` into the full one.  The
+  iterative eigensolvers (Lanczos, power iteration) that call it then run in lockstep, with the
+  same vectors on every rank.  For mean losses over equal shards use ``op="avg"``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import backend
+from ..autograd.tensor import Tensor
+from . import collectives as C
+from . import group as _g
+
+__all__ = ["shard_range", "split_work", "map_over_ranks", "allreduce_matvec"]
+
+
+def shard_range(n, rank=None, world_size=None):
+    """This rank's contiguous block ``range(start, stop)`` of ``n`` items (the first n mod N ranks
+    take one more)."""
+    if not isinstance(n, (int, np.integer)) or n < 0:
+        raise ValueError(f"shard_range: n must be a non-negative integer, got {n!r}")
+    world = _g.get_world_size() if world_size is None else int(world_size)
+    rank = _g.get_rank() if rank is None else int(rank)
+    if world < 1 or not 0 <= rank < world:
+        raise ValueError(f"shard_range: rank {rank} is not in 0..{world - 1}")
+    base, extra = divmod(int(n), world)
+    start = rank * base + min(rank, extra)
+    return range(start, start + base + (1 if rank < extra else 0))
+
+
+def split_work(items):
+    """This rank's block of the list ``items``."""
+    items = list(items)
+    r = shard_range(len(items))
+    return items[r.start:r.stop]
+
+
+def _as_array(value, i):
+    if isinstance(value, Tensor):
+        value = value.data
+    try:
+        return np.asarray(backend.to_device(value, "cpu"), dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"map_over_ranks: the result for item {i} is a {type(value).__name__}; "
+                        "expected a number or an array") from None
+
+
+def map_over_ranks(fn, items):
+    """``numpy.stack([fn(x) for x in items])`` (float64), each rank computing only its block.
+
+    Every result must have the same shape.  Returns the whole array on every rank.
+    """
+    items = list(items)
+    n = len(items)
+    comm = _g.comm()
+    world = 1 if comm is None else comm.Get_size()
+    mine = shard_range(n, _g.get_rank(), world)
+    local = [_as_array(fn(items[i]), i) for i in mine]
+    if world == 1:
+        return np.stack(local) if local else np.empty((0,), dtype=np.float64)
+    if n == 0:
+        return np.empty((0,), dtype=np.float64)
+    # rank 0 always holds item 0: its result's shape is the shape of every result
+    head = np.zeros(9, dtype=np.int64)
+    if _g.get_rank() == 0:
+        shape = local[0].shape
+        if len(shape) > 8:
+            raise ValueError(f"map_over_ranks: results of {len(shape)} dimensions; at most 8 are supported")
+        head[0] = len(shape)
+        head[1:1 + len(shape)] = shape
+    C.broadcast(head, src=0)
+    shape = tuple(int(s) for s in head[1:1 + head[0]])
+    for i, v in zip(mine, local):
+        if v.shape != shape:
+            raise ValueError(f"map_over_ranks: the result for item {i} has shape {v.shape}, but item 0's has "
+                             f"shape {shape}; every result must have the same shape")
+    size = int(np.prod(shape))
+    send = np.ascontiguousarray(np.stack(local).reshape(-1) if local else np.empty(0))
+    counts = [len(shard_range(n, r, world)) * size for r in range(world)]
+    displs = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(int).tolist()
+    out = np.empty(n * size, dtype=np.float64)
+    from mpi4py import MPI
+
+    req = comm.Iallgatherv([send, MPI.DOUBLE], [out, (counts, displs), MPI.DOUBLE])
+    C._wait(req, f"map_over_ranks({n} items)")
+    return out.reshape((n,) + shape)
+
+
+def allreduce_matvec(matvec, op="sum"):
+    """The operator v -> op over ranks of ``matvec(v)`` (see the module docstring).
+
+    ``matvec`` may return a Tensor, an array, or a list/tuple of them (one per parameter, as
+    ``mathdl.autograd.functional.hvp`` does); the result has the same form.  ``v`` must be the
+    same on every rank.
+    """
+    if not callable(matvec):
+        raise TypeError(f"allreduce_matvec: matvec must be callable, got {type(matvec).__name__}")
+    C._op_name(op)
+
+    def reduced(v):
+        out = matvec(v)
+        if _g.get_world_size() == 1:
+            return out
+        parts = list(out) if isinstance(out, (list, tuple)) else [out]
+        arrays = [p.data if isinstance(p, Tensor) else p for p in parts]
+        host = [np.asarray(backend.to_device(a, "cpu")) for a in arrays]
+        dtype = np.result_type(*host) if host else np.float64
+        flat = np.concatenate([h.astype(dtype, copy=False).reshape(-1) for h in host])
+        C.all_reduce(flat, op)
+        res, off = [], 0
+        for p, a, h in zip(parts, arrays, host):
+            piece = flat[off:off + h.size].reshape(h.shape).astype(h.dtype, copy=False)
+            off += h.size
+            piece = backend.to_device(piece, backend.device_of(a))
+            res.append(Tensor._make(piece) if isinstance(p, Tensor) else piece)
+        if isinstance(out, (list, tuple)):
+            return type(out)(res)
+        return res[0]
+
+    return reduced
