@@ -1,0 +1,199 @@
+"""LSTM training step, mathdl against PyTorch eager, each library alone in a fresh process.
+
+A 2-layer LSTM (input 256, hidden 256), sequence 64, batch 32, time-major input; one step =
+forward, mean-squared error against a fixed target, backward and an Adam update.  Both libraries
+start from the same weights.  Every round starts one fresh process per library (the order
+alternates between rounds, so background load affects both alike); each process reports the
+median of its steps, and the table shows the median over rounds and the ratio mathdl / PyTorch,
+for each thread count (1 and 2 unless ``--threads`` says otherwise), plus the peak resident
+memory growth of the steps.
+
+    python benchmarks/bench_lstm.py [--rounds 3] [--steps 10] [--threads 1,2] [--profile]
+
+(In one process each library's idle BLAS/OpenMP threads spin on the cores the other needs,
+which misreports multi-threaded ratios; hence the separate processes.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+LAYERS, IN, HIDDEN, SEQ, BATCH = 2, 256, 256, 64, 32
+
+
+def _set_threads_env(n):
+    for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "MATHDL_NUM_THREADS"):
+        os.environ[v] = str(n)
+
+
+def _rss_mb(field):
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1024
+    except OSError:  # pragma: no cover - not Linux
+        pass
+    return float("nan")
+
+
+def _reset_peak():
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:  # pragma: no cover
+        pass
+
+
+def _data():
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((SEQ, BATCH, IN)).astype(np.float32)
+    y = rng.standard_normal((SEQ, BATCH, HIDDEN)).astype(np.float32)
+    return x, y
+
+
+def _weights(names_shapes):
+    """The same initial weights for both libraries: U(-1/sqrt(H), 1/sqrt(H)) (both libraries' default
+    distribution) from a seeded NumPy generator, so that neither process imports the other library."""
+    import numpy as np
+
+    rng = np.random.default_rng(1)
+    b = 1 / np.sqrt(HIDDEN)
+    return {k: rng.uniform(-b, b, shape).astype(np.float32) for k, shape in names_shapes}
+
+
+def mathdl_step():
+    import mathdl
+    import mathdl.nn.functional as F
+    from mathdl.nn.modules.recurrent import LSTM
+
+    x, y = _data()
+    mathdl.manual_seed(0)
+    model = LSTM(IN, HIDDEN, LAYERS)
+    w = _weights([(k, tuple(v.shape)) for k, v in model.state_dict().items()])
+    model.load_state_dict({k: mathdl.tensor(v) for k, v in w.items()})
+    opt = mathdl.optim.Adam(model.parameters(), lr=1e-3)
+    xt, yt = mathdl.tensor(x), mathdl.tensor(y)
+
+    def step():
+        opt.zero_grad()
+        out, _ = model(xt)
+        loss = F.mse_loss(out, yt)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return step
+
+
+def torch_step(threads):
+    import torch
+
+    torch.set_num_threads(threads)
+    x, y = _data()
+    torch.manual_seed(0)
+    model = torch.nn.LSTM(IN, HIDDEN, LAYERS)
+    w = _weights([(k, tuple(v.shape)) for k, v in model.state_dict().items()])
+    model.load_state_dict({k: torch.tensor(v) for k, v in w.items()})
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    xt, yt = torch.tensor(x), torch.tensor(y)
+
+    def step():
+        opt.zero_grad()
+        out, _ = model(xt)
+        loss = torch.nn.functional.mse_loss(out, yt)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return step
+
+
+def child(lib, threads, steps, warmup=2):
+    """Runs in the fresh process: prints {"median": s, "peak_mb": MB} as JSON (MB: the peak resident
+    memory during the steps above the resident memory once the model and optimizer exist)."""
+    step = mathdl_step() if lib == "mathdl" else torch_step(threads)
+    base = _rss_mb("VmRSS")
+    _reset_peak()
+    for _ in range(warmup):
+        step()
+    times = []
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t0)
+    times.sort()
+    print(json.dumps({"median": times[len(times) // 2], "peak_mb": _rss_mb("VmHWM") - base}))
+
+
+def _spawn(lib, threads, steps):
+    env = dict(os.environ)
+    for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "MATHDL_NUM_THREADS"):
+        env[v] = str(threads)
+    out = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", lib, "--threads", str(threads),
+                          "--steps", str(steps)], capture_output=True, text=True, env=env, check=False)
+    if out.returncode != 0:
+        raise RuntimeError(f"{lib} child failed:\n{out.stderr}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _have_torch():
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=3, help="fresh processes per library and thread count")
+    ap.add_argument("--steps", type=int, default=10, help="timed steps per process (after 2 warm-up steps)")
+    ap.add_argument("--threads", default="1,2", help="comma-separated thread counts (default 1,2)")
+    ap.add_argument("--profile", action="store_true", help="profile mathdl's step (cProfile, own time)")
+    ap.add_argument("--child", choices=("mathdl", "torch"), help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    counts = [int(t) for t in str(args.threads).split(",") if t.strip()]
+    if args.child:
+        child(args.child, counts[0], args.steps)
+        return
+    if args.profile:
+        import cProfile
+        import pstats
+
+        _set_threads_env(counts[0])
+        step = mathdl_step()
+        step()
+        pr = cProfile.Profile()
+        pr.enable()
+        for _ in range(args.steps):
+            step()
+        pr.disable()
+        pstats.Stats(pr).sort_stats("tottime").print_stats(20)
+        return
+    libs = ["mathdl", "torch"] if _have_torch() else ["mathdl"]
+    print(f"LSTM training step: {LAYERS} layers, input {IN}, hidden {HIDDEN}, seq {SEQ}, batch {BATCH}, MSE, Adam; "
+          f"median over {args.rounds} fresh processes x {args.steps} steps")
+    for n in counts:
+        res = {lib: [] for lib in libs}
+        for r in range(args.rounds):
+            for lib in (libs if r % 2 == 0 else libs[::-1]):
+                res[lib].append(_spawn(lib, n, args.steps))
+        med = {lib: sorted(x["median"] for x in v)[len(v) // 2] for lib, v in res.items()}
+        mem = {lib: max(x["peak_mb"] for x in v) for lib, v in res.items()}
+        line = f"{n} thread{'s' if n > 1 else ' '}: mathdl {med['mathdl'] * 1e3:8.2f} ms ({mem['mathdl']:6.1f} MB)"
+        if "torch" in med:
+            line += (f"   torch {med['torch'] * 1e3:8.2f} ms ({mem['torch']:6.1f} MB)   "
+                     f"ratio {med['mathdl'] / med['torch']:5.2f}x")
+        print(line, flush=True)
+
+
+if __name__ == "__main__":
+    main()
