@@ -1,4 +1,5 @@
-"""Data: datasets, the DataLoader, transforms, bundled and file-based datasets, and the registry.
+"""Data: datasets, samplers, the DataLoader, transforms, bundled and file-based datasets, and the
+registry (also reachable as ``mathdl.utils.data``, PyTorch's ``torch.utils.data``).
 
 ``mathdl.data.load_dataset(name)`` returns a :class:`DatasetSpec` for any registered dataset
 (``mathdl.data.dataset_names()`` lists them).
@@ -7,6 +8,9 @@
 from . import transforms  # noqa: F401
 from .dataset import ConcatDataset, Dataset, Subset, TensorDataset, TransformDataset, random_split  # noqa: F401
 from .loader import DataLoader, default_collate  # noqa: F401
+from .sampler import (  # noqa: F401
+    BatchSampler, RandomSampler, Sampler, SequentialSampler, SubsetRandomSampler, WeightedRandomSampler,
+)
 from .registry import DATASETS, DatasetSpec, dataset_names, load_dataset, register_dataset  # noqa: F401
 from . import datasets, readers  # noqa: F401,E402  (registration)
 
@@ -22,6 +26,7 @@ for _mod in ("sequences", "mnist1d"):
 
 __all__ = [
     "Dataset", "TensorDataset", "Subset", "ConcatDataset", "TransformDataset", "random_split",
-    "DataLoader", "default_collate", "DatasetSpec", "DATASETS", "register_dataset", "load_dataset",
+    "DataLoader", "default_collate", "Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler",
+    "WeightedRandomSampler", "BatchSampler", "DatasetSpec", "DATASETS", "register_dataset", "load_dataset",
     "dataset_names", "transforms", "datasets", "readers",
 ]

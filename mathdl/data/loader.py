@@ -1,12 +1,19 @@
-"""DataLoader: batches of examples as mathdl Tensors.
+"""DataLoader: batches of examples as mathdl Tensors (``torch.utils.data.DataLoader``'s arguments).
 
-Each epoch visits every example once (``drop_last=True`` drops a final short batch).  With
-``shuffle=True`` the order is a random permutation drawn from
+The indices come from ``batch_sampler`` (lists of indices, one per batch), else from ``sampler``
+grouped into ``batch_size`` (``drop_last=True`` drops a final short batch), else every example
+once per epoch: in order, or with ``shuffle=True`` a random permutation drawn from
 
 * ``seed`` if given: epoch ``e`` uses ``numpy.random.default_rng((seed, e))``, so any epoch's order
   is reproducible on its own (exact resume: ``loader.set_epoch(e)``);
-* else ``generator`` (a NumPy Generator), else mathdl's seeded generator
-  (``mathdl.manual_seed``).
+* else ``generator`` (a :class:`mathdl.Generator` or NumPy Generator), else mathdl's seeded
+  generator (``mathdl.manual_seed``).
+
+``num_workers > 0`` builds batches in that many threads, ``prefetch_factor`` batches each ahead
+of the consumer, in order (threads, not processes: NumPy releases the GIL in its array work, and
+batches need no pickling); ``worker_init_fn(worker_id)`` runs once in each worker thread.
+``pin_memory``, ``timeout`` and ``persistent_workers`` are accepted for compatibility (CPU memory
+needs no pinning).
 
 ``collate_fn`` turns a list of examples into a batch; the default stacks each field into one
 array and wraps it as a :class:`mathdl.Tensor` (floating data keeps its dtype, Python floats
@@ -15,12 +22,17 @@ become the default float dtype, integers become int64).
 
 from __future__ import annotations
 
+import itertools
 import numbers
+import threading
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from .. import backend
 from ..autograd.tensor import Tensor
+from .sampler import numpy_generator
 
 __all__ = ["DataLoader", "default_collate"]
 
@@ -58,27 +70,67 @@ def default_collate(batch):
 
 
 class DataLoader:
-    """Iterate over ``dataset`` in batches of ``batch_size``.
+    """Iterate over ``dataset`` in batches (see the module docstring).
 
     Args:
         dataset: a :class:`~mathdl.data.Dataset` (anything with ``__len__``/``__getitem__``).
-        batch_size: examples per batch (positive int).
-        shuffle: new random order every epoch (see the module docstring for the generator).
-        drop_last: drop the last batch if it is smaller than ``batch_size``.
+        batch_size: examples per batch (positive int); 1 when ``batch_sampler`` is given.
+        shuffle: new random order every epoch (excludes ``sampler`` and ``batch_sampler``).
+        sampler: an iterable of indices (e.g. :class:`~mathdl.data.RandomSampler`).
+        batch_sampler: an iterable of index lists, one per batch.
+        num_workers: threads that build batches ahead (0: in the calling thread).
         collate_fn: list of examples -> batch (default :func:`default_collate`).
+        pin_memory: accepted, no effect on CPU.
+        drop_last: drop the last batch if it is smaller than ``batch_size``.
+        worker_init_fn: called with the worker id in each worker thread before its first batch.
+        generator: a mathdl.Generator or NumPy Generator for the shuffled order (if no ``seed``).
+        prefetch_factor: batches each worker builds ahead (default 2 with workers).
         seed: per-epoch seeded shuffling, independent of the global generator.
-        generator: a NumPy Generator to draw permutations from (if no ``seed``).
     """
 
-    def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, collate_fn=None,
-                 seed=None, generator=None):
-        if not isinstance(batch_size, numbers.Integral) or batch_size < 1:
+    def __init__(self, dataset, batch_size=1, shuffle=None, sampler=None, batch_sampler=None, num_workers=0,
+                 collate_fn=None, pin_memory=False, drop_last=False, timeout=0, worker_init_fn=None,
+                 multiprocessing_context=None, generator=None, *, prefetch_factor=None, persistent_workers=False,
+                 pin_memory_device="", seed=None):
+        if batch_sampler is not None:
+            if batch_size != 1 or shuffle or sampler is not None or drop_last:
+                raise ValueError("DataLoader: batch_sampler is mutually exclusive with batch_size, shuffle, sampler "
+                                 "and drop_last")
+            batch_size = None
+        elif isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
             raise ValueError(f"DataLoader: batch_size must be a positive integer, got {batch_size!r}")
+        if sampler is not None and shuffle:
+            raise ValueError("DataLoader: sampler is mutually exclusive with shuffle (the sampler sets the order)")
+        for name, it in (("sampler", sampler), ("batch_sampler", batch_sampler)):
+            if it is not None and not hasattr(it, "__iter__"):
+                raise TypeError(f"DataLoader: {name} must be iterable, got {type(it).__name__}")
+        if isinstance(num_workers, bool) or not isinstance(num_workers, numbers.Integral) or num_workers < 0:
+            raise ValueError(f"DataLoader: num_workers must be a non-negative integer, got {num_workers!r}")
+        if prefetch_factor is not None and (num_workers == 0 or not isinstance(prefetch_factor, numbers.Integral)
+                                            or prefetch_factor < 1):
+            raise ValueError(f"DataLoader: prefetch_factor must be a positive integer and needs num_workers > 0, "
+                             f"got {prefetch_factor!r} with num_workers={num_workers}")
+        if timeout < 0:
+            raise ValueError(f"DataLoader: timeout must be >= 0, got {timeout!r}")
+        if collate_fn is not None and not callable(collate_fn):
+            raise TypeError(f"DataLoader: collate_fn must be callable, got {type(collate_fn).__name__}")
+        if worker_init_fn is not None and not callable(worker_init_fn):
+            raise TypeError(f"DataLoader: worker_init_fn must be callable, got {type(worker_init_fn).__name__}")
+        if generator is not None:
+            numpy_generator(generator, "DataLoader")
         self.dataset = dataset
-        self.batch_size = int(batch_size)
+        self.batch_size = None if batch_size is None else int(batch_size)
         self.shuffle = bool(shuffle)
+        self.sampler = sampler
+        self.batch_sampler = batch_sampler
+        self.num_workers = int(num_workers)
+        self.prefetch_factor = (prefetch_factor or 2) if num_workers else None
         self.drop_last = bool(drop_last)
         self.collate_fn = collate_fn
+        self.pin_memory = bool(pin_memory)
+        self.timeout = timeout
+        self.worker_init_fn = worker_init_fn
+        self.persistent_workers = bool(persistent_workers)
         self.seed = seed
         self.generator = generator
         self.epoch = 0
@@ -86,9 +138,14 @@ class DataLoader:
     def set_epoch(self, epoch):
         """Make the next iteration use epoch ``epoch``'s order (only matters with ``seed``)."""
         self.epoch = int(epoch)
+        for s in (self.sampler, self.batch_sampler, getattr(self.batch_sampler, "sampler", None)):
+            if hasattr(s, "set_epoch"):
+                s.set_epoch(epoch)
 
     def __len__(self):
-        n = len(self.dataset)
+        if self.batch_sampler is not None:
+            return len(self.batch_sampler)
+        n = len(self.sampler) if self.sampler is not None else len(self.dataset)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def _order(self):
@@ -97,25 +154,64 @@ class DataLoader:
             return np.arange(n)
         if self.seed is not None:
             rng = np.random.default_rng((int(self.seed), self.epoch))
-        elif self.generator is not None:
-            rng = self.generator
         else:
-            rng = backend.rng.np
+            rng = numpy_generator(self.generator, "DataLoader")
         return rng.permutation(n)
 
-    def __iter__(self):
+    def _index_batches(self):
+        """The index array of every batch of this epoch, lazily."""
+        if self.batch_sampler is not None:
+            return (np.asarray(list(b), dtype=np.int64) for b in self.batch_sampler)
+        if self.sampler is not None:
+            it = iter(self.sampler)
+            batches = (list(itertools.islice(it, self.batch_size)) for _ in itertools.count())
+            batches = itertools.takewhile(len, batches)
+            if self.drop_last:
+                batches = (b for b in batches if len(b) == self.batch_size)
+            return (np.asarray(b, dtype=np.int64) for b in batches)
         order = self._order()
-        self.epoch += 1
-        fast = getattr(self.dataset, "get_batch", None) if self.collate_fn is None else None
         n = len(order)
         stop = n - n % self.batch_size if self.drop_last else n
-        for start in range(0, stop, self.batch_size):
-            idx = order[start:start + self.batch_size]
-            if fast is not None:
-                fields = fast(idx)
-                if fields is not None:
-                    out = tuple(_to_tensor(f) for f in fields)
-                    yield out if len(out) > 1 else out[0]
-                    continue
-            examples = [self.dataset[int(i)] for i in idx]
-            yield (self.collate_fn or default_collate)(examples)
+        return (order[start:start + self.batch_size] for start in range(0, stop, self.batch_size))
+
+    def _fetch(self, idx):
+        fast = getattr(self.dataset, "get_batch", None) if self.collate_fn is None else None
+        if fast is not None:
+            fields = fast(idx)
+            if fields is not None:
+                out = tuple(_to_tensor(f) for f in fields)
+                return out if len(out) > 1 else out[0]
+        examples = [self.dataset[int(i)] for i in idx]
+        return (self.collate_fn or default_collate)(examples)
+
+    def __iter__(self):
+        batches = self._index_batches()
+        self.epoch += 1
+        if self.num_workers == 0:
+            return (self._fetch(idx) for idx in batches)
+        return self._threaded(batches)
+
+    def _threaded(self, batches):
+        """Batches built by ``num_workers`` threads, ``prefetch_factor`` each ahead, yielded in order."""
+        ids = itertools.count()
+        lock = threading.Lock()
+
+        def init():
+            if self.worker_init_fn is not None:
+                with lock:
+                    wid = next(ids)
+                self.worker_init_fn(wid)
+
+        ahead = self.num_workers * self.prefetch_factor
+        with ThreadPoolExecutor(self.num_workers, initializer=init, thread_name_prefix="mathdl-loader") as pool:
+            pending = deque(pool.submit(self._fetch, idx) for idx in itertools.islice(batches, ahead))
+            try:
+                while pending:
+                    batch = pending.popleft().result()
+                    nxt = next(batches, None)
+                    if nxt is not None:
+                        pending.append(pool.submit(self._fetch, nxt))
+                    yield batch
+            finally:
+                for f in pending:
+                    f.cancel()

@@ -6,6 +6,10 @@
   dimensions d, then d big-endian uint32 sizes, then the data in C order.
 * CIFAR-10 (python version): ``data_batch_1`` ... ``data_batch_5`` and ``test_batch``, pickles
   holding ``b"data"`` (N, 3072) uint8 rows (R, G, B planes of 32x32) and ``b"labels"``.
+  They are read with a restricted unpickler that admits only what those batches hold (dicts,
+  lists, bytes, strings, numbers and NumPy arrays with their dtypes); any other global a file
+  names (``os.system``, ``builtins.eval``, ...) is refused with ``pickle.UnpicklingError`` before
+  it can run.
 
 Images become float32 in [0, 1] of shape (N, 1, 28, 28) or (N, 3, 32, 32) (NCHW), labels int64.
 A missing file raises ``FileNotFoundError`` naming the file and the directory searched.
@@ -90,6 +94,31 @@ def read_mnist(directory):
     return tuple(out)
 
 
+# The globals a pickled NumPy array needs (NumPy 1.x and 2.x module names); nothing else is admitted.
+_CIFAR_GLOBALS = {
+    (mod, name)
+    for mod in ("numpy.core.multiarray", "numpy._core.multiarray")
+    for name in ("_reconstruct", "scalar")
+} | {("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.numeric", "_frombuffer"),
+     ("numpy._core.numeric", "_frombuffer")}
+
+
+class _CifarUnpickler(pickle.Unpickler):
+    """An unpickler for CIFAR-10 batches: builds dicts, lists, bytes, strings, numbers and NumPy
+    arrays, and refuses every other global (so a crafted file cannot run code)."""
+
+    def find_class(self, module, name):
+        if (module, name) in _CIFAR_GLOBALS:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refusing to load {module}.{name}: a CIFAR-10 batch holds only dicts, lists, "
+                                     "bytes, strings, numbers and NumPy arrays")
+
+
+def load_cifar_pickle(f):
+    """Unpickle a CIFAR-10 batch from the binary file ``f`` with :class:`_CifarUnpickler`."""
+    return _CifarUnpickler(f, encoding="bytes").load()
+
+
 def _cifar_dir(directory):
     sub = os.path.join(directory, "cifar-10-batches-py")
     if not os.path.isfile(os.path.join(directory, "test_batch")) and os.path.isdir(sub):
@@ -100,9 +129,14 @@ def _cifar_dir(directory):
 def _read_cifar_batch(path):
     try:
         with open(path, "rb") as f:
-            batch = pickle.load(f, encoding="bytes")
+            batch = load_cifar_pickle(f)
+    except pickle.UnpicklingError as e:
+        raise ValueError(f"read_cifar10: {path!r} is not a CIFAR-10 batch: {e}") from None
     except Exception as e:
         raise ValueError(f"read_cifar10: cannot read CIFAR-10 batch {path!r}: {e}") from None
+    if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
+        raise ValueError(f"read_cifar10: {path!r} is not a CIFAR-10 batch (expected a dict with b'data' and "
+                         "b'labels')")
     data = np.asarray(batch[b"data"], dtype=np.uint8)
     labels = np.asarray(batch[b"labels"], dtype=np.int64)
     if data.ndim != 2 or data.shape[1] != 3072 or len(data) != len(labels):

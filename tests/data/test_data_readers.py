@@ -105,3 +105,38 @@ def test_missing_cifar_file_named(tmp_path):
     os.remove(tmp_path / "data_batch_3")
     with pytest.raises(FileNotFoundError, match="data_batch_3"):
         read_cifar10(str(tmp_path))
+
+
+class _RunsCode:
+    """Unpickling this calls os.system (a crafted 'CIFAR batch')."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (f"touch {self.marker}",))
+
+
+@pytest.mark.parametrize("payload", ["dict", "top"])
+def test_cifar_reader_refuses_a_file_that_runs_code(tmp_path, payload):
+    _write_cifar(str(tmp_path))
+    marker = tmp_path / "pwned"
+    evil = _RunsCode(str(marker))
+    obj = {b"data": evil, b"labels": [0]} if payload == "dict" else evil
+    with open(tmp_path / "data_batch_3", "wb") as f:
+        pickle.dump(obj, f)
+    with pytest.raises(ValueError, match=r"data_batch_3.*refusing to load (posix|os|nt)\.system"):
+        read_cifar10(str(tmp_path))
+    assert not marker.exists()  # the command never ran
+
+
+def test_cifar_reader_admits_protocol_5_arrays(tmp_path):
+    _write_cifar(str(tmp_path))
+    data = np.arange(2 * 3072, dtype=np.uint8).reshape(2, 3072)
+    with open(tmp_path / "test_batch", "wb") as f:
+        pickle.dump({b"data": data, b"labels": [1, 2], b"batch_label": "t", b"filenames": [b"a", b"b"]}, f,
+                    protocol=5)
+    _, (xte, yte) = read_cifar10(str(tmp_path))
+    assert xte.shape == (2, 3, 32, 32) and yte.tolist() == [1, 2]
