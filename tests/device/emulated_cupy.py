@@ -31,7 +31,7 @@ class HostConversionError(TypeError):
 def _unwrap(x, where):
     if isinstance(x, DeviceArray):
         return x._a
-    if isinstance(x, np.ndarray) and x.ndim > 0:
+    if isinstance(x, np.ndarray):  # CuPy refuses 0-d host arrays too (NumPy scalars are fine)
         raise TypeError(f"{where}: a host numpy.ndarray of shape {x.shape} mixed with device arrays "
                         "(CuPy refuses implicit host-to-device transfers)")
     if isinstance(x, (list, tuple)):
@@ -137,7 +137,10 @@ class DeviceArray(NDArrayOperatorsMixin):
     itemsize = property(lambda self: self._a.itemsize)
     nbytes = property(lambda self: self._a.nbytes)
     strides = property(lambda self: self._a.strides)
-    flags = property(lambda self: self._a.flags)
+    # CuPy's flags have c_contiguous, f_contiguous and owndata only (no writeable, aligned, ...)
+    flags = property(lambda self: types.SimpleNamespace(c_contiguous=self._a.flags.c_contiguous,
+                                                        f_contiguous=self._a.flags.f_contiguous,
+                                                        owndata=self._a.flags.owndata))
     T = property(lambda self: DeviceArray(self._a.T))
     mT = property(lambda self: DeviceArray(np.swapaxes(self._a, -1, -2)))
     real = property(lambda self: DeviceArray(self._a.real))
@@ -149,7 +152,7 @@ class DeviceArray(NDArrayOperatorsMixin):
         return _wrap(self._a[_index(key)])
 
     def __setitem__(self, key, value):
-        if isinstance(value, np.ndarray) and value.ndim > 0:
+        if isinstance(value, np.ndarray):
             raise TypeError("setitem: a host numpy.ndarray assigned into device data (use asarray first)")
         self._a[_index(key)] = value._a if isinstance(value, DeviceArray) else value
 
