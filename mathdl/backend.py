@@ -135,38 +135,153 @@ def cuda_is_available() -> bool:
 
 
 # --------------------------------------------------------------------------- randomness
-class _RNG:
-    """One seeded generator for every random op (``manual_seed``)."""
+class Generator:
+    """A seeded source of random numbers (PyTorch's ``torch.Generator``).
 
-    def __init__(self, seed=None):
-        self.seed(seed)
+    ``mathdl.default_generator`` backs every random op; pass ``generator=g`` to a random
+    function to draw from ``g`` instead.  ``manual_seed(s)`` restarts the stream, so the same
+    seed gives the same numbers; ``get_state``/``set_state`` save and restore it.
+    NumPy's PCG64 draws on the CPU (CuPy's generator on the GPU, seeded from the same seed).
+    """
 
-    def seed(self, seed):
-        self.initial_seed = seed
-        self.np = np.random.default_rng(seed)
+    def __init__(self, device="cpu"):
+        if device is not None and str(device) != "cpu" and not str(device).startswith("cuda"):
+            raise ValueError(f"Generator: unknown device {device!r}; expected 'cpu' or 'cuda'")
+        self.device = str(device or "cpu")
+        self._seed = 67280421310721  # PyTorch's default seed
+        self._reset()
+
+    def _reset(self):
+        self.np = np.random.default_rng(self._seed)
         self._cupy = None
 
+    def manual_seed(self, seed):
+        """Restart the stream from ``seed`` (a non-negative integer); returns the generator."""
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"manual_seed: expected a non-negative integer, got {seed!r}")
+        self._seed = int(seed)
+        self._reset()
+        return self
+
+    def seed(self):
+        """Seed from the operating system's entropy; returns the seed chosen."""
+        self._seed = int.from_bytes(os.urandom(8), "little") >> 1
+        self._reset()
+        return self._seed
+
+    def initial_seed(self):
+        """The seed the stream was last started from."""
+        return self._seed
+
+    def get_state(self):
+        """The generator's state (a dict that ``set_state`` accepts)."""
+        return {"seed": self._seed, "numpy": self.np.bit_generator.state}
+
+    def set_state(self, state):
+        if not isinstance(state, dict) or "numpy" not in state:
+            raise TypeError("set_state: expected a state returned by get_state()")
+        self._seed = state.get("seed", self._seed)
+        self.np.bit_generator.state = state["numpy"]
+        self._cupy = None
+        return self
+
     def for_module(self, xp):
+        """The array module's generator (NumPy's or CuPy's) behind this one."""
         if xp is np:
             return self.np
         if self._cupy is None:
-            s = self.initial_seed
-            self._cupy = xp.random.default_rng(s if s is not None else None)
+            self._cupy = xp.random.default_rng(self._seed)
         return self._cupy
 
-
-rng = _RNG(0)  # a fixed initial seed, like PyTorch: runs are repeatable until manual_seed says otherwise
-
-
-def manual_seed(seed: int) -> None:
-    """Seed the generator used by every random op: same seed, same numbers."""
-    if not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"manual_seed: expected a non-negative integer, got {seed!r}")
-    rng.seed(int(seed))
+    def __repr__(self):
+        return f"<mathdl.Generator device={self.device!r} initial_seed={self._seed}>"
 
 
-def default_generator():
-    return rng
+def generator_for(generator, xp=np):
+    """The array-module generator that a random op draws from (``generator`` or the default)."""
+    if generator is None:
+        return rng.for_module(xp)
+    if not isinstance(generator, Generator):
+        raise TypeError(f"generator: expected a mathdl.Generator, got {type(generator).__name__}")
+    return generator.for_module(xp)
+
+
+rng = Generator()
+rng.manual_seed(0)  # a fixed initial seed: runs are repeatable until manual_seed says otherwise
+default_generator = rng
+
+
+def manual_seed(seed: int):
+    """Seed the generator used by every random op: same seed, same numbers.  Returns it."""
+    return rng.manual_seed(seed)
+
+
+def seed() -> int:
+    """Seed the default generator from the operating system's entropy; returns the seed."""
+    return rng.seed()
+
+
+def initial_seed() -> int:
+    return rng.initial_seed()
+
+
+def get_rng_state():
+    return rng.get_state()
+
+
+def set_rng_state(state) -> None:
+    rng.set_state(state)
+
+
+# --------------------------------------------------------------------------- dtype information
+class finfo:
+    """Machine limits of a floating dtype (PyTorch's ``torch.finfo``): bits, eps, max, min,
+    tiny (smallest normal), smallest_normal, resolution, dtype."""
+
+    def __init__(self, dtype=None):
+        dt = as_dtype(dtype)
+        if not is_floating(dt):
+            raise TypeError(f"finfo: expected a floating dtype, got {dt}")
+        info = ml_dtypes.finfo(dt) if dt == _bfloat16 else np.finfo(dt)
+        self.bits = int(info.bits)
+        self.eps = float(info.eps)
+        self.max = float(info.max)
+        self.min = float(info.min)
+        self.tiny = self.smallest_normal = float(info.smallest_normal)
+        self.resolution = float(info.resolution)
+        self.dtype = str(dt.name)
+
+    def __repr__(self):
+        return (f"finfo(resolution={self.resolution}, min={self.min}, max={self.max}, eps={self.eps}, "
+                f"smallest_normal={self.smallest_normal}, tiny={self.tiny}, dtype={self.dtype})")
+
+
+class iinfo:
+    """Machine limits of an integer dtype (PyTorch's ``torch.iinfo``): bits, min, max, dtype."""
+
+    def __init__(self, dtype):
+        dt = as_dtype(dtype)
+        if dt.kind not in "iub":
+            raise TypeError(f"iinfo: expected an integer dtype, got {dt}")
+        info = np.iinfo(np.uint8 if dt.kind == "b" else dt)
+        self.bits = 8 if dt.kind == "b" else int(info.bits)
+        self.min = 0 if dt.kind == "b" else int(info.min)
+        self.max = 1 if dt.kind == "b" else int(info.max)
+        self.dtype = str(dt.name)
+
+    def __repr__(self):
+        return f"iinfo(min={self.min}, max={self.max}, dtype={self.dtype})"
+
+
+# torch-style dtype aliases (``mathdl.long``, ``mathdl.double`` ...)
+half = float16
+double = float64
+long = int64
+short = int16
+byte = uint8
+char = int8
+# ``mathdl.float`` (float32) and ``mathdl.int`` (int32) are bound in mathdl/__init__.py: defined
+# here they would shadow the builtins inside this module.
 
 
 # --------------------------------------------------------------------------- allocator

@@ -137,8 +137,8 @@ def eye(n, m=None, dtype=None, device=None, requires_grad=False):
 
 
 # --------------------------------------------------------------------------- random
-def _gen(device):
-    return backend.rng.for_module(backend.module_for(device))
+def _gen(device, generator=None):
+    return backend.generator_for(generator, backend.module_for(device))
 
 
 def _float_dtype(dtype, who):
@@ -153,21 +153,21 @@ def _draw_dtype(dt):
     return np.float32 if dt == np.float32 else np.float64
 
 
-def rand(*size, dtype=None, device=None, requires_grad=False):
+def rand(*size, generator=None, dtype=None, device=None, requires_grad=False):
     """Uniform on [0, 1)."""
     dt = _float_dtype(dtype, "rand")
-    arr = _gen(device).random(normalize_shape(size), dtype=_draw_dtype(dt))
+    arr = _gen(device, generator).random(normalize_shape(size), dtype=_draw_dtype(dt))
     return _finish(arr.astype(dt, copy=False), requires_grad)
 
 
-def randn(*size, dtype=None, device=None, requires_grad=False):
+def randn(*size, generator=None, dtype=None, device=None, requires_grad=False):
     """Standard normal N(0, 1)."""
     dt = _float_dtype(dtype, "randn")
-    arr = _gen(device).standard_normal(normalize_shape(size), dtype=_draw_dtype(dt))
+    arr = _gen(device, generator).standard_normal(normalize_shape(size), dtype=_draw_dtype(dt))
     return _finish(arr.astype(dt, copy=False), requires_grad)
 
 
-def normal(mean=0.0, std=1.0, size=None, dtype=None, device=None, requires_grad=False):
+def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=None, requires_grad=False):
     """Draws from N(mean, std^2); ``mean`` and ``std`` may be tensors (broadcast together).
 
     The dtype defaults to that of a tensor ``mean``/``std``, else the default dtype."""
@@ -185,11 +185,11 @@ def normal(mean=0.0, std=1.0, size=None, dtype=None, device=None, requires_grad=
         shape = np.broadcast_shapes(np.shape(m), np.shape(s))
     else:
         shape = normalize_shape((size,))
-    arr = _gen(device).normal(m, s, shape)
+    arr = _gen(device, generator).normal(m, s, shape)
     return _finish(arr.astype(dt, copy=False), requires_grad)
 
 
-def randint(low, high=None, size=(), dtype=None, device=None):
+def randint(low, high=None, size=(), *, generator=None, dtype=None, device=None, requires_grad=False):
     """Integers drawn uniformly from [low, high) (int64 unless ``dtype`` says otherwise).
 
     Also callable as ``randint(high, size)``, as in PyTorch."""
@@ -201,21 +201,43 @@ def randint(low, high=None, size=(), dtype=None, device=None):
         raise ValueError(f"randint: expected low < high, got [{low}, {high})")
     dt = backend.as_dtype(dtype) if dtype is not None else backend.int64
     draw = dt if dt.kind in "iu" else np.int64
-    arr = _gen(device).integers(low, high, normalize_shape((size,)), dtype=draw)
+    arr = _gen(device, generator).integers(low, high, normalize_shape((size,)), dtype=draw)
     return _make(arr.astype(dt, copy=False))
 
 
-def randperm(n, device=None, dtype=None):
+def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False):
     """A random permutation of 0 .. n-1."""
+    if int(n) < 0:
+        raise ValueError(f"randperm: n must be non-negative, got {n}")
     dt = backend.as_dtype(dtype) if dtype is not None else backend.int64
-    return _make(_gen(device).permutation(n).astype(dt))
+    return _finish(_gen(device, generator).permutation(int(n)).astype(dt), requires_grad)
 
 
-def rand_like(x, dtype=None, device=None, requires_grad=False):
+def rand_like(x, *, generator=None, dtype=None, device=None, requires_grad=False):
     dtype, device = _like(x, dtype, device)
-    return rand(x.shape, dtype=dtype, device=device, requires_grad=requires_grad)
+    return rand(x.shape, generator=generator, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
-def randn_like(x, dtype=None, device=None, requires_grad=False):
+def randn_like(x, *, generator=None, dtype=None, device=None, requires_grad=False):
     dtype, device = _like(x, dtype, device)
-    return randn(x.shape, dtype=dtype, device=device, requires_grad=requires_grad)
+    return randn(x.shape, generator=generator, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def randint_like(x, low=0, high=None, *, generator=None, dtype=None, device=None):
+    """Integers drawn uniformly from [low, high) in ``x``'s shape (``randint_like(x, high)`` too)."""
+    if high is None:
+        low, high = 0, low
+    dtype, device = _like(x, dtype, device)
+    return randint(low, high, x.shape, generator=generator, dtype=dtype, device=device)
+
+
+def logspace(start, end, steps, base=10.0, dtype=None, device=None, requires_grad=False):
+    """base ** linspace(start, end, steps)."""
+    dt = backend.as_dtype(dtype)
+    exps = linspace(start, end, steps, dtype=backend.float64 if dt.kind in "biu" else dt, device=device).data
+    return _finish((base ** exps).astype(dt), requires_grad)
+
+
+def scalar_tensor(s, dtype=None, device=None, requires_grad=False):
+    """A 0-d tensor holding the number ``s`` (default float dtype)."""
+    return tensor(float(s), dtype=dtype, device=device, requires_grad=requires_grad)

@@ -370,6 +370,12 @@ class Tensor:
             raise TypeError("only integer tensors of a single element can be used as an index")
         return int(self.item())
 
+    def __format__(self, spec):
+        """A 0-d tensor formats as its number (``f"{loss:.3f}"``), as in PyTorch."""
+        if self.data.ndim == 0:
+            return format(self.item(), spec)
+        return object.__format__(self, spec)
+
     def __repr__(self):
         arr = np.asarray(backend.to_device(self.data, "cpu"))
         if arr.dtype == backend.bfloat16:  # NumPy prints bfloat16 without a decimal point
@@ -427,7 +433,12 @@ def _to_array(data, dtype=None, device=None):
         return xp.asarray(data, dtype=dtype)
     if isinstance(data, (np.ndarray, np.generic)) or (xp is not np and isinstance(data, xp.ndarray)):
         return xp.asarray(data)
+    if isinstance(data, (str, bytes)):
+        raise TypeError(f"tensor(): cannot make a tensor from a {type(data).__name__} ({data!r}); "
+                        "expected numbers, nested sequences of numbers, or an array")
     arr = np.asarray(data)
+    if arr.dtype.kind in "USV":
+        raise TypeError(f"tensor(): cannot make a tensor from {arr.dtype.name} data; expected numbers")
     if arr.dtype.kind == "f" and arr.dtype != backend.get_default_dtype():
         arr = arr.astype(backend.get_default_dtype())
     elif arr.dtype == np.int32 or arr.dtype == np.uint64:  # Python ints become int64, like PyTorch

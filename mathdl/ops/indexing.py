@@ -238,3 +238,226 @@ def masked_fill(x, mask, value):
 
     m = mask.data if isinstance(mask, Tensor) else mask
     return where(m, _make(xp_of(x.data).asarray(value, dtype=x.dtype)), x)
+
+
+# --------------------------------------------------------------------------- scatter, index_add and friends
+def _index_array(index, name):
+    idx = index.data if isinstance(index, Tensor) else np.asarray(index)
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"{name}: index must be an integer tensor, got dtype {idx.dtype}")
+    return idx
+
+
+def _check_scatter(x, dim, idx, name, src=None):
+    axis = normalize_dim(dim, x.ndim, name)
+    if idx.ndim != x.ndim and not (x.ndim == 0 and idx.ndim <= 1):
+        raise ValueError(f"{name}: index of shape {tuple(idx.shape)} needs as many dimensions as the input "
+                         f"of shape {tuple(x.shape)}")
+    for i in range(idx.ndim):
+        if i != axis and idx.shape[i] > x.shape[i]:
+            raise ValueError(f"{name}: index of shape {tuple(idx.shape)} is larger than the input of shape "
+                             f"{tuple(x.shape)} outside dim {dim}")
+        if src is not None and idx.shape[i] > src.shape[i]:
+            raise ValueError(f"{name}: index of shape {tuple(idx.shape)} is larger than src of shape "
+                             f"{tuple(src.shape)}")
+    n = x.shape[axis] if x.ndim else 1
+    if idx.size and (idx.min() < -n or idx.max() >= n):
+        raise IndexError(f"{name}: index out of range for dimension {dim} of size {n}")
+    return axis, xp_of(idx).where(idx < 0, idx + n, idx)
+
+
+def _crop(t, shape):
+    if tuple(t.shape) == tuple(shape):
+        return t
+    return getitem(t, tuple(slice(0, s) for s in shape))
+
+
+class ScatterAlong(Function):
+    """out = x with out[index along axis] = src (``add``: += src, accumulating repeats).
+    Gradients: to x, g with the written places zeroed (all of g for ``add``); to src, g read
+    back at the index (the gather)."""
+
+    __slots__ = ("indices", "axis", "add")
+    saves_inputs = False
+
+    def __init__(self, indices, axis, add):
+        self.indices, self.axis, self.add = indices, axis, add
+
+    def forward(self, x, src):
+        xp = xp_of(x)
+        out = x.copy()
+        key = _along_index(self.indices, self.axis, xp)
+        if self.add:
+            _scatter_add(out, key, src, xp)
+        else:
+            out[key] = src
+        return out
+
+    def backward(self, g):
+        x, src = self.inputs
+        gx = gs = None
+        if x.requires_grad:
+            if self.add:
+                gx = g
+            else:
+                keep = xp_of(g.data).ones(g.shape, dtype=g.dtype)
+                keep[_along_index(self.indices, self.axis, xp_of(g.data))] = 0
+                from .elementwise import mul
+
+                gx = mul(g, _make(keep))
+        if src.requires_grad:
+            gs = gather(g, self.axis, _make(self.indices))
+        return gx, gs
+
+
+def scatter(x, dim, index, src=None, *, value=None, reduce=None):
+    """out = x, then out[index[i][j]][j] = src[i][j] along ``dim`` (src a tensor or a number;
+    ``reduce='add'`` accumulates, 'multiply' multiplies)."""
+    if src is None:
+        src = value
+    if src is None:
+        raise TypeError("scatter: expected src (a tensor) or value (a number)")
+    idx = _index_array(index, "scatter")
+    axis, idx = _check_scatter(x, dim, idx, "scatter", src if isinstance(src, Tensor) else None)
+    xp = xp_of(x.data)
+    if isinstance(src, Tensor):
+        s = _crop(src, idx.shape)
+        if s.dtype != x.dtype:
+            from .shape import cast
+
+            s = cast(s, x.dtype)
+    else:
+        s = _make(xp.full(idx.shape, src, dtype=x.dtype))
+    if reduce is None:
+        return ScatterAlong(idx, axis, False)(x, s)
+    if reduce == "add":
+        return ScatterAlong(idx, axis, True)(x, s)
+    if reduce == "multiply":
+        out = x.data.copy()
+        np.multiply.at(out, _along_index(idx, axis, xp), s.data)
+        return _make(out)
+    raise ValueError(f"scatter: reduce must be 'add' or 'multiply', got {reduce!r}")
+
+
+def scatter_add(x, dim, index, src):
+    """out = x, then out[index[i][j]][j] += src[i][j] along ``dim`` (repeats accumulate)."""
+    idx = _index_array(index, "scatter_add")
+    axis, idx = _check_scatter(x, dim, idx, "scatter_add", src)
+    s = _crop(src, idx.shape)
+    if s.dtype != x.dtype:
+        from .shape import cast
+
+        s = cast(s, x.dtype)
+    return ScatterAlong(idx, axis, True)(x, s)
+
+
+def _index_key(x, dim, index, name):
+    d = normalize_dim(dim, x.ndim, name)
+    idx = _index_array(index, name)
+    if idx.ndim > 1:
+        raise ValueError(f"{name}: index must be 0-D or 1-D, got shape {tuple(idx.shape)}")
+    n = x.shape[d] if x.ndim else 1
+    if idx.size and (idx.min() < -n or idx.max() >= n):
+        raise IndexError(f"{name}: index out of range for dimension {dim} of size {n}")
+    return d, (slice(None),) * d + (idx.reshape(-1),)
+
+
+def index_add(x, dim, index, source, *, alpha=1):
+    """out = x, then out[..., index[i], ...] += alpha source[..., i, ...] along ``dim``."""
+    from .elementwise import add, mul
+
+    d, key = _index_key(x, dim, index, "index_add")
+    if alpha != 1:
+        source = mul(source, alpha)
+    if source.dtype != x.dtype:
+        from .shape import cast
+
+        source = cast(source, x.dtype)
+    if x.ndim == 0:
+        source = reshape_like(source, (1,))
+        return add(x, reshape_like(IndexAdd((1,), key, True)(source), ()))
+    return add(x, IndexAdd(x.shape, key, True)(source))
+
+
+def reshape_like(t, shape):
+    from .shape import reshape
+
+    return reshape(t, shape)
+
+
+def index_copy(x, dim, index, source):
+    """out = x, then out[..., index[i], ...] = source[..., i, ...] along ``dim``."""
+    from .elementwise import add, mul
+
+    d, key = _index_key(x, dim, index, "index_copy")
+    xp = xp_of(x.data)
+    keep = xp.ones(x.shape, dtype=x.dtype)
+    keep[key] = 0
+    if source.dtype != x.dtype:
+        from .shape import cast
+
+        source = cast(source, x.dtype)
+    return add(mul(x, _make(keep)), IndexPut(x.shape, key, True)(source))
+
+
+def index_fill(x, dim, index, value):
+    """out = x with the slices ``index`` along ``dim`` set to ``value``."""
+    from .elementwise import where
+
+    d, key = _index_key(x, dim, index, "index_fill")
+    mask = xp_of(x.data).zeros(x.shape, dtype=bool)
+    mask[key] = True
+    v = value if isinstance(value, Tensor) else _make(xp_of(x.data).asarray(value, dtype=x.dtype))
+    return where(mask, v, x)
+
+
+def masked_select(x, mask):
+    """The entries of x where ``mask`` (broadcast together) is true, as a 1-D tensor."""
+    m = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
+    if m.dtype != np.bool_:
+        raise TypeError(f"masked_select: mask must be boolean, got dtype {m.dtype}")
+    shape = np.broadcast_shapes(x.shape, m.shape)
+    if tuple(x.shape) != shape:
+        x = broadcast_to(x, shape)
+    return getitem(x, xp_of(m).broadcast_to(m, shape))
+
+
+def take(x, index):
+    """The entries of the flattened x at ``index`` (shaped like index)."""
+    from .shape import reshape
+
+    idx = _index_array(index, "take")
+    n = x.data.size
+    if idx.size and (idx.min() < -n or idx.max() >= n):
+        raise IndexError(f"take: index out of range for a tensor of {n} elements")
+    return getitem(reshape(x, (-1,)), _make(idx))
+
+
+# --------------------------------------------------------------------------- where are the entries
+def nonzero(x, *, as_tuple=False):
+    """The indices of the non-zero entries: an (n, ndim) int64 tensor, or one 1-D tensor per
+    dimension with ``as_tuple=True``."""
+    xp = xp_of(x.data)
+    a = x.data
+    if as_tuple:
+        if a.ndim == 0:
+            return (_make(xp.zeros(int(a != 0), dtype=np.int64)),)
+        return tuple(_make(i.astype(np.int64)) for i in xp.nonzero(a))
+    return _make(xp.argwhere(a).astype(np.int64).reshape(-1, a.ndim))
+
+
+def argwhere(x):
+    """nonzero(x) as an (n, ndim) tensor."""
+    return nonzero(x)
+
+
+def triu_indices(row, col, offset=0, *, dtype=None, device=None):
+    """The (2, n) row and column indices of the upper triangle of a row x col matrix."""
+    r, c = np.triu_indices(int(row), int(offset), int(col))
+    return _make(np.stack([r, c]).astype(dtype or np.int64))
+
+
+def tril_indices(row, col, offset=0, *, dtype=None, device=None):
+    """The (2, n) row and column indices of the lower triangle of a row x col matrix."""
+    r, c = np.tril_indices(int(row), int(offset), int(col))
+    return _make(np.stack([r, c]).astype(dtype or np.int64))

@@ -86,3 +86,31 @@ def inplace(x, kind, other):
         a[...] = 0
     x._mark_modified()
     return x
+
+
+def assign_(x, new):
+    """x <- new (x's shape and dtype), under the in-place policy above: written into x's array
+    without a graph to protect, recorded out of place (x rebound to ``new``) with one."""
+    if not isinstance(new, Tensor):
+        new = _make(xp_of(x.data).asarray(new, dtype=x.dtype))
+    if tuple(new.shape) != tuple(x.shape):
+        from .shape import broadcast_to
+
+        try:
+            new = broadcast_to(new, x.shape)
+        except ValueError:
+            raise ValueError(f"in-place op: result shape {tuple(new.shape)} does not fit the tensor's "
+                             f"{tuple(x.shape)}") from None
+    if _grad_state.enabled and (x.requires_grad or new.requires_grad):
+        if x._node is None and x.requires_grad:
+            raise RuntimeError("in-place op: a leaf tensor that requires grad is used in an in-place operation; "
+                               "wrap the update in mathdl.no_grad() or use an out-of-place op")
+        if new.dtype != x.dtype:
+            from .shape import cast
+
+            new = cast(new, x.dtype)
+        rebind(x, new)
+        return x
+    x.data[...] = new.data
+    x._mark_modified()
+    return x

@@ -298,3 +298,134 @@ def einsum(equation, *operands):
             raise TypeError(f"einsum: operand {i} is a {type(x).__name__}, expected a Tensor")
     subs, out, sizes = _einsum_parse(equation, [x.shape for x in operands])
     return Einsum(subs, out, sizes)(*operands)
+
+
+# --------------------------------------------------------------------------- products built on matmul / einsum
+def mv(a, v):
+    """Matrix-vector product A v."""
+    if a.ndim != 2 or v.ndim != 1:
+        raise ValueError(f"mv: expected a matrix and a vector, got shapes {tuple(a.shape)} and {tuple(v.shape)}")
+    return matmul(a, v)
+
+
+def inner(a, b):
+    """sum over the last dimension of a and b: out[i.., j..] = sum_k a[i.., k] b[j.., k]."""
+    from .elementwise import mul
+
+    if a.ndim == 0 or b.ndim == 0:
+        return mul(a, b)
+    return tensordot(a, b, ([-1], [-1]))
+
+
+vdot = dot
+
+
+def tensordot(a, b, dims=2):
+    """Contract the last ``dims`` dimensions of a with the first ``dims`` of b (or the listed
+    pairs of dimensions ``dims=([a dims], [b dims])``), as one matmul of reshaped operands."""
+    from .shape import permute
+
+    if isinstance(dims, (int, np.integer)):
+        if dims < 0:
+            raise ValueError(f"tensordot: dims must be non-negative, got {dims}")
+        da, db = list(range(a.ndim - dims, a.ndim)), list(range(dims))
+    else:
+        da, db = dims
+        da = [da] if isinstance(da, (int, np.integer)) else list(da)
+        db = [db] if isinstance(db, (int, np.integer)) else list(db)
+    da = [d % a.ndim for d in da] if a.ndim else da
+    db = [d % b.ndim for d in db] if b.ndim else db
+    if len(da) != len(db):
+        raise ValueError(f"tensordot: both operands need as many contracted dims, got {da} and {db}")
+    for i, j in zip(da, db):
+        if a.shape[i] != b.shape[j]:
+            raise ValueError(f"tensordot: contracted dimensions differ in size: {a.shape[i]} (dim {i} of a) vs "
+                             f"{b.shape[j]} (dim {j} of b)")
+    fa = [i for i in range(a.ndim) if i not in da]
+    fb = [j for j in range(b.ndim) if j not in db]
+    k = int(np.prod([a.shape[i] for i in da]))
+    a2 = reshape(permute(a, tuple(fa + da)), (int(np.prod([a.shape[i] for i in fa])), k))
+    b2 = reshape(permute(b, tuple(db + fb)), (k, int(np.prod([b.shape[j] for j in fb]))))
+    return reshape(matmul(a2, b2), tuple(a.shape[i] for i in fa) + tuple(b.shape[j] for j in fb))
+
+
+def kron(a, b):
+    """The Kronecker product: blocks a[i, j] b (any number of dimensions)."""
+    from .elementwise import mul
+
+    n = max(a.ndim, b.ndim)
+    sa = (1,) * (n - a.ndim) + tuple(a.shape)
+    sb = (1,) * (n - b.ndim) + tuple(b.shape)
+    ia = tuple(v for s in sa for v in (s, 1))
+    ib = tuple(v for s in sb for v in (1, s))
+    return reshape(mul(reshape(a, ia), reshape(b, ib)), tuple(x * y for x, y in zip(sa, sb)))
+
+
+def cdist(x1, x2, p=2.0, compute_mode=None):
+    """Pairwise p-norm distances between the rows of x1 (..., P, M) and x2 (..., R, M) -> (..., P, R);
+    the gradient at zero distance is 0, as PyTorch."""
+    from .reduce import norm
+    from .shape import unsqueeze
+
+    if x1.ndim < 2 or x2.ndim < 2 or x1.shape[-1] != x2.shape[-1]:
+        raise ValueError(f"cdist: expected (..., P, M) and (..., R, M) with equal M, got {tuple(x1.shape)} and "
+                         f"{tuple(x2.shape)}")
+    if p < 0:
+        raise ValueError(f"cdist: p must be non-negative, got {p}")
+    from .elementwise import sub
+
+    diff = sub(unsqueeze(x1, -2), unsqueeze(x2, -3))
+    return norm(diff, p, dim=-1)
+
+
+def _beta_alpha(inp, prod, beta, alpha):
+    from .elementwise import add, mul
+
+    if alpha != 1:
+        prod = mul(prod, alpha)
+    if beta == 0:  # PyTorch ignores inp (even NaN in it) when beta is 0
+        return add(prod, _zeros_like(inp, prod))
+    return add(mul(inp, beta) if beta != 1 else inp, prod)
+
+
+def _zeros_like(inp, prod):
+    shape = np.broadcast_shapes(inp.shape, prod.shape)
+    return _make(xp_of(prod.data).zeros(shape, dtype=prod.dtype))
+
+
+def addmm(input, mat1, mat2, *, beta=1, alpha=1):
+    """beta input + alpha mat1 @ mat2."""
+    return _beta_alpha(input, mm(mat1, mat2), beta, alpha)
+
+
+def addmv(input, mat, vec, *, beta=1, alpha=1):
+    """beta input + alpha mat @ vec."""
+    return _beta_alpha(input, mv(mat, vec), beta, alpha)
+
+
+def addr(input, vec1, vec2, *, beta=1, alpha=1):
+    """beta input + alpha outer(vec1, vec2)."""
+    return _beta_alpha(input, outer(vec1, vec2), beta, alpha)
+
+
+def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
+    """beta input + alpha batch1 @ batch2 (batched)."""
+    return _beta_alpha(input, bmm(batch1, batch2), beta, alpha)
+
+
+def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
+    """beta input + alpha sum_b batch1[b] @ batch2[b]."""
+    from .reduce import sum as _sum
+
+    return _beta_alpha(input, _sum(bmm(batch1, batch2), 0), beta, alpha)
+
+
+def chain_matmul(*matrices):
+    """The product of the matrices, left to right."""
+    ms = list(matrices[0]) if len(matrices) == 1 and isinstance(matrices[0], (list, tuple)) else list(matrices)
+    if not ms:
+        raise ValueError("chain_matmul: expected at least one matrix")
+    out = ms[0]
+    for m in ms[1:]:
+        out = mm(out, m)
+    return out

@@ -362,3 +362,315 @@ def all(x, dim=None):
 def any(x, dim=None):
     """Whether some entry (along ``dim``) is non-zero; a boolean tensor without gradient."""
     return _make(xp_of(x.data).asarray(x.data.any(axis=dim)))
+
+
+# --------------------------------------------------------------------------- more scans and statistics
+class Cumprod(Function):
+    """y_k = prod_{i <= k} x_i along ``axis``.  Without zeros, dL/dx_j = sum_{k >= j} g_k y_k / x_j
+    (a reversed cumulative sum); with zeros, the products of the other entries are formed
+    explicitly (O(n^2) along the axis), which stays differentiable."""
+
+    __slots__ = ("axis",)
+    save_output = True
+
+    def __init__(self, axis):
+        self.axis = axis
+
+    def forward(self, x):
+        return xp_of(x).cumprod(x, axis=self.axis)
+
+    def backward(self, g):
+        (x,) = self.inputs
+        ax = self.axis
+        if not (x.data == 0).any():
+            gy = ew.mul(g, self.output())
+            return (ew.div(flip(cumsum(flip(gy, ax), ax), ax), x),)
+        # others[..., j, k] = prod_{i <= k, i != j} x_i  (axis moved last; j, k along it)
+        xp = xp_of(x.data)
+        n = x.shape[ax]
+        xt = _move_last(x, ax)
+        rep = broadcast_to(reshape(xt, xt.shape[:-1] + (1, n)), xt.shape[:-1] + (n, n))
+        eye = _make(xp.eye(n, dtype=bool))
+        others = Cumprod(rep.ndim - 1)(ew.where(eye, 1.0, rep))                  # [..., j, k]
+        upper = _make(xp.triu(xp.ones((n, n), dtype=bool)))                      # k >= j
+        gt = reshape(_move_last(g, ax), xt.shape[:-1] + (1, n))
+        gx = sum(ew.where(upper, ew.mul(others, gt), 0.0), -1)
+        return (_move_back(gx, ax),)
+
+
+def _move_last(x, ax):
+    if ax == x.ndim - 1:
+        return x
+    return permute(x, tuple(i for i in range(x.ndim) if i != ax) + (ax,))
+
+
+def _move_back(x, ax):
+    if ax == x.ndim - 1:
+        return x
+    order = [i for i in range(x.ndim) if i != ax] + [ax]
+    return permute(x, tuple(np.argsort(order)))
+
+
+def _scan_axis(x, dim, name):
+    if dim is None:
+        raise TypeError(f"{name}: dim is required")
+    return normalize_dim(dim, x.ndim, name)
+
+
+def cumprod(x, dim=None, *, axis=None, dtype=None):
+    """y_k = prod_{i <= k} x_i along ``dim`` (integers and bools in int64, as PyTorch)."""
+    d = _scan_axis(x, _dim_arg(dim, axis), "cumprod")
+    if dtype is not None:
+        from .shape import cast
+        from ..backend import as_dtype
+
+        x = cast(x, as_dtype(dtype))
+    if x.data.dtype.kind in "biu":
+        a = x.data.reshape(x.shape or (1,))
+        return _make(xp_of(a).cumprod(a, axis=d, dtype=np.int64).reshape(x.shape))
+    if x.ndim == 0:
+        return reshape(Cumprod(0)(reshape(x, (1,))), ())
+    return Cumprod(d)(x)
+
+
+def logcumsumexp(x, dim):
+    """y_k = log sum_{i <= k} exp(x_i) along ``dim``, as a log-sum-exp over the masked prefix
+    (O(n^2) along the axis; stable for large |x|)."""
+    from .special import logsumexp
+
+    d = _scan_axis(x, dim, "logcumsumexp")
+    x = ew._floating(x)
+    if x.ndim == 0:
+        return x
+    n = x.shape[d]
+    xt = _move_last(x, d)
+    rep = broadcast_to(reshape(xt, xt.shape[:-1] + (1, n)), xt.shape[:-1] + (n, n))      # [..., k, i]
+    mask = _make(xp_of(x.data).tril(xp_of(x.data).ones((n, n), dtype=bool)))               # i <= k
+    return _move_back(logsumexp(ew.where(mask, rep, -np.inf), -1), d)
+
+
+def _cum_extreme(x, dim, is_max):
+    """Running max (min) values and the index where each was reached (the last such index on
+    ties; NaN propagates and its index is the last NaN's), as PyTorch's cummax/cummin."""
+    from .indexing import take_along_dim
+
+    name = "cummax" if is_max else "cummin"
+    d = _scan_axis(x, dim, name)
+    if x.ndim == 0:
+        return MinMaxResult(x, _make(xp_of(x.data).zeros((), dtype=np.int64)))
+    xp = xp_of(x.data)
+    a = x.data
+    acc = (xp.maximum if is_max else xp.minimum).accumulate(a, axis=d)
+    shape = [1] * a.ndim
+    shape[d] = a.shape[d]
+    pos = xp.arange(a.shape[d]).reshape(shape)
+    hit = (a == acc)
+    if a.dtype.kind == "f":
+        hit |= xp.isnan(a)
+    idx = xp.maximum.accumulate(xp.where(hit, pos, 0), axis=d).astype(np.int64)
+    return MinMaxResult(take_along_dim(x, _make(idx), d), _make(idx))
+
+
+def cummax(x, dim):
+    """(values, indices) of the running maximum along ``dim``."""
+    return _cum_extreme(x, dim, True)
+
+
+def cummin(x, dim):
+    """(values, indices) of the running minimum along ``dim``."""
+    return _cum_extreme(x, dim, False)
+
+
+def _median_index(a, axis, xp):
+    """Index (along ``axis``) of the lower median of each line; a line with NaN selects a NaN."""
+    n = a.shape[axis]
+    order = xp.argsort(a, axis=axis, kind="stable")
+    k = (n - 1) // 2
+    sel = xp.take(order, [k], axis=axis)
+    if a.dtype.kind == "f":
+        nan = xp.isnan(a)
+        if nan.any():
+            first_nan = xp.argmax(nan, axis=axis)
+            has = nan.any(axis=axis)
+            sel = xp.where(xp.expand_dims(has, axis), xp.expand_dims(first_nan, axis), sel)
+    return sel
+
+
+def median(x, dim=None, keepdim=False):
+    """The lower median (the ((n-1)//2)-th smallest entry; NaN if a NaN is present).  With
+    ``dim``: (values, indices) along it.  The gradient goes to the selected entry."""
+    from .indexing import take_along_dim
+
+    xp = xp_of(x.data)
+    if dim is None:
+        if x.data.size == 0:
+            return _make(xp.asarray(np.nan, dtype=x.dtype)) if x.dtype.kind == "f" else \
+                ew._floating(x)  # PyTorch: nan
+        flat = reshape(x, (-1,))
+        sel = _median_index(flat.data, 0, xp)
+        return reshape(take_along_dim(flat, _make(sel), 0), ())
+    d = normalize_dim(dim, x.ndim, "median")
+    if x.ndim == 0:
+        return MinMaxResult(x, _make(xp.zeros((), dtype=np.int64)))
+    if x.shape[d] == 0:
+        raise IndexError(f"median: dimension {dim} of the input has size 0")
+    sel = _median_index(x.data, d, xp).astype(np.int64)
+    vals = take_along_dim(x, _make(sel), d)
+    if not keepdim:
+        vals, sel = reshape(vals, vals.shape[:d] + vals.shape[d + 1:]), sel.squeeze(d)
+    return MinMaxResult(vals, _make(sel))
+
+
+def nanmedian(x, dim=None, keepdim=False):
+    """median ignoring NaN (NaN only where a line is all NaN)."""
+    from .indexing import take_along_dim
+
+    xp = xp_of(x.data)
+    if dim is None:
+        return nanmedian(reshape(x, (-1,)), 0)[0] if x.data.size else median(x)
+    d = normalize_dim(dim, x.ndim, "nanmedian")
+    if x.ndim == 0:
+        return MinMaxResult(x, _make(xp.zeros((), dtype=np.int64)))
+    a = x.data
+    nan = xp.isnan(a) if a.dtype.kind == "f" else xp.zeros(a.shape, bool)
+    order = xp.argsort(a, axis=d, kind="stable")           # NaN last
+    cnt = (~nan).sum(axis=d, keepdims=True)
+    k = xp.maximum((cnt - 1) // 2, 0)
+    sel = xp.take_along_axis(order, k, axis=d).astype(np.int64)
+    vals = take_along_dim(x, _make(sel), d)
+    if not keepdim:
+        vals, sel = reshape(vals, vals.shape[:d] + vals.shape[d + 1:]), sel.squeeze(d)
+    return MinMaxResult(vals, _make(sel))
+
+
+def quantile(x, q, dim=None, keepdim=False, *, interpolation="linear"):
+    """The q-th quantiles (q in [0, 1], a number or a 1-D tensor) over ``dim`` (all entries by
+    default), interpolating between the sorted entries at floor and ceil of q (n - 1) by
+    ``interpolation`` ('linear', 'lower', 'higher', 'midpoint', 'nearest'); NaN if the line has
+    a NaN.  A tensor q adds a leading dimension."""
+    from .indexing import take_along_dim
+    from .sorting import sort
+
+    if interpolation not in ("linear", "lower", "higher", "midpoint", "nearest"):
+        raise ValueError(f"quantile: interpolation must be one of linear, lower, higher, midpoint, nearest; "
+                         f"got {interpolation!r}")
+    if x.data.dtype.kind not in "f" and x.dtype.name != "bfloat16":
+        raise TypeError(f"quantile: expected a floating input, got dtype {x.dtype}")
+    qa = np.asarray(q.data if isinstance(q, Tensor) else q, dtype=np.float64)
+    if qa.ndim > 1:
+        raise ValueError(f"quantile: q must be a number or a 1-D tensor, got {qa.ndim} dimensions")
+    if ((qa < 0) | (qa > 1)).any():
+        raise ValueError("quantile: q values must be in the range [0, 1]")
+    if dim is None:
+        x, d, out_shape = reshape(x, (-1,)), 0, (1,) * x.ndim if keepdim else ()
+    else:
+        d = normalize_dim(dim, x.ndim, "quantile")
+        if x.ndim == 0:
+            x, d = reshape(x, (1,)), 0
+        out_shape = None
+    n = x.shape[d]
+    if n == 0:
+        raise IndexError("quantile: input is empty")
+    xs = _move_last(sort(x, d)[0], d)                   # sorted, axis last (NaN sort last)
+    xp = xp_of(x.data)
+    pos = qa.reshape(-1) * (n - 1)
+    lo, hi = np.floor(pos).astype(np.int64), np.ceil(pos).astype(np.int64)
+    frac = pos - lo
+    if interpolation == "lower":
+        hi, frac = lo, frac * 0
+    elif interpolation == "higher":
+        lo, frac = hi, frac * 0
+    elif interpolation == "nearest":
+        near = np.round(pos).astype(np.int64)
+        lo = hi = near
+        frac = frac * 0
+    elif interpolation == "midpoint":
+        frac = np.where(hi > lo, 0.5, 0.0)
+    lead = xs.shape[:-1]
+    idx_lo = xp.broadcast_to(xp.asarray(lo), lead + (len(lo),))
+    idx_hi = xp.broadcast_to(xp.asarray(hi), lead + (len(hi),))
+    vlo = take_along_dim(xs, _make(idx_lo), -1)
+    vhi = take_along_dim(xs, _make(idx_hi), -1)
+    w = _make(xp.asarray(frac, dtype=x.dtype))
+    out = ew.add(vlo, ew.mul(ew.sub(vhi, vlo), w))       # [..., nq]
+    if xs.dtype.kind == "f":
+        has_nan = xp.isnan(xs.data).any(axis=-1, keepdims=True)
+        if has_nan.any():
+            out = ew.where(xp.broadcast_to(has_nan, out.shape), np.nan, out)
+    # q's axis first, then the kept dims
+    out = permute(out, (out.ndim - 1,) + tuple(range(out.ndim - 1)))
+    if dim is None:
+        out = reshape(out, (len(lo),) + out_shape)
+    elif keepdim:
+        out = unsqueeze_at(out, d + 1)
+    if qa.ndim == 0:
+        out = reshape(out, out.shape[1:])
+    return out
+
+
+def unsqueeze_at(x, d):
+    return reshape(x, x.shape[:d] + (1,) + x.shape[d:])
+
+
+def nanquantile(x, q, dim=None, keepdim=False, *, interpolation="linear"):
+    """quantile ignoring NaN: computed line by line over the non-NaN entries."""
+    if dim is None:
+        x, dim = reshape(x, (-1,)), 0
+        flat = True
+    else:
+        flat = False
+    xp = xp_of(x.data)
+    d = normalize_dim(dim, x.ndim, "nanquantile")
+    xt = _move_last(x, d)
+    lines = reshape(xt, (-1, xt.shape[-1]))
+    outs = []
+    from .indexing import getitem
+    from .shape import stack
+
+    for i in range(lines.shape[0]):
+        row = getitem(lines, i)
+        keep = ~xp.isnan(row.data)
+        outs.append(quantile(getitem(row, keep), q, 0, interpolation=interpolation) if keep.any()
+                    else ew.mul(quantile(row, q, 0, interpolation=interpolation), np.nan))
+    out = stack(outs, -1)
+    out = reshape(out, out.shape[:-1] + xt.shape[:-1])
+    if keepdim and not flat:
+        out = unsqueeze_at(out, out.ndim - (xt.ndim - 1) + d)
+    return out
+
+
+def nansum(x, dim=None, keepdim=False, *, dtype=None):
+    """sum over ``dim`` treating NaN as 0."""
+    if x.data.dtype.kind == "f":
+        x = ew.where(xp_of(x.data).isnan(x.data), 0.0, x)
+    return sum(x, dim, keepdim, dtype=dtype)
+
+
+def nanmean(x, dim=None, keepdim=False):
+    """mean over ``dim`` of the non-NaN entries."""
+    xp = xp_of(x.data)
+    ok = ~xp.isnan(x.data)
+    cnt = _make(ok.sum(axis=normalize_dims(dim, x.ndim), keepdims=keepdim).astype(x.dtype))
+    return ew.div(nansum(x, dim, keepdim), cnt)
+
+
+def std_mean(x, dim=None, keepdim=False, *, correction=1, unbiased=None):
+    """(std, mean) over ``dim``."""
+    return std(x, dim, keepdim, correction=correction, unbiased=unbiased), mean(x, dim, keepdim)
+
+
+def var_mean(x, dim=None, keepdim=False, *, correction=1, unbiased=None):
+    """(var, mean) over ``dim``."""
+    return var(x, dim, keepdim, correction=correction, unbiased=unbiased), mean(x, dim, keepdim)
+
+
+def count_nonzero(x, dim=None):
+    """The number of non-zero entries over ``dim`` (int64)."""
+    axes = normalize_dims(dim, x.ndim)
+    return _make(xp_of(x.data).asarray((x.data != 0).sum(axis=axes), dtype=np.int64))
+
+
+def aminmax(x, *, dim=None, keepdim=False):
+    """(amin, amax) over ``dim``."""
+    MinMax = namedtuple("aminmax", ["min", "max"])
+    return MinMax(amin(x, dim, keepdim), amax(x, dim, keepdim))

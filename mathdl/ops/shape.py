@@ -237,13 +237,21 @@ swapaxes = transpose
 
 
 def movedim(x, source, destination):
-    """Move dimension ``source`` to position ``destination``, keeping the others in order."""
-    perm = list(range(x.ndim))
-    s = normalize_dim(source, x.ndim, "movedim")
-    d = normalize_dim(destination, x.ndim, "movedim")
-    perm.remove(s)
-    perm.insert(d, s)
-    return permute(x, tuple(perm))
+    """Move dimension(s) ``source`` to position(s) ``destination``, keeping the others in order."""
+    src = (source,) if isinstance(source, (int, np.integer)) else tuple(source)
+    dst = (destination,) if isinstance(destination, (int, np.integer)) else tuple(destination)
+    if len(src) != len(dst):
+        raise ValueError(f"movedim: source {source} and destination {destination} differ in length")
+    src = [normalize_dim(d, x.ndim, "movedim") for d in src]
+    dst = [normalize_dim(d, x.ndim, "movedim") for d in dst]
+    if len(set(src)) != len(src) or len(set(dst)) != len(dst):
+        raise ValueError(f"movedim: repeated dims in source {source} or destination {destination}")
+    rest = iter(i for i in range(x.ndim) if i not in src)
+    where = dict(zip(dst, src))
+    perm = tuple(where[i] if i in where else next(rest) for i in range(x.ndim))
+    if perm == tuple(range(x.ndim)):
+        return x
+    return permute(x, perm)
 
 
 # --------------------------------------------------------------------------- joining & splitting
@@ -284,6 +292,11 @@ def cat(tensors, dim=0):
                 f"cat: tensors must match except in dim {dim}; tensor 0 has shape {tuple(ref.shape)}, "
                 f"tensor {i} has shape {tuple(t.shape)}"
             )
+    if any(t.data.dtype != ref.data.dtype for t in tensors):  # promote as PyTorch
+        from .promotion import result_type
+
+        dt = result_type(*[t for t in tensors])
+        tensors = [cast(t, dt) for t in tensors]
     return Cat(d)(*tensors)
 
 
@@ -511,3 +524,333 @@ class Clone(Function):
 def clone(x):
     """A copy of ``x`` with its own memory; the gradient passes through unchanged."""
     return Clone()(x)
+
+
+# --------------------------------------------------------------------------- diagonals
+def _diag_index(shape2, offset):
+    """Row and column indices of diagonal ``offset`` of an (m, n) matrix."""
+    m, n = shape2
+    r0, c0 = max(-offset, 0), max(offset, 0)
+    length = max(min(m - r0, n - c0), 0)
+    return np.arange(length) + r0, np.arange(length) + c0
+
+
+class Diagonal(Function):
+    """The diagonal ``offset`` of the (dim1, dim2) planes, as a new last dimension."""
+
+    __slots__ = ("offset", "dim1", "dim2", "in_shape")
+    saves_inputs = False
+
+    def __init__(self, offset, dim1, dim2):
+        self.offset, self.dim1, self.dim2 = offset, dim1, dim2
+
+    def forward(self, x):
+        self.in_shape = x.shape
+        return xp_of(x).diagonal(x, self.offset, self.dim1, self.dim2).copy()
+
+    def backward(self, g):
+        return (DiagonalScatter(self.in_shape, self.offset, self.dim1, self.dim2)(g),)
+
+
+class DiagonalScatter(Function):
+    """zeros(shape) with ``g`` (diagonal as its last dimension) written on the diagonal
+    ``offset`` of the (dim1, dim2) planes: the adjoint of :class:`Diagonal`."""
+
+    __slots__ = ("shape", "offset", "dim1", "dim2")
+    saves_inputs = False
+
+    def __init__(self, shape, offset, dim1, dim2):
+        self.shape, self.offset, self.dim1, self.dim2 = shape, offset, dim1, dim2
+
+    def forward(self, g):
+        xp = xp_of(g)
+        out = xp.zeros(self.shape, dtype=g.dtype)
+        view = xp.moveaxis(out, (self.dim1, self.dim2), (-2, -1))
+        r, c = _diag_index(view.shape[-2:], self.offset)
+        view[..., r, c] = g
+        return out
+
+    def backward(self, gg):
+        return (Diagonal(self.offset, self.dim1, self.dim2)(gg),)
+
+
+def diagonal(x, offset=0, dim1=0, dim2=1):
+    """The entries x[..., i, i + offset, ...] of the (dim1, dim2) planes, as the last dimension."""
+    d1, d2 = normalize_dim(dim1, x.ndim, "diagonal"), normalize_dim(dim2, x.ndim, "diagonal")
+    if x.ndim < 2 or d1 == d2:
+        raise ValueError(f"diagonal: needs two distinct dimensions of a tensor with at least 2, got dim1={dim1}, "
+                         f"dim2={dim2} for shape {tuple(x.shape)}")
+    return Diagonal(int(offset), d1, d2)(x)
+
+
+def diag_embed(x, offset=0, dim1=-2, dim2=-1):
+    """Matrices (in dims dim1, dim2 of the result) whose diagonal ``offset`` is the last dim of x."""
+    n = x.shape[-1] + abs(int(offset)) if x.ndim else 1
+    nd = x.ndim + 1
+    d1, d2 = normalize_dim(dim1, nd, "diag_embed"), normalize_dim(dim2, nd, "diag_embed")
+    if d1 == d2:
+        raise ValueError("diag_embed: dim1 and dim2 must differ")
+    out = DiagonalScatter(x.shape[:-1] + (n, n), int(offset), x.ndim - 1, x.ndim)(x)
+    return movedim(out, (nd - 2, nd - 1), (d1, d2)) if (d1, d2) != (nd - 2, nd - 1) else out
+
+
+def diag(x, diagonal=0):
+    """A 1-D tensor -> the square matrix with it on diagonal ``diagonal``; a matrix -> that diagonal."""
+    if x.ndim == 1:
+        n = x.shape[0] + abs(int(diagonal))
+        return DiagonalScatter((n, n), int(diagonal), 0, 1)(x)
+    if x.ndim == 2:
+        return Diagonal(int(diagonal), 0, 1)(x)
+    raise ValueError(f"diag: expected a 1-D or 2-D tensor, got shape {tuple(x.shape)}")
+
+
+def diagflat(x, offset=0):
+    """diag of the flattened input."""
+    return diag(reshape(x, (-1,)), offset)
+
+
+def trace(x):
+    """The sum of the main diagonal of a matrix."""
+    from .reduce import sum as _sum
+
+    if x.ndim != 2:
+        raise ValueError(f"trace: expected a matrix, got shape {tuple(x.shape)}")
+    return _sum(Diagonal(0, 0, 1)(x))
+
+
+# --------------------------------------------------------------------------- tiling, repeating, stacking
+def tile(x, dims):
+    """Repeat x ``dims[i]`` times along each dimension (dims padded with 1s on the left to x's
+    rank, or x's shape padded with 1s to dims'); a broadcast, so its adjoint is a sum."""
+    dims = tuple(int(d) for d in (dims if isinstance(dims, (tuple, list)) else (dims,)))
+    if any(d < 0 for d in dims):
+        raise ValueError(f"tile: repeats must be non-negative, got {dims}")
+    n = max(len(dims), x.ndim)
+    dims = (1,) * (n - len(dims)) + dims
+    shape = (1,) * (n - x.ndim) + tuple(x.shape)
+    inter = tuple(v for s in shape for v in (1, s))
+    target = tuple(v for r, s in zip(dims, shape) for v in (r, s))
+    out = broadcast_to(reshape(x, inter), target)
+    return reshape(out, tuple(r * s for r, s in zip(dims, shape)))
+
+
+def repeat(x, *sizes):
+    """Tensor.repeat: tile by ``sizes`` (at least as many as x has dimensions)."""
+    sizes = normalize_shape(sizes)
+    if len(sizes) < x.ndim:
+        raise ValueError(f"repeat: number of repeat dims ({len(sizes)}) can not be smaller than the tensor's "
+                         f"number of dimensions ({x.ndim})")
+    return tile(x, sizes)
+
+
+def repeat_interleave(x, repeats=None, dim=None, *, output_size=None):
+    """Repeat each entry ``repeats`` times (an int or one count per entry) along ``dim``
+    (flattened when dim is None).  ``repeat_interleave(counts)`` alone gives
+    ``[0]*counts[0] + [1]*counts[1] + ...``."""
+    from .indexing import index_select
+
+    if repeats is None:
+        r = x.data
+        if r.ndim != 1 or r.dtype.kind not in "iu":
+            raise TypeError("repeat_interleave: a single argument must be a 1-D integer tensor of counts")
+        return _make(np.repeat(np.arange(r.shape[0]), np.asarray(r)).astype(np.int64))
+    if dim is None:
+        x, dim = reshape(x, (-1,)), 0
+    d = normalize_dim(dim, x.ndim, "repeat_interleave")
+    rep = repeats.data if isinstance(repeats, Tensor) else repeats
+    rep = np.asarray(rep)
+    n = x.shape[d] if x.ndim else 1
+    if rep.ndim and rep.shape[0] not in (1, n):
+        raise ValueError(f"repeat_interleave: repeats must have {n} entries (or one), got {rep.shape[0]}")
+    if (rep < 0).any():
+        raise ValueError("repeat_interleave: repeats must be non-negative")
+    idx = np.repeat(np.arange(n), rep.reshape(-1) if rep.ndim else int(rep))
+    if x.ndim == 0:
+        x = reshape(x, (1,))
+    return index_select(x, d, _make(idx.astype(np.int64)))
+
+
+def atleast_1d(*xs):
+    out = [reshape(x, (1,)) if x.ndim == 0 else x for x in _seq(xs)]
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+def atleast_2d(*xs):
+    out = [reshape(x, (1,) * (2 - x.ndim) + tuple(x.shape)) if x.ndim < 2 else x for x in _seq(xs)]
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+def atleast_3d(*xs):
+    out = []
+    for x in _seq(xs):
+        if x.ndim == 0:
+            x = reshape(x, (1, 1, 1))
+        elif x.ndim == 1:
+            x = reshape(x, (1, x.shape[0], 1))
+        elif x.ndim == 2:
+            x = reshape(x, tuple(x.shape) + (1,))
+        out.append(x)
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+def _seq(xs):
+    return list(xs[0]) if len(xs) == 1 and isinstance(xs[0], (list, tuple)) else list(xs)
+
+
+def hstack(tensors):
+    """Concatenate along dim 1 (dim 0 for 1-D tensors)."""
+    ts = [atleast_1d(t) for t in tensors]
+    return cat(ts, 0 if ts[0].ndim == 1 else 1)
+
+
+def vstack(tensors):
+    """Concatenate along dim 0 after making each tensor at least 2-D."""
+    return cat([atleast_2d(t) for t in tensors], 0)
+
+
+row_stack = vstack
+
+
+def dstack(tensors):
+    """Concatenate along dim 2 after making each tensor at least 3-D."""
+    return cat([atleast_3d(t) for t in tensors], 2)
+
+
+def column_stack(tensors):
+    """Stack 0-D/1-D tensors as columns (and concatenate 2-D ones) along dim 1."""
+    ts = [reshape(t, (t.data.size, 1)) if t.ndim <= 1 else t for t in tensors]
+    return cat(ts, 1)
+
+
+def meshgrid(*tensors, indexing="ij"):
+    """Coordinate grids from 1-D tensors (``indexing='ij'``: matrix, 'xy': Cartesian)."""
+    ts = _seq(tensors)
+    if indexing not in ("ij", "xy"):
+        raise ValueError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
+    for t in ts:
+        if t.ndim > 1:
+            raise ValueError(f"meshgrid: expected 0-D or 1-D tensors, got shape {tuple(t.shape)}")
+    ts = [reshape(t, (-1,)) for t in ts]
+    swap = indexing == "xy" and len(ts) >= 2
+    order = [1, 0] + list(range(2, len(ts))) if swap else list(range(len(ts)))
+    full = tuple(ts[i].shape[0] for i in order)
+    out = []
+    for k, t in enumerate(ts):
+        pos = order.index(k)
+        shape = [1] * len(ts)
+        shape[pos] = t.shape[0]
+        out.append(broadcast_to(reshape(t, tuple(shape)), full))
+    return tuple(out)
+
+
+def cartesian_prod(*tensors):
+    """All tuples of one entry from each 1-D tensor, as the rows of a matrix."""
+    ts = _seq(tensors)
+    if len(ts) == 1:
+        return ts[0]
+    grids = meshgrid(*ts, indexing="ij")
+    return stack([reshape(g, (-1,)) for g in grids], 1)
+
+
+def combinations(x, r=2, with_replacement=False):
+    """The length-r combinations of the entries of a 1-D tensor, as the rows of a matrix."""
+    import itertools
+
+    from .indexing import getitem
+
+    if x.ndim != 1:
+        raise ValueError(f"combinations: expected a 1-D tensor, got shape {tuple(x.shape)}")
+    gen = itertools.combinations_with_replacement if with_replacement else itertools.combinations
+    combos = np.array(list(gen(range(x.shape[0]), r)), dtype=np.int64).reshape(-1, r)
+    if combos.shape[0] == 0:
+        return _make(xp_of(x.data).zeros((0,) if r else (0,), dtype=x.dtype))
+    return getitem(x, _make(combos))
+
+
+def block_diag(*tensors):
+    """A block-diagonal matrix from the given (0-D, 1-D or 2-D) blocks."""
+    from .promotion import result_type
+
+    ts = [atleast_2d(t) for t in _seq(tensors)]
+    for t in ts:
+        if t.ndim != 2:
+            raise ValueError(f"block_diag: expected 0-D, 1-D or 2-D tensors, got shape {tuple(t.shape)}")
+    if not ts:
+        return _make(np.zeros((1, 0)))
+    dt = result_type(*ts)
+    total = int(np.sum([t.shape[1] for t in ts]))
+    rows, c = [], 0
+    for t in ts:
+        t = cast(t, dt)
+        rows.append(pad(t, (c, total - c - t.shape[1])))
+        c += t.shape[1]
+    return cat(rows, 0)
+
+
+def rot90(x, k=1, dims=(0, 1)):
+    """Rotate by 90 degrees k times in the plane of ``dims`` (from the first axis toward the second)."""
+    if len(dims) != 2:
+        raise ValueError(f"rot90: expected two dims, got {dims}")
+    d0, d1 = normalize_dim(dims[0], x.ndim, "rot90"), normalize_dim(dims[1], x.ndim, "rot90")
+    if d0 == d1 or x.ndim < 2:
+        raise ValueError(f"rot90: dims must be two distinct dimensions of the input, got {dims}")
+    k = int(k) % 4
+    if k == 1:
+        return transpose(flip(x, (d1,)), d0, d1)
+    if k == 2:
+        return flip(x, (d0, d1))
+    if k == 3:
+        return transpose(flip(x, (d0,)), d0, d1)
+    return clone(x)
+
+
+def narrow(x, dim, start, length):
+    """The ``length`` entries from ``start`` along ``dim`` (a view in PyTorch; a copy here)."""
+    from .indexing import getitem
+
+    d = normalize_dim(dim, x.ndim, "narrow")
+    n = x.shape[d]
+    start = int(start)
+    if start < 0:
+        start += n
+    if not (0 <= start <= n and 0 <= int(length) <= n - start):
+        raise IndexError(f"narrow: start {start} and length {length} exceed dimension {dim} of size {n}")
+    key = (slice(None),) * d + (slice(start, start + int(length)),)
+    return getitem(x, key)
+
+
+def select(x, dim, index):
+    """The slice at ``index`` along ``dim`` (that dimension removed)."""
+    from .indexing import getitem
+
+    d = normalize_dim(dim, x.ndim, "select")
+    n = x.shape[d]
+    if not -n <= int(index) < n:
+        raise IndexError(f"select: index {index} is out of range for dimension {dim} of size {n}")
+    return getitem(x, (slice(None),) * d + (int(index),))
+
+
+def t(x):
+    """The transpose of a matrix (0-D and 1-D tensors are returned as they are)."""
+    if x.ndim > 2:
+        raise ValueError(f"t: expected a tensor with at most 2 dimensions, got shape {tuple(x.shape)}")
+    return transpose(x, 0, 1) if x.ndim == 2 else x
+
+
+def ravel(x):
+    """The entries as a 1-D tensor."""
+    return reshape(x, (-1,))
+
+
+def fliplr(x):
+    """Flip the columns (dim 1)."""
+    return flip(x, (1,))
+
+
+def flipud(x):
+    """Flip the rows (dim 0)."""
+    return flip(x, (0,))
+
+
+swapdims = transpose
+moveaxis = movedim
