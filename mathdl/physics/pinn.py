@@ -1,0 +1,121 @@
+"""Physics-informed neural networks (Raissi, Perdikaris & Karniadakis 2019).
+
+A network u_theta(x) is trained so that a differential operator's residual vanishes at collocation
+points and the boundary/initial/data conditions hold:
+
+    L(theta) = w_r mean_i r(x_i)^2 + sum_c w_c mean_j (misfit_c(x_j))^2,
+
+with r(x) = N[u](x) built by ``residual(x, D)`` from the derivatives ``D(...)`` of u with respect to
+the inputs (:class:`mathdl.physics.Derivatives`; ``D()`` is u itself).  Training is Adam followed by
+L-BFGS with a strong-Wolfe line search (:meth:`PINN.fit`).  Unknown coefficients of the equation
+(the inverse problem) are extra parameters the residual reads, trained with the network.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ..autograd.tensor import Tensor
+from .conditions import Condition
+from .derivatives import Derivatives
+
+__all__ = ["PINN"]
+
+
+class PINN:
+    """``PINN(model, residual, collocation, conditions, residual_weight=1.0, extra_params=(),
+    dtype=float64, require_boundary=True)``."""
+
+    def __init__(self, model, residual, collocation, conditions, residual_weight=1.0, extra_params=(),
+                 dtype=np.float64, require_boundary=True):
+        conditions = list(conditions or [])
+        for c in conditions:
+            if not isinstance(c, Condition):
+                raise TypeError(f"PINN: conditions must be DirichletBC/NeumannBC/InitialCondition/DataCondition, "
+                                f"got {type(c).__name__}")
+        if require_boundary and not any(c.is_boundary for c in conditions):
+            raise ValueError("PINN: no boundary or initial condition given; the differential equation alone does "
+                             "not determine its solution (pass require_boundary=False to fit data only)")
+        pts = np.atleast_2d(np.asarray(collocation, dtype=np.float64))
+        if pts.ndim != 2 or len(pts) == 0:
+            raise ValueError(f"PINN: collocation points must be a non-empty (n, d) array, got shape {pts.shape}")
+        self.model, self.residual, self.conditions = model, residual, conditions
+        self.collocation = pts
+        self.residual_weight = float(residual_weight)
+        self.extra_params = list(extra_params)
+        self.dtype = np.dtype(dtype)
+        self.history = []
+
+    def parameters(self):
+        return [p for p in self.model.parameters() if p.requires_grad] + self.extra_params
+
+    def residual_at(self, points):
+        """r(x) at the given points (a Tensor recorded against the parameters)."""
+        x = Tensor._make(np.asarray(points, dtype=self.dtype), True, None)
+        D = Derivatives(self.model(x), x)
+        return self.residual(x, D)
+
+    def losses(self):
+        """(total loss, {name: float}) at the current parameters."""
+        r = self.residual_at(self.collocation)
+        total = (r * r).mean() * self.residual_weight
+        parts = {"residual": float(total.item())}
+        for k, c in enumerate(self.conditions):
+            lc = c.loss(self.model, self.dtype)
+            parts[f"{c.kind}_{k}"] = float(lc.item())
+            total = total + lc
+        return total, parts
+
+    def loss(self):
+        return self.losses()[0]
+
+    def predict(self, points):
+        from ..autograd.grad_mode import no_grad
+
+        with no_grad():
+            u = self.model(Tensor._make(np.asarray(points, dtype=self.dtype)))
+        u = u.numpy()
+        return u[:, 0] if u.ndim == 2 else u
+
+    def fit(self, adam_steps=1000, adam_lr=1e-3, lbfgs_steps=10, lbfgs_max_iter=50, history_size=50,
+            log_every=100, time_limit=None, callback=None):
+        """Adam for ``adam_steps`` steps, then ``lbfgs_steps`` L-BFGS calls of ``lbfgs_max_iter``
+        iterations each; appends (phase, step, loss, seconds) to ``self.history`` and returns it."""
+        from ..optim.adam import Adam
+        from ..optim.lbfgs import LBFGS
+
+        params = self.parameters()
+        start = time.perf_counter()
+        opt = Adam(params, lr=adam_lr)
+        for step in range(int(adam_steps)):
+            opt.zero_grad()
+            loss = self.loss()
+            loss.backward()
+            opt.step()
+            if step % log_every == 0 or step == adam_steps - 1:
+                self._log("adam", step, float(loss.item()), start, callback)
+            if time_limit and time.perf_counter() - start > time_limit:
+                break
+        if lbfgs_steps:
+            lb = LBFGS(params, lr=1.0, max_iter=int(lbfgs_max_iter), history_size=int(history_size),
+                       tolerance_grad=1e-12, tolerance_change=1e-15, line_search_fn="strong_wolfe")
+
+            def closure():
+                lb.zero_grad()
+                loss = self.loss()
+                loss.backward()
+                return loss
+            for step in range(int(lbfgs_steps)):
+                loss = lb.step(closure)
+                self._log("lbfgs", step, float(loss.item()), start, callback)
+                if time_limit and time.perf_counter() - start > time_limit:
+                    break
+        return self.history
+
+    def _log(self, phase, step, value, start, callback):
+        row = (phase, step, value, time.perf_counter() - start)
+        self.history.append(row)
+        if callback is not None:
+            callback(row)
