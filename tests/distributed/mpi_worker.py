@@ -1,8 +1,9 @@
 """Run under ``mpiexec -n 2``: every distributed check that needs real ranks, in one launch.
 
 ``python mpi_worker.py SCENARIO OUT_DIR``; each rank writes ``OUT_DIR/rank<r>.json`` with the
-quantities the tests assert on (scenario ``checks``), or exercises a fault (``raise``,
-``timeout``), in which case the launcher's exit and stderr are what the tests read.
+quantities the tests assert on (scenario ``checks``), then rank 1 raises (the launcher's exit
+code and stderr show whether every rank ended); scenario ``timeout`` leaves rank 0 alone in a
+collective.
 """
 
 from __future__ import annotations
@@ -236,13 +237,6 @@ def _analysis(rank, world):
 def main():
     scenario, out_dir = sys.argv[1], sys.argv[2]
     rank, world, local = dist.init()
-    if scenario == "raise":
-        dist.barrier()
-        if rank == 1:
-            raise ValueError("boom from the test")
-        dist.barrier()  # rank 0 waits here until the abort ends it
-        time.sleep(60)
-        return
     if scenario == "timeout":
         dist.set_timeout(1.0)
         if rank == 1:
@@ -256,6 +250,13 @@ def main():
     res.update(_analysis(rank, world))
     with open(os.path.join(out_dir, f"rank{rank}.json"), "w") as f:
         json.dump(res, f)
+    # then a fault: rank 1 raises while rank 0 waits in a barrier (for up to 120 s); the abort must end both
+    dist.barrier()
+    if rank == 1:
+        with open(os.path.join(out_dir, "raised_at"), "w") as f:
+            f.write(repr(time.time()))
+        raise ValueError("boom from the test")
+    dist.barrier(timeout=120)
 
 
 if __name__ == "__main__":
