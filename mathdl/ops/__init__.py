@@ -16,7 +16,7 @@ from ..autograd.tensor import Tensor
 from .elementwise import (  # noqa: F401
     abs, add, allclose, clamp, clip, cos, div, eq, equal, erf, exp, expm1, ge, gt, isfinite, isnan,
     le, log, log1p, logical_and, logical_not, logical_or, lt, maximum, minimum, mul, ne, neg, pow,
-    relu, rsqrt, sigmoid, sign, sin, sqrt, square, sub, tanh, where,
+    relu, rsqrt, sigmoid, sin, sqrt, square, sub, tanh, where,
 )
 from .indexing import (  # noqa: F401
     argwhere, gather, getitem, index_add, index_copy, index_fill, index_select, masked_fill, masked_select,
@@ -34,7 +34,7 @@ from .pointwise import (  # noqa: F401
     floor, floor_divide, fmax, fmin, fmod, frac, greater, greater_equal, heaviside, hypot, isclose, isinf,
     isneginf, isposinf, isreal, lerp, less, less_equal, log10, log2, logaddexp, logaddexp2, logical_xor,
     multiply, nan_to_num, negative, not_equal, positive, rad2deg, reciprocal, remainder, round, sgn, sigmoid_,
-    signbit, sinh, square_, subtract, tan, true_divide, trunc,
+    sign, signbit, sinh, square_, subtract, tan, true_divide, trunc,
 )
 from .promotion import can_cast, promote_types, result_type  # noqa: F401
 from .random import bernoulli, multinomial, poisson  # noqa: F401
@@ -45,7 +45,7 @@ from .reduce import (  # noqa: F401
 )
 from .shape import (  # noqa: F401
     atleast_1d, atleast_2d, atleast_3d, block_diag, broadcast_to, cartesian_prod, cast, cat, chunk, clone,
-    column_stack, combinations, concatenate, diag, diag_embed, diagflat, diagonal, dstack, expand, expand_as,
+    column_stack, combinations, concatenate, diag, diff, diag_embed, diagflat, diagonal, dstack, expand, expand_as,
     flatten, flip, fliplr, flipud, hstack, meshgrid, moveaxis, movedim, narrow, pad, permute, ravel,
     repeat_interleave, reshape, roll, rot90, row_stack, select, split, squeeze, stack, sum_to, swapaxes,
     swapdims, t, tile, to_device, trace, transpose, tril, triu, unbind, unflatten, unsqueeze, view, vstack,
@@ -123,7 +123,7 @@ _METHODS = [
     "cumprod", "logcumsumexp", "cummax", "cummin", "median", "nanmedian", "quantile", "nanquantile",
     "nanmean", "nansum", "count_nonzero", "aminmax", "kthvalue",
     # shapes, diagonals, indexing
-    "diag", "diagonal", "diag_embed", "diagflat", "trace", "tile", "repeat_interleave", "narrow", "select",
+    "diag", "diff", "diagonal", "diag_embed", "diagflat", "trace", "tile", "repeat_interleave", "narrow", "select",
     "t", "ravel", "fliplr", "flipud", "rot90", "swapdims", "moveaxis", "nonzero", "argwhere",
     "masked_select", "index_add", "index_copy", "index_fill", "scatter", "scatter_add", "take",
     "unique", "unique_consecutive", "bincount", "histc",

@@ -36,7 +36,7 @@ from .shape import sum_to
 __all__ = [
     "tan", "sinh", "cosh", "asin", "acos", "atan", "asinh", "acosh", "atanh", "arcsin", "arccos", "arctan",
     "arcsinh", "arccosh", "arctanh", "log2", "log10", "exp2", "reciprocal", "deg2rad", "rad2deg",
-    "floor", "ceil", "round", "trunc", "fix", "frac", "sgn", "signbit", "nan_to_num", "isinf", "isposinf",
+    "floor", "ceil", "round", "trunc", "fix", "frac", "sgn", "sign", "signbit", "nan_to_num", "isinf", "isposinf",
     "isneginf", "isreal", "isclose", "atan2", "arctan2", "hypot", "fmod", "remainder", "logaddexp", "logaddexp2",
     "lerp", "copysign", "heaviside", "float_power", "true_divide", "floor_divide", "positive", "negative",
     "multiply", "subtract", "divide", "fmax", "fmin", "logical_xor", "bitwise_and", "bitwise_or",
@@ -136,9 +136,17 @@ class _Rounding(Function):
 
 
 def _rounding(ufunc, x, decimals=0):
-    if x.data.dtype.kind in "biu":  # integers are already whole: a copy, as PyTorch
+    k = x.data.dtype.kind
+    if k == "b" or (k in "iu" and ufunc != "sign"):  # integers are already whole: a copy, as PyTorch
         return _make(x.data.copy())
+    if k in "iu":
+        return _make(_arr(xp_of(x.data).sign(x.data), xp_of(x.data)))
     return _Rounding(ufunc, decimals)(x)
+
+
+def sign(x):
+    """-1, 0 or 1 by the sign of x (NaN stays NaN; derivative 0, as PyTorch)."""
+    return _rounding("sign", x)
 
 
 def floor(x):
@@ -171,7 +179,7 @@ def frac(x):
 
 def sgn(x):
     """sign(x) for real tensors."""
-    return ew.sign(x)
+    return sign(x)
 
 
 def signbit(x):
@@ -336,7 +344,7 @@ class Copysign(_Binary):
     def derivatives(self, a, b, g):
         xp = xp_of(a.data)
         s = xp.copysign(1.0, a.data) * xp.copysign(1.0, b.data) * (a.data != 0)
-        return ew.mul(g, _make(_arr(s, xp).astype(g.dtype))), None
+        return ew.mul(g, _make(_arr(s, xp).astype(g.dtype))), ew.mul(g, 0.0)
 
 
 def atan2(input, other):

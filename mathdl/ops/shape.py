@@ -854,3 +854,29 @@ def flipud(x):
 
 swapdims = transpose
 moveaxis = movedim
+
+
+def diff(x, n=1, dim=-1, prepend=None, append=None):
+    """The n-th forward difference along ``dim``: out_i = x_{i+1} - x_i, applied n times, after
+    joining ``prepend`` and ``append`` (tensors) to x along dim."""
+    from .elementwise import sub
+    from .indexing import getitem
+
+    if x.ndim == 0:
+        raise ValueError("diff: expected a tensor with at least 1 dimension")
+    d = normalize_dim(dim, x.ndim, "diff")
+    if n < 0:
+        raise ValueError(f"diff: order n must be non-negative, got {n}")
+    parts = [t for t in (prepend, x, append) if t is not None]
+    if len(parts) > 1:
+        parts = [t if t.ndim == x.ndim else broadcast_to(t, x.shape[:d] + (1,) + x.shape[d + 1:]) for t in parts]
+        x = cat(parts, d)
+    for _ in range(int(n)):
+        m = x.shape[d]
+        if m == 0:
+            break
+        hi = (slice(None),) * d + (slice(1, None),)
+        lo = (slice(None),) * d + (slice(0, m - 1),)
+        x = sub(getitem(x, hi), getitem(x, lo)) if x.dtype != np.bool_ else \
+            _make(xp_of(x.data).logical_xor(x.data[hi], x.data[lo]))
+    return x

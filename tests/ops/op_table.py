@@ -419,6 +419,199 @@ op("topk", lambda x, k, **kw: md.topk(x, k, **kw)[0], lambda x, k, **kw: T().top
                 Sample((distinct(rng, 6),), {"k": 2, "largest": False})])
 op("msort", md.msort, tf("msort"), unary(distinct, [(3, 2)]))
 
+# --------------------------------------------------------------------------- everyday names (issue 8)
+def unit(rng, *shape):
+    """Entries in (-0.9, 0.9): inside the domain of asin, acos, atanh."""
+    return np.asarray(rng.uniform(-0.9, 0.9, shape))
+
+
+def above1(rng, *shape):
+    """Entries in [1.2, 3): inside the domain of acosh."""
+    return np.asarray(rng.uniform(1.2, 3.0, shape))
+
+
+def nonint(rng, *shape):
+    """Entries at least 0.1 away from an integer (or half-integer for round): where floor,
+    ceil, round and trunc are locally constant."""
+    return np.asarray(rng.integers(-3, 3, shape) + rng.uniform(0.1, 0.4, shape))
+
+
+for _n, _maker in [("tan", unit), ("sinh", rn), ("cosh", rn), ("asin", unit), ("acos", unit), ("atan", rn),
+                   ("asinh", rn), ("acosh", above1), ("atanh", unit), ("log2", pos), ("log10", pos),
+                   ("exp2", rn), ("reciprocal", pos), ("deg2rad", rn), ("rad2deg", rn), ("frac", nonint),
+                   ("floor", nonint), ("ceil", nonint), ("round", nonint), ("trunc", nonint), ("erfc", rn),
+                   ("sgn", away), ("nan_to_num", rn), ("negative", rn), ("positive", rn)]:
+    op(_n, getattr(md, _n), tf(_n), unary(_maker))
+op("round_decimals", lambda x: md.round(x, decimals=1), lambda x: T().round(x, decimals=1),
+   unary(lambda rng, *s: np.asarray(nonint(rng, *s) / 10 + 0.0137)))
+op("clamp_min", lambda x: md.clamp_min(x, 0.2), lambda x: T().clamp_min(x, 0.2),
+   unary(lambda r, *s: np.asarray(away(r, *s) + 0.2)))
+op("clamp_max", lambda x: md.clamp_max(x, 0.2), lambda x: T().clamp_max(x, 0.2),
+   unary(lambda r, *s: np.asarray(away(r, *s) + 0.2)))
+op("atan2", md.atan2, tf("atan2"), binary(rn, away))
+op("hypot", md.hypot, tf("hypot"), binary(away, away))
+op("fmod", md.fmod, tf("fmod"), binary(lambda r, *s: np.asarray(nonint(r, *s) * 3), lambda r, *s: np.full(s, 1.3)))
+op("remainder", lambda x, other: md.remainder(x, other), lambda x, other: T().remainder(x, other),
+   unary(lambda r, *s: np.asarray(nonint(r, *s) * 3), other=-1.3))
+op("logaddexp", md.logaddexp, tf("logaddexp"), binary())
+op("logaddexp2", md.logaddexp2, tf("logaddexp2"), binary())
+op("copysign", md.copysign, tf("copysign"), binary(away, away))
+op("lerp", md.lerp, tf("lerp"),
+   lambda rng: [Sample((rn(rng, 2, 3), rn(rng, 2, 3), rn(rng, 2, 3))), Sample((rn(rng, 3), rn(rng, 2, 3), rn(rng))),
+                Sample((rn(rng, 2, 3), rn(rng, 3)), {"weight": 0.3})])
+op("float_power", lambda a, b: md.float_power(a, b), lambda a, b: T().float_power(a, b), binary(pos, rn))
+op("true_divide", md.true_divide, tf("true_divide"), binary(rn, away))
+op("fmax", md.fmax, tf("fmax"), lambda rng: [Sample((a, a + away(rng, *a.shape))) for a in (rn(rng, 2, 3),)])
+op("fmin", md.fmin, tf("fmin"), lambda rng: [Sample((a, a + away(rng, *a.shape))) for a in (rn(rng, 2, 3),)])
+op("addcmul", lambda a, b, c: md.addcmul(a, b, c, value=0.5), lambda a, b, c: T().addcmul(a, b, c, value=0.5),
+   lambda rng: [Sample((rn(rng, 2, 3), rn(rng, 2, 3), rn(rng, 3)))])
+op("addcdiv", lambda a, b, c: md.addcdiv(a, b, c, value=-2), lambda a, b, c: T().addcdiv(a, b, c, value=-2),
+   lambda rng: [Sample((rn(rng, 2, 3), rn(rng, 2, 3), pos(rng, 3)))])
+op("pow_tensor_edges", md.pow, tf("pow"),
+   lambda rng: [Sample((np.array([0.0, 0.0, 1.5, 2.0]), np.array([0.0, 2.0, 0.0, 3.0])))], gradgrad=False)
+for _p in (2, 3, -1, -2, 0.5, -0.5, 0, 1, 2.5):
+    op(f"pow_scalar_{_p}", (lambda p: lambda x: x ** p)(_p), (lambda p: lambda x: x ** p)(_p),
+       unary(pos if _p != int(_p) or _p < 0 else rn))
+op("rpow_zero_base", lambda x: 0.0 ** x, lambda x: 0.0 ** x, unary(pos), gradgrad=False)
+
+# scans and statistics
+op("cumprod", md.cumprod, tf("cumprod"),
+   lambda rng: [Sample((rn(rng, 2, 3),), {"dim": 1}), Sample((rn(rng, 3, 2),), {"dim": 0}),
+                Sample((np.array([[0.5, 0.0, 2.0, 1.5], [1.2, -1.0, 0.0, 0.0]]),), {"dim": 1}),
+                Sample((rn(rng),), {"dim": 0})])
+op("logcumsumexp", md.logcumsumexp, tf("logcumsumexp"),
+   lambda rng: [Sample((rn(rng, 2, 4),), {"dim": 1}), Sample((rn(rng, 3, 2),), {"dim": 0}),
+                Sample((rn(rng),), {"dim": 0})])
+op("cummax", lambda x, dim: md.cummax(x, dim)[0], lambda x, dim: T().cummax(x, dim)[0],
+   lambda rng: [Sample((distinct(rng, 2, 4),), {"dim": 1}), Sample((distinct(rng, 3, 2),), {"dim": 0})])
+op("cummin", lambda x, dim: md.cummin(x, dim)[0], lambda x, dim: T().cummin(x, dim)[0],
+   lambda rng: [Sample((distinct(rng, 2, 4),), {"dim": 1})])
+op("median", md.median, tf("median"), unary(distinct, [(5,), (2, 3)]))
+op("median_dim", lambda x, **k: md.median(x, **k)[0], lambda x, **k: T().median(x, **k)[0],
+   lambda rng: [Sample((distinct(rng, 2, 5),), {"dim": 1}),
+                Sample((distinct(rng, 4, 2),), {"dim": 0, "keepdim": True})])
+op("nanmedian", lambda x: md.nanmedian(x, 1)[0], lambda x: T().nanmedian(x, 1)[0], unary(distinct, [(2, 5)]))
+op("quantile", md.quantile, tf("quantile"),
+   lambda rng: [Sample((distinct(rng, 7),), {"q": 0.3}), Sample((distinct(rng, 2, 5),), {"q": 0.75, "dim": 1}),
+                Sample((distinct(rng, 4, 3),), {"q": 0.5, "dim": 0, "keepdim": True}),
+                Sample((distinct(rng, 2, 5),), {"q": 0.4, "dim": 1, "interpolation": "midpoint"}),
+                Sample((distinct(rng, 2, 5),), {"q": 0.4, "dim": 1, "interpolation": "lower"}),
+                Sample((distinct(rng, 2, 5),), {"q": 0.4, "dim": 1, "interpolation": "higher"}),
+                Sample((distinct(rng, 2, 5),), {"q": 0.4, "dim": 1, "interpolation": "nearest"})])
+op("quantile_vector_q", lambda x: md.quantile(x, md.tensor([0.1, 0.5, 0.9], dtype=x.dtype), dim=1),
+   lambda x: T().quantile(x, T().tensor([0.1, 0.5, 0.9], dtype=x.dtype), dim=1), unary(distinct, [(2, 6)]))
+op("nansum", md.nansum, tf("nansum"),
+   lambda rng: [Sample((rn(rng, 2, 3),)), Sample((rn(rng, 2, 3),), {"dim": 1})])
+op("nanmean", md.nanmean, tf("nanmean"),
+   lambda rng: [Sample((rn(rng, 2, 3),)), Sample((rn(rng, 2, 3),), {"dim": 0})])
+op("std_mean", lambda x, **k: list(md.std_mean(x, **k)), lambda x, **k: list(T().std_mean(x, **k)),
+   lambda rng: [Sample((rn(rng, 3, 4),), {"dim": 1})])
+op("var_mean", lambda x, **k: list(md.var_mean(x, **k)), lambda x, **k: list(T().var_mean(x, **k)),
+   lambda rng: [Sample((rn(rng, 3, 4),), {"dim": 0, "correction": 0})])
+op("kthvalue", lambda x, k, dim: md.kthvalue(x, k, dim)[0], lambda x, k, dim: T().kthvalue(x, k, dim)[0],
+   lambda rng: [Sample((distinct(rng, 2, 5),), {"k": 2, "dim": 1})])
+
+# shapes, diagonals, stacking
+op("diag", md.diag, tf("diag"),
+   lambda rng: [Sample((rn(rng, 3),)), Sample((rn(rng, 3),), {"diagonal": 1}), Sample((rn(rng, 3, 4),)),
+                Sample((rn(rng, 3, 4),), {"diagonal": -1})])
+op("diagonal", md.diagonal, tf("diagonal"),
+   lambda rng: [Sample((rn(rng, 3, 4),)), Sample((rn(rng, 2, 3, 4),), {"offset": 1, "dim1": 1, "dim2": 2}),
+                Sample((rn(rng, 3, 2, 3),), {"offset": -1, "dim1": 2, "dim2": 0})])
+op("diag_embed", md.diag_embed, tf("diag_embed"),
+   lambda rng: [Sample((rn(rng, 2, 3),)), Sample((rn(rng, 2, 3),), {"offset": 1}),
+                Sample((rn(rng, 2, 3),), {"dim1": 0, "dim2": 2})])
+op("trace", md.trace, tf("trace"), unary(rn, [(3, 3), (2, 4)]))
+op("diff", lambda x, **k: md.diff(x, **k), lambda x, **k: T().diff(x, **k),
+   lambda rng: [Sample((rn(rng, 5),)), Sample((rn(rng, 3, 4),), {"dim": 0}), Sample((rn(rng, 2, 5),), {"n": 2}),
+                Sample((rn(rng, 2, 3),), {"n": 0})])
+op("diff_prepend", lambda x, p: md.diff(x, prepend=p), lambda x, p: T().diff(x, prepend=p),
+   binary(rn, rn, [((4,), (2,)), ((2, 3), (2, 1))]))
+op("tile", lambda x, dims: md.tile(x, dims), lambda x, dims: T().tile(x, dims),
+   lambda rng: [Sample((rn(rng, 2, 3),), {"dims": (2, 1)}), Sample((rn(rng, 3),), {"dims": (2, 2)}),
+                Sample((rn(rng, 2, 1, 2),), {"dims": (3,)}), Sample((rn(rng),), {"dims": (2,)})])
+op("repeat", lambda x, s: x.repeat(*s), lambda x, s: x.repeat(*s),
+   lambda rng: [Sample((rn(rng, 2, 3),), {"s": (2, 1)}), Sample((rn(rng, 3),), {"s": (2, 1, 2)})])
+op("repeat_interleave", md.repeat_interleave,
+   lambda x, repeats, **k: T().repeat_interleave(x, T().tensor(repeats) if isinstance(repeats, tuple) else repeats,
+                                                 **k),
+   lambda rng: [Sample((rn(rng, 2, 3),), {"repeats": 2}), Sample((rn(rng, 2, 3),), {"repeats": 2, "dim": 1}),
+                Sample((rn(rng, 3, 2),), {"repeats": (1, 0, 2), "dim": 0})])
+op("kron", md.kron, tf("kron"), binary(rn, rn, [((2, 3), (2, 2)), ((3,), (2,)), ((2, 1, 2), (2, 2))]))
+op("tensordot", lambda a, b, dims=2: md.tensordot(a, b, dims), lambda a, b, dims=2: T().tensordot(a, b, dims),
+   lambda rng: [Sample((rn(rng, 2, 3, 4), rn(rng, 3, 4, 2))), Sample((rn(rng, 2, 3), rn(rng, 3, 2)), {"dims": 1}),
+                Sample((rn(rng, 3, 2), rn(rng, 2, 3)), {"dims": ([0], [1])}),
+                Sample((rn(rng, 2), rn(rng, 3)), {"dims": 0})])
+op("cdist", md.cdist, tf("cdist"),
+   lambda rng: [Sample((rn(rng, 3, 2), rn(rng, 4, 2))), Sample((rn(rng, 2, 3, 2), rn(rng, 2, 2, 2)), {"p": 1.0}),
+                Sample((rn(rng, 3, 2), rn(rng, 2, 2)), {"p": 3.0})], rtol32=1e-3, atol32=1e-4)
+op("meshgrid", lambda a, b: list(md.meshgrid(a, b, indexing="ij")),
+   lambda a, b: list(T().meshgrid(a, b, indexing="ij")), binary(rn, rn, [((3,), (2,))]))
+op("meshgrid_xy", lambda a, b: list(md.meshgrid(a, b, indexing="xy")),
+   lambda a, b: list(T().meshgrid(a, b, indexing="xy")), binary(rn, rn, [((3,), (2,))]))
+op("hstack", lambda a, b: md.hstack([a, b]), lambda a, b: T().hstack([a, b]),
+   binary(rn, rn, [((2, 3), (2, 1)), ((3,), (2,))]))
+op("vstack", lambda a, b: md.vstack([a, b]), lambda a, b: T().vstack([a, b]),
+   binary(rn, rn, [((2, 3), (1, 3)), ((3,), (3,))]))
+op("dstack", lambda a, b: md.dstack([a, b]), lambda a, b: T().dstack([a, b]), binary(rn, rn, [((2, 3), (2, 3))]))
+op("column_stack", lambda a, b: md.column_stack([a, b]), lambda a, b: T().column_stack([a, b]),
+   binary(rn, rn, [((3,), (3, 2))]))
+op("block_diag", lambda a, b: md.block_diag(a, b), lambda a, b: T().block_diag(a, b),
+   binary(rn, rn, [((2, 3), (1, 2)), ((), (2,))]))
+op("cartesian_prod", lambda a, b: md.cartesian_prod(a, b), lambda a, b: T().cartesian_prod(a, b),
+   binary(rn, rn, [((3,), (2,))]))
+op("combinations", md.combinations, tf("combinations"),
+   lambda rng: [Sample((rn(rng, 4),)), Sample((rn(rng, 3),), {"r": 3}),
+                Sample((rn(rng, 3),), {"with_replacement": True})])
+op("rot90", md.rot90, tf("rot90"),
+   lambda rng: [Sample((rn(rng, 2, 3),)), Sample((rn(rng, 2, 3),), {"k": 2}),
+                Sample((rn(rng, 2, 3, 2),), {"k": -1, "dims": (2, 0)})])
+op("narrow", md.narrow, tf("narrow"), unary(rn, [(4, 3)], dim=0, start=1, length=2))
+op("select", md.select, tf("select"), unary(rn, [(4, 3)], dim=1, index=-1))
+op("t", md.t, tf("t"), unary(rn, [(2, 3), (3,), ()]))
+op("fliplr", md.fliplr, tf("fliplr"), unary(rn, [(2, 3)]))
+op("flipud", md.flipud, tf("flipud"), unary(rn, [(2, 3)]))
+op("atleast_3d", md.atleast_3d, tf("atleast_3d"), unary(rn, [(), (3,), (2, 3)]))
+
+# indexing
+op("scatter", lambda x, i, s, dim: md.scatter(x, dim, i, s), lambda x, i, s, dim: T().scatter(x, dim, i, s),
+   lambda rng: [Sample((rn(rng, 3, 4), np.array([[0, 2], [1, 3]]), rn(rng, 2, 2)), {"dim": 1}),
+                Sample((rn(rng, 3, 2), np.array([[2, 0]]), rn(rng, 1, 2)), {"dim": 0})])
+op("scatter_add", lambda x, i, s, dim: md.scatter_add(x, dim, i, s), lambda x, i, s, dim: T().scatter_add(x, dim, i, s),
+   lambda rng: [Sample((rn(rng, 3, 4), np.array([[0, 0, 3], [1, 2, 2]]), rn(rng, 2, 3)), {"dim": 1}),
+                Sample((rn(rng, 3, 2), np.array([[2, 2], [0, 2]]), rn(rng, 2, 2)), {"dim": 0})])
+op("index_add", lambda x, i, s, dim: md.index_add(x, dim, i, s, alpha=2.0),
+   lambda x, i, s, dim: T().index_add(x, dim, i, s, alpha=2.0),
+   lambda rng: [Sample((rn(rng, 3, 4), np.array([0, 2, 0]), rn(rng, 3, 3)), {"dim": 1}),
+                Sample((rn(rng, 3, 2), np.array([1, 1]), rn(rng, 2, 2)), {"dim": 0})])
+op("index_copy", lambda x, i, s, dim: md.index_copy(x, dim, i, s), lambda x, i, s, dim: T().index_copy(x, dim, i, s),
+   lambda rng: [Sample((rn(rng, 3, 4), np.array([3, 0]), rn(rng, 3, 2)), {"dim": 1})])
+op("index_fill", lambda x, i, dim: md.index_fill(x, dim, i, -2.0), lambda x, i, dim: T().index_fill(x, dim, i, -2.0),
+   lambda rng: [Sample((rn(rng, 3, 4), np.array([3, 0])), {"dim": 1})])
+op("masked_select", md.masked_select, tf("masked_select"),
+   lambda rng: [Sample((rn(rng, 2, 3), rng.random((2, 3)) > 0.5)),
+                Sample((rn(rng, 2, 3), np.array([True, False, True])))])
+op("take", md.take, tf("take"), lambda rng: [Sample((rn(rng, 3, 4), np.array([[0, 11], [5, 5]])))])
+
+# products
+op("mv", md.mv, tf("mv"), binary(rn, rn, [((2, 3), (3,))]))
+op("inner", md.inner, tf("inner"), binary(rn, rn, [((2, 3), (4, 3)), ((3,), (3,)), ((), (2,))]))
+op("addmm", lambda i, a, b: md.addmm(i, a, b, beta=0.5, alpha=2.0),
+   lambda i, a, b: T().addmm(i, a, b, beta=0.5, alpha=2.0),
+   lambda rng: [Sample((rn(rng, 2, 2), rn(rng, 2, 3), rn(rng, 3, 2))),
+                Sample((rn(rng, 2), rn(rng, 3, 3), rn(rng, 3, 2)))])
+op("addmv", lambda i, a, v: md.addmv(i, a, v, alpha=-1), lambda i, a, v: T().addmv(i, a, v, alpha=-1),
+   lambda rng: [Sample((rn(rng, 2), rn(rng, 2, 3), rn(rng, 3)))])
+op("addr", md.addr, tf("addr"), lambda rng: [Sample((rn(rng, 2, 3), rn(rng, 2), rn(rng, 3)))])
+op("baddbmm", lambda i, a, b: md.baddbmm(i, a, b, beta=2), lambda i, a, b: T().baddbmm(i, a, b, beta=2),
+   lambda rng: [Sample((rn(rng, 2, 2, 2), rn(rng, 2, 2, 3), rn(rng, 2, 3, 2)))])
+op("addbmm", md.addbmm, tf("addbmm"), lambda rng: [Sample((rn(rng, 2, 2), rn(rng, 3, 2, 3), rn(rng, 3, 3, 2)))])
+op("addmm_beta0", lambda i, a, b: md.addmm(i, a, b, beta=0), lambda i, a, b: T().addmm(i, a, b, beta=0),
+   lambda rng: [Sample((np.full((2, 2), np.nan), rn(rng, 2, 3), rn(rng, 3, 2)))], grad=False)
+op("chain_matmul", lambda a, b, c: md.chain_matmul(a, b, c),
+   lambda a, b, c: T().linalg.multi_dot([a, b, c]),
+   lambda rng: [Sample((rn(rng, 2, 3), rn(rng, 3, 4), rn(rng, 4, 2)))])
+
 
 def _torch_index(idx):
     """NumPy index -> torch index (arrays become tensors)."""
