@@ -1,0 +1,41 @@
+"""Burgers: the Cole-Hopf reference against brute-force quadrature and the PDE; quick runs."""
+
+import numpy as np
+import pytest
+
+from mathdl.experiments.burgers import NU, reference_solution, run, run_inverse
+
+
+def _brute(t, x, nu=NU):
+    eta = np.linspace(-1.5, 1.5, 400001)
+    y = x - eta
+    e = -np.cos(np.pi * y) / (2 * np.pi * nu) - eta ** 2 / (4 * nu * t)
+    f = np.exp(e - e.max())
+    return -(np.sin(np.pi * y) * f).sum() / f.sum()
+
+
+def test_reference_matches_brute_force_and_satisfies_the_equation():
+    T = np.array([0.25, 0.5, 0.75, 1.0])
+    X = np.array([0.3, -0.5, 0.01, -0.8])
+    np.testing.assert_allclose(reference_solution(T, X), [_brute(t, x) for t, x in zip(T, X)], atol=1e-9)
+    x = np.linspace(-1, 1, 9)
+    np.testing.assert_allclose(reference_solution(0.0, x), -np.sin(np.pi * x), atol=1e-15)
+    np.testing.assert_allclose(reference_solution(np.array([0.3, 0.8]), np.array([1.0, -1.0])), 0, atol=1e-12)
+    # u_t + u u_x - nu u_xx = 0 by central differences away from the shock
+    t, xs, h = 0.4, 0.5, 1e-4
+    u = reference_solution
+    ut = (u(t + h, xs) - u(t - h, xs)) / (2 * h)
+    ux = (u(t, xs + h) - u(t, xs - h)) / (2 * h)
+    uxx = (u(t, xs + h) - 2 * u(t, xs) + u(t, xs - h)) / h ** 2
+    assert abs(ut + u(t, xs) * ux - NU * uxx) < 1e-5
+    with pytest.raises(ValueError, match="n_quad"):
+        reference_solution(0.5, 0.1, n_quad=1000)
+
+
+def test_quick_forward_and_inverse_runs_return_numbers():
+    res = run(quick=True, seeds=(0,))
+    assert np.isfinite(res["rel_l2_mean"]) and res["verdict"] in ("holds", "holds partly", "does not hold")
+    hist = res["runs"][0]
+    assert hist["final_loss"] < 1.0
+    inv = run_inverse(quick=True, seeds=(0,))
+    assert np.isfinite(inv["runs"][0]["lambda1"]) and inv["runs"][0]["nu"] > 0
