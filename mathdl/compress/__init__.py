@@ -16,8 +16,10 @@ from .mps import MPSClassifier
 from .svd import LayerReport, LowRankLinear, choose_rank, svd_compress
 from .tensor_train import TTEmbedding, TTLinear, tt_svd, tt_to_full
 from .training import accuracy, fit
+from .tucker import cp_als, cp_conv2d, hosvd, tucker, tucker_compress, tucker_conv2d
 
 __all__ = [
     "distill", "MPSClassifier", "LayerReport", "LowRankLinear", "choose_rank", "svd_compress", "TTEmbedding",
-    "TTLinear", "tt_svd", "tt_to_full", "accuracy", "fit",
+    "TTLinear", "tt_svd", "tt_to_full", "accuracy", "fit", "cp_als", "cp_conv2d", "hosvd", "tucker",
+    "tucker_compress", "tucker_conv2d",
 ]
