@@ -17,6 +17,20 @@ Also: ``log_sigmoid`` (log s(x) = -softplus(-x), stable on both tails, d/dx = s(
 ``exprel_k`` (phi_k(u) = int_0^1 t^k e^{u t} dt, with phi_k' = phi_{k+1}: an infinitely
 differentiable chain used by Barron's robust loss near alpha = 0, where phi_0(u) =
 expm1(u)/u replaces the removable singularity).
+
+``ctc_nll`` (Graves et al., 2006): per sample, -log p(l | x) summed over all alignments of the
+target l (extended with blanks to l' = (b, l_1, b, l_2, ..., b)) by the forward-backward
+recursions in log space, with y_t(c) = exp(log_probs[t, c]):
+
+  alpha_t(s) = logsumexp(alpha_{t-1}(s), alpha_{t-1}(s-1), [alpha_{t-1}(s-2) if l'_s != b, l'_{s-2}])
+               + log y_t(l'_s),            alpha_0(0) = log y_0(b), alpha_0(1) = log y_0(l_1)
+  beta_t(s)  = the same recursion backward from t = T-1
+  -log p     = -logsumexp(alpha_{T-1}(|l'|-1), alpha_{T-1}(|l'|-2))
+  d(-log p)/d log y_t(c) = -sum_{s: l'_s = c} exp(alpha_t(s) + beta_t(s) - log y_t(c) + log p)
+
+This is the exact gradient with respect to ``log_probs`` as free inputs (PyTorch's kernel adds
+exp(log_probs), a term that vanishes once the gradient passes through a log_softmax, so both
+agree on the gradient of the logits).  Its second derivative is not implemented (an error).
 """
 
 from __future__ import annotations
@@ -31,7 +45,7 @@ from .reduce import sum as _sum
 from .shape import sum_to, unsqueeze
 from .special import softmax
 
-__all__ = ["softmax_cross_entropy", "log_sigmoid", "exprel_k"]
+__all__ = ["softmax_cross_entropy", "log_sigmoid", "exprel_k", "ctc_nll"]
 
 _make = Tensor._make
 
@@ -301,3 +315,119 @@ def exprel_k(u, k=0):
     """phi_k(u) = int_0^1 t^k e^{ut} dt; ``exprel_k(u, 0)`` is (e^u - 1)/u with its limit 1 at 0."""
     return Exprel(int(k))(u)
 
+
+
+# --------------------------------------------------------------------------- CTC
+def _lse(*terms):
+    m = terms[0]
+    for t in terms[1:]:
+        m = np.maximum(m, t)
+    safe = np.where(np.isfinite(m), m, 0.0)
+    total = sum(np.exp(t - safe) for t in terms)
+    with np.errstate(divide="ignore"):
+        return np.where(np.isfinite(m), safe + np.log(total), -np.inf)
+
+
+class _CTCPlan:
+    """Extended labels l' (N, 2S+1), their lengths, and which s may skip from s-2."""
+
+    def __init__(self, targets, target_lengths, blank):
+        N, S = targets.shape
+        self.ext = np.full((N, 2 * S + 1), blank, dtype=np.int64)
+        self.ext[:, 1::2] = targets
+        self.ext_len = 2 * np.asarray(target_lengths) + 1
+        prev2 = np.full_like(self.ext, -1)
+        prev2[:, 2:] = self.ext[:, :-2]
+        self.skip = (self.ext != blank) & (self.ext != prev2)
+        self.valid = np.arange(2 * S + 1)[None, :] < self.ext_len[:, None]
+
+
+def _ctc_forward_backward(lp, plan, input_lengths, need_beta):
+    """log alpha (and log beta) of shape (T, N, 2S+1) and the per-sample -log p."""
+    T, N, _ = lp.shape
+    ext, skip, valid = plan.ext, plan.skip, plan.valid
+    L = ext.shape[1]
+    em = np.take_along_axis(lp, np.broadcast_to(ext[None], (T, N, L)), axis=2)  # log y_t(l'_s)
+    em = np.where(valid[None], em, -np.inf)
+    ninf = np.full((N, 1), -np.inf)
+    alpha = np.full((T, N, L), -np.inf)
+    alpha[0, :, :2] = em[0, :, :2]
+    for t in range(1, T):
+        a = alpha[t - 1]
+        s1 = np.concatenate([ninf, a[:, :-1]], axis=1)
+        s2 = np.where(skip, np.concatenate([ninf, ninf, a[:, :-2]], axis=1), -np.inf)
+        alpha[t] = _lse(a, s1, s2) + em[t]
+    last = input_lengths - 1
+    n = np.arange(N)
+    aT = alpha[last, n]
+    end = plan.ext_len - 1
+    nll = -_lse(aT[n, end], np.where(end >= 1, aT[n, np.maximum(end - 1, 0)], -np.inf))
+    if not need_beta:
+        return alpha, None, nll, em
+    beta = np.full((T, N, L), -np.inf)
+    for t in range(T - 1, -1, -1):
+        init = np.full((N, L), -np.inf)
+        init[n, end] = em[t, n, end]
+        init[n, np.maximum(end - 1, 0)] = np.where(end >= 1, em[t, n, np.maximum(end - 1, 0)], init[n, 0])
+        if t == T - 1:
+            rec = np.full((N, L), -np.inf)
+        else:
+            b = beta[t + 1]
+            s1 = np.concatenate([b[:, 1:], ninf], axis=1)
+            nxt_skip = np.concatenate([skip[:, 2:], np.zeros((N, 2), bool)], axis=1)
+            s2 = np.where(nxt_skip, np.concatenate([b[:, 2:], ninf, ninf], axis=1), -np.inf)
+            rec = _lse(b, s1, s2) + em[t]
+        here = (t == last)[:, None]
+        beta[t] = np.where(here, init, np.where((t < last)[:, None], rec, -np.inf))
+    return alpha, beta, nll, em
+
+
+class CTCGrad(Function):
+    """d(-log p_n)/d log_probs for every sample (T, N, C); not differentiable again."""
+
+    __slots__ = ("plan", "input_lengths")
+    saves_inputs = False
+
+    def __init__(self, plan, input_lengths):
+        self.plan, self.input_lengths = plan, input_lengths
+
+    def forward(self, lp):
+        lp64 = np.asarray(lp, dtype=np.float64)
+        alpha, beta, nll, em = _ctc_forward_backward(lp64, self.plan, self.input_lengths, True)
+        T, N, C = lp.shape
+        with np.errstate(invalid="ignore", over="ignore"):
+            occ = np.exp(alpha + beta - em + nll[None, :, None])  # (T, N, L)
+        occ = np.where(np.isfinite(occ), occ, 0.0)
+        onehot = np.zeros((N, self.plan.ext.shape[1], C))
+        np.put_along_axis(onehot, self.plan.ext[:, :, None], 1.0, axis=2)
+        onehot *= self.plan.valid[:, :, None]
+        grad = -np.einsum("tns,nsc->tnc", occ, onehot)
+        grad[:, ~np.isfinite(nll)] = 0.0
+        return grad.astype(lp.dtype)
+
+    def backward(self, g):
+        raise RuntimeError("ctc_loss: second derivatives are not implemented")
+
+
+class CTCNLL(Function):
+    """Per-sample CTC negative log-likelihood (N,) of log_probs (T, N, C)."""
+
+    __slots__ = ("plan", "input_lengths")
+
+    def __init__(self, plan, input_lengths):
+        self.plan, self.input_lengths = plan, input_lengths
+
+    def forward(self, lp):
+        _, _, nll, _ = _ctc_forward_backward(np.asarray(lp, dtype=np.float64), self.plan, self.input_lengths, False)
+        return nll.astype(lp.dtype)
+
+    def backward(self, g):
+        grad = CTCGrad(self.plan, self.input_lengths)(self.inputs[0])
+        return (ew.mul(grad, unsqueeze(unsqueeze(g, 0), 2)),)
+
+
+def ctc_nll(log_probs, targets, input_lengths, target_lengths, blank=0):
+    """-log p(target_n | log_probs[:, n]) for each n: log_probs (T, N, C), targets (N, S) padded
+    class indices, input_lengths and target_lengths integer arrays of length N (checked by the caller)."""
+    plan = _CTCPlan(np.asarray(targets, dtype=np.int64), np.asarray(target_lengths), int(blank))
+    return CTCNLL(plan, np.asarray(input_lengths, dtype=np.int64))(log_probs)

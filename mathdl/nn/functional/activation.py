@@ -6,14 +6,19 @@ tensor).
 
 from __future__ import annotations
 
+import numpy as np
+
+from ... import backend
 from ...autograd.tensor import Tensor
+from ...backend import xp_of
 from ...ops import elementwise as ew
 from ...ops import special as _special
 from ...ops.activations import elu as _elu
 from ...ops.activations import gelu, leaky_relu, mish, silu, softplus
-from ...ops.shape import cast, reshape
+from ...ops.shape import chunk, cast, reshape
 
 __all__ = [
+    "glu", "softmin", "threshold", "hardshrink", "softshrink", "rrelu",
     "relu", "relu6", "hardtanh", "prelu", "elu", "selu", "celu", "swish", "sigmoid", "logsigmoid", "tanh",
     "hardsigmoid", "hardswish", "softsign", "softmax", "log_softmax", "gelu", "silu", "mish", "softplus",
     "leaky_relu",
@@ -135,3 +140,49 @@ def softmax(x, dim=None, dtype=None):
 def log_softmax(x, dim=None, dtype=None):
     """x_i - logsumexp(x) along ``dim``."""
     return _special.log_softmax(_cast_for(x, dtype), _softmax_dim(x, dim))
+
+
+def glu(input, dim=-1):
+    """Gated linear unit: a * sigmoid(b), where (a, b) are the two halves of ``input`` along ``dim``."""
+    n = input.shape[dim] if input.ndim else 0
+    if input.ndim == 0 or n % 2:
+        raise ValueError(f"glu: the size of dim {dim} must be even, got input of shape {tuple(input.shape)}")
+    a, b = chunk(input, 2, dim)
+    return ew.mul(a, ew.sigmoid(b))
+
+
+def softmin(input, dim=None, dtype=None):
+    """softmax(-x) along ``dim``."""
+    return softmax(ew.neg(input), dim, dtype)
+
+
+def threshold(input, threshold, value, inplace=False):
+    """x if x > threshold else value."""
+    return ew.where(input.data > threshold, input, float(value))
+
+
+def hardshrink(input, lambd=0.5):
+    """x if |x| > lambd else 0."""
+    if lambd < 0:
+        raise ValueError(f"hardshrink: lambd must be non-negative, got {lambd}")
+    return ew.where(np.abs(input.data) > lambd, input, 0.0)
+
+
+def softshrink(input, lambd=0.5):
+    """x - lambd if x > lambd, x + lambd if x < -lambd, else 0  (= x - clamp(x, -lambd, lambd))."""
+    if lambd < 0:
+        raise ValueError(f"softshrink: lambd must be non-negative, got {lambd}")
+    return ew.sub(input, ew.clamp(input, -float(lambd), float(lambd)))
+
+
+def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
+    """Randomized leaky ReLU: x if x >= 0 else a x with a ~ U(lower, upper) drawn per entry in
+    training, a = (lower + upper) / 2 in evaluation."""
+    if not 0 <= lower <= upper:
+        raise ValueError(f"rrelu: expected 0 <= lower <= upper, got lower={lower}, upper={upper}")
+    if not training:
+        return leaky_relu(input, (lower + upper) / 2)
+    xp = xp_of(input.data)
+    a = backend.rng.np.uniform(lower, upper, size=input.shape)
+    slope = xp.where(input.data >= 0, 1.0, xp.asarray(a)).astype(input.dtype)
+    return ew.mul(input, Tensor._make(slope))

@@ -23,6 +23,17 @@ elementwise/per-sample losses).  Formulas (d = input - target):
   sigmoid_focal_loss       alpha_t (1 - p_t)^gamma BCE-with-logits  (binary / multi-label)
   distillation_loss        alpha T^2 KL(softmax(teacher/T) || softmax(student/T))
                            + (1 - alpha) CE(student, target)   (Hinton et al. 2015)
+  triplet_margin_loss      max(0, d(a, p) - d(a, n) + margin), d = pairwise_distance (swap: d(a, n)
+                           replaced by min(d(a, n), d(p, n)))
+  hinge_embedding_loss     x if y = 1, max(0, margin - x) if y = -1
+  soft_margin_loss         log(1 + e^(-y x))
+  multi_margin_loss        sum_{i != y} w_y max(0, margin - x_y + x_i)^p / C
+  multilabel_margin_loss   sum_{j in Y, i not in Y} max(0, 1 - (x_j - x_i)) / C  (Y: the targets before
+                           the first -1)
+  multilabel_soft_margin_loss  -mean_c w_c (y_c log s(x_c) + (1 - y_c) log s(-x_c))
+  ctc_loss                 -log p(target | log_probs) over all CTC alignments (forward-backward in log
+                           space, :func:`mathdl.ops.losses.ctc_nll`); 'mean' divides each by its target
+                           length, then averages
 
 Barron's general and adaptive robust loss ("A General and Adaptive Robust Loss Function",
 CVPR 2019).
@@ -72,13 +83,15 @@ import numpy as np
 from ... import ops
 from ...autograd.tensor import Tensor
 from ...backend import xp_of
-from ...ops.losses import exprel_k, log_sigmoid, softmax_cross_entropy
+from ...ops.losses import ctc_nll, exprel_k, log_sigmoid, softmax_cross_entropy
 
 __all__ = [
     "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "cross_entropy", "nll_loss",
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div", "poisson_nll_loss",
     "gaussian_nll_loss", "cosine_embedding_loss", "margin_ranking_loss", "focal_loss", "sigmoid_focal_loss",
     "distillation_loss", "log_partition", "general_robust_loss", "robust_loss", "robust_nll",
+    "triplet_margin_loss", "hinge_embedding_loss", "multi_margin_loss", "multilabel_margin_loss",
+    "multilabel_soft_margin_loss", "soft_margin_loss", "ctc_loss",
 ]
 
 
@@ -717,3 +730,189 @@ def robust_nll(x, alpha, scale):
     alpha_t = _as_tensor(alpha, x)
     rho = general_robust_loss(x, alpha_t, scale_t)
     return ops.add(rho, ops.add(ops.log(scale_t), log_partition(alpha_t)))
+
+
+# --------------------------------------------------------------------------- margin losses
+def _targets(name, target, like):
+    return target.data if isinstance(target, Tensor) else xp_of(like.data).asarray(target)
+
+
+def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, swap=False, reduction="mean"):
+    """max(0, d(a, p) - d(a, n) + margin) with d the p-norm distance over the last dim."""
+    name = "triplet_margin_loss"
+    _check_reduction(name, reduction)
+    for x in (anchor, positive, negative):
+        _check_input(name, x)
+    if not (anchor.ndim == positive.ndim == negative.ndim) or anchor.ndim not in (1, 2):
+        raise ValueError(f"{name}: anchor, positive and negative must all be (N, D) or (D,), got "
+                         f"{tuple(anchor.shape)}, {tuple(positive.shape)}, {tuple(negative.shape)}")
+    if margin <= 0:
+        raise ValueError(f"{name}: margin must be greater than 0, got {margin}")
+    from .distance import pairwise_distance
+
+    d_pos = pairwise_distance(anchor, positive, p, eps)
+    d_neg = pairwise_distance(anchor, negative, p, eps)
+    if swap:
+        d_neg = ops.minimum(d_neg, pairwise_distance(positive, negative, p, eps))
+    return _reduce(ops.relu(ops.add(ops.sub(d_pos, d_neg), margin)), reduction)
+
+
+def hinge_embedding_loss(input, target, margin=1.0, reduction="mean"):
+    """x where y = 1, max(0, margin - x) where y = -1 (PyTorch's: both terms where y is neither)."""
+    name = "hinge_embedding_loss"
+    _check_reduction(name, reduction)
+    _check_input(name, input)
+    y = _targets(name, target, input)
+    if tuple(y.shape) != tuple(input.shape):
+        raise ValueError(f"{name}: target shape {tuple(y.shape)} must equal the input shape {tuple(input.shape)}")
+    loss = ops.add(ops.where(y != 1, ops.relu(ops.sub(margin, input)), 0.0), ops.where(y != -1, input, 0.0))
+    return _reduce(loss, reduction)
+
+
+def soft_margin_loss(input, target, reduction="mean"):
+    """log(1 + exp(-y x)) elementwise (y = +-1)."""
+    name = "soft_margin_loss"
+    _check_reduction(name, reduction)
+    _check_input(name, input)
+    y = _tensor(name, "target", target, input)
+    _same_shape(name, input, y)
+    return _reduce(ops.neg(log_sigmoid(ops.mul(y, input))), reduction)
+
+
+def _class_targets(name, input, target):
+    t = _targets(name, target, input)
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"{name}: target must hold integer class indices, got dtype {t.dtype}")
+    return t
+
+
+def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, reduction="mean"):
+    """Multi-class hinge loss on scores (N, C) (or (C,)) with class-index targets (N,)."""
+    name = "multi_margin_loss"
+    _check_reduction(name, reduction)
+    _check_input(name, input)
+    if p not in (1, 2):
+        raise ValueError(f"{name}: only p = 1 and p = 2 are supported, got {p!r}")
+    if input.ndim not in (1, 2):
+        raise ValueError(f"{name}: input must be (N, C) or (C,), got shape {tuple(input.shape)}")
+    x = input if input.ndim == 2 else ops.unsqueeze(input, 0)
+    t = _class_targets(name, input, target).reshape(-1)
+    N, C = x.shape
+    if t.shape != (N,) or (N and (t.min() < 0 or t.max() >= C)):
+        raise ValueError(f"{name}: target must be {N} class indices in [0, {C}), got {t.tolist()}")
+    xy = ops.gather(x, 1, _make(t[:, None]))
+    m = ops.relu(ops.add(ops.sub(x, xy), margin))
+    if p == 2:
+        m = ops.mul(m, m)
+    if weight is not None:
+        w = _tensor(name, "weight", weight, input)
+        if tuple(w.shape) != (C,):
+            raise ValueError(f"{name}: weight must have shape ({C},), got {tuple(w.shape)}")
+        m = ops.mul(m, ops.unsqueeze(ops.index_select(w, 0, t), 1))
+    not_target = np.ones((N, C), dtype=bool)
+    not_target[np.arange(N), t] = False
+    loss = ops.div(ops.sum(ops.where(not_target, m, 0.0), 1), float(C))
+    if input.ndim == 1:
+        loss = ops.reshape(loss, ())
+    return _reduce(loss, reduction)
+
+
+def multilabel_margin_loss(input, target, reduction="mean"):
+    """Multi-label hinge loss: input (N, C) (or (C,)), target (N, C) class indices ending at the first -1."""
+    name = "multilabel_margin_loss"
+    _check_reduction(name, reduction)
+    _check_input(name, input)
+    t = _class_targets(name, input, target)
+    if tuple(t.shape) != tuple(input.shape) or input.ndim not in (1, 2):
+        raise ValueError(f"{name}: target shape {tuple(t.shape)} must equal the input shape {tuple(input.shape)}, "
+                         "(N, C) or (C,)")
+    x = input if input.ndim == 2 else ops.unsqueeze(input, 0)
+    t = t.reshape(x.shape)
+    N, C = x.shape
+    is_target = np.zeros((N, C), dtype=bool)
+    for n in range(N):
+        stop = np.nonzero(t[n] < 0)[0]
+        labels = t[n, :stop[0] if len(stop) else C]
+        if len(labels) and (labels.max() >= C):
+            raise ValueError(f"{name}: target holds class {labels.max()} >= C = {C}")
+        is_target[n, labels] = True
+    pair = is_target[:, :, None] & ~is_target[:, None, :]  # (n, j in Y, i not in Y)
+    diff = ops.sub(ops.unsqueeze(x, 2), ops.unsqueeze(x, 1))  # x_j - x_i
+    loss = ops.div(ops.sum(ops.where(pair, ops.relu(ops.sub(1.0, diff)), 0.0), (1, 2)), float(C))
+    if input.ndim == 1:
+        loss = ops.reshape(loss, ())
+    return _reduce(loss, reduction)
+
+
+def multilabel_soft_margin_loss(input, target, weight=None, reduction="mean"):
+    """-mean over classes of w (y log s(x) + (1 - y) log s(-x)) for input and 0/1 target (N, C)."""
+    name = "multilabel_soft_margin_loss"
+    _check_reduction(name, reduction)
+    _check_input(name, input)
+    y = _tensor(name, "target", target, input)
+    _same_shape(name, input, y)
+    loss = ops.neg(ops.add(ops.mul(y, log_sigmoid(input)), ops.mul(ops.sub(1.0, y), log_sigmoid(ops.neg(input)))))
+    if weight is not None:
+        loss = ops.mul(loss, _tensor(name, "weight", weight, input))
+    loss = ops.mean(loss, input.ndim - 1)
+    return _reduce(loss, reduction)
+
+
+# --------------------------------------------------------------------------- CTC
+def _lengths(name, arg, v, n):
+    a = np.asarray(v.data if isinstance(v, Tensor) else v).reshape(-1)
+    if a.dtype.kind not in "iu":
+        raise TypeError(f"{name}: {arg} must hold integers, got dtype {a.dtype}")
+    if a.shape != (n,):
+        raise ValueError(f"{name}: {arg} must have {n} entries (one per sample), got {a.shape[0]}")
+    return a.astype(np.int64)
+
+
+def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reduction="mean", zero_infinity=False):
+    """Connectionist temporal classification loss of log_probs (T, N, C) (or (T, C)) against
+    targets (N, S) padded or 1-D concatenated (sum of target_lengths)."""
+    name = "ctc_loss"
+    _check_reduction(name, reduction)
+    _check_input(name, log_probs)
+    unbatched = log_probs.ndim == 2
+    lp = ops.unsqueeze(log_probs, 1) if unbatched else log_probs
+    if lp.ndim != 3:
+        raise ValueError(f"{name}: log_probs must be (T, N, C) or (T, C), got shape {tuple(log_probs.shape)}")
+    T, N, C = lp.shape
+    if not 0 <= blank < C:
+        raise ValueError(f"{name}: blank {blank} must be a class index in [0, {C})")
+    il = _lengths(name, "input_lengths", input_lengths, N)
+    tl = _lengths(name, "target_lengths", target_lengths, N)
+    tg = np.asarray(targets.data if isinstance(targets, Tensor) else targets)
+    if tg.dtype.kind not in "iu":
+        raise TypeError(f"{name}: targets must hold integer class indices, got dtype {tg.dtype}")
+    if unbatched:
+        tg = tg.reshape(1, -1)
+    if np.any(il < 1) or np.any(il > T):
+        raise ValueError(f"{name}: input_lengths must be in [1, T = {T}], got {il.tolist()}")
+    if np.any(tl < 0):
+        raise ValueError(f"{name}: target_lengths must be non-negative, got {tl.tolist()}")
+    if tg.ndim == 1:
+        if tg.shape[0] != tl.sum():
+            raise ValueError(f"{name}: 1-D targets must hold sum(target_lengths) = {tl.sum()} labels, got "
+                             f"{tg.shape[0]}")
+        S = int(tl.max()) if N else 0
+        padded = np.full((N, S), blank, dtype=np.int64)
+        starts = np.concatenate([[0], np.cumsum(tl)[:-1]])
+        for n in range(N):
+            padded[n, :tl[n]] = tg[starts[n]:starts[n] + tl[n]]
+        tg = padded
+    elif tg.ndim != 2 or tg.shape[0] != N or (N and tl.max() > tg.shape[1]):
+        raise ValueError(f"{name}: targets must be (N, S) with S >= max(target_lengths) or 1-D, got shape {tg.shape}")
+    mask = np.arange(tg.shape[1])[None, :] < tl[:, None]
+    if np.any(((tg < 0) | (tg >= C) | (tg == blank)) & mask):
+        raise ValueError(f"{name}: targets must be class indices in [0, {C}) other than blank = {blank}")
+    tg = np.where(mask, tg, blank)
+    nll = ctc_nll(lp, tg, il, tl, blank)
+    if zero_infinity:
+        nll = ops.where(np.isfinite(nll.data), nll, 0.0)
+    if reduction == "mean":
+        return ops.mean(ops.div(nll, _make(np.maximum(tl, 1).astype(nll.dtype))))
+    if reduction == "sum":
+        return ops.sum(nll)
+    return ops.reshape(nll, ()) if unbatched else nll

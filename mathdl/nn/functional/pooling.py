@@ -1,12 +1,196 @@
-"""Pooling, functional forms (primitives in :mod:`mathdl.ops.conv`).
+"""Pooling, functional forms.
 
-  max_pool1d/2d        y = max of x over each (dilated) window
-  avg_pool1d/2d        y = mean of x over each window
-  adaptive_avg_pool2d  windows [floor(i H / Ho), ceil((i+1) H / Ho)), a fixed output size
+  max_pool1d/2d, avg_pool1d/2d, adaptive_avg_pool2d   primitives in :mod:`mathdl.ops.conv`
+  max_pool3d / avg_pool3d   a box over (D, H, W) is a box over (H, W) followed by a window over D:
+                            max_box = max_d max_{h,w},   avg_box = (1/|box|) sum_d sum_{h,w};
+                            the 2-D pooling runs on all depths at once, the depth window as kd
+                            shifted slices (kernel taps) combined with maximum / sum
+  adaptive_max_pool1d/2d    y[i] = max of x over [floor(i L / Lo), ceil((i+1) L / Lo)), separable per axis
+  adaptive_avg_pool1d       adaptive_avg_pool2d with H = 1
 """
 
 from __future__ import annotations
 
-from ...ops.conv import adaptive_avg_pool2d, avg_pool1d, avg_pool2d, max_pool1d, max_pool2d
+import math
+import numbers
 
-__all__ = ["max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool2d"]
+import numpy as np
+
+from ...autograd.tensor import Tensor
+from ...ops import elementwise as ew
+from ...ops.conv import adaptive_avg_pool2d, avg_pool1d, avg_pool2d, max_pool1d, max_pool2d
+from ...ops.indexing import getitem
+from ...ops.reduce import amax
+from ...ops.shape import cat, reshape
+from ...ops.shape import pad as _pad
+
+__all__ = ["max_pool1d", "max_pool2d", "max_pool3d", "avg_pool1d", "avg_pool2d", "avg_pool3d",
+           "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d"]
+
+
+def _triple(v, name, what):
+    if isinstance(v, (tuple, list)):
+        if len(v) != 3:
+            raise ValueError(f"{name}: {what} must be an int or 3 ints, got {v!r}")
+        return tuple(int(a) for a in v)
+    if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+        raise ValueError(f"{name}: {what} must be an int or 3 ints, got {v!r}")
+    return (int(v),) * 3
+
+
+def _pool3d_args(name, input, kernel_size, stride, padding, dilation=1):
+    if not isinstance(input, Tensor) or input.ndim not in (4, 5):
+        raise ValueError(f"{name}: expected a 5-D input (N, C, D, H, W) or 4-D unbatched, got shape "
+                         f"{tuple(getattr(input, 'shape', ()))}")
+    k = _triple(kernel_size, name, "kernel_size")
+    s = k if stride is None or (isinstance(stride, (tuple, list)) and not stride) else _triple(stride, name, "stride")
+    p = _triple(padding, name, "padding")
+    d = _triple(dilation, name, "dilation")
+    if min(k) < 1 or min(s) < 1 or min(d) < 1:
+        raise ValueError(f"{name}: kernel_size, stride and dilation must be positive, got {k}, {s}, {d}")
+    if min(p) < 0 or any(pi > ki // 2 for pi, ki in zip(p, k)):
+        raise ValueError(f"{name}: padding {p} must be non-negative and at most half the kernel size {k}")
+    return k, s, p, d
+
+
+def _depth_out(name, D, k, s, p, d, ceil_mode):
+    span = D + 2 * p - d * (k - 1) - 1
+    if span < 0:
+        raise ValueError(f"{name}: kernel depth {k} (dilation {d}) is larger than the padded input depth {D + 2 * p}")
+    o = (-(-span // s) if ceil_mode else span // s) + 1
+    if ceil_mode and (o - 1) * s >= D + p:
+        o -= 1
+    extra = max(0, (o - 1) * s + d * (k - 1) + 1 - (D + 2 * p))
+    return o, extra
+
+
+def _unbatched(fn, input, *args, **kw):
+    y = fn(reshape(input, (1,) + tuple(input.shape)), *args, **kw)
+    return reshape(y, tuple(y.shape[1:]))
+
+
+def _depth_taps(x, k, s, d, o):
+    """The k slices x[:, :, j d : j d + s (o - 1) + 1 : s] (one per kernel tap along depth)."""
+    return [getitem(x, (slice(None), slice(None), slice(j * d, j * d + s * (o - 1) + 1, s))) for j in range(k)]
+
+
+def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """Max over (dilated) 3-D windows of an (N, C, D, H, W) input."""
+    name = "max_pool3d"
+    if return_indices:
+        raise NotImplementedError(f"{name}: return_indices=True is not supported")
+    k, s, p, d = _pool3d_args(name, input, kernel_size, stride, padding, dilation)
+    if input.ndim == 4:
+        return _unbatched(max_pool3d, input, k, s, p, d, ceil_mode)
+    N, C, D, H, W = input.shape
+    Do, extra = _depth_out(name, D, k[0], s[0], p[0], d[0], ceil_mode)
+    y = max_pool2d(reshape(input, (N, C * D, H, W)), k[1:], s[1:], p[1:], d[1:], ceil_mode, name=name)
+    y = reshape(y, (N, C, D) + tuple(y.shape[2:]))
+    if p[0] or extra:
+        y = _pad(y, (0, 0, 0, 0, p[0], p[0] + extra), value=-math.inf)
+    taps = _depth_taps(y, k[0], s[0], d[0], Do)
+    out = taps[0]
+    for t in taps[1:]:
+        out = ew.maximum(out, t)
+    return out
+
+
+def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    """Mean over 3-D windows of an (N, C, D, H, W) input (PyTorch's divisor rules)."""
+    name = "avg_pool3d"
+    if ceil_mode:
+        raise NotImplementedError(f"{name}: ceil_mode=True is not supported")
+    k, s, p, _ = _pool3d_args(name, input, kernel_size, stride, padding)
+    if input.ndim == 4:
+        return _unbatched(avg_pool3d, input, k, s, p, ceil_mode, count_include_pad, divisor_override)
+    N, C, D, H, W = input.shape
+    Do, _ = _depth_out(name, D, k[0], s[0], p[0], 1, False)
+    # window sums over (H, W): avg_pool2d with divisor 1
+    y = avg_pool2d(reshape(input, (N, C * D, H, W)), k[1:], s[1:], p[1:], False, True, 1, name=name)
+    y = reshape(y, (N, C, D) + tuple(y.shape[2:]))
+    if p[0]:
+        y = _pad(y, (0, 0, 0, 0, p[0], p[0]))
+    taps = _depth_taps(y, k[0], s[0], 1, Do)
+    total = taps[0]
+    for t in taps[1:]:
+        total = ew.add(total, t)
+    if divisor_override:
+        return ew.div(total, float(divisor_override))
+    if count_include_pad:
+        return ew.div(total, float(k[0] * k[1] * k[2]))
+    counts = [_valid_counts(n, kk, ss, pp, oo) for n, kk, ss, pp, oo in
+              ((D, k[0], s[0], p[0], Do), (H, k[1], s[1], p[1], total.shape[3]), (W, k[2], s[2], p[2], total.shape[4]))]
+    div = counts[0][:, None, None] * counts[1][None, :, None] * counts[2][None, None, :]
+    xp_div = Tensor._make(np.asarray(div, dtype=input.dtype))
+    return ew.div(total, xp_div)
+
+
+def _valid_counts(size, k, s, p, o):
+    starts = np.arange(o) * s - p
+    return (np.minimum(starts + k, size) - np.maximum(starts, 0)).astype(np.float64)
+
+
+def _bins(size, out):
+    return [((i * size) // out, -(-((i + 1) * size) // out)) for i in range(out)]
+
+
+def _adaptive_max_axis(x, axis, out):
+    size = x.shape[axis]
+    if out == size:
+        return x
+    parts = []
+    for a, b in _bins(size, out):
+        key = [slice(None)] * x.ndim
+        key[axis] = slice(a, b)
+        parts.append(amax(getitem(x, tuple(key)), dim=axis, keepdim=True))
+    return cat(parts, dim=axis)
+
+
+def _out_sizes(name, output_size, sizes):
+    n = len(sizes)
+    if isinstance(output_size, (tuple, list)):
+        if len(output_size) != n:
+            raise ValueError(f"{name}: output_size must be an int or {n} values, got {output_size!r}")
+        outs = list(output_size)
+    else:
+        outs = [output_size] * n
+    outs = [s if o is None else o for o, s in zip(outs, sizes)]
+    if any(isinstance(o, bool) or not isinstance(o, numbers.Integral) or o < 1 for o in outs):
+        raise ValueError(f"{name}: output_size must be positive integers, got {output_size!r}")
+    return [int(o) for o in outs]
+
+
+def adaptive_max_pool2d(input, output_size, return_indices=False):
+    """Max over PyTorch's adaptive bins of an (N, C, H, W) or (C, H, W) input."""
+    name = "adaptive_max_pool2d"
+    if return_indices:
+        raise NotImplementedError(f"{name}: return_indices=True is not supported")
+    if not isinstance(input, Tensor) or input.ndim not in (3, 4):
+        raise ValueError(f"{name}: expected a 4-D input (N, C, H, W) or 3-D unbatched, got shape "
+                         f"{tuple(getattr(input, 'shape', ()))}")
+    oh, ow = _out_sizes(name, output_size, input.shape[-2:])
+    return _adaptive_max_axis(_adaptive_max_axis(input, input.ndim - 2, oh), input.ndim - 1, ow)
+
+
+def adaptive_max_pool1d(input, output_size, return_indices=False):
+    """Max over PyTorch's adaptive bins of an (N, C, L) or (C, L) input."""
+    name = "adaptive_max_pool1d"
+    if return_indices:
+        raise NotImplementedError(f"{name}: return_indices=True is not supported")
+    if not isinstance(input, Tensor) or input.ndim not in (2, 3):
+        raise ValueError(f"{name}: expected a 3-D input (N, C, L) or 2-D unbatched, got shape "
+                         f"{tuple(getattr(input, 'shape', ()))}")
+    (o,) = _out_sizes(name, output_size, input.shape[-1:])
+    return _adaptive_max_axis(input, input.ndim - 1, o)
+
+
+def adaptive_avg_pool1d(input, output_size):
+    """Mean over PyTorch's adaptive bins of an (N, C, L) input (adaptive_avg_pool2d with H = 1)."""
+    name = "adaptive_avg_pool1d"
+    if not isinstance(input, Tensor) or input.ndim != 3:
+        raise ValueError(f"{name}: expected a 3-D input (N, C, L), got shape {tuple(getattr(input, 'shape', ()))}")
+    (o,) = _out_sizes(name, output_size, input.shape[-1:])
+    N, C, L = input.shape
+    y = adaptive_avg_pool2d(reshape(input, (N, C, 1, L)), (1, o), name=name)
+    return reshape(y, (N, C, o))

@@ -1,9 +1,113 @@
-"""Resampling of images, functional forms: ``interpolate`` (nearest, linear, bilinear; a separable
-interpolation matrix per spatial axis, :mod:`mathdl.ops.conv`).
+"""Image resampling and rearrangement, functional forms.
+
+  interpolate                nearest / (bi)linear resampling (:mod:`mathdl.ops.conv`)
+  pixel_shuffle(x, r)        (*, C r^2, H, W) -> (*, C, H r, W r):  y[c, h r + i, w r + j] = x[c r^2 + i r + j, h, w]
+  pixel_unshuffle(x, r)      its inverse
+  unfold(x, k, d, p, s)      im2col: (N, C, H, W) -> (N, C kh kw, L), column l holding the (dilated) window at
+                             output position l; computed as a grouped convolution with 0/1 weights
+                             W[c kh kw + i kw + j, 0, i', j'] = [i = i', j = j'] (groups = C)
+  fold(x, out, k, d, p, s)   col2im, the adjoint of unfold (overlapping windows add): the transposed
+                             convolution with the same 0/1 weights
 """
 
 from __future__ import annotations
 
-from ...ops.conv import interpolate
+import numbers
 
-__all__ = ["interpolate"]
+import numpy as np
+
+from ...autograd.tensor import Tensor
+from ...ops.conv import conv2d, conv_transpose2d, interpolate
+from ...ops.shape import permute, reshape
+
+__all__ = ["interpolate", "pixel_shuffle", "pixel_unshuffle", "unfold", "fold"]
+
+
+def _factor(name, r):
+    if isinstance(r, bool) or not isinstance(r, numbers.Integral) or r < 1:
+        raise ValueError(f"{name}: the factor must be a positive integer, got {r!r}")
+    return int(r)
+
+
+def pixel_shuffle(input, upscale_factor):
+    """Rearrange (*, C r^2, H, W) into (*, C, H r, W r)."""
+    r = _factor("pixel_shuffle", upscale_factor)
+    if input.ndim < 3 or input.shape[-3] % (r * r):
+        raise ValueError(f"pixel_shuffle: expected an input (*, C r^2, H, W) with r = {r}, got shape "
+                         f"{tuple(input.shape)}")
+    *batch, c, h, w = input.shape
+    nb = len(batch)
+    x = reshape(input, (*batch, c // (r * r), r, r, h, w))
+    x = permute(x, tuple(range(nb)) + tuple(nb + i for i in (0, 3, 1, 4, 2)))
+    return reshape(x, (*batch, c // (r * r), h * r, w * r))
+
+
+def pixel_unshuffle(input, downscale_factor):
+    """Rearrange (*, C, H r, W r) into (*, C r^2, H, W)."""
+    r = _factor("pixel_unshuffle", downscale_factor)
+    if input.ndim < 3 or input.shape[-2] % r or input.shape[-1] % r:
+        raise ValueError(f"pixel_unshuffle: expected an input (*, C, H r, W r) with r = {r}, got shape "
+                         f"{tuple(input.shape)}")
+    *batch, c, h, w = input.shape
+    nb = len(batch)
+    x = reshape(input, (*batch, c, h // r, r, w // r, r))
+    x = permute(x, tuple(range(nb)) + tuple(nb + i for i in (0, 2, 4, 1, 3)))
+    return reshape(x, (*batch, c * r * r, h // r, w // r))
+
+
+def _pair(name, v, what, minimum):
+    t = tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+    if len(t) != 2 or any(isinstance(a, bool) or not isinstance(a, numbers.Integral) or a < minimum for a in t):
+        raise ValueError(f"{name}: {what} must be an int or a pair of ints >= {minimum}, got {v!r}")
+    return tuple(int(a) for a in t)
+
+
+def _selector(c, kh, kw, dtype):
+    K = kh * kw
+    w = np.zeros((c * K, 1, kh, kw), dtype=dtype)
+    k = np.arange(c * K) % K
+    w[np.arange(c * K), 0, k // kw, k % kw] = 1
+    return Tensor._make(w)
+
+
+def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
+    """Sliding windows of an (N, C, H, W) (or (C, H, W)) input as columns: (N, C kh kw, L)."""
+    name = "unfold"
+    if not isinstance(input, Tensor) or input.ndim not in (3, 4):
+        raise ValueError(f"{name}: expected a 4-D input (N, C, H, W) or 3-D unbatched, got shape "
+                         f"{tuple(getattr(input, 'shape', ()))}")
+    if input.ndim == 3:
+        y = unfold(reshape(input, (1,) + tuple(input.shape)), kernel_size, dilation, padding, stride)
+        return reshape(y, tuple(y.shape[1:]))
+    k = _pair(name, kernel_size, "kernel_size", 1)
+    d, p, s = _pair(name, dilation, "dilation", 1), _pair(name, padding, "padding", 0), _pair(name, stride, "stride", 1)
+    N, C = input.shape[:2]
+    y = conv2d(input, _selector(C, k[0], k[1], input.dtype), None, s, p, d, C, name=name)
+    return reshape(y, (N, C * k[0] * k[1], y.shape[2] * y.shape[3]))
+
+
+def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
+    """Sum sliding-window columns (N, C kh kw, L) (or (C kh kw, L)) back into (N, C, H, W)."""
+    name = "fold"
+    if not isinstance(input, Tensor) or input.ndim not in (2, 3):
+        raise ValueError(f"{name}: expected a 3-D input (N, C kh kw, L) or 2-D unbatched, got shape "
+                         f"{tuple(getattr(input, 'shape', ()))}")
+    if input.ndim == 2:
+        y = fold(reshape(input, (1,) + tuple(input.shape)), output_size, kernel_size, dilation, padding, stride)
+        return reshape(y, tuple(y.shape[1:]))
+    out = _pair(name, output_size, "output_size", 1)
+    k = _pair(name, kernel_size, "kernel_size", 1)
+    d, p, s = _pair(name, dilation, "dilation", 1), _pair(name, padding, "padding", 0), _pair(name, stride, "stride", 1)
+    N, CK, L = input.shape
+    K = k[0] * k[1]
+    if CK % K:
+        raise ValueError(f"{name}: expected the size of dim 1 ({CK}) to be divisible by the kernel size "
+                         f"{k[0]} * {k[1]}")
+    blocks = [(o + 2 * pp - dd * (kk - 1) - 1) // ss + 1 for o, kk, dd, pp, ss in zip(out, k, d, p, s)]
+    if min(blocks) < 1 or blocks[0] * blocks[1] != L:
+        raise ValueError(f"{name}: output_size {out}, kernel_size {k}, dilation {d}, padding {p}, stride {s} give "
+                         f"{blocks[0]} x {blocks[1]} blocks, but the input has L = {L}")
+    C = CK // K
+    x = reshape(input, (N, CK, blocks[0], blocks[1]))
+    op = [o - ((b - 1) * ss - 2 * pp + dd * (kk - 1) + 1) for o, b, kk, dd, pp, ss in zip(out, blocks, k, d, p, s)]
+    return conv_transpose2d(x, _selector(C, k[0], k[1], input.dtype), None, s, p, tuple(op), C, d, name=name)

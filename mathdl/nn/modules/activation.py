@@ -11,7 +11,11 @@
   Hardtanh   clamp(x, min_val, max_val)         Softsign   x / (1 + |x|)
   Hardsigmoid relu6(x + 3) / 6                  Hardswish  x relu6(x + 3) / 6
   Softmax    e^x_i / sum_j e^x_j along dim      LogSoftmax x_i - logsumexp(x) along dim
-  LogSigmoid log sigmoid(x)
+  LogSigmoid log sigmoid(x)                     Softmin    softmax(-x) along dim
+  GLU        a sigmoid(b), (a, b) the halves of x along dim
+  Threshold  x if x > threshold else value      RReLU      x if x >= 0 else a x, a ~ U(lower, upper) in
+                                                           training, (lower + upper) / 2 in eval
+  Hardshrink x if |x| > lambd else 0            Softshrink x - clamp(x, -lambd, lambd)
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ __all__ = [
     "ReLU", "ReLU6", "Sigmoid", "Tanh", "SiLU", "Mish", "SELU", "Softsign", "Hardsigmoid", "Hardswish",
     "LogSigmoid", "LeakyReLU", "PReLU", "ELU", "CELU", "GELU", "Swish", "Hardtanh", "Softplus", "Softmax",
     "LogSoftmax",
+    "Softmin", "GLU", "Threshold", "Hardshrink", "Softshrink", "RReLU",
 ]
 
 
@@ -212,3 +217,81 @@ class Softmax(Module):
 class LogSoftmax(Softmax):
     def forward(self, x):
         return F.log_softmax(x, self.dim)
+
+
+class Softmin(Module):
+    """softmax(-x) along ``dim``."""
+
+    def __init__(self, dim=None):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x):
+        return F.softmin(x, self.dim)
+
+
+class GLU(Module):
+    """Gated linear unit along ``dim`` (the size there must be even)."""
+
+    def __init__(self, dim=-1):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x):
+        return F.glu(x, self.dim)
+
+
+class Threshold(Module):
+    """x if x > threshold else value."""
+
+    def __init__(self, threshold, value, inplace=False):
+        super().__init__()
+        self.threshold, self.value, self.inplace = threshold, value, inplace
+
+    def extra_repr(self):
+        return f"threshold={self.threshold}, value={self.value}"
+
+    def forward(self, x):
+        return F.threshold(x, self.threshold, self.value)
+
+
+class Hardshrink(Module):
+    """x if |x| > lambd else 0."""
+
+    def __init__(self, lambd=0.5):
+        super().__init__()
+        if lambd < 0:
+            raise ValueError(f"Hardshrink: lambd must be non-negative, got {lambd}")
+        self.lambd = lambd
+
+    def forward(self, x):
+        return F.hardshrink(x, self.lambd)
+
+
+class Softshrink(Module):
+    """x - clamp(x, -lambd, lambd)."""
+
+    def __init__(self, lambd=0.5):
+        super().__init__()
+        if lambd < 0:
+            raise ValueError(f"Softshrink: lambd must be non-negative, got {lambd}")
+        self.lambd = lambd
+
+    def forward(self, x):
+        return F.softshrink(x, self.lambd)
+
+
+class RReLU(Module):
+    """Randomized leaky ReLU (slopes drawn in training, their mean in eval)."""
+
+    def __init__(self, lower=1.0 / 8, upper=1.0 / 3, inplace=False):
+        super().__init__()
+        if not 0 <= lower <= upper:
+            raise ValueError(f"RReLU: expected 0 <= lower <= upper, got lower={lower}, upper={upper}")
+        self.lower, self.upper, self.inplace = lower, upper, inplace
+
+    def extra_repr(self):
+        return f"lower={self.lower}, upper={self.upper}"
+
+    def forward(self, x):
+        return F.rrelu(x, self.lower, self.upper, self.training)

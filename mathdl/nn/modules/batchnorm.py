@@ -16,6 +16,7 @@ from ...autograd.tensor import Tensor
 from ...ops.normalization import batch_norm as _batch_norm
 from .. import functional as F
 from .. import init
+from ._args import size_arg
 from .module import Module, Parameter
 
 __all__ = ["BatchNorm1d", "BatchNorm2d"]
@@ -34,6 +35,9 @@ class _BatchNorm(Module):
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
                  track_running_stats: bool = True, dtype=None):
         super().__init__()
+        size_arg(type(self).__name__, "num_features", num_features)
+        if eps < 0:
+            raise ValueError(f"{type(self).__name__}: eps must be non-negative, got {eps}")
         self.num_features, self.eps, self.momentum = int(num_features), float(eps), momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         dt = backend.as_dtype(dtype)

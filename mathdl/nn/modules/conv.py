@@ -1,7 +1,7 @@
 """Convolution layers (PyTorch's parameter shapes and inits).
 
-  Conv1d / Conv2d:  y = conv(x, W) + b,  W (out, in/groups, *k),  b (out,)
-  ConvTranspose2d:  y = conv^T(x, W) + b, W (in, out/groups, *k)
+  Conv1d / Conv2d / Conv3d:          y = conv(x, W) + b,  W (out, in/groups, *k),  b (out,)
+  ConvTranspose1d / ConvTranspose2d: y = conv^T(x, W) + b, W (in, out/groups, *k)
   init (PyTorch's): W ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (kaiming_uniform with a = sqrt 5),
                     b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)),  fan_in = W.shape[1] * prod(k)
 
@@ -18,14 +18,12 @@ import numpy as np
 from ... import backend
 from ...autograd.tensor import Tensor
 from ...ops import conv as C
+from .. import functional as F
 from .. import init
+from ._args import size_arg, tuple_arg
 from .module import Module, Parameter
 
-__all__ = ["Conv2d", "Conv1d", "ConvTranspose2d"]
-
-
-def _pair(v):
-    return tuple(int(a) for a in v) if isinstance(v, (tuple, list)) else (int(v), int(v))
+__all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d"]
 
 
 def _empty(shape, dtype):
@@ -41,12 +39,29 @@ def _reset_conv(weight, bias):
         init.uniform_(bias, -bound, bound)
 
 
+def _check_conv(layer, in_channels, out_channels, groups):
+    size_arg(layer, "in_channels", in_channels)
+    size_arg(layer, "out_channels", out_channels)
+    size_arg(layer, "groups", groups)
+    if in_channels % groups or out_channels % groups:
+        raise ValueError(f"{layer}: groups={groups} must divide in_channels={in_channels} and "
+                         f"out_channels={out_channels}")
+
+
+def _padding_arg(layer, padding, n):
+    if isinstance(padding, str):
+        if padding not in ("same", "valid"):
+            raise ValueError(f"{layer}: padding must be an int, {n} ints, 'same' or 'valid', got {padding!r}")
+        return padding
+    return tuple_arg(layer, "padding", padding, n, 0)
+
+
 class _ConvNd(Module):
     _ndim = 2
 
     def _check_input(self, x):
         nd = self._ndim + 2
-        dims = "(N, C, L)" if self._ndim == 1 else "(N, C, H, W)"
+        dims = {1: "(N, C, L)", 2: "(N, C, H, W)", 3: "(N, C, D, H, W)"}[self._ndim]
         if not isinstance(x, Tensor):
             raise TypeError(f"{self._label()}: expected a Tensor input, got {type(x).__name__}")
         if x.ndim != nd:
@@ -67,14 +82,12 @@ class Conv2d(_ConvNd):
         super().__init__()
         if padding_mode != "zeros":
             raise NotImplementedError(f"Conv2d: padding_mode {padding_mode!r} is not supported; only 'zeros'")
-        if in_channels % groups or out_channels % groups:
-            raise ValueError(f"Conv2d: groups={groups} must divide in_channels={in_channels} and "
-                             f"out_channels={out_channels}")
+        _check_conv("Conv2d", in_channels, out_channels, groups)
         self.in_channels, self.out_channels = int(in_channels), int(out_channels)
-        self.kernel_size = _pair(kernel_size)
-        self.stride = _pair(stride)
-        self.padding = padding if isinstance(padding, str) else _pair(padding)
-        self.dilation = _pair(dilation)
+        self.kernel_size = tuple_arg("Conv2d", "kernel_size", kernel_size, 2)
+        self.stride = tuple_arg("Conv2d", "stride", stride, 2)
+        self.padding = _padding_arg("Conv2d", padding, 2)
+        self.dilation = tuple_arg("Conv2d", "dilation", dilation, 2)
         self.groups = int(groups)
         self.weight = _empty((out_channels, in_channels // groups) + self.kernel_size, dtype)
         self.bias = _empty((out_channels,), dtype) if bias else None
@@ -111,15 +124,12 @@ class Conv1d(_ConvNd):
         super().__init__()
         if padding_mode != "zeros":
             raise NotImplementedError(f"Conv1d: padding_mode {padding_mode!r} is not supported; only 'zeros'")
-        if in_channels % groups or out_channels % groups:
-            raise ValueError(f"Conv1d: groups={groups} must divide in_channels={in_channels} and "
-                             f"out_channels={out_channels}")
-        one = lambda v: int(v[0]) if isinstance(v, (tuple, list)) else int(v)  # noqa: E731
+        _check_conv("Conv1d", in_channels, out_channels, groups)
         self.in_channels, self.out_channels = int(in_channels), int(out_channels)
-        self.kernel_size = (one(kernel_size),)
-        self.stride = (one(stride),)
-        self.padding = padding if isinstance(padding, str) else (one(padding),)
-        self.dilation = (one(dilation),)
+        self.kernel_size = tuple_arg("Conv1d", "kernel_size", kernel_size, 1)
+        self.stride = tuple_arg("Conv1d", "stride", stride, 1)
+        self.padding = _padding_arg("Conv1d", padding, 1)
+        self.dilation = tuple_arg("Conv1d", "dilation", dilation, 1)
         self.groups = int(groups)
         self.weight = _empty((out_channels, in_channels // groups) + self.kernel_size, dtype)
         self.bias = _empty((out_channels,), dtype) if bias else None
@@ -151,15 +161,13 @@ class ConvTranspose2d(_ConvNd):
         super().__init__()
         if padding_mode != "zeros":
             raise NotImplementedError(f"ConvTranspose2d: padding_mode {padding_mode!r} is not supported")
-        if in_channels % groups or out_channels % groups:
-            raise ValueError(f"ConvTranspose2d: groups={groups} must divide in_channels={in_channels} and "
-                             f"out_channels={out_channels}")
+        _check_conv("ConvTranspose2d", in_channels, out_channels, groups)
         self.in_channels, self.out_channels = int(in_channels), int(out_channels)
-        self.kernel_size = _pair(kernel_size)
-        self.stride = _pair(stride)
-        self.padding = _pair(padding)
-        self.output_padding = _pair(output_padding)
-        self.dilation = _pair(dilation)
+        self.kernel_size = tuple_arg("ConvTranspose2d", "kernel_size", kernel_size, 2)
+        self.stride = tuple_arg("ConvTranspose2d", "stride", stride, 2)
+        self.padding = tuple_arg("ConvTranspose2d", "padding", padding, 2, 0)
+        self.output_padding = tuple_arg("ConvTranspose2d", "output_padding", output_padding, 2, 0)
+        self.dilation = tuple_arg("ConvTranspose2d", "dilation", dilation, 2)
         self.groups = int(groups)
         self.weight = _empty((in_channels, out_channels // groups) + self.kernel_size, dtype)
         self.bias = _empty((out_channels,), dtype) if bias else None
@@ -189,3 +197,83 @@ class ConvTranspose2d(_ConvNd):
                 for i, w in enumerate(want))
         return C.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding, op, self.groups,
                                   self.dilation, name=self._label())
+
+
+class Conv3d(_ConvNd):
+    """3-D convolution layer: weight (out_channels, in_channels/groups, kd, kh, kw), bias (out_channels,)."""
+
+    _ndim = 3
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
+                 bias=True, padding_mode="zeros", dtype=None):
+        super().__init__()
+        if padding_mode != "zeros":
+            raise NotImplementedError(f"Conv3d: padding_mode {padding_mode!r} is not supported; only 'zeros'")
+        _check_conv("Conv3d", in_channels, out_channels, groups)
+        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
+        self.kernel_size = tuple_arg("Conv3d", "kernel_size", kernel_size, 3)
+        self.stride = tuple_arg("Conv3d", "stride", stride, 3)
+        self.padding = _padding_arg("Conv3d", padding, 3)
+        self.dilation = tuple_arg("Conv3d", "dilation", dilation, 3)
+        self.groups = int(groups)
+        self.weight = _empty((out_channels, in_channels // groups) + self.kernel_size, dtype)
+        self.bias = _empty((out_channels,), dtype) if bias else None
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        _reset_conv(self.weight, self.bias)
+
+    def extra_repr(self):
+        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
+        if self.padding not in ((0, 0, 0), "valid"):
+            s += f", padding={self.padding}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        return s
+
+    def forward(self, x):
+        self._check_input(x)
+        return F.conv3d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+
+class ConvTranspose1d(_ConvNd):
+    """Transposed 1-D convolution: weight (in_channels, out_channels/groups, k), bias (out_channels,)."""
+
+    _ndim = 1
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0,
+                 groups=1, bias=True, dilation=1, padding_mode="zeros", dtype=None):
+        super().__init__()
+        if padding_mode != "zeros":
+            raise NotImplementedError(f"ConvTranspose1d: padding_mode {padding_mode!r} is not supported")
+        _check_conv("ConvTranspose1d", in_channels, out_channels, groups)
+        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
+        self.kernel_size = tuple_arg("ConvTranspose1d", "kernel_size", kernel_size, 1)
+        self.stride = tuple_arg("ConvTranspose1d", "stride", stride, 1)
+        self.padding = tuple_arg("ConvTranspose1d", "padding", padding, 1, 0)
+        self.output_padding = tuple_arg("ConvTranspose1d", "output_padding", output_padding, 1, 0)
+        self.dilation = tuple_arg("ConvTranspose1d", "dilation", dilation, 1)
+        self.groups = int(groups)
+        self.weight = _empty((in_channels, out_channels // groups) + self.kernel_size, dtype)
+        self.bias = _empty((out_channels,), dtype) if bias else None
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        _reset_conv(self.weight, self.bias)
+
+    def extra_repr(self):
+        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
+        if self.padding != (0,):
+            s += f", padding={self.padding}"
+        if self.output_padding != (0,):
+            s += f", output_padding={self.output_padding}"
+        return s
+
+    def forward(self, x, output_size=None):
+        self._check_input(x)
+        op = self.output_padding[0]
+        if output_size is not None:
+            op = tuple(output_size)[-1] - ((x.shape[2] - 1) * self.stride[0] - 2 * self.padding[0]
+                                           + self.dilation[0] * (self.kernel_size[0] - 1) + 1)
+        return F.conv_transpose1d(x, self.weight, self.bias, self.stride[0], self.padding[0], op, self.groups,
+                                  self.dilation[0])

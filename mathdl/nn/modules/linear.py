@@ -14,6 +14,7 @@ import numpy as np
 from ... import backend
 from .. import functional as F
 from .. import init
+from ._args import size_arg
 from .module import Module, Parameter
 
 __all__ = ["Identity", "Linear", "Bilinear"]
@@ -38,7 +39,8 @@ class Linear(Module):
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype=None, device=None):
         super().__init__()
-        self.in_features, self.out_features = int(in_features), int(out_features)
+        self.in_features = size_arg("Linear", "in_features", in_features, 0)
+        self.out_features = size_arg("Linear", "out_features", out_features, 0)
         self.weight = Parameter(_empty(out_features, in_features, dtype=dtype))
         if bias:
             self.bias = Parameter(_empty(out_features, dtype=dtype))
@@ -72,7 +74,9 @@ class Bilinear(Module):
 
     def __init__(self, in1_features: int, in2_features: int, out_features: int, bias: bool = True, dtype=None):
         super().__init__()
-        self.in1_features, self.in2_features, self.out_features = in1_features, in2_features, out_features
+        self.in1_features, self.in2_features, self.out_features = (
+            size_arg("Bilinear", n, v, 0) for n, v in (("in1_features", in1_features), ("in2_features", in2_features),
+                                                       ("out_features", out_features)))
         self.weight = Parameter(_empty(out_features, in1_features, in2_features, dtype=dtype))
         if bias:
             self.bias = Parameter(_empty(out_features, dtype=dtype))

@@ -19,6 +19,7 @@ from ...autograd.tensor import Tensor
 from ...backend import get_default_dtype
 from ...ops.losses import log_sigmoid
 from ..functional import loss as L
+from ._args import size_arg
 from .module import Module, Parameter
 
 __all__ = [
@@ -26,6 +27,8 @@ __all__ = [
     "BCEWithLogitsLoss", "KLDivLoss", "PoissonNLLLoss", "GaussianNLLLoss", "CosineEmbeddingLoss",
     "MarginRankingLoss", "FocalLoss", "SigmoidFocalLoss", "DistillationLoss", "RobustLoss",
     "AdaptiveRobustLoss",
+    "TripletMarginLoss", "HingeEmbeddingLoss", "MultiMarginLoss", "MultiLabelMarginLoss", "MultiLabelSoftMarginLoss",
+    "SoftMarginLoss", "CTCLoss",
 ]
 
 
@@ -308,3 +311,79 @@ class AdaptiveRobustLoss(_Loss):
     def extra_repr(self):
         return (f"num_dims={self.num_dims}, alpha in [{self.alpha_lo}, {self.alpha_hi}], "
                 f"scale_lo={self.scale_lo}, reduction={self.reduction!r}")
+
+
+class TripletMarginLoss(_Loss):
+    """max(0, d(a, p) - d(a, n) + margin), d the p-norm distance."""
+
+    def __init__(self, margin=1.0, p=2.0, eps=1e-6, swap=False, reduction="mean"):
+        super().__init__(reduction)
+        if margin <= 0:
+            raise ValueError(f"TripletMarginLoss: margin must be greater than 0, got {margin}")
+        self.margin, self.p, self.eps, self.swap = margin, p, eps, swap
+
+    def forward(self, anchor, positive, negative):
+        return L.triplet_margin_loss(anchor, positive, negative, self.margin, self.p, self.eps, self.swap,
+                                     self.reduction)
+
+
+class HingeEmbeddingLoss(_Loss):
+    """x if y = 1, max(0, margin - x) if y = -1."""
+
+    def __init__(self, margin=1.0, reduction="mean"):
+        super().__init__(reduction)
+        self.margin = margin
+
+    def forward(self, input, target):
+        return L.hinge_embedding_loss(input, target, self.margin, self.reduction)
+
+
+class SoftMarginLoss(_Loss):
+    """log(1 + exp(-y x))."""
+
+    def forward(self, input, target):
+        return L.soft_margin_loss(input, target, self.reduction)
+
+
+class MultiMarginLoss(_Loss):
+    """sum_{i != y} w_y max(0, margin - x_y + x_i)^p / C (class weights are a buffer)."""
+
+    def __init__(self, p=1, margin=1.0, weight=None, reduction="mean"):
+        super().__init__(reduction)
+        if p not in (1, 2):
+            raise ValueError(f"MultiMarginLoss: only p = 1 and p = 2 are supported, got {p!r}")
+        self.p, self.margin = p, margin
+        self.register_buffer("weight", _buffer(weight))
+
+    def forward(self, input, target):
+        return L.multi_margin_loss(input, target, self.p, self.margin, self.weight, self.reduction)
+
+
+class MultiLabelMarginLoss(_Loss):
+    """sum_{j in Y, i not in Y} max(0, 1 - (x_j - x_i)) / C, Y the target classes before the first -1."""
+
+    def forward(self, input, target):
+        return L.multilabel_margin_loss(input, target, self.reduction)
+
+
+class MultiLabelSoftMarginLoss(_Loss):
+    """-mean_c w_c (y_c log s(x_c) + (1 - y_c) log s(-x_c)) (class weights are a buffer)."""
+
+    def __init__(self, weight=None, reduction="mean"):
+        super().__init__(reduction)
+        self.register_buffer("weight", _buffer(weight))
+
+    def forward(self, input, target):
+        return L.multilabel_soft_margin_loss(input, target, self.weight, self.reduction)
+
+
+class CTCLoss(_Loss):
+    """Connectionist temporal classification: -log p(target | log_probs) summed over alignments."""
+
+    def __init__(self, blank=0, reduction="mean", zero_infinity=False):
+        super().__init__(reduction)
+        self.blank, self.zero_infinity = size_arg("CTCLoss", "blank", blank, 0), zero_infinity
+
+    def forward(self, log_probs, targets, input_lengths, target_lengths):
+        return L.ctc_loss(log_probs, targets, input_lengths, target_lengths, self.blank, self.reduction,
+                          self.zero_infinity)

@@ -2,16 +2,21 @@
 
   MaxPool1d/2d     y = max of x over each (dilated) window
   AvgPool1d/2d     y = mean of x over each window (``count_include_pad`` decides the divisor)
-  AdaptiveAvgPool2d  windows [floor(i H / Ho), ceil((i+1) H / Ho)) so the output has a fixed size
+  MaxPool3d / AvgPool3d  the same over (D, H, W) windows
+  AdaptiveAvgPool1d/2d, AdaptiveMaxPool1d/2d
+                   mean / max over windows [floor(i H / Ho), ceil((i+1) H / Ho)), a fixed output size
 """
 
 from __future__ import annotations
 
 from ...autograd.tensor import Tensor
 from ...ops import conv as C
+from .. import functional as F
+from ._args import tuple_arg
 from .module import Module
 
-__all__ = ["MaxPool2d", "AvgPool2d", "MaxPool1d", "AvgPool1d", "AdaptiveAvgPool2d"]
+__all__ = ["MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d", "AdaptiveAvgPool1d",
+           "AdaptiveAvgPool2d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d"]
 
 
 class _Pool2d(Module):
@@ -29,6 +34,7 @@ class MaxPool2d(_Pool2d):
 
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False, ceil_mode=False):
         super().__init__()
+        _pool_sizes("MaxPool2d", kernel_size, stride, padding, dilation, 2)
         self.kernel_size = kernel_size
         self.stride = stride if stride is not None else kernel_size
         self.padding, self.dilation = padding, dilation
@@ -50,6 +56,7 @@ class AvgPool2d(_Pool2d):
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                  divisor_override=None):
         super().__init__()
+        _pool_sizes("AvgPool2d", kernel_size, stride, padding, 1, 2)
         self.kernel_size = kernel_size
         self.stride = stride if stride is not None else kernel_size
         self.padding, self.ceil_mode = padding, ceil_mode
@@ -69,6 +76,7 @@ class MaxPool1d(Module):
 
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
         super().__init__()
+        _pool_sizes("MaxPool1d", kernel_size, stride, padding, dilation, 1)
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
         self.dilation, self.ceil_mode = dilation, ceil_mode
 
@@ -81,6 +89,7 @@ class AvgPool1d(Module):
 
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
         super().__init__()
+        _pool_sizes("AvgPool1d", kernel_size, stride, padding, 1, 1)
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
         self.ceil_mode, self.count_include_pad = ceil_mode, count_include_pad
 
@@ -101,3 +110,92 @@ class AdaptiveAvgPool2d(_Pool2d):
     def forward(self, x):
         self._check(x)
         return C.adaptive_avg_pool2d(x, self.output_size, name=self._label())
+
+
+def _pool_sizes(layer, kernel_size, stride, padding, dilation, n):
+    """Check the pooling arguments at construction (kernel, stride, dilation >= 1; padding >= 0)."""
+    tuple_arg(layer, "kernel_size", kernel_size, n)
+    if stride is not None and not (isinstance(stride, (tuple, list)) and not stride):
+        tuple_arg(layer, "stride", stride, n)
+    tuple_arg(layer, "padding", padding, n, 0)
+    tuple_arg(layer, "dilation", dilation, n)
+
+
+class MaxPool3d(Module):
+    """Max over (dilated) (kd, kh, kw) windows of an (N, C, D, H, W) input."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False, ceil_mode=False):
+        super().__init__()
+        _pool_sizes("MaxPool3d", kernel_size, stride, padding, dilation, 3)
+        self.kernel_size = kernel_size
+        self.stride = stride if stride is not None else kernel_size
+        self.padding, self.dilation = padding, dilation
+        self.return_indices, self.ceil_mode = return_indices, ceil_mode
+
+    def extra_repr(self):
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+
+    def forward(self, x):
+        return F.max_pool3d(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
+                            self.return_indices)
+
+
+class AvgPool3d(Module):
+    """Mean over (kd, kh, kw) windows of an (N, C, D, H, W) input."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+                 divisor_override=None):
+        super().__init__()
+        _pool_sizes("AvgPool3d", kernel_size, stride, padding, 1, 3)
+        self.kernel_size = kernel_size
+        self.stride = stride if stride is not None else kernel_size
+        self.padding, self.ceil_mode = padding, ceil_mode
+        self.count_include_pad, self.divisor_override = count_include_pad, divisor_override
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+    def forward(self, x):
+        return F.avg_pool3d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad,
+                            self.divisor_override)
+
+
+class _Adaptive(Module):
+    """Shared by the adaptive max pools: the output size (and the unsupported return_indices)."""
+
+    def __init__(self, output_size, return_indices=False):
+        super().__init__()
+        self.output_size = output_size
+        self.return_indices = return_indices
+
+    def extra_repr(self):
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveMaxPool1d(_Adaptive):
+    """Max over adaptive bins of an (N, C, L) input to length ``output_size``."""
+
+    def forward(self, x):
+        return F.adaptive_max_pool1d(x, self.output_size, self.return_indices)
+
+
+class AdaptiveMaxPool2d(_Adaptive):
+    """Max over adaptive bins of an (N, C, H, W) input to ``output_size``."""
+
+    def forward(self, x):
+        return F.adaptive_max_pool2d(x, self.output_size, self.return_indices)
+
+
+class AdaptiveAvgPool1d(Module):
+    """Mean over adaptive bins of an (N, C, L) input to length ``output_size``."""
+
+    def __init__(self, output_size):
+        super().__init__()
+        self.output_size = output_size
+
+    def extra_repr(self):
+        return f"output_size={self.output_size}"
+
+    def forward(self, x):
+        return F.adaptive_avg_pool1d(x, self.output_size)
