@@ -126,7 +126,10 @@ def test_group_of_one_without_launcher():
     mv = dist.allreduce_matvec(lambda v: [v * 3.0])
     assert mv(md.tensor([1.0]))[0].tolist() == [3.0]
     model = nn.Linear(2, 2)
-    assert dist.DistributedDataParallel(model).module is model
+    ddp = dist.DistributedDataParallel(model)
+    assert ddp.module is model
+    assert list(ddp.state_dict()) == ["module.weight", "module.bias"]  # PyTorch's key prefix
+    assert ddp(md.ones(1, 2)).shape == (1, 2)
 
 
 def test_setup_training_single_process_is_the_plain_loader():
