@@ -1,0 +1,327 @@
+"""Curvature benchmarks (issue 9), mathdl against PyTorch, each library alone in a fresh process.
+
+Cases (float32 unless noted):
+  hvp      Hessian-vector product of a 784-512-512-10 tanh MLP's cross-entropy, batch 128
+           (mathdl.curvature.HessianOperator.matvec; torch: double backward with torch.autograd)
+  hvp_func the same product with torch.func (forward-over-reverse, jvp of grad) [torch only]
+  ggn      Gauss-Newton-vector product J^T H_l J v of that MLP (GGNOperator; torch.func jvp + vjp)
+  fvp      sampled-Fisher-vector product J^T s s^T J v (FisherOperator mode="sampled"; torch.func)
+  lbfgs    one L-BFGS step (strong Wolfe, 20 iterations) of a logistic regression on breast cancer,
+           float64, from zero weights
+  kfac     a K-FAC training step on the MLP (forward, backward, factors, inverses amortized over
+           10 steps, update) divided by an SGD step [mathdl only: a ratio, no torch counterpart]
+  burgers  the Burgers PINN residual loss and its gradient, 9x20 tanh net, 2,000 collocation points,
+           float64 (second derivatives of the output with respect to the input, create_graph)
+
+Every round starts one fresh process per library (order alternating); each reports the median of
+its steps; the table shows medians over rounds and the ratio mathdl / torch per thread count.
+
+    python benchmarks/bench_curvature.py [--rounds 3] [--steps 10] [--threads 1,2] [--cases hvp,ggn,...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+CASES = ["hvp", "hvp_func", "ggn", "fvp", "lbfgs", "kfac", "burgers"]
+BATCH, SIZES = 128, [784, 512, 512, 10]
+
+
+def _data():
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((BATCH, SIZES[0])).astype(np.float32)
+    y = rng.integers(0, SIZES[-1], BATCH)
+    ws = []
+    for i, o in zip(SIZES[:-1], SIZES[1:]):
+        ws.append((rng.standard_normal((o, i)) / np.sqrt(i)).astype(np.float32))
+        ws.append(np.zeros(o, dtype=np.float32))
+    v = [rng.standard_normal(w.shape).astype(np.float32) for w in ws]
+    return x, y, ws, v
+
+
+def _breast_cancer():
+    import numpy as np
+    from sklearn.datasets import load_breast_cancer
+
+    X, y = load_breast_cancer(return_X_y=True)
+    return (X - X.mean(0)) / X.std(0), y.astype(np.float64)
+
+
+def _burgers_points(n=2000):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    return np.stack([rng.random(n), rng.uniform(-1, 1, n)], 1)
+
+
+# --------------------------------------------------------------------------- mathdl
+def mathdl_cases():
+    import numpy as np
+
+    import mathdl as md
+    from mathdl import nn
+    from mathdl.curvature import FisherOperator, GGNOperator, HessianOperator
+    from mathdl.nn import functional as F
+
+    x, y, ws, v = _data()
+    layers = []
+    for k, (i, o) in enumerate(zip(SIZES[:-1], SIZES[1:])):
+        lin = nn.Linear(i, o)
+        lin.weight.data[...] = ws[2 * k]
+        lin.bias.data[...] = ws[2 * k + 1]
+        layers += [lin, nn.Tanh()]
+    model = nn.Sequential(*layers[:-1])
+    data = (md.tensor(x), md.tensor(y))
+    vflat = np.concatenate([a.ravel() for a in v])
+    H = HessianOperator(model, F.cross_entropy, data)
+    G = GGNOperator(model, F.cross_entropy, data)
+    Fs = FisherOperator(model, F.cross_entropy, data, mode="sampled")
+    cases = {"hvp": lambda: H.matvec(vflat), "ggn": lambda: G.matvec(vflat), "fvp": lambda: Fs.matvec(vflat)}
+
+    X, yb = _breast_cancer()
+    Xm, ym = md.tensor(X), md.tensor(yb)
+
+    def lbfgs():
+        from mathdl.optim.lbfgs import LBFGS
+
+        w = md.zeros(X.shape[1], dtype=md.float64, requires_grad=True)
+        b = md.zeros(1, dtype=md.float64, requires_grad=True)
+        opt = LBFGS([w, b], line_search_fn="strong_wolfe")
+
+        def closure():
+            opt.zero_grad()
+            loss = F.binary_cross_entropy_with_logits(Xm @ w + b, ym)
+            loss.backward()
+            return loss
+        opt.step(closure)
+    cases["lbfgs"] = lbfgs
+
+    from mathdl.optim.kfac import KFAC
+
+    kfac_opt = KFAC(model, lr=1e-3, inv_update_freq=10)
+    sgd_opt = md.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+
+    def train_step(opt):
+        def step():
+            opt.zero_grad()
+            F.cross_entropy(model(data[0]), data[1]).backward()
+            opt.step()
+        return step
+    cases["kfac"] = train_step(kfac_opt)
+    cases["sgd"] = train_step(sgd_opt)
+
+    from mathdl.experiments.burgers import NU, _network
+    from mathdl.physics import Derivatives
+
+    net = _network(9, 20, 0)
+    pts = _burgers_points()
+
+    def burgers():
+        xt = md.tensor(pts, requires_grad=True)
+        D = Derivatives(net(xt), xt)
+        r = D(0) + D() * D(1) - NU * D(1, 1)
+        loss = (r * r).mean()
+        net.zero_grad()
+        loss.backward()
+    cases["burgers"] = burgers
+    return cases
+
+
+# --------------------------------------------------------------------------- torch
+def torch_cases(threads):
+    import numpy as np
+    import torch
+    from torch.func import functional_call, grad, jvp, vjp
+
+    torch.set_num_threads(threads)
+    x, y, ws, v = _data()
+    xt, yt = torch.tensor(x), torch.tensor(y)
+    layers = []
+    for k, (i, o) in enumerate(zip(SIZES[:-1], SIZES[1:])):
+        lin = torch.nn.Linear(i, o)
+        with torch.no_grad():
+            lin.weight.copy_(torch.tensor(ws[2 * k]))
+            lin.bias.copy_(torch.tensor(ws[2 * k + 1]))
+        layers += [lin, torch.nn.Tanh()]
+    model = torch.nn.Sequential(*layers[:-1])
+    params = list(model.parameters())
+    names = [n for n, _ in model.named_parameters()]
+    vt = [torch.tensor(a) for a in v]
+    F = torch.nn.functional
+
+    def hvp():
+        loss = F.cross_entropy(model(xt), yt)
+        gs = torch.autograd.grad(loss, params, create_graph=True)
+        dot = sum((g * u).sum() for g, u in zip(gs, vt))
+        hv = torch.autograd.grad(dot, params)
+        return torch.cat([h.reshape(-1) for h in hv])
+
+    pdict = {n: p.detach() for n, p in zip(names, params)}
+    vdict = dict(zip(names, vt))
+
+    def loss_of(p):
+        return F.cross_entropy(functional_call(model, p, (xt,)), yt)
+
+    def hvp_func():
+        return jvp(grad(loss_of), (pdict,), (vdict,))[1]
+
+    def out_of(p):
+        return functional_call(model, p, (xt,))
+
+    def ggn():
+        f, jv = jvp(out_of, (pdict,), (vdict,))
+        p = torch.softmax(f, -1)
+        hjv = (p * jv - p * (p * jv).sum(-1, keepdim=True)) / f.shape[0]
+        _, pullback = vjp(out_of, pdict)
+        return pullback(hjv)[0]
+
+    gen = torch.Generator().manual_seed(0)
+
+    def fvp():
+        f, jv = jvp(out_of, (pdict,), (vdict,))
+        p = torch.softmax(f, -1)
+        lab = torch.multinomial(p, 1, generator=gen)[:, 0]
+        s = p - F.one_hot(lab, p.shape[-1]).to(p.dtype)
+        cot = s * (s * jv).sum(-1, keepdim=True) / f.shape[0]
+        _, pullback = vjp(out_of, pdict)
+        return pullback(cot)[0]
+
+    X, yb = _breast_cancer()
+    Xt, ytt = torch.tensor(X), torch.tensor(yb)
+
+    def lbfgs():
+        w = torch.zeros(X.shape[1], dtype=torch.float64, requires_grad=True)
+        b = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+        opt = torch.optim.LBFGS([w, b], line_search_fn="strong_wolfe")
+
+        def closure():
+            opt.zero_grad()
+            loss = F.binary_cross_entropy_with_logits(Xt @ w + b, ytt)
+            loss.backward()
+            return loss
+        opt.step(closure)
+
+    torch.manual_seed(0)
+    mods = []
+    d = 2
+    for _ in range(9):
+        mods += [torch.nn.Linear(d, 20), torch.nn.Tanh()]
+        d = 20
+    net = torch.nn.Sequential(*mods, torch.nn.Linear(20, 1)).double()
+    pts = torch.tensor(_burgers_points())
+    nu = 0.01 / np.pi
+
+    def burgers():
+        xx = pts.clone().requires_grad_(True)
+        u = net(xx)[:, 0]
+        (g,) = torch.autograd.grad(u.sum(), xx, create_graph=True)
+        ut, ux = g[:, 0], g[:, 1]
+        (g2,) = torch.autograd.grad(ux.sum(), xx, create_graph=True)
+        r = ut + u * ux - nu * g2[:, 1]
+        loss = (r * r).mean()
+        net.zero_grad()
+        loss.backward()
+
+    return {"hvp": hvp, "hvp_func": hvp_func, "ggn": ggn, "fvp": fvp, "lbfgs": lbfgs, "burgers": burgers}
+
+
+# --------------------------------------------------------------------------- processes
+def child(lib, threads, steps, cases):
+    if lib == "mathdl":
+        try:
+            from threadpoolctl import threadpool_limits
+
+            threadpool_limits(threads)
+        except ImportError:  # pragma: no cover
+            pass
+        table = mathdl_cases()
+    else:
+        table = torch_cases(threads)
+    want = set(cases) | ({"sgd"} if "kfac" in cases and lib == "mathdl" else set())
+    out = {}
+    for name, fn in table.items():
+        if name not in want:
+            continue
+        fn()
+        fn()
+        times = []
+        for _ in range(steps):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+        times.sort()
+        out[name] = times[len(times) // 2]
+    print(json.dumps(out))
+
+
+def _spawn(lib, threads, steps, cases):
+    env = dict(os.environ)
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "MATHDL_NUM_THREADS"):
+        env[var] = str(threads)
+    out = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", lib, "--threads", str(threads),
+                          "--steps", str(steps), "--cases", ",".join(cases)],
+                         capture_output=True, text=True, env=env, check=False)
+    if out.returncode != 0:
+        raise RuntimeError(f"{lib} child failed:\n{out.stderr}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _have_torch():
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--cases", default=",".join(CASES))
+    ap.add_argument("--child", choices=("mathdl", "torch"), help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    counts = [int(t) for t in str(args.threads).split(",") if t.strip()]
+    cases = [c for c in args.cases.split(",") if c]
+    unknown = set(cases) - set(CASES)
+    if unknown:
+        raise SystemExit(f"unknown cases {sorted(unknown)}; choose from {CASES}")
+    if args.child:
+        child(args.child, counts[0], args.steps, cases)
+        return
+    libs = ["mathdl", "torch"] if _have_torch() else ["mathdl"]
+    print(f"curvature benchmarks: median over {args.rounds} fresh processes x {args.steps} steps")
+    for n in counts:
+        res = {lib: [] for lib in libs}
+        for r in range(args.rounds):
+            for lib in (libs if r % 2 == 0 else libs[::-1]):
+                res[lib].append(_spawn(lib, n, args.steps, cases))
+        med = {lib: {k: sorted(d[k] for d in v)[len(v) // 2] for k in v[0]} for lib, v in res.items()}
+        print(f"-- {n} thread{'s' if n > 1 else ''}")
+        m, t = med["mathdl"], med.get("torch", {})
+        for c in cases:
+            if c == "kfac":
+                print(f"{'kfac step / sgd step':<26} mathdl {m['kfac'] * 1e3:9.2f} ms / {m['sgd'] * 1e3:8.2f} ms   "
+                      f"ratio {m['kfac'] / m['sgd']:5.2f}x")
+                continue
+            if c == "hvp_func":
+                if "hvp_func" in t:
+                    print(f"{'hvp vs torch.func':<26} mathdl {m['hvp'] * 1e3:9.2f} ms   torch.func "
+                          f"{t['hvp_func'] * 1e3:9.2f} ms   ratio {m['hvp'] / t['hvp_func']:5.2f}x")
+                continue
+            line = f"{c:<26} mathdl {m[c] * 1e3:9.2f} ms"
+            if c in t:
+                line += f"   torch {t[c] * 1e3:9.2f} ms   ratio {m[c] / t[c]:5.2f}x"
+            print(line, flush=True)
+
+
+if __name__ == "__main__":
+    main()
