@@ -247,6 +247,7 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--models", nargs="+", default=["mlp", "cnn"], choices=["mlp", "cnn"])
+    ap.add_argument("--optimizers", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
     ap.add_argument("--max-epochs", type=int, default=30)
     ap.add_argument("--out", default=None)
     ap.add_argument("--autoencoder", action="store_true", help="Hessian-free vs Adam on the digits autoencoder")
@@ -257,8 +258,8 @@ def main(argv=None):
         print(json.dumps({k: (v if not isinstance(v, dict) else {a: b for a, b in v.items() if a != "curve"})
                           for k, v in res.items()}, indent=2))
         return 0
-    res = run(quick=args.quick, seeds=tuple(args.seeds), models=tuple(args.models), max_epochs=args.max_epochs,
-              out=args.out, verbose=True)
+    res = run(quick=args.quick, seeds=tuple(args.seeds), models=tuple(args.models), optimizers=tuple(args.optimizers),
+              max_epochs=args.max_epochs, out=args.out, verbose=True)
     print(markdown_table(res["table"]))
     print(json.dumps(res["verdict"], indent=2))
     return 0
