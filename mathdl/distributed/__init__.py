@@ -21,7 +21,7 @@ from .collectives import (
 )
 from .ddp import DistributedDataParallel
 from .group import (
-    DistributedTimeoutError, get_local_rank, get_rank, get_timeout, get_world_size, init, is_initialized,
+    DistributedTimeoutError, abort_job, get_local_rank, get_rank, get_timeout, get_world_size, init, is_initialized,
     is_main_process, launched_by_mpi, set_timeout,
 )
 from .launch import TrainingContext, setup_training
@@ -29,7 +29,7 @@ from .sampler import DistributedSampler
 
 __all__ = [
     "init", "is_initialized", "get_rank", "get_world_size", "get_local_rank", "is_main_process", "launched_by_mpi",
-    "get_timeout", "set_timeout", "DistributedTimeoutError", "ReduceOp", "Work", "all_reduce", "broadcast",
+    "abort_job", "get_timeout", "set_timeout", "DistributedTimeoutError", "ReduceOp", "Work", "all_reduce", "broadcast",
     "all_gather", "all_gather_into_tensor", "reduce_scatter", "reduce_scatter_tensor", "barrier",
     "DistributedDataParallel", "DistributedSampler", "shard_range", "split_work", "map_over_ranks",
     "allreduce_matvec", "setup_training", "TrainingContext",

@@ -16,9 +16,10 @@ step: N ranks with per-rank batch B/N follow one process with batch B (to float 
   copies its gradient (plus any gradient accumulated under :meth:`no_sync`) into its bucket; a
   full bucket starts a non-blocking all-reduce (buckets start in index order, so every rank
   issues the same sequence of collectives); when the last parameter's gradient arrives the
-  reductions are completed, divided by N and written to ``p.grad``.  (mathdl's engine runs leaf
-  hooks when the backward walk ends, so today the all-reduces overlap only each other; with
-  hooks that fire as each leaf's gradient completes they overlap the backward pass itself.)
+  reductions are completed, divided by N and written to ``p.grad``.  The all-reduces overlap
+  the rest of the backward pass when the engine runs a leaf's hooks as soon as its gradient is
+  complete (all its graph edges delivered); an engine that runs leaf hooks only when the walk
+  ends gives the same gradients, with the all-reduces overlapping only each other.
 * Every parameter that requires grad must receive a gradient in every synchronized backward
   (PyTorch's default, ``find_unused_parameters=False``); otherwise the next forward raises an
   error naming the parameters that got none.

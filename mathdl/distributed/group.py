@@ -23,7 +23,7 @@ import traceback
 
 __all__ = [
     "init", "is_initialized", "get_rank", "get_world_size", "get_local_rank", "is_main_process",
-    "launched_by_mpi", "get_timeout", "set_timeout", "DistributedTimeoutError", "comm",
+    "launched_by_mpi", "get_timeout", "set_timeout", "DistributedTimeoutError", "comm", "abort_job",
 ]
 
 # environment variables that launchers set in every process they start: Open MPI, MPICH/Intel MPI
@@ -134,6 +134,18 @@ def _abort_on_uncaught(exc_type, exc, tb):
             g.comm.Abort(1)
         elif g.prev_excepthook is not None:
             g.prev_excepthook(exc_type, exc, tb)
+
+
+def abort_job(code=1):
+    """In a job of several ranks, end every rank now with exit code ``code`` (``COMM_WORLD.Abort``):
+    for a rank that stops on an error it has already reported, while the others may be waiting in
+    a collective.  Does nothing in a single-process run."""
+    g = _group
+    if g.comm is None or g.world_size < 2:
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    g.comm.Abort(int(code))
 
 
 def is_initialized():
