@@ -38,8 +38,9 @@ class LowRankLinear(nn.Sequential):
         self.in_features, self.out_features, self.rank = int(in_features), int(out_features), int(rank)
 
     @classmethod
-    def from_linear(cls, linear, rank):
-        """The rank-``rank`` truncated SVD of ``linear`` (the Eckart-Young optimum)."""
+    def from_linear(cls, linear, rank, factors=None):
+        """The rank-``rank`` truncated SVD of ``linear`` (the Eckart-Young optimum); ``factors``:
+        its (U, S, Vh) if already computed."""
         import mathdl as md
         import mathdl.linalg as mla
 
@@ -48,7 +49,7 @@ class LowRankLinear(nn.Sequential):
         if not 1 <= rank <= min(out_f, in_f):
             raise ValueError(f"LowRankLinear: rank must be in [1, {min(out_f, in_f)}] for a {in_f}->{out_f} layer, "
                              f"got {rank}")
-        U, S, Vh = mla.svd(W, full_matrices=False)
+        U, S, Vh = factors if factors is not None else mla.svd(W, full_matrices=False)
         new = cls(in_f, out_f, rank, bias=linear.bias is not None, dtype=W.dtype)
         with md.no_grad():
             new[0].weight.copy_(Vh[:rank])
@@ -133,7 +134,8 @@ def svd_compress(model, rank=None, energy=None, params=None, layers=None, inplac
     reports = []
     for name, lin in linears.items():
         W = lin.weight.detach()
-        S = mla.svdvals(W).numpy().astype(np.float64)
+        factors = mla.svd(W, full_matrices=False)
+        S = factors[1].numpy().astype(np.float64)
         out_f, in_f = W.shape
         bias = lin.bias is not None
         r = choose_rank(S, in_f, out_f, rank, energy, params, bias)
@@ -141,7 +143,7 @@ def svd_compress(model, rank=None, energy=None, params=None, layers=None, inplac
         after = r * (in_f + out_f) + out_f * bias
         if only_if_smaller and after >= before:
             continue
-        new = LowRankLinear.from_linear(lin, r)
+        new = LowRankLinear.from_linear(lin, r, factors)
         total = float((S ** 2).sum()) or 1.0
         reports.append(LayerReport(
             name, r, before, after, float((S[:r] ** 2).sum() / total), float(np.sqrt((S[r:] ** 2).sum() / total)),
