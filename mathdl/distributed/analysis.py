@@ -11,9 +11,11 @@ Two ways to share an analysis among N ranks so that it gives the same numbers as
 
       H v = sum_r H_r v,
 
-  and :func:`allreduce_matvec` turns a rank's shard operator ``matvec`` into the full one.  The
-  iterative eigensolvers (Lanczos, power iteration) that call it then run in lockstep, with the
-  same vectors on every rank.  For mean losses over equal shards use ``op="avg"``.
+  and :func:`allreduce_matvec` turns a rank's shard operator ``matvec`` into the full one.  For a
+  mean loss, L = sum_r (n_r / n) L_r with L_r the mean over rank r's n_r examples: pass
+  ``weight=n_r`` and the products are combined as sum_r n_r M_r v / sum_r n_r.  The iterative
+  eigensolvers (Lanczos, power iteration) that call it then run in lockstep, with the same
+  vectors on every rank.
 """
 
 from __future__ import annotations
@@ -100,8 +102,9 @@ def map_over_ranks(fn, items):
     return out.reshape((n,) + shape)
 
 
-def allreduce_matvec(matvec, op="sum"):
-    """The operator v -> op over ranks of ``matvec(v)`` (see the module docstring).
+def allreduce_matvec(matvec, op="sum", weight=None):
+    """The operator v -> op over ranks of ``matvec(v)`` (see the module docstring); with ``weight``
+    (this rank's number of examples, for mean losses) v -> sum_r w_r matvec_r(v) / sum_r w_r.
 
     ``matvec`` may return a Tensor, an array, or a list/tuple of them (one per parameter, as
     ``mathdl.autograd.functional.hvp`` does); the result has the same form.  ``v`` must be the
@@ -110,16 +113,28 @@ def allreduce_matvec(matvec, op="sum"):
     if not callable(matvec):
         raise TypeError(f"allreduce_matvec: matvec must be callable, got {type(matvec).__name__}")
     C._op_name(op)
+    scale = None
+    if weight is not None:
+        if not isinstance(weight, (int, float, np.integer, np.floating)) or isinstance(weight, bool) or weight < 0:
+            raise ValueError(f"allreduce_matvec: weight must be a non-negative number, got {weight!r}")
+        total = np.array([float(weight)])
+        C.all_reduce(total, "sum")  # collective: every rank builds its operator at the same point
+        if not total[0] > 0:
+            raise ValueError("allreduce_matvec: the weights sum to 0 over the ranks")
+        scale = float(weight) / float(total[0])
+        op = "sum"
 
     def reduced(v):
         out = matvec(v)
-        if _g.get_world_size() == 1:
+        if _g.get_world_size() == 1 and scale is None:
             return out
         parts = list(out) if isinstance(out, (list, tuple)) else [out]
         arrays = [p.data if isinstance(p, Tensor) else p for p in parts]
         host = [np.asarray(backend.to_device(a, "cpu")) for a in arrays]
         dtype = np.result_type(*host) if host else np.float64
         flat = np.concatenate([h.astype(dtype, copy=False).reshape(-1) for h in host])
+        if scale is not None:
+            flat *= scale
         C.all_reduce(flat, op)
         res, off = [], 0
         for p, a, h in zip(parts, arrays, host):

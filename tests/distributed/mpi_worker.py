@@ -225,6 +225,20 @@ def _analysis(rank, world):
     full = hvp_on(x_all, y_all)(v)
     out["hvp_max_diff"] = float(max(np.abs(a.data - b.data).max() for a, b in zip(shard, full)))
     out["hvp_scale"] = float(max(np.abs(b.data).max() for b in full))
+    # the curvature operators (mean loss) on unequal shards (6 and 5 of 11 examples), weighted by size
+    from mathdl.curvature import GGNOperator, HessianOperator
+
+    data11 = _data(n=11, seed=8)
+    x11, y11 = md.tensor(data11.arrays[0]), md.tensor(data11.arrays[1])
+    r11 = dist.shard_range(11)
+    vec = np.random.default_rng(1).standard_normal(sum(p.data.size for p in params))
+    for name, Op in (("hessian", HessianOperator), ("ggn", GGNOperator)):
+        full_op = Op(model, nn.CrossEntropyLoss(), (x11, y11))
+        shard_op = Op(model, nn.CrossEntropyLoss(), (x11[r11.start:r11.stop], y11[r11.start:r11.stop]))
+        split_mv = dist.allreduce_matvec(shard_op.matvec, weight=len(r11))
+        out[f"{name}_op_max_diff"] = float(np.abs(split_mv(vec) - full_op.matvec(vec)).max())
+        out[f"{name}_op_unweighted_diff"] = float(np.abs(dist.allreduce_matvec(shard_op.matvec, "avg")(vec)
+                                                         - full_op.matvec(vec)).max())
     s = dist.DistributedSampler(_data(n=11), shuffle=True, seed=2)
     s.set_epoch(1)
     both = np.empty(2 * len(s), dtype=np.int64)

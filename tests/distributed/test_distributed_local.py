@@ -126,6 +126,7 @@ def test_group_of_one_without_launcher():
     assert dist.map_over_ranks(lambda a: a * 2.0, [1, 2, 3]).tolist() == [2.0, 4.0, 6.0]
     mv = dist.allreduce_matvec(lambda v: [v * 3.0])
     assert mv(md.tensor([1.0]))[0].tolist() == [3.0]
+    assert dist.allreduce_matvec(lambda v: v * 2.0, weight=5)(np.ones(2)).tolist() == [2.0, 2.0]
     model = nn.Linear(2, 2)
     ddp = dist.DistributedDataParallel(model)
     assert ddp.module is model
@@ -168,6 +169,10 @@ def test_bad_inputs():
         dist.all_gather_into_tensor(md.zeros(3), md.zeros(2))
     with pytest.raises(TypeError, match="matvec must be callable"):
         dist.allreduce_matvec(3)
+    with pytest.raises(ValueError, match="weight must be a non-negative number, got -1"):
+        dist.allreduce_matvec(lambda v: v, weight=-1)
+    with pytest.raises(ValueError, match="the weights sum to 0"):
+        dist.allreduce_matvec(lambda v: v, weight=0)
     with pytest.raises(ValueError, match="timeout must be positive"):
         dist.set_timeout(0)
     with pytest.raises(TypeError, match="the result for item 0 is a dict"):

@@ -97,6 +97,9 @@ def test_distributed_analysis(ranks):
         assert r["grid_max_diff"] < 1e-12
         assert r["hvp_max_diff"] < 1e-12 * max(1.0, r["hvp_scale"])
         assert r["sampler_union"] == list(range(11)) and r["sampler_len"] == 6
+        for op in ("hessian", "ggn"):  # mean loss over unequal shards: weighted by shard size
+            assert r[f"{op}_op_max_diff"] < 1e-12
+            assert r[f"{op}_op_unweighted_diff"] > 1e-6  # the plain average would be wrong
 
 
 def test_raising_rank_ends_every_rank(launch):
