@@ -11,12 +11,14 @@ step: N ranks with per-rank batch B/N follow one process with batch B (to float 
 * Construction: a checksum of every parameter's and buffer's name, shape and dtype is compared
   across ranks (a mismatch is an error naming the ranks and their sizes), then rank 0's
   parameters and buffers are broadcast, so all ranks start equal.
-* Gradients are packed into buckets of about ``bucket_cap_mb`` MB, in reverse parameter order
-  (the order backward produces them), one dtype per bucket.  A gradient hook on each parameter
+* Gradients are packed into buckets of about ``bucket_cap_mb`` MB (the first one at most 1 MB, as
+  in PyTorch, so that communication starts early), in reverse parameter order (the order backward
+  produces them), one dtype per bucket.  A gradient hook on each parameter
   copies its gradient (plus any gradient accumulated under :meth:`no_sync`) into its bucket; a
   full bucket starts a non-blocking all-reduce (buckets start in index order, so every rank
   issues the same sequence of collectives); when the last parameter's gradient arrives the
-  reductions are completed, divided by N and written to ``p.grad``.  The all-reduces overlap
+  reductions are completed, divided by N and written to ``p.grad``.  Every hook also tests the
+  reductions in flight, which is what lets MPI progress them while backward computes.  The all-reduces overlap
   the rest of the backward pass when the engine runs a leaf's hooks as soon as its gradient is
   complete (all its graph edges delivered); an engine that runs leaf hooks only when the walk
   ends gives the same gradients, with the all-reduces overlapping only each other.
@@ -41,11 +43,13 @@ import numpy as np
 
 from .. import backend
 from ..autograd.tensor import Tensor
-from ..nn.modules.module import Module
+from ..nn import Module
 from . import collectives as C
 from . import group as _g
 
 __all__ = ["DistributedDataParallel"]
+
+_FIRST_BUCKET_BYTES = 2 ** 20  # PyTorch's dist._DEFAULT_FIRST_BUCKET_BYTES
 
 
 class _Bucket:
@@ -118,11 +122,13 @@ class DistributedDataParallel(Module):
     # ------------------------------------------------------------------ set-up
     def _make_buckets(self, cap_mb):
         cap = int(cap_mb * 2 ** 20)
+        first_cap = min(cap, _FIRST_BUCKET_BYTES)
         buckets, current, size, dtype = [], [], 0, None
         for pos in reversed(range(len(self._params))):
             p = self._params[pos]
             n, dt = int(p.data.size), np.dtype(p.data.dtype)
-            if current and (dt != dtype or (size + n) * dt.itemsize > cap):
+            limit = first_cap if not buckets else cap
+            if current and (dt != dtype or (size + n) * dt.itemsize > limit):
                 buckets.append(_Bucket(len(buckets), dtype, current, size))
                 current, size = [], 0
             current.append((pos, size, n))
@@ -231,6 +237,9 @@ class DistributedDataParallel(Module):
             np.copyto(view, g)
         self._got[pos] = True
         d["_fired"] += 1
+        for b in self._buckets[:self._next]:  # let MPI progress the reductions in flight
+            if b.work is not None and b.work.req is not None and b.work.req.Test():
+                b.work.req = None
         bucket.pending -= 1
         if bucket.pending == 0:
             self._launch_ready()

@@ -186,3 +186,13 @@ def test_timeout_from_environment(monkeypatch):
     monkeypatch.setenv("MATHDL_DIST_TIMEOUT", "soon")
     with pytest.raises(ValueError, match="MATHDL_DIST_TIMEOUT must be a number of seconds, got 'soon'"):
         dist.get_timeout()
+
+
+def test_buckets_reverse_order_first_one_small():
+    """Buckets fill in reverse parameter order; the first holds at most 1 MB (PyTorch's rule)."""
+    model = nn.Sequential(nn.Linear(1024, 512), nn.ReLU(), nn.Linear(512, 10))  # 2 MB, then 20 KB
+    ddp = dist.DistributedDataParallel(model)
+    names = [[ddp._names[pos] for pos, _, _ in b.entries] for b in ddp._buckets]
+    assert names == [["2.bias", "2.weight", "0.bias"], ["0.weight"]]
+    one_each = dist.DistributedDataParallel(model, bucket_cap_mb=1e-6)
+    assert len(one_each._buckets) == 4
