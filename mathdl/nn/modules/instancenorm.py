@@ -4,7 +4,8 @@ spatial positions,
   y = (x - mean_{n,c}) / sqrt(var_{n,c} + eps) * gamma_c + beta_c,
 
 PyTorch's defaults: ``affine=False`` and ``track_running_stats=False``; with running statistics
-tracked, evaluation mode uses them instead.  Unbatched (C, *spatial) input is accepted.
+tracked, evaluation mode uses them instead (``num_batches_tracked`` stays 0, as in PyTorch).
+Unbatched (C, *spatial) input is accepted.
 """
 
 from __future__ import annotations
@@ -38,8 +39,6 @@ class _InstanceNorm(_BatchNorm):
         if x.shape[1] != self.num_features:
             raise ValueError(f"{name}: expected {self.num_features} channels in dim 1, got shape {tuple(x.shape)}")
         use_input_stats = self.training or not self.track_running_stats
-        if self.training and self.track_running_stats:
-            self.num_batches_tracked.data = self.num_batches_tracked.data + 1
         return F.instance_norm(x, self.running_mean, self.running_var, self.weight, self.bias, use_input_stats,
                                0.1 if self.momentum is None else self.momentum, self.eps)
 

@@ -1,0 +1,264 @@
+"""The layers added with the layout by topic: same parameters and buffers as torch.nn (names,
+shapes, defaults), same outputs and gradients with copied weights; constructor errors; nn.utils;
+the public import paths of the layout."""
+
+import math
+
+import numpy as np
+import pytest
+
+import mathdl
+import mathdl.nn as nn
+
+torch = pytest.importorskip("torch")
+tnn = torch.nn
+
+
+def _r(*shape, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape)
+
+
+def _copy_into(ours, ref):
+    """Copy torch's parameters and buffers into ours (they must have the same names and shapes)."""
+    sd, tsd = ours.state_dict(), ref.state_dict()
+    assert list(sd) == list(tsd)
+    for k, v in tsd.items():
+        assert tuple(sd[k].shape) == tuple(v.shape), k
+    ours.load_state_dict({k: mathdl.tensor(v.detach().numpy()) for k, v in tsd.items()})
+
+
+LAYERS = {
+    "Conv3d": (lambda m: m.Conv3d(4, 6, (2, 3, 2), stride=(1, 2, 1), padding=1, groups=2), (2, 4, 3, 5, 4)),
+    "ConvTranspose1d": (lambda m: m.ConvTranspose1d(4, 6, 3, stride=2, padding=1, output_padding=1, groups=2),
+                        (2, 4, 5)),
+    "InstanceNorm1d": (lambda m: m.InstanceNorm1d(3), (2, 3, 5)),
+    "InstanceNorm2d-affine-tracked": (lambda m: m.InstanceNorm2d(3, affine=True, track_running_stats=True),
+                                      (2, 3, 4, 3)),
+    "RMSNorm": (lambda m: m.RMSNorm([3, 4]), (2, 3, 4)),
+    "LocalResponseNorm": (lambda m: m.LocalResponseNorm(3, alpha=0.3), (2, 5, 3, 2)),
+    "ZeroPad2d": (lambda m: m.ZeroPad2d((1, 2, 0, 1)), (2, 3, 4, 4)),
+    "ConstantPad1d": (lambda m: m.ConstantPad1d(2, 3.5), (2, 3, 4)),
+    "ConstantPad2d": (lambda m: m.ConstantPad2d((1, 0, 2, 1), -1.0), (2, 3, 4, 4)),
+    "ReflectionPad1d": (lambda m: m.ReflectionPad1d((2, 1)), (2, 3, 4)),
+    "ReflectionPad2d": (lambda m: m.ReflectionPad2d(2), (2, 3, 4, 4)),
+    "ReplicationPad1d": (lambda m: m.ReplicationPad1d((0, 3)), (2, 3, 4)),
+    "ReplicationPad2d": (lambda m: m.ReplicationPad2d((1, 2, 3, 0)), (2, 3, 4, 4)),
+    "CircularPad1d": (lambda m: m.CircularPad1d(2), (2, 3, 4)),
+    "CircularPad2d": (lambda m: m.CircularPad2d((1, 2, 3, 0)), (2, 3, 4, 4)),
+    "PixelShuffle": (lambda m: m.PixelShuffle(2), (2, 8, 3, 2)),
+    "PixelUnshuffle": (lambda m: m.PixelUnshuffle(2), (2, 2, 4, 6)),
+    "Unfold": (lambda m: m.Unfold((2, 3), padding=1, stride=2), (2, 3, 5, 6)),
+    "Fold": (lambda m: m.Fold((4, 5), (2, 2)), (2, 8, 12)),
+    "MaxPool3d": (lambda m: m.MaxPool3d(2, stride=(1, 2, 2), padding=1), (2, 2, 3, 4, 5)),
+    "AvgPool3d": (lambda m: m.AvgPool3d((2, 3, 2), stride=2), (2, 2, 4, 5, 4)),
+    "AdaptiveMaxPool1d": (lambda m: m.AdaptiveMaxPool1d(3), (2, 3, 8)),
+    "AdaptiveMaxPool2d": (lambda m: m.AdaptiveMaxPool2d((2, None)), (2, 3, 5, 4)),
+    "AdaptiveAvgPool1d": (lambda m: m.AdaptiveAvgPool1d(3), (2, 3, 8)),
+    "GLU": (lambda m: m.GLU(), (3, 4)),
+    "Softmin": (lambda m: m.Softmin(dim=1), (3, 4)),
+    "Threshold": (lambda m: m.Threshold(0.1, 20.0), (3, 4)),
+    "Hardshrink": (lambda m: m.Hardshrink(), (3, 4)),
+    "Softshrink": (lambda m: m.Softshrink(0.2), (3, 4)),
+    "Identity": (lambda m: m.Identity(3, unused=1), (3, 4)),
+    "Flatten": (lambda m: m.Flatten(), (2, 3, 4)),
+    "Unflatten": (lambda m: m.Unflatten(1, (2, 2)), (3, 4)),
+}
+
+
+@pytest.mark.parametrize("name", list(LAYERS))
+def test_layer_matches_torch(name):
+    make, shape = LAYERS[name]
+    ours, ref = make(nn).double(), make(tnn).double()
+    _copy_into(ours, ref)
+    for training in (True, False):
+        ours.train(training)
+        ref.train(training)
+        x_np = _r(*shape, seed=1)
+        x = mathdl.tensor(x_np, requires_grad=True)
+        xt = torch.tensor(x_np, requires_grad=True)
+        y, yt = ours(x), ref(xt)
+        np.testing.assert_allclose(y.numpy(), yt.detach().numpy(), rtol=1e-10, atol=1e-12)
+        g = _r(*yt.shape, seed=2)
+        (y * mathdl.tensor(g)).sum().backward()
+        (yt * torch.tensor(g)).sum().backward()
+        np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy(), rtol=1e-9, atol=1e-11)
+        for (k, p), (_, tp) in zip(ours.named_parameters(), ref.named_parameters()):
+            np.testing.assert_allclose(p.grad.numpy(), tp.grad.numpy(), rtol=1e-9, atol=1e-11, err_msg=k)
+            p.grad = None
+            tp.grad = None
+        for (k, b), (_, tb) in zip(ours.named_buffers(), ref.named_buffers()):
+            np.testing.assert_allclose(b.numpy(), tb.numpy(), rtol=1e-12, atol=1e-14, err_msg=k)
+
+
+def test_conv3d_and_conv_transpose1d_default_init_bounds():
+    mathdl.manual_seed(0)
+    c = nn.Conv3d(2, 3, (2, 3, 1))
+    fan_in = 2 * 6
+    assert tuple(c.weight.shape) == (3, 2, 2, 3, 1) and tuple(c.bias.shape) == (3,)
+    assert np.abs(c.weight.numpy()).max() <= 1 / math.sqrt(fan_in) + 1e-7
+    assert np.abs(c.bias.numpy()).max() <= 1 / math.sqrt(fan_in) + 1e-7
+    t = nn.ConvTranspose1d(4, 6, 3, groups=2)
+    assert tuple(t.weight.shape) == (4, 3, 3)
+    assert np.abs(t.weight.numpy()).max() <= 1 / math.sqrt(9) + 1e-7
+
+
+def test_embedding_bag_module_matches_torch():
+    for mode in ("sum", "mean", "max"):
+        ours = nn.EmbeddingBag(7, 3, mode=mode, padding_idx=2).double()
+        ref = tnn.EmbeddingBag(7, 3, mode=mode, padding_idx=2).double()
+        _copy_into(ours, ref)
+        idx, off = np.array([1, 2, 4, 6, 4, 3, 2]), np.array([0, 3, 3, 5])
+        y = ours(mathdl.tensor(idx), mathdl.tensor(off))
+        yt = ref(torch.tensor(idx), torch.tensor(off))
+        np.testing.assert_allclose(y.numpy(), yt.detach().numpy(), rtol=1e-12)
+        y.sum().backward()
+        yt.sum().backward()
+        np.testing.assert_allclose(ours.weight.grad.numpy(), ref.weight.grad.numpy(), rtol=1e-12)
+    assert nn.EmbeddingBag(5, 2, padding_idx=1).weight.numpy()[1].tolist() == [0.0, 0.0]
+
+
+def test_rrelu_module_modes():
+    m = nn.RReLU(0.1, 0.3)
+    x = mathdl.tensor(-np.ones(1000))
+    m.eval()
+    np.testing.assert_allclose(m(x).numpy(), -0.2)
+    m.train()
+    assert m(x).numpy().std() > 0.03
+
+
+@pytest.mark.parametrize("name,args", [
+    ("TripletMarginLoss", dict(margin=0.5, p=1.0, swap=True)),
+    ("HingeEmbeddingLoss", dict(margin=0.5)),
+    ("SoftMarginLoss", dict(reduction="sum")),
+    ("MultiMarginLoss", dict(p=2, margin=0.5)),
+    ("MultiLabelMarginLoss", dict()),
+    ("MultiLabelSoftMarginLoss", dict(reduction="none")),
+    ("CTCLoss", dict(blank=1, zero_infinity=True)),
+])
+def test_loss_modules_match_torch(name, args):
+    rng = np.random.default_rng(0)
+    if name == "TripletMarginLoss":
+        data = [rng.standard_normal((4, 3)) for _ in range(3)]
+        extra, textra = [], []
+    elif name == "CTCLoss":
+        lp = np.log(rng.dirichlet(np.ones(4), size=(7, 2)))
+        data, tg = [lp], np.array([[2, 3, 3], [0, 2, 0]])
+        extra = [mathdl.tensor(tg), [7, 5], [3, 2]]
+        textra = [torch.tensor(tg), torch.tensor([7, 5]), torch.tensor([3, 2])]
+    else:
+        data = [rng.standard_normal((3, 4))]
+        tg = {"HingeEmbeddingLoss": np.sign(rng.standard_normal((3, 4))),
+              "SoftMarginLoss": np.sign(rng.standard_normal((3, 4))),
+              "MultiMarginLoss": np.array([1, 3, 0]),
+              "MultiLabelMarginLoss": np.array([[1, 3, -1, 0], [0, 1, 2, 3], [-1, 1, 1, 1]]),
+              "MultiLabelSoftMarginLoss": (rng.random((3, 4)) > 0.5).astype(float)}[name]
+        extra, textra = [mathdl.tensor(tg)], [torch.tensor(tg)]
+    ours, ref = getattr(nn, name)(**args), getattr(tnn, name)(**args)
+    xs = [mathdl.tensor(d, requires_grad=True) for d in data]
+    ts = [torch.tensor(d, requires_grad=True) for d in data]
+    y, yt = ours(*xs, *extra), ref(*ts, *textra)
+    np.testing.assert_allclose(y.numpy(), yt.detach().numpy(), rtol=1e-10, atol=1e-12)
+    if name != "CTCLoss":  # CTC: torch's gradient of log_probs differs by exp(log_probs), see ops.losses
+        y.sum().backward()
+        yt.sum().backward()
+        for x, t in zip(xs, ts):
+            np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("make,exc,word", [
+    (lambda: nn.Conv2d(3, 4, -1), ValueError, "kernel_size"),
+    (lambda: nn.Conv2d(3, -4, 3), ValueError, "out_channels"),
+    (lambda: nn.Conv2d(3, 4, 3, stride=0), ValueError, "stride"),
+    (lambda: nn.Conv2d(3, 4, 3, padding=-1), ValueError, "padding"),
+    (lambda: nn.Conv2d(3, 4, 3, padding="full"), ValueError, "padding"),
+    (lambda: nn.Conv1d(0, 4, 3), ValueError, "in_channels"),
+    (lambda: nn.Conv3d(2, 4, (1, 2)), ValueError, "kernel_size"),
+    (lambda: nn.ConvTranspose2d(2, 4, 3, dilation=0), ValueError, "dilation"),
+    (lambda: nn.ConvTranspose1d(2, 4, 3, groups=3), ValueError, "groups"),
+    (lambda: nn.Conv2d(3, 4, 2.5), TypeError, "kernel_size"),
+    (lambda: nn.Linear(-1, 3), ValueError, "in_features"),
+    (lambda: nn.Linear(3, -2), ValueError, "out_features"),
+    (lambda: nn.Bilinear(2, -3, 4), ValueError, "in2_features"),
+    (lambda: nn.Embedding(-5, 3), ValueError, "num_embeddings"),
+    (lambda: nn.EmbeddingBag(5, 3, mode="median"), ValueError, "mode"),
+    (lambda: nn.BatchNorm2d(-3), ValueError, "num_features"),
+    (lambda: nn.InstanceNorm1d(0), ValueError, "num_features"),
+    (lambda: nn.LayerNorm((3, -1)), ValueError, "normalized_shape"),
+    (lambda: nn.RMSNorm(0), ValueError, "normalized_shape"),
+    (lambda: nn.GroupNorm(0, 4), ValueError, "num_groups"),
+    (lambda: nn.MaxPool2d(0), ValueError, "kernel_size"),
+    (lambda: nn.AvgPool3d(2, stride=-1), ValueError, "stride"),
+    (lambda: nn.MaxPool1d(3, padding=-1), ValueError, "padding"),
+    (lambda: nn.PixelShuffle(0), ValueError, "upscale_factor"),
+    (lambda: nn.Fold((4, 4), 0), ValueError, "kernel_size"),
+    (lambda: nn.LocalResponseNorm(0), ValueError, "size"),
+    (lambda: nn.ReflectionPad2d((1, 2, 3)), ValueError, "padding"),
+    (lambda: nn.ReplicationPad1d(-1), ValueError, "padding"),
+    (lambda: nn.TripletMarginLoss(margin=0), ValueError, "margin"),
+    (lambda: nn.MultiMarginLoss(p=3), ValueError, "p = 1"),
+    (lambda: nn.RReLU(0.5, 0.1), ValueError, "lower"),
+])
+def test_constructor_errors_name_the_argument(make, exc, word):
+    with pytest.raises(exc, match=word):
+        make()
+
+
+def test_instance_norm_unbatched_and_bad_channels():
+    m = nn.InstanceNorm1d(3)
+    y = m(mathdl.tensor(_r(3, 5)))
+    assert tuple(y.shape) == (3, 5)
+    np.testing.assert_allclose(y.numpy().mean(axis=1), 0, atol=1e-12)
+    with pytest.raises(ValueError, match="channels"):
+        m(mathdl.tensor(_r(2, 4, 5)))
+
+
+# ---------------------------------------------------------------------------- nn.utils
+def test_parameters_to_vector_and_back():
+    m = nn.Sequential(nn.Linear(3, 2), nn.Linear(2, 1))
+    v = nn.utils.parameters_to_vector(m.parameters())
+    assert tuple(v.shape) == (3 * 2 + 2 + 2 + 1,)
+    np.testing.assert_array_equal(v.numpy()[:6], m[0].weight.numpy().ravel())
+    v.sum().backward()  # differentiable: every parameter gets a gradient of ones
+    assert all(np.all(p.grad.numpy() == 1) for p in m.parameters())
+    new = mathdl.tensor(np.arange(11, dtype=np.float32))
+    nn.utils.vector_to_parameters(new, m.parameters())
+    np.testing.assert_array_equal(m[1].bias.numpy(), [10.0])
+    np.testing.assert_array_equal(nn.utils.parameters_to_vector(m.parameters()).numpy(), np.arange(11))
+    with pytest.raises(ValueError, match="hold 11"):
+        nn.utils.vector_to_parameters(mathdl.tensor(np.zeros(5, np.float32)), m.parameters())
+    with pytest.raises(TypeError, match="Tensor"):
+        nn.utils.vector_to_parameters(np.zeros(11), m.parameters())
+
+
+def test_clip_grad_is_the_optim_implementation():
+    import mathdl.optim.clip as clip
+
+    assert nn.utils.clip_grad_norm_ is clip.clip_grad_norm_
+    assert nn.utils.clip_grad_value_ is clip.clip_grad_value_
+    p = nn.Parameter(mathdl.tensor(np.zeros(4)))
+    p.grad = mathdl.tensor(np.array([3.0, 4.0, 0.0, 0.0]))
+    total = nn.utils.clip_grad_norm_([p], 1.0)
+    assert float(total) == pytest.approx(5.0)
+    np.testing.assert_allclose(p.grad.numpy(), [0.6, 0.8, 0, 0], rtol=1e-5)
+
+
+# ---------------------------------------------------------------------------- layout
+def test_public_import_paths():
+    import mathdl.nn.functional as F
+    import mathdl.nn.init as init
+    from mathdl.nn import modules
+
+    assert nn.functional is F and nn.init is init
+    assert nn.Linear is modules.linear.Linear and nn.CrossEntropyLoss is modules.loss.CrossEntropyLoss
+    assert F.cross_entropy is nn.functional.loss.cross_entropy
+    assert F.ctc_loss.__module__ == "mathdl.nn.functional.loss"
+    # one home per loss and level: primitive (ops.losses), function (functional.loss), module (modules.loss)
+    assert nn.CTCLoss.__module__ == "mathdl.nn.modules.loss"
+    import mathdl.ops.losses as P
+
+    assert hasattr(P, "ctc_nll") and hasattr(P, "softmax_cross_entropy")
+    for mod in ("activation", "attention", "batchnorm", "container", "conv", "distance", "dropout", "flatten",
+                "fold", "instancenorm", "linear", "loss", "module", "normalization", "padding", "pixelshuffle",
+                "pooling", "sparse", "transformer", "upsampling"):
+        assert hasattr(modules, mod), mod
+    assert mathdl.nn.utils.rnn is not None if hasattr(mathdl.nn.utils, "rnn") else True
