@@ -292,15 +292,15 @@ class EluFn(_Fused):
         if not _grad_state.enabled:
             xa = _at_least_1d(x.data)
             xp = xp_of(xa)
-            d = xp.minimum(xa, 0)
+            d = xp.fmin(xa, 0)  # NaN -> 0: PyTorch's gradient at NaN is ``scale``
             if self.input_scale != 1:
                 d *= self.input_scale
             xp.exp(d, out=d)
             d *= c
-            d += (xa > 0) * xa.dtype.type(self.scale - c)
+            d += ~(xa <= 0) * xa.dtype.type(self.scale - c)
             d *= g.data
             return (_make(d.reshape(g.shape)),)
-        pos = _make((x.data > 0).astype(x.dtype))
+        pos = _make((~(x.data <= 0)).astype(x.dtype))
         e = ew.mul(ew.exp(ew.mul(ew.clamp(x, max=0.0), self.input_scale)), c)
         d = ew.add(e, ew.mul(pos, self.scale - c))
         return (ew.mul(g, d),)

@@ -339,13 +339,26 @@ def pow(a, b):
                 return _make(_arr(_scalar_array(a, dt, xp) ** b.data.astype(dt), xp))
         return RPowScalar(float(a))(b)
     a, b = _pair(a, b)
-    if a.data.dtype.kind in "biu" and (b.data < 0).any():
-        raise RuntimeError("pow: integers to negative integer powers are not allowed")
-    if a.data.dtype.kind == "b":
-        a, b = _make(a.data.astype(np.int64)), _make(b.data.astype(np.int64))
     if a.shape != b.shape:
         _broadcast_error("pow", a, b)
+    if a.data.dtype.kind in "biu":
+        return _make(_int_pow(a.data, b.data))
     return Pow()(a, b)
+
+
+def _int_pow(a, b):
+    """Integer a ** b elementwise as PyTorch computes it: bools as int64, and a negative
+    exponent gives 1 for a == 1, +-1 for a == -1 and 0 otherwise (integer division)."""
+    xp = xp_of(a)
+    if a.dtype.kind == "b":
+        a, b = a.astype(np.int64), b.astype(np.int64)
+    neg = b < 0
+    if not neg.any():
+        return _arr(a ** b, xp)
+    out = a ** xp.where(neg, 0, b)
+    odd = (b % 2) != 0
+    special = xp.where(a == 1, 1, xp.where(a == -1, xp.where(odd, -1, 1), 0)).astype(out.dtype)
+    return _arr(xp.where(neg, special, out), xp)
 
 
 def rsub(a, b):
@@ -605,6 +618,9 @@ def rsqrt(x):
 
 
 def square(x):
+    """x * x (booleans square to int64, as PyTorch)."""
+    if x.data.dtype.kind == "b":
+        return _make(x.data.astype(np.int64))
     return PowScalar(2)(x)
 
 
@@ -636,6 +652,10 @@ def clamp(x, min=None, max=None):
     """Limit x to [min, max]; the bounds are numbers or (broadcastable) tensors."""
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
+    if x.data.dtype.kind in "biu" and any(isinstance(v, float) for v in (min, max)):
+        x = _to_default_float(x)  # a float bound makes an integer tensor float, as PyTorch
+    elif x.data.dtype.kind == "b" and not isinstance(min, Tensor) and not isinstance(max, Tensor):
+        x = _make(x.data.astype(np.int64))
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         if min is not None:
             x = maximum(x, min)

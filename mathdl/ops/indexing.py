@@ -124,13 +124,14 @@ def setitem(x, index, value):
     if x._node is None and x.requires_grad:
         raise RuntimeError("setitem: a leaf tensor that requires grad cannot be modified in place")
     vt = value if isinstance(value, Tensor) else _make(xp.asarray(v, dtype=x.dtype))
-    from .elementwise import add, mul
+    from .elementwise import add, where
 
-    keep = xp.ones(x.shape, dtype=x.dtype)
-    keep[idx] = 0
+    keep = xp.ones(x.shape, dtype=bool)
+    keep[idx] = False
     target_shape = x.data[idx].shape
     vt = broadcast_to(vt, target_shape) if vt.shape != target_shape else vt
-    new = add(mul(snapshot(x), _make(keep)), IndexPut(x.shape, idx, has_int)(vt))
+    # where, not a multiplication by the mask: inf * 0 would leave NaN at the written places
+    new = add(where(keep, snapshot(x), 0.0), IndexPut(x.shape, idx, has_int)(vt))
     rebind(x, new)
 
 
@@ -300,11 +301,11 @@ class ScatterAlong(Function):
             if self.add:
                 gx = g
             else:
-                keep = xp_of(g.data).ones(g.shape, dtype=g.dtype)
-                keep[_along_index(self.indices, self.axis, xp_of(g.data))] = 0
-                from .elementwise import mul
+                keep = xp_of(g.data).ones(g.shape, dtype=bool)
+                keep[_along_index(self.indices, self.axis, xp_of(g.data))] = False
+                from .elementwise import where
 
-                gx = mul(g, _make(keep))
+                gx = where(keep, g, 0.0)
         if src.requires_grad:
             gs = gather(g, self.axis, _make(self.indices))
         return gx, gs
@@ -387,17 +388,18 @@ def reshape_like(t, shape):
 
 def index_copy(x, dim, index, source):
     """out = x, then out[..., index[i], ...] = source[..., i, ...] along ``dim``."""
-    from .elementwise import add, mul
+    from .elementwise import add, where
 
     d, key = _index_key(x, dim, index, "index_copy")
     xp = xp_of(x.data)
-    keep = xp.ones(x.shape, dtype=x.dtype)
-    keep[key] = 0
+    keep = xp.ones(x.shape, dtype=bool)
+    keep[key] = False
     if source.dtype != x.dtype:
         from .shape import cast
 
         source = cast(source, x.dtype)
-    return add(mul(x, _make(keep)), IndexPut(x.shape, key, True)(source))
+    zero = _make(xp.zeros((), dtype=x.dtype))
+    return add(where(keep, x, zero), IndexPut(x.shape, key, True)(source))
 
 
 def index_fill(x, dim, index, value):

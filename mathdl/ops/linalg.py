@@ -297,6 +297,9 @@ def einsum(equation, *operands):
         if not isinstance(x, Tensor):
             raise TypeError(f"einsum: operand {i} is a {type(x).__name__}, expected a Tensor")
     subs, out, sizes = _einsum_parse(equation, [x.shape for x in operands])
+    summed = set("".join(subs)) - set(out)
+    if summed and any(x.data.dtype.kind == "b" for x in operands):  # sums of booleans count, in int64
+        operands = tuple(_make(x.data.astype(np.int64)) if x.data.dtype.kind == "b" else x for x in operands)
     return Einsum(subs, out, sizes)(*operands)
 
 
@@ -380,6 +383,9 @@ def cdist(x1, x2, p=2.0, compute_mode=None):
 
 def _beta_alpha(inp, prod, beta, alpha):
     from .elementwise import add, mul
+
+    if prod.data.dtype.kind in "iu":  # integer products keep integer scale factors, as PyTorch
+        beta, alpha = int(beta), int(alpha)
 
     if alpha != 1:
         prod = mul(prod, alpha)

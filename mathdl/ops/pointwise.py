@@ -127,6 +127,9 @@ class _Rounding(Function):
 
     def forward(self, x):
         xp = xp_of(x)
+        if self.ufunc == "sign":  # sign(NaN) = 0 in PyTorch
+            y = _arr(xp.sign(x), xp)
+            return xp.where(y != y, 0, y).astype(x.dtype, copy=False) if x.dtype.kind == "f" else y
         if self.ufunc == "round" and self.decimals:
             return _arr(xp.round(x, self.decimals), xp)
         return _arr(getattr(xp, self.ufunc)(x), xp)
@@ -262,9 +265,12 @@ class Atan2(_Binary):
         xp = xp_of(a)
         return _arr(xp.arctan2(a, b), xp)
 
-    def derivatives(self, a, b, g):
-        r = ew.div(g, ew.add(ew.mul(a, a), ew.mul(b, b)))
-        return ew.mul(r, b), ew.neg(ew.mul(r, a))
+    def derivatives(self, a, b, g):  # PyTorch's rule: 1 / (a^2 + b^2) taken as 0 where it is infinite
+        r = ew.div(1.0, ew.add(ew.mul(a, a), ew.mul(b, b)))
+        inf = xp_of(r.data).isinf(r.data)
+        if inf.any():
+            r = ew.where(inf, 0.0, r)
+        return ew.mul(ew.mul(g, b), r), ew.mul(ew.mul(g, ew.neg(a)), r)
 
 
 class Hypot(_Binary):
@@ -324,8 +330,10 @@ class Lerp(Function):
 
     __slots__ = ()
 
-    def forward(self, a, b, w):
-        return a + w * (b - a)
+    def forward(self, a, b, w):  # PyTorch's two-sided formula (exact at w = 0 and w = 1)
+        xp = xp_of(a)
+        d = b - a
+        return _arr(xp.where(xp.abs(w) < 0.5, a + w * d, b - d * (1 - w)), xp)
 
     def backward(self, g):
         a, b, w = self.inputs
@@ -341,9 +349,11 @@ class Copysign(_Binary):
         xp = xp_of(a)
         return _arr(xp.copysign(a, b), xp)
 
-    def derivatives(self, a, b, g):
+    def derivatives(self, a, b, g):  # PyTorch: g * result / a, taken as 0 at a == 0 (NaN at a = +-inf)
         xp = xp_of(a.data)
-        s = xp.copysign(1.0, a.data) * xp.copysign(1.0, b.data) * (a.data != 0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            s = xp.copysign(a.data, b.data) / a.data
+        s = xp.where(a.data == 0, 0, s)
         return ew.mul(g, _make(_arr(s, xp).astype(g.dtype))), ew.mul(g, 0.0)
 
 
@@ -402,7 +412,7 @@ def lerp(input, end, weight):
     """input + weight (end - input); ``weight`` a number or a tensor."""
     a, b = _pair(input, end)
     if not isinstance(weight, Tensor):
-        return ew.add(a, ew.mul(ew.sub(b, a), float(weight)))
+        weight = _make(xp_of(a.data).asarray(float(weight), dtype=a.dtype))
     w = ew._cast(weight, a.dtype)
     try:
         np.broadcast_shapes(a.shape, b.shape, w.shape)
@@ -562,8 +572,11 @@ def square_(x):
 
 
 def addcmul(input, tensor1, tensor2, *, value=1):
-    """input + value tensor1 tensor2."""
-    return ew.add(input, ew.mul(ew.mul(tensor1, tensor2), value))
+    """input + value tensor1 tensor2 (for integer tensors the value is taken as an integer)."""
+    prod = ew.mul(tensor1, tensor2)
+    if prod.data.dtype.kind in "iu" and input.data.dtype.kind in "iu":
+        value = int(value)
+    return ew.add(input, ew.mul(prod, value) if value != 1 else prod)
 
 
 def addcdiv(input, tensor1, tensor2, *, value=1):

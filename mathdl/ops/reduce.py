@@ -89,7 +89,7 @@ class Mean(_Reduction):
 
     def backward(self, g):
         n = _count(self.in_shape, self.axes)
-        return (_unreduce(ew.mul(g, 1.0 / n), self.in_shape, self.axes, self.keepdim),)
+        return (_unreduce(ew.mul(g, 1.0 / n if n else np.nan), self.in_shape, self.axes, self.keepdim),)
 
 
 class Var(_Reduction):
@@ -101,6 +101,8 @@ class Var(_Reduction):
 
     def forward(self, x):
         self.in_shape = x.shape
+        if x.dtype == np.float32 or x.dtype == np.float16:  # accumulate in float64, as PyTorch
+            return x.var(axis=self.axes, keepdims=self.keepdim, ddof=self.correction, dtype=np.float64).astype(x.dtype)
         return x.var(axis=self.axes, keepdims=self.keepdim, ddof=self.correction)
 
     def backward(self, g):
@@ -168,9 +170,11 @@ class Prod(_Reduction):
         g = _unreduce(g, x.shape, self.axes, self.keepdim)
         if not (x.data == 0).any():
             return (ew.mul(g, ew.div(prod(x, self.axes, keepdim=True), x)),)
-        # with zeros, P / x fails: take the product of the other entries directly,
-        # others_i = prod_j where(j == i, 1, x_j), over the reduced axes moved last and flattened
-        # (differentiable again, so grad-of-grad is right at zeros too)
+        # with zeros, P / x fails: the product of the other entries is the product of the
+        # exclusive cumulative products from the left and from the right (PyTorch's formula),
+        # over the reduced axes moved last and flattened; differentiable again (cumprod)
+        from .shape import cat
+
         xp = xp_of(x.data)
         axes = self.axes if self.axes is not None else tuple(range(x.ndim))
         rest = [i for i in range(x.ndim) if i not in axes]
@@ -179,10 +183,13 @@ class Prod(_Reduction):
         moved_shape = xt.shape
         n = _count(x.shape, axes)
         flat = reshape(xt, moved_shape[:len(rest)] + (n,))
-        rep = broadcast_to(reshape(flat, flat.shape[:-1] + (1, n)), flat.shape[:-1] + (n, n))
-        eye = _make(xp.eye(n, dtype=bool))
-        others = prod(ew.where(eye, 1.0, rep), -1)
-        others = permute(reshape(others, moved_shape), tuple(np.argsort(perm)))
+        one = _make(xp.ones(flat.shape[:-1] + (1,), dtype=x.dtype))
+        left = cumprod(cat([one, flat[..., :n - 1]], -1), -1)
+        right = flip(cumprod(flip(cat([flat[..., 1:], one], -1), -1), -1), -1)
+        others = permute(reshape(ew.mul(left, right), moved_shape), tuple(np.argsort(perm)))
+        if self.axes is None or len(axes) == x.ndim:
+            if int((x.data == 0).sum()) >= 2 and not xp.isfinite(x.data).all():
+                others = _make(xp.zeros(x.shape, dtype=x.dtype))  # PyTorch: zero gradient with >= 2 zeros
         return (ew.mul(g, others),)
 
 
@@ -249,25 +256,39 @@ def var(x, dim=None, keepdim=False, *, axis=None, correction=1, unbiased=None):
 
 
 def std(x, dim=None, keepdim=False, *, axis=None, correction=1, unbiased=None):
-    """sqrt(var(x)) with the same arguments as :func:`var`."""
+    """sqrt(var(x)) with the same arguments as :func:`var` (float32/float16 inputs go through
+    float64, so that a variance beyond the float32 range still gives a finite std, as PyTorch)."""
+    from .shape import cast
+
+    dt = x.data.dtype
+    if dt == np.float32 or dt == np.float16:
+        v = var(cast(x, np.dtype(np.float64)), dim, keepdim, axis=axis, correction=correction, unbiased=unbiased)
+        return cast(ew.sqrt(v), dt)
     return ew.sqrt(var(x, dim, keepdim, axis=axis, correction=correction, unbiased=unbiased))
 
 
 def _minmax(x, dim, keepdim, axis, is_max):
     dim = _dim_arg(dim, axis)
     name = "max" if is_max else "min"
-    if x.data.size == 0:
-        raise ValueError(f"{name}: empty tensor has no {'maximum' if is_max else 'minimum'}")
     if dim is None or not isinstance(dim, (int, np.integer)):
         axes = normalize_dims(dim, x.ndim, name)
+        _check_nonempty(x, axes, name)
         return MaxAll(axes, keepdim, is_max)(x)
     ax = normalize_dim(dim, x.ndim, name)
+    _check_nonempty(x, (ax,) if x.ndim else None, name)
     if x.ndim == 0:
         return MinMaxResult(MaxAll(None, keepdim, is_max)(x), _make(xp_of(x.data).zeros((), dtype=np.int64)))
     fn = MaxAlong(ax, keepdim, is_max)
     vals = fn(x)
     idx = xp_of(x.data).expand_dims(fn.indices, ax) if keepdim else fn.indices
     return MinMaxResult(vals, _make(idx.astype(np.int64)))
+
+
+def _check_nonempty(x, axes, name):
+    """Reducing over an axis of length 0 has no extreme value (PyTorch raises too)."""
+    sizes = x.shape if axes is None else [x.shape[a] for a in axes]
+    if 0 in sizes or (axes is None and x.data.size == 0):
+        raise ValueError(f"{name}: cannot reduce over a dimension of size 0 (input shape {tuple(x.shape)})")
 
 
 def max(x, dim=None, keepdim=False, *, axis=None):
@@ -286,12 +307,16 @@ def min(x, dim=None, keepdim=False, *, axis=None):
 
 def amax(x, dim=None, keepdim=False):
     """max_i x_i over ``dim`` (one or several axes); ties share the gradient equally."""
-    return MaxAll(normalize_dims(dim, x.ndim), keepdim, True)(x)
+    axes = normalize_dims(dim, x.ndim)
+    _check_nonempty(x, axes, "amax")
+    return MaxAll(axes, keepdim, True)(x)
 
 
 def amin(x, dim=None, keepdim=False):
     """min_i x_i over ``dim`` (one or several axes); ties share the gradient equally."""
-    return MaxAll(normalize_dims(dim, x.ndim), keepdim, False)(x)
+    axes = normalize_dims(dim, x.ndim)
+    _check_nonempty(x, axes, "amin")
+    return MaxAll(axes, keepdim, False)(x)
 
 
 def prod(x, dim=None, keepdim=False, *, axis=None):
@@ -440,7 +465,7 @@ def logcumsumexp(x, dim):
 
     d = _scan_axis(x, dim, "logcumsumexp")
     x = ew._floating(x)
-    if x.ndim == 0:
+    if x.ndim == 0 or x.data.size == 0:
         return x
     n = x.shape[d]
     xt = _move_last(x, d)
@@ -503,9 +528,8 @@ def median(x, dim=None, keepdim=False):
 
     xp = xp_of(x.data)
     if dim is None:
-        if x.data.size == 0:
-            return _make(xp.asarray(np.nan, dtype=x.dtype)) if x.dtype.kind == "f" else \
-                ew._floating(x)  # PyTorch: nan
+        if x.data.size == 0:  # PyTorch: NaN (connected to the input, so it has a gradient)
+            return ew.mul(sum(x), np.nan)
         flat = reshape(x, (-1,))
         sel = _median_index(flat.data, 0, xp)
         return reshape(take_along_dim(flat, _make(sel), 0), ())
@@ -561,11 +585,12 @@ def quantile(x, q, dim=None, keepdim=False, *, interpolation="linear"):
         raise ValueError(f"quantile: q must be a number or a 1-D tensor, got {qa.ndim} dimensions")
     if ((qa < 0) | (qa > 1)).any():
         raise ValueError("quantile: q values must be in the range [0, 1]")
+    zero_d = x.ndim == 0
     if dim is None:
         x, d, out_shape = reshape(x, (-1,)), 0, (1,) * x.ndim if keepdim else ()
     else:
         d = normalize_dim(dim, x.ndim, "quantile")
-        if x.ndim == 0:
+        if zero_d:
             x, d = reshape(x, (1,)), 0
         out_shape = None
     n = x.shape[d]
@@ -592,7 +617,9 @@ def quantile(x, q, dim=None, keepdim=False, *, interpolation="linear"):
     vlo = take_along_dim(xs, _make(idx_lo), -1)
     vhi = take_along_dim(xs, _make(idx_hi), -1)
     w = _make(xp.asarray(frac, dtype=x.dtype))
-    out = ew.add(vlo, ew.mul(ew.sub(vhi, vlo), w))       # [..., nq]
+    from .pointwise import lerp
+
+    out = lerp(vlo, vhi, w)                               # [..., nq], PyTorch's lerp formula
     if xs.dtype.kind == "f":
         has_nan = xp.isnan(xs.data).any(axis=-1, keepdims=True)
         if has_nan.any():
@@ -601,8 +628,10 @@ def quantile(x, q, dim=None, keepdim=False, *, interpolation="linear"):
     out = permute(out, (out.ndim - 1,) + tuple(range(out.ndim - 1)))
     if dim is None:
         out = reshape(out, (len(lo),) + out_shape)
-    elif keepdim:
+    elif keepdim and not zero_d:
         out = unsqueeze_at(out, d + 1)
+    elif zero_d:
+        out = reshape(out, (len(lo),))
     if qa.ndim == 0:
         out = reshape(out, out.shape[1:])
     return out

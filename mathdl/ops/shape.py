@@ -325,7 +325,7 @@ def split(x, split_size_or_sections, dim=0):
         step = split_size_or_sections
         if step <= 0:
             raise ValueError("split: split size must be positive")
-        sizes = [min(step, n - s) for s in range(0, n, step)]
+        sizes = [min(step, n - s) for s in range(0, n, step)] or [0]  # an empty dim gives one empty piece
     else:
         sizes = list(split_size_or_sections)
         if sum(sizes) != n:
@@ -762,8 +762,6 @@ def combinations(x, r=2, with_replacement=False):
         raise ValueError(f"combinations: expected a 1-D tensor, got shape {tuple(x.shape)}")
     gen = itertools.combinations_with_replacement if with_replacement else itertools.combinations
     combos = np.array(list(gen(range(x.shape[0]), r)), dtype=np.int64).reshape(-1, r)
-    if combos.shape[0] == 0:
-        return _make(xp_of(x.data).zeros((0,) if r else (0,), dtype=x.dtype))
     return getitem(x, _make(combos))
 
 

@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..autograd.function import Function
 from ..backend import xp_of
 from . import elementwise as ew
@@ -79,7 +81,11 @@ class LogSoftmax(Function):
 
 def logsumexp(x, dim=None, keepdim=False, *, axis=None):
     """log sum_i exp(x_i) over ``dim`` (all entries by default), computed as m + log sum exp(x - m)."""
-    return LogSumExp(normalize_dims(_dim_arg(dim, axis), x.ndim, "logsumexp"), keepdim)(x)
+    axes = normalize_dims(_dim_arg(dim, axis), x.ndim, "logsumexp")
+    x = ew._floating(x)
+    if x.data.size == 0:  # log of an empty sum: -inf (connected to x, so it has a gradient)
+        return ew.add(_sum(x, axes, keepdim=keepdim), -np.inf)
+    return LogSumExp(axes, keepdim)(x)
 
 
 def _along(cls, name, x, dim, axis):
@@ -92,7 +98,11 @@ def _along(cls, name, x, dim, axis):
         return reshape(cls(-1)(reshape(x, (1,))), ())
     if dim is None:
         raise TypeError(f"{name}: dim is required (e.g. dim=-1)")
-    return cls(normalize_dim(dim, x.ndim, name))(x)
+    d = normalize_dim(dim, x.ndim, name)
+    x = ew._floating(x)
+    if x.data.size == 0:  # nothing to normalize
+        return ew.mul(x, 1.0)
+    return cls(d)(x)
 
 
 def softmax(x, dim=None, *, axis=None):
