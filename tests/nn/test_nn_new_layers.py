@@ -197,6 +197,19 @@ def test_loss_modules_match_torch(name, args):
     (lambda: nn.TripletMarginLoss(margin=0), ValueError, "margin"),
     (lambda: nn.MultiMarginLoss(p=3), ValueError, "p = 1"),
     (lambda: nn.RReLU(0.5, 0.1), ValueError, "lower"),
+    (lambda: nn.MultiheadAttention(-4, 2), ValueError, "embed_dim"),
+    (lambda: nn.MultiheadAttention(4, 2, kdim=0), ValueError, "kdim"),
+    (lambda: nn.PReLU(0), ValueError, "num_parameters"),
+    (lambda: nn.Upsample(scale_factor=-2), ValueError, "scale_factor"),
+    (lambda: nn.TransformerEncoderLayer(-8, 2), ValueError, "d_model"),
+    (lambda: nn.TransformerEncoderLayer(8, 2, dim_feedforward=-1), ValueError, "dim_feedforward"),
+    (lambda: nn.Transformer(d_model=8, nhead=2, num_decoder_layers=-1), ValueError, "num_decoder_layers"),
+    (lambda: nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 2), -1), ValueError, "num_layers"),
+    (lambda: nn.SinusoidalPositionalEncoding(-1), ValueError, "d_model"),
+    (lambda: nn.LearnedPositionalEncoding(8, max_len=0), ValueError, "max_len"),
+    (lambda: nn.Unflatten(1, (2, -3)), ValueError, "unflattened_size"),
+    (lambda: nn.AdaptiveAvgPool2d(0), ValueError, "output_size"),
+    (lambda: nn.AdaptiveMaxPool1d(-1), ValueError, "output_size"),
 ])
 def test_constructor_errors_name_the_argument(make, exc, word):
     with pytest.raises(exc, match=word):

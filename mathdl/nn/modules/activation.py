@@ -24,6 +24,7 @@ import numpy as np
 
 from ... import backend
 from .. import functional as F
+from ._args import size_arg
 from .module import Module, Parameter
 
 __all__ = [
@@ -113,7 +114,7 @@ class PReLU(Module):
 
     def __init__(self, num_parameters: int = 1, init: float = 0.25, dtype=None):
         super().__init__()
-        self.num_parameters = int(num_parameters)
+        self.num_parameters = size_arg("PReLU", "num_parameters", num_parameters)
         self.init = float(init)
         self.weight = Parameter(np.full((self.num_parameters,), init, dtype=backend.as_dtype(dtype)))
 

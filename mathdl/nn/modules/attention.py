@@ -23,6 +23,7 @@ from ...ops.shape import permute, reshape
 from .. import functional as F
 from .. import init
 from .linear import Linear
+from ._args import size_arg
 from .module import Module, Parameter
 
 __all__ = ["MultiheadAttention"]
@@ -51,8 +52,12 @@ class MultiheadAttention(Module):
         super().__init__()
         if add_bias_kv or add_zero_attn:
             raise NotImplementedError("MultiheadAttention: add_bias_kv and add_zero_attn are not supported")
-        embed_dim, num_heads = int(embed_dim), int(num_heads)
-        if num_heads <= 0 or embed_dim % num_heads != 0:
+        embed_dim = size_arg("MultiheadAttention", "embed_dim", embed_dim)
+        num_heads = size_arg("MultiheadAttention", "num_heads", num_heads)
+        for arg, v in (("kdim", kdim), ("vdim", vdim)):
+            if v is not None:
+                size_arg("MultiheadAttention", arg, v)
+        if embed_dim % num_heads != 0:
             raise ValueError(f"MultiheadAttention: embed_dim={embed_dim} must be divisible by num_heads={num_heads}")
         self.embed_dim, self.num_heads = embed_dim, num_heads
         self.head_dim = embed_dim // num_heads

@@ -30,7 +30,11 @@ class Unflatten(Module):
 
     def __init__(self, dim: int, unflattened_size):
         super().__init__()
-        self.dim, self.unflattened_size = dim, tuple(unflattened_size)
+        sizes = tuple(unflattened_size)
+        if any(isinstance(s, bool) or not isinstance(s, int) or (s < 0 and s != -1) for s in sizes) or \
+                sizes.count(-1) > 1:
+            raise ValueError(f"Unflatten: unflattened_size must be non-negative ints (one may be -1), got {sizes}")
+        self.dim, self.unflattened_size = dim, sizes
 
     def forward(self, x):
         return _unflatten(x, self.dim, self.unflattened_size)

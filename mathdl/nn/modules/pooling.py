@@ -12,7 +12,7 @@ from __future__ import annotations
 from ...autograd.tensor import Tensor
 from ...ops import conv as C
 from .. import functional as F
-from ._args import tuple_arg
+from ._args import size_arg, tuple_arg
 from .module import Module
 
 __all__ = ["MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d", "AdaptiveAvgPool1d",
@@ -102,6 +102,7 @@ class AdaptiveAvgPool2d(_Pool2d):
 
     def __init__(self, output_size):
         super().__init__()
+        _output_size_arg("AdaptiveAvgPool2d", output_size)
         self.output_size = output_size
 
     def extra_repr(self):
@@ -161,11 +162,18 @@ class AvgPool3d(Module):
                             self.divisor_override)
 
 
+def _output_size_arg(layer, output_size):
+    for v in output_size if isinstance(output_size, (tuple, list)) else (output_size,):
+        if v is not None:
+            size_arg(layer, "output_size", v)
+
+
 class _Adaptive(Module):
     """Shared by the adaptive max pools: the output size (and the unsupported return_indices)."""
 
     def __init__(self, output_size, return_indices=False):
         super().__init__()
+        _output_size_arg(type(self).__name__, output_size)
         self.output_size = output_size
         self.return_indices = return_indices
 
@@ -192,6 +200,7 @@ class AdaptiveAvgPool1d(Module):
 
     def __init__(self, output_size):
         super().__init__()
+        _output_size_arg("AdaptiveAvgPool1d", output_size)
         self.output_size = output_size
 
     def extra_repr(self):

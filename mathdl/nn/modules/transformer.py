@@ -28,6 +28,7 @@ from .attention import MultiheadAttention
 from .container import ModuleList
 from .dropout import Dropout
 from .linear import Linear
+from ._args import size_arg
 from .module import Module, Parameter
 from .normalization import LayerNorm
 
@@ -56,6 +57,8 @@ class SinusoidalPositionalEncoding(_PositionalEncoding):
 
     def __init__(self, d_model, max_len=5000, dropout=0.0, batch_first=True, dtype=None):
         super().__init__()
+        size_arg(type(self).__name__, "d_model", d_model)
+        size_arg(type(self).__name__, "max_len", max_len)
         self.d_model, self.max_len, self.batch_first = int(d_model), int(max_len), bool(batch_first)
         pos = np.arange(max_len, dtype=np.float64)[:, None]
         div = np.exp(np.arange(0, d_model, 2, dtype=np.float64) * (-math.log(10000.0) / d_model))
@@ -78,6 +81,8 @@ class LearnedPositionalEncoding(_PositionalEncoding):
 
     def __init__(self, d_model, max_len=512, dropout=0.0, batch_first=True, dtype=None):
         super().__init__()
+        size_arg(type(self).__name__, "d_model", d_model)
+        size_arg(type(self).__name__, "max_len", max_len)
         self.d_model, self.max_len, self.batch_first = int(d_model), int(max_len), bool(batch_first)
         self.weight = Parameter(np.zeros((max_len, d_model), dtype=backend.as_dtype(dtype)))
         init.normal_(self.weight, 0.0, 0.02)
@@ -103,7 +108,9 @@ def _activation(activation):
 
 
 def _check_heads(name, d_model, nhead):
-    if nhead <= 0 or d_model % nhead != 0:
+    size_arg(name, "d_model", d_model)
+    size_arg(name, "nhead", nhead)
+    if d_model % nhead != 0:
         raise ValueError(f"{name}: d_model={d_model} must be divisible by nhead={nhead}")
 
 
@@ -118,6 +125,7 @@ class _TransformerLayer(Module):
                  batch_first, norm_first, bias, dtype):
         super().__init__()
         _check_heads(name, d_model, nhead)
+        size_arg(name, "dim_feedforward", dim_feedforward)
         self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias, batch_first=batch_first,
                                             dtype=dtype)
         if cross_attention:
@@ -208,6 +216,7 @@ class TransformerEncoder(Module):
 
     def __init__(self, encoder_layer, num_layers, norm=None, enable_nested_tensor=True, mask_check=True):
         super().__init__()
+        size_arg("TransformerEncoder", "num_layers", num_layers, 0)
         self.layers = _clones(encoder_layer, num_layers)
         self.num_layers = int(num_layers)
         self.norm = norm
@@ -226,6 +235,7 @@ class TransformerDecoder(Module):
 
     def __init__(self, decoder_layer, num_layers, norm=None):
         super().__init__()
+        size_arg("TransformerDecoder", "num_layers", num_layers, 0)
         self.layers = _clones(decoder_layer, num_layers)
         self.num_layers = int(num_layers)
         self.norm = norm
@@ -250,6 +260,8 @@ class Transformer(Module):
                  batch_first=False, norm_first=False, bias=True, dtype=None):
         super().__init__()
         _check_heads("Transformer", d_model, nhead)
+        size_arg("Transformer", "num_encoder_layers", num_encoder_layers, 0)
+        size_arg("Transformer", "num_decoder_layers", num_decoder_layers, 0)
         kw = dict(dim_feedforward=dim_feedforward, dropout=dropout, activation=activation,
                   layer_norm_eps=layer_norm_eps, batch_first=batch_first, norm_first=norm_first, bias=bias,
                   dtype=dtype)

@@ -15,6 +15,12 @@ class Upsample(Module):
 
     def __init__(self, size=None, scale_factor=None, mode="nearest", align_corners=None):
         super().__init__()
+        if size is None and scale_factor is None:
+            raise ValueError("Upsample: give either size or scale_factor")
+        for arg, v in (("size", size), ("scale_factor", scale_factor)):
+            values = v if isinstance(v, (tuple, list)) else (v,)
+            if v is not None and not all(isinstance(a, (int, float)) and a > 0 for a in values):
+                raise ValueError(f"Upsample: {arg} must be positive, got {v!r}")
         self.size, self.scale_factor, self.mode, self.align_corners = size, scale_factor, mode, align_corners
 
     def extra_repr(self):
