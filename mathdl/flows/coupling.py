@@ -3,6 +3,7 @@
 With a binary mask m (1 = passed through, conditioning) and networks s, t of the masked input:
   y = m x + (1 - m) (x exp(s(m x)) + t(m x)),      log|det| = sum (1 - m) s(m x)
   x = m y + (1 - m) (y - t(m y)) exp(-s(m y))
+(computed as y = x exp(s') + t', x = (y - t') exp(-s') with s' = (1 - m) s, t' = (1 - m) t: the same maps)
 s is bounded as s = scale * tanh(s_raw) (a learned per-feature scale) for stable training.
 """
 
@@ -51,24 +52,26 @@ class AffineCoupling(FlowLayer):
         self.scale = nn.Parameter(Tensor(np.ones(self.features, dtype=self.net[0].weight.dtype)))
         self.mask_array = mask
 
-    def _mask(self, x):
-        return Tensor._make(self.mask_array.astype(x.dtype))
+    def _masks(self, x):
+        """(m, 1 - m) as constant tensors of x's dtype (cached)."""
+        cache = self.__dict__.setdefault("_mask_cache", {})
+        if x.dtype not in cache:
+            m = self.mask_array.astype(x.dtype)
+            cache[x.dtype] = (Tensor._make(m), Tensor._make(1 - m))
+        return cache[x.dtype]
 
-    def _st(self, xm):
-        h = self.net(xm)
+    def _st(self, x):
+        """s and t, zero on the conditioning features (there y = x exp(0) + 0 = x)."""
+        m, keep = self._masks(x)
+        h = self.net(x * m)
         s_raw, t = h[:, : self.features], h[:, self.features:]
-        return self.scale * ops.tanh(s_raw), t
+        # one scale vector masked once: s = (scale (1 - m)) tanh(s_raw)
+        return (self.scale * keep) * ops.tanh(s_raw), t * keep
 
     def forward(self, x):
-        m = self._mask(x)
-        s, t = self._st(x * m)
-        s, t = s * (1 - m), t * (1 - m)
-        y = x * m + (1 - m) * (x * ops.exp(s) + t)
-        return y, s.sum(-1)
+        s, t = self._st(x)
+        return x * ops.exp(s) + t, s.sum(-1)
 
     def inverse(self, y):
-        m = self._mask(y)
-        s, t = self._st(y * m)
-        s, t = s * (1 - m), t * (1 - m)
-        x = y * m + (1 - m) * ((y - t) * ops.exp(-s))
-        return x, -s.sum(-1)
+        s, t = self._st(y)
+        return (y - t) * ops.exp(-s), -s.sum(-1)

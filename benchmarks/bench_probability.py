@@ -1,0 +1,235 @@
+"""Probability benchmarks (issue 10), mathdl against PyTorch, each library alone in a fresh process.
+
+Cases (float32):
+  mvn      a batch of 256 MultivariateNormal (d = 16, scale_tril parameters): log_prob of 256 points plus
+           rsample((32,)), then backward of both to loc and scale_tril
+  vae      one training step of an MLP VAE on digit-sized data (64-256-128-8 encoder, 8-128-256-64 Bernoulli
+           decoder, batch 128): encode, rsample, decode, ELBO with analytic KL, backward, Adam
+  realnvp  one training step of a RealNVP flow (4 affine couplings with 64-128-128-128 conditioners and
+           alternating masks, d = 64, batch 128): -log p(x), backward, Adam
+
+Every round starts one fresh process per library (order alternating); each reports the median of its
+steps; the table shows medians over rounds and the ratio mathdl / torch per thread count.
+
+    python benchmarks/bench_probability.py [--rounds 3] [--steps 20] [--threads 1,2] [--cases mvn,vae,realnvp]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+
+CASES = ["mvn", "vae", "realnvp"]
+B, D_MVN, D = 256, 16, 64
+
+
+def _arrays():
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    loc = rng.standard_normal((B, D_MVN)).astype(np.float32)
+    L = np.tril(rng.standard_normal((B, D_MVN, D_MVN)) * 0.1).astype(np.float32)
+    L[:, np.arange(D_MVN), np.arange(D_MVN)] = 1.0 + rng.random((B, D_MVN)).astype(np.float32)
+    x = rng.standard_normal((B, D_MVN)).astype(np.float32)
+    data = (rng.random((128, D)) > 0.5).astype(np.float32)
+    real = rng.standard_normal((128, D)).astype(np.float32)
+    return loc, L, x, data, real
+
+
+def _mathdl_cases():
+    import mathdl as md
+    from mathdl import nn
+    from mathdl.distributions import MultivariateNormal
+    from mathdl.flows import AffineCoupling, Flow, alternating_mask
+    from mathdl.models.vae import VAE
+
+    loc_np, L_np, x_np, data_np, real_np = _arrays()
+    loc = md.tensor(loc_np, requires_grad=True)
+    L = md.tensor(L_np, requires_grad=True)
+    x = md.tensor(x_np)
+
+    def mvn():
+        d = MultivariateNormal(loc, scale_tril=L, validate_args=False)
+        (d.log_prob(x).sum() + d.rsample((32,)).sum()).backward()
+
+    md.manual_seed(0)
+    vae = VAE((D,), latent_dim=8, hidden=(256, 128))
+    vopt = md.optim.Adam(vae.parameters(), lr=1e-3)
+    data = md.tensor(data_np)
+
+    def vae_step():
+        loss = -vae.elbo(data)[0].mean()
+        vopt.zero_grad()
+        loss.backward()
+        vopt.step()
+
+    flow = Flow([AffineCoupling(alternating_mask(D, even=i % 2 == 0), hidden=128) for i in range(4)],
+                event_shape=(D,))
+    for layer in flow.layers:  # non-trivial weights (the last layer starts at zero)
+        layer.net[-1].weight.data[...] = 0.01
+    fopt = md.optim.Adam(flow.parameters(), lr=1e-3)
+    real = md.tensor(real_np)
+    del nn
+
+    def realnvp():
+        loss = -flow.log_prob(real).mean()
+        fopt.zero_grad()
+        loss.backward()
+        fopt.step()
+
+    return {"mvn": mvn, "vae": vae_step, "realnvp": realnvp}
+
+
+def _torch_cases(torch):
+    from torch import nn
+
+    td = torch.distributions
+    loc_np, L_np, x_np, data_np, real_np = _arrays()
+    loc = torch.tensor(loc_np, requires_grad=True)
+    L = torch.tensor(L_np, requires_grad=True)
+    x = torch.tensor(x_np)
+
+    def mvn():
+        d = td.MultivariateNormal(loc, scale_tril=L, validate_args=False)
+        (d.log_prob(x).sum() + d.rsample((32,)).sum()).backward()
+
+    torch.manual_seed(0)
+    enc = nn.Sequential(nn.Linear(D, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, 16))
+    dec = nn.Sequential(nn.Linear(8, 128), nn.ReLU(), nn.Linear(128, 256), nn.ReLU(), nn.Linear(256, D))
+    vopt = torch.optim.Adam(list(enc.parameters()) + list(dec.parameters()), lr=1e-3)
+    data = torch.tensor(data_np)
+
+    def vae_step():
+        h = enc(data)
+        mu, logvar = h[:, :8], h[:, 8:]
+        q = td.Independent(td.Normal(mu, torch.exp(0.5 * logvar), validate_args=False), 1)
+        z = q.rsample()
+        rec = -nn.functional.binary_cross_entropy_with_logits(dec(z), data, reduction="none").sum(-1)
+        p = td.Independent(td.Normal(torch.zeros(8), torch.ones(8), validate_args=False), 1)
+        loss = -(rec - td.kl_divergence(q, p)).mean()
+        vopt.zero_grad()
+        loss.backward()
+        vopt.step()
+
+    masks = [torch.tensor([(j % 2 == (0 if i % 2 == 0 else 1)) for j in range(D)], dtype=torch.float32)
+             for i in range(4)]
+    nets = [nn.Sequential(nn.Linear(D, 128), nn.ReLU(), nn.Linear(128, 128), nn.ReLU(), nn.Linear(128, 2 * D))
+            for _ in range(4)]
+    scales = [nn.Parameter(torch.ones(D)) for _ in range(4)]
+    for n in nets:
+        with torch.no_grad():
+            n[-1].weight.fill_(0.01)
+            n[-1].bias.zero_()
+    fopt = torch.optim.Adam([p for n in nets for p in n.parameters()] + scales, lr=1e-3)
+    real = torch.tensor(real_np)
+
+    def log_prob(y):
+        total = torch.zeros(y.shape[0])
+        for m, net, sc in reversed(list(zip(masks, nets, scales))):
+            h = net(y * m)
+            s, t = sc * torch.tanh(h[:, :D]) * (1 - m), h[:, D:] * (1 - m)
+            y = y * m + (1 - m) * ((y - t) * torch.exp(-s))
+            total = total - s.sum(-1)
+        return (-0.5 * y * y - 0.5 * math.log(2 * math.pi)).sum(-1) + total
+
+    def realnvp():
+        loss = -log_prob(real).mean()
+        fopt.zero_grad()
+        loss.backward()
+        fopt.step()
+
+    return {"mvn": mvn, "vae": vae_step, "realnvp": realnvp}
+
+
+def child(lib, threads, steps, want):
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(threads)
+    except ImportError:  # pragma: no cover
+        pass
+    if lib == "torch":
+        import torch
+
+        torch.set_num_threads(threads)
+        cases = _torch_cases(torch)
+    else:
+        cases = _mathdl_cases()
+    out = {}
+    for name, fn in cases.items():
+        if name not in want:
+            continue
+        fn()
+        fn()
+        times = []
+        for _ in range(steps):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+        times.sort()
+        out[name] = times[len(times) // 2]
+    print(json.dumps(out))
+
+
+def _spawn(lib, threads, steps, cases):
+    env = dict(os.environ)
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "MATHDL_NUM_THREADS"):
+        env[var] = str(threads)
+    out = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", lib, "--threads", str(threads),
+                          "--steps", str(steps), "--cases", ",".join(cases)],
+                         capture_output=True, text=True, env=env, check=False)
+    if out.returncode != 0:
+        raise RuntimeError(f"{lib} child failed:\n{out.stderr}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _have_torch():
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--cases", default=",".join(CASES))
+    ap.add_argument("--child", choices=("mathdl", "torch"), help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    counts = [int(t) for t in str(args.threads).split(",") if t.strip()]
+    cases = [c for c in args.cases.split(",") if c]
+    unknown = set(cases) - set(CASES)
+    if unknown:
+        raise SystemExit(f"unknown cases {sorted(unknown)}; choose from {CASES}")
+    if args.child:
+        child(args.child, counts[0], args.steps, cases)
+        return
+    libs = ["mathdl", "torch"] if _have_torch() else ["mathdl"]
+    if hasattr(os, "getloadavg"):
+        print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print(f"probability benchmarks: median over {args.rounds} fresh processes x {args.steps} steps")
+    for n in counts:
+        res = {lib: [] for lib in libs}
+        for r in range(args.rounds):
+            for lib in (libs if r % 2 == 0 else libs[::-1]):
+                res[lib].append(_spawn(lib, n, args.steps, cases))
+        med = {lib: {k: sorted(d[k] for d in v)[len(v) // 2] for k in v[0]} for lib, v in res.items()}
+        print(f"-- {n} thread{'s' if n > 1 else ''}")
+        m, t = med["mathdl"], med.get("torch", {})
+        for c in cases:
+            line = f"{c:<26} mathdl {m[c] * 1e3:9.2f} ms"
+            if c in t:
+                line += f"   torch {t[c] * 1e3:9.2f} ms   ratio {m[c] / t[c]:5.2f}x"
+            print(line, flush=True)
+
+
+if __name__ == "__main__":
+    main()
