@@ -65,7 +65,7 @@ def upper(rng, n, batch=()):
 
 def _arange_like(lib, k, like):
     if lib is md:
-        return md.tensor(np.arange(1.0, k + 1.0), dtype=like.dtype)
+        return md.tensor(np.arange(1.0, k + 1.0), dtype=like.dtype).to(like.device)
     return lib.arange(1, k + 1, dtype=like.dtype)
 
 
