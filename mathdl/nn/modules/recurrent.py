@@ -61,6 +61,12 @@ def _zeros(shape, like):
     return _make(backend.xp_of(like.data).zeros(shape, dtype=like.dtype))
 
 
+def _permute_batch(t, indices):
+    """t[:, indices] for a state (D L, B, H) and a permutation of the batch (a row gather)."""
+    idx = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
+    return transpose(take_rows(transpose(t, 0, 1), idx), 0, 1)
+
+
 class RNNBase(Module):
     """The multi-layer, optionally bidirectional recurrent layer behind RNN, LSTM and GRU.
 
@@ -185,9 +191,8 @@ class RNNBase(Module):
         if c0 is not None:
             self._check_hidden(c0, (LD, B, H), "hidden[1]")
         if sorted_indices is not None:
-            idx = sorted_indices.data
-            h0 = h0[:, idx]
-            c0 = c0[:, idx] if c0 is not None else None
+            h0 = _permute_batch(h0, sorted_indices)
+            c0 = _permute_batch(c0, sorted_indices) if c0 is not None else None
         return [(h0[k], c0[k] if c0 is not None else None) for k in range(LD)]
 
     # -- forward --------------------------------------------------------------------------
@@ -227,8 +232,8 @@ class RNNBase(Module):
         if packed:
             output = PackedSequence(out, batch_sizes, sorted_indices, unsorted_indices)
             if unsorted_indices is not None:
-                h_n = h_n[:, unsorted_indices.data]
-                c_n = c_n[:, unsorted_indices.data] if c_n is not None else None
+                h_n = _permute_batch(h_n, unsorted_indices)
+                c_n = _permute_batch(c_n, unsorted_indices) if c_n is not None else None
         else:
             output = out
             if not batched:
