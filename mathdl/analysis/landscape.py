@@ -39,7 +39,8 @@ import numpy as np
 from .params import evaluate_loss, get_flat, restored, set_flat, trainable_parameters, unflatten
 
 __all__ = ["grid", "check_grid", "random_direction", "random_directions", "filter_normalize", "hessian_directions",
-           "pca_directions", "slice_1d", "slice_2d", "interpolate", "convexity_map", "Landscape", "plot_landscape"]
+           "pca_directions", "slice_1d", "slice_2d", "interpolate", "convexity_map", "surface_convexity", "Landscape",
+           "plot_landscape"]
 
 
 # --------------------------------------------------------------------------- grids
@@ -50,7 +51,7 @@ def grid(span=1.0, num=21):
                          f"got {num}")
     if not span > 0:
         raise ValueError(f"landscape grid: span must be positive, got {span}")
-    return np.linspace(-span, span, int(num))
+    return np.linspace(-span, span, int(num)) if num > 1 else np.zeros(1)
 
 
 def check_grid(coords, name="grid"):
@@ -280,8 +281,9 @@ def interpolate(model, state_a, state_b, data, alphas=None, loss_fn=None, progre
 
 def convexity_map(model, data, directions, xs, ys=None, loss_fn=None, params=None, tol=1e-3, progress=False,
                   seed=0):
-    """|lambda_min / lambda_max| of the Hessian at each point theta + a d1 + b d2 (Li et al. 2018):
-    near 0 where the loss is locally convex, large where negative curvature dominates."""
+    """|min(lambda_min, 0) / lambda_max| of the Hessian at each point theta + a d1 + b d2 (Li et al.
+    2018; both ends by one Lanczos run, which="BE"): 0 where the loss is locally convex, large where
+    negative curvature dominates."""
     from .operators import model_hessian
     from .spectrum import extreme_eigenpairs
 
@@ -298,14 +300,31 @@ def convexity_map(model, data, directions, xs, ys=None, loss_fn=None, params=Non
         for i, a in enumerate(xs):
             for j, b in enumerate(ys):
                 set_flat(ps, theta + a * d1 + b * d2)
-                lo = extreme_eigenpairs(H, 1, "SA", tol=tol, seed=seed, check=False, return_eigenvectors=False)[0]
-                hi = extreme_eigenpairs(H, 1, "LA", tol=tol, seed=seed, check=False, return_eigenvectors=False)[0]
+                lo, hi = extreme_eigenpairs(H, 2, "BE", tol=tol, seed=seed, check=False, return_eigenvectors=False)
                 ratio[i, j] = abs(min(lo, 0.0) / hi) if hi > 0 else np.inf
                 if bar is not None:
                     bar.update(1)
     if bar is not None:
         bar.close()
     return ratio
+
+
+def surface_convexity(result):
+    """|min(mu_min, 0) / mu_max| of the 2 x 2 Hessian of the *plotted surface* f(a, b), by central
+    differences at the interior grid points (the curvature the picture shows; cheap, no Hessian
+    products).  Returns an array of shape (len(xs) - 2, len(ys) - 2)."""
+    if result.ys is None:
+        raise ValueError("surface_convexity: needs a 2-D slice")
+    f, hx, hy = np.asarray(result.loss), np.diff(result.xs), np.diff(result.ys)
+    if len(result.xs) < 3 or len(result.ys) < 3:
+        raise ValueError("surface_convexity: needs at least 3 x 3 grid points")
+    dx, dy = float(hx.mean()), float(hy.mean())
+    faa = (f[2:, 1:-1] - 2 * f[1:-1, 1:-1] + f[:-2, 1:-1]) / dx ** 2
+    fbb = (f[1:-1, 2:] - 2 * f[1:-1, 1:-1] + f[1:-1, :-2]) / dy ** 2
+    fab = (f[2:, 2:] - f[2:, :-2] - f[:-2, 2:] + f[:-2, :-2]) / (4 * dx * dy)
+    mean, rad = (faa + fbb) / 2, np.sqrt(((faa - fbb) / 2) ** 2 + fab ** 2)
+    lo, hi = mean - rad, mean + rad
+    return np.where(hi > 0, np.abs(np.minimum(lo, 0)) / np.where(hi > 0, hi, 1), np.inf)
 
 
 # --------------------------------------------------------------------------- plots

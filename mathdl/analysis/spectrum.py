@@ -31,7 +31,7 @@ import numpy as np
 from .operators import as_operator, check_symmetric
 
 __all__ = ["extreme_eigenpairs", "hutchinson_trace", "hutchpp_trace", "slq", "SLQResult", "TraceEstimate",
-           "negative_curvature", "spectrum_summary", "plot_density"]
+           "negative_curvature", "spectrum_summary", "plot_density", "time_top_eigenvalue"]
 
 
 # --------------------------------------------------------------------------- extremes
@@ -304,3 +304,33 @@ def plot_density(result, path, title="spectral density", sigma=None):
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def time_top_eigenvalue(model, data, loss_fn=None, tol=1e-3, repeats=3, seed=0):
+    """Seconds per gradient, per Hessian-vector product (and their ratio) and for the top eigenvalue
+    by Lanczos (``tol``) of ``model``'s loss on ``data``."""
+    import time
+
+    from .operators import model_hessian
+    from .params import loss_and_gradient
+
+    H = model_hessian(model, loss_fn, data)
+    v = np.random.default_rng(seed).standard_normal(H.num_params)
+
+    def best(fn):
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+        return min(times)
+
+    t_grad = best(lambda: loss_and_gradient(model, data, loss_fn))
+    H.matvec(v)  # the first product also checks determinism
+    t_hvp = best(lambda: H.matvec(v))
+    t0 = time.perf_counter()
+    n0 = H.num_products
+    top = extreme_eigenpairs(H, 1, "LA", tol=tol, seed=seed, check=False, return_eigenvectors=False)[0]
+    t_top = time.perf_counter() - t0
+    return {"params": H.num_params, "grad_s": t_grad, "hvp_s": t_hvp, "hvp_over_grad": t_hvp / t_grad,
+            "top_eigenvalue": float(top), "top_eigenvalue_s": t_top, "lanczos_products": H.num_products - n0}

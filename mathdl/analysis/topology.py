@@ -6,7 +6,8 @@
   the point farthest from those chosen (a 2-approximation of the best covering radius).
 * :func:`distances`: the Euclidean metric, or the k-nearest-neighbour geodesic metric: the
   shortest-path length in the symmetrized kNN graph weighted by Euclidean edge lengths
-  (``scipy.sparse.csgraph.shortest_path``); points in different components are infinitely far.
+  (``scipy.sparse.csgraph.shortest_path``), or the number of graph edges (``hops=True``, the same at
+  every layer whatever its scale); points in different components are infinitely far.
 * :func:`persistent_homology`: the Vietoris-Rips persistence diagrams H0..H_maxdim by ``ripser``,
   after a memory guard: the estimated peak memory (the n x n float64 distance matrix, ripser's
   edge list and, for H2, its triangle columns) must fit ``max_memory`` bytes, else a ValueError
@@ -87,8 +88,9 @@ def farthest_point_sample(X, n, seed=0):
     return idx
 
 
-def distances(X, metric="euclidean", k=10):
-    """The n x n distance matrix: Euclidean, or kNN-geodesic (inf between components)."""
+def distances(X, metric="euclidean", k=10, hops=False):
+    """The n x n distance matrix: Euclidean, or kNN-geodesic (inf between components); with ``hops``
+    the geodesic counts graph edges instead of adding their lengths (a scale-free metric)."""
     from scipy.spatial.distance import cdist
 
     X = np.asarray(X, dtype=np.float64)
@@ -105,7 +107,8 @@ def distances(X, metric="euclidean", k=10):
         raise ValueError(f"distances: the geodesic metric needs k >= 1 neighbours, got {k}")
     d, j = cKDTree(X).query(X, k + 1)
     rows = np.repeat(np.arange(len(X)), k)
-    G = csr_matrix((d[:, 1:].ravel(), (rows, j[:, 1:].ravel())), shape=(len(X), len(X)))
+    w = np.ones_like(d[:, 1:]) if hops else np.maximum(d[:, 1:], 1e-300)
+    G = csr_matrix((w.ravel(), (rows, j[:, 1:].ravel())), shape=(len(X), len(X)))
     G = G.maximum(G.T)
     return shortest_path(G, method="D", directed=False)
 
@@ -159,7 +162,7 @@ class Persistence:
 
 
 def persistent_homology(X, maxdim=1, metric="euclidean", k=10, n_points=None, thresh=np.inf, max_memory=None,
-                        seed=0):
+                        seed=0, hops=False):
     """Vietoris-Rips persistence of the point cloud ``X`` (rows are points) with ``ripser``.
 
     ``n_points``: first reduce to that many farthest-point landmarks.  ``max_memory`` (bytes;
@@ -186,7 +189,7 @@ def persistent_homology(X, maxdim=1, metric="euclidean", k=10, n_points=None, th
         raise ValueError(f"persistent_homology: a cloud of {n} points needs about {need / 2 ** 30:.2f} GiB for H0..H"
                          f"{maxdim} (limit {limit / 2 ** 30:.2f} GiB); subsample with n_points={fit} "
                          f"(farthest-point landmarks) or lower maxdim")
-    D = distances(X, metric, k)
+    D = distances(X, metric, k, hops)
     finite = D[np.isfinite(D)]
     if not np.all(np.isfinite(D)):  # separate components: edges longer than any finite distance never enter
         cap = float(finite.max()) if finite.size else 1.0

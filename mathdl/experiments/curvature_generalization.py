@@ -1,0 +1,195 @@
+"""Curvature at the minima SGD finds, and how it relates to generalization.
+
+Claims measured here:
+  1. (Keskar et al. 2017; Jastrzebski et al. 2018) minima reached with large batches / small
+     learning rates are sharper (larger top Hessian eigenvalue lambda_max, larger trace) and
+     generalize worse than those reached with small batches / large learning rates.
+  2. (Sagun et al. 2017; Ghorbani, Krishnan & Xiao 2019) the Hessian at the end of training is not
+     positive definite: a small mass of negative eigenvalues remains.
+  3. (Papyan 2020) the spectrum of a C-class classifier has about C outliers above the bulk.
+
+Setup: scikit-learn digits (1,437 training, 360 test images), an MLP 64-32-32-10 (ReLU), SGD
+(momentum 0.9) for a fixed number of epochs with several (batch size, learning rate) pairs and
+seeds.  At the end: lambda_max and the top 20 eigenvalues by Lanczos, the trace by Hutch++, the
+negative fraction / mass by stochastic Lanczos quadrature (``mathdl.analysis.spectrum``), all on
+the Hessian of the full training loss; the test error and the generalization gap.
+
+Rules:
+  1. rho = Spearman correlation over all runs between lambda_max and the test error: *holds* if
+     rho >= 0.5, *holds partly* if 0 < rho < 0.5, *does not hold* otherwise.
+  2. *holds* if every run's 95% interval of the negative fraction lies above 0.
+  3. the number of outliers = position of the largest ratio lambda_i / lambda_(i+1) among the top
+     20; *holds* if its median over runs is within C +- 2.
+
+  python -m mathdl.experiments.curvature_generalization [--quick] [--seeds 0,1,2] [--epochs 40] [--out DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+
+import numpy as np
+
+__all__ = ["CLAIM", "RULE", "CONFIGS", "train_run", "measure", "run", "main"]
+
+CLAIM = ("Large-batch / small-step minima are sharper and generalize worse (Keskar et al. 2017); Hessians at minima "
+         "keep negative eigenvalues (Sagun et al. 2017); a C-class classifier has about C outlier eigenvalues "
+         "(Papyan 2020).")
+RULE = ("1: Spearman rho(lambda_max, test error) >= 0.5 holds, 0 < rho < 0.5 holds partly; 2: every run's negative "
+        "fraction interval above 0; 3: median outlier count within C +- 2.")
+CONFIGS = ((16, 0.05), (64, 0.05), (256, 0.05), (1437, 0.05), (64, 0.01), (64, 0.2))
+
+
+def _digits():
+    from ..data import load_dataset
+
+    spec = load_dataset("digits")
+    return (spec.train.arrays[0].astype(np.float32), spec.train.arrays[1].astype(np.int64),
+            spec.test.arrays[0].astype(np.float32), spec.test.arrays[1].astype(np.int64))
+
+
+def train_run(batch, lr, epochs, seed, hidden=(32, 32), data=None):
+    """SGD with momentum 0.9 for ``epochs`` epochs; returns (model, train loss, train acc, test acc)."""
+    import mathdl
+    import mathdl.nn.functional as F
+    from mathdl import optim
+    from mathdl.analysis.params import evaluate_loss
+    from mathdl.models.mlp import MLP
+
+    xtr, ytr, xte, yte = data or _digits()
+    mathdl.manual_seed(seed)
+    model = MLP(64, hidden, 10, "relu")
+    opt = optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    rng = np.random.default_rng(seed)
+    for _ in range(epochs):
+        order = rng.permutation(len(xtr))
+        for s in range(0, len(order), batch):
+            idx = order[s:s + batch]
+            loss = F.cross_entropy(model(mathdl.tensor(xtr[idx])), mathdl.tensor(ytr[idx]))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    model.eval()
+    tr_loss, tr_acc = evaluate_loss(model, (mathdl.tensor(xtr), mathdl.tensor(ytr)))
+    te_loss, te_acc = evaluate_loss(model, (mathdl.tensor(xte), mathdl.tensor(yte)))
+    return model, tr_loss, tr_acc, te_acc, te_loss
+
+
+def measure(model, x, y, top=20, probes=4, steps=40, trace_matvecs=30, seed=0):
+    """Spectral numbers of the training-loss Hessian."""
+    import mathdl
+    from mathdl.analysis.operators import model_hessian
+    from mathdl.analysis.spectrum import extreme_eigenpairs, hutchpp_trace, negative_curvature, slq
+
+    H = model_hessian(model, None, (mathdl.tensor(x), mathdl.tensor(y)))
+    vals = extreme_eigenpairs(H, top, "LA", tol=1e-4, seed=seed, return_eigenvectors=False)[::-1]
+    tr = hutchpp_trace(H, trace_matvecs, seed=seed)
+    res = slq(H, probes, steps, seed=seed, check=False)
+    neg = negative_curvature(H, res, extremes=(min(res.range()[0], 0.0), vals[0]))
+    pos = np.maximum(vals, 1e-12)
+    outliers = int(np.argmax(pos[:-1] / pos[1:])) + 1
+    return {"lambda_max": float(vals[0]), "top": vals.tolist(), "trace": tr.estimate, "trace_stderr": tr.stderr,
+            "negative_fraction": neg["fraction"], "negative_fraction_interval": neg["fraction_interval"],
+            "negative_mass": neg["mass"], "lambda_min_slq": res.range()[0], "outliers": outliers}
+
+
+def _spearman(a, b):
+    from scipy.stats import spearmanr
+
+    r = spearmanr(a, b).statistic
+    return float(r) if np.isfinite(r) else 0.0
+
+
+def plot(rows, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    for r in rows:
+        lab = f"b={r['batch']}, lr={r['lr']:g}" if r["seed"] == rows[0]["seed"] else None
+        c = f"C{CONFIGS.index((r['batch'], r['lr'])) % 10}" if (r["batch"], r["lr"]) in CONFIGS else "k"
+        axes[0].scatter(r["lambda_max"], 1 - r["test_acc"], color=c, label=lab)
+        axes[1].scatter(r["trace"], 1 - r["test_acc"], color=c)
+        axes[2].semilogy(range(1, len(r["top"]) + 1), np.maximum(r["top"], 1e-6), ".-", color=c, alpha=0.6)
+    axes[0].set_xlabel("lambda_max")
+    axes[1].set_xlabel("trace")
+    for ax in axes[:2]:
+        ax.set_ylabel("test error")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    axes[2].axvline(10.5, color="gray", ls=":")
+    axes[2].set_xlabel("index")
+    axes[2].set_ylabel("top eigenvalues")
+    axes[2].set_title("outliers above the bulk (C = 10)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def run(quick=False, seeds=(0, 1, 2), out=None, epochs=None, configs=None, log=print):
+    t0 = time.perf_counter()
+    data = _digits()
+    if quick:
+        seeds, epochs = tuple(seeds)[:1], epochs or 1
+        configs = configs or ((64, 0.05), (1437, 0.05))
+        mkw = {"top": 3, "probes": 2, "steps": 10, "trace_matvecs": 6}
+        n = 200
+    else:
+        epochs, configs, mkw, n = epochs or 40, configs or CONFIGS, {}, None
+    rows = []
+    for s in seeds:
+        for batch, lr in configs:
+            model, tr_loss, tr_acc, te_acc, te_loss = train_run(batch, lr, epochs, s, data=data)
+            m = measure(model, data[0][:n], data[1][:n], seed=s, **mkw)
+            rows.append({"seed": s, "batch": batch, "lr": lr, "train_loss": tr_loss, "train_acc": tr_acc,
+                         "test_acc": te_acc, "test_loss": te_loss, "gap": tr_acc - te_acc, **m})
+            log(f"  seed {s} batch {batch:5d} lr {lr:<5g}: train acc {tr_acc:.3f}, test acc {te_acc:.3f}, "
+                f"lambda_max {m['lambda_max']:.3g}, trace {m['trace']:.3g}, negative fraction "
+                f"{m['negative_fraction']:.3f}, outliers {m['outliers']}")
+    rho = _spearman([r["lambda_max"] for r in rows], [1 - r["test_acc"] for r in rows])
+    rho_tr = _spearman([r["trace"] for r in rows], [1 - r["test_acc"] for r in rows])
+    v1 = "holds" if rho >= 0.5 else ("holds partly" if rho > 0 else "does not hold")
+    v2 = "holds" if all(r["negative_fraction_interval"][0] > 0 for r in rows) else "does not hold"
+    med = float(np.median([r["outliers"] for r in rows]))
+    v3 = "holds" if abs(med - 10) <= 2 else "does not hold"
+    figures = []
+    if out:
+        os.makedirs(out, exist_ok=True)
+        figures.append(plot(rows, os.path.join(out, "curvature_generalization.png")))
+    summary = {"claim": CLAIM, "rule": RULE, "verdict": v1, "verdicts": {"sharpness_vs_error": v1,
+               "negative_curvature_at_minima": v2, "C_outliers": v3},
+               "setup": {"data": "digits", "model": "MLP 64-32-32-10 ReLU", "optimizer": "SGD momentum 0.9",
+                         "epochs": epochs, "configs": [list(c) for c in configs], "seeds": list(seeds)},
+               "spearman_lambda_max_test_error": rho, "spearman_trace_test_error": rho_tr,
+               "median_outliers": med, "runs": rows, "figures": figures, "seconds": time.perf_counter() - t0}
+    if out:
+        with open(os.path.join(out, "curvature_generalization.json"), "w") as f:
+            json.dump(summary, f, indent=2)
+    log(f"claim: {CLAIM}")
+    log(f"  1. Spearman(lambda_max, test error) = {rho:.2f} (trace: {rho_tr:.2f}) -> {v1}")
+    fr = [r["negative_fraction"] for r in rows]
+    log(f"  2. negative fraction {np.mean(fr):.3f} +- {np.std(fr):.3f} -> {v2}")
+    log(f"  3. median outlier count {med:g} (C = 10) -> {v3}")
+    log(f"rule: {RULE}\nverdict (claim 1): {v1}")
+    return summary
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m mathdl.experiments.curvature_generalization", description=CLAIM)
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--seeds", default="0,1,2")
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--out", default="runs/curvature_generalization")
+    a = p.parse_args(argv)
+    run(a.quick, tuple(int(s) for s in a.seeds.split(",")), a.out, a.epochs)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
