@@ -6,8 +6,11 @@ registry (also reachable as ``mathdl.utils.data``, PyTorch's ``torch.utils.data`
 """
 
 from . import transforms  # noqa: F401
-from .dataset import ConcatDataset, Dataset, Subset, TensorDataset, TransformDataset, random_split  # noqa: F401
-from .loader import DataLoader, default_collate  # noqa: F401
+from .dataset import (  # noqa: F401
+    ChainDataset, ConcatDataset, Dataset, IterableDataset, StackDataset, Subset, TensorDataset, TransformDataset,
+    random_split,
+)
+from .loader import DataLoader, WorkerInfo, default_collate, default_convert, get_worker_info  # noqa: F401
 from .sampler import (  # noqa: F401
     BatchSampler, RandomSampler, Sampler, SequentialSampler, SubsetRandomSampler, WeightedRandomSampler,
 )
@@ -25,8 +28,18 @@ for _mod in ("sequences", "mnist1d"):
             raise
 
 __all__ = [
-    "Dataset", "TensorDataset", "Subset", "ConcatDataset", "TransformDataset", "random_split",
-    "DataLoader", "default_collate", "Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler",
+    "Dataset", "IterableDataset", "ChainDataset", "StackDataset", "TensorDataset", "Subset", "ConcatDataset",
+    "TransformDataset", "random_split", "DataLoader", "default_collate", "default_convert", "get_worker_info",
+    "WorkerInfo", "Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler",
     "WeightedRandomSampler", "BatchSampler", "DatasetSpec", "DATASETS", "register_dataset", "load_dataset",
     "dataset_names", "transforms", "datasets", "readers",
 ]
+
+
+def __getattr__(name):
+    # torch.utils.data.DistributedSampler; it lives with the MPI tools and loads on first use
+    if name == "DistributedSampler":
+        from ..distributed.sampler import DistributedSampler
+
+        return DistributedSampler
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

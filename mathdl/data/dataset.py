@@ -4,6 +4,9 @@ A :class:`Dataset` has ``__len__`` and ``__getitem__(i)`` returning one example,
 ``(input, target)`` pair of NumPy arrays / scalars.  :class:`TensorDataset` wraps equally long
 arrays; :class:`Subset` views some indices of another dataset; :func:`random_split` partitions a
 dataset by a seeded permutation (mathdl's generator, or an explicit seed).
+
+An :class:`IterableDataset` is a stream instead (``__iter__``, no indexing); :class:`ChainDataset`
+chains several streams; :class:`StackDataset` zips equally long datasets into tuples or dicts.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ import numpy as np
 
 from .. import backend
 
-__all__ = ["Dataset", "TensorDataset", "Subset", "ConcatDataset", "TransformDataset", "random_split"]
+__all__ = ["Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDataset", "ChainDataset", "StackDataset",
+           "TransformDataset", "random_split"]
 
 
 class Dataset:
@@ -28,6 +32,60 @@ class Dataset:
 
     def __add__(self, other):
         return ConcatDataset([self, other])
+
+
+class IterableDataset(Dataset):
+    """A dataset that is a stream of examples: subclasses implement ``__iter__`` (a DataLoader
+    batches consecutive examples; samplers and shuffling do not apply)."""
+
+    def __iter__(self):  # pragma: no cover - abstract
+        raise NotImplementedError(f"{type(self).__name__} must implement __iter__")
+
+    def __getitem__(self, index):
+        raise TypeError(f"{type(self).__name__} is an IterableDataset: iterate over it instead of indexing")
+
+    def __add__(self, other):
+        return ChainDataset([self, other])
+
+
+class ChainDataset(IterableDataset):
+    """The examples of each iterable dataset in turn."""
+
+    def __init__(self, datasets):
+        self.datasets = list(datasets)
+        for i, d in enumerate(self.datasets):
+            if not isinstance(d, IterableDataset):
+                raise TypeError(f"ChainDataset: dataset {i} ({type(d).__name__}) is not an IterableDataset")
+
+    def __iter__(self):
+        for d in self.datasets:
+            yield from d
+
+    def __len__(self):
+        return sum(len(d) for d in self.datasets)
+
+
+class StackDataset(Dataset):
+    """Example i is ``(d1[i], d2[i], ...)`` (positional) or ``{"name": d[i], ...}`` (keywords)."""
+
+    def __init__(self, *args, **kwargs):
+        if args and kwargs:
+            raise ValueError("StackDataset: give the datasets either positionally or as keywords, not both")
+        if not args and not kwargs:
+            raise ValueError("StackDataset: expected at least one dataset")
+        self.datasets = args or kwargs
+        lengths = {len(d) for d in (args or kwargs.values())}
+        if len(lengths) != 1:
+            raise ValueError(f"StackDataset: the datasets have different lengths {sorted(lengths)}")
+        self._length = lengths.pop()
+
+    def __len__(self):
+        return self._length
+
+    def __getitem__(self, index):
+        if isinstance(self.datasets, dict):
+            return {k: d[index] for k, d in self.datasets.items()}
+        return tuple(d[index] for d in self.datasets)
 
 
 def _as_array(x):

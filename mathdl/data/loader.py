@@ -9,9 +9,15 @@ once per epoch: in order, or with ``shuffle=True`` a random permutation drawn fr
 * else ``generator`` (a :class:`mathdl.Generator` or NumPy Generator), else mathdl's seeded
   generator (``mathdl.manual_seed``).
 
+An :class:`~mathdl.data.IterableDataset` is read as a stream in the calling thread and cut into
+consecutive batches (no sampler, no shuffling).  ``batch_size=None`` turns automatic batching off:
+each example (or each index of ``sampler``) is converted on its own with ``collate_fn`` (default
+:func:`default_convert`: arrays become Tensors, nothing is stacked).
+
 ``num_workers > 0`` builds batches in that many threads, ``prefetch_factor`` batches each ahead
 of the consumer, in order (threads, not processes: NumPy releases the GIL in its array work, and
-batches need no pickling); ``worker_init_fn(worker_id)`` runs once in each worker thread.
+batches need no pickling); ``worker_init_fn(worker_id)`` runs once in each worker thread, where
+:func:`get_worker_info` describes the worker (it returns None elsewhere).
 ``pin_memory``, ``timeout`` and ``persistent_workers`` are accepted for compatibility (CPU memory
 needs no pinning).
 
@@ -34,7 +40,37 @@ from .. import backend
 from ..autograd.tensor import Tensor
 from .sampler import numpy_generator
 
-__all__ = ["DataLoader", "default_collate"]
+__all__ = ["DataLoader", "default_collate", "default_convert", "get_worker_info", "WorkerInfo"]
+
+_worker = threading.local()
+
+
+class WorkerInfo:
+    """What a worker thread knows about itself: ``id``, ``num_workers``, ``seed``, ``dataset``."""
+
+    def __init__(self, id, num_workers, seed, dataset):
+        self.id, self.num_workers, self.seed, self.dataset = id, num_workers, seed, dataset
+
+    def __repr__(self):
+        return f"WorkerInfo(id={self.id}, num_workers={self.num_workers}, seed={self.seed})"
+
+
+def get_worker_info():
+    """The :class:`WorkerInfo` of the calling DataLoader worker thread, or None outside workers."""
+    return getattr(_worker, "info", None)
+
+
+def default_convert(data):
+    """Arrays (and NumPy scalars) inside ``data`` become Tensors; nothing is stacked."""
+    if isinstance(data, Tensor):
+        return data
+    if isinstance(data, (np.ndarray, np.generic)) and data.dtype.kind in "biuf":
+        return _to_tensor(data)
+    if isinstance(data, dict):
+        return {k: default_convert(v) for k, v in data.items()}
+    if isinstance(data, tuple | list):
+        return type(data)(default_convert(v) for v in data)
+    return data
 
 
 def _to_tensor(arr):
@@ -92,11 +128,20 @@ class DataLoader:
                  collate_fn=None, pin_memory=False, drop_last=False, timeout=0, worker_init_fn=None,
                  multiprocessing_context=None, generator=None, *, prefetch_factor=None, persistent_workers=False,
                  pin_memory_device="", seed=None):
+        from .dataset import IterableDataset
+
+        self._iterable = isinstance(dataset, IterableDataset)
+        if self._iterable and (shuffle or sampler is not None or batch_sampler is not None):
+            raise ValueError("DataLoader: an IterableDataset is a stream; shuffle, sampler and batch_sampler do not "
+                             "apply to it")
         if batch_sampler is not None:
             if batch_size != 1 or shuffle or sampler is not None or drop_last:
                 raise ValueError("DataLoader: batch_sampler is mutually exclusive with batch_size, shuffle, sampler "
                                  "and drop_last")
             batch_size = None
+        elif batch_size is None:
+            if drop_last:
+                raise ValueError("DataLoader: batch_size=None (no automatic batching) is incompatible with drop_last")
         elif isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
             raise ValueError(f"DataLoader: batch_size must be a positive integer, got {batch_size!r}")
         if sampler is not None and shuffle:
@@ -119,6 +164,7 @@ class DataLoader:
         if generator is not None:
             numpy_generator(generator, "DataLoader")
         self.dataset = dataset
+        self._auto_batch = batch_size is not None or batch_sampler is not None
         self.batch_size = None if batch_size is None else int(batch_size)
         self.shuffle = bool(shuffle)
         self.sampler = sampler
@@ -145,6 +191,10 @@ class DataLoader:
     def __len__(self):
         if self.batch_sampler is not None:
             return len(self.batch_sampler)
+        if self._iterable and not hasattr(self.dataset, "__len__"):
+            raise TypeError(f"DataLoader: the IterableDataset {type(self.dataset).__name__} has no length")
+        if self.batch_size is None:
+            return len(self.sampler) if self.sampler is not None else len(self.dataset)
         n = len(self.sampler) if self.sampler is not None else len(self.dataset)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
@@ -184,7 +234,28 @@ class DataLoader:
         examples = [self.dataset[int(i)] for i in idx]
         return (self.collate_fn or default_collate)(examples)
 
+    def _stream(self):
+        """Batches of an IterableDataset: consecutive examples, collated."""
+        it = iter(self.dataset)
+        if self.batch_size is None:
+            for example in it:
+                yield (self.collate_fn or default_convert)(example)
+            return
+        while True:
+            examples = list(itertools.islice(it, self.batch_size))
+            if not examples or (self.drop_last and len(examples) < self.batch_size):
+                return
+            yield (self.collate_fn or default_collate)(examples)
+
     def __iter__(self):
+        if self._iterable:
+            self.epoch += 1
+            return self._stream()
+        if not self._auto_batch:
+            indices = self.sampler if self.sampler is not None else self._order()
+            self.epoch += 1
+            convert = self.collate_fn or default_convert
+            return (convert(self.dataset[int(i)]) for i in indices)
         batches = self._index_batches()
         self.epoch += 1
         if self.num_workers == 0:
@@ -195,11 +266,13 @@ class DataLoader:
         """Batches built by ``num_workers`` threads, ``prefetch_factor`` each ahead, yielded in order."""
         ids = itertools.count()
         lock = threading.Lock()
+        base_seed = int(numpy_generator(self.generator, "DataLoader").integers(2**62))
 
         def init():
+            with lock:
+                wid = next(ids)
+            _worker.info = WorkerInfo(wid, self.num_workers, base_seed + wid, self.dataset)
             if self.worker_init_fn is not None:
-                with lock:
-                    wid = next(ids)
                 self.worker_init_fn(wid)
 
         ahead = self.num_workers * self.prefetch_factor

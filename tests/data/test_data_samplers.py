@@ -159,3 +159,44 @@ def test_loader_bad_arguments(kwargs, exc, word):
 def test_sampler_bad_arguments(make, exc, word):
     with pytest.raises(exc, match=word):
         make()
+
+
+class _Stream(mathdl.data.IterableDataset):
+    def __init__(self, n):
+        self.n = n
+
+    def __iter__(self):
+        return iter((np.full(2, i, np.float32), i) for i in range(self.n))
+
+    def __len__(self):
+        return self.n
+
+
+def test_iterable_dataset_batches_the_stream():
+    assert [y.data.tolist() for _, y in DataLoader(_Stream(7), 3)] == [[0, 1, 2], [3, 4, 5], [6]]
+    loader = DataLoader(_Stream(7), 3, drop_last=True)
+    assert [y.data.tolist() for _, y in loader] == [[0, 1, 2], [3, 4, 5]] and len(loader) == 2
+    chained = list(mathdl.data.ChainDataset([_Stream(2), _Stream(3)]))
+    assert [y for _, y in chained] == [0, 1, 0, 1, 2]
+    with pytest.raises(ValueError, match="IterableDataset"):
+        DataLoader(_Stream(3), 2, shuffle=True)
+    with pytest.raises(TypeError, match="iterate"):
+        _Stream(3)[0]
+
+
+def test_stack_dataset_and_no_auto_batching():
+    a, b = np.arange(3.0), np.arange(3) * 10
+    s = mathdl.data.StackDataset(x=a, y=b)
+    assert len(s) == 3 and float(s[2]["y"]) == 20
+    with pytest.raises(ValueError, match="different lengths"):
+        mathdl.data.StackDataset(a, np.arange(4.0))
+    items = list(DataLoader(s, batch_size=None))
+    assert len(items) == 3 and isinstance(items[1]["x"], mathdl.Tensor) and items[1]["x"].shape == ()
+
+
+def test_get_worker_info_inside_workers_only():
+    assert mathdl.data.get_worker_info() is None
+    infos = []
+    list(DataLoader(_ds(8), 2, num_workers=2, worker_init_fn=lambda w: infos.append(mathdl.data.get_worker_info())))
+    assert sorted(i.id for i in infos) == list(range(len(infos))) and all(i.num_workers == 2 for i in infos)
+    assert mathdl.data.DistributedSampler.__name__ == "DistributedSampler"
