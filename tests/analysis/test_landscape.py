@@ -124,3 +124,28 @@ def test_pca_directions_and_plots(tmp_path):
     res2.path = np.array([[0.5, 0.5], [0, 0]])
     paths = L.plot_landscape(res1, str(tmp_path / "a")) + L.plot_landscape(res2, str(tmp_path / "b"))
     assert len(paths) == 4 and all((tmp_path / p.split("/")[-1]).stat().st_size > 1000 for p in paths)
+
+
+def test_convexity_maps_of_bowl_and_saddle():
+    xs = L.grid(1.0, 5)
+    X, Y = np.meshgrid(xs, xs, indexing="ij")
+    bowl = L.Landscape(xs, X ** 2 + 2 * Y ** 2, ys=xs)
+    saddle = L.Landscape(xs, X ** 2 - 0.5 * Y ** 2 + 0.3 * X * Y, ys=xs)
+    assert np.allclose(L.surface_convexity(bowl), 0.0)
+    h = np.array([[2.0, 0.3], [0.3, -1.0]])
+    lam = np.linalg.eigvalsh(h)
+    assert np.allclose(L.surface_convexity(saddle), abs(lam[0] / lam[1]))
+    # the full-Hessian map of a linear least-squares model is 0 (a convex quadratic) everywhere
+    import mathdl.nn.functional as F
+
+    mathdl.manual_seed(0)
+    model = nn.Linear(4, 1).double()
+    rng = np.random.default_rng(0)
+    data = (mathdl.tensor(rng.standard_normal((20, 4))), mathdl.tensor(rng.standard_normal((20, 1))))
+    dirs = L.random_directions(model, normalization=None)
+    assert np.allclose(L.convexity_map(model, data, dirs, L.grid(1, 3), loss_fn=F.mse_loss, tol=1e-8), 0.0,
+                       atol=1e-8)
+    # a ReLU network: a finite, non-negative map
+    net = _relu_net()
+    ratio = L.convexity_map(net, _data(), L.random_directions(net), L.grid(1, 3), tol=1e-6)
+    assert ratio.shape == (3, 3) and np.all(ratio >= 0)
