@@ -77,7 +77,7 @@ def _to_tensor(arr):
     arr = np.asarray(arr)
     if arr.dtype.kind in "iub" and arr.dtype != np.bool_:
         arr = arr.astype(np.int64, copy=False)
-    return Tensor._make(np.ascontiguousarray(arr))
+    return Tensor._make(arr if arr.flags.c_contiguous else np.ascontiguousarray(arr))  # keeps 0-d arrays 0-d
 
 
 def default_collate(batch):
