@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import sys
 
+import numpy as np
+
 from ..backend import xp_of
 from . import grad_mode
 from .function import MODIFIED as _MODIFIED
@@ -148,8 +150,9 @@ def _own_borrowed(borrowed):
         # references to owner: the getrefcount argument, the local name, and either the
         # grad tensor's slot + `arr` (owner is the array) or the view's .base (arr is a view)
         expected = 4 if owner is arr else 3
-        if (id(owner) in seen or not arr.flags.writeable or not arr.flags.c_contiguous
-                or owner.base is not None or sys.getrefcount(owner) > expected):
+        # (only NumPy arrays are borrowed: CuPy's flags have no `writeable`, and a device copy is cheap)
+        if (type(arr) is not np.ndarray or id(owner) in seen or not arr.flags.writeable
+                or not arr.flags.c_contiguous or owner.base is not None or sys.getrefcount(owner) > expected):
             g.data = arr.copy()
         else:
             seen.add(id(owner))
