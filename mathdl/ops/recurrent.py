@@ -131,7 +131,7 @@ class Recurrence(Function):
         xw, h0, c0, w_hh, b_hh, w_hr = self._unpack(args)
         xp = xp_of(xw)
         T, B, sizes, xs = self._dims(xw, h0)
-        whT = w_hh.T
+        whT = xp.ascontiguousarray(w_hh.T)  # h @ W^T runs ~10% faster on a contiguous W^T than on the view
         if self.mode == "LSTM":
             return self._forward_lstm(xp, xs, h0, c0, whT, b_hh, w_hr, T, B, sizes)
         if self.mode == "GRU":
