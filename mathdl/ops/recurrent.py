@@ -77,8 +77,9 @@ def _steps(T, reverse):
 class Recurrence(Function):
     """Z = the states of one direction of one recurrent layer (see the module docstring).
 
-    Inputs, in order: xw (T, B, G H), h0 (B, P or H), [c0 (B, H) for the LSTM], w_hh (G H, P or H),
-    [b_hh (G H,) if ``has_bias``], [w_hr (P, H) if ``has_proj``].
+    Inputs, in order: xw (T, B, G H), or (sum of batch_sizes, G H) packed, h0 (B, P or H),
+    [c0 (B, H) for the LSTM], w_hh (G H, P or H), [b_hh (G H,) if ``has_bias``],
+    [w_hr (P, H) if ``has_proj``].
     """
 
     __slots__ = ("mode", "reverse", "batch_sizes", "has_bias", "has_proj", "saved_a", "saved_b", "saved_c")
