@@ -3,9 +3,12 @@ P(x) = n! / prod x_i! prod p_i^x_i.
 
   log_prob  lgamma(sum x + 1) - sum lgamma(x_i + 1) + sum x_i log p_i
   mean n p, variance n p (1 - p)
+  entropy   n H(p) - log n! + sum_i sum_(k=1..n) Binomial(k; n, p_i) log k!   (as PyTorch)
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -75,6 +78,21 @@ class Multinomial(Distribution):
     @property
     def variance(self):
         return self.total_count * self.probs * (1 - self.probs)
+
+    def entropy(self):
+        from .binomial import Binomial
+
+        n = float(self.total_count)
+        term1 = n * self._categorical.entropy() - math.lgamma(n + 1)
+        if self.total_count == 0:
+            return term1
+        probs = self.probs
+        k = Tensor._make(np.arange(1, self.total_count + 1, dtype=probs.dtype).reshape(
+            (-1,) + (1,) * probs.ndim))
+        binom = Binomial(self.total_count, probs=probs, validate_args=False)
+        weights = lgamma(k + 1)
+        term2 = (ops.exp(binom.log_prob(k)) * weights).sum((0, -1))
+        return term1 + term2
 
     def sample(self, sample_shape=()):
         p = self.probs.detach().data

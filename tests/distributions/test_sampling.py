@@ -104,9 +104,7 @@ def test_hard_gumbel_softmax_frequencies_match_softmax():
     md.manual_seed(5)
     logits = np.array([1.0, 0.0, -1.0, 0.5])
     p = np.exp(logits) / np.exp(logits).sum()
-    y = md.nn.functional.gumbel_softmax(md.tensor(np.tile(logits, (N, 1)), dtype="float64"), tau=0.5, hard=True) \
-        if hasattr(md.nn.functional, "gumbel_softmax") else \
-        D.gumbel_softmax(md.tensor(np.tile(logits, (N, 1)), dtype="float64"), tau=0.5, hard=True)
+    y = md.nn.functional.gumbel_softmax(md.tensor(np.tile(logits, (N, 1)), dtype="float64"), tau=0.5, hard=True)
     yy = y.numpy()
     assert np.all(yy.sum(-1) == 1) and set(np.unique(yy)) <= {0.0, 1.0}
     assert stats.chisquare(yy.sum(0), p * N).pvalue > 1e-4
