@@ -45,7 +45,9 @@ PLOT_NAME = "curves.png"
 DEFAULTS = {
     "model": "mlp", "dataset": "digits", "epochs": 20, "batch_size": 64, "lr": 1e-3, "optimizer": "adam",
     "scheduler": "none", "weight_decay": 0.0, "momentum": None, "clip_grad": 0.0, "seed": 0, "threads": 0,
+    "device": "cpu", "amp": "none",
 }
+AMP = {"none": None, "fp16": "float16", "bf16": "bfloat16"}
 # Subcommands that live beside their subject: each module has ``add_parser(subparsers)`` and ``run(args)``.
 PLUGINS = ("generate", "analysis.cli", "compress.cli", "experiments.reproduce")
 SCHEDULERS = ("none", "step", "cosine", "exponential", "onecycle", "warmup")
@@ -164,6 +166,9 @@ def build_parser():
     t.add_argument("--momentum", type=float, help="momentum for sgd/rmsprop (default 0.9 for sgd)")
     t.add_argument("--clip-grad", type=float, help="clip the global gradient norm to this value (default off)")
     t.add_argument("--seed", type=int, help="random seed: same seed, same numbers (default 0)")
+    t.add_argument("--device", help="cpu (default) or cuda (needs CuPy and a GPU)")
+    t.add_argument("--amp", choices=tuple(AMP),
+                   help="mixed precision: fp16 (autocast + dynamic loss scaling) or bf16 (autocast); default none")
     t.add_argument("--threads", type=int,
                    help="BLAS threads while training (0: leave as is; default: the model's, mlp: 1 -- small "
                         "matrices run fastest on one thread, and many threads thrash on a busy machine)")
@@ -205,7 +210,8 @@ def _resolve(args, models, datasets, resumed_config=None):
     """The run configuration: explicit options > resumed run > builder/dataset train_defaults > DEFAULTS."""
     cfg = dict(DEFAULTS)
     given = {k: getattr(args, k) for k in ("model", "dataset", "epochs", "batch_size", "lr", "optimizer",
-                                           "scheduler", "weight_decay", "momentum", "clip_grad", "seed", "threads")
+                                           "scheduler", "weight_decay", "momentum", "clip_grad", "seed", "threads",
+                                           "device", "amp")
              if getattr(args, k, None) is not None}
     model_opts = _options(getattr(args, "model_opt", None), "--model-opt")
     optim_opts = _options(getattr(args, "optim_opt", None), "--optim-opt")
@@ -251,6 +257,17 @@ def _check_config(cfg):
         raise CLIError(f"--seed must be a non-negative integer, got {cfg['seed']!r}")
     if not isinstance(cfg.get("threads"), int) or cfg["threads"] < 0:
         raise CLIError(f"--threads must be a non-negative integer (0: leave as is), got {cfg.get('threads')!r}")
+    device = cfg.get("device", "cpu")
+    if not (device == "cpu" or str(device).startswith("cuda")):
+        raise CLIError(f"--device must be 'cpu' or 'cuda', got {device!r}")
+    if str(device).startswith("cuda"):
+        from .backend import cuda_is_available
+
+        if not cuda_is_available():
+            raise CLIError("--device cuda: no GPU is available here (CuPy with a CUDA device is needed: "
+                           "pip install cupy-cuda12x)")
+    if cfg.get("amp", "none") not in AMP:
+        raise CLIError(f"--amp must be one of {', '.join(AMP)}, got {cfg.get('amp')!r}")
     names = _optimizer_names()
     if cfg["optimizer"] not in names:
         raise CLIError(f"unknown optimizer {cfg['optimizer']!r}; available: {', '.join(names)}")
@@ -337,15 +354,16 @@ def _loss_and_counts(logits, y, task, num_classes):
     if task == "regression":
         pred = logits.reshape(y.shape)
         loss = F.mse_loss(pred, y)
-        err = pred.data - y.data
+        yh = _host(y)
+        err = _host(pred) - yh
         return loss, {"n": int(y.shape[0]), "sse": float((err.astype(np.float64) ** 2).sum()),
-                      "sy": float(y.data.sum()), "syy": float((y.data.astype(np.float64) ** 2).sum()),
-                      "count": int(y.data.size)}
+                      "sy": float(yh.sum()), "syy": float((yh.astype(np.float64) ** 2).sum()),
+                      "count": int(yh.size)}
     flat = logits.reshape(-1, num_classes)
     target = y.reshape(-1)
     loss = F.cross_entropy(flat, target, ignore_index=-100)
-    pred = np.asarray(logits.data).argmax(-1)
-    tgt = np.asarray(y.data)
+    pred = _host(logits).argmax(-1)
+    tgt = _host(y)
     valid = tgt != -100
     correct = (pred == tgt) & valid
     out = {"n": int(tgt.shape[0]), "correct": int(correct.sum()), "count": int(valid.sum())}
@@ -384,14 +402,24 @@ def _add(total, part):
         total[k] = total.get(k, 0) + v
 
 
-def _batch_xy(batch):
+def _host(t):
+    """A tensor's values as a host NumPy array (copied from the device if needed)."""
+    from .backend import to_device
+
+    return np.asarray(to_device(t.data, "cpu"))
+
+
+def _batch_xy(batch, device="cpu"):
     if not isinstance(batch, tuple) or len(batch) < 2:
         raise RuntimeError("the trainer expects batches (input, target); the dataset yields "
                            f"{type(batch).__name__} of length {len(batch) if isinstance(batch, tuple) else 1}")
-    return batch[0], batch[1]
+    x, y = batch[0], batch[1]
+    if device != "cpu":
+        x, y = x.to(device), y.to(device)
+    return x, y
 
 
-def run_epoch_eval(model, dataset, spec, batch_size=256, collect=False):
+def run_epoch_eval(model, dataset, spec, batch_size=256, collect=False, device="cpu"):
     """Loss and accuracy (R^2 for regression) of ``model`` on ``dataset`` in eval mode, no grad.
 
     With ``collect`` also returns the (predictions, targets) arrays.
@@ -403,7 +431,7 @@ def run_epoch_eval(model, dataset, spec, batch_size=256, collect=False):
     loss_sum, sums, preds, targets = 0.0, {}, [], []
     with no_grad():
         for batch in DataLoader(dataset, batch_size=batch_size, collate_fn=spec.extra.get("collate_fn")):
-            x, y = _batch_xy(batch)
+            x, y = _batch_xy(batch, device)
             if hasattr(model, "compute_loss"):
                 loss, part = model.compute_loss(x, y)
                 loss_sum += float(loss.item()) * part["n"]
@@ -414,9 +442,9 @@ def run_epoch_eval(model, dataset, spec, batch_size=256, collect=False):
             loss_sum += float(loss.item()) * part["n"]
             _add(sums, part)
             if collect:
-                out = np.asarray(logits.data)
+                out = _host(logits)
                 preds.append(out.reshape(y.shape) if spec.task == "regression" else out.argmax(-1))
-                targets.append(np.asarray(y.data))
+                targets.append(_host(y))
     row = _summarize(loss_sum, sums, spec.task, "test")
     if collect:
         return row, np.concatenate(preds), np.concatenate(targets)
@@ -554,6 +582,14 @@ def train(cfg, run_dir, resume_state=None, progress=True, plot=True, log=print):
     loader = DataLoader(spec.train, batch_size=cfg["batch_size"], shuffle=True, seed=cfg["seed"],
                         collate_fn=spec.extra.get("collate_fn"))
     scheduler, per_step = _make_scheduler(cfg, optimizer, len(loader))
+    scaler = None
+    if cfg.get("amp", "none") != "none":
+        if getattr(optimizer, "needs_closure", False):
+            raise CLIError(f"--amp does not combine with {cfg['optimizer']!r}, whose steps re-evaluate the loss")
+        if cfg["amp"] == "fp16":
+            from .amp import GradScaler
+
+            scaler = GradScaler()
     history, start = [], 0
     if resume_state is not None:
         with _mismatch_as_cli_error("resume"):
@@ -564,6 +600,12 @@ def train(cfg, run_dir, resume_state=None, progress=True, plot=True, log=print):
         history = list(resume_state.get("metrics", []))
         start = int(resume_state["epoch"])
         _set_rng_state(resume_state["rng"])
+        if resume_state.get("scaler") and scaler is not None:
+            scaler.load_state_dict(resume_state["scaler"])
+    device = cfg.get("device", "cpu")
+    if device != "cpu":  # built, restored and probed on the host; now everything moves at once
+        model.to(device)
+        _optimizer_to(optimizer, device)
     try:
         os.makedirs(run_dir, exist_ok=True)
         probe = os.path.join(run_dir, ".write-test")
@@ -585,7 +627,7 @@ def train(cfg, run_dir, resume_state=None, progress=True, plot=True, log=print):
         from tqdm import tqdm
     run = types.SimpleNamespace(cfg=cfg, spec=spec, model=model, params=params, optimizer=optimizer,
                                 scheduler=scheduler, per_step=per_step, loader=loader, history=history,
-                                ckpt_path=ckpt_path, tqdm=progress and tqdm, log=log)
+                                ckpt_path=ckpt_path, tqdm=progress and tqdm, log=log, scaler=scaler, device=device)
     with _blas_threads(cfg.get("threads")), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         for epoch in range(start + 1, cfg["epochs"] + 1):
             _train_epoch(run, epoch)
@@ -614,19 +656,37 @@ def _train_epoch(run, epoch):
         batches = bar
     loss_sum, sums = 0.0, {}
     needs_closure = getattr(optimizer, "needs_closure", False)
+    scaler = run.scaler
+    amp_dtype = AMP[cfg.get("amp", "none")]
     for step, batch in enumerate(batches, 1):
-        x, y = _batch_xy(batch)
-        loss, part = _batch_loss(model, x, y, spec)
+        x, y = _batch_xy(batch, run.device)
+        if amp_dtype is not None:
+            from .amp import autocast
+
+            with autocast("cuda" if run.device != "cpu" else "cpu", dtype=amp_dtype):
+                loss, part = _batch_loss(model, x, y, spec)
+        else:
+            loss, part = _batch_loss(model, x, y, spec)
         value = float(loss.item())
         if not math.isfinite(value):
             if bar is not None:
                 bar.close()
             raise TrainingDiverged(epoch, step, value)
         optimizer.zero_grad()
-        loss.backward()
-        if cfg.get("clip_grad"):
-            optim.clip_grad_norm_(params, cfg["clip_grad"])
-        if needs_closure:
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            if cfg.get("clip_grad"):
+                scaler.unscale_(optimizer)
+                optim.clip_grad_norm_(params, cfg["clip_grad"])
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            loss.backward()
+            if cfg.get("clip_grad"):
+                optim.clip_grad_norm_(params, cfg["clip_grad"])
+        if scaler is not None:
+            pass
+        elif needs_closure:
             def closure(x=x, y=y):
                 optimizer.zero_grad()
                 again = _batch_loss(model, x, y, spec)[0]
@@ -646,7 +706,10 @@ def _train_epoch(run, epoch):
     if bar is not None:
         bar.close()
     row = {"epoch": epoch, **_summarize(loss_sum, sums, spec.task, "train"),
-           **run_epoch_eval(model, spec.test, spec), "lr": float(optimizer.param_groups[0]["lr"])}
+           **run_epoch_eval(model, spec.test, spec, device=run.device), "lr": float(optimizer.param_groups[0]["lr"])}
+    if scaler is not None:
+        row["loss_scale"] = scaler.get_scale()
+        row["skipped_steps"] = scaler.skipped_steps
     if spec.task == "language_model":  # cross-entropy in nats per character -> bits per character
         row["test_bpc"] = row["test_loss"] / math.log(2)
     if scheduler is not None and not per_step:
@@ -658,10 +721,24 @@ def _train_epoch(run, epoch):
         "model": model.state_dict(), "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict() if scheduler is not None else None,
         "rng": _get_rng_state(),
+        "scaler": scaler.state_dict() if scaler is not None else None,
     }
     save(_jsonable_state(state), run.ckpt_path)
     _write_metrics(os.path.dirname(run.ckpt_path), history)
     run.log(f"epoch {epoch}/{cfg['epochs']}: {_fmt(row)} ({row['time_s']:.2f} s)")
+
+
+def _optimizer_to(optimizer, device):
+    """Move an optimizer's per-parameter state (moments, step counts held as arrays) to ``device``."""
+    from .autograd.tensor import Tensor
+    from .backend import to_device
+
+    for st in optimizer.state.values():
+        for k, v in list(st.items()):
+            if isinstance(v, Tensor):
+                st[k] = v.to(device)
+            elif isinstance(v, np.ndarray):
+                st[k] = to_device(v, device)
 
 
 def _jsonable_state(state):

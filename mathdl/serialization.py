@@ -82,7 +82,9 @@ class _Encoder:
             return obj
         if isinstance(obj, Tensor):
             kind = "parameter" if type(obj).__name__ == "Parameter" else "tensor"
-            return self.array(obj.data, path, kind, obj.requires_grad)
+            from .backend import to_device  # device tensors are saved from a host copy
+
+            return self.array(to_device(obj.data, "cpu"), path, kind, obj.requires_grad)
         if isinstance(obj, np.ndarray):
             return self.array(obj, path, "ndarray")
         if isinstance(obj, np.generic):
