@@ -28,6 +28,8 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repository root
+
 CASES = ["hvp", "hvp_func", "ggn", "fvp", "lbfgs", "kfac", "burgers"]
 BATCH, SIZES = 128, [784, 512, 512, 10]
 
