@@ -9,6 +9,8 @@ For a weight of shape (out, in, *k) with receptive field r = prod(k):
                     uniform bound = gain * sqrt(3 / fan),  normal std = gain / sqrt(fan)
   orthogonal:       Q from the QR decomposition of a Gaussian matrix, signs fixed by diag(R),
                     scaled by gain.
+  dirac:            the identity convolution: W[g*out_g + i, i, centre] = 1 (per group), else 0
+  sparse:           N(0, std^2) with a fraction ``sparsity`` of each column set to zero
 ``calculate_gain`` gives the gain that keeps the activation variance constant through a
 nonlinearity (relu: sqrt 2, tanh: 5/3, leaky_relu(a): sqrt(2 / (1 + a^2)), selu: 3/4).
 Every draw comes from ``mathdl.backend.rng.np``, so ``mathdl.manual_seed`` fixes them.
@@ -26,7 +28,7 @@ from ..autograd.tensor import Tensor
 __all__ = [
     "calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "zeros_", "ones_", "eye_",
     "xavier_uniform_", "xavier_normal_", "glorot_uniform_", "glorot_normal_", "kaiming_uniform_",
-    "kaiming_normal_", "he_uniform_", "he_normal_", "orthogonal_", "calculate_fan_in_and_fan_out",
+    "kaiming_normal_", "he_uniform_", "he_normal_", "orthogonal_", "dirac_", "sparse_", "calculate_fan_in_and_fan_out",
 ]
 
 _LINEAR = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
@@ -182,3 +184,34 @@ glorot_uniform_ = xavier_uniform_
 glorot_normal_ = xavier_normal_
 he_uniform_ = kaiming_uniform_
 he_normal_ = kaiming_normal_
+
+
+def dirac_(tensor, groups: int = 1):
+    """The identity of a convolution: a 3-, 4- or 5-D weight (out, in, *k) that passes input channel i
+    to output channel i of each of ``groups`` groups (the centre tap), zeros elsewhere."""
+    if tensor.ndim not in (3, 4, 5):
+        raise ValueError(f"dirac_: expected a 3-, 4- or 5-D tensor, got shape {tuple(tensor.shape)}")
+    if groups < 1 or tensor.shape[0] % groups:
+        raise ValueError(f"dirac_: groups={groups} must divide the {tensor.shape[0]} output channels")
+    out_g = tensor.shape[0] // groups
+    w = np.zeros(tensor.shape)
+    centre = tuple(k // 2 for k in tensor.shape[2:])
+    for g in range(groups):
+        for i in range(min(out_g, tensor.shape[1])):
+            w[(g * out_g + i, i) + centre] = 1.0
+    return _write(tensor, w)
+
+
+def sparse_(tensor, sparsity: float, std: float = 0.01, generator=None):
+    """A 2-D tensor drawn from N(0, std^2) with ceil(sparsity * rows) zeros in every column."""
+    if tensor.ndim != 2:
+        raise ValueError(f"sparse_: expected a 2-D tensor, got shape {tuple(tensor.shape)}")
+    if not 0 <= sparsity <= 1:
+        raise ValueError(f"sparse_: sparsity must be in [0, 1], got {sparsity}")
+    g = _gen()
+    rows, cols = tensor.shape
+    w = g.normal(0.0, std, size=(rows, cols))
+    k = int(math.ceil(sparsity * rows))
+    for c in range(cols):
+        w[g.permutation(rows)[:k], c] = 0.0
+    return _write(tensor, w)

@@ -60,6 +60,16 @@ LAYERS = {
     "Hardshrink": (lambda m: m.Hardshrink(), (3, 4)),
     "Softshrink": (lambda m: m.Softshrink(0.2), (3, 4)),
     "Identity": (lambda m: m.Identity(3, unused=1), (3, 4)),
+    "BatchNorm3d": (lambda m: m.BatchNorm3d(3), (2, 3, 2, 3, 2)),
+    "Tanhshrink": (lambda m: m.Tanhshrink(), (3, 4)),
+    "Softmax2d": (lambda m: m.Softmax2d(), (2, 3, 2, 2)),
+    "ChannelShuffle": (lambda m: m.ChannelShuffle(2), (2, 6, 2, 3)),
+    "UpsamplingNearest2d": (lambda m: m.UpsamplingNearest2d(scale_factor=2), (2, 3, 2, 3)),
+    "UpsamplingBilinear2d": (lambda m: m.UpsamplingBilinear2d(size=(5, 4)), (2, 3, 2, 3)),
+    "AdaptiveAvgPool3d": (lambda m: m.AdaptiveAvgPool3d((2, 3, 2)), (2, 2, 5, 4, 3)),
+    "AdaptiveMaxPool3d": (lambda m: m.AdaptiveMaxPool3d((2, 3, 2)), (2, 2, 5, 4, 3)),
+    "LPPool1d": (lambda m: m.LPPool1d(3, 2), (2, 3, 7)),
+    "Dropout1d-eval-identity": (lambda m: m.Dropout1d(0.0), (2, 3, 7)),
     "Flatten": (lambda m: m.Flatten(), (2, 3, 4)),
     "Unflatten": (lambda m: m.Unflatten(1, (2, 2)), (3, 4)),
 }
@@ -115,6 +125,79 @@ def test_embedding_bag_module_matches_torch():
         yt.sum().backward()
         np.testing.assert_allclose(ours.weight.grad.numpy(), ref.weight.grad.numpy(), rtol=1e-12)
     assert nn.EmbeddingBag(5, 2, padding_idx=1).weight.numpy()[1].tolist() == [0.0, 0.0]
+
+
+def test_lp_pool2d_matches_torch_on_positive_input():
+    x = np.abs(_r(2, 3, 6, 5)) + 0.1
+    y = nn.LPPool2d(2, (2, 3), stride=2)(mathdl.tensor(x)).numpy()
+    np.testing.assert_allclose(y, tnn.LPPool2d(2, (2, 3), stride=2)(torch.tensor(x)).numpy(), rtol=1e-12)
+
+
+def test_max_unpool_inverts_max_pool_like_torch():
+    x = _r(2, 3, 6, 5)
+    y, idx = nn.MaxPool2d(2, return_indices=True)(mathdl.tensor(x))
+    yt, it = tnn.MaxPool2d(2, return_indices=True)(torch.tensor(x))
+    u = nn.MaxUnpool2d(2)(y, idx, output_size=(6, 5))
+    np.testing.assert_array_equal(u.numpy(), tnn.MaxUnpool2d(2)(yt, it, output_size=(6, 5)).numpy())
+    x1 = _r(2, 3, 9)
+    y1, i1 = mathdl.nn.functional.max_pool1d_with_indices(mathdl.tensor(x1), 3)
+    yt1, it1 = torch.nn.functional.max_pool1d_with_indices(torch.tensor(x1), 3)
+    np.testing.assert_array_equal(i1.numpy(), it1.numpy())
+    np.testing.assert_array_equal(nn.MaxUnpool1d(3)(y1, i1).numpy(), tnn.MaxUnpool1d(3)(yt1, it1).numpy())
+
+
+def test_channel_dropouts_zero_whole_channels():
+    mathdl.manual_seed(0)
+    for m, shape in ((nn.Dropout1d(0.5), (4, 8, 5)), (nn.Dropout3d(0.5), (4, 8, 2, 2, 2))):
+        y = m(mathdl.tensor(np.ones(shape))).numpy().reshape(shape[0], shape[1], -1)
+        assert set(np.unique(y)) <= {0.0, 2.0}
+        assert np.all(y.min(axis=2) == y.max(axis=2))  # whole channels
+        assert 0 < (y[:, :, 0] == 0).mean() < 1
+        m.eval()
+        np.testing.assert_array_equal(m(mathdl.tensor(np.ones(shape))).numpy(), 1.0)
+    y = nn.FeatureAlphaDropout(0.5)(mathdl.tensor(np.zeros((64, 16, 3)))).numpy()
+    assert np.all(y.min(axis=2) == y.max(axis=2))
+
+
+def test_dirac_and_sparse_init():
+    for shape, groups in (((4, 4, 3), 1), ((6, 2, 3, 3), 3), ((2, 5, 3, 3, 3), 1)):
+        w = mathdl.tensor(np.zeros(shape))
+        t = torch.zeros(shape)
+        nn.init.dirac_(w, groups)
+        torch.nn.init.dirac_(t, groups)
+        np.testing.assert_array_equal(w.numpy(), t.numpy())
+    w = mathdl.tensor(np.zeros((10, 4)))
+    nn.init.sparse_(w, 0.3, std=0.5)
+    assert ((w.numpy() == 0).sum(axis=0) == 3).all() and w.numpy().std() > 0.1
+    with pytest.raises(ValueError, match="groups"):
+        nn.init.dirac_(mathdl.tensor(np.zeros((5, 2, 3))), 2)
+
+
+def test_triplet_with_distance_loss_matches_torch():
+    a, p, n = (_r(4, 3, seed=s) for s in range(3))
+
+    def cos_dist(x, y):
+        return 1 - mathdl.nn.functional.cosine_similarity(x, y)
+
+    def tcos_dist(x, y):
+        return 1 - torch.nn.functional.cosine_similarity(x, y)
+
+    y = nn.TripletMarginWithDistanceLoss(distance_function=cos_dist, margin=0.3, swap=True)(
+        *map(mathdl.tensor, (a, p, n)))
+    yt = tnn.TripletMarginWithDistanceLoss(distance_function=tcos_dist, margin=0.3, swap=True)(
+        *map(torch.tensor, (a, p, n)))
+    assert y.item() == pytest.approx(yt.item(), rel=1e-12)
+    y = nn.TripletMarginWithDistanceLoss()(*map(mathdl.tensor, (a, p, n)))
+    assert y.item() == pytest.approx(tnn.TripletMarginWithDistanceLoss()(*map(torch.tensor, (a, p, n))).item())
+
+
+def test_inplace_activations():
+    import mathdl.nn.functional as F
+
+    x = mathdl.tensor(np.array([-1.0, 2.0]))
+    assert F.relu_(x) is x and x.numpy().tolist() == [0.0, 2.0]
+    with pytest.raises(RuntimeError, match="relu_"):
+        F.relu_(mathdl.tensor(np.array([1.0]), requires_grad=True))
 
 
 def test_rrelu_module_modes():

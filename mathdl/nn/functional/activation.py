@@ -18,7 +18,8 @@ from ...ops.activations import gelu, leaky_relu, mish, silu, softplus
 from ...ops.shape import chunk, cast, reshape
 
 __all__ = [
-    "glu", "softmin", "threshold", "hardshrink", "softshrink", "rrelu",
+    "glu", "softmin", "tanhshrink", "relu_", "elu_", "leaky_relu_", "hardtanh_", "threshold_", "selu_", "celu_",
+    "rrelu_", "threshold", "hardshrink", "softshrink", "rrelu",
     "relu", "relu6", "hardtanh", "prelu", "elu", "selu", "celu", "swish", "sigmoid", "logsigmoid", "tanh",
     "hardsigmoid", "hardswish", "softsign", "softmax", "log_softmax", "gelu", "silu", "mish", "softplus",
     "leaky_relu",
@@ -186,3 +187,37 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
     a = backend.rng.np.uniform(lower, upper, size=input.shape)
     slope = xp.where(input.data >= 0, 1.0, xp.asarray(a)).astype(input.dtype)
     return ew.mul(input, Tensor._make(slope))
+
+
+def tanhshrink(input):
+    """x - tanh(x)."""
+    return ew.sub(input, ew.tanh(input))
+
+
+def _inplace(fn):
+    """PyTorch's in-place activation ``fn_``: the result written into ``input``'s array, which is
+    returned (allowed only where no recorded op needs the old values: outside autograd)."""
+
+    def apply(input, *args, **kwargs):
+        from ...autograd.grad_mode import state
+
+        if input.requires_grad and state.enabled:
+            raise RuntimeError(f"{fn.__name__}_: an in-place activation of a tensor that requires grad would lose "
+                               f"the values its gradient needs; use F.{fn.__name__}(x) instead")
+        input.data[...] = fn(input, *args, **kwargs).data
+        input._version += 1
+        return input
+
+    apply.__name__ = apply.__qualname__ = fn.__name__ + "_"
+    apply.__doc__ = f"In-place :func:`{fn.__name__}` (no autograd)."
+    return apply
+
+
+relu_ = _inplace(relu)
+elu_ = _inplace(elu)
+leaky_relu_ = _inplace(leaky_relu)
+hardtanh_ = _inplace(hardtanh)
+threshold_ = _inplace(threshold)
+selu_ = _inplace(selu)
+celu_ = _inplace(celu)
+rrelu_ = _inplace(rrelu)

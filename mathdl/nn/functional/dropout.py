@@ -3,7 +3,9 @@
   dropout(x, p)        y = x * m / (1 - p),  m ~ Bernoulli(1 - p)
   alpha_dropout(x, p)  dropped entries become alpha' = -scale*alpha, then y = a (x m + alpha' (1 - m)) + b
                        with a, b keeping zero mean and unit variance
-  dropout2d(x, p)      zeroes whole channels
+  dropout1d/2d/3d(x, p)  zeroes whole channels (of (N, C, L), (N, C, H, W), (N, C, D, H, W) input), scales
+                       the rest by 1/(1-p)
+  feature_alpha_dropout  alpha_dropout with one draw per channel
 """
 
 from __future__ import annotations
@@ -17,11 +19,12 @@ from ...autograd.tensor import Tensor
 from ...backend import xp_of
 from ...ops import elementwise as ew
 from ...ops.conv import dropout2d
+from ...ops.shape import reshape
 from .activation import _SELU_ALPHA, _SELU_SCALE
 
 _make = Tensor._make
 
-__all__ = ["dropout", "alpha_dropout", "dropout2d"]
+__all__ = ["dropout1d", "dropout3d", "feature_alpha_dropout", "dropout", "alpha_dropout", "dropout2d"]
 
 
 class DropoutFn(Function):
@@ -71,3 +74,52 @@ def alpha_dropout(x, p: float = 0.5, training: bool = False):
     b = -a * alpha_p * p
     m = Tensor._make(keep.astype(x.dtype))
     return ew.add(ew.mul(ew.add(ew.mul(x, m), Tensor._make(((1 - keep) * alpha_p).astype(x.dtype))), a), b)
+
+
+def _channel_dropout(name, input, p, training, nd):
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"{name}: p must be in [0, 1], got {p}")
+    if input.ndim not in (nd + 1, nd + 2):
+        raise ValueError(f"{name}: expected a {nd + 2}-D input (N, C, *) or {nd + 1}-D unbatched, got shape "
+                         f"{tuple(input.shape)}")
+    if input.ndim == nd + 1:
+        y = _channel_dropout(name, reshape(input, (1,) + tuple(input.shape)), p, training, nd)
+        return reshape(y, tuple(input.shape))
+    return dropout2d(input, p, training) if nd == 2 else _dropout_channels(input, p, training)
+
+
+def _dropout_channels(input, p, training):
+    if not training or p == 0.0:
+        return input
+    if p == 1.0:
+        return ew.mul(input, 0.0)
+    shape = tuple(input.shape[:2]) + (1,) * (input.ndim - 2)
+    keep = backend.rng.np.random(shape) >= p
+    mask = xp_of(input.data).asarray(keep, dtype=input.dtype) * input.dtype.type(1.0 / (1.0 - p))
+    return ew.mul(input, _make(mask))
+
+
+def dropout1d(input, p=0.5, training=True, inplace=False):
+    """Zero whole channels of an (N, C, L) input with probability p; scale the rest by 1/(1-p)."""
+    return _channel_dropout("dropout1d", input, p, training, 1)
+
+
+def dropout3d(input, p=0.5, training=True, inplace=False):
+    """Zero whole channels of an (N, C, D, H, W) input with probability p; scale the rest by 1/(1-p)."""
+    return _channel_dropout("dropout3d", input, p, training, 3)
+
+
+def feature_alpha_dropout(input, p=0.5, training=False, inplace=False):
+    """Alpha dropout with one keep/drop draw per (sample, channel)."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"feature_alpha_dropout: probability must be in [0, 1], got {p}")
+    if not training or p == 0.0:
+        return input
+    alpha_p = -_SELU_ALPHA * _SELU_SCALE
+    shape = tuple(input.shape[:2]) + (1,) * (input.ndim - 2)
+    keep = backend.rng.np.random(shape) >= p
+    a = ((1 - p) * (1 + p * alpha_p ** 2)) ** -0.5
+    b = -a * alpha_p * p
+    m = Tensor._make(keep.astype(input.dtype))
+    drop = Tensor._make(((1 - keep) * alpha_p).astype(input.dtype))
+    return ew.add(ew.mul(ew.add(ew.mul(input, m), drop), a), b)

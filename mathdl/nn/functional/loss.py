@@ -25,6 +25,7 @@ elementwise/per-sample losses).  Formulas (d = input - target):
                            + (1 - alpha) CE(student, target)   (Hinton et al. 2015)
   triplet_margin_loss      max(0, d(a, p) - d(a, n) + margin), d = pairwise_distance (swap: d(a, n)
                            replaced by min(d(a, n), d(p, n)))
+  triplet_margin_with_distance_loss   the same with any distance function (default pairwise_distance)
   hinge_embedding_loss     x if y = 1, max(0, margin - x) if y = -1
   soft_margin_loss         log(1 + e^(-y x))
   multi_margin_loss        sum_{i != y} w_y max(0, margin - x_y + x_i)^p / C
@@ -86,11 +87,11 @@ from ...backend import xp_of
 from ...ops.losses import ctc_nll, exprel_k, log_sigmoid, softmax_cross_entropy
 
 __all__ = [
-    "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "cross_entropy", "nll_loss",
-    "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div", "poisson_nll_loss",
-    "gaussian_nll_loss", "cosine_embedding_loss", "margin_ranking_loss", "focal_loss", "sigmoid_focal_loss",
-    "distillation_loss", "log_partition", "general_robust_loss", "robust_loss", "robust_nll",
-    "triplet_margin_loss", "hinge_embedding_loss", "multi_margin_loss", "multilabel_margin_loss",
+    "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "cross_entropy", "nll_loss", "binary_cross_entropy",
+    "binary_cross_entropy_with_logits", "kl_div", "poisson_nll_loss", "gaussian_nll_loss",
+    "cosine_embedding_loss", "margin_ranking_loss", "focal_loss", "sigmoid_focal_loss", "distillation_loss",
+    "log_partition", "general_robust_loss", "robust_loss", "robust_nll", "triplet_margin_loss",
+    "triplet_margin_with_distance_loss", "hinge_embedding_loss", "multi_margin_loss", "multilabel_margin_loss",
     "multilabel_soft_margin_loss", "soft_margin_loss", "ctc_loss",
 ]
 
@@ -916,3 +917,19 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     if reduction == "sum":
         return ops.sum(nll)
     return ops.reshape(nll, ()) if unbatched else nll
+
+
+def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_function=None, margin=1.0, swap=False,
+                                      reduction="mean"):
+    """max(0, d(a, p) - d(a, n) + margin) for a given distance function d (pairwise_distance by default)."""
+    name = "triplet_margin_with_distance_loss"
+    _check_reduction(name, reduction)
+    if margin <= 0:
+        raise ValueError(f"{name}: margin must be greater than 0, got {margin}")
+    from .distance import pairwise_distance
+
+    d = pairwise_distance if distance_function is None else distance_function
+    d_pos, d_neg = d(anchor, positive), d(anchor, negative)
+    if swap:
+        d_neg = ops.minimum(d_neg, d(positive, negative))
+    return _reduce(ops.relu(ops.add(ops.sub(d_pos, d_neg), margin)), reduction)

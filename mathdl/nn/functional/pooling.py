@@ -7,6 +7,10 @@
                             shifted slices (kernel taps) combined with maximum / sum
   adaptive_max_pool1d/2d    y[i] = max of x over [floor(i L / Lo), ceil((i+1) L / Lo)), separable per axis
   adaptive_avg_pool1d       adaptive_avg_pool2d with H = 1
+  adaptive_avg/max_pool3d   the same bins per axis (mean: averaging matrices; max: separable maxima)
+  lp_pool1d/2d              (sum over the window of x^p)^(1/p) = (|window| avg_pool(x^p))^(1/p)
+  max_pool*_with_indices    the maxima and their flat indices in each (spatial) input plane
+  max_unpool1d/2d           the inverse scatter: y[idx] = x, zeros elsewhere
 """
 
 from __future__ import annotations
@@ -21,11 +25,17 @@ from ...ops import elementwise as ew
 from ...ops.conv import adaptive_avg_pool2d, avg_pool1d, avg_pool2d, max_pool1d, max_pool2d
 from ...ops.indexing import getitem
 from ...ops.reduce import amax
-from ...ops.shape import cat, reshape
+from ...ops.indexing import scatter_add
+from ...ops.linalg import matmul
+from ...ops.shape import cat, movedim, reshape
 from ...ops.shape import pad as _pad
 
-__all__ = ["max_pool1d", "max_pool2d", "max_pool3d", "avg_pool1d", "avg_pool2d", "avg_pool3d",
-           "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d"]
+__all__ = [
+    "adaptive_avg_pool3d", "adaptive_max_pool3d", "lp_pool1d", "lp_pool2d", "max_pool1d_with_indices",
+    "max_pool2d_with_indices", "max_unpool1d", "max_unpool2d", "max_pool1d", "max_pool2d", "max_pool3d",
+    "avg_pool1d", "avg_pool2d", "avg_pool3d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
+    "adaptive_max_pool1d", "adaptive_max_pool2d",
+]
 
 
 def _triple(v, name, what):
@@ -194,3 +204,118 @@ def adaptive_avg_pool1d(input, output_size):
     N, C, L = input.shape
     y = adaptive_avg_pool2d(reshape(input, (N, C, 1, L)), (1, o), name=name)
     return reshape(y, (N, C, o))
+
+
+def adaptive_max_pool3d(input, output_size, return_indices=False):
+    """Max over PyTorch's adaptive bins of an (N, C, D, H, W) or (C, D, H, W) input."""
+    name = "adaptive_max_pool3d"
+    if return_indices:
+        raise NotImplementedError(f"{name}: return_indices=True is not supported")
+    if not isinstance(input, Tensor) or input.ndim not in (4, 5):
+        raise ValueError(f"{name}: expected a 5-D input (N, C, D, H, W) or 4-D unbatched, got shape "
+                         f"{tuple(getattr(input, 'shape', ()))}")
+    outs = _out_sizes(name, output_size, input.shape[-3:])
+    y = input
+    for k, o in enumerate(outs):
+        y = _adaptive_max_axis(y, input.ndim - 3 + k, o)
+    return y
+
+
+def adaptive_avg_pool3d(input, output_size):
+    """Mean over PyTorch's adaptive bins of an (N, C, D, H, W) or (C, D, H, W) input."""
+    name = "adaptive_avg_pool3d"
+    if not isinstance(input, Tensor) or input.ndim not in (4, 5):
+        raise ValueError(f"{name}: expected a 5-D input (N, C, D, H, W) or 4-D unbatched, got shape "
+                         f"{tuple(getattr(input, 'shape', ()))}")
+    outs = _out_sizes(name, output_size, input.shape[-3:])
+    y = input
+    for k, o in enumerate(outs):
+        axis = input.ndim - 3 + k
+        size = y.shape[axis]
+        if o == size:
+            continue
+        A = np.zeros((o, size))
+        for i, (a, b) in enumerate(_bins(size, o)):
+            A[i, a:b] = 1.0 / (b - a)
+        y = movedim(matmul(movedim(y, axis, -1), Tensor._make(A.T.astype(input.dtype))), -1, axis)
+    return y
+
+
+def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """(sum over each window of x^p)^(1/p) for an (N, C, L) input."""
+    k = kernel_size[0] if isinstance(kernel_size, (tuple, list)) else kernel_size
+    if float(norm_type) == 0:
+        raise ValueError("lp_pool1d: norm_type must be non-zero")
+    y = avg_pool1d(ew.pow(input, float(norm_type)), k, stride, 0, ceil_mode)
+    return ew.pow(ew.mul(ew.mul(ew.sign(y), ew.relu(ew.abs(y))), float(k)), 1.0 / float(norm_type))
+
+
+def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """(sum over each window of x^p)^(1/p) for an (N, C, H, W) input."""
+    kh, kw = kernel_size if isinstance(kernel_size, (tuple, list)) else (kernel_size, kernel_size)
+    if float(norm_type) == 0:
+        raise ValueError("lp_pool2d: norm_type must be non-zero")
+    y = avg_pool2d(ew.pow(input, float(norm_type)), (kh, kw), stride, 0, ceil_mode)
+    return ew.pow(ew.mul(ew.mul(ew.sign(y), ew.relu(ew.abs(y))), float(kh * kw)), 1.0 / float(norm_type))
+
+
+def max_pool2d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+                            return_indices=True):
+    """(maxima, flat indices h W + w of each maximum in its input plane)."""
+    return max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+def max_pool1d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+                            return_indices=True):
+    """(maxima, indices of each maximum along L) for an (N, C, L) input."""
+    if not isinstance(input, Tensor) or input.ndim != 3:
+        raise ValueError(f"max_pool1d_with_indices: expected a 3-D input (N, C, L), got shape "
+                         f"{tuple(getattr(input, 'shape', ()))}")
+    one = lambda v: v[0] if isinstance(v, (tuple, list)) else v  # noqa: E731
+    s = None if stride is None else (1, one(stride))
+    N, C, L = input.shape
+    y, idx = max_pool2d(reshape(input, (N, C, 1, L)), (1, one(kernel_size)), s, (0, one(padding)),
+                        (1, one(dilation)), ceil_mode, True)
+    return reshape(y, (N, C, -1)), reshape(idx, (N, C, -1))
+
+
+def _unpool(name, input, indices, out_spatial):
+    N, C = input.shape[:2]
+    idx = indices.data if isinstance(indices, Tensor) else np.asarray(indices)
+    if tuple(idx.shape) != tuple(input.shape):
+        raise ValueError(f"{name}: indices of shape {tuple(idx.shape)} must match the input of shape "
+                         f"{tuple(input.shape)}")
+    size = int(np.prod(out_spatial))
+    if idx.size and (idx.min() < 0 or idx.max() >= size):
+        raise ValueError(f"{name}: an index is out of range for the output size {tuple(out_spatial)}")
+    zeros = Tensor._make(np.zeros((N, C, size), dtype=input.dtype))
+    y = scatter_add(zeros, 2, Tensor._make(idx.reshape(N, C, -1).astype(np.int64)), reshape(input, (N, C, -1)))
+    return reshape(y, (N, C) + tuple(out_spatial))
+
+
+def _unpool_size(name, in_spatial, kernel_size, stride, padding, output_size):
+    n = len(in_spatial)
+    k = kernel_size if isinstance(kernel_size, (tuple, list)) else (kernel_size,) * n
+    s = k if stride is None else (stride if isinstance(stride, (tuple, list)) else (stride,) * n)
+    p = padding if isinstance(padding, (tuple, list)) else (padding,) * n
+    if output_size is not None:
+        return tuple(int(v) for v in tuple(output_size)[-n:])
+    return tuple((i - 1) * ss - 2 * pp + kk for i, kk, ss, pp in zip(in_spatial, k, s, p))
+
+
+def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """Place each value of an (N, C, H, W) input at its index in an otherwise zero output plane."""
+    if not isinstance(input, Tensor) or input.ndim != 4:
+        raise ValueError(f"max_unpool2d: expected a 4-D input (N, C, H, W), got shape "
+                         f"{tuple(getattr(input, 'shape', ()))}")
+    out = _unpool_size("max_unpool2d", input.shape[2:], kernel_size, stride, padding, output_size)
+    return _unpool("max_unpool2d", input, indices, out)
+
+
+def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """Place each value of an (N, C, L) input at its index in an otherwise zero output."""
+    if not isinstance(input, Tensor) or input.ndim != 3:
+        raise ValueError(f"max_unpool1d: expected a 3-D input (N, C, L), got shape "
+                         f"{tuple(getattr(input, 'shape', ()))}")
+    out = _unpool_size("max_unpool1d", input.shape[2:], kernel_size, stride, padding, output_size)
+    return _unpool("max_unpool1d", input, indices, out)

@@ -6,6 +6,8 @@
   unfold(x, k, d, p, s)      im2col: (N, C, H, W) -> (N, C kh kw, L), column l holding the (dilated) window at
                              output position l; computed as a grouped convolution with 0/1 weights
                              W[c kh kw + i kw + j, 0, i', j'] = [i = i', j = j'] (groups = C)
+  channel_shuffle(x, g)      (N, g k, *) -> (N, k g, *): channel i k + j moves to j g + i
+  upsample, upsample_nearest, upsample_bilinear   PyTorch's older names of interpolate
   fold(x, out, k, d, p, s)   col2im, the adjoint of unfold (overlapping windows add): the transposed
                              convolution with the same 0/1 weights
 """
@@ -20,7 +22,8 @@ from ...autograd.tensor import Tensor
 from ...ops.conv import conv2d, conv_transpose2d, interpolate
 from ...ops.shape import permute, reshape
 
-__all__ = ["interpolate", "pixel_shuffle", "pixel_unshuffle", "unfold", "fold"]
+__all__ = ["channel_shuffle", "upsample", "upsample_nearest", "upsample_bilinear", "interpolate", "pixel_shuffle",
+           "pixel_unshuffle", "unfold", "fold"]
 
 
 def _factor(name, r):
@@ -111,3 +114,30 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     x = reshape(input, (N, CK, blocks[0], blocks[1]))
     op = [o - ((b - 1) * ss - 2 * pp + dd * (kk - 1) + 1) for o, b, kk, dd, pp, ss in zip(out, blocks, k, d, p, s)]
     return conv_transpose2d(x, _selector(C, k[0], k[1], input.dtype), None, s, p, tuple(op), C, d, name=name)
+
+
+def channel_shuffle(input, groups):
+    """Interleave the channels of ``groups`` groups (ShuffleNet)."""
+    g = _factor("channel_shuffle", groups)
+    if input.ndim < 3 or input.shape[1] % g:
+        raise ValueError(f"channel_shuffle: expected an input (N, C, *) with C divisible by groups={g}, got shape "
+                         f"{tuple(input.shape)}")
+    n, c, *rest = input.shape
+    x = reshape(input, (n, g, c // g, *rest))
+    x = permute(x, (0, 2, 1) + tuple(range(3, x.ndim)))
+    return reshape(x, tuple(input.shape))
+
+
+def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
+    """``interpolate`` (PyTorch's deprecated name)."""
+    return interpolate(input, size, scale_factor, mode, align_corners)
+
+
+def upsample_nearest(input, size=None, scale_factor=None):
+    """Nearest-neighbour ``interpolate``."""
+    return interpolate(input, size, scale_factor, "nearest")
+
+
+def upsample_bilinear(input, size=None, scale_factor=None):
+    """Bilinear ``interpolate`` with align_corners=True (PyTorch's definition of this name)."""
+    return interpolate(input, size, scale_factor, "bilinear", True)

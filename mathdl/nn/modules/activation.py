@@ -15,6 +15,7 @@
   GLU        a sigmoid(b), (a, b) the halves of x along dim
   Threshold  x if x > threshold else value      RReLU      x if x >= 0 else a x, a ~ U(lower, upper) in
                                                            training, (lower + upper) / 2 in eval
+  Tanhshrink x - tanh(x)                        Softmax2d  softmax over the channels of (N, C, H, W)
   Hardshrink x if |x| > lambd else 0            Softshrink x - clamp(x, -lambd, lambd)
 """
 
@@ -30,8 +31,7 @@ from .module import Module, Parameter
 __all__ = [
     "ReLU", "ReLU6", "Sigmoid", "Tanh", "SiLU", "Mish", "SELU", "Softsign", "Hardsigmoid", "Hardswish",
     "LogSigmoid", "LeakyReLU", "PReLU", "ELU", "CELU", "GELU", "Swish", "Hardtanh", "Softplus", "Softmax",
-    "LogSoftmax",
-    "Softmin", "GLU", "Threshold", "Hardshrink", "Softshrink", "RReLU",
+    "LogSoftmax", "Softmin", "GLU", "Threshold", "Hardshrink", "Softshrink", "RReLU", "Tanhshrink", "Softmax2d",
 ]
 
 
@@ -296,3 +296,19 @@ class RReLU(Module):
 
     def forward(self, x):
         return F.rrelu(x, self.lower, self.upper, self.training)
+
+
+class Tanhshrink(Module):
+    """x - tanh(x)."""
+
+    def forward(self, x):
+        return F.tanhshrink(x)
+
+
+class Softmax2d(Module):
+    """Softmax over the channel dim of (N, C, H, W) or (C, H, W) input."""
+
+    def forward(self, x):
+        if x.ndim not in (3, 4):
+            raise ValueError(f"Softmax2d: expected a 3-D or 4-D input, got shape {tuple(x.shape)}")
+        return F.softmax(x, -3)

@@ -19,7 +19,7 @@ from .. import init
 from ._args import size_arg
 from .module import Module, Parameter
 
-__all__ = ["BatchNorm1d", "BatchNorm2d"]
+__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d"]
 
 
 class _BatchNorm(Module):
@@ -114,3 +114,9 @@ class BatchNorm2d(_BatchNorm):
         use_batch, factor = self._step(x)
         return _batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, use_batch, factor,
                            self.eps, relu=True)
+
+
+class BatchNorm3d(_BatchNorm):
+    """Batch normalization of (N, C, D, H, W) input over N, D, H, W per channel."""
+
+    _expected_dims = (5,)

@@ -3,7 +3,8 @@
   Dropout       y = x * m / (1 - p),  m ~ Bernoulli(1 - p) per entry
   AlphaDropout  keeps SELU's zero mean and unit variance (dropped entries set to -scale*alpha, then
                 an affine correction)
-  Dropout2d     zeroes whole channels with probability p, scales the rest by 1/(1-p)
+  Dropout1d/2d/3d  zero whole channels with probability p, scale the rest by 1/(1-p)
+  FeatureAlphaDropout  AlphaDropout with one draw per channel
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from ...ops import conv as C
 from .. import functional as F
 from .module import Module
 
-__all__ = ["Dropout", "AlphaDropout", "Dropout2d"]
+__all__ = [
+    "Dropout", "AlphaDropout", "Dropout2d", "Dropout1d", "Dropout3d", "FeatureAlphaDropout",
+]
 
 
 class Dropout(Module):
@@ -52,3 +55,35 @@ class Dropout2d(Module):
 
     def forward(self, x):
         return C.dropout2d(x, self.p, self.training)
+
+
+class _ChannelDropout(Module):
+    def __init__(self, p=0.5, inplace=False):
+        super().__init__()
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"{type(self).__name__}: p must be in [0, 1], got {p}")
+        self.p, self.inplace = float(p), inplace
+
+    def extra_repr(self):
+        return f"p={self.p}"
+
+
+class Dropout1d(_ChannelDropout):
+    """Zeroes whole channels of (N, C, L) input in training."""
+
+    def forward(self, x):
+        return F.dropout1d(x, self.p, self.training)
+
+
+class Dropout3d(_ChannelDropout):
+    """Zeroes whole channels of (N, C, D, H, W) input in training."""
+
+    def forward(self, x):
+        return F.dropout3d(x, self.p, self.training)
+
+
+class FeatureAlphaDropout(_ChannelDropout):
+    """AlphaDropout of whole channels in training."""
+
+    def forward(self, x):
+        return F.feature_alpha_dropout(x, self.p, self.training)

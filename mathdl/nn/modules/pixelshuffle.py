@@ -1,5 +1,6 @@
 """Sub-pixel rearrangement (Shi et al., 2016): ``PixelShuffle(r)`` maps (*, C r^2, H, W) to
-(*, C, H r, W r) with y[c, h r + i, w r + j] = x[c r^2 + i r + j, h, w]; ``PixelUnshuffle(r)`` inverts it."""
+(*, C, H r, W r) with y[c, h r + i, w r + j] = x[c r^2 + i r + j, h, w]; ``PixelUnshuffle(r)`` inverts it.
+``ChannelShuffle(g)`` interleaves g groups of channels (ShuffleNet): channel i k + j moves to j g + i."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from .. import functional as F
 from ._args import size_arg
 from .module import Module
 
-__all__ = ["PixelShuffle", "PixelUnshuffle"]
+__all__ = [
+    "PixelShuffle", "PixelUnshuffle", "ChannelShuffle",
+]
 
 
 class PixelShuffle(Module):
@@ -36,3 +39,17 @@ class PixelUnshuffle(Module):
 
     def forward(self, x):
         return F.pixel_unshuffle(x, self.downscale_factor)
+
+
+class ChannelShuffle(Module):
+    """(N, g k, *) -> (N, k g, *), interleaving the ``groups`` groups of channels."""
+
+    def __init__(self, groups):
+        super().__init__()
+        self.groups = size_arg("ChannelShuffle", "groups", groups)
+
+    def extra_repr(self):
+        return f"groups={self.groups}"
+
+    def forward(self, x):
+        return F.channel_shuffle(x, self.groups)

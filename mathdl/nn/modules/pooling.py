@@ -5,6 +5,9 @@
   MaxPool3d / AvgPool3d  the same over (D, H, W) windows
   AdaptiveAvgPool1d/2d, AdaptiveMaxPool1d/2d
                    mean / max over windows [floor(i H / Ho), ceil((i+1) H / Ho)), a fixed output size
+  AdaptiveAvgPool3d, AdaptiveMaxPool3d  the same over (D, H, W)
+  LPPool1d/2d      (sum over the window of x^p)^(1/p)
+  MaxUnpool1d/2d   the maxima put back at their indices (from return_indices=True), zeros elsewhere
 """
 
 from __future__ import annotations
@@ -15,8 +18,11 @@ from .. import functional as F
 from ._args import size_arg, tuple_arg
 from .module import Module
 
-__all__ = ["MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d", "AdaptiveAvgPool1d",
-           "AdaptiveAvgPool2d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d"]
+__all__ = [
+    "MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d", "AdaptiveAvgPool1d",
+    "AdaptiveAvgPool2d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AdaptiveAvgPool3d", "AdaptiveMaxPool3d",
+    "LPPool1d", "LPPool2d", "MaxUnpool1d", "MaxUnpool2d",
+]
 
 
 class _Pool2d(Module):
@@ -208,3 +214,84 @@ class AdaptiveAvgPool1d(Module):
 
     def forward(self, x):
         return F.adaptive_avg_pool1d(x, self.output_size)
+
+
+class AdaptiveMaxPool3d(_Adaptive):
+    """Max over adaptive bins of an (N, C, D, H, W) input to ``output_size``."""
+
+    def forward(self, x):
+        return F.adaptive_max_pool3d(x, self.output_size, self.return_indices)
+
+
+class AdaptiveAvgPool3d(Module):
+    """Mean over adaptive bins of an (N, C, D, H, W) input to ``output_size``."""
+
+    def __init__(self, output_size):
+        super().__init__()
+        _output_size_arg("AdaptiveAvgPool3d", output_size)
+        self.output_size = output_size
+
+    def extra_repr(self):
+        return f"output_size={self.output_size}"
+
+    def forward(self, x):
+        return F.adaptive_avg_pool3d(x, self.output_size)
+
+
+class _LPPool(Module):
+    _n = 1
+
+    def __init__(self, norm_type, kernel_size, stride=None, ceil_mode=False):
+        super().__init__()
+        name = type(self).__name__
+        if float(norm_type) == 0:
+            raise ValueError(f"{name}: norm_type must be non-zero")
+        _pool_sizes(name, kernel_size, stride, 0, 1, self._n)
+        self.norm_type, self.kernel_size, self.stride, self.ceil_mode = norm_type, kernel_size, stride, ceil_mode
+
+    def extra_repr(self):
+        return f"norm_type={self.norm_type}, kernel_size={self.kernel_size}, stride={self.stride}"
+
+
+class LPPool1d(_LPPool):
+    """Power-average pooling of (N, C, L) input."""
+
+    def forward(self, x):
+        return F.lp_pool1d(x, self.norm_type, self.kernel_size, self.stride, self.ceil_mode)
+
+
+class LPPool2d(_LPPool):
+    """Power-average pooling of (N, C, H, W) input."""
+
+    _n = 2
+
+    def forward(self, x):
+        return F.lp_pool2d(x, self.norm_type, self.kernel_size, self.stride, self.ceil_mode)
+
+
+class _MaxUnpool(Module):
+    _n = 1
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        _pool_sizes(type(self).__name__, kernel_size, stride, padding, 1, self._n)
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class MaxUnpool1d(_MaxUnpool):
+    """Inverse of MaxPool1d (with return_indices=True)."""
+
+    def forward(self, x, indices, output_size=None):
+        return F.max_unpool1d(x, indices, self.kernel_size, self.stride, self.padding, output_size)
+
+
+class MaxUnpool2d(_MaxUnpool):
+    """Inverse of MaxPool2d (with return_indices=True)."""
+
+    _n = 2
+
+    def forward(self, x, indices, output_size=None):
+        return F.max_unpool2d(x, indices, self.kernel_size, self.stride, self.padding, output_size)
