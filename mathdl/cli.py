@@ -570,7 +570,7 @@ def train(cfg, run_dir, resume_state=None, progress=True, plot=True, log=print):
     completed epoch is intact on disk.
     """
     from . import manual_seed
-    from .data import DataLoader
+    from .distributed.launch import setup_training
 
     _check_config(cfg)
     manual_seed(cfg["seed"])
@@ -579,8 +579,12 @@ def train(cfg, run_dir, resume_state=None, progress=True, plot=True, log=print):
     _probe(model, spec, cfg)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = _make_optimizer(cfg, model)
-    loader = DataLoader(spec.train, batch_size=cfg["batch_size"], shuffle=True, seed=cfg["seed"],
-                        collate_fn=spec.extra.get("collate_fn"))
+    # under `mpiexec -n N`: per-rank batch batch_size/N, gradients averaged (mathdl.distributed.launch)
+    dist = setup_training(cfg, model, spec.train, cfg["batch_size"], collate_fn=spec.extra.get("collate_fn"),
+                          error=CLIError)
+    loader = dist.loader
+    if not dist.is_main:  # only rank 0 prints, plots and writes files
+        log, progress, plot = (lambda *a, **k: None), False, False
     scheduler, per_step = _make_scheduler(cfg, optimizer, len(loader))
     scaler = None
     if cfg.get("amp", "none") != "none":
@@ -607,16 +611,18 @@ def train(cfg, run_dir, resume_state=None, progress=True, plot=True, log=print):
         model.to(device)
         _optimizer_to(optimizer, device)
     try:
-        os.makedirs(run_dir, exist_ok=True)
-        probe = os.path.join(run_dir, ".write-test")
-        with open(probe, "w"):
-            pass
-        os.remove(probe)
+        if dist.is_main:
+            os.makedirs(run_dir, exist_ok=True)
+            probe = os.path.join(run_dir, ".write-test")
+            with open(probe, "w"):
+                pass
+            os.remove(probe)
     except OSError as e:
         raise CLIError(f"cannot write the run folder {run_dir!r}: {e.strerror or e}") from None
     ckpt_path = os.path.join(run_dir, CHECKPOINT_NAME)
-    with open(os.path.join(run_dir, "config.json"), "w") as f:
-        json.dump(cfg, f, indent=2, default=str)
+    if dist.is_main:
+        with open(os.path.join(run_dir, "config.json"), "w") as f:
+            json.dump(cfg, f, indent=2, default=str)
     if start >= cfg["epochs"]:
         log(f"checkpoint already has {start} epochs (asked for {cfg['epochs']}); nothing to train")
     n_params = sum(int(np.prod(p.shape)) for p in params)
@@ -627,13 +633,14 @@ def train(cfg, run_dir, resume_state=None, progress=True, plot=True, log=print):
         from tqdm import tqdm
     run = types.SimpleNamespace(cfg=cfg, spec=spec, model=model, params=params, optimizer=optimizer,
                                 scheduler=scheduler, per_step=per_step, loader=loader, history=history,
-                                ckpt_path=ckpt_path, tqdm=progress and tqdm, log=log, scaler=scaler, device=device)
+                                ckpt_path=ckpt_path, tqdm=progress and tqdm, log=log, scaler=scaler, device=device,
+                                net=dist.model, dist=dist)
     with _blas_threads(cfg.get("threads")), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         for epoch in range(start + 1, cfg["epochs"] + 1):
             _train_epoch(run, epoch)
     if plot:
         _write_plot(run_dir, history, f"{cfg['model']} on {cfg['dataset']}")
-    if hasattr(model, "write_figures"):
+    if dist.is_main and hasattr(model, "write_figures"):
         model.write_figures(run_dir, spec)
     return history
 
@@ -664,14 +671,14 @@ def _train_epoch(run, epoch):
             from .amp import autocast
 
             with autocast("cuda" if run.device != "cpu" else "cpu", dtype=amp_dtype):
-                loss, part = _batch_loss(model, x, y, spec)
+                loss, part = _batch_loss(run.net, x, y, spec)
         else:
-            loss, part = _batch_loss(model, x, y, spec)
+            loss, part = _batch_loss(run.net, x, y, spec)
         value = float(loss.item())
-        if not math.isfinite(value):
+        if not run.dist.all_finite(value):  # every rank's loss: all ranks stop at the same step
             if bar is not None:
                 bar.close()
-            raise TrainingDiverged(epoch, step, value)
+            raise TrainingDiverged(epoch, step, value if not math.isfinite(value) else float("nan"))
         optimizer.zero_grad()
         if scaler is not None:
             scaler.scale(loss).backward()
@@ -689,9 +696,9 @@ def _train_epoch(run, epoch):
         elif needs_closure:
             def closure(x=x, y=y):
                 optimizer.zero_grad()
-                again = _batch_loss(model, x, y, spec)[0]
+                again = _batch_loss(run.net, x, y, spec)[0]
                 again.backward()
-                return again
+                return run.dist.global_loss(again)
 
             optimizer.step(closure)
         else:
@@ -705,6 +712,8 @@ def _train_epoch(run, epoch):
                              for k, v in _summarize(loss_sum, sums, spec.task, "train").items()})
     if bar is not None:
         bar.close()
+    sums = run.dist.reduce_metrics({"loss_sum": loss_sum, **sums})  # summed over ranks
+    loss_sum = sums.pop("loss_sum")
     row = {"epoch": epoch, **_summarize(loss_sum, sums, spec.task, "train"),
            **run_epoch_eval(model, spec.test, spec, device=run.device), "lr": float(optimizer.param_groups[0]["lr"])}
     if scaler is not None:
@@ -723,8 +732,9 @@ def _train_epoch(run, epoch):
         "rng": _get_rng_state(),
         "scaler": scaler.state_dict() if scaler is not None else None,
     }
-    save(_jsonable_state(state), run.ckpt_path)
-    _write_metrics(os.path.dirname(run.ckpt_path), history)
+    if run.dist.is_main:
+        save(_jsonable_state(state), run.ckpt_path)
+        _write_metrics(os.path.dirname(run.ckpt_path), history)
     run.log(f"epoch {epoch}/{cfg['epochs']}: {_fmt(row)} ({row['time_s']:.2f} s)")
 
 
@@ -787,7 +797,9 @@ def _cmd_train(args, models, datasets):
         where = f"; the checkpoint of epoch {done} is intact at {ckpt}" if done else ""
         print(f"mathdl train: error: {e} (lr {cfg['lr']:g}); stopped{where}. Try a smaller --lr.", file=sys.stderr)
         return 1
-    if not history:
+    from .distributed import is_main_process
+
+    if not history or not is_main_process():
         return 0
     last = history[-1]
     if "test_acc" in last:
@@ -943,6 +955,10 @@ def main(argv=None):
     except CLIError as e:
         prog = f"mathdl {args.command}" if args.command else "mathdl"
         print(f"{prog}: error: {e}", file=sys.stderr)
+        if args.command == "train":  # under mpiexec, end the other ranks too (they may wait in a collective)
+            from .distributed import abort_job
+
+            abort_job(2)
         return 2
     except BrokenPipeError:  # output piped into e.g. `head`: stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
