@@ -159,6 +159,30 @@ def _own_borrowed(borrowed):
         del arr, owner
 
 
+def _hooked_leaf_edges(order):
+    """id(leaf) -> number of graph edges into it, for the leaves that have hooks."""
+    pending = {}
+    for node in order:
+        for t in node.inputs:
+            if t._node is None and t._hooks:
+                pending[id(t)] = pending.get(id(t), 0) + 1
+    return pending
+
+
+def _leaf_edges_done(node, pending, hooked, create_graph, borrowed):
+    """Count ``node``'s edges into hooked leaves as delivered; a leaf with none left is complete:
+    store its summed gradient now (running its hooks), not when the whole walk ends."""
+    for t in node.inputs:
+        key = id(t)
+        if key in pending:
+            pending[key] -= 1
+            if pending[key] == 0:
+                del pending[key]
+                done = hooked.pop(key, None)
+                if done is not None:
+                    _store_leaf_grad(done[0], done[1], create_graph, borrowed)
+
+
 def run(outputs, grad_outputs, retain_graph=False, create_graph=False, inputs=None,
         allow_unused=False):
     """Backpropagate ``grad_outputs`` from ``outputs``.
@@ -214,9 +238,12 @@ def run(outputs, grad_outputs, retain_graph=False, create_graph=False, inputs=No
         order = _topo_order(roots) if roots else []
         if inputs is not None:
             needed, stop = _prune(order, capture_leaf, capture_node)
+        pending = _hooked_leaf_edges(order) if inputs is None else None
         for node in order:
             g = grads.pop(node, None)
             if g is None or (needed is not None and node not in needed):
+                if pending:
+                    _leaf_edges_done(node, pending, hooked, create_graph, borrowed)
                 if not retain_graph and needed is None:  # nodes grad() does not run keep their graph
                     node.release()
                 continue
@@ -268,6 +295,8 @@ def run(outputs, grad_outputs, retain_graph=False, create_graph=False, inputs=No
                 elif needed is None or n in needed:
                     prev = grads.get(n)
                     grads[n] = gi if prev is None else _add(prev, gi)
+            if pending:  # a hooked leaf whose last contribution this was gets its hooks now
+                _leaf_edges_done(node, pending, hooked, create_graph, borrowed)
             if not retain_graph:
                 node.release()
         for t, gi in hooked.values():
