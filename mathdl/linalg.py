@@ -50,7 +50,8 @@ __all__ = [
     "svd", "qr", "eig", "eigvals", "lstsq", "pinv", "matrix_exp", "matrix_power", "matrix_rank",
     "solve_triangular", "lu", "lu_factor", "lu_solve", "cond", "multi_dot", "cross", "vecdot",
     "householder_product", "tensorinv", "tensorsolve", "diagonal", "matmul", "inv_ex", "cholesky_ex",
-    "solve_ex", "vander", "SVDResult", "QRResult", "EigResult", "LstsqResult", "LUResult", "LUFactorResult",
+    "solve_ex", "vander", "lu_factor_ex", "SVDResult", "QRResult", "EigResult", "LstsqResult", "LUResult",
+    "LUFactorResult",
 ]
 
 
@@ -398,11 +399,13 @@ def _matrix(name, A):
         raise TypeError(f"linalg.{name}: expected a floating tensor, got dtype {A.dtype}")
 
 
-def svd(A, full_matrices=True):
+def svd(A, full_matrices=True, *, driver=None):
     """A = U diag(S) Vh with orthonormal U, Vh and S descending (torch.linalg.svd).  Gradients
     through U and Vh need distinct singular values; inside a repeated block the rotation term is
     dropped (exact for basis-independent losses; see mathdl.ops.decompositions)."""
     _matrix("svd", A)
+    if driver not in (None, "gesvd", "gesvdj", "gesvda"):
+        raise ValueError(f"linalg.svd: driver must be None, 'gesvd', 'gesvdj' or 'gesvda', got {driver!r}")
     packed = _dec.SvdPacked(bool(full_matrices))(A)
     fn_shapes = _svd_shapes(A.shape, full_matrices)
     return SVDResult(*_dec.unpack(packed, fn_shapes))
@@ -494,6 +497,13 @@ def lu_factor(A, *, pivot=True):
     piv = _perm_to_pivots(P.data if xp_of(P.data) is np else xp_of(P.data).asnumpy(P.data))
     m = A.shape[-1]
     return LUFactorResult(ew.add(tril(L, -1), U), _make(xp_of(A.data).asarray(piv[..., :m])))
+
+
+def lu_factor_ex(A, *, pivot=True, check_errors=False):
+    """(LU, pivots, info) as torch.linalg.lu_factor_ex; info is 0 (a singular U is a valid LU
+    factorization: its zero pivot shows on the diagonal of U)."""
+    LU, piv = lu_factor(A, pivot=pivot)
+    return LU, piv, _make(xp_of(A.data).zeros(tuple(A.shape[:-2]), dtype=np.int32))
 
 
 def _pivots_to_perm_matrix(pivots, n, dtype, xp):

@@ -7,7 +7,8 @@ re-exported, and a few are compositions:
   multigammaln(x, p) = p(p-1)/4 ln(pi) + sum_{i<p} gammaln(x - i/2)
   round(x, decimals): round half to even at 10^-decimals (derivative 0, as PyTorch)
   orthogonal polynomials of degree n (three-term recurrences, differentiable in x):
-    T_{k+1} = 2x T_k - T_{k-1}   U likewise (U_1 = 2x)     H_{k+1} = 2x H_k - 2k H_{k-1}
+    T_{k+1} = 2x T_k - T_{k-1}   U, V, W likewise (U_1 = 2x, V_1 = 2x - 1, W_1 = 2x + 1)
+    shifted Chebyshev: P*_n(x) = P_n(2x - 1)                 H_{k+1} = 2x H_k - 2k H_{k-1}
     He_{k+1} = x He_k - k He_{k-1}     (k+1) P_{k+1} = (2k+1) x P_k - k P_{k-1}
     (k+1) L_{k+1} = (2k+1-x) L_k - k L_{k-1}
 
@@ -40,8 +41,10 @@ __all__ = [
     "modified_bessel_k0", "modified_bessel_k1", "multigammaln", "ndtr", "ndtri", "polygamma", "psi", "round",
     "scaled_modified_bessel_k0", "scaled_modified_bessel_k1", "sinc", "softmax", "spherical_bessel_j0",
     "xlog1py", "xlogy", "zeta", "lgamma",
-    "chebyshev_polynomial_t", "chebyshev_polynomial_u", "hermite_polynomial_h", "hermite_polynomial_he",
-    "laguerre_polynomial_l", "legendre_polynomial_p",
+    "chebyshev_polynomial_t", "chebyshev_polynomial_u", "chebyshev_polynomial_v", "chebyshev_polynomial_w",
+    "shifted_chebyshev_polynomial_t", "shifted_chebyshev_polynomial_u", "shifted_chebyshev_polynomial_v",
+    "shifted_chebyshev_polynomial_w", "hermite_polynomial_h", "hermite_polynomial_he", "laguerre_polynomial_l",
+    "legendre_polynomial_p",
 ]
 
 erf = ew.erf
@@ -135,6 +138,33 @@ def chebyshev_polynomial_u(input, n):
     """U_n(x): U_0 = 1, U_1 = 2x, U_{k+1} = 2x U_k - U_{k-1}."""
     return _recurrence("chebyshev_polynomial_u", input, n, _ones, lambda x: ew.mul(x, 2.0),
                        lambda k, x, c, p: ew.sub(ew.mul(ew.mul(x, 2.0), c), p))
+
+
+def chebyshev_polynomial_v(input, n):
+    """V_n(x): V_0 = 1, V_1 = 2x - 1, V_{k+1} = 2x V_k - V_{k-1} (third kind)."""
+    return _recurrence("chebyshev_polynomial_v", input, n, _ones, lambda x: ew.sub(ew.mul(x, 2.0), 1.0),
+                       lambda k, x, c, p: ew.sub(ew.mul(ew.mul(x, 2.0), c), p))
+
+
+def chebyshev_polynomial_w(input, n):
+    """W_n(x): W_0 = 1, W_1 = 2x + 1, W_{k+1} = 2x W_k - W_{k-1} (fourth kind)."""
+    return _recurrence("chebyshev_polynomial_w", input, n, _ones, lambda x: ew.add(ew.mul(x, 2.0), 1.0),
+                       lambda k, x, c, p: ew.sub(ew.mul(ew.mul(x, 2.0), c), p))
+
+
+def _shifted(poly):
+    def shifted(input, n):
+        return poly(ew.sub(ew.mul(input, 2.0), 1.0), n)
+
+    shifted.__name__ = f"shifted_{poly.__name__}"
+    shifted.__doc__ = f"{poly.__name__}(2x - 1, n): the Chebyshev polynomial shifted to [0, 1]."
+    return shifted
+
+
+shifted_chebyshev_polynomial_t = _shifted(chebyshev_polynomial_t)
+shifted_chebyshev_polynomial_u = _shifted(chebyshev_polynomial_u)
+shifted_chebyshev_polynomial_v = _shifted(chebyshev_polynomial_v)
+shifted_chebyshev_polynomial_w = _shifted(chebyshev_polynomial_w)
 
 
 def hermite_polynomial_h(input, n):

@@ -129,6 +129,8 @@ op("lu_factor", lambda A: mla.lu_factor(A)[0], lambda A: _torch().linalg.lu_fact
    lambda rng: [Sample((rn(rng, 3, 3),))])
 op("lu_factor_pivots", lambda A: mla.lu_factor(A)[1], lambda A: _torch().linalg.lu_factor(A)[1],
    lambda rng: [Sample((rn(rng, 4, 4),)), Sample((rn(rng, 2, 3, 3),))], grad=False)
+op("lu_factor_ex", lambda A: list(mla.lu_factor_ex(A)), lambda A: list(_torch().linalg.lu_factor_ex(A)),
+   lambda rng: [Sample((rn(rng, 3, 3),))], grad=False)
 op("lu_solve", lambda A, B: mla.lu_solve(*mla.lu_factor(A), B),
    lambda A, B: _torch().linalg.lu_solve(*_torch().linalg.lu_factor(A), B),
    lambda rng: [Sample((wellcond(rng, 3), rn(rng, 3, 2)))])

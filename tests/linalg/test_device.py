@@ -20,6 +20,7 @@ NOT_EMULATED = {
     "lu_P": "LU uses cupyx.scipy.linalg.lu",
     "lu_factor": "LU uses cupyx.scipy.linalg.lu",
     "lu_factor_pivots": "LU uses cupyx.scipy.linalg.lu",
+    "lu_factor_ex": "LU uses cupyx.scipy.linalg.lu",
     "lu_solve": "LU uses cupyx.scipy.linalg.lu",
     "lu_solve_adjoint_right": "LU uses cupyx.scipy.linalg.lu",
     "cholesky_ex": "the row adds md.eye(3), made on the CPU, to a device tensor",

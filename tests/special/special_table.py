@@ -113,7 +113,9 @@ op("softmax", unary(rn, dim=-1))
 op("log_softmax", unary(rn, ((2, 3),), dim=0))
 op("logsumexp", unary(rn, ((2, 3),), dim=1))
 op("round", lambda rng: [Sample((rn(rng, 3) * 10,)), Sample((rn(rng, 3) * 10,), {"decimals": 1})], gradgrad=False)
-for _poly in ("chebyshev_polynomial_t", "chebyshev_polynomial_u", "hermite_polynomial_h", "hermite_polynomial_he",
+for _poly in ("chebyshev_polynomial_t", "chebyshev_polynomial_u", "chebyshev_polynomial_v", "chebyshev_polynomial_w",
+              "shifted_chebyshev_polynomial_t", "shifted_chebyshev_polynomial_u", "shifted_chebyshev_polynomial_v",
+              "shifted_chebyshev_polynomial_w", "hermite_polynomial_h", "hermite_polynomial_he",
               "legendre_polynomial_p", "laguerre_polynomial_l"):
     op(_poly, lambda rng: [Sample((uni(-0.9, 0.9)(rng, 3), 0)), Sample((uni(-0.9, 0.9)(rng, 3), 1)),
                            Sample((uni(-0.9, 0.9)(rng, 2, 2), 4))], torch_grad=False)
