@@ -61,6 +61,7 @@ from .linalg import matmul
 from .reduce import mean as _mean
 from .reduce import sum as _sum
 from .reduce import var as _var
+from .shape import permute as _permute
 from .shape import reshape
 
 __all__ = [
@@ -924,49 +925,106 @@ def dropout2d(input, p=0.5, training=True):
     return ew.mul(input, _make(mask))
 
 
+_LINEAR_MODES = {3: "linear", 4: "bilinear", 5: "trilinear"}
+
+
+def _cubic(t, a=-0.75):
+    """Keys' cubic convolution weights of the taps at -1, 0, 1, 2 for a fraction t in [0, 1)."""
+    def near(x):
+        return ((a + 2) * x - (a + 3)) * x * x + 1
+
+    def far(x):
+        return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
+
+    return far(t + 1), near(t), near(1 - t), far(2 - t)
+
+
 def _interp_matrix(size, out, mode, align_corners, scale):
-    """(out, size) matrix of 1-D nearest or linear interpolation weights (PyTorch's coordinates)."""
+    """(out, size) matrix of 1-D interpolation weights in PyTorch's coordinates: row i reads the
+    source position  src = i (size-1)/(out-1) (align_corners) or (i + 1/2) / s - 1/2, s the scale."""
     A = np.zeros((out, size))
+    rows = np.arange(out)  # each row once per statement, so fancy += accumulates correctly
+    s = (size / out) if scale is None else 1.0 / scale
     if mode == "nearest":
-        s = (size / out) if scale is None else 1.0 / scale
-        src = np.minimum(np.floor(np.arange(out) * s).astype(np.int64), size - 1)
-        A[np.arange(out), src] = 1.0
+        src = np.minimum(np.floor(rows * s).astype(np.int64), size - 1)
+        A[rows, src] = 1.0
+        return A
+    if mode == "nearest-exact":
+        src = np.minimum(np.floor((rows + 0.5) * s).astype(np.int64), size - 1)
+        A[rows, src] = 1.0
+        return A
+    if mode == "area":
+        for i in range(out):
+            a, b = (i * size) // out, -(-((i + 1) * size) // out)
+            A[i, a:b] = 1.0 / (b - a)
         return A
     if align_corners:
-        pos = np.arange(out) * ((size - 1) / (out - 1)) if out > 1 else np.zeros(out)
+        pos = rows * ((size - 1) / (out - 1)) if out > 1 else np.zeros(out)
     else:
-        s = (size / out) if scale is None else 1.0 / scale
-        pos = np.maximum((np.arange(out) + 0.5) * s - 0.5, 0.0)
+        pos = (rows + 0.5) * s - 0.5
+    if mode == "bicubic":
+        base = np.floor(pos).astype(np.int64)
+        for k, w in zip((-1, 0, 1, 2), _cubic(pos - base)):
+            A[rows, np.clip(base + k, 0, size - 1)] += w
+        return A
+    pos = np.maximum(pos, 0.0)
     lo = np.minimum(np.floor(pos).astype(np.int64), size - 1)
     hi = np.minimum(lo + 1, size - 1)
     frac = pos - lo
-    rows = np.arange(out)  # each row once per statement, so fancy += accumulates correctly
     A[rows, lo] += 1 - frac
     A[rows, hi] += frac
     return A
 
 
-def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
-    """Resize (N, C, H, W) by nearest or bilinear interpolation, separably: y = A_h x A_w^T where
-    A holds the 1-D interpolation weights (so the backward is A_h^T g A_w, again a product)."""
-    _check_4d("interpolate", input)
-    if mode not in ("nearest", "bilinear"):
-        raise ValueError(f"interpolate: mode must be 'nearest' or 'bilinear', got {mode!r}")
-    if mode == "nearest" and align_corners:
-        raise ValueError("interpolate: align_corners only applies to mode='bilinear'")
-    H, W = input.shape[2], input.shape[3]
+def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
+                recompute_scale_factor=None, antialias=False):
+    """Resize (N, C, L), (N, C, H, W) or (N, C, D, H, W) input, separably: along each spatial axis
+    y = A x with A the 1-D weights of ``mode`` ('nearest', 'nearest-exact', 'linear' / 'bilinear' /
+    'trilinear' by rank, 'bicubic' (Keys, a = -0.75), 'area' = adaptive average), so the backward
+    is A^T g, again a product."""
+    name = "interpolate"
+    if not isinstance(input, Tensor) or input.ndim not in (3, 4, 5):
+        raise ValueError(f"{name}: expected a 3-, 4- or 5-D input (N, C, *spatial), got shape "
+                         f"{tuple(getattr(input, 'shape', ()))}")
+    nd = input.ndim - 2
+    allowed = ("nearest", "nearest-exact", "area", _LINEAR_MODES[input.ndim]) + (("bicubic",) if nd == 2 else ())
+    if mode not in allowed:
+        raise ValueError(f"{name}: mode {mode!r} does not apply to a {input.ndim}-D input; expected one of "
+                         f"{', '.join(map(repr, allowed))}")
+    if align_corners is not None and mode not in ("linear", "bilinear", "trilinear", "bicubic"):
+        raise ValueError(f"{name}: align_corners only applies to the linear and bicubic modes, not {mode!r}")
+    if antialias:
+        raise NotImplementedError(f"{name}: antialias=True is not supported")
+    spatial = tuple(input.shape[2:])
     if (size is None) == (scale_factor is None):
-        raise ValueError("interpolate: give exactly one of size and scale_factor")
+        raise ValueError(f"{name}: give exactly one of size and scale_factor")
     if size is not None:
-        oh, ow = _pair(size, "interpolate", "size")
-        sh = sw = None
+        outs = tuple(size) if isinstance(size, (tuple, list)) else (size,) * nd
+        if len(outs) != nd:
+            raise ValueError(f"{name}: size must be an int or {nd} ints for a {input.ndim}-D input, got {size!r}")
+        outs = tuple(int(o) for o in outs)
+        scales = (None,) * nd
     else:
-        sh, sw = scale_factor if isinstance(scale_factor, (tuple, list)) else (scale_factor, scale_factor)
-        sh, sw = float(sh), float(sw)
-        oh, ow = int(math.floor(H * sh)), int(math.floor(W * sw))
-    if oh < 1 or ow < 1:
-        raise ValueError(f"interpolate: output size ({oh}, {ow}) must be positive")
+        scales = tuple(scale_factor) if isinstance(scale_factor, (tuple, list)) else (scale_factor,) * nd
+        if len(scales) != nd:
+            raise ValueError(f"{name}: scale_factor must be a number or {nd} numbers, got {scale_factor!r}")
+        scales = tuple(float(f) for f in scales)
+        if any(not f > 0 for f in scales):
+            raise ValueError(f"{name}: scale_factor must be positive, got {scale_factor!r}")
+        outs = tuple(int(math.floor(n * f)) for n, f in zip(spatial, scales))
+        if recompute_scale_factor or mode == "area":
+            scales = (None,) * nd
+    if min(outs) < 1:
+        raise ValueError(f"{name}: output size {outs} must be positive")
     xp = xp_of(input.data)
-    Ah = _make(xp.asarray(_interp_matrix(H, oh, mode, bool(align_corners), sh), dtype=input.dtype))
-    AwT = _make(xp.asarray(_interp_matrix(W, ow, mode, bool(align_corners), sw).T, dtype=input.dtype))
-    return matmul(matmul(Ah, input), AwT)
+    mats = [_make(xp.asarray(_interp_matrix(n, o, mode, bool(align_corners), sc), dtype=input.dtype))
+            for n, o, sc in zip(spatial, outs, scales)]
+    if nd == 2:
+        return matmul(matmul(mats[0], input), mats[1].T)
+    y = input
+    for k, A in enumerate(mats):  # axis 2 + k: move it last, multiply by A^T, move it back
+        axis = 2 + k
+        perm = tuple(i for i in range(y.ndim) if i != axis) + (axis,)
+        inv = tuple(int(j) for j in np.argsort(perm))
+        y = _permute(matmul(_permute(y, perm), A.T), inv)
+    return y
