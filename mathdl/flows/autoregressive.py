@@ -38,9 +38,13 @@ class MaskedLinear(nn.Linear):
 
 
 class MADE(nn.Module):
-    """Masked autoencoder: features -> hidden (ReLU) -> ... -> (n_params, features) outputs."""
+    """Masked autoencoder: features -> hidden (ReLU) -> ... -> (n_params, features) outputs.
 
-    def __init__(self, features, hidden=(64, 64), n_params=2, zero_init=True):
+    With ``context_features`` a context vector c (e.g. an encoder's summary of x) enters the first hidden
+    layer through an unmasked linear map: h_1 = relu(masked(x) + V c); the outputs stay autoregressive in x.
+    """
+
+    def __init__(self, features, hidden=(64, 64), n_params=2, zero_init=True, context_features=None):
         super().__init__()
         d = int(features)
         degrees = [np.arange(1, d + 1)]
@@ -59,9 +63,20 @@ class MADE(nn.Module):
         layers.append(last)
         self.net = nn.Sequential(*layers)
         self.features, self.n_params = d, n_params
+        self.context = nn.Linear(int(context_features), hidden[0]) if context_features and hidden else None
 
-    def forward(self, x):
-        return self.net(x).reshape(x.shape[0], self.n_params, self.features)
+    def forward(self, x, context=None):
+        if context is None or self.context is None:
+            if self.context is not None:
+                raise ValueError("MADE: this MADE was built with context_features and needs a context")
+            out = self.net(x)
+        else:
+            mods = list(self.net)
+            h = mods[0](x) + self.context(context)
+            for m in mods[1:]:
+                h = m(h)
+            out = h
+        return out.reshape(x.shape[0], self.n_params, self.features)
 
 
 class MAF(FlowLayer):
@@ -88,23 +103,26 @@ class MAF(FlowLayer):
 
 
 class IAF(FlowLayer):
-    def __init__(self, features, hidden=(64, 64)):
+    """Inverse autoregressive flow; with ``context_features`` the step is conditioned on a context
+    (forward(z, context), as in Kingma et al.'s VAE posteriors)."""
+
+    def __init__(self, features, hidden=(64, 64), context_features=None):
         super().__init__()
-        self.made = MADE(features, hidden, 2)
+        self.made = MADE(features, hidden, 2, context_features=context_features)
         self.features = features
 
-    def _params(self, z):
-        out = self.made(z)
+    def _params(self, z, context=None):
+        out = self.made(z, context)
         return out[:, 0], out[:, 1]
 
-    def forward(self, z):
-        mu, alpha = self._params(z)
+    def forward(self, z, context=None):
+        mu, alpha = self._params(z, context)
         return z * alpha.exp() + mu, alpha.sum(-1)
 
-    def inverse(self, x):
+    def inverse(self, x, context=None):
         z = x * 0
         for _ in range(self.features):
-            mu, alpha = self._params(z)
+            mu, alpha = self._params(z, context)
             z = (x - mu) * (-alpha).exp()
-        _, alpha = self._params(z)
+        _, alpha = self._params(z, context)
         return z, -alpha.sum(-1)

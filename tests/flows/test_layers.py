@@ -155,3 +155,17 @@ def test_flow_log_prob_matches_both_directions_and_change_of_variables():
     want = (-0.5 * ((y.numpy() - loc) / s) ** 2 - np.log(s) - 0.5 * np.log(2 * np.pi)).sum(-1)
     np.testing.assert_allclose(g.log_prob(y).numpy(), want, atol=1e-10)
     assert flow.sample(7).shape == (7, D)
+
+
+def test_iaf_with_context():
+    layer = _perturb(fl.IAF(D, hidden=(8,), context_features=3))
+    x = _x()
+    c = md.tensor(np.random.default_rng(5).normal(size=(3, 3)))
+    y, ld = layer(x, c)
+    np.testing.assert_allclose(layer.inverse(y, c)[0].numpy(), x.numpy(), atol=1e-10)
+    J = jacobian(lambda t: layer(t, c)[0], x).numpy()
+    np.testing.assert_allclose(ld.numpy(), np.linalg.slogdet(_blocks(J, 3, D))[1], atol=1e-8)
+    y2, _ = layer(x, c * 2)
+    assert not np.allclose(y2.numpy(), y.numpy())  # the context matters
+    with pytest.raises(ValueError, match="context"):
+        layer(x)
