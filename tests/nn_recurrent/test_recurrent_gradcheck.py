@@ -118,6 +118,22 @@ def test_packed_gru_layer_gradcheck():
         return padded.sum() + h.sum()
 
     assert gradcheck(f, [x])
+    assert gradgradcheck(f, [x])
+
+
+@pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
+def test_rnn_layer_gradgradcheck(nonlinearity):
+    md.manual_seed(1)
+    rnn = R.RNN(2, 3, num_layers=2, nonlinearity=nonlinearity, batch_first=True, dtype="float64")
+    rng = np.random.default_rng(5)
+    x, h0 = _leaf(rng, 2, 3, 2), _leaf(rng, 2, 2, 3)
+
+    def f(x, h0):
+        out, h = rnn(x, h0)
+        return (out * out).sum() + h.sum()
+
+    assert gradcheck(f, [x, h0])
+    assert gradgradcheck(f, [x, h0])
 
 
 def test_row_gather_and_scatter_are_adjoint_and_differentiable():
