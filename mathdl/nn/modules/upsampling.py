@@ -11,7 +11,7 @@ __all__ = ["Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d"]
 
 
 class Upsample(Module):
-    """Resize by nearest or bilinear interpolation (``F.interpolate``)."""
+    """Resize by interpolation (``F.interpolate``: nearest, (bi/tri)linear, bicubic, area)."""
 
     def __init__(self, size=None, scale_factor=None, mode="nearest", align_corners=None):
         super().__init__()
