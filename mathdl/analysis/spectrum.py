@@ -17,8 +17,9 @@ an object with ``to_linear_operator()``, a dense symmetric array, or a matvec ca
   estimates the spectral density (1/n) sum_i delta(t - lambda_i), smoothed with a Gaussian g_sigma;
   on the log axis, the density of log10|lambda| (Papyan 2020), positive and negative parts apart.
 * Negative curvature (:func:`negative_curvature`): fraction of negative eigenvalues
-  p = (1/n) #{lambda_i < 0} ~= mean_l sum_{theta_k^l < 0} tau_k^l, count n p, and the negative mass
-  sum_{lambda<0} |lambda| / sum |lambda|, each with a 95% interval over probes
+  p = (1/n) #{lambda_i < -t} ~= mean_l sum_{theta_k^l < -t} tau_k^l (t = 1e-3 max|lambda| by
+  default, as quadrature smears a cluster at 0 to both sides), count n p, and the negative mass
+  sum_{lambda<-t} |lambda| / sum |lambda|, each with a 95% interval over probes
   (mean +- t_{0.975} s / sqrt(L)), and |lambda_min / lambda_max| from Lanczos.
 """
 
@@ -228,13 +229,19 @@ def _interval(samples, level=0.95):
     return float(m), (float(m - half), float(m + half))
 
 
-def negative_curvature(op, result=None, n=None, num_probes=10, lanczos_steps=80, threshold=0.0, seed=0,
-                       extremes=None):
+def negative_curvature(op, result=None, n=None, num_probes=10, lanczos_steps=80, threshold=None, seed=0,
+                       extremes=None, rel_threshold=1e-3):
     """Negative eigenvalues: fraction, count and mass with 95% intervals over the SLQ probes, and
-    |lambda_min / lambda_max| (from ``extremes`` = (lambda_min, lambda_max) or Lanczos)."""
+    |lambda_min / lambda_max| (from ``extremes`` = (lambda_min, lambda_max) or Lanczos).
+
+    Eigenvalues count as negative below -``threshold``, by default ``rel_threshold`` x the largest
+    |node|: quadrature smears a large cluster at 0 (the usual null space of a network's Hessian) over
+    nodes on both sides of it, which a zero threshold would count as negative."""
     A = as_operator(op, n)
     if result is None:
         result = slq(A, num_probes, lanczos_steps, seed=seed)
+    if threshold is None:
+        threshold = rel_threshold * max(abs(v) for v in result.range())
     frac, frac_ci = _interval(result.per_probe(lambda t: (t < -threshold).astype(float)))
     neg = result.per_probe(lambda t: np.abs(t) * (t < -threshold))
     tot = result.per_probe(np.abs)
@@ -250,6 +257,7 @@ def negative_curvature(op, result=None, n=None, num_probes=10, lanczos_steps=80,
         "count": frac * dim, "count_interval": (max(0.0, frac_ci[0] * dim), min(dim, frac_ci[1] * dim)),
         "mass": mass, "mass_interval": (max(0.0, mass_ci[0]), min(1.0, mass_ci[1])),
         "lambda_min": lo, "lambda_max": hi, "ratio": abs(lo / hi) if hi != 0 else float("inf"),
+        "threshold": float(threshold),
     }
 
 

@@ -9,19 +9,21 @@ Claims measured here:
   3. (Papyan 2020) the spectrum of a C-class classifier has about C outliers above the bulk.
 
 Setup: scikit-learn digits (1,437 training, 360 test images), an MLP 64-32-32-10 (ReLU), SGD
-(momentum 0.9) for a fixed number of epochs with several (batch size, learning rate) pairs and
-seeds.  At the end: lambda_max and the top 20 eigenvalues by Lanczos, the trace by Hutch++, the
-negative fraction / mass by stochastic Lanczos quadrature (``mathdl.analysis.spectrum``), all on
-the Hessian of the full training loss; the test error and the generalization gap.
+(momentum 0.9) with several (batch size, learning rate) pairs and seeds, epoch by epoch until the
+training loss is below 0.01 (at most 3,000 steps).  At the end: lambda_max and the top 20
+eigenvalues by Lanczos, the trace by Hutch++, the negative fraction / mass by stochastic Lanczos
+quadrature (``mathdl.analysis.spectrum``), all on the Hessian of the full training loss; the
+test error and the generalization gap.
 
 Rules:
-  1. rho = Spearman correlation over all runs between lambda_max and the test error: *holds* if
+  1. rho = Spearman correlation between lambda_max and the test error over the runs that reached a
+     minimum (training accuracy >= 99%): *holds* if
      rho >= 0.5, *holds partly* if 0 < rho < 0.5, *does not hold* otherwise.
   2. *holds* if every run's 95% interval of the negative fraction lies above 0.
   3. the number of outliers = position of the largest ratio lambda_i / lambda_(i+1) among the top
      20; *holds* if its median over runs is within C +- 2.
 
-  python -m mathdl.experiments.curvature_generalization [--quick] [--seeds 0,1,2] [--epochs 40] [--out DIR]
+  python -m mathdl.experiments.curvature_generalization [--quick] [--seeds 0,1,2] [--max-steps 3000] [--out DIR]
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ CLAIM = ("Large-batch / small-step minima are sharper and generalize worse (Kesk
          "(Papyan 2020).")
 RULE = ("1: Spearman rho(lambda_max, test error) >= 0.5 holds, 0 < rho < 0.5 holds partly; 2: every run's negative "
         "fraction interval above 0; 3: median outlier count within C +- 2.")
-CONFIGS = ((16, 0.05), (64, 0.05), (256, 0.05), (1437, 0.05), (64, 0.01), (64, 0.2))
+CONFIGS = ((16, 0.02), (64, 0.02), (256, 0.02), (1437, 0.02), (64, 0.005), (64, 0.05))
 
 
 def _digits():
@@ -51,8 +53,9 @@ def _digits():
             spec.test.arrays[0].astype(np.float32), spec.test.arrays[1].astype(np.int64))
 
 
-def train_run(batch, lr, epochs, seed, hidden=(32, 32), data=None):
-    """SGD with momentum 0.9 for ``epochs`` epochs; returns (model, train loss, train acc, test acc)."""
+def train_run(batch, lr, max_steps, seed, hidden=(32, 32), data=None, target_loss=0.01):
+    """SGD with momentum 0.9, epoch by epoch, until the training loss is below ``target_loss`` or
+    ``max_steps`` steps are done; returns (model, train loss, train acc, test acc, test loss, steps)."""
     import mathdl
     import mathdl.nn.functional as F
     from mathdl import optim
@@ -64,7 +67,8 @@ def train_run(batch, lr, epochs, seed, hidden=(32, 32), data=None):
     model = MLP(64, hidden, 10, "relu")
     opt = optim.SGD(model.parameters(), lr=lr, momentum=0.9)
     rng = np.random.default_rng(seed)
-    for _ in range(epochs):
+    steps, train_xy = 0, (mathdl.tensor(xtr), mathdl.tensor(ytr))
+    while steps < max_steps:
         order = rng.permutation(len(xtr))
         for s in range(0, len(order), batch):
             idx = order[s:s + batch]
@@ -72,10 +76,13 @@ def train_run(batch, lr, epochs, seed, hidden=(32, 32), data=None):
             opt.zero_grad()
             loss.backward()
             opt.step()
+            steps += 1
+        if evaluate_loss(model, train_xy, accuracy=False)[0] < target_loss:
+            break
     model.eval()
-    tr_loss, tr_acc = evaluate_loss(model, (mathdl.tensor(xtr), mathdl.tensor(ytr)))
+    tr_loss, tr_acc = evaluate_loss(model, train_xy)
     te_loss, te_acc = evaluate_loss(model, (mathdl.tensor(xte), mathdl.tensor(yte)))
-    return model, tr_loss, tr_acc, te_acc, te_loss
+    return model, tr_loss, tr_acc, te_acc, te_loss, steps
 
 
 def measure(model, x, y, top=20, probes=4, steps=40, trace_matvecs=30, seed=0):
@@ -132,28 +139,30 @@ def plot(rows, path):
     return path
 
 
-def run(quick=False, seeds=(0, 1, 2), out=None, epochs=None, configs=None, log=print):
+def run(quick=False, seeds=(0, 1, 2), out=None, max_steps=None, configs=None, log=print):
     t0 = time.perf_counter()
     data = _digits()
     if quick:
-        seeds, epochs = tuple(seeds)[:1], epochs or 1
+        seeds, max_steps = tuple(seeds)[:1], max_steps or 20
         configs = configs or ((64, 0.05), (1437, 0.05))
         mkw = {"top": 3, "probes": 2, "steps": 10, "trace_matvecs": 6}
         n = 200
     else:
-        epochs, configs, mkw, n = epochs or 40, configs or CONFIGS, {}, None
+        max_steps, configs, mkw, n = max_steps or 3000, configs or CONFIGS, {}, None
     rows = []
     for s in seeds:
         for batch, lr in configs:
-            model, tr_loss, tr_acc, te_acc, te_loss = train_run(batch, lr, epochs, s, data=data)
+            model, tr_loss, tr_acc, te_acc, te_loss, steps = train_run(batch, lr, max_steps, s, data=data)
             m = measure(model, data[0][:n], data[1][:n], seed=s, **mkw)
-            rows.append({"seed": s, "batch": batch, "lr": lr, "train_loss": tr_loss, "train_acc": tr_acc,
-                         "test_acc": te_acc, "test_loss": te_loss, "gap": tr_acc - te_acc, **m})
-            log(f"  seed {s} batch {batch:5d} lr {lr:<5g}: train acc {tr_acc:.3f}, test acc {te_acc:.3f}, "
+            rows.append({"seed": s, "batch": batch, "lr": lr, "steps": steps, "train_loss": tr_loss,
+                         "train_acc": tr_acc, "test_acc": te_acc, "test_loss": te_loss, "gap": tr_acc - te_acc, **m})
+            log(f"  seed {s} batch {batch:5d} lr {lr:<5g}: {steps} steps, train loss {tr_loss:.3g}, acc {tr_acc:.3f}, "
+                f"test acc {te_acc:.3f}, "
                 f"lambda_max {m['lambda_max']:.3g}, trace {m['trace']:.3g}, negative fraction "
                 f"{m['negative_fraction']:.3f}, outliers {m['outliers']}")
-    rho = _spearman([r["lambda_max"] for r in rows], [1 - r["test_acc"] for r in rows])
-    rho_tr = _spearman([r["trace"] for r in rows], [1 - r["test_acc"] for r in rows])
+    minima = [r for r in rows if r["train_acc"] >= 0.99] or rows  # only runs that reached a minimum
+    rho = _spearman([r["lambda_max"] for r in minima], [1 - r["test_acc"] for r in minima])
+    rho_tr = _spearman([r["trace"] for r in minima], [1 - r["test_acc"] for r in minima])
     v1 = "holds" if rho >= 0.5 else ("holds partly" if rho > 0 else "does not hold")
     v2 = "holds" if all(r["negative_fraction_interval"][0] > 0 for r in rows) else "does not hold"
     med = float(np.median([r["outliers"] for r in rows]))
@@ -165,14 +174,17 @@ def run(quick=False, seeds=(0, 1, 2), out=None, epochs=None, configs=None, log=p
     summary = {"claim": CLAIM, "rule": RULE, "verdict": v1, "verdicts": {"sharpness_vs_error": v1,
                "negative_curvature_at_minima": v2, "C_outliers": v3},
                "setup": {"data": "digits", "model": "MLP 64-32-32-10 ReLU", "optimizer": "SGD momentum 0.9",
-                         "epochs": epochs, "configs": [list(c) for c in configs], "seeds": list(seeds)},
+                         "max_steps": max_steps, "stop": "train loss < 0.01",
+                         "configs": [list(c) for c in configs], "seeds": list(seeds)},
                "spearman_lambda_max_test_error": rho, "spearman_trace_test_error": rho_tr,
-               "median_outliers": med, "runs": rows, "figures": figures, "seconds": time.perf_counter() - t0}
+               "median_outliers": med, "runs_at_minima": len(minima), "runs": rows, "figures": figures,
+               "seconds": time.perf_counter() - t0}
     if out:
         with open(os.path.join(out, "curvature_generalization.json"), "w") as f:
             json.dump(summary, f, indent=2)
     log(f"claim: {CLAIM}")
-    log(f"  1. Spearman(lambda_max, test error) = {rho:.2f} (trace: {rho_tr:.2f}) -> {v1}")
+    log(f"  1. Spearman(lambda_max, test error) over the {len(minima)} runs with train accuracy >= 0.99 = {rho:.2f} "
+        f"(trace: {rho_tr:.2f}) -> {v1}")
     fr = [r["negative_fraction"] for r in rows]
     log(f"  2. negative fraction {np.mean(fr):.3f} +- {np.std(fr):.3f} -> {v2}")
     log(f"  3. median outlier count {med:g} (C = 10) -> {v3}")
@@ -184,10 +196,10 @@ def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m mathdl.experiments.curvature_generalization", description=CLAIM)
     p.add_argument("--quick", action="store_true")
     p.add_argument("--seeds", default="0,1,2")
-    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--max-steps", type=int, default=None, help="SGD steps at most per run (default 3000)")
     p.add_argument("--out", default="runs/curvature_generalization")
     a = p.parse_args(argv)
-    run(a.quick, tuple(int(s) for s in a.seeds.split(",")), a.out, a.epochs)
+    run(a.quick, tuple(int(s) for s in a.seeds.split(",")), a.out, a.max_steps)
     return 0
 
 
