@@ -244,7 +244,7 @@ def _pow_array(x, p):
         return xp.reciprocal(x * x)
     if p == -0.5:
         return xp.reciprocal(xp.sqrt(x))
-    return x ** x.dtype.type(p) if x.dtype.kind == "f" else x ** p
+    return x ** x.dtype.type(p) if (x.dtype.kind == "f" or x.dtype == _BF16) else x ** p
 
 
 class PowScalar(Function):
@@ -351,6 +351,8 @@ def _int_pow(a, b):
     exponent gives 1 for a == 1, +-1 for a == -1 and 0 otherwise (integer division)."""
     xp = xp_of(a)
     if a.dtype.kind == "b":
+        if b.dtype.kind == "b":  # bool ** bool stays bool: x ** False = True, x ** True = x
+            return _arr(a | ~b, xp)
         a, b = a.astype(np.int64), b.astype(np.int64)
     neg = b < 0
     if not neg.any():
@@ -500,8 +502,8 @@ class Relu(Function):
     def forward(self, x):
         return xp_of(x).maximum(x, 0)
 
-    def backward(self, g):
-        return (mul(g, _make(self.out > 0)),)
+    def backward(self, g):  # a selection, not a product: a NaN gradient stays out where x <= 0
+        return (where(self.out > 0, g, _zero(g)),)
 
 
 class Erf(Function):
@@ -537,7 +539,7 @@ class Clamp(Function):
             mask &= x >= self.lo
         if self.hi is not None:
             mask &= x <= self.hi
-        return (mul(g, _make(mask)),)
+        return (where(mask, g, _zero(g)),)
 
 
 class Maximum(Function):
@@ -554,14 +556,14 @@ class Maximum(Function):
 
     def backward(self, g):
         a, b = self.inputs
-        wins = a.data > b.data if self.take_max else a.data < b.data
+        # PyTorch: a's gradient is masked where a loses, b's where b loses (so a NaN, which loses
+        # no comparison, gets the gradient), and ties share it equally
+        a_loses = a.data < b.data if self.take_max else a.data > b.data
+        b_loses = a.data > b.data if self.take_max else a.data < b.data
         ties = a.data == b.data
-        wa = wins + 0.5 * ties
-        ga = gb = None
-        if a.requires_grad:
-            ga = sum_to(mul(g, _make(wa.astype(g.dtype))), a.shape)
-        if b.requires_grad:
-            gb = sum_to(mul(g, _make((1.0 - wa).astype(g.dtype))), b.shape)
+        gg = where(ties, mul(g, 0.5), g) if ties.any() else g
+        ga = sum_to(where(a_loses, _zero(g), gg), a.shape) if a.requires_grad else None
+        gb = sum_to(where(b_loses, _zero(g), gg), b.shape) if b.requires_grad else None
         return ga, gb
 
 
@@ -696,6 +698,11 @@ def where(cond, a, b):
             raise ValueError(f"where: condition {tuple(c.shape)} and branches {tuple(a.shape)} and "
                              f"{tuple(b.shape)} cannot be broadcast together") from None
     return Where(c)(a, b)
+
+
+def _zero(g):
+    """A 0-d zero of g's dtype (the other branch of a gradient selection)."""
+    return _make(xp_of(g.data).zeros((), dtype=g.dtype))
 
 
 def _arr(r, xp):
