@@ -150,12 +150,29 @@ class Optimizer:
         mode on before the update.
         """
         loss = None
+        for hook in list(self._hooks("_step_pre_hooks").values()):
+            r = hook(self, (), {})
+            if r is not None:
+                raise RuntimeError(f"{type(self).__name__}: a step pre-hook must return None, got {r!r}")
         if closure is not None:
             with enable_grad():
                 loss = closure()
         for group in self.param_groups:
             self._update_group(group)
+        for hook in list(self._hooks("_step_post_hooks").values()):
+            hook(self, (), {})
         return loss
+
+    def _hooks(self, key):
+        return self.__dict__.setdefault(key, {})
+
+    def register_step_pre_hook(self, hook):
+        """``hook(optimizer, args, kwargs)`` runs before each ``step``; returns a handle with ``remove()``."""
+        return _Handle(self._hooks("_step_pre_hooks"), hook)
+
+    def register_step_post_hook(self, hook):
+        """``hook(optimizer, args, kwargs)`` runs after each ``step``; returns a handle with ``remove()``."""
+        return _Handle(self._hooks("_step_post_hooks"), hook)
 
     def _update_group(self, group: dict) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -286,6 +303,20 @@ class Optimizer:
                     lines.append(f"    {k}: {group[k]}")
         lines.append(")")
         return "\n".join(lines)
+
+
+class _Handle:
+    """Removes a registered hook."""
+
+    _next = [0]
+
+    def __init__(self, store, hook):
+        _Handle._next[0] += 1
+        self.store, self.id = store, _Handle._next[0]
+        store[self.id] = hook
+
+    def remove(self):
+        self.store.pop(self.id, None)
 
 
 def _valid_lr(lr) -> bool:

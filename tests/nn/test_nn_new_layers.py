@@ -358,3 +358,15 @@ def test_public_import_paths():
                 "pooling", "sparse", "transformer", "upsampling"):
         assert hasattr(modules, mod), mod
     assert mathdl.nn.utils.rnn is not None if hasattr(mathdl.nn.utils, "rnn") else True
+
+
+def test_module_extras():
+    m = nn.Sequential(nn.Linear(2, 3), nn.BatchNorm1d(3), nn.ReLU())
+    assert m.get_buffer("1.running_mean") is m[1].running_mean
+    with pytest.raises(AttributeError, match="no buffer"):
+        m.get_buffer("0.weight")
+    m.set_submodule("2", nn.Tanh())
+    assert isinstance(m[2], nn.Tanh)
+    assert isinstance(m.pop(0), nn.Linear) and len(m) == 2
+    assert m.share_memory() is m and m.compile() is None
+    assert m.type(mathdl.float64)[0].weight.dtype == np.float64

@@ -157,3 +157,17 @@ def test_lazy_second_order_names():
         except ModuleNotFoundError:
             continue  # that module is not written yet
         assert name in dir(o)
+
+
+def test_step_hooks_run_around_the_update():
+    p = mathdl.tensor(np.ones(2), requires_grad=True)
+    p.grad = mathdl.tensor(np.ones(2))
+    opt = optim.SGD([p], lr=0.5)
+    seen = []
+    h1 = opt.register_step_pre_hook(lambda o, a, k: seen.append(("pre", float(p.numpy()[0]))))
+    opt.register_step_post_hook(lambda o, a, k: seen.append(("post", float(p.numpy()[0]))))
+    opt.step()
+    assert seen == [("pre", 1.0), ("post", 0.5)]
+    h1.remove()
+    opt.step()
+    assert seen[-1] == ("post", 0.0) and len(seen) == 3

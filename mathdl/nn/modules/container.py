@@ -82,6 +82,12 @@ class Sequential(Module):
             self.append(m)
         return self
 
+    def pop(self, key):
+        """Remove and return the module at index ``key``."""
+        m = self[key]
+        del self[key]
+        return m
+
     def insert(self, index, module):
         items = list(self._modules.values())
         n = len(items)

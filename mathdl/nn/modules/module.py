@@ -255,6 +255,22 @@ class Module:
             raise AttributeError(f"{type(mod).__name__} has no parameter {name!r}")
         return mod._parameters[name]
 
+    def get_buffer(self, target: str):
+        mod_path, _, name = target.rpartition(".")
+        mod = self.get_submodule(mod_path)
+        if name not in mod._buffers:
+            raise AttributeError(f"{type(mod).__name__} has no buffer {name!r}")
+        return mod._buffers[name]
+
+    def set_submodule(self, target: str, module: Module) -> None:
+        """Replace the sub-module at the dotted path ``target`` (its parent must exist)."""
+        if not isinstance(module, Module):
+            raise TypeError(f"set_submodule: expected a Module, got {type(module).__name__}")
+        parent_path, _, name = target.rpartition(".")
+        if not name:
+            raise ValueError("set_submodule: target must name a sub-module")
+        setattr(self.get_submodule(parent_path), name, module)
+
     # ------------------------------------------------------------------ traversal
     def named_modules(self, memo=None, prefix: str = "", remove_duplicate: bool = True):
         if memo is None:
@@ -470,6 +486,22 @@ class Module:
 
     def half(self):
         return self.to(backend.float16)
+
+    def bfloat16(self):
+        return self.to("bfloat16")
+
+    def type(self, dst_type):
+        """Convert floating parameters and buffers to ``dst_type``."""
+        return self.to(dst_type)
+
+    def share_memory(self):
+        """Accepted for compatibility (threads share memory already); returns self."""
+        return self
+
+    def compile(self, *args, **kwargs):
+        """Accepted for compatibility: mathdl runs eagerly (nothing is compiled); returns None like
+        ``torch.nn.Module.compile``, which compiles in place."""
+        return None
 
     def cpu(self):
         return self.to("cpu")
