@@ -39,8 +39,8 @@ import numpy as np
 from .params import evaluate_loss, get_flat, restored, set_flat, trainable_parameters, unflatten
 
 __all__ = ["grid", "check_grid", "random_direction", "random_directions", "filter_normalize", "hessian_directions",
-           "pca_directions", "slice_1d", "slice_2d", "interpolate", "convexity_map", "surface_convexity", "Landscape",
-           "plot_landscape"]
+           "pca_directions", "trajectory_slice", "slice_1d", "slice_2d", "interpolate", "convexity_map",
+           "surface_convexity", "Landscape", "plot_landscape"]
 
 
 # --------------------------------------------------------------------------- grids
@@ -239,6 +239,22 @@ def slice_2d(model, data, directions, xs=None, ys=None, loss_fn=None, params=Non
     loss, acc = loss.reshape(len(xs), len(ys)), acc.reshape(len(xs), len(ys))
     centre = float(loss[np.argmin(np.abs(xs)), np.argmin(np.abs(ys))])
     return Landscape(xs, loss, ys=ys, acc=acc, centre_loss=centre, kind=kind)
+
+
+def trajectory_slice(model, data, trajectory, num=21, loss_fn=None, params=None, progress=False, margin=1.2):
+    """The 2-D slice through the last point of ``trajectory`` (flat parameter vectors, e.g. one per
+    epoch, the last one equal to the model's parameters) spanned by its top two PCA directions, on a
+    symmetric grid wide enough for the projected path, which is stored in ``result.path``."""
+    ps = trainable_parameters(model, params)
+    if not np.allclose(np.asarray(trajectory[-1], dtype=np.float64), get_flat(ps)):
+        raise ValueError("trajectory_slice: the trajectory must end at the model's current parameters")
+    dirs, coords, ratio = pca_directions(trajectory, 2)
+    span = margin * float(np.abs(coords).max()) or 1.0
+    xs = grid(span, num)
+    res = slice_2d(model, data, dirs, xs, xs, loss_fn, ps, progress, kind="pca")
+    res.path = coords
+    res.extras["explained_variance_ratio"] = ratio.tolist()
+    return res
 
 
 def _float_state(model):

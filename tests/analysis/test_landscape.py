@@ -149,3 +149,22 @@ def test_convexity_maps_of_bowl_and_saddle():
     net = _relu_net()
     ratio = L.convexity_map(net, _data(), L.random_directions(net), L.grid(1, 3), tol=1e-6)
     assert ratio.shape == (3, 3) and np.all(ratio >= 0)
+
+
+def test_trajectory_slice_projects_the_path():
+    import mathdl.nn.functional as F
+    from mathdl.analysis.params import set_flat
+
+    model, data = _relu_net(), _data()
+    ps = list(model.parameters())
+    traj = [get_flat(ps)]
+    for _ in range(6):  # a few gradient steps
+        _, g = loss_and_gradient(model, data, F.cross_entropy)
+        set_flat(ps, traj[-1] - 0.5 * g)
+        traj.append(get_flat(ps))
+    res = L.trajectory_slice(model, data, traj, num=5)
+    assert res.path.shape == (7, 2) and np.allclose(res.path[-1], 0)
+    assert res.xs.max() >= np.abs(res.path).max() and res.kind == "pca"
+    assert res.centre_loss == pytest.approx(loss_and_gradient(model, data, F.cross_entropy)[0])
+    with pytest.raises(ValueError, match="end at the model"):
+        L.trajectory_slice(model, data, traj[:-1])
