@@ -12,7 +12,8 @@ TTLinear: W (out, in) with in = prod in_modes, out = prod out_modes seen as the 
 W[(o_1..o_d), (i_1..i_d)] = prod_k G_k[:, i_k, o_k, :] (cores (r_{k-1}, in_k, out_k, r_k)).  The
 forward pass contracts x (B, i_1, ..., i_d) with one core at a time,
     state (B, P, r_{k-1}, i_k, Q)  x  G_k (r_{k-1}, i_k, o_k, r_k)  ->  (B, P o_k, r_k, Q)
-(P: the output modes done, Q: the input modes left), so the dense matrix is never formed:
+(P: the output modes done, Q: the input modes left) as one GEMM (B P Q, r_{k-1} i_k) x
+(r_{k-1} i_k, o_k r_k) between two transposes, so the dense matrix is never formed:
 cost sum_k B prod(o_<=k) r_{k-1} i_k o_k r_k prod(i_>k) instead of B in out.
 
 TTEmbedding: the rows of an embedding table (V = prod voc_modes, D = prod emb_modes) in the
@@ -150,8 +151,10 @@ class TTLinear(nn.Module):
         state = x.reshape(B, 1, 1, Q)        # (B, P, r_0, Q)
         for G, i, o, r0, r1 in zip(self.cores, self.in_modes, self.out_modes, self.ranks[:-1], self.ranks[1:]):
             Q //= i
-            state = state.reshape(B, P, r0, i, Q)
-            state = md.einsum("bpriq,rios->bposq", state, G)
+            # (B, P, r0, i, Q) -> (B P Q, r0 i) @ (r0 i, o r1) -> (B, P, Q, o, r1) -> (B, P o, r1, Q): one GEMM
+            rows = md.permute(state.reshape(B, P, r0, i, Q), (0, 1, 4, 2, 3)).reshape(B * P * Q, r0 * i)
+            out = rows @ G.reshape(r0 * i, o * r1)
+            state = md.permute(out.reshape(B, P, Q, o, r1), (0, 1, 3, 4, 2))
             P *= o
             state = state.reshape(B, P, r1, Q)
         y = state.reshape(*lead, self.out_features)
