@@ -190,3 +190,28 @@ def test_transformed_distribution_matches_torch():
     s = R.dirichlet(np.ones(4), 5)
     close(sb.log_prob(md.tensor(s)), tb.log_prob(torch.tensor(s)))
     assert math.isfinite(float(sb.sample().sum().item()))
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_expand(name):
+    make_params, make_value, _ = CASES[name]
+    d, _ = make(name, make_params())
+    e = d.expand((2,) + tuple(d.batch_shape))
+    assert e.batch_shape == (2,) + tuple(d.batch_shape) and e.event_shape == d.event_shape
+    v = make_value()
+    if v.ndim > len(d.batch_shape) + len(d.event_shape):
+        v = v[0]  # drop the sample dim so that the value broadcasts against the new batch shape
+    v = md.tensor(v, dtype="int64" if name == "Categorical" else "float64")
+    lp, lpe = d.log_prob(v).numpy(), e.log_prob(v).numpy()
+    np.testing.assert_allclose(lpe, np.broadcast_to(lp, lpe.shape), rtol=1e-12)
+    assert tuple(e.sample().shape) == tuple(e.batch_shape) + tuple(e.event_shape)
+
+
+def test_enumerate_support():
+    b = D.Bernoulli(md.tensor([0.2, 0.7], dtype="float64"))
+    assert b.enumerate_support().shape == (2, 2)
+    c = D.Categorical(logits=md.zeros(3, 5, dtype="float64"))
+    s = c.enumerate_support()
+    assert s.shape == (5, 3) and np.allclose(np.exp(c.log_prob(s).numpy()).sum(0), 1)
+    bi = D.Binomial(4, md.tensor([0.3, 0.6], dtype="float64"))
+    assert np.allclose(np.exp(bi.log_prob(bi.enumerate_support()).numpy()).sum(0), 1)
