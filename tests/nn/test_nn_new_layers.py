@@ -31,6 +31,8 @@ LAYERS = {
     "Conv3d": (lambda m: m.Conv3d(4, 6, (2, 3, 2), stride=(1, 2, 1), padding=1, groups=2), (2, 4, 3, 5, 4)),
     "ConvTranspose1d": (lambda m: m.ConvTranspose1d(4, 6, 3, stride=2, padding=1, output_padding=1, groups=2),
                         (2, 4, 5)),
+    "ConvTranspose3d": (lambda m: m.ConvTranspose3d(4, 6, (2, 3, 2), stride=(2, 1, 2), padding=(1, 0, 0),
+                                                    output_padding=(1, 0, 1), groups=2), (2, 4, 3, 3, 2)),
     "InstanceNorm1d": (lambda m: m.InstanceNorm1d(3), (2, 3, 5)),
     "InstanceNorm2d-affine-tracked": (lambda m: m.InstanceNorm2d(3, affine=True, track_running_stats=True),
                                       (2, 3, 4, 3)),

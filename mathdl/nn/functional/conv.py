@@ -6,7 +6,9 @@
                            of 2-D convolutions of depth slices:
                              y[:, :, t] = b + sum_kd conv2d(x_pad[:, :, t s_d + kd d_d], W[:, :, kd])
                            with all output depths t batched into one conv2d per tap
-  conv_transpose1d/2d      the adjoint of conv1d/conv2d in x (a gradient of the convolution), plus bias
+  conv_transpose1d/2d/3d   the adjoint of conv1d/2d/3d in x (a gradient of the convolution), plus bias;
+                           in 3-D a sum over depth taps kd of 2-D transposed convolutions, each spread to
+                           the output depths t s_d + kd d_d (zeros between), then cropped by the padding
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from ...ops.indexing import getitem
 from ...ops.shape import pad as _pad
 from ...ops.shape import permute, reshape
 
-__all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d"]
+__all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d"]
 
 
 def _ntuple(v, n, name, what):
@@ -115,3 +117,56 @@ def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_paddi
     w4 = reshape(weight, (weight.shape[0], weight.shape[1], 1, weight.shape[2]))
     y = conv_transpose2d(x4, w4, bias, (1, s), (0, p), (0, op), groups, (1, d), name=name)
     return reshape(y, (y.shape[0], y.shape[1], y.shape[3]))
+
+
+def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """Transposed 3-D convolution: input (N, Cin, D, H, W) (or unbatched), weight
+    (Cin, Cout/groups, kd, kh, kw); output depth (D - 1) s - 2 p + d (kd - 1) + output_padding + 1
+    (likewise H and W)."""
+    name = "conv_transpose3d"
+    if not isinstance(input, Tensor) or input.ndim not in (4, 5):
+        raise ValueError(f"{name}: expected a 5-D input (N, C, D, H, W) or 4-D unbatched, got shape "
+                         f"{tuple(getattr(input, 'shape', ()))}")
+    if weight.ndim != 5:
+        raise ValueError(f"{name}: expected a 5-D weight (Cin, Cout/groups, kd, kh, kw), got shape "
+                         f"{tuple(weight.shape)}")
+    if input.ndim == 4:
+        y = conv_transpose3d(reshape(input, (1,) + tuple(input.shape)), weight, bias, stride, padding,
+                             output_padding, groups, dilation)
+        return reshape(y, tuple(y.shape[1:]))
+    s, p, op, d = (_ntuple(v, 3, name, w) for v, w in ((stride, "stride"), (padding, "padding"),
+                                                       (output_padding, "output_padding"), (dilation, "dilation")))
+    if min(s) < 1 or min(d) < 1 or min(p) < 0 or min(op) < 0:
+        raise ValueError(f"{name}: stride and dilation must be positive, padding and output_padding non-negative")
+    if any(o >= max(ss, dd) for o, ss, dd in zip(op, s, d)):
+        raise ValueError(f"{name}: output_padding {op} must be smaller than stride {s} or dilation {d}")
+    N, Cin, D, H, W = input.shape
+    Ci, Cog, kd = weight.shape[:3]
+    if Ci != Cin:
+        raise ValueError(f"{name}: expected input with {Ci} channels (weight {tuple(weight.shape)}), got input of "
+                         f"shape {tuple(input.shape)}")
+    full = (D - 1) * s[0] + d[0] * (kd - 1) + 1 + op[0]
+    Do = full - 2 * p[0]
+    if Do < 1:
+        raise ValueError(f"{name}: the output depth {Do} is not positive for input shape {tuple(input.shape)}")
+    x2 = reshape(permute(input, (0, 2, 1, 3, 4)), (N * D, Cin, H, W))
+    span = (D - 1) * s[0] + 1
+    y = None
+    for k in range(kd):
+        z = conv_transpose2d(x2, getitem(weight, (slice(None), slice(None), k)), None, s[1:], p[1:], op[1:], groups,
+                             d[1:], name=name)
+        Cout, Ho, Wo = z.shape[1:]
+        z = permute(reshape(z, (N, D, Cout, Ho, Wo)), (0, 2, 1, 3, 4))
+        if s[0] > 1:  # spread the D depths s apart: (N, C, D, 1, ...) -> (N, C, D, s, ...) -> (N, C, D s, ...)
+            z = reshape(z, (N, Cout, D, 1, Ho, Wo))
+            z = _pad(z, (0, 0, 0, 0, 0, s[0] - 1))
+            z = getitem(reshape(z, (N, Cout, D * s[0], Ho, Wo)), (slice(None), slice(None), slice(0, span)))
+        front = k * d[0]
+        z = _pad(z, (0, 0, 0, 0, front, full - front - span))
+        y = z if y is None else ew.add(y, z)
+    y = getitem(y, (slice(None), slice(None), slice(p[0], p[0] + Do)))
+    if bias is not None:
+        if tuple(bias.shape) != (y.shape[1],):
+            raise ValueError(f"{name}: bias must have shape ({y.shape[1]},), got {tuple(bias.shape)}")
+        y = ew.add(y, reshape(bias, (1, -1, 1, 1, 1)))
+    return y

@@ -1,7 +1,7 @@
 """Convolution layers (PyTorch's parameter shapes and inits).
 
   Conv1d / Conv2d / Conv3d:          y = conv(x, W) + b,  W (out, in/groups, *k),  b (out,)
-  ConvTranspose1d / ConvTranspose2d: y = conv^T(x, W) + b, W (in, out/groups, *k)
+  ConvTranspose1d / 2d / 3d:         y = conv^T(x, W) + b, W (in, out/groups, *k)
   init (PyTorch's): W ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (kaiming_uniform with a = sqrt 5),
                     b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)),  fan_in = W.shape[1] * prod(k)
 
@@ -23,7 +23,7 @@ from .. import init
 from ._args import size_arg, tuple_arg
 from .module import Module, Parameter
 
-__all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d"]
+__all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"]
 
 
 def _empty(shape, dtype):
@@ -277,3 +277,46 @@ class ConvTranspose1d(_ConvNd):
                                            + self.dilation[0] * (self.kernel_size[0] - 1) + 1)
         return F.conv_transpose1d(x, self.weight, self.bias, self.stride[0], self.padding[0], op, self.groups,
                                   self.dilation[0])
+
+
+class ConvTranspose3d(_ConvNd):
+    """Transposed 3-D convolution: weight (in_channels, out_channels/groups, kd, kh, kw), bias (out_channels,)."""
+
+    _ndim = 3
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0,
+                 groups=1, bias=True, dilation=1, padding_mode="zeros", dtype=None):
+        super().__init__()
+        if padding_mode != "zeros":
+            raise NotImplementedError(f"ConvTranspose3d: padding_mode {padding_mode!r} is not supported")
+        _check_conv("ConvTranspose3d", in_channels, out_channels, groups)
+        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
+        self.kernel_size = tuple_arg("ConvTranspose3d", "kernel_size", kernel_size, 3)
+        self.stride = tuple_arg("ConvTranspose3d", "stride", stride, 3)
+        self.padding = tuple_arg("ConvTranspose3d", "padding", padding, 3, 0)
+        self.output_padding = tuple_arg("ConvTranspose3d", "output_padding", output_padding, 3, 0)
+        self.dilation = tuple_arg("ConvTranspose3d", "dilation", dilation, 3)
+        self.groups = int(groups)
+        self.weight = _empty((in_channels, out_channels // groups) + self.kernel_size, dtype)
+        self.bias = _empty((out_channels,), dtype) if bias else None
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        _reset_conv(self.weight, self.bias)
+
+    def extra_repr(self):
+        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
+        if self.padding != (0, 0, 0):
+            s += f", padding={self.padding}"
+        if self.output_padding != (0, 0, 0):
+            s += f", output_padding={self.output_padding}"
+        return s
+
+    def forward(self, x, output_size=None):
+        self._check_input(x)
+        op = self.output_padding
+        if output_size is not None:
+            op = tuple(w - ((x.shape[2 + i] - 1) * self.stride[i] - 2 * self.padding[i]
+                            + self.dilation[i] * (self.kernel_size[i] - 1) + 1)
+                       for i, w in enumerate(tuple(output_size)[-3:]))
+        return F.conv_transpose3d(x, self.weight, self.bias, self.stride, self.padding, op, self.groups, self.dilation)
