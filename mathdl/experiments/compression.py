@@ -19,6 +19,9 @@ Conv part (item 2 of the compression issue): the digits CNN (LeNet, 1x8x8 inputs
 (energy 0.9 of each unfolding) and CP (rank = the larger Tucker rank) sequences: accuracy before and
 after 3 epochs of fine-tuning, parameters, FLOPs and measured time of the convolutions.
 
+Speed: the CPU time of one forward pass of an n x n layer (n = 1024, 4096; batch 128) dense, as
+its rank-64 factorization and as a TT layer (4 modes, TT ranks 8).
+
 Verdict rule (mathdl.experiments.verdict.at_least): ratio = mean acc(rank 5, fine-tuned) / mean
 acc(dense).  ratio >= 0.99 holds; 0.95 <= ratio < 0.99 holds only partly; below, does not hold.
 The same ratio without fine-tuning is reported next to it.
@@ -160,6 +163,40 @@ def _conv_part(seed, cfg, log):
     return out
 
 
+def _speed_part(cfg, log):
+    """CPU time of one forward pass (batch 128, median of 7, process time so that other jobs on the
+    machine disturb it less) of an n x n dense layer, its rank-64 factorization and a TT layer
+    (4 modes, TT ranks 8): the 'matrix operation speed' of the compressed forms."""
+    import mathdl as md
+    from mathdl import nn
+    from mathdl.compress import LowRankLinear, TTLinear
+
+    def cpu_ms(m, x, rep=7):
+        with md.no_grad():
+            m(x)
+            ts = []
+            for _ in range(rep):
+                t0 = time.process_time()
+                m(x)
+                ts.append(time.process_time() - t0)
+        return 1e3 * float(np.median(ts))
+
+    rows = []
+    for n, modes in cfg["speed_sizes"]:
+        md.manual_seed(0)
+        x = md.randn(128, n)
+        layers = {"dense": nn.Linear(n, n), "low-rank r=64": LowRankLinear(n, n, min(64, n)),
+                  "TT ranks 8": TTLinear(modes, modes, 8)}
+        base = None
+        for name, m in layers.items():
+            ms = cpu_ms(m, x)
+            base = base or ms
+            rows.append({"n": n, "layer": name, "params": m.num_parameters(), "ms": ms, "speedup": base / ms})
+            log(f"[compression]   speed n={n} {name}: {m.num_parameters():,} params, {ms:.2f} ms CPU, "
+                f"x{base / ms:.1f}")
+    return rows
+
+
 def _stats(values):
     v = np.asarray(values, dtype=float)
     return {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0, "values": v.tolist()}
@@ -249,6 +286,11 @@ def _write(out, s, cfg):
                 lines.append(f"| {name} {m} ({ranks}) | {r['params']:,} | {r['conv_params_after']:,} | "
                              f"{r['conv_flops_after']:,} | {r['conv_ms_after']['mean']:.2f} | {_fmt(r['acc'])} | "
                              f"{_fmt(r['acc_finetuned'])} |")
+    if s.get("speed"):
+        lines += ["", "## Forward time of one n x n layer (batch 128, CPU time, median of 7)", "",
+                  "| n | layer | params | ms | speed-up vs dense |", "|---:|---|---:|---:|---:|"]
+        for r in s["speed"]:
+            lines.append(f"| {r['n']} | {r['layer']} | {r['params']:,} | {r['ms']:.2f} | {r['speedup']:.1f}x |")
     lines += ["", "Times are measured on a shared machine (other jobs running): re-run "
               "`python -m mathdl.experiments.compression --out DIR` for clean figures."]
     with open(os.path.join(out, "compression.md"), "w") as f:
@@ -295,10 +337,11 @@ def run(quick=False, seeds=(0, 1, 2), out=None, log=print):
         raise ValueError("compression.run: give at least one seed")
     cfg = {"epochs": 15, "finetune": 3, "ranks": RANKS, "tt_rank": 8, "bond_dims": (8, 16), "mps_epochs": 15,
            "conv": True, "conv_energy": 0.9, "conv_models": ("CNN", "ResNet-20"), "conv_epochs": 15,
-           "seeds": list(seeds), "n_train": None}
+           "seeds": list(seeds), "n_train": None, "speed_sizes": ((1024, (4, 4, 8, 8)), (4096, (8, 8, 8, 8)))}
     t0 = time.perf_counter()
     if quick:
-        cfg.update(epochs=1, finetune=1, ranks=(5,), tt_rank=2, bond_dims=(2,), mps_epochs=1, conv=False, n_train=400)
+        cfg.update(epochs=1, finetune=1, ranks=(5,), tt_rank=2, bond_dims=(2,), mps_epochs=1, conv=False, n_train=400,
+                   speed_sizes=((256, (4, 4, 4, 4)),))
     per_seed = []
     with _blas_one_thread():
         for seed in seeds:
@@ -307,6 +350,7 @@ def run(quick=False, seeds=(0, 1, 2), out=None, log=print):
                 res["conv"] = _conv_part(seed, cfg, log)
             per_seed.append(res)
     s = _summarize(per_seed, cfg)
+    s["speed"] = _speed_part(cfg, log)
     s["claim"], s["config"] = CLAIM, {k: (list(v) if isinstance(v, tuple) else v) for k, v in cfg.items()}
     s["seconds"] = time.perf_counter() - t0
     if out:
