@@ -21,6 +21,7 @@ def _pos(*shape, seed=0):
 
 
 I3 = np.array([[1, 2, 0], [3, 0, 1]])
+G6 = np.random.default_rng(6).uniform(-1, 1, (1, 3, 2, 2))
 CASES = {
     # name: (mathdl fn, torch fn, inputs, gradgrad?)
     "pad-reflect": (lambda x: F.pad(x, (2, 1, 1, 2), mode="reflect"),
@@ -110,6 +111,20 @@ CASES = {
                          lambda x: TF.interpolate(x, size=(3, 2), mode="area"), [_r(1, 2, 5, 5)], True),
     "interpolate-nearest-exact": (lambda x: F.interpolate(x, size=7, mode="nearest-exact"),
                                   lambda x: TF.interpolate(x, size=7, mode="nearest-exact"), [_r(2, 2, 4)], True),
+    "affine_grid": (lambda t: F.affine_grid(t, (2, 3, 4, 5), align_corners=False),
+                    lambda t: TF.affine_grid(t, (2, 3, 4, 5), align_corners=False), [_r(2, 2, 3)], True),
+    "grid_sample-bilinear-zeros": (lambda x, g: F.grid_sample(x, g, align_corners=False),
+                                   lambda x, g: TF.grid_sample(x, g, align_corners=False),
+                                   [_r(1, 2, 4, 5), np.random.default_rng(3).uniform(-1.3, 1.3, (1, 3, 2, 2))], True),
+    "grid_sample-border-corners": (lambda x, g: F.grid_sample(x, g, padding_mode="border", align_corners=True),
+                                   lambda x, g: TF.grid_sample(x, g, padding_mode="border", align_corners=True),
+                                   [_r(1, 2, 4, 5), np.random.default_rng(4).uniform(-1.3, 1.3, (1, 3, 2, 2))], True),
+    "grid_sample-reflection": (lambda x, g: F.grid_sample(x, g, padding_mode="reflection", align_corners=False),
+                               lambda x, g: TF.grid_sample(x, g, padding_mode="reflection", align_corners=False),
+                               [_r(1, 2, 4, 5), np.random.default_rng(5).uniform(-1.3, 1.3, (1, 3, 2, 2))], True),
+    "grid_sample-nearest": (lambda x: F.grid_sample(x, mathdl.tensor(G6), mode="nearest", align_corners=False),
+                            lambda x: TF.grid_sample(x, torch.tensor(G6), mode="nearest", align_corners=False),
+                            [_r(1, 2, 4, 5)], True),
     "pdist": (lambda x: F.pdist(x, p=1.5), lambda x: TF.pdist(x, p=1.5), [_r(4, 3)], True),
     "tanhshrink": (lambda x: F.tanhshrink(x), lambda x: TF.tanhshrink(x), [_r(3, 4)], True),
     "channel_shuffle": (lambda x: F.channel_shuffle(x, 3), lambda x: TF.channel_shuffle(x, 3), [_r(2, 6, 2)], True),

@@ -8,6 +8,11 @@
                              W[c kh kw + i kw + j, 0, i', j'] = [i = i', j = j'] (groups = C)
   channel_shuffle(x, g)      (N, g k, *) -> (N, k g, *): channel i k + j moves to j g + i
   upsample, upsample_nearest, upsample_bilinear   PyTorch's older names of interpolate
+  affine_grid(theta, size)   sampling grid G[n, i, j] = theta_n (x_j, y_i, 1) over normalized coordinates in
+                             [-1, 1] (pixel centres, or corners with align_corners)
+  grid_sample(x, grid)       x read at the (normalized) grid points: bilinear (the four neighbours weighted
+                             by (1 - |dx|)(1 - |dy|), differentiable in x and in the grid) or nearest;
+                             outside the image zeros, the border value, or the reflected position
   fold(x, out, k, d, p, s)   col2im, the adjoint of unfold (overlapping windows add): the transposed
                              convolution with the same 0/1 weights
 """
@@ -20,10 +25,15 @@ import numpy as np
 
 from ...autograd.tensor import Tensor
 from ...ops.conv import conv2d, conv_transpose2d, interpolate
-from ...ops.shape import permute, reshape
+from ...ops import elementwise as ew
+from ...ops.indexing import getitem, take_along_dim
+from ...ops.linalg import matmul
+from ...ops.shape import permute, reshape, transpose
 
-__all__ = ["channel_shuffle", "upsample", "upsample_nearest", "upsample_bilinear", "interpolate", "pixel_shuffle",
-           "pixel_unshuffle", "unfold", "fold"]
+__all__ = [
+    "affine_grid", "grid_sample", "channel_shuffle", "upsample", "upsample_nearest", "upsample_bilinear",
+    "interpolate", "pixel_shuffle", "pixel_unshuffle", "unfold", "fold",
+]
 
 
 def _factor(name, r):
@@ -141,3 +151,97 @@ def upsample_nearest(input, size=None, scale_factor=None):
 def upsample_bilinear(input, size=None, scale_factor=None):
     """Bilinear ``interpolate`` with align_corners=True (PyTorch's definition of this name)."""
     return interpolate(input, size, scale_factor, "bilinear", True)
+
+
+def _base_coords(n, align_corners):
+    if align_corners:
+        return np.linspace(-1.0, 1.0, n) if n > 1 else np.zeros(1)
+    return (2.0 * np.arange(n) + 1.0) / n - 1.0
+
+
+def affine_grid(theta, size, align_corners=False):
+    """The (N, H, W, 2) (or (N, D, H, W, 3)) grid of theta (N, 2, 3) (or (N, 3, 4)) applied to the
+    normalized output coordinates of ``size`` = (N, C, H, W) (or (N, C, D, H, W))."""
+    size = tuple(int(v) for v in size)
+    if len(size) == 4 and tuple(theta.shape[1:]) == (2, 3):
+        N, _, H, W = size
+        ys, xs = np.meshgrid(_base_coords(H, align_corners), _base_coords(W, align_corners), indexing="ij")
+        base = np.stack([xs, ys, np.ones_like(xs)], -1).reshape(-1, 3)
+        out = (N, H, W, 2)
+    elif len(size) == 5 and tuple(theta.shape[1:]) == (3, 4):
+        N, _, D, H, W = size
+        zs, ys, xs = np.meshgrid(_base_coords(D, align_corners), _base_coords(H, align_corners),
+                                 _base_coords(W, align_corners), indexing="ij")
+        base = np.stack([xs, ys, zs, np.ones_like(xs)], -1).reshape(-1, 4)
+        out = (N, D, H, W, 3)
+    else:
+        raise ValueError(f"affine_grid: expected theta (N, 2, 3) with a 4-D size or (N, 3, 4) with a 5-D size, got "
+                         f"theta {tuple(theta.shape)} and size {size}")
+    if theta.shape[0] != N:
+        raise ValueError(f"affine_grid: theta holds {theta.shape[0]} transforms for a batch of {N}")
+    grid = matmul(Tensor._make(base.astype(theta.dtype)), transpose(theta, 1, 2))  # (N, L, 2 or 3)
+    return reshape(grid, out)
+
+
+def _unnormalize(c, size, align_corners):
+    if align_corners:
+        return ew.mul(ew.add(c, 1.0), (size - 1) / 2.0)
+    return ew.div(ew.sub(ew.mul(ew.add(c, 1.0), float(size)), 1.0), 2.0)
+
+
+def _reflect(c, lo, hi):
+    """Reflect coordinates into [lo, hi] (a differentiable fold: slope +-1)."""
+    span = hi - lo
+    if span <= 0:
+        return ew.mul(c, 0.0)
+    x = ew.abs(ew.sub(c, lo))
+    flips = np.floor(x.data / span)
+    extra = ew.sub(x, Tensor._make((flips * span).astype(x.dtype)))
+    even = np.mod(flips, 2) == 0
+    return ew.where(even, ew.add(extra, lo), ew.add(ew.neg(extra), span + lo))
+
+
+def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=False):
+    """Sample an (N, C, H, W) input at the grid (N, Ho, Wo, 2) of normalized (x, y) positions."""
+    name = "grid_sample"
+    if mode not in ("bilinear", "nearest"):
+        raise ValueError(f"{name}: mode must be 'bilinear' or 'nearest', got {mode!r}")
+    if padding_mode not in ("zeros", "border", "reflection"):
+        raise ValueError(f"{name}: padding_mode must be 'zeros', 'border' or 'reflection', got {padding_mode!r}")
+    if input.ndim != 4 or grid.ndim != 4 or grid.shape[-1] != 2 or grid.shape[0] != input.shape[0]:
+        raise ValueError(f"{name}: expected input (N, C, H, W) and grid (N, Ho, Wo, 2), got {tuple(input.shape)} and "
+                         f"{tuple(grid.shape)}")
+    N, C, H, W = input.shape
+    Ho, Wo = grid.shape[1:3]
+    ix = _unnormalize(getitem(grid, (Ellipsis, 0)), W, align_corners)
+    iy = _unnormalize(getitem(grid, (Ellipsis, 1)), H, align_corners)
+    if padding_mode == "border":
+        ix, iy = ew.clamp(ix, 0.0, W - 1.0), ew.clamp(iy, 0.0, H - 1.0)
+    elif padding_mode == "reflection":
+        if align_corners:
+            ix, iy = _reflect(ix, 0.0, W - 1.0), _reflect(iy, 0.0, H - 1.0)
+        else:
+            ix, iy = _reflect(ix, -0.5, W - 0.5), _reflect(iy, -0.5, H - 0.5)
+        ix, iy = ew.clamp(ix, 0.0, W - 1.0), ew.clamp(iy, 0.0, H - 1.0)
+    flat = reshape(input, (N, C, H * W))
+
+    def read(xi, yi):
+        """input[n, :, yi, xi] for integer arrays (N, Ho, Wo), zero where outside."""
+        valid = (xi >= 0) & (xi < W) & (yi >= 0) & (yi < H)
+        idx = (np.clip(yi, 0, H - 1) * W + np.clip(xi, 0, W - 1)).reshape(N, 1, -1)
+        vals = take_along_dim(flat, np.broadcast_to(idx, (N, C, Ho * Wo)).copy(), 2)
+        return ew.mul(reshape(vals, (N, C, Ho, Wo)), Tensor._make(valid[:, None].astype(input.dtype)))
+
+    if mode == "nearest":
+        return read(np.rint(ix.data).astype(np.int64), np.rint(iy.data).astype(np.int64))
+    x0, y0 = np.floor(ix.data), np.floor(iy.data)
+    wx1 = ew.sub(ix, Tensor._make(x0.astype(ix.dtype)))
+    wy1 = ew.sub(iy, Tensor._make(y0.astype(iy.dtype)))
+    wx0, wy0 = ew.sub(1.0, wx1), ew.sub(1.0, wy1)
+    x0, y0 = x0.astype(np.int64), y0.astype(np.int64)
+    out = None
+    for xi, yi, w in ((x0, y0, ew.mul(wx0, wy0)), (x0 + 1, y0, ew.mul(wx1, wy0)), (x0, y0 + 1, ew.mul(wx0, wy1)),
+                      (x0 + 1, y0 + 1, ew.mul(wx1, wy1))):
+        term = ew.mul(read(xi, yi), reshape(w, (N, 1, Ho, Wo)))
+        out = term if out is None else ew.add(out, term)
+    return out
