@@ -407,8 +407,7 @@ def svd(A, full_matrices=True, *, driver=None):
     if driver not in (None, "gesvd", "gesvdj", "gesvda"):
         raise ValueError(f"linalg.svd: driver must be None, 'gesvd', 'gesvdj' or 'gesvda', got {driver!r}")
     packed = _dec.SvdPacked(bool(full_matrices))(A)
-    fn_shapes = _svd_shapes(A.shape, full_matrices)
-    return SVDResult(*_dec.unpack(packed, fn_shapes))
+    return SVDResult(*_dec.unpack(packed, _svd_shapes(A.shape, full_matrices)))
 
 
 def _svd_shapes(shape, full):
@@ -606,9 +605,8 @@ def matrix_power(A, n):
     _square("matrix_power", A)
     if not isinstance(n, (int, np.integer)) or isinstance(n, bool):
         raise TypeError(f"linalg.matrix_power: n must be an int, got {type(n).__name__}")
-    if n == 0:
-        return ew.add(ew.mul(A, 0.0), _dec.eye_like(A.shape[-1], A)).detach() if not A.requires_grad else \
-            ew.add(ew.mul(A, 0.0), _dec.eye_like(A.shape[-1], A))
+    if n == 0:   # I, batched like A (its gradient is 0, as in PyTorch)
+        return ew.add(ew.mul(A, 0.0), _dec.eye_like(A.shape[-1], A))
     base = inv(A) if n < 0 else A
     n = abs(int(n))
     result = None
