@@ -19,7 +19,7 @@ import numpy as np
 from .. import backend
 from ..autograd.tensor import Tensor
 
-__all__ = ["clip_grad_norm_", "clip_grad_value_", "get_total_norm"]
+__all__ = ["clip_grad_norm_", "clip_grad_norm", "clip_grad_value_", "clip_grads_with_norm_", "get_total_norm"]
 
 
 def _grads(parameters):
@@ -68,13 +68,28 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0, error_i
     total norm before clipping as a 0-d Tensor.  ``foreach`` is accepted for PyTorch compatibility."""
     grads = _grads(parameters)
     total = get_total_norm(grads, norm_type, error_if_nonfinite)
-    if not grads:
-        return total
-    coef = float(max_norm) / (float(total.data) + 1e-6)
+    if grads:
+        _scale(grads, max_norm, total)
+    return total
+
+
+def _scale(grads, max_norm, total_norm):
+    coef = float(max_norm) / (float(total_norm.data if isinstance(total_norm, Tensor) else total_norm) + 1e-6)
     if coef < 1.0:
         for g in grads:
             g.data *= coef
-    return total
+
+
+def clip_grads_with_norm_(parameters, max_norm: float, total_norm, foreach=None) -> None:
+    """Scale the gradients by min(1, max_norm / (total_norm + 1e-6)) for a total norm computed
+    beforehand (e.g. with :func:`get_total_norm`, or across processes)."""
+    _scale(_grads(parameters), max_norm, total_norm)
+
+
+def clip_grad_norm(parameters, max_norm: float, norm_type: float = 2.0, error_if_nonfinite: bool = False,
+                   foreach=None):
+    """PyTorch's deprecated name of :func:`clip_grad_norm_`."""
+    return clip_grad_norm_(parameters, max_norm, norm_type, error_if_nonfinite, foreach)
 
 
 def clip_grad_value_(parameters, clip_value: float, foreach=None) -> None:

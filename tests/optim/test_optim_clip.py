@@ -66,3 +66,16 @@ def test_clip_grad_value_matches_torch():
         if t.grad is not None:
             np.testing.assert_array_equal(p.grad.numpy(), t.grad.numpy())
             assert np.abs(p.grad.numpy()).max() <= 0.3
+
+
+def test_clip_grads_with_a_precomputed_norm():
+    import mathdl.nn as nn
+
+    p = mathdl.tensor(np.zeros(2), requires_grad=True)
+    p.grad = mathdl.tensor(np.array([3.0, 4.0]))
+    total = nn.utils.get_total_norm([p.grad])
+    nn.utils.clip_grads_with_norm_([p], 1.0, total)
+    np.testing.assert_allclose(p.grad.numpy(), [0.6, 0.8], rtol=1e-5)
+    p.grad = mathdl.tensor(np.array([3.0, 4.0]))
+    assert float(nn.utils.clip_grad_norm([p], 10.0)) == pytest.approx(5.0)
+    np.testing.assert_array_equal(p.grad.numpy(), [3.0, 4.0])

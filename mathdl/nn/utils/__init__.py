@@ -4,12 +4,17 @@ parameters to one vector and back, weight and spectral normalization, and (in
 
 import importlib as _importlib
 
-from ...optim.clip import clip_grad_norm_, clip_grad_value_, get_total_norm  # noqa: F401
+from ...optim.clip import (  # noqa: F401
+    clip_grad_norm, clip_grad_norm_, clip_grad_value_, clip_grads_with_norm_, get_total_norm,
+)
 from .convert_parameters import parameters_to_vector, vector_to_parameters  # noqa: F401
 from .weight_norm import remove_spectral_norm, remove_weight_norm, spectral_norm, weight_norm  # noqa: F401
 
-__all__ = ["clip_grad_norm_", "clip_grad_value_", "get_total_norm", "parameters_to_vector", "vector_to_parameters",
-           "weight_norm", "remove_weight_norm", "spectral_norm", "remove_spectral_norm"]
+__all__ = [
+    "clip_grad_norm_", "clip_grad_norm", "clip_grad_value_", "clip_grads_with_norm_", "get_total_norm",
+    "parameters_to_vector", "vector_to_parameters", "weight_norm", "remove_weight_norm", "spectral_norm",
+    "remove_spectral_norm",
+]
 
 try:
     rnn = _importlib.import_module(f"{__name__}.rnn")
