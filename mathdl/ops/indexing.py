@@ -445,7 +445,7 @@ def nonzero(x, *, as_tuple=False):
         if a.ndim == 0:
             return (_make(xp.zeros(int(a != 0), dtype=np.int64)),)
         return tuple(_make(i.astype(np.int64)) for i in xp.nonzero(a))
-    return _make(xp.argwhere(a).astype(np.int64).reshape(-1, a.ndim))
+    return _make(xp.argwhere(a).astype(np.int64))  # (n, ndim); (n, 0) for a 0-d tensor
 
 
 def argwhere(x):

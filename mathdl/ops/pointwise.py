@@ -431,7 +431,7 @@ def heaviside(input, values):
     """0 where input < 0, ``values`` where input == 0, 1 where input > 0 (no gradient)."""
     a, b = _pair(input, values)
     xp = xp_of(a.data)
-    return _make(_arr(xp.heaviside(a.data, b.data), xp))
+    return _make(_arr(xp.heaviside(a.data, b.data), xp).astype(a.data.dtype))  # NumPy gives floats for ints
 
 
 def float_power(input, exponent):

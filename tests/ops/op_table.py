@@ -674,6 +674,86 @@ NONDIFF = [
     OpInfo("eq", md.eq, tf("eq"), lambda rng: [Sample((np.array([1.0, 2.0]), np.array([1.0, 3.0])))], grad=False),
 ]
 
+
+# non-differentiable everyday names (issue 8): parity (and the generated edge cases)
+def _nd(name, fn, torch_fn, make):
+    NONDIFF.append(OpInfo(name, fn, torch_fn, make, grad=False))
+
+
+def _ints(*values):
+    return lambda rng: [Sample(tuple(np.array(v) for v in values))]
+
+
+_nd("nonzero", md.nonzero, tf("nonzero"), lambda rng: [Sample((np.array([[0.0, 1.5, 0.0], [2.0, 0.0, -1.0]]),)),
+                                                        Sample((np.array(0.0),)), Sample((np.array([1.0, 2.0]),))])
+_nd("nonzero_tuple", lambda x: list(md.nonzero(x, as_tuple=True)), lambda x: list(T().nonzero(x, as_tuple=True)),
+    lambda rng: [Sample((np.array([[0.0, 1.5, 0.0], [2.0, 0.0, -1.0]]),))])
+_nd("argwhere", md.argwhere, tf("argwhere"), lambda rng: [Sample((np.array([[0.0, 1.5], [2.0, 0.0]]),))])
+_nd("count_nonzero", md.count_nonzero, tf("count_nonzero"),
+    lambda rng: [Sample((np.array([[0.0, 1.5, 0.0], [2.0, 0.0, -1.0]]),)),
+                 Sample((np.array([[0.0, 1.5, 0.0], [2.0, 0.0, -1.0]]),), {"dim": 1})])
+_nd("unique", lambda x, **k: list(md.unique(x, return_inverse=True, return_counts=True, **k)),
+    lambda x, **k: list(T().unique(x, return_inverse=True, return_counts=True, **k)),
+    lambda rng: [Sample((np.array([3.0, 1.0, 2.0, 3.0, 1.0, 1.0]),)),
+                 Sample((np.array([[1.0, 2.0], [0.0, 5.0], [1.0, 2.0]]),), {"dim": 0})])
+_nd("unique_consecutive", lambda x: list(md.unique_consecutive(x, return_inverse=True, return_counts=True)),
+    lambda x: list(T().unique_consecutive(x, return_inverse=True, return_counts=True)),
+    lambda rng: [Sample((np.array([1.0, 1.0, 2.0, 2.0, 3.0, 1.0, 1.0]),))])
+_nd("searchsorted", md.searchsorted, tf("searchsorted"),
+    lambda rng: [Sample((np.array([1.0, 3.0, 5.0, 7.0]), np.array([[0.5, 3.0], [7.0, 9.0]]))),
+                 Sample((np.array([1.0, 3.0, 5.0, 7.0]), np.array([3.0, 6.0])), {"right": True}),
+                 Sample((np.array([[1.0, 3.0, 5.0], [2.0, 4.0, 6.0]]), np.array([[3.0, 6.0], [1.0, 4.0]])),
+                        {"side": "right"})])
+_nd("bucketize", lambda x, b, **k: md.bucketize(x, b, **k), lambda x, b, **k: T().bucketize(x, b, **k),
+    lambda rng: [Sample((np.array([[0.5, 3.0], [7.0, 9.0]]), np.array([1.0, 3.0, 5.0, 7.0]))),
+                 Sample((np.array([3.0, 6.0, 1.0]), np.array([1.0, 3.0, 5.0])), {"right": True})])
+_nd("bincount", md.bincount, tf("bincount"), lambda rng: [Sample((np.array([0, 3, 3, 1, 5]),))])
+_nd("bincount_weights", lambda x, w: md.bincount(x, w, minlength=8), lambda x, w: T().bincount(x, w, minlength=8),
+    lambda rng: [Sample((np.array([0, 3, 3, 1, 5]), np.array([0.5, 1.0, 2.0, -1.0, 3.0])))])
+_nd("isin", md.isin, tf("isin"), lambda rng: [Sample((np.array([[1.0, 2.0], [3.0, 4.0]]), np.array([2.0, 4.0, 9.0])))])
+_nd("isclose", md.isclose, tf("isclose"),
+    lambda rng: [Sample((np.array([1.0, 2.0, np.inf, np.nan]), np.array([1.0 + 1e-9, 2.1, np.inf, np.nan])))])
+_nd("isclose_nan", lambda a, b: md.isclose(a, b, equal_nan=True), lambda a, b: T().isclose(a, b, equal_nan=True),
+    lambda rng: [Sample((np.array([1.0, np.nan]), np.array([1.0, np.nan])))])
+for _n in ("isinf", "isposinf", "isneginf", "signbit"):
+    _nd(_n, getattr(md, _n), tf(_n), lambda rng: [Sample((np.array([1.0, -0.0, np.inf, -np.inf, np.nan, -2.0]),))])
+_nd("logical_xor", md.logical_xor, tf("logical_xor"),
+    lambda rng: [Sample((rng.random((2, 3)) > 0.5, rng.random(3) > 0.5))])
+for _n in ("bitwise_and", "bitwise_or", "bitwise_xor"):
+    _nd(_n, getattr(md, _n), tf(_n), _ints([[5, 3, -1], [0, 7, 12]], [6, 1, 255]))
+_nd("bitwise_not", md.bitwise_not, tf("bitwise_not"), _ints([5, 0, -3]))
+_nd("shifts", lambda a, b: [md.bitwise_left_shift(a, b), md.bitwise_right_shift(a, b)],
+    lambda a, b: [T().bitwise_left_shift(a, b), T().bitwise_right_shift(a, b)], _ints([5, 1, 64], [1, 3, 2]))
+_nd("heaviside", md.heaviside, tf("heaviside"), lambda rng: [Sample((np.array([-1.5, 0.0, 2.0]), np.array([0.5])))])
+_nd("floor_divide", md.floor_divide, tf("floor_divide"),
+    lambda rng: [Sample((np.array([-7.0, 7.0, 5.5]), np.array([2.0, -2.0, 2.0]))),
+                 Sample((np.array([-7, 7, 5]), np.array([2, -2, 3])))])
+_nd("div_trunc", lambda a, b: md.div(a, b, rounding_mode="trunc"), lambda a, b: T().div(a, b, rounding_mode="trunc"),
+    lambda rng: [Sample((np.array([-7.0, 7.0, 5.5]), np.array([2.0, -2.0, 2.0]))),
+                 Sample((np.array([-7, 7, 5]), np.array([2, -2, 3])))])
+_nd("fmod_int", md.fmod, tf("fmod"), _ints([-7, 7, 5], [2, -2, 3]))
+_nd("remainder_int", md.remainder, tf("remainder"), _ints([-7, 7, 5], [2, -2, 3]))
+_nd("histc", lambda x: md.histc(x, bins=4, min=0, max=2), lambda x: T().histc(x, bins=4, min=0, max=2),
+    lambda rng: [Sample((np.array([0.1, 0.5, 0.6, 1.9, 2.0, 3.0]),))])
+_nd("triu_indices", lambda: md.triu_indices(3, 4, 1), lambda: T().triu_indices(3, 4, 1), lambda rng: [Sample(())])
+_nd("tril_indices", lambda: md.tril_indices(4, 3, -1), lambda: T().tril_indices(4, 3, -1), lambda rng: [Sample(())])
+_nd("cummax_indices", lambda x: md.cummax(x, 0).indices, lambda x: T().cummax(x, 0).indices,
+    lambda rng: [Sample((np.array([1.0, 3.0, 2.0, 3.0, np.nan, 5.0, 1.0]),))])
+_nd("cummin_indices", lambda x: md.cummin(x, 0).indices, lambda x: T().cummin(x, 0).indices,
+    lambda rng: [Sample((np.array([3.0, 1.0, 2.0, 1.0, 0.5]),))])
+_nd("median_indices", lambda x: md.median(x, 1).indices, lambda x: T().median(x, 1).indices,
+    lambda rng: [Sample((distinct(rng, 3, 5),))])
+_nd("kthvalue_indices", lambda x: md.kthvalue(x, 2, 0).indices, lambda x: T().kthvalue(x, 2, 0).indices,
+    lambda rng: [Sample((distinct(rng, 4, 3),))])
+_nd("repeat_interleave_counts", md.repeat_interleave, tf("repeat_interleave"), _ints([2, 0, 3]))
+_nd("nan_to_num_inf", lambda x: md.nan_to_num(x, nan=1.5, posinf=9.0), lambda x: T().nan_to_num(x, nan=1.5, posinf=9.0),
+    lambda rng: [Sample((np.array([np.nan, np.inf, -np.inf, 2.0]),))])
+_nd("scatter_multiply", lambda x, i, s: md.scatter(x, 0, i, s, reduce="multiply"),
+    lambda x, i, s: T().scatter(x, 0, i, s, reduce="multiply"),
+    lambda rng: [Sample((rn(rng, 3, 2), np.array([[0, 1], [0, 2]]), rn(rng, 2, 2)))])
+_nd("is_nonzero", lambda x: md.tensor(md.is_nonzero(x)), lambda x: T().tensor(T().is_nonzero(x)),
+    lambda rng: [Sample((np.array([1.5]),)), Sample((np.array(0.0),))])
+
 DIFF_OPS = [o for o in OPS if o.grad]
 ALL_OPS = OPS + NONDIFF
 

@@ -36,6 +36,8 @@ KNOWN = {
                          "to clamp, giving float32; PyTorch keeps the integer dtype",
     ("relu6", "int"): "nn/functional (not this helper's file): relu6 of an integer tensor gives float32 (float "
                       "bounds); PyTorch keeps the integer dtype",
+    ("bincount_weights", "empty"): "PyTorch quirk: bincount of an empty input with float64 weights returns int64 "
+                                   "zeros (mathdl: the weights' dtype, as for non-empty inputs)",
 }
 
 
