@@ -260,6 +260,8 @@ def _landscape(args, model, spec, cfg, out):
 def _topology(args, model, spec, cfg, out):
     from . import topology as T
 
+    if args.points < 3:
+        raise ValueError(f"--points must be at least 3, got {args.points}")
     names = _layers(model, args.layers)
     x, y = _examples(spec, args.split, args.samples, args.seed)
     acts = T.capture_activations(model, x, names, args.batch_size, include_input=True)

@@ -54,6 +54,9 @@ def test_topology_information_and_bad_layer(checkpoint, tmp_path, capsys):
     assert "H(X)" in capsys.readouterr().out
     with pytest.raises(ValueError, match=r"no layer named 'fc1'; the layers are: net, net.0"):
         _run(["topology", "--checkpoint", checkpoint, "--layers", "fc1"])
+    with pytest.raises(ValueError, match=r"a cloud of 100 points needs about .* GiB"):
+        _run(["topology", "--checkpoint", checkpoint, "--out", str(tmp_path), "--samples", "100", "--points", "100",
+              "--max-memory", "1e-6"])
 
 
 def test_checkpoint_of_another_model(checkpoint, tmp_path):
