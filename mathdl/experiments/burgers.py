@@ -90,7 +90,7 @@ def _config(quick):
         return dict(depth=3, width=10, n_boundary=50, n_colloc=200, adam_steps=60, adam_lr=5e-3,
                     lbfgs_steps=1, lbfgs_max_iter=20)
     # Raissi et al. train with L-BFGS alone; a short Adam phase first steadies the start
-    return dict(depth=9, width=20, n_boundary=100, n_colloc=10000, adam_steps=300, adam_lr=1e-3,
+    return dict(depth=9, width=20, n_boundary=100, n_colloc=10000, adam_steps=100, adam_lr=1e-3,
                 lbfgs_steps=1000, lbfgs_max_iter=50)
 
 
