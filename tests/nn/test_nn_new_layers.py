@@ -372,3 +372,19 @@ def test_module_extras():
     assert isinstance(m.pop(0), nn.Linear) and len(m) == 2
     assert m.share_memory() is m and m.compile() is None
     assert m.type(mathdl.float64)[0].weight.dtype == np.float64
+
+
+def test_lazy_layers_become_the_ordinary_ones():
+    mathdl.manual_seed(0)
+    m = nn.Sequential(nn.LazyConv2d(4, 3, padding=1), nn.LazyBatchNorm2d(), nn.Flatten(), nn.LazyLinear(2))
+    assert list(m.parameters()) == []
+    m.eval()
+    y = m(mathdl.tensor(np.random.default_rng(0).random((2, 3, 5, 5)).astype(np.float32)))
+    assert tuple(y.shape) == (2, 2) and not m[0].training
+    assert type(m[0]) is nn.Conv2d and m[0].in_channels == 3 and tuple(m[0].weight.shape) == (4, 3, 3, 3)
+    assert type(m[1]) is nn.BatchNorm2d and m[1].num_features == 4
+    assert type(m[3]) is nn.Linear and m[3].in_features == 100
+    assert np.abs(m[3].weight.numpy()).max() <= 1 / math.sqrt(100) + 1e-7  # PyTorch's init bound
+    t = nn.LazyConvTranspose1d(5, 2)
+    assert tuple(t(mathdl.tensor(np.zeros((1, 3, 4), np.float32))).shape) == (1, 5, 5)
+    assert type(nn.LazyInstanceNorm1d().__call__(mathdl.tensor(_r(2, 3, 4)))) is mathdl.Tensor
