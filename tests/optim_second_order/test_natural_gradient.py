@@ -61,21 +61,31 @@ def test_trains_and_refuses_bad_closures():
         NaturalGradient(model, loss=lambda a, b: a.sum())
 
 
-def test_state_dict_round_trip_continues_identically():
+def _make_ng(m):
+    return NaturalGradient(m, lr=0.5, damping=0.1, momentum=0.5)
+
+
+def _make_hf(m):
     from mathdl.optim.hessian_free import HessianFree
 
-    for make in (lambda m: NaturalGradient(m, lr=0.5, damping=0.1, momentum=0.5),
-                 lambda m: HessianFree(m, damping=0.5, max_cg_iter=10)):
-        model, x, y = _setup(2)
-        opt = make(model)
-        for _ in range(2):
-            opt.step(lambda: F.cross_entropy(model(x), y))
-        model2, _, _ = _setup(2)
-        model2.load_state_dict(model.state_dict())
-        opt2 = make(model2)
-        opt2.load_state_dict(opt.state_dict())
-        for _ in range(2):
-            opt.step(lambda: F.cross_entropy(model(x), y))
-            opt2.step(lambda: F.cross_entropy(model2(x), y))
-        for a, b in zip(model.parameters(), model2.parameters()):
-            np.testing.assert_array_equal(a.numpy(), b.numpy())
+    return HessianFree(m, damping=0.5, max_cg_iter=10)
+
+
+@pytest.mark.parametrize("make", [_make_ng, _make_hf])
+def test_state_dict_round_trip_continues_identically(make):
+    model, x, y = _setup(2)
+    opt = make(model)
+
+    def closure():
+        return F.cross_entropy(model(x), y)
+    for _ in range(2):
+        opt.step(closure)
+    model2, _, _ = _setup(2)
+    model2.load_state_dict(model.state_dict())
+    opt2 = make(model2)
+    opt2.load_state_dict(opt.state_dict())
+    for _ in range(2):
+        opt.step(closure)
+        opt2.step(lambda: F.cross_entropy(model2(x), y))
+    for a, b in zip(model.parameters(), model2.parameters()):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
