@@ -11,7 +11,3 @@ Every layer is reachable as ``mathdl.nn.<Name>``.
 from . import functional, init, modules, utils  # noqa: F401
 from .modules import *  # noqa: F401,F403
 
-# Former module names, still imported by code written before the layout by topic
-# (mathdl/curvature/loss_hessians.py); new code uses mathdl.nn.functional and mathdl.nn.
-loss_functions = functional.loss
-losses = modules.loss
