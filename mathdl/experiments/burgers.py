@@ -21,7 +21,7 @@ their maximum so nothing overflows.
 
 Setup: forward problem, Latin-hypercube collocation, Adam then L-BFGS (strong Wolfe), float64;
 error on a 256 x 100 grid.  Verdict rule: holds if the mean relative L2 error over seeds is below
-5e-3 (the budget here: < 15 min on 2 cores); holds partly below 5e-2; otherwise does not hold.
+5e-3 (the budget here: < 15 min on 2 cores); holds only partly below 5e-2; otherwise does not hold.
 Inverse problem: holds if |lambda_1 - 1| < 1% and |nu - nu*| / nu* < 5%.
 
   python -m mathdl.experiments.burgers [--quick] [--inverse] [--seeds 0] [--out DIR] [--time-limit 840]
@@ -38,7 +38,7 @@ import time
 
 import numpy as np
 
-__all__ = ["NU", "reference_solution", "run", "run_inverse", "main"]
+__all__ = ["NU", "reference_solution", "run", "run_inverse", "claim_record", "main"]
 
 NU = 0.01 / np.pi
 
@@ -137,9 +137,11 @@ def _solve_forward(cfg, seed, time_limit, log=None):
 
 
 def _verdict(err, hold=5e-3, partly=5e-2):
+    from .verdict import DOES_NOT_HOLD, HOLDS, PARTLY
+
     if err < hold:
-        return "holds"
-    return "holds partly" if err < partly else "does not hold"
+        return HOLDS
+    return PARTLY if err < partly else DOES_NOT_HOLD
 
 
 def run(quick=False, seeds=(0,), out=None, time_limit=None, verbose=False):
@@ -241,6 +243,28 @@ def _plot(out, pinn, fields):
     fig.tight_layout()
     fig.savefig(os.path.join(out, "burgers_loss.png"), dpi=120)
     plt.close(fig)
+
+
+def claim_record(quick, seeds, out):
+    """The record of the article's claim "physics-informed losses gave more accurate and physically
+    consistent predictions" for ``mathdl reproduce``: Burgers solved from the equation and 100 boundary
+    points alone (rule: holds if the mean relative L2 error is <= 5e-3, holds only partly if <= 5e-2),
+    with the inverse problem's coefficient errors alongside (first seed)."""
+    from .verdict import at_most
+
+    fwd = run(quick=quick, seeds=tuple(seeds), out=out)
+    inv = run_inverse(quick=quick, seeds=tuple(seeds)[:1], out=out)
+    v = at_most(fwd["rel_l2_mean"], 5e-3, partly=5e-2, what="relative L2 error of the Burgers PINN")
+    cfg = fwd["config"]
+    setup = (f"Burgers, nu = 0.01/pi; {cfg['depth']}x{cfg['width']} tanh network, {cfg['n_colloc']} LHS collocation "
+             f"and {cfg['n_boundary']} boundary/initial points, Adam {cfg['adam_steps']} steps then L-BFGS; "
+             f"reference by Cole-Hopf + Gauss-Hermite; seeds {list(seeds)}{' (quick)' if quick else ''}")
+    measurement = (f"relative L2 error {fwd['rel_l2_mean']:.3g} +- {fwd['rel_l2_std']:.2g} in "
+                   f"{fwd['seconds_mean']:.0f} s per seed; inverse problem (1% noise): lambda1 error "
+                   f"{inv['lambda1_error_mean']:.3g}, nu relative error {inv['nu_rel_error_mean']:.3g}")
+    figures = [os.path.join(out, f"burgers_{k}.png") for k in ("solution", "error", "loss")] if out else []
+    return {"setup": setup, "measurement": measurement, "numbers": {"forward": fwd, "inverse": inv},
+            "verdict": v.as_dict(), "figures": figures}
 
 
 def main(argv=None):

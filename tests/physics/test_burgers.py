@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from mathdl.experiments.burgers import NU, reference_solution, run, run_inverse
+from mathdl.experiments.burgers import NU, claim_record, reference_solution
+from mathdl.experiments.verdict import VERDICTS
 
 
 def _brute(t, x, nu=NU):
@@ -33,9 +34,9 @@ def test_reference_matches_brute_force_and_satisfies_the_equation():
 
 
 def test_quick_forward_and_inverse_runs_return_numbers():
-    res = run(quick=True, seeds=(0,))
-    assert np.isfinite(res["rel_l2_mean"]) and res["verdict"] in ("holds", "holds partly", "does not hold")
-    hist = res["runs"][0]
-    assert hist["final_loss"] < 1.0
-    inv = run_inverse(quick=True, seeds=(0,))
+    rec = claim_record(quick=True, seeds=(0,), out=None)
+    res, inv = rec["numbers"]["forward"], rec["numbers"]["inverse"]
+    assert np.isfinite(res["rel_l2_mean"]) and res["verdict"] in VERDICTS and rec["verdict"]["verdict"] in VERDICTS
+    assert res["runs"][0]["final_loss"] < 1.0
     assert np.isfinite(inv["runs"][0]["lambda1"]) and inv["runs"][0]["nu"] > 0
+    assert "relative L2 error" in rec["measurement"]
