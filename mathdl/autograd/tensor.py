@@ -132,8 +132,11 @@ class Tensor:
     def clone(self):
         return ops.clone(self)
 
-    def contiguous(self):
-        return self
+    def contiguous(self, memory_format=None):
+        """``self`` if its array is C-contiguous, else a C-contiguous copy (differentiable)."""
+        if getattr(self.data, "flags", None) is None or self.data.flags.c_contiguous:
+            return self
+        return ops.clone(self)
 
     def requires_grad_(self, requires_grad: bool = True):
         if requires_grad and not backend.is_floating(self.data.dtype):

@@ -166,10 +166,15 @@ Tensor.__round__ = lambda self, ndigits=None: round(self, ndigits or 0)
 # --------------------------------------------------------------------------- in-place methods
 def _inplace_of(fn, name):
     """x.name_(...) = x <- fn(x, ...), under the in-place policy (see ops/inplace.py)."""
-    from .inplace import assign_
+    from ..autograd.grad_mode import state
+    from .inplace import assign_, snapshot
 
     def method(self, *args, **kwargs):
-        out = fn(self, *args, **kwargs)
+        # with a graph, the op reads a snapshot (the tensor is rebound to the result, and the
+        # op must not see its own input's version change)
+        graph = state.enabled and (self.requires_grad or _builtins.any(
+            isinstance(a, Tensor) and a.requires_grad for a in (*args, *kwargs.values())))
+        out = fn(snapshot(self) if graph else self, *args, **kwargs)
         if out.dtype != self.dtype and not can_cast(out.dtype, self.dtype):
             raise RuntimeError(f"{name}_: result type {out.dtype} can't be cast to the tensor's dtype {self.dtype}")
         return assign_(self, out)

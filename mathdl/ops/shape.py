@@ -576,8 +576,11 @@ class DiagonalScatter(Function):
 
 def diagonal(x, offset=0, dim1=0, dim2=1):
     """The entries x[..., i, i + offset, ...] of the (dim1, dim2) planes, as the last dimension."""
+    if x.ndim < 2:
+        raise ValueError(f"diagonal: needs two distinct dimensions of a tensor with at least 2, got shape "
+                         f"{tuple(x.shape)}")
     d1, d2 = normalize_dim(dim1, x.ndim, "diagonal"), normalize_dim(dim2, x.ndim, "diagonal")
-    if x.ndim < 2 or d1 == d2:
+    if d1 == d2:
         raise ValueError(f"diagonal: needs two distinct dimensions of a tensor with at least 2, got dim1={dim1}, "
                          f"dim2={dim2} for shape {tuple(x.shape)}")
     return Diagonal(int(offset), d1, d2)(x)
