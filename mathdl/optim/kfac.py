@@ -13,7 +13,12 @@ t = 1..T: A = E_i[(1/T) sum_t a_t a_t^T], G = E_i[sum_t g_t g_t^T].  With factor
 
     Delta_W = (G + sqrt(lambda)/pi I)^{-1} grad_W (A + pi sqrt(lambda) I)^{-1},
 
-(G (x) A)^{-1} vec(V) = vec(G^{-1} V A^{-1}).  The factors are running averages
+(G (x) A)^{-1} vec(V) = vec(G^{-1} V A^{-1}).  With ``solve="eigen"`` the factors' eigendecompositions
+A = Q_A diag(a) Q_A^T, G = Q_G diag(g) Q_G^T give the exactly damped Kronecker solve instead,
+
+    (G (x) A + lambda I)^{-1} vec(V) = vec(Q_G [(Q_G^T V Q_A) / (g a^T + lambda)] Q_A^T).
+
+The factors are running averages
 (``factor_decay``) refreshed every ``factor_update_freq`` steps, their damped inverses every
 ``inv_update_freq`` steps.  KL clipping rescales all updates by
 nu = min(1, sqrt(kl_clip / (lr^2 sum_l <Delta_l, grad_l>))).  The rescaled directions then take an
@@ -87,7 +92,8 @@ class _Layer:
         self.out = None        # the last forward's output tensor (for the true Fisher)
         self.batch = 0
         self.A = self.G = None
-        self.A_inv = self.G_inv = None
+        self.A_inv = self.G_inv = None   # solve="inverse": the damped inverses
+        self.QA = self.QG = self.dA = self.dG = None   # solve="eigen": eigenvectors and eigenvalues
 
     @property
     def params(self):
@@ -119,11 +125,11 @@ class _Layer:
 class KFAC(Optimizer):
     """``KFAC(model, lr=0.01, momentum=0.9, damping=1e-3, weight_decay=0, factor_decay=0.95,
     factor_update_freq=1, inv_update_freq=10, kl_clip=1e-3, fisher="empirical", likelihood="categorical",
-    loss_reduction="mean")``."""
+    loss_reduction="mean", solve="inverse")``."""
 
     def __init__(self, model, lr=0.01, momentum=0.9, damping=1e-3, weight_decay=0.0, factor_decay=0.95,
                  factor_update_freq=1, inv_update_freq=10, kl_clip=1e-3, fisher="empirical",
-                 likelihood="categorical", loss_reduction="mean"):
+                 likelihood="categorical", loss_reduction="mean", solve="inverse"):
         from ..nn import Conv2d, Linear, Module
 
         if not isinstance(model, Module):
@@ -132,6 +138,8 @@ class KFAC(Optimizer):
             raise ValueError(f"KFAC: fisher must be 'empirical' or 'true', got {fisher!r}")
         if likelihood not in ("categorical", "gaussian", "bernoulli"):
             raise ValueError(f"KFAC: likelihood must be categorical, gaussian or bernoulli, got {likelihood!r}")
+        if solve not in ("inverse", "eigen"):
+            raise ValueError(f"KFAC: solve must be 'inverse' or 'eigen', got {solve!r}")
         if loss_reduction not in ("mean", "sum"):
             raise ValueError(f"KFAC: loss_reduction must be 'mean' or 'sum', got {loss_reduction!r}")
         if damping <= 0 or not (0 <= factor_decay < 1):
@@ -157,6 +165,7 @@ class KFAC(Optimizer):
         self.factor_decay, self.factor_update_freq = factor_decay, int(factor_update_freq)
         self.inv_update_freq, self.kl_clip = int(inv_update_freq), kl_clip
         self.fisher, self.likelihood, self.loss_reduction = fisher, likelihood, loss_reduction
+        self.solve = solve
         self.steps = 0
         self._rng = np.random.default_rng(0)
         self._handles = []
@@ -239,7 +248,21 @@ class KFAC(Optimizer):
         for layer in self.layers:
             if layer.A is None:
                 continue
-            layer.A_inv, layer.G_inv = damped_inverses(layer.A, layer.G, damping)
+            if self.solve == "inverse":
+                layer.A_inv, layer.G_inv = damped_inverses(layer.A, layer.G, damping)
+            else:
+                xp = backend.xp_of(layer.A)
+                layer.dA, layer.QA = xp.linalg.eigh(layer.A)
+                layer.dG, layer.QG = xp.linalg.eigh(layer.G)
+                layer.dA, layer.dG = xp.maximum(layer.dA, 0), xp.maximum(layer.dG, 0)
+                layer.A_inv = layer.G_inv = True  # marks "ready"
+
+    def _precondition(self, layer, V, damping):
+        if self.solve == "inverse":
+            return layer.G_inv @ V @ layer.A_inv
+        W = layer.QG.T @ V @ layer.QA
+        W /= layer.dG[:, None] * layer.dA[None, :] + damping
+        return layer.QG @ W @ layer.QA.T
 
     # ------------------------------------------------------------------ step
     def _grad_matrix(self, layer, wd):
@@ -278,7 +301,7 @@ class KFAC(Optimizer):
             if m.weight.grad is None or layer.A_inv is None:
                 continue
             V = self._grad_matrix(layer, wd)
-            D = layer.G_inv @ V @ layer.A_inv
+            D = self._precondition(layer, V, damping)
             vg += float((D * V).sum())
             updates[id(layer)] = (layer, D)
         nu = 1.0
@@ -313,12 +336,12 @@ class KFAC(Optimizer):
         return loss
 
     def preconditioned_gradient(self, layer_index=0):
-        """(G + sqrt(l)/pi I)^{-1} [grad_W grad_b] (A + pi sqrt(l) I)^{-1} of one layer, from the current
-        factors and gradients (no step taken; for tests and inspection)."""
+        """The preconditioned [grad_W grad_b] of one layer from the current factors and gradients:
+        (G + sqrt(l)/pi I)^{-1} V (A + pi sqrt(l) I)^{-1}, or the eigen solve (no step taken)."""
         layer = self.layers[layer_index]
         self._update_factors()
-        A_inv, G_inv = damped_inverses(layer.A, layer.G, self.param_groups[0]["damping"])
-        return G_inv @ self._grad_matrix(layer, 0.0) @ A_inv
+        self._update_inverses(self.param_groups[0]["damping"])
+        return self._precondition(layer, self._grad_matrix(layer, 0.0), self.param_groups[0]["damping"])
 
     def factors(self):
         """{layer name: (A, G)}: the current running-average Kronecker factors."""
@@ -328,8 +351,9 @@ class KFAC(Optimizer):
     def state_dict(self):
         sd = super().state_dict()
         sd["kfac"] = {"steps": self.steps, "rng": copy.deepcopy(self._rng.bit_generator.state),
-                      "layers": [{k: (None if getattr(la, k) is None else getattr(la, k).copy())
-                                  for k in ("A", "G", "A_inv", "G_inv")} for la in self.layers]}
+                      "layers": [{k: (getattr(la, k).copy() if hasattr(getattr(la, k), "copy") else getattr(la, k))
+                                  for k in ("A", "G", "A_inv", "G_inv", "QA", "QG", "dA", "dG")}
+                                 for la in self.layers]}
         return sd
 
     def load_state_dict(self, state_dict):
@@ -341,7 +365,7 @@ class KFAC(Optimizer):
         self._rng.bit_generator.state = copy.deepcopy(extra["rng"])
         for la, saved in zip(self.layers, extra["layers"]):
             for k, v in saved.items():
-                setattr(la, k, None if v is None else v.copy())
+                setattr(la, k, v.copy() if hasattr(v, "copy") else v)
 
 
 def damped_inverses(A, G, damping):

@@ -73,6 +73,26 @@ def test_preconditioned_gradient_equals_dense_damped_solve():
         np.testing.assert_allclose(pre, dense, rtol=1e-9, atol=1e-12)
 
 
+def test_eigen_solve_equals_exactly_damped_dense_solve():
+    md.manual_seed(2)
+    model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2)).double()
+    rng = np.random.default_rng(2)
+    x, y = md.tensor(rng.standard_normal((9, 3))), md.tensor(rng.integers(0, 2, 9))
+    damping = 0.02
+    opt = KFAC(model, damping=damping, solve="eigen")
+    F.cross_entropy(model(x), y).backward()
+    for k, layer in enumerate([model[0], model[2]]):
+        pre = opt.preconditioned_gradient(k)
+        A, G = opt.layers[k].A, opt.layers[k].G
+        V = np.concatenate([layer.weight.grad.numpy(), layer.bias.grad.numpy()[:, None]], axis=1)
+        M = np.kron(G, A) + damping * np.eye(len(G) * len(A))
+        np.testing.assert_allclose(pre, np.linalg.solve(M, V.reshape(-1)).reshape(V.shape), rtol=1e-8, atol=1e-10)
+    sd = opt.state_dict()
+    opt2 = KFAC(model, damping=damping, solve="eigen")
+    opt2.load_state_dict(sd)
+    np.testing.assert_array_equal(opt2.layers[0].QA, opt.layers[0].QA)
+
+
 def test_conv_patches_reproduce_the_convolution():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((2, 3, 7, 6))
@@ -135,3 +155,5 @@ def test_unsupported_layers_fall_back_and_bad_input():
         warnings.simplefilter("error")
         with pytest.raises(ValueError, match="fisher"):
             KFAC(nn.Linear(2, 2), fisher="exact")
+        with pytest.raises(ValueError, match="solve"):
+            KFAC(nn.Linear(2, 2), solve="cholesky")
