@@ -169,6 +169,7 @@ def _plot(res, path):
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker  # noqa: F401
 
     fig, axes = plt.subplots(1, 2, figsize=(12, 4))
     for ax, prob in zip(axes, ("continuous", "discrete")):
@@ -178,7 +179,8 @@ def _plot(res, path):
         ax.barh(range(len(names)), var, xerr=err, color="tab:blue")
         ax.set_yticks(range(len(names)), names, fontsize=8)
         ax.set_xscale("log")
-        ax.set_xlabel("variance of a one-sample gradient estimate")
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.set_xlabel("variance of a one-sample gradient estimate (log scale)")
         ax.set_title(prob)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
