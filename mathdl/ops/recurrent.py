@@ -35,6 +35,10 @@ decreasing length, as in a PackedSequence) and ``xw`` is then packed too: (sum_t
 G H), the rows of step t after those of steps < t.  An inactive row keeps its state unchanged, so
 the state at the last step (first step for ``reverse``) is each sequence's final state.
 
+Inside the loops the per-step arrays are feature-major, (features, batch): W_hh h^T is a faster
+product than h W_hh^T for a small batch, and every gate block is a contiguous row block (a
+(B, G H) layout makes each block a strided column slice, several times slower for small H).
+
 The output of :class:`Recurrence` is one array Z (T, B, S) of the states after each step: h
 (RNN, GRU; S = H) or h and c side by side (LSTM; S = P + H, h first).  Its forward and the
 backward above run on raw arrays; under ``create_graph`` the backward instead differentiates
@@ -82,7 +86,8 @@ class Recurrence(Function):
     [w_hr (P, H) if ``has_proj``].
     """
 
-    __slots__ = ("mode", "reverse", "batch_sizes", "has_bias", "has_proj", "saved_a", "saved_b", "saved_c")
+    __slots__ = ("mode", "reverse", "batch_sizes", "has_bias", "has_proj", "saved_a", "saved_b", "saved_c",
+                 "saved_d")
     save_output = True
 
     def __init__(self, mode, reverse=False, batch_sizes=None, has_bias=True, has_proj=False):
@@ -120,122 +125,130 @@ class Recurrence(Function):
             off += n
         return len(sizes), B, sizes, rows
 
-    def _packed_dx(self, delta):
-        """delta (T, B, G H) with zero rows where inactive -> the layout of xw (packed if needed)."""
+    def _dx_layout(self, delta):
+        """delta (G H, T, B), zero where inactive -> the layout of xw: a (T, B, G H) view, or packed rows."""
+        GH, T, B = delta.shape
+        flat = delta.reshape(GH, T * B).T
         if self.batch_sizes is None:
-            return delta
-        T, B = delta.shape[0], delta.shape[1]
-        return delta.reshape(T * B, -1)[packed_index(self.batch_sizes, B)]
+            return flat.reshape(T, B, GH)
+        return flat[packed_index(self.batch_sizes, B)]
 
     # -- forward -----------------------------------------------------------------------
+    # Inside the loops every per-step array is feature-major, (features, batch): the product
+    # W_hh h^T runs faster than h W_hh^T for a small batch, each gate block is a contiguous row
+    # block, and the state feeds the next product without a copy.  Z is written row-major.
     def forward(self, *args):
         xw, h0, c0, w_hh, b_hh, w_hr = self._unpack(args)
         xp = xp_of(xw)
         T, B, sizes, xs = self._dims(xw, h0)
-        whT = xp.ascontiguousarray(w_hh.T)  # h @ W^T runs ~10% faster on a contiguous W^T than on the view
+        bcol = b_hh[:, None] if b_hh is not None else None
         if self.mode == "LSTM":
-            return self._forward_lstm(xp, xs, h0, c0, whT, b_hh, w_hr, T, B, sizes)
+            return self._forward_lstm(xp, xs, h0, c0, w_hh, bcol, w_hr, T, B, sizes)
         if self.mode == "GRU":
-            return self._forward_gru(xp, xs, h0, whT, b_hh, T, B, sizes)
+            return self._forward_gru(xp, xs, h0, w_hh, bcol, T, B, sizes)
         H = h0.shape[1]
         Z = xp.empty((T, B, H), dtype=h0.dtype)
-        h = h0
+        hs = xp.empty((T, H, B), dtype=h0.dtype)  # h_t^T
+        hT = h0.T
         for t in _steps(T, self.reverse):
             n = sizes[t]
-            out = Z[t]
-            a = out[:n]
-            xp.matmul(h[:n], whT, out=a)
-            a += xs[t]
-            if b_hh is not None:
-                a += b_hh
+            a = hs[t, :, :n]
+            xp.matmul(w_hh, hT[:, :n], out=a)
+            a += xs[t].T
+            if bcol is not None:
+                a += bcol
             if self.mode == "RNN_TANH":
                 xp.tanh(a, out=a)
             else:
                 xp.maximum(a, 0, out=a)
             if n < B:
-                out[n:] = h[n:]
-            h = out
+                hs[t, :, n:] = hT[:, n:]
+            hT = hs[t]
+            Z[t] = hT.T
+        self.saved_a = hs
         return Z
 
-    def _forward_lstm(self, xp, xs, h0, c0, whT, b_hh, w_hr, T, B, sizes):
+    def _forward_lstm(self, xp, xs, h0, c0, w_hh, bcol, w_hr, T, B, sizes):
         P, H = h0.shape[1], c0.shape[1]
-        Z = xp.empty((T, B, P + H), dtype=h0.dtype)
-        gates = xp.empty((T, B, 4 * H), dtype=h0.dtype)  # activated i f g o
-        tanh_c = xp.empty((T, B, H), dtype=h0.dtype)
-        r_all = xp.empty((T, B, H), dtype=h0.dtype) if w_hr is not None else None
-        scale = xp.full((4 * H,), 0.5, dtype=h0.dtype)
+        dt = h0.dtype
+        Z = xp.empty((T, B, P + H), dtype=dt)
+        gates = xp.empty((T, 4 * H, B), dtype=dt)  # activated i f g o
+        cs = xp.empty((T, H, B), dtype=dt)  # c_t^T
+        tanh_c = xp.empty((T, H, B), dtype=dt)
+        r_all = xp.zeros((H, T, B), dtype=dt) if w_hr is not None else None
+        scale = xp.full((4 * H, 1), 0.5, dtype=dt)
         scale[2 * H:3 * H] = 1.0  # sigma(x) = (1 + tanh(x / 2)) / 2 on i f o, tanh on g: one tanh pass
-        h, c = h0, c0
+        hT, cT = h0.T, c0.T
         for t in _steps(T, self.reverse):
             n = sizes[t]
-            G = gates[t, :n]
-            xp.matmul(h[:n], whT, out=G)
-            G += xs[t]
-            if b_hh is not None:
-                G += b_hh
+            G = gates[t, :, :n]
+            xp.matmul(w_hh, hT[:, :n], out=G)
+            G += xs[t].T
+            if bcol is not None:
+                G += bcol
             G *= scale
             xp.tanh(G, out=G)
-            for blk in (G[:, :2 * H], G[:, 3 * H:]):
+            for blk in (G[:2 * H], G[3 * H:]):
                 blk *= 0.5
                 blk += 0.5
-            i, f, g, o = G[:, :H], G[:, H:2 * H], G[:, 2 * H:3 * H], G[:, 3 * H:]
-            out = Z[t]
-            c_new = out[:n, P:]
-            xp.multiply(f, c[:n], out=c_new)
-            c_new += i * g
-            tc = tanh_c[t, :n]
-            xp.tanh(c_new, out=tc)
+            i, f, g, o = G[:H], G[H:2 * H], G[2 * H:3 * H], G[3 * H:]
+            c = cs[t, :, :n]
+            xp.multiply(f, cT[:, :n], out=c)
+            c += i * g
+            tc = tanh_c[t, :, :n]
+            xp.tanh(c, out=tc)
             if w_hr is None:
-                xp.multiply(o, tc, out=out[:n, :P])
+                h = o * tc
             else:
-                r = r_all[t, :n]
+                r = r_all[:, t, :n]
                 xp.multiply(o, tc, out=r)
-                xp.matmul(r, w_hr.T, out=out[:n, :P])
+                h = w_hr @ r
             if n < B:
-                out[n:, :P] = h[n:]
-                out[n:, P:] = c[n:]
-                gates[t, n:] = 0
-                tanh_c[t, n:] = 0
-                if r_all is not None:
-                    r_all[t, n:] = 0
-            h, c = out[:, :P], out[:, P:]
-        self.saved_a, self.saved_b, self.saved_c = gates, tanh_c, r_all
+                gates[t, :, n:] = 0
+                tanh_c[t, :, n:] = 0
+                cs[t, :, n:] = cT[:, n:]
+                h = xp.concatenate([h, hT[:, n:]], axis=1)
+            hT, cT = h, cs[t]
+            Z[t, :, :P] = hT.T
+            Z[t, :, P:] = cT.T
+        self.saved_a, self.saved_b, self.saved_c, self.saved_d = gates, tanh_c, cs, r_all
         return Z
 
-    def _forward_gru(self, xp, xs, h0, whT, b_hh, T, B, sizes):
+    def _forward_gru(self, xp, xs, h0, w_hh, bcol, T, B, sizes):
         H = h0.shape[1]
-        Z = xp.empty((T, B, H), dtype=h0.dtype)
-        gates = xp.empty((T, B, 3 * H), dtype=h0.dtype)  # activated r z n
-        hn_all = xp.empty((T, B, H), dtype=h0.dtype)  # W_hn h + b_hn
-        gh = xp.empty((B, 3 * H), dtype=h0.dtype)
-        h = h0
+        dt = h0.dtype
+        Z = xp.empty((T, B, H), dtype=dt)
+        gates = xp.empty((T, 3 * H, B), dtype=dt)  # activated r z n
+        hn_all = xp.empty((T, H, B), dtype=dt)  # W_hn h + b_hn
+        hs = xp.empty((T, H, B), dtype=dt)  # h_t^T
+        gh = xp.empty((3 * H, B), dtype=dt)
+        hT = h0.T
         for t in _steps(T, self.reverse):
             n = sizes[t]
-            A = gates[t, :n]
-            Gh = gh[:n]
-            xp.matmul(h[:n], whT, out=Gh)
-            if b_hh is not None:
-                Gh += b_hh
-            rz = A[:, :2 * H]
-            xp.add(xs[t][:, :2 * H], Gh[:, :2 * H], out=rz)
+            A, Gh = gates[t, :, :n], gh[:, :n]
+            xp.matmul(w_hh, hT[:, :n], out=Gh)
+            if bcol is not None:
+                Gh += bcol
+            A[...] = xs[t].T
+            rz = A[:2 * H]
+            rz += Gh[:2 * H]
             _sigmoid_(rz, xp)
-            hn = hn_all[t, :n]
-            hn[...] = Gh[:, 2 * H:]
-            nn_ = A[:, 2 * H:]
-            xp.multiply(A[:, :H], hn, out=nn_)
-            nn_ += xs[t][:, 2 * H:]
+            hn = hn_all[t, :, :n]
+            hn[...] = Gh[2 * H:]
+            nn_ = A[2 * H:]
+            nn_ += A[:H] * hn
             xp.tanh(nn_, out=nn_)
-            out = Z[t]
-            hnew = out[:n]
-            xp.subtract(h[:n], nn_, out=hnew)  # h' = n + z (h - n)
-            hnew *= A[:, H:2 * H]
-            hnew += nn_
+            h = hs[t, :, :n]  # h' = n + z (h - n)
+            xp.subtract(hT[:, :n], nn_, out=h)
+            h *= A[H:2 * H]
+            h += nn_
             if n < B:
-                out[n:] = h[n:]
-                gates[t, n:] = 0
-                hn_all[t, n:] = 0
-            h = out
-        self.saved_a, self.saved_b = gates, hn_all
+                gates[t, :, n:] = 0
+                hn_all[t, :, n:] = 0
+                hs[t, :, n:] = hT[:, n:]
+            hT = hs[t]
+            Z[t] = hT.T
+        self.saved_a, self.saved_b, self.saved_c = gates, hn_all, hs
         return Z
 
     # -- backward ----------------------------------------------------------------------
@@ -275,27 +288,27 @@ class Recurrence(Function):
         xp = xp_of(gZ)
         Z = self.out
         T, B, sizes, _ = self._dims(xw, h0)
+        dc0 = dW_hr = None
         if self.mode == "LSTM":
-            dxw, dh0, dc0, dW_hr = self._backward_lstm(xp, gZ, Z, c0, w_hh, w_hr, sizes)
-            dgh = dxw
+            dx, dh0, dc0, dW_hr = self._backward_lstm(xp, gZ, c0, w_hh, w_hr, T, B, sizes)
+            dgh = dx
         elif self.mode == "GRU":
-            dxw, dgh, dh0 = self._backward_gru(xp, gZ, Z, h0, w_hh, sizes)
-            dc0 = dW_hr = None
+            dx, dgh, dh0 = self._backward_gru(xp, gZ, h0, w_hh, T, B, sizes)
         else:
-            dxw, dh0 = self._backward_rnn(xp, gZ, Z, w_hh, sizes)
-            dgh, dc0, dW_hr = dxw, None, None
+            dx, dh0 = self._backward_rnn(xp, gZ, w_hh, T, B, sizes)
+            dgh = dx
         P = h0.shape[1]
         need = [t.requires_grad for t in self.inputs]
         k = 3 if self.mode == "LSTM" else 2
+        dgh2 = dgh.reshape(dgh.shape[0], -1)  # (G H, T B): sums over steps are single products
         dW_hh = db_hh = None
         if need[k]:
-            prev = self._prev_states(xp, Z, h0, 0, P)
-            dW_hh = dgh.reshape(-1, dgh.shape[2]).T @ prev.reshape(-1, P)
+            dW_hh = dgh2 @ self._prev_states(xp, Z, h0, 0, P).reshape(-1, P)
         if self.has_bias and need[k + 1]:
-            db_hh = dgh.reshape(-1, dgh.shape[2]).sum(axis=0)
-        out = [_make(self._packed_dx(dxw)) if need[0] else None, _make(dh0) if need[1] else None]
+            db_hh = dgh2.sum(axis=1)
+        out = [_make(self._dx_layout(dx)) if need[0] else None, _make(dh0.T) if need[1] else None]
         if self.mode == "LSTM":
-            out.append(_make(dc0) if need[2] else None)
+            out.append(_make(dc0.T) if need[2] else None)
         out.append(_make(dW_hh) if dW_hh is not None else None)
         if self.has_bias:
             out.append(_make(db_hh) if db_hh is not None else None)
@@ -303,116 +316,110 @@ class Recurrence(Function):
             out.append(_make(dW_hr) if need[-1] else None)
         return tuple(out)
 
-    def _backward_rnn(self, xp, gZ, Z, w_hh, sizes):
-        T, B, H = Z.shape
-        delta = xp.empty_like(Z)
-        dh = xp.zeros((B, H), dtype=Z.dtype)
+    def _backward_rnn(self, xp, gZ, w_hh, T, B, sizes):
+        hs = self.saved_a
+        H = hs.shape[1]
+        delta = xp.empty((H, T, B), dtype=hs.dtype)
+        dh = xp.zeros((H, B), dtype=hs.dtype)  # dL/dh^T
         for t in _steps(T, not self.reverse):
             n = sizes[t]
-            dh += gZ[t]
-            d = delta[t]
-            h = Z[t, :n]
+            dh += gZ[t].T
+            d = delta[:, t, :n]
+            h = hs[t, :, :n]
             if self.mode == "RNN_TANH":
-                xp.multiply(h, h, out=d[:n])
-                xp.subtract(1, d[:n], out=d[:n])
-                d[:n] *= dh[:n]
+                xp.multiply(h, h, out=d)
+                xp.subtract(1, d, out=d)
+                d *= dh[:, :n]
             else:
-                xp.multiply(dh[:n], h > 0, out=d[:n])
+                xp.multiply(dh[:, :n], h > 0, out=d)
             if n < B:
-                d[n:] = 0
-                xp.matmul(d[:n], w_hh, out=dh[:n])
-            else:
-                dh = d @ w_hh
+                delta[:, t, n:] = 0
+            xp.matmul(w_hh.T, d, out=dh[:, :n])
         return delta, dh
 
-    def _backward_lstm(self, xp, gZ, Z, c0, w_hh, w_hr, sizes):
-        gates, tanh_c, r_all = self.saved_a, self.saved_b, self.saved_c
-        T, B = Z.shape[0], Z.shape[1]
+    def _backward_lstm(self, xp, gZ, c0, w_hh, w_hr, T, B, sizes):
+        gates, tanh_c, cs, r_all = self.saved_a, self.saved_b, self.saved_c, self.saved_d
         H = c0.shape[1]
-        P = Z.shape[2] - H
-        delta = xp.empty_like(gates)
-        dh_all = xp.empty((T, B, P), dtype=Z.dtype) if w_hr is not None else None
-        dh = xp.zeros((B, P), dtype=Z.dtype)
-        dc = xp.zeros((B, H), dtype=Z.dtype)
+        P = gZ.shape[2] - H
+        dt = gates.dtype
+        delta = xp.empty((4 * H, T, B), dtype=dt)
+        dh_all = xp.empty((P, T, B), dtype=dt) if w_hr is not None else None
+        dh = xp.zeros((P, B), dtype=dt)  # dL/dh^T, dL/dc^T
+        dc = xp.zeros((H, B), dtype=dt)
         first = T - 1 if self.reverse else 0
         for t in _steps(T, not self.reverse):
             n = sizes[t]
-            dh += gZ[t, :, :P]
-            dc += gZ[t, :, P:]
-            A = gates[t, :n]
-            i, f, g, o = A[:, :H], A[:, H:2 * H], A[:, 2 * H:3 * H], A[:, 3 * H:]
-            tc = tanh_c[t, :n]
+            dh += gZ[t, :, :P].T
+            dc += gZ[t, :, P:].T
+            A = gates[t, :, :n]
+            i, f, g, o = A[:H], A[H:2 * H], A[2 * H:3 * H], A[3 * H:]
+            tc = tanh_c[t, :, :n]
             if w_hr is not None:
-                dh_all[t] = dh
-                dr = dh[:n] @ w_hr
+                dh_all[:, t] = dh
+                dr = w_hr.T @ dh[:, :n]
             else:
-                dr = dh[:n]
-            D = delta[t, :n]
-            do = D[:, 3 * H:]
-            xp.multiply(dr, tc, out=do)  # dL/do
-            dcn = dc[:n]
+                dr = dh[:, :n]
+            D = delta[:, t, :n]
+            xp.multiply(dr, tc, out=D[3 * H:])  # dL/do
+            dcn = dc[:, :n]
             tmp = tc * tc
             xp.subtract(1, tmp, out=tmp)
             tmp *= o
             tmp *= dr
             dcn += tmp
-            if t == first:
-                c_prev = c0[:n]
-            else:
-                c_prev = Z[t + 1 if self.reverse else t - 1, :n, P:]
-            xp.multiply(dcn, g, out=D[:, :H])
-            xp.multiply(dcn, c_prev, out=D[:, H:2 * H])
-            xp.multiply(dcn, i, out=D[:, 2 * H:3 * H])
+            c_prev = c0.T[:, :n] if t == first else cs[t + 1 if self.reverse else t - 1, :, :n]
+            xp.multiply(dcn, g, out=D[:H])
+            xp.multiply(dcn, c_prev, out=D[H:2 * H])
+            xp.multiply(dcn, i, out=D[2 * H:3 * H])
             # derivative factors: sigma' = s (1 - s) on i f o, tanh' = 1 - g^2 on g
             fac = A * A
             xp.subtract(A, fac, out=fac)
-            xp.subtract(1, g * g, out=fac[:, 2 * H:3 * H])
+            xp.subtract(1, g * g, out=fac[2 * H:3 * H])
             D *= fac
             dcn *= f
             if n < B:
-                delta[t, n:] = 0
-                xp.matmul(D, w_hh, out=dh[:n])
-            else:
-                dh = D @ w_hh
+                delta[:, t, n:] = 0
+            xp.matmul(w_hh.T, D, out=dh[:, :n])
         dW_hr = None
         if w_hr is not None:
-            dW_hr = dh_all.reshape(-1, P).T @ r_all.reshape(-1, H)
+            dW_hr = dh_all.reshape(P, -1) @ r_all.reshape(H, -1).T
         return delta, dh, dc, dW_hr
 
-    def _backward_gru(self, xp, gZ, Z, h0, w_hh, sizes):
-        gates, hn_all = self.saved_a, self.saved_b
-        T, B, H = Z.shape
-        dx = xp.empty_like(gates)
-        dgh = xp.empty_like(gates)
-        dh = xp.zeros((B, H), dtype=Z.dtype)
+    def _backward_gru(self, xp, gZ, h0, w_hh, T, B, sizes):
+        gates, hn_all, hs = self.saved_a, self.saved_b, self.saved_c
+        H = h0.shape[1]
+        dt = gates.dtype
+        dx = xp.empty((3 * H, T, B), dtype=dt)
+        dgh = xp.empty((3 * H, T, B), dtype=dt)
+        dh = xp.zeros((H, B), dtype=dt)  # dL/dh^T
         first = T - 1 if self.reverse else 0
         for t in _steps(T, not self.reverse):
             n = sizes[t]
-            dh += gZ[t]
-            A = gates[t, :n]
-            r, z, nn_ = A[:, :H], A[:, H:2 * H], A[:, 2 * H:]
-            h_prev = h0[:n] if t == first else Z[t + 1 if self.reverse else t - 1, :n]
-            dhn = dh[:n]
-            Dx, Dh = dx[t, :n], dgh[t, :n]
-            dnp = Dx[:, 2 * H:]  # dL/d(pre-activation of n) = dh (1 - z)(1 - n^2)
+            dh += gZ[t].T
+            A = gates[t, :, :n]
+            r, z, nn_ = A[:H], A[H:2 * H], A[2 * H:]
+            h_prev = h0.T[:, :n] if t == first else hs[t + 1 if self.reverse else t - 1, :, :n]
+            dhn = dh[:, :n]
+            Dx, Dh = dx[:, t, :n], dgh[:, t, :n]
+            dnp = Dx[2 * H:]  # dL/d(pre-activation of n) = dh (1 - z)(1 - n^2)
             xp.multiply(nn_, nn_, out=dnp)
             xp.subtract(1, dnp, out=dnp)
             dnp *= dhn
             dnp -= dnp * z
-            dzp = Dx[:, H:2 * H]  # dh (h_prev - n) z (1 - z)
+            dzp = Dx[H:2 * H]  # dh (h_prev - n) z (1 - z)
             xp.subtract(h_prev, nn_, out=dzp)
             dzp *= dhn
             dzp *= z - z * z
-            drp = Dx[:, :H]  # dn' hn r (1 - r)
-            xp.multiply(dnp, hn_all[t, :n], out=drp)
+            drp = Dx[:H]  # dn' hn r (1 - r)
+            xp.multiply(dnp, hn_all[t, :, :n], out=drp)
             drp *= r - r * r
-            Dh[:, :2 * H] = Dx[:, :2 * H]
-            xp.multiply(dnp, r, out=Dh[:, 2 * H:])
+            Dh[:2 * H] = Dx[:2 * H]
+            xp.multiply(dnp, r, out=Dh[2 * H:])
             dhn *= z
             if n < B:
-                dx[t, n:] = 0
-                dgh[t, n:] = 0
-            dhn += Dh @ w_hh
+                dx[:, t, n:] = 0
+                dgh[:, t, n:] = 0
+            dhn += w_hh.T @ Dh
         return dx, dgh, dh
 
 
