@@ -17,6 +17,9 @@ The forward is a few passes over float32 arrays.  The backward runs as raw array
 graph is being recorded, and as the same formula in mathdl ops (recomputing xhat and rstd from
 x) when ``create_graph`` asks for a differentiable backward, so grad-of-grad works.
 
+RMS norm (Zhang & Sennrich, 2019) skips the centring:  rstd = 1 / sqrt(mean_A(x^2) + eps),
+xhat = x rstd, y = w xhat, and  dL/dx = rstd (gh - xhat mean_A(gh xhat)),  dL/dw = sum(g xhat).
+
 Batch norm in training mode also updates the running statistics in place (outside the graph):
   running_mean <- (1 - m) running_mean + m mu,   running_var <- (1 - m) running_var + m var n/(n-1)
 and in evaluation mode uses them: y = (x - running_mean) * w / sqrt(running_var + eps) + b.
@@ -35,7 +38,7 @@ from .reduce import mean as _mean
 from .reduce import sum as _sum
 from .shape import reshape, sum_to
 
-__all__ = ["layer_norm", "batch_norm", "LayerNormFn", "BatchNormFn"]
+__all__ = ["layer_norm", "batch_norm", "rms_norm", "LayerNormFn", "BatchNormFn", "RMSNormFn"]
 
 _make = Tensor._make
 
@@ -158,6 +161,71 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps: float = 1e-5):
             raise ValueError(f"layer_norm: {name} has shape {tuple(t.shape)}, expected {normalized_shape}")
     args = [x] + [t for t in (weight, bias) if t is not None]
     return LayerNormFn(k, float(eps), weight is not None, bias is not None)(*args)
+
+
+# --------------------------------------------------------------------------- RMS norm
+class RMSNormFn(Function):
+    """y = x / sqrt(mean(x^2) + eps) * w over the last ``k`` axes (w optional)."""
+
+    __slots__ = ("k", "eps", "has_w", "saved_xhat", "saved_rstd")
+
+    def __init__(self, k, eps, has_w):
+        self.k, self.eps, self.has_w = k, eps, has_w
+
+    def forward(self, x, *w):
+        xp = xp_of(x)
+        n = int(np.prod(x.shape[x.ndim - self.k:])) if self.k else 1
+        x2 = x.reshape(-1, n)
+        ms = _rowdot(x2, x2).reshape(-1, 1)
+        ms *= 1.0 / n
+        ms += self.eps
+        rstd = xp.sqrt(ms, out=ms)
+        xp.divide(1, rstd, out=rstd)
+        xhat = (x2 * rstd).reshape(x.shape)
+        self.saved_xhat, self.saved_rstd = xhat, rstd
+        return xhat * w[0] if self.has_w else xhat.copy()
+
+    def backward(self, g):
+        x = self.inputs[0]
+        w = self.inputs[1] if self.has_w else None
+        axes = tuple(range(x.ndim - self.k, x.ndim))
+        gx = gw = None
+        if _grad_state.enabled:  # differentiable backward (create_graph)
+            rstd = ew.rsqrt(ew.add(_mean(ew.mul(x, x), axes, keepdim=True), self.eps))
+            xhat = ew.mul(x, rstd)
+            gh = ew.mul(g, w) if w is not None else g
+            if x.requires_grad:
+                gx = ew.mul(rstd, ew.sub(gh, ew.mul(xhat, _mean(ew.mul(gh, xhat), axes, keepdim=True))))
+            if w is not None and w.requires_grad:
+                gw = sum_to(ew.mul(g, xhat), w.shape)
+        else:
+            n = int(np.prod(x.shape[x.ndim - self.k:])) if self.k else 1
+            g2 = g.data.reshape(-1, n)
+            xh2 = self.saved_xhat.reshape(-1, n)
+            if w is not None and w.requires_grad:
+                gw = _make(_coldot(g2, xh2).reshape(w.shape))
+            if x.requires_grad:
+                gh = g2 * w.data.reshape(1, n) if w is not None else g2.copy()
+                m = _rowdot(gh, xh2).reshape(-1, 1)
+                m *= 1.0 / n
+                gh -= xh2 * m
+                gh *= self.saved_rstd
+                gx = _make(gh.reshape(x.shape))
+        return (gx, gw) if self.has_w else (gx,)
+
+
+def rms_norm(x, normalized_shape, weight=None, eps=None):
+    """RMS normalization over the trailing ``normalized_shape`` axes (eps None: the dtype's epsilon)."""
+    shape = (int(normalized_shape),) if isinstance(normalized_shape, (int, np.integer)) else tuple(normalized_shape)
+    k = len(shape)
+    if x.ndim < k or tuple(x.shape[x.ndim - k:]) != shape:
+        raise ValueError(f"rms_norm: normalized_shape {shape} does not match the trailing dims of the input of shape "
+                         f"{tuple(x.shape)}")
+    if weight is not None and tuple(weight.shape) != shape:
+        raise ValueError(f"rms_norm: weight has shape {tuple(weight.shape)}, expected {shape}")
+    if eps is None:
+        eps = float(np.finfo(x.dtype).eps)
+    return RMSNormFn(k, float(eps), weight is not None)(*([x] if weight is None else [x, weight]))
 
 
 # --------------------------------------------------------------------------- batch norm

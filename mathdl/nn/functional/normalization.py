@@ -7,7 +7,8 @@
                           y = (x - mean_{n,c}) / sqrt(var_{n,c} + eps) * gamma_c + beta_c, computed as
                           batch_norm of the input viewed as (1, N C, *spatial) (running statistics are
                           the mean over the batch of the per-sample updates, as in PyTorch)
-  rms_norm                y = x / sqrt(mean(x^2 over normalized_shape) + eps) * gamma
+  rms_norm                y = x / sqrt(mean(x^2 over normalized_shape) + eps) * gamma  (a fused primitive,
+                          :mod:`mathdl.ops.normalization`)
   local_response_norm     y_c = x_c / (k + alpha/n sum_{c' in window(c)} x_{c'}^2)^beta, window of n
                           channels [c - n//2, c + (n-1)//2] (zeros beyond the edges)
 """
@@ -20,8 +21,7 @@ from ...autograd.tensor import Tensor
 from ...ops import elementwise as ew
 from ...ops.conv import group_norm
 from ...ops.indexing import getitem
-from ...ops.normalization import batch_norm, layer_norm
-from ...ops.reduce import mean as _mean
+from ...ops.normalization import batch_norm, layer_norm, rms_norm
 from ...ops.reduce import norm as _norm
 from ...ops.shape import broadcast_to, reshape
 from ...ops.shape import pad as _pad
@@ -62,24 +62,6 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
             if t is not None:
                 t.data[...] = r.data.reshape(N, C).mean(axis=0)
     return reshape(y, tuple(input.shape))
-
-
-def rms_norm(input, normalized_shape, weight=None, eps=None):
-    """RMS normalization over the trailing ``normalized_shape`` dims (eps defaults to the dtype's
-    machine epsilon, as in PyTorch)."""
-    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
-    if tuple(input.shape[input.ndim - len(shape):]) != shape or len(shape) > input.ndim:
-        raise ValueError(f"rms_norm: normalized_shape {shape} does not match the trailing dims of the input of shape "
-                         f"{tuple(input.shape)}")
-    if eps is None:
-        eps = float(np.finfo(input.dtype).eps)
-    dims = tuple(range(input.ndim - len(shape), input.ndim))
-    y = ew.mul(input, ew.rsqrt(ew.add(_mean(ew.mul(input, input), dims, keepdim=True), eps)))
-    if weight is not None:
-        if tuple(weight.shape) != shape:
-            raise ValueError(f"rms_norm: weight has shape {tuple(weight.shape)}, expected {shape}")
-        y = ew.mul(y, weight)
-    return y
 
 
 def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
