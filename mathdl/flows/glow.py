@@ -35,7 +35,16 @@ class ActNorm(FlowLayer):
         dt = get_default_dtype()
         self.bias = nn.Parameter(Tensor(np.zeros(channels, dtype=dt)))
         self.log_scale = nn.Parameter(Tensor(np.zeros(channels, dtype=dt)))
-        self.initialized = False
+        # a buffer (saved in state_dict) so that a loaded ActNorm is not re-initialized by its next batch
+        self.register_buffer("initialized_flag", Tensor(np.zeros((), dtype=np.int64)))
+
+    @property
+    def initialized(self):
+        return bool(self.initialized_flag.data)
+
+    @initialized.setter
+    def initialized(self, value):
+        self.initialized_flag.data[...] = int(bool(value))
 
     def _init(self, x):
         axes = (0,) + tuple(range(2, x.ndim))

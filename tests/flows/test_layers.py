@@ -169,3 +169,12 @@ def test_iaf_with_context():
     assert not np.allclose(y2.numpy(), y.numpy())  # the context matters
     with pytest.raises(ValueError, match="context"):
         layer(x)
+
+
+def test_actnorm_initialization_survives_state_dict():
+    a = fl.ActNorm(3)
+    a(_x((8, 3)))
+    b = fl.ActNorm(3)
+    b.load_state_dict(a.state_dict())
+    x = _x((5, 3), seed=9)
+    np.testing.assert_allclose(b(x)[0].numpy(), a(x)[0].numpy())  # b keeps a's statistics
