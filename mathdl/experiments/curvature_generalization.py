@@ -15,11 +15,12 @@ eigenvalues by Lanczos, the trace by Hutch++, the negative fraction / mass by st
 quadrature (``mathdl.analysis.spectrum``), all on the Hessian of the full training loss; the
 test error and the generalization gap.
 
-Rules:
-  1. rho = Spearman correlation between lambda_max and the test error over the runs that reached a
-     minimum (training accuracy >= 99%): *holds* if
-     rho >= 0.5, *holds partly* if 0 < rho < 0.5, *does not hold* otherwise.
-  2. *holds* if every run's 95% interval of the negative fraction lies above 0.
+Rules (over the runs that reached a minimum, training accuracy >= 99%; a Spearman correlation
+rho grades *holds* if rho >= 0.5, *holds partly* if 0 < rho < 0.5, *does not hold* otherwise):
+  1a. rho between the batch size and lambda_max at learning rate 0.02 (sharper with larger batches);
+  1b. rho between lambda_max and the test error (sharper generalizes worse);
+      claim 1 *holds* if 1a and 1b hold, *holds partly* if one does.
+  2. *holds* if the 95% interval of the mean negative fraction over runs lies above 0.
   3. the number of outliers = position of the largest ratio lambda_i / lambda_(i+1) among the top
      20; *holds* if its median over runs is within C +- 2.
 
@@ -35,13 +36,14 @@ import time
 
 import numpy as np
 
-__all__ = ["CLAIM", "RULE", "CONFIGS", "train_run", "measure", "run", "main"]
+__all__ = ["CLAIM", "RULE", "CONFIGS", "train_run", "measure", "verdicts", "run", "main"]
 
 CLAIM = ("Large-batch / small-step minima are sharper and generalize worse (Keskar et al. 2017); Hessians at minima "
          "keep negative eigenvalues (Sagun et al. 2017); a C-class classifier has about C outlier eigenvalues "
          "(Papyan 2020).")
-RULE = ("1: Spearman rho(lambda_max, test error) >= 0.5 holds, 0 < rho < 0.5 holds partly; 2: every run's negative "
-        "fraction interval above 0; 3: median outlier count within C +- 2.")
+RULE = ("1a: Spearman rho(batch, lambda_max) and 1b: rho(lambda_max, test error) over runs at minima, each >= 0.5 "
+        "holds, > 0 holds partly; claim 1 holds if both hold, partly if one; 2: the interval of the mean negative "
+        "fraction over runs above 0; 3: median outlier count within C +- 2.")
 CONFIGS = ((16, 0.02), (64, 0.02), (256, 0.02), (1437, 0.02), (64, 0.005), (64, 0.05))
 
 
@@ -110,6 +112,32 @@ def _spearman(a, b):
     return float(r) if np.isfinite(r) else 0.0
 
 
+def verdicts(rows):
+    """The numbers and verdicts of the rules from the per-run rows."""
+    from mathdl.analysis.spectrum import _interval
+
+    minima = [r for r in rows if r["train_acc"] >= 0.99] or rows  # only runs that reached a minimum
+    rho = _spearman([r["lambda_max"] for r in minima], [1 - r["test_acc"] for r in minima])
+    rho_tr = _spearman([r["trace"] for r in minima], [1 - r["test_acc"] for r in minima])
+    base_lr = [r for r in minima if r["lr"] == 0.02] or minima
+    rho_b = _spearman([r["batch"] for r in base_lr], [r["lambda_max"] for r in base_lr])
+    frac, ci = _interval([r["negative_fraction"] for r in rows])
+    med = float(np.median([r["outliers"] for r in rows]))
+
+    def grade(x):
+        return "holds" if x >= 0.5 else ("holds partly" if x > 0 else "does not hold")
+
+    v1a, v1b = grade(rho_b), grade(rho)
+    good = [v1a, v1b].count("holds")
+    return {"verdict": "holds" if good == 2 else ("holds partly" if good == 1 else "does not hold"),
+            "verdicts": {"sharper_with_batch": v1a, "sharpness_vs_error": v1b,
+                         "negative_curvature_at_minima": "holds" if ci[0] > 0 else "does not hold",
+                         "C_outliers": "holds" if abs(med - 10) <= 2 else "does not hold"},
+            "spearman_batch_lambda_max": rho_b, "spearman_lambda_max_test_error": rho,
+            "spearman_trace_test_error": rho_tr, "negative_fraction_mean": frac, "negative_fraction_interval": ci,
+            "median_outliers": med, "runs_at_minima": len(minima)}
+
+
 def plot(rows, path):
     import matplotlib
 
@@ -160,35 +188,31 @@ def run(quick=False, seeds=(0, 1, 2), out=None, max_steps=None, configs=None, lo
                 f"test acc {te_acc:.3f}, "
                 f"lambda_max {m['lambda_max']:.3g}, trace {m['trace']:.3g}, negative fraction "
                 f"{m['negative_fraction']:.3f}, outliers {m['outliers']}")
-    minima = [r for r in rows if r["train_acc"] >= 0.99] or rows  # only runs that reached a minimum
-    rho = _spearman([r["lambda_max"] for r in minima], [1 - r["test_acc"] for r in minima])
-    rho_tr = _spearman([r["trace"] for r in minima], [1 - r["test_acc"] for r in minima])
-    v1 = "holds" if rho >= 0.5 else ("holds partly" if rho > 0 else "does not hold")
-    v2 = "holds" if all(r["negative_fraction_interval"][0] > 0 for r in rows) else "does not hold"
-    med = float(np.median([r["outliers"] for r in rows]))
-    v3 = "holds" if abs(med - 10) <= 2 else "does not hold"
+    v = verdicts(rows)
     figures = []
     if out:
         os.makedirs(out, exist_ok=True)
         figures.append(plot(rows, os.path.join(out, "curvature_generalization.png")))
-    summary = {"claim": CLAIM, "rule": RULE, "verdict": v1, "verdicts": {"sharpness_vs_error": v1,
-               "negative_curvature_at_minima": v2, "C_outliers": v3},
+    summary = {"claim": CLAIM, "rule": RULE, **v,
                "setup": {"data": "digits", "model": "MLP 64-32-32-10 ReLU", "optimizer": "SGD momentum 0.9",
                          "max_steps": max_steps, "stop": "train loss < 0.01",
                          "configs": [list(c) for c in configs], "seeds": list(seeds)},
-               "spearman_lambda_max_test_error": rho, "spearman_trace_test_error": rho_tr,
-               "median_outliers": med, "runs_at_minima": len(minima), "runs": rows, "figures": figures,
+               "runs": rows, "figures": figures,
                "seconds": time.perf_counter() - t0}
     if out:
         with open(os.path.join(out, "curvature_generalization.json"), "w") as f:
             json.dump(summary, f, indent=2)
     log(f"claim: {CLAIM}")
-    log(f"  1. Spearman(lambda_max, test error) over the {len(minima)} runs with train accuracy >= 0.99 = {rho:.2f} "
-        f"(trace: {rho_tr:.2f}) -> {v1}")
-    fr = [r["negative_fraction"] for r in rows]
-    log(f"  2. negative fraction {np.mean(fr):.3f} +- {np.std(fr):.3f} -> {v2}")
-    log(f"  3. median outlier count {med:g} (C = 10) -> {v3}")
-    log(f"rule: {RULE}\nverdict (claim 1): {v1}")
+    log(f"  1a. Spearman(batch size, lambda_max) at lr 0.02 = {v['spearman_batch_lambda_max']:.2f} -> "
+        f"{v['verdicts']['sharper_with_batch']}")
+    log(f"  1b. Spearman(lambda_max, test error) over the {v['runs_at_minima']} runs at minima = "
+        f"{v['spearman_lambda_max_test_error']:.2f} (trace: {v['spearman_trace_test_error']:.2f}) -> "
+        f"{v['verdicts']['sharpness_vs_error']}")
+    log(f"  2. negative fraction {v['negative_fraction_mean']:.3f}, 95% interval over runs "
+        f"{v['negative_fraction_interval'][0]:.3f}-{v['negative_fraction_interval'][1]:.3f} -> "
+        f"{v['verdicts']['negative_curvature_at_minima']}")
+    log(f"  3. median outlier count {v['median_outliers']:g} (C = 10) -> {v['verdicts']['C_outliers']}")
+    log(f"rule: {RULE}\nverdict (claim 1 = 1a and 1b): {v['verdict']}")
     return summary
 
 
