@@ -227,7 +227,8 @@ class VAE(nn.Module):
         return self.decode(Tensor(zz)).mean.numpy()
 
     def write_figures(self, run_dir, spec):
-        """reconstructions.png (originals above reconstructions), prior_samples.png, latent_manifold.png."""
+        """reconstructions.png (originals above reconstructions), prior_samples.png, latent_manifold.png
+        (2-D latent) and elbo_curves.png (from the run's metrics.csv)."""
         import matplotlib
 
         matplotlib.use("Agg")
@@ -247,7 +248,32 @@ class VAE(nn.Module):
         for name, imgs in figs.items():
             cols = 15 if name == "latent_manifold.png" else 16
             save_grid(imgs, self._hw(), os.path.join(run_dir, name), cols, plt)
+        self._elbo_curves(run_dir, plt)
         self.train(was)
+
+    def _elbo_curves(self, run_dir, plt):
+        """elbo_curves.png from the trainer's metrics.csv (the loss is the negative (beta-)ELBO per example)."""
+        import csv
+
+        path = os.path.join(run_dir, "metrics.csv")
+        if not os.path.exists(path):
+            return
+        with open(path) as f:
+            rows = list(csv.DictReader(f))
+        if not rows or "train_loss" not in rows[0]:
+            return
+        epochs = [int(float(r.get("epoch", i + 1))) for i, r in enumerate(rows)]
+        fig = plt.figure(figsize=(5, 3.5))
+        for key, label in (("train_loss", "train"), ("test_loss", "test")):
+            if key in rows[0]:
+                plt.plot(epochs, [-float(r[key]) for r in rows], label=label)
+        name = "ELBO" if self.beta == 1 else f"beta-ELBO (beta={self.beta:g})"
+        plt.xlabel("epoch")
+        plt.ylabel(f"{name} (nats per example)")
+        plt.legend()
+        fig.tight_layout()
+        fig.savefig(os.path.join(run_dir, "elbo_curves.png"), dpi=100)
+        plt.close(fig)
 
     def _hw(self):
         if len(self.input_shape) == 3:

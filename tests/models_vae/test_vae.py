@@ -118,6 +118,7 @@ def test_training_lowers_loss_and_writes_figures(tmp_path, dataset, arch):
     with md.no_grad():
         final = float(vae.compute_loss(x)[0].item())
     assert final < first - 5
+    (tmp_path / "metrics.csv").write_text("epoch,train_loss,test_loss\n1,40.0,41.0\n2,30.0,32.0\n")
     vae.write_figures(str(tmp_path), spec)
     names = {p.name for p in tmp_path.iterdir()}
-    assert {"reconstructions.png", "prior_samples.png", "latent_manifold.png"} <= names
+    assert {"reconstructions.png", "prior_samples.png", "latent_manifold.png", "elbo_curves.png"} <= names
