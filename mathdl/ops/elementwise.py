@@ -385,10 +385,13 @@ class Abs(Function):
     def forward(self, x):
         return xp_of(x).abs(x)
 
-    def backward(self, g):
+    def backward(self, g):  # g sign(x), with sign(NaN) = 0 as in PyTorch
         (x,) = self.inputs
         xp = xp_of(x.data)
-        return (mul(g, _make(_arr(xp.sign(x.data), xp))),)
+        s = _arr(xp.sign(x.data), xp)
+        if s.dtype.kind == "f":
+            s = xp.where(s != s, 0, s).astype(s.dtype, copy=False)
+        return (mul(g, _make(s)),)
 
 
 class Exp(Function):

@@ -47,7 +47,69 @@ ACTIVATIONS = [
     OpInfo("celu_alpha", lambda x: F.celu(x, alpha=0.5), lambda x: T().nn.functional.celu(x, alpha=0.5), unary(rn)),
 ]
 
-EDGE_OPS = [o for o in OPS + NONDIFF + ACTIVATIONS if o.torch_fn is not None]
+
+# --------------------------------------------------------------------------- rows for the fused nn primitives
+def _tfn(name):
+    return lambda *a, **k: getattr(T().nn.functional, name)(*a, **k)
+
+
+def _cls(rng, n, c):
+    return np.asarray(rng.integers(0, c, n))
+
+
+def _prob(rng, *shape):
+    return np.asarray(rng.uniform(0.1, 0.9, shape))
+
+
+NN_OPS = [
+    OpInfo("F.linear", F.linear, _tfn("linear"), lambda rng: [Sample((rn(rng, 2, 3), rn(rng, 4, 3), rn(rng, 4)))]),
+    OpInfo("F.conv1d", F.conv1d, _tfn("conv1d"), lambda rng: [Sample((rn(rng, 2, 2, 5), rn(rng, 3, 2, 3)))]),
+    OpInfo("F.conv2d", F.conv2d, _tfn("conv2d"),
+           lambda rng: [Sample((rn(rng, 1, 2, 4, 4), rn(rng, 3, 2, 3, 3), rn(rng, 3)), {"padding": 1}),
+                        Sample((rn(rng, 2, 1, 5, 5), rn(rng, 2, 1, 2, 2)), {"stride": 2})]),
+    OpInfo("F.max_pool2d", F.max_pool2d, _tfn("max_pool2d"),
+           lambda rng: [Sample((rn(rng, 1, 2, 4, 4),), {"kernel_size": 2})]),
+    OpInfo("F.avg_pool2d", F.avg_pool2d, _tfn("avg_pool2d"),
+           lambda rng: [Sample((rn(rng, 1, 2, 4, 4),), {"kernel_size": 2})]),
+    OpInfo("F.layer_norm", lambda x, w, b: F.layer_norm(x, (3,), w, b),
+           lambda x, w, b: T().nn.functional.layer_norm(x, (3,), w, b),
+           lambda rng: [Sample((rn(rng, 2, 3), rn(rng, 3), rn(rng, 3)))]),
+    OpInfo("F.batch_norm", lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True),
+           lambda x, w, b: T().nn.functional.batch_norm(x, None, None, w, b, training=True),
+           lambda rng: [Sample((rn(rng, 4, 3), rn(rng, 3), rn(rng, 3)))]),
+    OpInfo("F.group_norm", lambda x: F.group_norm(x, 2), lambda x: T().nn.functional.group_norm(x, 2),
+           lambda rng: [Sample((rn(rng, 2, 4, 3),))]),
+    OpInfo("F.cross_entropy", F.cross_entropy, _tfn("cross_entropy"),
+           lambda rng: [Sample((rn(rng, 4, 3), _cls(rng, 4, 3)))]),
+    OpInfo("F.nll_loss", lambda x, t: F.nll_loss(F.log_softmax(x, 1), t),
+           lambda x, t: T().nn.functional.nll_loss(T().nn.functional.log_softmax(x, 1), t),
+           lambda rng: [Sample((rn(rng, 4, 3), _cls(rng, 4, 3)))]),
+    OpInfo("F.mse_loss", F.mse_loss, _tfn("mse_loss"), lambda rng: [Sample((rn(rng, 2, 3), rn(rng, 2, 3)))]),
+    OpInfo("F.l1_loss", F.l1_loss, _tfn("l1_loss"), lambda rng: [Sample((rn(rng, 2, 3), rn(rng, 2, 3)))]),
+    OpInfo("F.smooth_l1_loss", F.smooth_l1_loss, _tfn("smooth_l1_loss"),
+           lambda rng: [Sample((rn(rng, 2, 3), rn(rng, 2, 3)))]),
+    OpInfo("F.huber_loss", F.huber_loss, _tfn("huber_loss"), lambda rng: [Sample((rn(rng, 2, 3), rn(rng, 2, 3)))]),
+    OpInfo("F.binary_cross_entropy", F.binary_cross_entropy, _tfn("binary_cross_entropy"),
+           lambda rng: [Sample((_prob(rng, 2, 3), _prob(rng, 2, 3)))]),
+    OpInfo("F.binary_cross_entropy_with_logits", F.binary_cross_entropy_with_logits,
+           _tfn("binary_cross_entropy_with_logits"), lambda rng: [Sample((rn(rng, 2, 3), _prob(rng, 2, 3)))]),
+    OpInfo("F.kl_div", lambda a, b: F.kl_div(a, b, reduction="batchmean"),
+           lambda a, b: T().nn.functional.kl_div(a, b, reduction="batchmean"),
+           lambda rng: [Sample((rn(rng, 2, 3), _prob(rng, 2, 3)))]),
+    OpInfo("F.cosine_similarity", F.cosine_similarity, _tfn("cosine_similarity"),
+           lambda rng: [Sample((rn(rng, 2, 3), rn(rng, 2, 3)))]),
+    OpInfo("F.pairwise_distance", F.pairwise_distance, _tfn("pairwise_distance"),
+           lambda rng: [Sample((rn(rng, 2, 3), rn(rng, 2, 3)))]),
+    OpInfo("F.normalize", F.normalize, _tfn("normalize"), lambda rng: [Sample((rn(rng, 2, 3),))]),
+    OpInfo("F.softmin", lambda x: F.softmin(x, 1), lambda x: T().nn.functional.softmin(x, 1),
+           lambda rng: [Sample((rn(rng, 2, 3),))]),
+    OpInfo("F.scaled_dot_product_attention", F.scaled_dot_product_attention, _tfn("scaled_dot_product_attention"),
+           lambda rng: [Sample((rn(rng, 1, 3, 2), rn(rng, 1, 4, 2), rn(rng, 1, 4, 2)))]),
+    OpInfo("F.embedding", lambda i, w: F.embedding(i, w), lambda i, w: T().nn.functional.embedding(i, w),
+           lambda rng: [Sample((np.array([[0, 2], [1, 1]]), rn(rng, 3, 2)))]),
+]
+
+EDGE_OPS = [o for o in OPS + NONDIFF + ACTIVATIONS + NN_OPS if o.torch_fn is not None]
 
 # ops whose gradient (or index choice) is only defined up to ties: the extremal fills repeat
 # values (0.0 == -0.0, inf, ...), so only their forward values are compared there
