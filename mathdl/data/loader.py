@@ -83,9 +83,12 @@ def _to_tensor(arr):
 def default_collate(batch):
     """Stack a list of examples field by field into Tensors.
 
-    Examples may be arrays, numbers, or tuples/lists/dicts of those.
+    Examples may be arrays, numbers, or tuples/lists/dicts/namedtuples of those; strings (and other
+    objects) are gathered into a list, as in PyTorch.
     """
     first = batch[0]
+    if isinstance(first, (str, bytes)):
+        return list(batch)
     if isinstance(first, Tensor):
         return Tensor._make(np.stack([b.data for b in batch]))
     if isinstance(first, np.ndarray):
@@ -101,7 +104,8 @@ def default_collate(batch):
     if isinstance(first, tuple | list):
         if any(len(b) != len(first) for b in batch):
             raise ValueError("default_collate: examples in a batch have different numbers of fields")
-        return tuple(default_collate([b[i] for b in batch]) for i in range(len(first)))
+        fields = [default_collate([b[i] for b in batch]) for i in range(len(first))]
+        return type(first)(*fields) if hasattr(first, "_fields") else tuple(fields)
     raise TypeError(f"default_collate: cannot batch examples of type {type(first).__name__}")
 
 

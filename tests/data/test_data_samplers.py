@@ -200,3 +200,13 @@ def test_get_worker_info_inside_workers_only():
     list(DataLoader(_ds(8), 2, num_workers=2, worker_init_fn=lambda w: infos.append(mathdl.data.get_worker_info())))
     assert sorted(i.id for i in infos) == list(range(len(infos))) and all(i.num_workers == 2 for i in infos)
     assert mathdl.data.DistributedSampler.__name__ == "DistributedSampler"
+
+
+def test_default_collate_strings_and_namedtuples():
+    import collections
+
+    from mathdl.data import default_collate
+
+    Pair = collections.namedtuple("Pair", "x name")
+    b = default_collate([Pair(np.ones(2), "a"), Pair(np.zeros(2), "b")])
+    assert isinstance(b, Pair) and b.name == ["a", "b"] and tuple(b.x.shape) == (2, 2)
