@@ -8,7 +8,8 @@ For a padded axis of size n and an output position i (in -left .. n + right - 1)
   replicate   x[clamp(i, 0, n-1)]
   circular    x[i mod n]                                                     (needs pad <= n)
 
-so every non-constant mode is a gather along each padded axis (an index map), whose gradient adds
+Negative sizes (constant mode) crop instead.  Every non-constant mode is a gather along each padded
+axis (an index map), whose gradient adds
 the output gradient back into the positions read (edges read twice receive both).
 """
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...autograd.tensor import Tensor
-from ...ops.indexing import index_select
+from ...ops.indexing import getitem, index_select
 from ...ops.shape import pad as _pad_constant
 
 __all__ = ["pad"]
@@ -50,6 +51,15 @@ def pad(input, pad, mode="constant", value=None):
     if mode not in _MODES:
         raise ValueError(f"pad: mode must be one of {', '.join(map(repr, _MODES))}, got {mode!r}")
     if mode == "constant":
+        if min(pad, default=0) < 0:  # negative sizes crop
+            key = [slice(None)] * input.ndim
+            for j in range(len(pad) // 2):
+                lo, hi, n = pad[2 * j], pad[2 * j + 1], input.shape[input.ndim - 1 - j]
+                if n + min(lo, 0) + min(hi, 0) < 0:
+                    raise ValueError(f"pad: cropping ({lo}, {hi}) is more than dim {input.ndim - 1 - j}'s size {n}")
+                key[input.ndim - 1 - j] = slice(max(-lo, 0), n - max(-hi, 0))
+            input = getitem(input, tuple(key))
+            pad = tuple(max(p, 0) for p in pad)
         return _pad_constant(input, pad, value=0.0 if value is None else value)
     if value is not None and value != 0:
         raise ValueError(f"pad: a fill value is only used with mode='constant', not {mode!r}")
