@@ -9,8 +9,8 @@ For a padded axis of size n and an output position i (in -left .. n + right - 1)
   circular    x[i mod n]                                                     (needs pad <= n)
 
 Negative sizes (constant mode) crop instead.  Every non-constant mode is a gather along each padded
-axis (an index map), whose gradient adds
-the output gradient back into the positions read (edges read twice receive both).
+axis (an index map), whose gradient adds the output gradient back into the positions read (edges
+read twice receive both).
 """
 
 from __future__ import annotations
