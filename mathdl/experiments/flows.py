@@ -13,7 +13,8 @@ Setups:
      paper); KL(q || p) = loss(beta = 1) + log Z with Z = integral exp(-U) on a 400 x 400 grid over [-5, 5]^2.
  (2) two moons (as sklearn's make_moons, noise 0.05, standardized; 2,000 train / 1,000 test) in nats; digits (sklearn,
      64 pixels 0..16) dequantized u = (v + U(0,1)) / 17, logit-transformed y = logit(0.05 + 0.9 u), in
-     bits/dim = -(log p(u) - 64 log 17) / (64 log 2).  Adam, same budget for every flow.
+     bits/dim = -(log p(u) - 64 log 17) / (64 log 2).  Adam, same budget for every flow; 10% of the training
+     set is held out and the parameters with the best validation log-likelihood are kept (early stopping).
  (3) binarized digits, MLP VAE with a 4-D latent; the encoder also outputs K planar flows' (u, w, b) per
      example, or a context for K IAF steps (MADE conditioned on it, order reversed between steps);
      ELBO = E[log p(x|z_K) + log p(z_K) - log q0(z_0) + sum log|det J_k|]; test log-likelihood by importance
@@ -169,19 +170,29 @@ def _gaussian_ll(train, test):
     return MultivariateNormal(md.tensor(mu), covariance_matrix=md.tensor(cov)).log_prob(md.tensor(test)).numpy()
 
 
-def _train_flow(flow, x, steps, batch, lr, seed):
+def _train_flow(flow, x, steps, batch, lr, seed, x_val=None):
+    """Adam on -log p; with ``x_val`` the parameters with the best validation log-likelihood (checked 20 times
+    over the run) are kept (early stopping: the digits training set is small)."""
     import mathdl as md
 
     opt = md.optim.Adam(flow.parameters(), lr=lr)
     rng = np.random.default_rng(seed)
     with md.no_grad():
         flow.log_prob(md.tensor(x[rng.choice(len(x), min(len(x), 512), replace=False)]))  # ActNorm init
-    for _ in range(steps):
+    best, best_state, every = -np.inf, None, max(1, steps // 20)
+    for t in range(steps):
         xb = md.tensor(x[rng.choice(len(x), batch, replace=False)])
         loss = -flow.log_prob(xb).mean()
         opt.zero_grad()
         loss.backward()
         opt.step()
+        if x_val is not None and ((t + 1) % every == 0 or t + 1 == steps):
+            with md.no_grad():
+                val = float(flow.log_prob(md.tensor(x_val)).mean().item())
+            if val > best:
+                best, best_state = val, {k: v.data.copy() for k, v in flow.state_dict().items()}
+    if best_state is not None:
+        flow.load_state_dict({k: md.tensor(v) for k, v in best_state.items()})
     flow.eval()
     return flow
 
@@ -195,13 +206,16 @@ def density_estimation(dataset, seed, steps, hidden, batch=128, lr=1e-3, kinds=(
         md.manual_seed(seed)
         if dataset == "moons":
             train, test = _moons(seed)
+            train, val = train[:1800], train[1800:]
             res = {"gaussian": float(_gaussian_ll(train, test).mean())}
             for k in kinds:
-                flow = _train_flow(_make_flow(k, 2, hidden), train, steps, batch, lr, seed)
+                flow = _train_flow(_make_flow(k, 2, hidden), train, steps, batch, lr, seed, val)
                 with md.no_grad():
                     res[k] = float(flow.log_prob(md.tensor(test)).numpy().mean())
             return res
         (ytr, _), (yte, ldte) = _digits(seed)
+        n_val = len(ytr) // 10
+        ytr, yval = ytr[n_val:], ytr[:n_val]
         d = ytr.shape[1]
 
         def bpd(ll_y):
@@ -209,7 +223,7 @@ def density_estimation(dataset, seed, steps, hidden, batch=128, lr=1e-3, kinds=(
 
         res = {"gaussian": bpd(_gaussian_ll(ytr, yte))}
         for k in kinds:
-            flow = _train_flow(_make_flow(k, d, hidden), ytr, steps, batch, lr, seed)
+            flow = _train_flow(_make_flow(k, d, hidden), ytr, steps, batch, lr, seed, yval)
             with md.no_grad():
                 res[k] = bpd(flow.log_prob(md.tensor(yte)).numpy())
         return res
