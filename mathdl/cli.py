@@ -240,6 +240,10 @@ def _resolve(args, models, datasets, resumed_config=None):
     if name_d not in datasets:
         raise CLIError(f"unknown dataset {name_d!r}; available: {', '.join(sorted(datasets))}")
     cfg.update(getattr(models[name_m][0], "train_defaults", {}) or {})
+    if "lr" not in given and "optimizer" in given:
+        from .optim.registry import DEFAULT_LR
+
+        cfg["lr"] = DEFAULT_LR.get(given["optimizer"], cfg["lr"])
     cfg.update(given)
     cfg["model_options"] = model_opts
     cfg["data_options"] = data_opts
@@ -687,22 +691,23 @@ def _train_epoch(run, epoch):
                 optim.clip_grad_norm_(params, cfg["clip_grad"])
             scaler.step(optimizer)
             scaler.update()
+        elif needs_closure and not getattr(optimizer, "closure_backward", True):
+            # Newton, Hessian-free, natural gradient, AdaHessian differentiate the loss themselves
+            optimizer.step(lambda x=x, y=y: _batch_loss(run.net, x, y, spec)[0])
         else:
             loss.backward()
             if cfg.get("clip_grad"):
                 optim.clip_grad_norm_(params, cfg["clip_grad"])
-        if scaler is not None:
-            pass
-        elif needs_closure:
-            def closure(x=x, y=y):
-                optimizer.zero_grad()
-                again = _batch_loss(run.net, x, y, spec)[0]
-                again.backward()
-                return run.dist.global_loss(again)
+            if needs_closure:  # L-BFGS re-evaluates the loss (and its gradient) in its line search
+                def closure(x=x, y=y):
+                    optimizer.zero_grad()
+                    again = _batch_loss(run.net, x, y, spec)[0]
+                    again.backward()
+                    return run.dist.global_loss(again)
 
-            optimizer.step(closure)
-        else:
-            optimizer.step()
+                optimizer.step(closure)
+            else:
+                optimizer.step()
         if per_step:
             scheduler.step()
         loss_sum += value * part["n"]

@@ -208,7 +208,7 @@ class HessianFree(Optimizer):
 try:  # registered for ``mathdl train --optimizer hessian-free``
     from .registry import register_optimizer
 
-    @register_optimizer("hessian-free")
+    @register_optimizer("hessian-free", default_lr=1.0)
     def _build_hessian_free(model, cfg):
         """Hessian-free: truncated CG on Gauss-Newton products (Martens 2010)"""
         opts = dict(cfg.get("optimizer_options") or {})

@@ -356,7 +356,7 @@ class LBFGS(Optimizer):
 try:  # registered for ``mathdl train --optimizer lbfgs``
     from .registry import register_optimizer
 
-    @register_optimizer("lbfgs")
+    @register_optimizer("lbfgs", default_lr=1.0)
     def _build_lbfgs(model, cfg):
         """L-BFGS (strong-Wolfe line search by default)"""
         opts = dict(cfg.get("optimizer_options") or {})

@@ -152,7 +152,7 @@ class Newton(Optimizer):
 try:  # registered for ``mathdl train --optimizer newton``
     from .registry import register_optimizer
 
-    @register_optimizer("newton")
+    @register_optimizer("newton", default_lr=1.0)
     def _build_newton(model, cfg):
         """damped Newton with a dense Hessian (models up to a few thousand parameters)"""
         opts = dict(cfg.get("optimizer_options") or {})

@@ -15,13 +15,17 @@ from __future__ import annotations
 
 from ..data.registry import lookup, registrar
 
-__all__ = ["OPTIMIZERS", "register_optimizer", "build_optimizer", "optimizer_names"]
+__all__ = ["OPTIMIZERS", "DEFAULT_LR", "register_optimizer", "build_optimizer", "optimizer_names"]
 
 OPTIMIZERS: dict = {}
+DEFAULT_LR: dict = {}  # name -> the learning rate the command uses when --lr is not given
 
 
-def register_optimizer(name, description=""):
-    """Decorator registering ``fn(model, cfg) -> Optimizer`` under ``name``."""
+def register_optimizer(name, description="", default_lr=None):
+    """Decorator registering ``fn(model, cfg) -> Optimizer`` under ``name``; ``default_lr`` replaces the
+    command's default learning rate for this optimizer (second-order methods take full steps, lr = 1)."""
+    if default_lr is not None:
+        DEFAULT_LR[name] = float(default_lr)
     return registrar(OPTIMIZERS, name, description)
 
 

@@ -72,6 +72,9 @@ class DeviceArray(NDArrayOperatorsMixin):
         where = f"ufunc {ufunc.__name__}.{method}"
         if method == "at":
             raise TypeError(f"{where}: not available on the device (CuPy has no ufunc.at; use scatter_add)")
+        if method == "accumulate" and ufunc.__name__ not in ("add", "multiply"):
+            raise TypeError(f"{where}: not supported on the device (CuPy: `cupy_{ufunc.__name__}.accumulate` is not "
+                            "supported yet)")
         if getattr(np, ufunc.__name__, None) is not ufunc:
             raise TypeError(f"{where}: a host-only ufunc (SciPy's?) received device data; CuPy has it only in "
                             "cupyx.scipy.special")
