@@ -235,12 +235,15 @@ class EighPacked(Function):
     the op has one output: eigenvectors are columns [..., :n], eigenvalues (ascending) the last
     column [..., n].  ``eigh`` slices the two apart (slicing is differentiable)."""
 
-    __slots__ = ()
+    __slots__ = ("uplo",)
     save_output = True
+
+    def __init__(self, uplo="L"):
+        self.uplo = uplo
 
     def forward(self, a):
         xp = xp_of(a)
-        w, V = xp.linalg.eigh(a)
+        w, V = xp.linalg.eigh(a, UPLO=self.uplo)
         return xp.concatenate([V, w[..., :, None]], axis=-1)
 
     def backward(self, g):
@@ -268,18 +271,20 @@ def _diag_embed(v):
 EighResult = namedtuple("EighResult", ["eigenvalues", "eigenvectors"])
 
 
-def eigh(A):
+def eigh(A, UPLO="L"):
     """Eigenvalues (ascending) and orthonormal eigenvectors of a symmetric matrix (the lower
-    triangle is read).  Gradients assume distinct eigenvalues."""
+    triangle is read, the upper with UPLO='U').  Gradients assume distinct eigenvalues."""
     _square("eigh", A)
-    packed = EighPacked()(A)
+    if UPLO not in ("L", "U"):
+        raise ValueError(f"linalg.eigh: UPLO must be 'L' or 'U', got {UPLO!r}")
+    packed = EighPacked(UPLO)(A)
     n = A.shape[-1]
     return EighResult(packed[..., n], packed[..., :n])
 
 
-def eigvalsh(A):
+def eigvalsh(A, UPLO="L"):
     """Eigenvalues of a symmetric matrix, ascending."""
-    return eigh(A)[0]
+    return eigh(A, UPLO)[0]
 
 
 class SvdVals(Function):

@@ -129,6 +129,13 @@ op("lu_factor", lambda A: mla.lu_factor(A)[0], lambda A: _torch().linalg.lu_fact
    lambda rng: [Sample((rn(rng, 3, 3),))])
 op("lu_factor_pivots", lambda A: mla.lu_factor(A)[1], lambda A: _torch().linalg.lu_factor(A)[1],
    lambda rng: [Sample((rn(rng, 4, 4),)), Sample((rn(rng, 2, 3, 3),))], grad=False)
+# the gradient is the symmetric one (as PyTorch), so the rows feed symmetric inputs A + A^T
+op("eigh_upper", lambda A: [w if i == 0 else w * w for i, w in enumerate(mla.eigh(A + A.mT, UPLO="U"))],
+   lambda A: [w if i == 0 else w * w for i, w in enumerate(_torch().linalg.eigh(A + A.mT, UPLO="U"))],
+   lambda rng: [Sample((rn(rng, 3, 3) + np.diag([0.0, 2.0, 4.0]),))])
+op("eigvalsh_upper", lambda A: mla.eigvalsh(A + A.mT, UPLO="U"),
+   lambda A: _torch().linalg.eigvalsh(A + A.mT, UPLO="U"),
+   lambda rng: [Sample((rn(rng, 2, 3, 3),))])
 op("lu_factor_ex", lambda A: list(mla.lu_factor_ex(A)), lambda A: list(_torch().linalg.lu_factor_ex(A)),
    lambda rng: [Sample((rn(rng, 3, 3),))], grad=False)
 op("lu_solve", lambda A, B: mla.lu_solve(*mla.lu_factor(A), B),

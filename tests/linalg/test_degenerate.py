@@ -165,3 +165,13 @@ def test_bad_inputs_name_the_problem():
         mla.solve_triangular(md.randn(3, 3), md.randn(2, 2), upper=True)
     with pytest.raises(ValueError, match="square system"):
         mla.tensorsolve(md.randn(2, 3, 5), md.randn(2, 3))
+
+
+def test_eigh_reads_the_chosen_triangle():
+    a = np.array([[2.0, 1.0], [-5.0, 3.0]])
+    lower = mla.eigvalsh(md.tensor(a)).numpy()
+    upper = mla.eigvalsh(md.tensor(a), UPLO="U").numpy()
+    np.testing.assert_allclose(lower, np.linalg.eigvalsh(np.tril(a) + np.tril(a, -1).T), atol=1e-12)
+    np.testing.assert_allclose(upper, np.linalg.eigvalsh(np.triu(a) + np.triu(a, 1).T), atol=1e-12)
+    with pytest.raises(ValueError, match="UPLO"):
+        mla.eigh(md.tensor(a), UPLO="X")
