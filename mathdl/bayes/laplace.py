@@ -403,9 +403,21 @@ class Laplace:
                 if self.structure == "kron":
                     var = np.zeros((N, C, C))
                     for a, g, (la, qa), (lg, qg) in zip(acts, grads, self._eigA, self._eigG):
-                        M = (qg.T @ _jac(a, g) @ qa).reshape(N, C, -1)
                         lam = 1 / (np.outer(np.clip(lg, 0, None), np.clip(la, 0, None)) + d)
-                        var += (M * lam.reshape(-1)) @ M.transpose(0, 2, 1)
+                        u, b = g @ qg, a @ qa   # in the factors' eigenbases
+                        if a.shape[1] == 1:  # one position: J_c = g_c a^T is rank one, Σ_ab u_ca u_da b_b^2 lam_ab
+                            w = (b[:, 0] ** 2) @ lam.T
+                            var += (u[:, :, 0] * w[:, None]) @ u[:, :, 0].transpose(0, 2, 1)
+                        else:
+                            M = _jac(b, u).reshape(N, C, -1)
+                            var += (M * lam.reshape(-1)) @ M.transpose(0, 2, 1)
+                elif self.structure == "diag" and all(a.shape[1] == 1 for a in acts):
+                    var, i = np.zeros((N, C, C)), 0
+                    for L, a, g in zip(self.layers, acts, grads):
+                        inv = 1 / (self.H[i:i + L.size] + d).reshape(L.out, L.inp)
+                        w = (a[:, 0] ** 2) @ inv.T
+                        var += (g[:, :, 0] * w[:, None]) @ g[:, :, 0].transpose(0, 2, 1)
+                        i += L.size
                 else:
                     J = np.concatenate([_jac(a, g).reshape(N, C, -1) for a, g in zip(acts, grads)], 2)
                     if self.structure == "full":

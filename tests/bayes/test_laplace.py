@@ -164,3 +164,26 @@ def test_errors():
         Laplace(net, prior_precision=0)
     with pytest.raises(ValueError, match="labels"):
         Laplace(net).fit((np.zeros((2, 3)), np.array([0, 7])))
+
+
+@pytest.mark.parametrize("structure", ["kron", "diag", "full"])
+@pytest.mark.parametrize("conv", [False, True])
+def test_functional_variance_is_j_sigma_jt(structure, conv):
+    from mathdl.bayes.laplace import _jac
+
+    md.manual_seed(0)
+    if conv:
+        net = md.nn.Sequential(md.nn.Conv2d(1, 2, 3, padding=1), md.nn.ReLU(), md.nn.Flatten(),
+                               md.nn.Linear(2 * 4 * 4, 3)).double()
+        x = np.random.default_rng(0).standard_normal((6, 1, 4, 4))
+    else:
+        net = _mlp()
+        x = _data(6)[0]
+    y = np.array([0, 1, 2, 0, 1, 2])
+    la = Laplace(net, subset="all", hessian_structure=structure, prior_precision=0.7).fit((x, y))
+    f, var = la.functional_variance(x)
+    _, acts, grads = la._forward_capture(x, need_grads=True)
+    J = np.concatenate([_jac(a, g).reshape(6, 3, -1) for a, g in zip(acts, grads)], 2)
+    cov = la.posterior_covariance
+    cov = np.diag(cov) if structure == "diag" else cov
+    np.testing.assert_allclose(var, J @ cov @ J.transpose(0, 2, 1), rtol=1e-8, atol=1e-12)
