@@ -102,3 +102,17 @@ class enable_grad(_GradContext):
     """Context/decorator that records operations even inside ``no_grad``."""
 
     mode = True
+
+
+class inference_mode(_GradContext):
+    """PyTorch's inference_mode: like ``no_grad`` (``inference_mode(False)`` records as usual)."""
+
+    def __new__(cls, mode=True):
+        if callable(mode):  # bare decorator
+            return _GradContext.__new__(cls)(mode)
+        self = object.__new__(cls)
+        self.mode = not bool(mode)
+        return self
+
+    def __init__(self, mode=True):
+        pass

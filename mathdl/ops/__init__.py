@@ -24,30 +24,30 @@ from .indexing import (  # noqa: F401
 )
 from .inplace import inplace  # noqa: F401
 from .linalg import (  # noqa: F401
-    addbmm, addmm, addmv, addr, baddbmm, bmm, cdist, chain_matmul, dot, einsum, inner, kron, matmul, mm,
-    mv, outer, tensordot, vdot,
+    addbmm, addmm, addmv, addr, baddbmm, bmm, cdist, chain_matmul, cross, det, dot, einsum, inner, inverse, kron,
+    logdet, matmul, matrix_exp, matrix_power, mm, mv, outer, pinverse, slogdet, svd, tensordot, vdot,
 )
 from .pointwise import (  # noqa: F401
     absolute, acos, acosh, addcdiv, addcmul, arccos, arccosh, arcsin, arcsinh, arctan, arctan2, arctanh, asin,
     asinh, atan, atan2, atanh, bitwise_and, bitwise_left_shift, bitwise_not, bitwise_or, bitwise_right_shift,
     bitwise_xor, ceil, clamp_max, clamp_min, copysign, cosh, deg2rad, divide, erfc, exp2, fix, float_power,
-    floor, floor_divide, fmax, fmin, fmod, frac, greater, greater_equal, heaviside, hypot, isclose, isinf,
-    isneginf, isposinf, isreal, lerp, less, less_equal, log10, log2, logaddexp, logaddexp2, logical_xor,
-    multiply, nan_to_num, negative, not_equal, positive, rad2deg, reciprocal, remainder, round, sgn, sigmoid_,
-    sign, signbit, sinh, square_, subtract, tan, true_divide, trunc,
+    floor, floor_divide, fmax, fmin, fmod, frac, gcd, greater, greater_equal, heaviside, hypot, isclose, isinf,
+    isneginf, isposinf, isreal, lcm, ldexp, lerp, less, less_equal, log10, log2, logaddexp, logaddexp2,
+    logical_xor, logit, multiply, nan_to_num, negative, not_equal, positive, rad2deg, reciprocal, remainder,
+    round, sgn, sigmoid_, sign, signbit, sinc, sinh, square_, subtract, tan, true_divide, trunc, xlogy,
 )
 from .promotion import can_cast, promote_types, result_type  # noqa: F401
 from .random import bernoulli, multinomial, poisson  # noqa: F401
 from .reduce import (  # noqa: F401
     all, amax, amin, aminmax, any, argmax, argmin, count_nonzero, cummax, cummin, cumprod, cumsum,
-    logcumsumexp, max, mean, median, min, nanmean, nanmedian, nanquantile, nansum, norm, prod, quantile,
-    std, std_mean, sum, var, var_mean,
+    dist, logcumsumexp, max, mean, median, min, nanmean, nanmedian, nanquantile, nansum, norm, prod, quantile,
+    std, std_mean, sum, trapezoid, trapz, var, var_mean,
 )
 from .shape import (  # noqa: F401
-    atleast_1d, atleast_2d, atleast_3d, block_diag, broadcast_to, cartesian_prod, cast, cat, chunk, clone,
-    column_stack, combinations, concatenate, diag, diff, diag_embed, diagflat, diagonal, dstack, expand, expand_as,
-    flatten, flip, fliplr, flipud, hstack, meshgrid, moveaxis, movedim, narrow, pad, permute, ravel,
-    repeat_interleave, reshape, roll, rot90, row_stack, select, split, squeeze, stack, sum_to, swapaxes,
+    atleast_1d, atleast_2d, atleast_3d, block_diag, broadcast_tensors, broadcast_to, cartesian_prod, cast, cat,
+    chunk, clone, column_stack, combinations, concat, concatenate, diag, diag_embed, diagflat, diagonal, diff,
+    dstack, expand, expand_as, flatten, flip, fliplr, flipud, hstack, meshgrid, moveaxis, movedim, narrow, pad,
+    permute, ravel, repeat_interleave, reshape, roll, rot90, row_stack, select, split, squeeze, stack, sum_to, swapaxes,
     swapdims, t, tile, to_device, trace, transpose, tril, triu, unbind, unflatten, unsqueeze, view, vstack,
 )
 from .sorting import (  # noqa: F401
@@ -57,6 +57,7 @@ from .sorting import (  # noqa: F401
 from .special import log_softmax, logsumexp, softmax  # noqa: F401
 from . import random as _random
 from .shape import repeat as _shape_repeat
+from .shape import unfold as _shape_unfold
 
 
 def numel(x) -> int:
@@ -129,6 +130,8 @@ _METHODS = [
     "unique", "unique_consecutive", "bincount", "histc",
     # products
     "mv", "inner", "kron", "addmm", "addmv", "addr", "baddbmm", "addbmm", "vdot",
+    "logit", "sinc", "xlogy", "ldexp", "gcd", "lcm", "dist", "det", "logdet", "slogdet", "inverse", "pinverse",
+    "matrix_exp", "matrix_power", "svd", "cross",
 ]
 for _name in _METHODS:
     setattr(Tensor, _name, globals()[_name])
@@ -279,6 +282,42 @@ def _apply_(self, fn):
 
 
 Tensor.stride = _stride
+Tensor.storage_offset = lambda self: 0
+Tensor.unfold = _shape_unfold
+
+
+def _reshaping_(fn, name):
+    """x.name_(...): the shape-changing in-place forms (squeeze_, t_ ...): x is rebound to the
+    result, which shares x's values."""
+    from .inplace import rebind
+
+    def method(self, *args):
+        rebind(self, fn(self, *args))
+        return self
+
+    method.__name__ = name
+    return method
+
+
+Tensor.squeeze_ = _reshaping_(squeeze, "squeeze_")
+Tensor.unsqueeze_ = _reshaping_(unsqueeze, "unsqueeze_")
+Tensor.t_ = _reshaping_(t, "t_")
+Tensor.transpose_ = _reshaping_(transpose, "transpose_")
+
+
+def _fill_diagonal_(self, fill_value, wrap=False):
+    """Write ``fill_value`` on the main diagonal (all dims equal; a tall matrix repeats it with
+    ``wrap``), under the in-place policy."""
+    from .inplace import assign_
+
+    if self.ndim < 2:
+        raise ValueError(f"fill_diagonal_: expected at least 2 dimensions, got shape {tuple(self.shape)}")
+    mask = _np.zeros(self.shape, dtype=bool)
+    _np.fill_diagonal(mask, True, wrap=wrap)
+    return assign_(self, where(mask, Tensor._make(_np.asarray(fill_value, dtype=self.dtype)), self))
+
+
+Tensor.fill_diagonal_ = _fill_diagonal_
 Tensor.type = _type
 Tensor.apply_ = _apply_
 Tensor.map_ = lambda self, other, fn: _apply_map(self, other, fn)

@@ -435,3 +435,61 @@ def chain_matmul(*matrices):
     for m in ms[1:]:
         out = mm(out, m)
     return out
+
+
+# --------------------------------------------------------------------------- torch.* names of mathdl.linalg functions
+def _la():
+    import mathdl.linalg as la
+
+    return la
+
+
+def det(A):
+    """det(A) (torch.det; see mathdl.linalg.det)."""
+    return _la().det(A)
+
+
+def slogdet(A):
+    """(sign, log|det A|) (torch.slogdet)."""
+    return _la().slogdet(A)
+
+
+def logdet(A):
+    """log det A: NaN where det A < 0, -inf where it is 0 (torch.logdet)."""
+    from .elementwise import add, log
+
+    sign, logabs = _la().slogdet(A)
+    return add(logabs, log(sign.detach() if hasattr(sign, "detach") else sign))
+
+
+def inverse(A):
+    """A^-1 (torch.inverse)."""
+    return _la().inv(A)
+
+
+def pinverse(A, rcond=1e-15):
+    """The Moore-Penrose pseudo-inverse (torch.pinverse)."""
+    return _la().pinv(A, rtol=rcond)
+
+
+def matrix_exp(A):
+    return _la().matrix_exp(A)
+
+
+def matrix_power(A, n):
+    return _la().matrix_power(A, n)
+
+
+def svd(A, some=True, compute_uv=True):
+    """torch.svd: (U, S, V) with A = U diag(S) V^T (V, not V^T; reduced when ``some``)."""
+    from .shape import transpose
+
+    U, S, Vh = _la().svd(A, full_matrices=not some)
+    return U, S, transpose(Vh, -2, -1)
+
+
+def cross(input, other, dim=None):
+    """The cross product of 3-vectors along ``dim`` (the last dimension of size 3 by default)."""
+    if dim is None:
+        dim = next((i for i in range(input.ndim) if input.shape[i] == 3), -1)
+    return _la().cross(input, other, dim=dim)

@@ -42,7 +42,7 @@ __all__ = [
     "multiply", "subtract", "divide", "fmax", "fmin", "logical_xor", "bitwise_and", "bitwise_or",
     "bitwise_xor", "bitwise_not", "bitwise_left_shift", "bitwise_right_shift", "clamp_min", "clamp_max",
     "erfc", "sigmoid_", "absolute", "greater", "greater_equal", "less", "less_equal", "not_equal",
-    "square_", "addcmul", "addcdiv",
+    "square_", "addcmul", "addcdiv", "logit", "sinc", "xlogy", "ldexp", "gcd", "lcm",
 ]
 
 _make = Tensor._make
@@ -582,3 +582,91 @@ def addcmul(input, tensor1, tensor2, *, value=1):
 def addcdiv(input, tensor1, tensor2, *, value=1):
     """input + value tensor1 / tensor2."""
     return ew.add(input, ew.mul(ew.div(tensor1, tensor2), value))
+
+
+class Logit(Function):
+    """log(p / (1 - p)); derivative 1 / (p (1 - p)), NaN outside [0, 1] (0 outside [eps, 1 - eps]
+    when the input was clamped), as PyTorch."""
+
+    __slots__ = ("eps",)
+
+    def __init__(self, eps):
+        self.eps = eps
+
+    def forward(self, x):
+        xp = xp_of(x)
+        if self.eps is not None:
+            x = xp.clip(x, self.eps, 1 - self.eps)
+        return _arr(xp.log(x / (1 - x)), xp)
+
+    def backward(self, g):
+        (x,) = self.inputs
+        xa = x.data
+        d = ew.div(g, ew.add(ew.mul(x, ew.rsub(x, 1.0)), 0.0))  # + 0.0 turns -0 into +0: +inf at x = -0
+        if self.eps is None:
+            out = (xa < 0) | (xa > 1)
+            return (ew.where(out, np.nan, d) if out.any() else d,)
+        out = (xa < self.eps) | (xa > 1 - self.eps)
+        return (ew.where(out, 0.0, d) if out.any() else d,)
+
+
+def logit(x, eps=None):
+    """log(p / (1 - p)), with p clamped to [eps, 1 - eps] when ``eps`` is given."""
+    return Logit(eps)(_floating(x))
+
+
+def sinc(x):
+    """sin(pi x) / (pi x), and 1 at x = 0."""
+    x = _floating(x)
+    px = ew.mul(x, math.pi)
+    zero = xp_of(x.data).asarray(x.data == 0)
+    safe = ew.where(zero, 1.0, px)
+    return ew.where(zero, 1.0, ew.div(ew.sin(safe), safe))
+
+
+class Xlogy(_Binary):
+    """x log y, taken as 0 where x == 0 (unless y is NaN).  PyTorch's derivatives:
+    d/dx = log y (0 where x == 0 and y <= 0),  d/dy = x / y."""
+
+    __slots__ = ()
+
+    def forward(self, a, b):
+        xp = xp_of(a)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = a * xp.log(b)
+        return _arr(xp.where((a == 0) & ~xp.isnan(b), 0, out).astype(a.dtype, copy=False), xp)
+
+    def derivatives(self, a, b, g):
+        zero = (a.data == 0) & (b.data <= 0)
+        da = ew.mul(g, ew.log(b))
+        if zero.any():
+            da = ew.where(zero, 0.0, da)
+        return da, ew.div(ew.mul(g, a), b)
+
+
+def xlogy(input, other):
+    """input log(other), taken as 0 where input == 0 (unless other is NaN)."""
+    return Xlogy()(*_binary_float(input, other))
+
+
+def ldexp(input, other):
+    """input 2^other."""
+    return ew.mul(input, ew.pow(2.0, _floating(other) if isinstance(other, Tensor) else float(other)))
+
+
+def gcd(input, other):
+    """Greatest common divisor of integer tensors (no gradient)."""
+    return _int_only("gcd", input, other)
+
+
+def lcm(input, other):
+    """Least common multiple of integer tensors (no gradient)."""
+    return _int_only("lcm", input, other)
+
+
+def _int_only(ufunc, a, b):
+    a, b = _pair(a, b)
+    if a.data.dtype.kind not in "iu":
+        raise TypeError(f"{ufunc}: expected integer tensors, got dtype {a.dtype}")
+    xp = xp_of(a.data)
+    return _make(_arr(getattr(xp, ufunc)(a.data, b.data), xp))

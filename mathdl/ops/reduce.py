@@ -703,3 +703,34 @@ def aminmax(x, *, dim=None, keepdim=False):
     """(amin, amax) over ``dim``."""
     MinMax = namedtuple("aminmax", ["min", "max"])
     return MinMax(amin(x, dim, keepdim), amax(x, dim, keepdim))
+
+
+def dist(x, y, p=2):
+    """The p-norm of x - y (broadcast)."""
+    return norm(ew.sub(x, y), p)
+
+
+def trapezoid(y, x=None, *, dx=None, dim=-1):
+    """The trapezoid rule along ``dim``: sum (y_i + y_{i+1}) / 2 (x_{i+1} - x_i) (spacing ``dx``,
+    1 by default, or the sample points ``x``)."""
+    from .indexing import getitem
+
+    d = normalize_dim(dim, y.ndim, "trapezoid")
+    n = y.shape[d]
+    if n == 0:  # PyTorch: zeros, with no gradient
+        return _make(xp_of(y.data).zeros(y.shape[:d] + y.shape[d + 1:], dtype=y.dtype))
+    hi = (slice(None),) * d + (slice(1, None),)
+    lo = (slice(None),) * d + (slice(0, n - 1),)
+    if x is None:  # PyTorch's form: h (sum y - (y_0 + y_last) / 2)
+        ends = ew.mul(ew.add(getitem(y, (slice(None),) * d + (0,)), getitem(y, (slice(None),) * d + (n - 1,))), 0.5)
+        return ew.mul(ew.sub(sum(y, d), ends), 1.0 if dx is None else dx)
+    mid = ew.mul(ew.add(getitem(y, hi), getitem(y, lo)), 0.5)
+    if x.ndim == 1:
+        shape = [1] * y.ndim
+        shape[d] = n
+        x = reshape(x, tuple(shape))
+    dxs = ew.sub(getitem(x, hi), getitem(x, lo))
+    return sum(ew.mul(mid, dxs), d)
+
+
+trapz = trapezoid

@@ -881,3 +881,31 @@ def diff(x, n=1, dim=-1, prepend=None, append=None):
         x = sub(getitem(x, hi), getitem(x, lo)) if x.dtype != np.bool_ else \
             _make(xp_of(x.data).logical_xor(x.data[hi], x.data[lo]))
     return x
+
+
+concat = cat
+
+
+def broadcast_tensors(*tensors):
+    """The tensors broadcast to their common shape."""
+    ts = _seq(tensors)
+    shape = np.broadcast_shapes(*[tuple(t.shape) for t in ts])
+    return tuple(broadcast_to(t, shape) if tuple(t.shape) != shape else t for t in ts)
+
+
+def unfold(x, dimension, size, step):
+    """Tensor.unfold: the windows of length ``size`` taken every ``step`` entries along
+    ``dimension``, as a new last dimension (a gather, so its adjoint sums overlaps)."""
+    from .indexing import index_select
+
+    d = normalize_dim(dimension, x.ndim, "unfold")
+    n = x.shape[d] if x.ndim else 1
+    if size < 0 or size > n or step <= 0:
+        raise ValueError(f"unfold: size {size} and step {step} do not fit dimension {dimension} of size {n}")
+    if x.ndim == 0:
+        return reshape(x, (1,))
+    starts = np.arange(0, n - size + 1, step)
+    idx = (starts[:, None] + np.arange(size)[None, :]).reshape(-1)
+    out = index_select(x, d, _make(idx.astype(np.int64)))
+    out = reshape(out, x.shape[:d] + (len(starts), size) + x.shape[d + 1:])
+    return movedim(out, d + 1, out.ndim - 1)

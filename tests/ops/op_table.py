@@ -612,6 +612,21 @@ op("chain_matmul", lambda a, b, c: md.chain_matmul(a, b, c),
    lambda a, b, c: T().linalg.multi_dot([a, b, c]),
    lambda rng: [Sample((rn(rng, 2, 3), rn(rng, 3, 4), rn(rng, 4, 2)))])
 
+op("logit", md.logit, tf("logit"), unary(lambda r, *s: np.asarray(r.uniform(0.1, 0.9, s))))
+op("sinc", md.sinc, tf("sinc"), unary(away))
+op("xlogy", md.xlogy, tf("xlogy"), binary(rn, pos))
+op("ldexp", md.ldexp, tf("ldexp"), binary(rn, rn, [((2, 3), (2, 3)), ((3,), ())]))
+op("dist", md.dist, tf("dist"),
+   lambda rng: [Sample((rn(rng, 2, 3), rn(rng, 3))), Sample((rn(rng, 4), rn(rng, 4)), {"p": 1})])
+op("trapezoid", md.trapezoid, tf("trapezoid"),
+   lambda rng: [Sample((rn(rng, 2, 5),)), Sample((rn(rng, 4, 2),), {"dim": 0, "dx": 0.5}),
+                Sample((rn(rng, 3, 4), np.sort(rn(rng, 4))))])
+op("unfold", lambda x, **k: x.unfold(**k), lambda x, **k: x.unfold(**k),
+   lambda rng: [Sample((rn(rng, 3, 5),), {"dimension": 1, "size": 2, "step": 2}),
+                Sample((rn(rng, 4, 2),), {"dimension": 0, "size": 3, "step": 1})])
+op("broadcast_tensors", lambda a, b: list(md.broadcast_tensors(a, b)), lambda a, b: list(T().broadcast_tensors(a, b)),
+   binary(rn, rn, [((2, 1), (3,))]))
+
 
 def _torch_index(idx):
     """NumPy index -> torch index (arrays become tensors)."""
@@ -751,6 +766,8 @@ _nd("nan_to_num_inf", lambda x: md.nan_to_num(x, nan=1.5, posinf=9.0), lambda x:
 _nd("scatter_multiply", lambda x, i, s: md.scatter(x, 0, i, s, reduce="multiply"),
     lambda x, i, s: T().scatter(x, 0, i, s, reduce="multiply"),
     lambda rng: [Sample((rn(rng, 3, 2), np.array([[0, 1], [0, 2]]), rn(rng, 2, 2)))])
+_nd("gcd_lcm", lambda a, b: [md.gcd(a, b), md.lcm(a, b)], lambda a, b: [T().gcd(a, b), T().lcm(a, b)],
+    _ints([12, 18, -4, 0], [8, 27, 6, 5]))
 _nd("is_nonzero", lambda x: md.tensor(md.is_nonzero(x)), lambda x: T().tensor(T().is_nonzero(x)),
     lambda rng: [Sample((np.array([1.5]),)), Sample((np.array(0.0),))])
 
