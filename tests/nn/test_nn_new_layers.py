@@ -388,3 +388,17 @@ def test_lazy_layers_become_the_ordinary_ones():
     t = nn.LazyConvTranspose1d(5, 2)
     assert tuple(t(mathdl.tensor(np.zeros((1, 3, 4), np.float32))).shape) == (1, 5, 5)
     assert type(nn.LazyInstanceNorm1d().__call__(mathdl.tensor(_r(2, 3, 4)))) is mathdl.Tensor
+
+
+def test_layers_accept_device_like_pytorch():
+    import inspect
+
+    for cls in (nn.Linear, nn.Conv2d, nn.Conv3d, nn.BatchNorm2d, nn.LayerNorm, nn.Embedding, nn.EmbeddingBag,
+                nn.InstanceNorm2d, nn.RMSNorm, nn.GroupNorm, nn.MultiheadAttention, nn.TransformerEncoderLayer,
+                nn.LazyLinear, nn.PReLU, nn.Bilinear, nn.ConvTranspose1d):
+        names = list(inspect.signature(cls.__init__).parameters)
+        assert names.index("device") + 1 == names.index("dtype"), cls.__name__  # PyTorch's order
+    m = nn.Linear(3, 2, device="cpu", dtype=mathdl.float64)
+    assert m.weight.dtype == np.float64
+    assert nn.InstanceNorm1d(3, affine=True, dtype=mathdl.float64).weight.dtype == np.float64
+    assert nn.Conv2d(1, 2, 3, device="cpu").weight.dtype == np.float32

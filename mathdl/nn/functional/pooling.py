@@ -22,7 +22,8 @@ import numpy as np
 
 from ...autograd.tensor import Tensor
 from ...ops import elementwise as ew
-from ...ops.conv import adaptive_avg_pool2d, avg_pool1d, avg_pool2d, max_pool1d, max_pool2d
+from ...ops.conv import adaptive_avg_pool2d, avg_pool1d, avg_pool2d, max_pool2d
+from ...ops.conv import max_pool1d as _max_pool1d
 from ...ops.indexing import getitem
 from ...ops.reduce import amax
 from ...ops.indexing import scatter_add
@@ -319,3 +320,11 @@ def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_siz
                          f"{tuple(getattr(input, 'shape', ()))}")
     out = _unpool_size("max_unpool1d", input.shape[2:], kernel_size, stride, padding, output_size)
     return _unpool("max_unpool1d", input, indices, out)
+
+
+def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """Max over (dilated) windows of an (N, C, L) input; with ``return_indices`` also the index of
+    each maximum along L."""
+    if return_indices:
+        return max_pool1d_with_indices(input, kernel_size, stride, padding, dilation, ceil_mode)
+    return _max_pool1d(input, kernel_size, stride, padding, dilation, ceil_mode)

@@ -26,7 +26,7 @@ import numpy as np
 from ... import backend
 from .. import functional as F
 from ._args import size_arg
-from .module import Module, Parameter
+from .module import _to_device, Module, Parameter
 
 __all__ = [
     "ReLU", "ReLU6", "Sigmoid", "Tanh", "SiLU", "Mish", "SELU", "Softsign", "Hardsigmoid", "Hardswish",
@@ -112,11 +112,12 @@ class LeakyReLU(Module):
 class PReLU(Module):
     """x if x > 0 else a x with a learnable slope: one shared, or one per channel (axis 1)."""
 
-    def __init__(self, num_parameters: int = 1, init: float = 0.25, dtype=None):
+    def __init__(self, num_parameters: int = 1, init: float = 0.25, device=None, dtype=None):
         super().__init__()
         self.num_parameters = size_arg("PReLU", "num_parameters", num_parameters)
         self.init = float(init)
         self.weight = Parameter(np.full((self.num_parameters,), init, dtype=backend.as_dtype(dtype)))
+        _to_device(self, device)
 
     def reset_parameters(self):
         self.weight.data[...] = self.init
@@ -162,13 +163,14 @@ class GELU(Module):
 class Swish(Module):
     """x sigmoid(beta x); with ``learnable=True`` beta is a Parameter (a scalar)."""
 
-    def __init__(self, beta: float = 1.0, learnable: bool = False, dtype=None):
+    def __init__(self, beta: float = 1.0, learnable: bool = False, device=None, dtype=None):
         super().__init__()
         self.learnable = learnable
         if learnable:
             self.beta = Parameter(np.asarray(beta, dtype=backend.as_dtype(dtype)))
         else:
             self.beta = float(beta)
+        _to_device(self, device)
 
     def forward(self, x):
         return F.swish(x, self.beta)

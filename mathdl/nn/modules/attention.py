@@ -24,7 +24,7 @@ from .. import functional as F
 from .. import init
 from .linear import Linear
 from ._args import size_arg
-from .module import Module, Parameter
+from .module import _to_device, Module, Parameter
 
 __all__ = ["MultiheadAttention"]
 
@@ -48,7 +48,7 @@ class MultiheadAttention(Module):
     """Multi-head attention with PyTorch's parameters, masks and return values (see module doc)."""
 
     def __init__(self, embed_dim, num_heads, dropout=0.0, bias=True, add_bias_kv=False, add_zero_attn=False,
-                 kdim=None, vdim=None, batch_first=False, dtype=None):
+                 kdim=None, vdim=None, batch_first=False, device=None, dtype=None):
         super().__init__()
         if add_bias_kv or add_zero_attn:
             raise NotImplementedError("MultiheadAttention: add_bias_kv and add_zero_attn are not supported")
@@ -86,6 +86,7 @@ class MultiheadAttention(Module):
         self.store_attn_weights = False  # set by mathdl.analysis.attention_maps
         self.last_attn_weights = None
         self._reset_parameters()
+        _to_device(self, device)
 
     def _reset_parameters(self):
         if self._qkv_same_embed_dim:

@@ -17,7 +17,7 @@ from ...ops.normalization import batch_norm as _batch_norm
 from .. import functional as F
 from .. import init
 from ._args import size_arg
-from .module import Module, Parameter
+from .module import _to_device, Module, Parameter
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d"]
 
@@ -33,7 +33,7 @@ class _BatchNorm(Module):
     _expected_dims: tuple = ()
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
-                 track_running_stats: bool = True, dtype=None):
+                 track_running_stats: bool = True, device=None, dtype=None):
         super().__init__()
         size_arg(type(self).__name__, "num_features", num_features)
         if eps < 0:
@@ -55,6 +55,7 @@ class _BatchNorm(Module):
             self.register_buffer("running_mean", None)
             self.register_buffer("running_var", None)
             self.register_buffer("num_batches_tracked", None)
+        _to_device(self, device)
 
     def reset_running_stats(self):
         if self.track_running_stats:

@@ -21,7 +21,7 @@ from ...ops import conv as C
 from .. import functional as F
 from .. import init
 from ._args import size_arg, tuple_arg
-from .module import Module, Parameter
+from .module import _to_device, Module, Parameter
 
 __all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"]
 
@@ -78,7 +78,7 @@ class Conv2d(_ConvNd):
     """2-D convolution layer: weight (out_channels, in_channels/groups, kh, kw), bias (out_channels,)."""
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
-                 bias=True, padding_mode="zeros", dtype=None):
+                 bias=True, padding_mode="zeros", device=None, dtype=None):
         super().__init__()
         if padding_mode != "zeros":
             raise NotImplementedError(f"Conv2d: padding_mode {padding_mode!r} is not supported; only 'zeros'")
@@ -92,6 +92,7 @@ class Conv2d(_ConvNd):
         self.weight = _empty((out_channels, in_channels // groups) + self.kernel_size, dtype)
         self.bias = _empty((out_channels,), dtype) if bias else None
         self.reset_parameters()
+        _to_device(self, device)
 
     def reset_parameters(self):
         _reset_conv(self.weight, self.bias)
@@ -120,7 +121,7 @@ class Conv1d(_ConvNd):
     _ndim = 1
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
-                 bias=True, padding_mode="zeros", dtype=None):
+                 bias=True, padding_mode="zeros", device=None, dtype=None):
         super().__init__()
         if padding_mode != "zeros":
             raise NotImplementedError(f"Conv1d: padding_mode {padding_mode!r} is not supported; only 'zeros'")
@@ -134,6 +135,7 @@ class Conv1d(_ConvNd):
         self.weight = _empty((out_channels, in_channels // groups) + self.kernel_size, dtype)
         self.bias = _empty((out_channels,), dtype) if bias else None
         self.reset_parameters()
+        _to_device(self, device)
 
     def reset_parameters(self):
         _reset_conv(self.weight, self.bias)
@@ -157,7 +159,7 @@ class ConvTranspose2d(_ConvNd):
     """Transposed 2-D convolution: weight (in_channels, out_channels/groups, kh, kw), bias (out,)."""
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0,
-                 groups=1, bias=True, dilation=1, padding_mode="zeros", dtype=None):
+                 groups=1, bias=True, dilation=1, padding_mode="zeros", device=None, dtype=None):
         super().__init__()
         if padding_mode != "zeros":
             raise NotImplementedError(f"ConvTranspose2d: padding_mode {padding_mode!r} is not supported")
@@ -172,6 +174,7 @@ class ConvTranspose2d(_ConvNd):
         self.weight = _empty((in_channels, out_channels // groups) + self.kernel_size, dtype)
         self.bias = _empty((out_channels,), dtype) if bias else None
         self.reset_parameters()
+        _to_device(self, device)
 
     def reset_parameters(self):
         _reset_conv(self.weight, self.bias)
@@ -205,7 +208,7 @@ class Conv3d(_ConvNd):
     _ndim = 3
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
-                 bias=True, padding_mode="zeros", dtype=None):
+                 bias=True, padding_mode="zeros", device=None, dtype=None):
         super().__init__()
         if padding_mode != "zeros":
             raise NotImplementedError(f"Conv3d: padding_mode {padding_mode!r} is not supported; only 'zeros'")
@@ -219,6 +222,7 @@ class Conv3d(_ConvNd):
         self.weight = _empty((out_channels, in_channels // groups) + self.kernel_size, dtype)
         self.bias = _empty((out_channels,), dtype) if bias else None
         self.reset_parameters()
+        _to_device(self, device)
 
     def reset_parameters(self):
         _reset_conv(self.weight, self.bias)
@@ -242,7 +246,7 @@ class ConvTranspose1d(_ConvNd):
     _ndim = 1
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0,
-                 groups=1, bias=True, dilation=1, padding_mode="zeros", dtype=None):
+                 groups=1, bias=True, dilation=1, padding_mode="zeros", device=None, dtype=None):
         super().__init__()
         if padding_mode != "zeros":
             raise NotImplementedError(f"ConvTranspose1d: padding_mode {padding_mode!r} is not supported")
@@ -257,6 +261,7 @@ class ConvTranspose1d(_ConvNd):
         self.weight = _empty((in_channels, out_channels // groups) + self.kernel_size, dtype)
         self.bias = _empty((out_channels,), dtype) if bias else None
         self.reset_parameters()
+        _to_device(self, device)
 
     def reset_parameters(self):
         _reset_conv(self.weight, self.bias)
@@ -285,7 +290,7 @@ class ConvTranspose3d(_ConvNd):
     _ndim = 3
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0,
-                 groups=1, bias=True, dilation=1, padding_mode="zeros", dtype=None):
+                 groups=1, bias=True, dilation=1, padding_mode="zeros", device=None, dtype=None):
         super().__init__()
         if padding_mode != "zeros":
             raise NotImplementedError(f"ConvTranspose3d: padding_mode {padding_mode!r} is not supported")
@@ -300,6 +305,7 @@ class ConvTranspose3d(_ConvNd):
         self.weight = _empty((in_channels, out_channels // groups) + self.kernel_size, dtype)
         self.bias = _empty((out_channels,), dtype) if bias else None
         self.reset_parameters()
+        _to_device(self, device)
 
     def reset_parameters(self):
         _reset_conv(self.weight, self.bias)

@@ -14,6 +14,7 @@ from ...autograd.tensor import Tensor
 from ...ops.shape import reshape
 from .. import functional as F
 from .batchnorm import _BatchNorm
+from .module import _to_device
 
 __all__ = ["InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d"]
 
@@ -21,8 +22,10 @@ __all__ = ["InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d"]
 class _InstanceNorm(_BatchNorm):
     _spatial = 1
 
-    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False, track_running_stats=False, dtype=None):
-        super().__init__(num_features, eps, momentum, affine, track_running_stats, dtype)
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False, track_running_stats=False, device=None,
+                 dtype=None):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, dtype=dtype)
+        _to_device(self, device)
 
     def extra_repr(self):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "

@@ -52,15 +52,16 @@ class LazyLinear(_Lazy):
 
     cls_to_become = Linear
 
-    def __init__(self, out_features, bias=True, dtype=None):
-        super().__init__(out_features=out_features, bias=bias, dtype=dtype)
+    def __init__(self, out_features, bias=True, device=None, dtype=None):
+        super().__init__(out_features=out_features, bias=bias, device=device, dtype=dtype)
 
 
 class _LazyConv(_Lazy):
     def __init__(self, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True,
-                 padding_mode="zeros", dtype=None):
+                 padding_mode="zeros", device=None, dtype=None):
         super().__init__(out_channels=out_channels, kernel_size=kernel_size, stride=stride, padding=padding,
-                         dilation=dilation, groups=groups, bias=bias, padding_mode=padding_mode, dtype=dtype)
+                         dilation=dilation, groups=groups, bias=bias, padding_mode=padding_mode, device=device,
+                         dtype=dtype)
 
 
 class LazyConv1d(_LazyConv):
@@ -83,10 +84,10 @@ class LazyConv3d(_LazyConv):
 
 class _LazyConvTranspose(_Lazy):
     def __init__(self, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1, bias=True,
-                 dilation=1, padding_mode="zeros", dtype=None):
+                 dilation=1, padding_mode="zeros", device=None, dtype=None):
         super().__init__(out_channels=out_channels, kernel_size=kernel_size, stride=stride, padding=padding,
                          output_padding=output_padding, groups=groups, bias=bias, dilation=dilation,
-                         padding_mode=padding_mode, dtype=dtype)
+                         padding_mode=padding_mode, device=device, dtype=dtype)
 
 
 class LazyConvTranspose1d(_LazyConvTranspose):
@@ -110,10 +111,11 @@ class LazyConvTranspose3d(_LazyConvTranspose):
 class _LazyNorm(_Lazy):
     _affine = True
 
-    def __init__(self, eps=1e-5, momentum=0.1, affine=None, track_running_stats=None, dtype=None):
+    def __init__(self, eps=1e-5, momentum=0.1, affine=None, track_running_stats=None, device=None, dtype=None):
         affine = self._affine if affine is None else affine
         track = self._affine if track_running_stats is None else track_running_stats
-        super().__init__(eps=eps, momentum=momentum, affine=affine, track_running_stats=track, dtype=dtype)
+        super().__init__(eps=eps, momentum=momentum, affine=affine, track_running_stats=track, device=device,
+                         dtype=dtype)
 
 
 class LazyBatchNorm1d(_LazyNorm):

@@ -15,7 +15,7 @@ from ... import backend
 from .. import functional as F
 from .. import init
 from ._args import size_arg
-from .module import Module, Parameter
+from .module import _to_device, Module, Parameter
 
 __all__ = ["Identity", "Linear", "Bilinear"]
 
@@ -37,7 +37,7 @@ class Identity(Module):
 class Linear(Module):
     """y = x W^T + b with W of shape (out_features, in_features)."""
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype=None, device=None):
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, device=None, dtype=None):
         super().__init__()
         self.in_features = size_arg("Linear", "in_features", in_features, 0)
         self.out_features = size_arg("Linear", "out_features", out_features, 0)
@@ -72,7 +72,8 @@ class Linear(Module):
 class Bilinear(Module):
     """y_k = x1^T W_k x2 + b_k with W of shape (out_features, in1_features, in2_features)."""
 
-    def __init__(self, in1_features: int, in2_features: int, out_features: int, bias: bool = True, dtype=None):
+    def __init__(self, in1_features: int, in2_features: int, out_features: int, bias: bool = True, device=None,
+                 dtype=None):
         super().__init__()
         self.in1_features, self.in2_features, self.out_features = (
             size_arg("Bilinear", n, v, 0) for n, v in (("in1_features", in1_features), ("in2_features", in2_features),
@@ -83,6 +84,7 @@ class Bilinear(Module):
         else:
             self.register_parameter("bias", None)
         self.reset_parameters()
+        _to_device(self, device)
 
     def reset_parameters(self):
         bound = 1 / math.sqrt(self.in1_features)

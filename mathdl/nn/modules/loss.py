@@ -20,7 +20,7 @@ from ...backend import get_default_dtype
 from ...ops.losses import log_sigmoid
 from ..functional import loss as L
 from ._args import size_arg
-from .module import Module, Parameter
+from .module import _to_device, Module, Parameter
 
 __all__ = [
     "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "CrossEntropyLoss", "NLLLoss", "BCELoss",
@@ -266,7 +266,7 @@ class AdaptiveRobustLoss(_Loss):
     """
 
     def __init__(self, num_dims=1, alpha_lo=0.001, alpha_hi=1.999, alpha_init=None, scale_lo=1e-5,
-                 scale_init=1.0, reduction="mean", dtype=None):
+                 scale_init=1.0, reduction="mean", device=None, dtype=None):
         super().__init__(reduction)
         if not 0 <= alpha_lo <= alpha_hi <= L.ALPHA_TABLE_MAX:
             raise ValueError(f"AdaptiveRobustLoss: need 0 <= alpha_lo <= alpha_hi <= {L.ALPHA_TABLE_MAX}, got "
@@ -290,6 +290,7 @@ class AdaptiveRobustLoss(_Loss):
         v = scale_init - scale_lo
         inv_softplus = v + math.log(-math.expm1(-v))  # log(e^v - 1), stable
         self.latent_scale = Parameter(np.full(self.num_dims, inv_softplus, dtype=dt))
+        _to_device(self, device)
 
     def alpha(self):
         """The current shape parameter(s), a tensor of shape (num_dims,)."""

@@ -540,6 +540,12 @@ class Module:
         self.__dict__.update(state)
 
 
+def _to_device(module, device):
+    """Move a freshly built layer to ``device`` (the ``device=`` argument of PyTorch's layers)."""
+    if device is not None and str(device) != "cpu":
+        module.to(str(device))
+
+
 def _count_note(n):
     return "" if not n else f"  # {n:,} param" + ("s" if n != 1 else "")
 

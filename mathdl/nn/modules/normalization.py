@@ -17,7 +17,7 @@ from ...ops import conv as C
 from .. import functional as F
 from .. import init
 from ._args import size_arg
-from .module import Module, Parameter
+from .module import _to_device, Module, Parameter
 
 __all__ = ["LayerNorm", "GroupNorm", "RMSNorm", "LocalResponseNorm"]
 
@@ -32,7 +32,7 @@ class LayerNorm(Module):
     """y = (x - mean) / sqrt(var + eps) * weight + bias over the trailing ``normalized_shape`` axes."""
 
     def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True, bias: bool = True,
-                 dtype=None):
+                 device=None, dtype=None):
         super().__init__()
         self.normalized_shape = _shape_arg("LayerNorm", normalized_shape)
         self.eps = float(eps)
@@ -46,6 +46,7 @@ class LayerNorm(Module):
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
+        _to_device(self, device)
 
     def reset_parameters(self):
         if self.weight is not None:
@@ -67,7 +68,7 @@ class LayerNorm(Module):
 class GroupNorm(Module):
     """Group normalization: per sample over groups of C/num_groups channels; weight, bias (C,)."""
 
-    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, dtype=None):
+    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, device=None, dtype=None):
         super().__init__()
         size_arg("GroupNorm", "num_groups", num_groups)
         size_arg("GroupNorm", "num_channels", num_channels)
@@ -80,6 +81,7 @@ class GroupNorm(Module):
             self.bias = Parameter(np.zeros(num_channels, dtype=dt))
         else:
             self.weight = self.bias = None
+        _to_device(self, device)
 
     def extra_repr(self):
         return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
@@ -95,7 +97,7 @@ class RMSNorm(Module):
     """y = x / sqrt(mean(x^2) + eps) * weight over the trailing ``normalized_shape`` axes
     (eps None: the dtype's machine epsilon)."""
 
-    def __init__(self, normalized_shape, eps=None, elementwise_affine=True, dtype=None):
+    def __init__(self, normalized_shape, eps=None, elementwise_affine=True, device=None, dtype=None):
         super().__init__()
         self.normalized_shape = _shape_arg("RMSNorm", normalized_shape)
         self.eps = eps
@@ -104,6 +106,7 @@ class RMSNorm(Module):
             self.weight = Parameter(np.ones(self.normalized_shape, dtype=backend.as_dtype(dtype)))
         else:
             self.register_parameter("weight", None)
+        _to_device(self, device)
 
     def reset_parameters(self):
         if self.weight is not None:

@@ -78,16 +78,17 @@ class AvgPool2d(_Pool2d):
 
 
 class MaxPool1d(Module):
-    """Max pooling over (N, C, L)."""
+    """Max pooling over (N, C, L); ``return_indices`` also gives each maximum's index along L."""
 
-    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False, ceil_mode=False):
         super().__init__()
         _pool_sizes("MaxPool1d", kernel_size, stride, padding, dilation, 1)
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
-        self.dilation, self.ceil_mode = dilation, ceil_mode
+        self.dilation, self.return_indices, self.ceil_mode = dilation, return_indices, ceil_mode
 
     def forward(self, x):
-        return C.max_pool1d(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode)
+        return F.max_pool1d(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
+                            self.return_indices)
 
 
 class AvgPool1d(Module):

@@ -12,7 +12,7 @@ from .. import functional as F
 from .. import init
 from .linear import _empty
 from ._args import size_arg
-from .module import Module, Parameter
+from .module import _to_device, Module, Parameter
 
 __all__ = ["Embedding", "EmbeddingBag"]
 
@@ -23,7 +23,7 @@ class Embedding(Module):
     The row ``padding_idx`` (if given) starts at zero and gets no gradient.
     """
 
-    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None, dtype=None,
+    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None, device=None, dtype=None,
                  _weight=None):
         super().__init__()
         self.num_embeddings = size_arg(type(self).__name__, "num_embeddings", num_embeddings, 0)
@@ -43,6 +43,7 @@ class Embedding(Module):
         else:
             self.weight = Parameter(_empty(num_embeddings, embedding_dim, dtype=dtype))
             self.reset_parameters()
+        _to_device(self, device)
 
     @classmethod
     def from_pretrained(cls, embeddings, freeze: bool = True, padding_idx=None):
@@ -74,7 +75,8 @@ class EmbeddingBag(Module):
     embedding_dim) ~ N(0, 1); bags are the rows of a 2-D input or given by ``offsets`` into a 1-D one."""
 
     def __init__(self, num_embeddings, embedding_dim, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
-                 mode="mean", sparse=False, _weight=None, include_last_offset=False, padding_idx=None, dtype=None):
+                 mode="mean", sparse=False, _weight=None, include_last_offset=False, padding_idx=None, device=None,
+                 dtype=None):
         super().__init__()
         self.num_embeddings = size_arg("EmbeddingBag", "num_embeddings", num_embeddings, 0)
         self.embedding_dim = size_arg("EmbeddingBag", "embedding_dim", embedding_dim, 0)
@@ -98,6 +100,7 @@ class EmbeddingBag(Module):
         else:
             self.weight = Parameter(_empty(num_embeddings, embedding_dim, dtype=dtype))
             self.reset_parameters()
+        _to_device(self, device)
 
     @classmethod
     def from_pretrained(cls, embeddings, freeze=True, mode="mean", include_last_offset=False, padding_idx=None):

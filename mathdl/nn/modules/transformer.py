@@ -29,7 +29,7 @@ from .container import ModuleList
 from .dropout import Dropout
 from .linear import Linear
 from ._args import size_arg
-from .module import Module, Parameter
+from .module import _to_device, Module, Parameter
 from .normalization import LayerNorm
 
 __all__ = [
@@ -55,7 +55,7 @@ class _PositionalEncoding(Module):
 class SinusoidalPositionalEncoding(_PositionalEncoding):
     """x + PE[:L] with PE[p, 2i] = sin(p / 10000^(2i/D)), PE[p, 2i+1] = cos(p / 10000^(2i/D)), then dropout."""
 
-    def __init__(self, d_model, max_len=5000, dropout=0.0, batch_first=True, dtype=None):
+    def __init__(self, d_model, max_len=5000, dropout=0.0, batch_first=True, device=None, dtype=None):
         super().__init__()
         size_arg(type(self).__name__, "d_model", d_model)
         size_arg(type(self).__name__, "max_len", max_len)
@@ -67,6 +67,7 @@ class SinusoidalPositionalEncoding(_PositionalEncoding):
         pe[:, 1::2] = np.cos(pos * div)[:, : d_model // 2]
         self.register_buffer("pe", Tensor._make(pe.astype(backend.as_dtype(dtype))), persistent=False)
         self.dropout = Dropout(dropout)
+        _to_device(self, device)
 
     def forward(self, x):
         L = self._length(x)
@@ -79,7 +80,7 @@ class SinusoidalPositionalEncoding(_PositionalEncoding):
 class LearnedPositionalEncoding(_PositionalEncoding):
     """x + P[:L] with a trained table P of shape (max_len, D) (init N(0, 0.02^2)), then dropout."""
 
-    def __init__(self, d_model, max_len=512, dropout=0.0, batch_first=True, dtype=None):
+    def __init__(self, d_model, max_len=512, dropout=0.0, batch_first=True, device=None, dtype=None):
         super().__init__()
         size_arg(type(self).__name__, "d_model", d_model)
         size_arg(type(self).__name__, "max_len", max_len)
@@ -87,6 +88,7 @@ class LearnedPositionalEncoding(_PositionalEncoding):
         self.weight = Parameter(np.zeros((max_len, d_model), dtype=backend.as_dtype(dtype)))
         init.normal_(self.weight, 0.0, 0.02)
         self.dropout = Dropout(dropout)
+        _to_device(self, device)
 
     def forward(self, x):
         L = self._length(x)
@@ -156,9 +158,10 @@ class TransformerEncoderLayer(_TransformerLayer):
     """Self-attention and feed-forward blocks with residuals and layer norms (post- or pre-norm)."""
 
     def __init__(self, d_model, nhead, dim_feedforward=2048, dropout=0.1, activation="relu", layer_norm_eps=1e-5,
-                 batch_first=False, norm_first=False, bias=True, dtype=None):
+                 batch_first=False, norm_first=False, bias=True, device=None, dtype=None):
         super().__init__("TransformerEncoderLayer", False, d_model, nhead, dim_feedforward, dropout, activation,
                          layer_norm_eps, batch_first, norm_first, bias, dtype)
+        _to_device(self, device)
 
     def _ff_block(self, x):
         return self._ff(x, self.dropout2)
@@ -178,9 +181,10 @@ class TransformerDecoderLayer(_TransformerLayer):
     """Self-attention, cross-attention to ``memory`` and feed-forward blocks (post- or pre-norm)."""
 
     def __init__(self, d_model, nhead, dim_feedforward=2048, dropout=0.1, activation="relu", layer_norm_eps=1e-5,
-                 batch_first=False, norm_first=False, bias=True, dtype=None):
+                 batch_first=False, norm_first=False, bias=True, device=None, dtype=None):
         super().__init__("TransformerDecoderLayer", True, d_model, nhead, dim_feedforward, dropout, activation,
                          layer_norm_eps, batch_first, norm_first, bias, dtype)
+        _to_device(self, device)
 
     def _mha_block(self, x, mem, attn_mask, key_padding_mask, is_causal):
         x = self.multihead_attn(x, mem, mem, attn_mask=attn_mask, key_padding_mask=key_padding_mask,
@@ -257,7 +261,7 @@ class Transformer(Module):
 
     def __init__(self, d_model=512, nhead=8, num_encoder_layers=6, num_decoder_layers=6, dim_feedforward=2048,
                  dropout=0.1, activation="relu", custom_encoder=None, custom_decoder=None, layer_norm_eps=1e-5,
-                 batch_first=False, norm_first=False, bias=True, dtype=None):
+                 batch_first=False, norm_first=False, bias=True, device=None, dtype=None):
         super().__init__()
         _check_heads("Transformer", d_model, nhead)
         size_arg("Transformer", "num_encoder_layers", num_encoder_layers, 0)
@@ -279,6 +283,7 @@ class Transformer(Module):
         for p in self.parameters():
             if p.ndim > 1:
                 init.xavier_uniform_(p)
+        _to_device(self, device)
 
     @staticmethod
     def generate_square_subsequent_mask(sz, dtype=None):
