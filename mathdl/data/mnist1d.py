@@ -5,7 +5,8 @@ then applies, with the paper's parameters: zero padding to 36..60 points, random
 (up to 48), correlated noise (scale 0.25, Gaussian filter sigma 2), shear (0.75), scaling
 (0.4), i.i.d. noise (0.02) and interpolation back to 40 points; the whole set is then centred
 and scaled to unit standard deviation.  5000 examples (500 per class) with the package's seed 42
-are split 4000 / 1000 into train / test, the paper's split.
+are split 4000 / 1000 into train / test, the paper's split.  The split is fixed by the generator:
+the loader's ``seed`` (the training seed) is accepted and ignored; ``data_seed`` changes the data.
 
 The generator is the ``mnist1d`` package's ``make_dataset`` (no download is attempted: its
 ``get_dataset`` is never called).  It seeds NumPy's and Python's global generators; this loader
