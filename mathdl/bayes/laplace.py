@@ -326,11 +326,30 @@ class Laplace:
         lam = self._ggn_eigenvalues()
         return self.loglik - 0.5 * d * sq + 0.5 * self.num_params * math.log(d) - 0.5 * float(np.log(lam + d).sum())
 
-    def optimize_prior_precision(self, bounds=(1e-4, 1e4)):
-        """Set ``prior_precision`` to the maximizer of the marginal likelihood (over log delta); returns it."""
+    def optimize_prior_precision(self, bounds=(1e-4, 1e4), method="marglik", val_data=None, grid_size=21):
+        """Set ``prior_precision``; returns it.  ``method="marglik"``: the maximizer of the marginal likelihood
+        over log delta in ``bounds``; ``"val_nll"``: the grid point (``grid_size`` log-spaced in ``bounds``)
+        with the lowest NLL of the predictive on ``val_data`` = (x, y) (held-out data; classification)."""
         from scipy.optimize import minimize_scalar
 
         self._need_fit("the prior precision")
+        if method == "val_nll":
+            if val_data is None or self.likelihood != "classification":
+                raise ValueError("Laplace.optimize_prior_precision: 'val_nll' needs val_data=(x, y) and "
+                                 "likelihood='classification'")
+            xv, yv = (np.asarray(a.numpy() if hasattr(a, "numpy") else a) for a in val_data)
+            yv = yv.astype(np.int64)
+            best, best_nll = None, np.inf
+            for d in np.exp(np.linspace(math.log(bounds[0]), math.log(bounds[1]), grid_size)):
+                self.prior_precision = float(d)
+                p = self.predictive(xv)
+                nll = -np.log(np.clip(p[np.arange(len(yv)), yv], 1e-300, None)).mean()
+                if nll < best_nll:
+                    best, best_nll = float(d), nll
+            self.prior_precision = best
+            return best
+        if method != "marglik":
+            raise ValueError(f"Laplace.optimize_prior_precision: method must be 'marglik' or 'val_nll', got {method!r}")
         lo, hi = math.log(bounds[0]), math.log(bounds[1])
         res = minimize_scalar(lambda t: -self.log_marginal_likelihood(math.exp(t)), bounds=(lo, hi), method="bounded",
                               options={"xatol": 1e-6})

@@ -187,3 +187,21 @@ def test_functional_variance_is_j_sigma_jt(structure, conv):
     cov = la.posterior_covariance
     cov = np.diag(cov) if structure == "diag" else cov
     np.testing.assert_allclose(var, J @ cov @ J.transpose(0, 2, 1), rtol=1e-8, atol=1e-12)
+
+
+def test_prior_precision_by_validation_nll():
+    net = _mlp()
+    x, y = _data(20)
+    la = Laplace(net, subset="last_layer", hessian_structure="kron").fit((x[:12], y[:12]))
+    best = la.optimize_prior_precision(method="val_nll", val_data=(x[12:], y[12:]), grid_size=9)
+    grid = np.exp(np.linspace(math.log(1e-4), math.log(1e4), 9))
+    nlls = []
+    for d in grid:
+        la.prior_precision = d
+        p = la.predictive(x[12:])
+        nlls.append(-np.log(p[np.arange(8), y[12:]]).mean())
+    assert best == pytest.approx(grid[int(np.argmin(nlls))])
+    with pytest.raises(ValueError, match="val_data"):
+        la.optimize_prior_precision(method="val_nll")
+    with pytest.raises(ValueError, match="method"):
+        la.optimize_prior_precision(method="cv")
