@@ -44,3 +44,11 @@ def test_twelve_bit_task_and_datasets():
         assert X.shape == (100, d) and y.sum() == 50
     with pytest.raises(ValueError, match="unknown dataset"):
         make_dataset("D-IV")
+
+
+def test_information_plane_compression_rule():
+    from mathdl.experiments.information_plane import compression
+
+    # an early drop (units dying) is not compression; the loss of I(X;T) after fitting is
+    assert compression([(8, 0.1), (3, 0.2), (6, 0.97), (5, 0.99), (2, 1.0)]) == 4
+    assert compression([(8, 0.1), (3, 0.5), (4, 1.0)]) == 0
