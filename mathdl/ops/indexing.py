@@ -333,10 +333,13 @@ def scatter(x, dim, index, src=None, *, value=None, reduce=None):
         return ScatterAlong(idx, axis, False)(x, s)
     if reduce == "add":
         return ScatterAlong(idx, axis, True)(x, s)
-    if reduce == "multiply":
-        out = x.data.copy()
-        np.multiply.at(out, _along_index(idx, axis, xp), s.data)
-        return _make(out)
+    if reduce == "multiply":  # NumPy's multiply.at on the host (CuPy has no ufunc.at); no gradient
+        from ..backend import device_of, to_device
+
+        out = to_device(x.data, "cpu").copy()
+        host_idx = to_device(idx, "cpu")
+        np.multiply.at(out, _along_index(host_idx, axis, np), to_device(s.data, "cpu"))
+        return _make(to_device(out, device_of(x.data)))
     raise ValueError(f"scatter: reduce must be 'add' or 'multiply', got {reduce!r}")
 
 

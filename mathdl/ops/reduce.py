@@ -483,16 +483,21 @@ def _cum_extreme(x, dim, is_max):
     d = _scan_axis(x, dim, name)
     if x.ndim == 0:
         return MinMaxResult(x, _make(xp_of(x.data).zeros((), dtype=np.int64)))
+    from ..backend import device_of, to_device
+
     xp = xp_of(x.data)
-    a = x.data
-    acc = (xp.maximum if is_max else xp.minimum).accumulate(a, axis=d)
+    # the running indices come from NumPy's ufunc.accumulate (CuPy has none): computed on the
+    # host, then moved back; the values are a gather on the tensor's own device
+    a = to_device(x.data, "cpu")
+    acc = (np.maximum if is_max else np.minimum).accumulate(a, axis=d)
     shape = [1] * a.ndim
     shape[d] = a.shape[d]
-    pos = xp.arange(a.shape[d]).reshape(shape)
+    pos = np.arange(a.shape[d]).reshape(shape)
     hit = (a == acc)
     if a.dtype.kind == "f":
-        hit |= xp.isnan(a)
-    idx = xp.maximum.accumulate(xp.where(hit, pos, 0), axis=d).astype(np.int64)
+        hit |= np.isnan(a)
+    idx = np.maximum.accumulate(np.where(hit, pos, 0), axis=d).astype(np.int64)
+    idx = to_device(idx, device_of(x.data)) if xp is not np else idx
     return MinMaxResult(take_along_dim(x, _make(idx), d), _make(idx))
 
 

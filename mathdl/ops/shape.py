@@ -652,16 +652,19 @@ def repeat_interleave(x, repeats=None, dim=None, *, output_size=None):
     ``[0]*counts[0] + [1]*counts[1] + ...``."""
     from .indexing import index_select
 
+    from ..backend import device_of, to_device
+
     if repeats is None:
         r = x.data
         if r.ndim != 1 or r.dtype.kind not in "iu":
             raise TypeError("repeat_interleave: a single argument must be a 1-D integer tensor of counts")
-        return _make(np.repeat(np.arange(r.shape[0]), np.asarray(r)).astype(np.int64))
+        out = np.repeat(np.arange(r.shape[0]), to_device(r, "cpu")).astype(np.int64)
+        return _make(to_device(out, device_of(r)))
     if dim is None:
         x, dim = reshape(x, (-1,)), 0
     d = normalize_dim(dim, x.ndim, "repeat_interleave")
     rep = repeats.data if isinstance(repeats, Tensor) else repeats
-    rep = np.asarray(rep)
+    rep = np.asarray(to_device(rep, "cpu") if isinstance(repeats, Tensor) else rep)
     n = x.shape[d] if x.ndim else 1
     if rep.ndim and rep.shape[0] not in (1, n):
         raise ValueError(f"repeat_interleave: repeats must have {n} entries (or one), got {rep.shape[0]}")
@@ -670,7 +673,7 @@ def repeat_interleave(x, repeats=None, dim=None, *, output_size=None):
     idx = np.repeat(np.arange(n), rep.reshape(-1) if rep.ndim else int(rep))
     if x.ndim == 0:
         x = reshape(x, (1,))
-    return index_select(x, d, _make(idx.astype(np.int64)))
+    return index_select(x, d, _make(to_device(idx.astype(np.int64), device_of(x.data))))
 
 
 def atleast_1d(*xs):

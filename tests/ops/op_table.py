@@ -768,8 +768,6 @@ _nd("scatter_multiply", lambda x, i, s: md.scatter(x, 0, i, s, reduce="multiply"
     lambda rng: [Sample((rn(rng, 3, 2), np.array([[0, 1], [0, 2]]), rn(rng, 2, 2)))])
 _nd("gcd_lcm", lambda a, b: [md.gcd(a, b), md.lcm(a, b)], lambda a, b: [T().gcd(a, b), T().lcm(a, b)],
     _ints([12, 18, -4, 0], [8, 27, 6, 5]))
-_nd("is_nonzero", lambda x: md.tensor(md.is_nonzero(x)), lambda x: T().tensor(T().is_nonzero(x)),
-    lambda rng: [Sample((np.array([1.5]),)), Sample((np.array(0.0),))])
 
 DIFF_OPS = [o for o in OPS if o.grad]
 ALL_OPS = OPS + NONDIFF

@@ -137,6 +137,9 @@ def test_new_tensors_and_layout_methods():
     for op in ("eq", "ne", "lt", "le", "gt", "ge"):
         np.testing.assert_array_equal(getattr(x, op)(2.0).numpy(), getattr(xt, op)(2.0).numpy())
     assert x.get_device() == -1 and not x.is_cuda
+    assert md.is_nonzero(md.tensor([1.5])) and not md.is_nonzero(md.tensor(0.0))
+    with pytest.raises(RuntimeError, match="is_nonzero: expected a tensor with one entry"):
+        md.is_nonzero(md.ones(2))
 
 
 def test_inplace_methods_follow_the_inplace_policy():
