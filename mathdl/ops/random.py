@@ -31,10 +31,11 @@ def _gen(x, generator):
 
 def bernoulli(input, p=None, *, generator=None):
     """Draws of 1 with probability ``input`` (or ``p``), 0 otherwise, in input's dtype."""
-    probs = input.data if p is None else np.broadcast_to(np.asarray(p, dtype=input.dtype), input.shape)
+    xp = xp_of(input.data)
+    probs = input.data if p is None else xp.broadcast_to(xp.asarray(p, dtype=input.dtype), input.shape)
     if probs.dtype.kind != "f":
         raise TypeError(f"bernoulli: expected floating probabilities, got dtype {probs.dtype}")
-    if probs.size and (np.nanmin(probs) < 0 or np.nanmax(probs) > 1 or np.isnan(probs).any()):
+    if probs.size and not bool(((probs >= 0) & (probs <= 1)).all()):
         raise ValueError("bernoulli: probabilities must be in [0, 1]")
     u = _gen(input, generator).random(probs.shape)
     return _make((u < probs).astype(input.dtype))
@@ -43,7 +44,9 @@ def bernoulli(input, p=None, *, generator=None):
 def multinomial(input, num_samples, replacement=False, *, generator=None):
     """``num_samples`` category indices per row of non-negative weights ``input`` (1-D or 2-D),
     int64.  Without replacement, no index repeats (num_samples <= number of categories)."""
-    w = np.asarray(input.data, dtype=np.float64)
+    from ..backend import device_of, to_device
+
+    w = np.asarray(to_device(input.data, "cpu"), dtype=np.float64)  # drawn on the host, then moved back
     if w.ndim not in (1, 2):
         raise ValueError(f"multinomial: expected a 1-D or 2-D tensor of weights, got shape {tuple(w.shape)}")
     if w.size and (w.min() < 0 or not np.isfinite(w).all()):
@@ -56,7 +59,7 @@ def multinomial(input, num_samples, replacement=False, *, generator=None):
         raise ValueError(f"multinomial: cannot draw {num_samples} samples without replacement from {n} categories")
     if num_samples <= 0:
         raise ValueError(f"multinomial: num_samples must be positive, got {num_samples}")
-    g = _gen(input, generator)
+    g = generator_for(generator, np)
     p = rows / rows.sum(axis=1, keepdims=True)
     if replacement:
         cdf = np.cumsum(p, axis=1)
@@ -68,14 +71,14 @@ def multinomial(input, num_samples, replacement=False, *, generator=None):
         with np.errstate(divide="ignore"):
             keys = np.log(p) - np.log(-np.log(g.random(p.shape)))
         out = np.argsort(-keys, axis=1, kind="stable")[:, :num_samples]
-    out = out.astype(np.int64)
-    return _make(out.reshape(w.shape[:-1] + (num_samples,)))
+    out = out.astype(np.int64).reshape(w.shape[:-1] + (num_samples,))
+    return _make(to_device(out, device_of(input.data)))
 
 
 def poisson(input, generator=None):
     """Poisson draws with rates ``input`` (non-negative), in input's dtype."""
     rate = input.data
-    if rate.size and (rate.min() < 0 or np.isnan(rate).any()):
+    if rate.size and not bool((rate >= 0).all()):
         raise ValueError("poisson: rates must be non-negative")
     return _make(_gen(input, generator).poisson(rate).astype(input.dtype))
 
@@ -105,8 +108,8 @@ def normal_(x, mean=0.0, std=1.0, *, generator=None):
 
 def bernoulli_(x, p=0.5, *, generator=None):
     """Fill x with 1 with probability p (a number or a tensor), else 0."""
-    probs = p.data if isinstance(p, Tensor) else np.asarray(p, dtype=np.float64)
-    if np.size(probs) and (np.min(probs) < 0 or np.max(probs) > 1):
+    probs = p.data if isinstance(p, Tensor) else float(p)
+    if not bool(((probs >= 0) & (probs <= 1)).all() if isinstance(p, Tensor) else 0 <= probs <= 1):
         raise ValueError("bernoulli_: probabilities must be in [0, 1]")
     u = _gen(x, generator).random(x.shape)
     return assign_(x, _make((u < probs).astype(x.dtype)))
@@ -139,7 +142,7 @@ def cauchy_(x, median=0.0, sigma=1.0, *, generator=None):
     """Fill x with draws from the Cauchy distribution (median, sigma)."""
     _floating(x, "cauchy_")
     u = _gen(x, generator).random(x.shape)
-    return assign_(x, _make((median + sigma * np.tan(np.pi * (u - 0.5))).astype(x.dtype)))
+    return assign_(x, _make((median + sigma * xp_of(u).tan(np.pi * (u - 0.5))).astype(x.dtype)))
 
 
 def random_(x, from_=0, to=None, *, generator=None):
