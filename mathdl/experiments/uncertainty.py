@@ -237,7 +237,8 @@ def _compare(per_seed, methods, metrics_):
         out[m] = {}
         for k in metrics_:
             a, b = np.asarray(per_seed[m][k]), np.asarray(base[k])
-            if np.isnan(a).any() or np.isnan(b).any():
+            a, b = a[np.isfinite(a)], b[np.isfinite(b)]  # misclassification AUROC is undefined with no errors
+            if a.size == 0 or b.size == 0:
                 continue
             gain = float(a.mean() - b.mean()) if HIGHER[k] else float(b.mean() - a.mean())
             p = welch_p(a, b)
@@ -270,14 +271,19 @@ def run(quick=False, seeds=(0, 1, 2), out=None, datasets=("digits", "breast_canc
                                                           f"{ds}, seed {s}")))
             log(f"{ds} seed {s}: " + ", ".join(f"{m} acc {per_seed[m]['accuracy'][-1]:.3f}" for m in methods))
         mets = [k for k in METRICS if per_seed["deterministic"][k]]
-        numbers[ds] = {m: {k: spread(per_seed[m][k]) for k in mets if not np.isnan(per_seed[m][k]).any()}
-                       for m in methods}
+        numbers[ds] = {m: {k: spread([v for v in per_seed[m][k] if np.isfinite(v)]) for k in mets
+                           if np.isfinite(per_seed[m][k]).any()} for m in methods}
         comparison[ds] = _compare(per_seed, methods, mets)
     summary = []
     for ds, comp in comparison.items():
         for m, row in comp.items():
             wins = [f"{k} by {v['gain']:+.3g} (p={v['p']:.2g})" for k, v in row.items() if v["beats"]]
-            summary.append(f"{ds}: {m} beats the deterministic net on " + (", ".join(wins) if wins else "nothing"))
+            worse = [f"{k} by {-v['gain']:.3g} (p={v['p']:.2g})" for k, v in row.items()
+                     if v["gain"] < 0 and not np.isnan(v["p"]) and v["p"] < 0.05]
+            summary.append(f"{ds}: {m} beats the deterministic net on " + (", ".join(wins) if wins else "nothing")
+                           + (f"; is significantly worse on {', '.join(worse)}" if worse else "")
+                           + (f"; OOD AUROC gain {row['ood_auroc']['gain']:+.4f} (p={row['ood_auroc']['p']:.2g})"
+                              if "ood_auroc" in row else ""))
     verdict = _verdict(comparison)
     result = {"numbers": numbers, "comparison": comparison, "summary": summary, "verdict": verdict.as_dict(),
               "figures": figures, "config": {"quick": bool(quick), "seeds": list(seeds), **cfg},
@@ -314,12 +320,18 @@ def table(result) -> str:
     """A markdown table per dataset: mean ± std over seeds of every metric and method."""
     lines = []
     for ds, rows in result["numbers"].items():
-        mets = list(next(iter(rows.values())))
+        mets = [k for k in METRICS if any(k in r for r in rows.values())]
         lines.append(f"\n### {ds}\n")
         lines.append("| method | " + " | ".join(mets) + " |")
         lines.append("|---" * (len(mets) + 1) + "|")
         for m, r in rows.items():
-            lines.append(f"| {m} | " + " | ".join(f"{r[k]['mean']:.3f} ± {r[k]['std']:.3f}" for k in mets) + " |")
+            n = r["accuracy"]["n"]
+
+            def cell(k, r=r, n=n):
+                if k not in r:
+                    return "—"
+                return f"{r[k]['mean']:.3f} ± {r[k]['std']:.3f}" + (f" (n={r[k]['n']})" if r[k]["n"] != n else "")
+            lines.append(f"| {m} | " + " | ".join(cell(k) for k in mets) + " |")
     lines.append("\n" + "\n".join(result["summary"]))
     lines.append(f"\nverdict: {result['verdict']['verdict']} ({result['verdict']['why']})\n")
     return "\n".join(lines) + "\n"
