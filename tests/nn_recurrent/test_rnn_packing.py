@@ -1,5 +1,5 @@
 """nn.utils.rnn (pad_sequence, pack_padded_sequence, pad_packed_sequence, pack_sequence) against
-PyTorch, and the clear errors of the recurrent layers on bad input."""
+PyTorch (skipped without it), and the clear errors of the recurrent layers on bad input."""
 
 import numpy as np
 import pytest
@@ -7,9 +7,6 @@ import pytest
 import mathdl as md
 from mathdl.nn.modules import recurrent as R
 from mathdl.nn.utils import rnn as U
-
-torch = pytest.importorskip("torch")
-
 
 def _seqs(lengths, feat=2, seed=0):
     rng = np.random.default_rng(seed)
@@ -19,6 +16,7 @@ def _seqs(lengths, feat=2, seed=0):
 @pytest.mark.parametrize("batch_first", [False, True])
 @pytest.mark.parametrize("side", ["right", "left"])
 def test_pad_sequence_matches_torch(batch_first, side):
+    torch = pytest.importorskip("torch")
     arrs = _seqs([3, 1, 4])
     m = U.pad_sequence([md.tensor(a) for a in arrs], batch_first=batch_first, padding_value=-1.0, padding_side=side)
     t = torch.nn.utils.rnn.pad_sequence([torch.tensor(a) for a in arrs], batch_first=batch_first, padding_value=-1.0,
@@ -29,6 +27,7 @@ def test_pad_sequence_matches_torch(batch_first, side):
 @pytest.mark.parametrize("enforce_sorted,lengths", [(True, [4, 3, 1]), (False, [1, 4, 3])])
 @pytest.mark.parametrize("batch_first", [False, True])
 def test_pack_and_pad_roundtrip_matches_torch(enforce_sorted, lengths, batch_first):
+    torch = pytest.importorskip("torch")
     arrs = _seqs(lengths)
     pm = U.pad_sequence([md.tensor(a, requires_grad=True) for a in arrs], batch_first=batch_first)
     pt = torch.nn.utils.rnn.pad_sequence([torch.tensor(a) for a in arrs], batch_first=batch_first)
