@@ -31,12 +31,33 @@ import numpy as np
 
 from . import verdict as V
 
-__all__ = ["LEAD_H200_FIGURES", "measure", "run", "main"]
+__all__ = ["LEAD_H200_FIGURES", "RULE", "gpu_verdict", "measure", "run", "main"]
 
 #: measured by the project lead on an NVIDIA H200: milliseconds per float32 training step (context only)
 LEAD_H200_FIGURES = {"device": "NVIDIA H200 (one GPU)", "unit": "ms per float32 training step",
                      "mathdl_cupy_vs_torch_cuda": {"MLP": [2.741, 1.406], "ResNet-20": [124.1, 7.2],
                                                    "transformer": [12.5, 4.8]}}
+
+
+RULE = ("speed-up = GPU / CPU images per second of ResNet-50 at 224 x 224; holds if >= 10, holds only partly if "
+        ">= 2, else does not hold; not testable without a ResNet-50 GPU figure")
+
+
+def gpu_verdict(cpu_images_per_s, gpu_figures, size):
+    """The verdict from CPU images/s ({"inference", "training"}) and GPU figures (or None); returns
+    (Verdict, {kind: speed-up})."""
+    keys = [k for k in ("inference", "training") if gpu_figures and f"resnet50_{k}_images_per_s" in gpu_figures]
+    if keys and size == 224:
+        speedups = {k: float(gpu_figures[f"resnet50_{k}_images_per_s"]) / cpu_images_per_s[k] for k in keys}
+        v = V.at_least(min(speedups.values()), 10, partly=2,
+                       what="GPU / CPU speed-up (the smaller of inference and training)")
+        return V.Verdict(v.verdict, RULE, v.why + f" on {gpu_figures.get('device', 'the given GPU')}"), speedups
+    return V.Verdict(V.NOT_TESTABLE, RULE,
+                     "no GPU here and no ResNet-50 GPU figure supplied (--gpu-figures); the lead's H200 figures are "
+                     "for ResNet-20 training steps and compare mathdl-on-CuPy with PyTorch on the same GPU (124.1 vs "
+                     "7.2 ms), which says how far mathdl's GPU path is from PyTorch's, not how a GPU compares with "
+                     "this CPU" + ("" if size == 224 else f"; the CPU figures are for {size} x {size} inputs (quick), "
+                                   "not 224")), {}
 
 
 def _resnet50(size, seed):
@@ -96,21 +117,9 @@ def run(quick=False, seeds=(0, 1, 2), out=None, gpu_figures=None, log=print, siz
     threads = os.environ.get("OMP_NUM_THREADS", "unset")
     numbers = {"cpu_images_per_s": cpu, "parameters": per[0]["parameters"], "size": size, "batch": batch,
                "threads": threads, "gpu_figures": gpu_figures, "lead_h200_context": LEAD_H200_FIGURES}
-    rule = ("speed-up = GPU / CPU images per second of ResNet-50 at 224 x 224; holds if >= 10, holds only partly if "
-            ">= 2, else does not hold; not testable without a ResNet-50 GPU figure")
-    if gpu_figures and size == 224 and "resnet50_training_images_per_s" in gpu_figures:
-        speedups = {k: gpu_figures[f"resnet50_{k}_images_per_s"] / cpu[k]["mean"] for k in ("inference", "training")
-                    if f"resnet50_{k}_images_per_s" in gpu_figures}
+    verdict, speedups = gpu_verdict({k: cpu[k]["mean"] for k in cpu}, gpu_figures, size)
+    if speedups:
         numbers["speedup"] = speedups
-        worst = min(speedups.values())
-        v = V.at_least(worst, 10, partly=2, what="GPU / CPU speed-up (the smaller of inference and training)")
-        verdict = V.Verdict(v.verdict, rule, v.why + f" on {gpu_figures.get('device', 'the given GPU')}")
-    else:
-        verdict = V.not_testable(
-            "no GPU here and no ResNet-50 GPU figure supplied (--gpu-figures); the lead's H200 figures are for "
-            "ResNet-20 training steps and compare mathdl-on-CuPy with PyTorch on the same GPU (124.1 vs 7.2 ms), "
-            "which says how far mathdl's GPU path is from PyTorch's, not how a GPU compares with this CPU"
-            + ("" if size == 224 else f"; the CPU figures are for {size} x {size} inputs (quick), not 224"))
     figures = []
     if out:
         os.makedirs(out, exist_ok=True)
