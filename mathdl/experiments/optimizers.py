@@ -251,8 +251,10 @@ def lookahead(quick=False, seeds=(0, 1, 2, 3, 4), out=None, log=print, steps=Non
     verdict = V.Verdict(V.HOLDS if all(g == V.HOLDS for g in grades) else V.PARTLY
                         if any(g != V.DOES_NOT_HOLD for g in grades) else V.DOES_NOT_HOLD, rule, "; ".join(why))
     figures = [_plot_lookahead(numbers, lrs, os.path.join(out, "lookahead.png"))] if out else []
-    setup = (f"digits, MLP 64-128-10 (ReLU), batch 64, {steps} steps; SGD (momentum 0.9) lr {list(lrs['sgd'])} and "
-             f"Adam lr {list(lrs['adam'])}, alone and in Lookahead(k=5, alpha=0.5); seeds {list(seeds)}")
+    names = {"sgd": "SGD (momentum 0.9)", "adam": "Adam"}
+    setup = (f"digits, MLP 64-128-10 (ReLU), batch 64, {steps} steps; " + " and ".join(
+        f"{names[k]} lr {list(v)}" for k, v in lrs.items()) + f", alone and in Lookahead(k=5, alpha=0.5); seeds "
+        f"{list(seeds)}")
     measurement = "; ".join(
         f"{inner}: alone {V.fmt_spread(numbers[inner]['alone'])}, Lookahead {V.fmt_spread(numbers[inner]['lookahead'])}"
         f" (std over lrs {numbers[inner]['std_over_lrs_alone']:.3f} -> {numbers[inner]['std_over_lrs_lookahead']:.3f})"
