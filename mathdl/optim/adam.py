@@ -11,8 +11,10 @@ With gradient g_t (negated when ``maximize``), betas (b1, b2), step t = 1, 2, ..
 
 The last line is evaluated as theta -= a * m / (sqrt(vhat) + e) with a = lr sqrt(1-b2^t)/(1-b1^t)
 and e = eps sqrt(1-b2^t) (the same number, one pass fewer).  Each update makes twelve in-place
-passes over the arrays and uses one scratch buffer.  (Processing large arrays in L2-sized
-chunks was measured and was slower: the per-call overhead outweighs the cache gain here.)
+passes over the arrays and uses one scratch buffer; large arrays are split into contiguous
+chunks updated on mathdl's threads (mathdl.parallel; every element sees the same operations,
+so the result does not depend on the thread count).  (Processing large arrays in L2-sized
+chunks on one thread was measured and was slower: the per-call overhead outweighs the cache gain.)
 
 State per parameter: ``step``, ``exp_avg`` (m), ``exp_avg_sq`` (v), ``max_exp_avg_sq`` (amsgrad).
 """
@@ -20,8 +22,10 @@ State per parameter: ``step``, ``exp_avg`` (m), ``exp_avg_sq`` (v), ``max_exp_av
 from __future__ import annotations
 
 import math
+from functools import partial
 
 from .. import backend
+from ..parallel import elementwise
 from .optimizer import Optimizer, _valid_lr
 
 __all__ = ["Adam", "AdamW"]
@@ -46,6 +50,14 @@ def _adam_kernel(xp, x, g, m, v, vmax, t, b1, b2, alpha, e):
     xp.divide(m, t, out=t)
     t *= alpha
     x -= t
+
+
+def _adam_chunk(xp, hyper, x, g, m, v, t):
+    _adam_kernel(xp, x, g, m, v, None, t, *hyper)
+
+
+def _adam_chunk_ams(xp, hyper, x, g, m, v, vmax, t):
+    _adam_kernel(xp, x, g, m, v, vmax, t, *hyper)
 
 
 class Adam(Optimizer):
@@ -104,7 +116,11 @@ class Adam(Optimizer):
             m = state["exp_avg"].data
             v = state["exp_avg_sq"].data
             vmax = state["max_exp_avg_sq"].data if amsgrad else None
-            _adam_kernel(xp, x, g, m, v, vmax, self._tmp(x), b1, b2, alpha, e)
+            hyper = (b1, b2, alpha, e)
+            if vmax is None:
+                elementwise(partial(_adam_chunk, xp, hyper), x, g, m, v, self._tmp(x), passes=12)
+            else:
+                elementwise(partial(_adam_chunk_ams, xp, hyper), x, g, m, v, vmax, self._tmp(x), passes=13)
 
 
 class AdamW(Adam):

@@ -10,11 +10,13 @@ With gradient g_t (negated when ``maximize``), smoothing alpha, weight decay lam
     theta_t = theta_{t-1} - lr * g_t / r_t                                  (mu = 0)
 
 State per parameter: ``step``, ``square_avg``, ``momentum_buffer`` (mu > 0), ``grad_avg`` (centered).
+Large arrays are updated in contiguous chunks on mathdl's threads (mathdl.parallel).
 """
 
 from __future__ import annotations
 
 from .. import backend
+from ..parallel import elementwise
 from .optimizer import Optimizer, _valid_lr
 
 __all__ = ["RMSprop"]
@@ -56,28 +58,36 @@ class RMSprop(Optimizer):
             state["step"] += 1
             g = self._grad_term(x, g, wd, maximize)
             t = self._tmp(x)
-            s = state["square_avg"].data
-            xp.multiply(g, g, out=t)  # s = (s - g^2) * alpha + g^2
-            s -= t
-            s *= alpha
-            s += t
+            arrays = [x, g, state["square_avg"].data, t]
             if centered:
-                a = state["grad_avg"].data
-                a -= g  # a = (a - g) * alpha + g
-                a *= alpha
-                a += g
-                xp.multiply(a, a, out=t)
-                xp.subtract(s, t, out=t)
-                xp.sqrt(t, out=t)
-            else:
-                xp.sqrt(s, out=t)
-            t += eps
-            xp.divide(g, t, out=t)
+                arrays.append(state["grad_avg"].data)
             if mu > 0:
-                b = state["momentum_buffer"].data
-                b *= mu
-                b += t
-                xp.multiply(b, lr, out=t)
-            else:
-                t *= lr
-            x -= t
+                arrays.append(state["momentum_buffer"].data)
+
+            def kernel(x, g, s, t, *rest, xp=xp):
+                xp.multiply(g, g, out=t)  # s = (s - g^2) * alpha + g^2
+                s -= t
+                s *= alpha
+                s += t
+                if centered:
+                    a = rest[0]
+                    a -= g  # a = (a - g) * alpha + g
+                    a *= alpha
+                    a += g
+                    xp.multiply(a, a, out=t)
+                    xp.subtract(s, t, out=t)
+                    xp.sqrt(t, out=t)
+                else:
+                    xp.sqrt(s, out=t)
+                t += eps
+                xp.divide(g, t, out=t)
+                if mu > 0:
+                    b = rest[-1]
+                    b *= mu
+                    b += t
+                    xp.multiply(b, lr, out=t)
+                else:
+                    t *= lr
+                x -= t
+
+            elementwise(kernel, *arrays, passes=10)

@@ -8,12 +8,15 @@ With gradient g_t (negated when ``maximize``), weight decay lambda, momentum mu,
     theta_t = theta_{t-1} - lr * d_t
 
 (PyTorch's formulation: the learning rate multiplies the whole step, not the gradient
-inside the buffer.)  State: ``momentum_buffer`` per parameter when mu != 0.
+inside the buffer.)  State: ``momentum_buffer`` per parameter when mu != 0.  Large arrays are
+updated in contiguous chunks on mathdl's threads (mathdl.parallel), elementwise and so exactly
+as on one thread.
 """
 
 from __future__ import annotations
 
 from .. import backend
+from ..parallel import elementwise
 from .optimizer import Optimizer, _valid_lr
 
 __all__ = ["SGD"]
@@ -61,20 +64,25 @@ class SGD(Optimizer):
                 buf = self._zeros_like(x)
                 xp.copyto(buf.data, d)
                 state["momentum_buffer"] = buf
+                first = True
             else:
-                b = buf.data
-                b *= mu
-                if tau == 0:
-                    b += d
+                first = False
+            t = self._tmp(x)
+
+            def kernel(x, d, b, t, first=first, xp=xp):
+                if not first:
+                    b *= mu
+                    if tau == 0:
+                        b += d
+                    else:
+                        xp.multiply(d, 1.0 - tau, out=t)
+                        b += t
+                if nesterov:  # lr * (d + mu * b)
+                    xp.multiply(b, mu, out=t)
+                    t += d
+                    t *= lr
                 else:
-                    t = self._tmp(x)
-                    xp.multiply(d, 1.0 - tau, out=t)
-                    b += t
-            step = self._tmp(x)
-            if nesterov:  # lr * (d + mu * b)
-                xp.multiply(buf.data, mu, out=step)
-                step += d
-                step *= lr
-            else:
-                xp.multiply(buf.data, lr, out=step)
-            xp.subtract(x, step, out=x)
+                    xp.multiply(b, lr, out=t)
+                xp.subtract(x, t, out=x)
+
+            elementwise(kernel, x, d, buf.data, t, passes=6)

@@ -1,0 +1,163 @@
+"""Threads for mathdl's CPU work: one setting for BLAS and for the memory-bound passes.
+
+A training step spends its time in two kinds of work: matrix products (BLAS, already
+multi-threaded) and memory-bound passes (elementwise ufuncs, copies such as im2col,
+normalizations, optimizer updates), which NumPy runs on the calling thread.  NumPy releases
+the GIL inside ufuncs and copies, so a pass over an array of n elements split into T
+contiguous chunks [k n/T, (k+1) n/T) and run on T threads takes about 1/T of the time once n
+is large enough that the hand-off (a few tens of microseconds) is small beside the pass.
+
+  set_num_threads(T)   T >= 1 threads for BLAS (through threadpoolctl) and for this pool
+  get_num_threads()    the current T
+  MATHDL_NUM_THREADS   T at import (else OMP_NUM_THREADS, else the cores this process may use)
+
+``elementwise(kernel, *arrays)`` runs ``kernel`` on matching contiguous 1-D chunks of same-size
+arrays; ``for_ranges(fn, n, work)`` calls ``fn(lo, hi)`` over a split of range(n) (rows,
+channels, images).  Both stay on the calling thread below ``MIN_PARALLEL_ELEMENTS`` elements of
+work (the measured cut-over, see benchmarks/bench_parallel.py) or when T = 1, so results never
+depend on T: each output element is computed by the same operations whichever thread runs it.
+Calls made from inside a pool thread run serially (no nested hand-offs, no deadlock).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+__all__ = ["set_num_threads", "get_num_threads", "elementwise", "for_ranges", "MIN_PARALLEL_ELEMENTS"]
+
+# Below this much work (elements times passes over them) a pass runs on the calling thread.
+# Measured with benchmarks/bench_parallel.py on a 2-core machine: handing a piece to a pool
+# thread and waiting for it costs about 25 us, and one float32 multiply pass costs about 0.13 ns
+# per element (a strided copy 0.28 ns), so halving a pass pays from about 2^18 element-passes.
+MIN_PARALLEL_ELEMENTS = 1 << 18
+
+_lock = threading.Lock()
+_local = threading.local()
+_pool: ThreadPoolExecutor | None = None
+_num_threads = 1
+
+
+def _check_count(n, where):
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        raise TypeError(f"{where}: the number of threads must be an integer, got {n!r}")
+    if n < 1:
+        raise ValueError(f"{where}: the number of threads must be at least 1, got {n}")
+    return int(n)
+
+
+def _from_env():
+    raw = os.environ.get("MATHDL_NUM_THREADS")
+    if raw is not None and raw.strip() != "":
+        try:
+            n = int(raw.strip())
+        except ValueError:
+            raise ValueError(f"MATHDL_NUM_THREADS must be a positive integer, got {raw!r}") from None
+        return _check_count(n, "MATHDL_NUM_THREADS"), True
+    omp = os.environ.get("OMP_NUM_THREADS", "")
+    if omp.strip().isdigit() and int(omp) >= 1:
+        return int(omp), False
+    try:
+        return max(1, len(os.sched_getaffinity(0))), False
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1), False
+
+
+def _limit_blas(n):
+    """Limit every loaded BLAS/OpenMP library to n threads (no-op without threadpoolctl)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl is a dependency
+        return
+    threadpool_limits(limits=n)
+
+
+def set_num_threads(n: int) -> None:
+    """Use ``n`` threads (``n >= 1``) for BLAS and for mathdl's parallel memory-bound passes."""
+    global _num_threads, _pool
+    n = _check_count(n, "set_num_threads")
+    _limit_blas(n)
+    with _lock:
+        if n != _num_threads and _pool is not None:
+            _pool.shutdown(wait=True)
+            _pool = None
+        _num_threads = n
+
+
+def get_num_threads() -> int:
+    """The number of threads mathdl uses (see :func:`set_num_threads`)."""
+    return _num_threads
+
+
+def _get_pool():
+    global _pool
+    if _pool is None:
+        with _lock:
+            if _pool is None:
+                _pool = ThreadPoolExecutor(max_workers=max(1, _num_threads - 1), thread_name_prefix="mathdl",
+                                           initializer=_mark_worker)
+    return _pool
+
+
+def _mark_worker():
+    _local.worker = True
+
+
+def _split(n, parts, align=1):
+    """Boundaries of ``parts`` near-equal contiguous pieces of range(n), cut at multiples of align."""
+    step = -(-n // parts)
+    step = -(-step // align) * align
+    return [(lo, min(n, lo + step)) for lo in range(0, n, step)]
+
+
+def _serial(work):
+    return _num_threads == 1 or work < MIN_PARALLEL_ELEMENTS or getattr(_local, "worker", False)
+
+
+def for_ranges(fn, n: int, work: int | None = None, align: int = 1) -> None:
+    """Call ``fn(lo, hi)`` over contiguous pieces of range(n), one per thread (the calling thread
+    takes the first); serially as ``fn(0, n)`` when ``work`` (elements touched, default n) is
+    below the cut-over.  ``fn`` must write disjoint outputs for disjoint ranges."""
+    work = n if work is None else work
+    if n <= 1 or _serial(work):
+        fn(0, n)
+        return
+    pieces = _split(n, min(_num_threads, n), align)
+    if len(pieces) == 1:
+        fn(0, n)
+        return
+    pool = _get_pool()
+    futures = [pool.submit(fn, lo, hi) for lo, hi in pieces[1:]]
+    try:
+        fn(*pieces[0])
+    finally:
+        for f in futures:
+            f.result()
+
+
+def _flat(a):
+    return a.reshape(-1) if a.flags.c_contiguous else None
+
+
+def elementwise(kernel, *arrays, passes: int = 1) -> None:
+    """Run ``kernel(*chunks)`` on matching contiguous chunks of same-size arrays (their flat
+    C-order views), split over the threads; ``kernel`` works in place on its chunks and makes
+    about ``passes`` passes over them.  Arrays that are not all C-contiguous NumPy arrays of one
+    size, or less work than the cut-over, run as one ``kernel(*arrays)`` call on the calling thread."""
+    n = arrays[0].size
+    if _serial(n * passes) or type(arrays[0]) is not np.ndarray:
+        kernel(*arrays)
+        return
+    flats = [_flat(a) if type(a) is np.ndarray and a.size == n else None for a in arrays]
+    if any(f is None for f in flats):
+        kernel(*arrays)
+        return
+    for_ranges(lambda lo, hi: kernel(*(f[lo:hi] for f in flats)), n, n * passes, align=16)
+
+
+_num_threads, _explicit = _from_env()
+if _explicit:  # MATHDL_NUM_THREADS also limits BLAS; otherwise BLAS keeps its own setting
+    _limit_blas(_num_threads)

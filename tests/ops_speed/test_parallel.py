@@ -1,0 +1,111 @@
+"""mathdl.parallel: the thread setting, its bad input, and results that do not depend on it."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import mathdl
+from mathdl import nn, parallel
+
+
+@pytest.fixture
+def threads(monkeypatch):
+    """Restore the thread count afterwards; force every pass over the split path."""
+    old = parallel.get_num_threads()
+    monkeypatch.setattr(parallel, "MIN_PARALLEL_ELEMENTS", 0)
+    yield
+    parallel.set_num_threads(old)
+
+
+@pytest.mark.parametrize("bad, exc", [(0, ValueError), (-3, ValueError), ("2", TypeError), (2.0, TypeError),
+                                      (True, TypeError)])
+def test_set_num_threads_rejects_bad_counts(bad, exc):
+    with pytest.raises(exc, match="number of threads"):
+        parallel.set_num_threads(bad)
+
+
+def test_set_and_get(threads):
+    parallel.set_num_threads(3)
+    assert parallel.get_num_threads() == 3
+    parallel.set_num_threads(1)
+    assert parallel.get_num_threads() == 1
+
+
+@pytest.mark.parametrize("value, msg", [("abc", "MATHDL_NUM_THREADS must be a positive integer"),
+                                        ("0", "MATHDL_NUM_THREADS: the number of threads must be at least 1"),
+                                        ("-2", "at least 1")])
+def test_env_variable_bad_values(monkeypatch, value, msg):
+    monkeypatch.setenv("MATHDL_NUM_THREADS", value)
+    with pytest.raises(ValueError, match=msg):
+        parallel._from_env()
+
+
+def test_env_variable_read_at_import():
+    env = dict(os.environ, MATHDL_NUM_THREADS="3")
+    code = "import mathdl.parallel as p; print(p.get_num_threads())"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "3", out.stderr
+    env["MATHDL_NUM_THREADS"] = "two"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode != 0 and "MATHDL_NUM_THREADS must be a positive integer" in out.stderr
+
+
+def test_for_ranges_covers_range_once(threads):
+    parallel.set_num_threads(3)
+    seen = np.zeros(1001, dtype=np.int64)
+    parallel.for_ranges(lambda lo, hi: np.add(seen[lo:hi], 1, out=seen[lo:hi]), 1001)
+    assert (seen == 1).all()
+
+
+def test_elementwise_matches_serial_and_falls_back(threads):
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((2, 301, 7)).astype(np.float32)
+    want = a * b + a
+    parallel.set_num_threads(2)
+    out = np.empty_like(a)
+
+    def kern(a, b, o):
+        np.multiply(a, b, out=o)
+        o += a
+
+    parallel.elementwise(kern, a, b, out)
+    np.testing.assert_array_equal(out, want)
+    out2 = np.empty((301, 7), dtype=np.float32).T  # not C-contiguous: one serial call
+    calls = []
+    parallel.elementwise(lambda *xs: calls.append(xs[0].shape) or kern(*xs), a.T, b.T, out2)
+    assert calls == [(7, 301)]
+    np.testing.assert_array_equal(out2, want.T)
+
+
+def _train(n_threads, opt_name):
+    parallel.set_num_threads(n_threads)
+    mathdl.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.Conv2d(8, 8, 1),
+                          nn.Flatten(), nn.LayerNorm(8 * 8 * 8), nn.Linear(8 * 8 * 8, 10))
+    opt = {"adam": lambda p: mathdl.optim.Adam(p, lr=1e-2),
+           "sgd": lambda p: mathdl.optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True),
+           "rmsprop": lambda p: mathdl.optim.RMSprop(p, lr=1e-2, momentum=0.5, centered=True)}[opt_name](
+        model.parameters())
+    rng = np.random.default_rng(1)
+    x = mathdl.tensor(rng.standard_normal((4, 3, 8, 8)).astype(np.float32))
+    y = mathdl.tensor(rng.integers(0, 10, 4))
+    losses = []
+    for _ in range(3):
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.item()))
+    return losses, [p.data.copy() for p in model.parameters()]
+
+
+@pytest.mark.parametrize("opt_name", ["adam", "sgd", "rmsprop"])
+def test_training_step_same_at_1_and_2_threads(threads, opt_name):
+    l1, p1 = _train(1, opt_name)
+    l2, p2 = _train(2, opt_name)
+    np.testing.assert_allclose(l1, l2, rtol=1e-5)
+    for a, b in zip(p1, p2):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
