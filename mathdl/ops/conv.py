@@ -35,6 +35,10 @@ Stride 1 (every 3x3 layer of a ResNet, and the stride-1 input gradients) takes a
   * the weight gradient of a conv whose input also needs a gradient comes out of the input
     gradient's im2col tiles of g (dL/dW = cols(g) @ x^T, see _conv_forward_rowwrap), so x is
     never unfolded in backward; otherwise the padded x of the forward is reused.
+1x1 stride-1 unpadded convolutions skip im2col: y = W (O, C) @ x (C, N H W) is one product
+(_conv1x1), and so are their weight gradient g (O, N H W) @ x^T and (through the stride-1 road
+of ConvTranspose) their input gradient W^T g.
+Large copies (padding, im2col, cropping) are split over mathdl's threads (mathdl.parallel).
 The Functions and their (differentiable) backward formulas are the same on every road.
 
 Arrays may come out of these ops in a channel-major memory layout (a transposed view of a
@@ -56,6 +60,7 @@ import numpy as np
 from ..autograd.function import Function
 from ..autograd.tensor import Tensor
 from ..backend import rng, xp_of
+from ..parallel import for_ranges
 from . import elementwise as ew
 from .linalg import matmul
 from .reduce import mean as _mean
@@ -93,6 +98,19 @@ def _offset_slice(i, j, Ho, Wo, stride, dil):
             slice(j * dw, j * dw + sw * (Wo - 1) + 1, sw))
 
 
+def _copy(dst, src):
+    """dst[...] = src, split over the leading axis on mathdl's threads when large (NumPy copies
+    release the GIL; a strided copy costs about two contiguous passes, hence work = 2 size)."""
+    if xp_of(dst) is not np or dst.shape[0] < 2:
+        dst[...] = src
+        return
+
+    def part(lo, hi):
+        dst[lo:hi] = src[lo:hi]
+
+    for_ranges(part, dst.shape[0], 2 * dst.size)
+
+
 def _padded_cnhw(x, pads, value=0.0):
     """x (N, C, H, W) padded, in a contiguous (C, N, Hp, Wp) block; returned as an NCHW view."""
     xp = xp_of(x)
@@ -103,7 +121,7 @@ def _padded_cnhw(x, pads, value=0.0):
     buf[:, :, pt + H:] = value
     buf[:, :, pt:pt + H, :pl] = value
     buf[:, :, pt:pt + H, pl + W:] = value
-    buf[:, :, pt:pt + H, pl:pl + W] = x.transpose(1, 0, 2, 3)
+    _copy(buf[:, :, pt:pt + H, pl:pl + W], x.transpose(1, 0, 2, 3))
     return buf.transpose(1, 0, 2, 3)
 
 
@@ -134,7 +152,7 @@ def _cols(xpad, kh, kw, stride, dil, Ho, Wo):
         xpad, shape=(C, kh, kw, N, Ho, Wo),
         strides=(sc, sh * dil[0], sw * dil[1], sn, sh * stride[0], sw * stride[1]))
     cols = xp.empty((C, kh, kw, N, Ho, Wo), dtype=xpad.dtype)
-    cols[...] = view
+    _copy(cols, view)
     return cols.reshape(C * kh * kw, N * Ho * Wo)
 
 
@@ -170,7 +188,7 @@ def _padded_slack(x, pads, slack):
         buf[:, :, pt:pt + H, :pl] = 0
     if pr:
         buf[:, :, pt:pt + H, pl + W:] = 0
-    buf[:, :, pt:pt + H, pl:pl + W] = x.transpose(1, 0, 2, 3)
+    _copy(buf[:, :, pt:pt + H, pl:pl + W], x.transpose(1, 0, 2, 3))
     return buf.transpose(1, 0, 2, 3)
 
 
@@ -187,7 +205,7 @@ def _cols_rowwrap(xpad, kh, kw, dil, Ho):
     view = xp.lib.stride_tricks.as_strided(
         xpad, shape=(C, kh, kw, N, Ho * Wp), strides=(sc, sh * dil[0], sw * dil[1], sn, sw))
     cols = xp.empty((C, kh, kw, N, Ho * Wp), dtype=xpad.dtype)
-    cols[...] = view
+    _copy(cols, view)
     return cols.reshape(C * kh * kw, N * Ho * Wp)
 
 
@@ -220,6 +238,8 @@ def _conv_forward(x, w, b, stride, pads, dil, groups, keep=None):
     xp = xp_of(x)
     N, _, H, W = x.shape
     O, Cg, kh, kw = w.shape
+    if kh == kw == 1 and stride == (1, 1) and not any(pads) and groups == 1:
+        return _conv1x1(x, w, b)
     Wp = W + pads[2] + pads[3]
     Wo = (Wp - dil[1] * (kw - 1) - 1) // stride[1] + 1
     if _rowwrap_ok(stride, Wp, Wo, pads):
@@ -237,6 +257,26 @@ def _conv_forward(x, w, b, stride, pads, dil, groups, keep=None):
         if b is not None:
             o += b.reshape(O, 1)
     return out.transpose(1, 0, 2, 3)
+
+
+def _conv1x1(x, w, b):
+    """A 1x1 stride-1 unpadded conv is a plain product over channels, no im2col:
+    channel-major x (C, N H W) gives y = W (O, C) @ x as one GEMM (y channel-major);
+    NCHW x gives y[n] = W @ x[n] (C, H W), one batched product (y NCHW)."""
+    xp = xp_of(x)
+    N, C, H, W = x.shape
+    O = w.shape[0]
+    wm = w.reshape(O, C)
+    t = x.transpose(1, 0, 2, 3)
+    if t.flags.c_contiguous:
+        out = (wm @ t.reshape(C, -1)).reshape(O, N, H, W)
+        if b is not None:
+            out += b.reshape(O, 1, 1, 1)
+        return out.transpose(1, 0, 2, 3)
+    out = xp.matmul(wm, xp.ascontiguousarray(x).reshape(N, C, H * W)).reshape(N, O, H, W)
+    if b is not None:
+        out += b.reshape(1, O, 1, 1)
+    return out
 
 
 def _rowwrap_geometry(x, kh, kw, pads, dil, xpad=None):
@@ -272,7 +312,7 @@ def _conv_forward_rowwrap(x, w, b, pads, dil, groups, keep=None, wgrad_x=None):
     if wgrad_x is not None:  # wgrad_x (N, O, Ho, Wo) on the wrapped columns
         xe = xp.empty((O, N, Ho, Wp), dtype=ext.dtype)
         xe[..., Wo:] = 0
-        xe[..., :Wo] = wgrad_x.transpose(1, 0, 2, 3)
+        _copy(xe[..., :Wo], wgrad_x.transpose(1, 0, 2, 3))
     for n0 in range(0, N, nb):
         cols = _cols_rowwrap(xpad[n0:n0 + nb], kh, kw, dil, Ho)
         o = ext[:, n0:n0 + nb].reshape(O, -1)
@@ -290,7 +330,7 @@ def _conv_forward_rowwrap(x, w, b, pads, dil, groups, keep=None, wgrad_x=None):
         gw = acc.reshape(Cg, kh, kw, O)[:, ::-1, ::-1, :].transpose(0, 3, 1, 2)
         keep.append(xp.ascontiguousarray(gw))
     out = xp.empty((O, N, Ho, Wo), dtype=ext.dtype)
-    out[...] = ext[..., :Wo]
+    _copy(out, ext[..., :Wo])
     if b is not None:
         out += b.reshape(O, 1, 1, 1)
     return out.transpose(1, 0, 2, 3)
@@ -301,13 +341,15 @@ def _conv_weight(x, g, wshape, stride, pads, dil, groups, xpad=None):
     the forward's padded input on the row-wrapped path (else it is padded again)."""
     O, Cg, kh, kw = wshape
     N = x.shape[0]
+    if kh == kw == 1 and stride == (1, 1) and not any(pads) and groups == 1:  # dL/dW = g (O, NHW) @ x^T
+        return (_channel_major(g) @ _channel_major(x).T).reshape(wshape)
     Wp = x.shape[3] + pads[2] + pads[3]
     if _rowwrap_ok(stride, Wp, g.shape[3], pads):
         xpad, Ho, Wo, Wp, nb = _rowwrap_geometry(x, kh, kw, pads, dil, xpad)
         xp = xp_of(g)
         gt = xp.empty((O, N, Ho, Wp), dtype=g.dtype)  # g on the wrapped columns, zero where b >= Wo
         gt[..., Wo:] = 0
-        gt[..., :Wo] = g.transpose(1, 0, 2, 3)
+        _copy(gt[..., :Wo], g.transpose(1, 0, 2, 3))
         make_cols = lambda xs: _cols_rowwrap(xs, kh, kw, dil, Ho)  # noqa: E731
     else:
         xpad, Ho, Wo, nb = _geometry(x, kh, kw, stride, pads, dil)
