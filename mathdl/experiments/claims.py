@@ -123,6 +123,10 @@ def _compression(quick, seeds, out):
     return s
 
 
+def _g(x):
+    return "-" if x is None else f"{x:.3g}"
+
+
 def _vals(stat):
     return stat["values"]
 
@@ -269,8 +273,8 @@ def _natural_gradient(quick, seeds, out):
         v = V.at_least(speedup, 1.3, partly=1.1, what="speed-up in epochs to 97% (natural / first-order)")
     setup = (f"digits, MLP 64-128-10, SGD+momentum, Adam, K-FAC, exact natural gradient (CG), settings "
              f"{natural_gradient.SETTINGS}; quick: seed {seeds[0]} only, at most 8 epochs")
-    measurement = "; ".join(f"{k}: {t['epochs_median']} epochs, {t['seconds_median']} s ({t['reached']}/{t['runs']} "
-                            "reached 97%)" for k, t in row.items()) + f"; speed-up {speedup}"
+    measurement = "; ".join(f"{k}: {t['epochs_median']} epochs, {_g(t['seconds_median'])} s ({t['reached']}/"
+                            f"{t['runs']} reached 97%)" for k, t in row.items()) + f"; speed-up {_g(speedup)}"
     return _record(setup, measurement, res, v, [])
 
 
