@@ -83,7 +83,8 @@ def run(quick=False, seeds=(0, 1), out=None, log=print, steps=None, depth=DEPTH)
     rule = ("the residual net trains in a run when its mean training loss over the last 10% of steps is finite and "
             "at most 0.9 times its initial loss; holds if it trains and reaches test accuracy >= 0.9 in every run, "
             "holds only partly if it trains but stays below 0.9, does not hold if it does not train")
-    why = "; ".join(f"seed {r['seed']} residual: loss {r['initial_loss']:.3g} -> {r['final_loss']}, test accuracy "
+    why = "; ".join(f"seed {r['seed']} residual: loss {r['initial_loss']:.3g} -> "
+                    f"{'NaN' if r['final_loss'] is None else format(r['final_loss'], '.3g')}, test accuracy "
                     f"{r['test_accuracy']:.3f}" for r in res)
     if all(r["trains"] for r in res):
         word = V.HOLDS if all(r["test_accuracy"] >= 0.9 for r in res) else V.PARTLY
