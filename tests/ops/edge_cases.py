@@ -159,7 +159,8 @@ def variants(op: OpInfo, samples):
         args = tuple(a[:0] if isinstance(a, np.ndarray) and a.ndim >= 1 else a for a in s.args)
         if any(isinstance(a, np.ndarray) and a.size == 0 for a in args):
             out.append(("empty", np.float64, Sample(args, dict(s.kwargs)), op.grad))
-        args = tuple(np.asarray(np.round(a * 2).astype(np.int64)) if _is_float(a) else a for a in s.args)
+        with np.errstate(invalid="ignore"):
+            args = tuple(np.asarray(np.round(a * 2).astype(np.int64)) if _is_float(a) else a for a in s.args)
         out.append(("int", np.float64, Sample(args, dict(s.kwargs)), False))
         args = tuple(np.asarray(a > 0) if _is_float(a) else a for a in s.args)
         out.append(("bool", np.float64, Sample(args, dict(s.kwargs)), False))
