@@ -13,7 +13,10 @@ Backward (g = dL/dy, sums over A, or over the non-normalized axes for w and b):
   dL/db = sum(g),   dL/dw = sum(g * xhat)
   dL/dx = rstd * (gh - mean_A(gh) - xhat * mean_A(gh * xhat)),   gh = g * w
 
-The forward is a few passes over float32 arrays.  The backward runs as raw array passes when no
+The forward is a few passes over float32 arrays.  Groups are independent, so large inputs are
+split by rows (layer and RMS norm) or by channels (channel-major batch norm) over mathdl's
+threads (mathdl.parallel); each row or channel is computed by the same operations whichever
+thread runs it.  The backward runs as raw array passes when no
 graph is being recorded, and as the same formula in mathdl ops (recomputing xhat and rstd from
 x) when ``create_graph`` asks for a differentiable backward, so grad-of-grad works.
 
@@ -33,6 +36,7 @@ from ..autograd.function import Function
 from ..autograd.grad_mode import state as _grad_state
 from ..autograd.tensor import Tensor
 from ..backend import xp_of
+from ..parallel import for_ranges
 from . import elementwise as ew
 from .reduce import mean as _mean
 from .reduce import sum as _sum
@@ -56,6 +60,14 @@ def _rowdot(a, b):
 def _coldot(a, b):
     """sum_i a_ij b_ij for each column j, without a temporary."""
     return np.einsum("ij,ij->j", a, b) if xp_of(a) is np else (a * b).sum(axis=0)
+
+
+def _rows(fn, n_rows, work, xp):
+    """fn(lo, hi) over row blocks: split over threads for NumPy arrays, one call otherwise."""
+    if xp is np:
+        for_ranges(fn, n_rows, work)
+    else:  # pragma: no cover - GPU
+        fn(0, n_rows)
 
 
 def _normalize_composite(x, axes, eps):
@@ -88,22 +100,35 @@ class LayerNormFn(Function):
         shape = x.shape
         n = int(np.prod(shape[x.ndim - self.k:])) if self.k else 1
         x2 = x.reshape(-1, n)
-        mu = _rowsum(x2).reshape(-1, 1)
-        mu *= 1.0 / n
-        xhat = x2 - mu
-        var = _rowdot(xhat, xhat).reshape(-1, 1)
-        var *= 1.0 / n
-        var += self.eps
-        rstd = xp.sqrt(var, out=var)
-        xp.divide(1, rstd, out=rstd)
-        xhat *= rstd
-        xhat = xhat.reshape(shape)
-        self.saved_xhat = xhat
+        R = x2.shape[0]
+        xhat = xp.empty_like(x2)
+        y = xp.empty_like(x2)
+        rstd = xp.empty((R, 1), dtype=x2.dtype)
+        w = wb[0].reshape(1, n) if self.has_w else None
+        b = wb[-1].reshape(1, n) if self.has_b else None
+
+        def part(lo, hi):
+            xs, xh, r = x2[lo:hi], xhat[lo:hi], rstd[lo:hi]
+            mu = _rowsum(xs).reshape(-1, 1)
+            mu *= 1.0 / n
+            xp.subtract(xs, mu, out=xh)
+            var = _rowdot(xh, xh).reshape(-1, 1)
+            var *= 1.0 / n
+            var += self.eps
+            xp.sqrt(var, out=r)
+            xp.divide(1, r, out=r)
+            xh *= r
+            if w is not None:
+                xp.multiply(xh, w, out=y[lo:hi])
+            else:  # never hand out the saved array
+                y[lo:hi] = xh
+            if b is not None:
+                y[lo:hi] += b
+
+        _rows(part, R, 5 * x2.size, xp)
+        self.saved_xhat = xhat.reshape(shape)
         self.saved_rstd = rstd
-        y = xhat * wb[0] if self.has_w else xhat.copy()  # never hand out the saved array
-        if self.has_b:
-            y += wb[-1]
-        return y
+        return y.reshape(shape)
 
     def backward(self, g):
         x = self.inputs[0]
@@ -128,17 +153,26 @@ class LayerNormFn(Function):
                 gb = _make(g2.sum(axis=0).reshape(b.shape))
             if x.requires_grad:
                 rstd = self.saved_rstd
-                gh = g2 * w.data.reshape(1, n) if w is not None else g2.copy()
-                # gx = rstd gh - (rstd mean(gh)) - (rstd mean(gh xhat)) xhat
-                m1 = _rowsum(gh).reshape(-1, 1)
-                m1 *= rstd * (1.0 / n)
-                m2 = _rowdot(gh, xh2).reshape(-1, 1)
-                m2 *= rstd * (1.0 / n)
-                gh *= rstd
-                gh -= m1
-                t = xh2 * m2
-                gh -= t
-                gx = _make(gh.reshape(x.shape))
+                xp = xp_of(g2)
+                gx2 = xp.empty_like(g2)
+                wv = w.data.reshape(1, n) if w is not None else None
+
+                def part(lo, hi):  # gx = rstd gh - (rstd mean(gh)) - (rstd mean(gh xhat)) xhat
+                    gh, xh, r = gx2[lo:hi], xh2[lo:hi], rstd[lo:hi]
+                    if wv is not None:
+                        xp.multiply(g2[lo:hi], wv, out=gh)
+                    else:
+                        gh[...] = g2[lo:hi]
+                    m1 = _rowsum(gh).reshape(-1, 1)
+                    m1 *= r * (1.0 / n)
+                    m2 = _rowdot(gh, xh).reshape(-1, 1)
+                    m2 *= r * (1.0 / n)
+                    gh *= r
+                    gh -= m1
+                    gh -= xh * m2
+
+                _rows(part, g2.shape[0], 6 * g2.size, xp)
+                gx = _make(gx2.reshape(x.shape))
         out = [gx]
         if self.has_w:
             out.append(gw)
@@ -176,12 +210,20 @@ class RMSNormFn(Function):
         xp = xp_of(x)
         n = int(np.prod(x.shape[x.ndim - self.k:])) if self.k else 1
         x2 = x.reshape(-1, n)
-        ms = _rowdot(x2, x2).reshape(-1, 1)
-        ms *= 1.0 / n
-        ms += self.eps
-        rstd = xp.sqrt(ms, out=ms)
-        xp.divide(1, rstd, out=rstd)
-        xhat = (x2 * rstd).reshape(x.shape)
+        xhat = xp.empty_like(x2)
+        rstd = xp.empty((x2.shape[0], 1), dtype=x2.dtype)
+
+        def part(lo, hi):
+            xs, r = x2[lo:hi], rstd[lo:hi]
+            r[...] = _rowdot(xs, xs).reshape(-1, 1)
+            r *= 1.0 / n
+            r += self.eps
+            xp.sqrt(r, out=r)
+            xp.divide(1, r, out=r)
+            xp.multiply(xs, r, out=xhat[lo:hi])
+
+        _rows(part, x2.shape[0], 3 * x2.size, xp)
+        xhat = xhat.reshape(x.shape)
         self.saved_xhat, self.saved_rstd = xhat, rstd
         return xhat * w[0] if self.has_w else xhat.copy()
 
@@ -205,12 +247,24 @@ class RMSNormFn(Function):
             if w is not None and w.requires_grad:
                 gw = _make(_coldot(g2, xh2).reshape(w.shape))
             if x.requires_grad:
-                gh = g2 * w.data.reshape(1, n) if w is not None else g2.copy()
-                m = _rowdot(gh, xh2).reshape(-1, 1)
-                m *= 1.0 / n
-                gh -= xh2 * m
-                gh *= self.saved_rstd
-                gx = _make(gh.reshape(x.shape))
+                xp = xp_of(g2)
+                gx2 = xp.empty_like(g2)
+                wv = w.data.reshape(1, n) if w is not None else None
+                rstd = self.saved_rstd
+
+                def part(lo, hi):  # gx = rstd (gh - xhat mean(gh xhat))
+                    gh, xh = gx2[lo:hi], xh2[lo:hi]
+                    if wv is not None:
+                        xp.multiply(g2[lo:hi], wv, out=gh)
+                    else:
+                        gh[...] = g2[lo:hi]
+                    m = _rowdot(gh, xh).reshape(-1, 1)
+                    m *= 1.0 / n
+                    gh -= xh * m
+                    gh *= rstd[lo:hi]
+
+                _rows(part, g2.shape[0], 4 * g2.size, xp)
+                gx = _make(gx2.reshape(x.shape))
         return (gx, gw) if self.has_w else (gx,)
 
 
@@ -285,21 +339,15 @@ class BatchNormFn(Function):
     def forward(self, x, *wb):
         xp = xp_of(x)
         rows = _channel_rows(x) if xp is np else None
-        if rows is not None:  # (C, L): per-row statistics, per-row affine map
-            C = rows.shape[0]
-            n = rows.shape[1]
-            mu = np.einsum("cl->c", rows) / n
-            xhat = rows - mu[:, None]
-            var = np.einsum("cl,cl->c", xhat, xhat) / n
-            col = lambda v: v[:, None]  # noqa: E731
-        else:
-            x3 = _bn_view(x)
-            C = x3.shape[1]
-            n = x3.size // C
-            mu = _chan_sum(x3) / n
-            xhat = x3 - _per_chan(mu, x3)
-            var = _chan_dot(xhat, xhat) / n
-            col = lambda v: _per_chan(v, xhat)  # noqa: E731
+        if rows is not None:  # (C, L): per-row statistics, per-row affine map, split over channels
+            return self._forward_rows(x, rows, wb)
+        x3 = _bn_view(x)
+        C = x3.shape[1]
+        n = x3.size // C
+        mu = _chan_sum(x3) / n
+        xhat = x3 - _per_chan(mu, x3)
+        var = _chan_dot(xhat, xhat) / n
+        col = lambda v: _per_chan(v, xhat)  # noqa: E731
         self.mean, self.var = mu, var
         rstd = 1.0 / xp.sqrt(var + self.eps)
         xhat *= col(rstd)
@@ -313,13 +361,50 @@ class BatchNormFn(Function):
             y += col(wb[-1])
         if self.relu:
             xp.maximum(y, 0, out=y)
-        if rows is not None:
-            y = y.reshape((C, x.shape[0]) + x.shape[2:]).transpose(1, 0, 2, 3)
-        else:
-            y = y.reshape(x.shape)
+        y = y.reshape(x.shape)
         if self.relu:
             self.saved_y = y  # the output (alive anyway as the next layer's input): its mask
         return y
+
+    def _forward_rows(self, x, rows, wb):
+        """Channel-major forward: rows (C, L) -> y in the same layout, channels split over threads."""
+        C, n = rows.shape
+        mu = np.empty(C, dtype=rows.dtype)
+        var = np.empty_like(mu)
+        rstd = np.empty_like(mu)
+        xhat = np.empty_like(rows)
+        y = np.empty_like(rows)
+        w = wb[0] if self.has_w else None
+        b = wb[-1] if self.has_b else None
+
+        def part(lo, hi):
+            xs, xh = rows[lo:hi], xhat[lo:hi]
+            m = np.einsum("cl->c", xs) / n
+            np.subtract(xs, m[:, None], out=xh)
+            v = np.einsum("cl,cl->c", xh, xh) / n
+            r = 1.0 / np.sqrt(v + self.eps)
+            mu[lo:hi], var[lo:hi], rstd[lo:hi] = m, v, r
+            xh *= r[:, None]
+            ys = y[lo:hi]
+            if w is not None:
+                np.multiply(xh, w[lo:hi, None], out=ys)
+            else:
+                ys[...] = xh
+            if b is not None:
+                ys += b[lo:hi, None]
+            if self.relu:
+                np.maximum(ys, 0, out=ys)
+
+        for_ranges(part, C, 6 * rows.size)
+        self.mean, self.var = mu, var
+        self.saved_xhat, self.saved_rstd = xhat, rstd.astype(rows.dtype, copy=False)
+        y = y.reshape((C, x.shape[0]) + x.shape[2:]).transpose(1, 0, 2, 3)
+        if self.relu:
+            self.saved_y = y
+        return y
+
+    def _backward_rows(self, x, g, w, b):
+        return _bn_backward_rows(self, x, g, w, b)
 
     def backward(self, g):
         x = self.inputs[0]
@@ -335,30 +420,20 @@ class BatchNormFn(Function):
             gx = _dx_composite(gh, xhat, rstd, axes) if x.requires_grad else None
             gw = reshape(_sum(ew.mul(g, xhat), axes), w.shape) if w is not None and w.requires_grad else None
             gb = reshape(_sum(g, axes), b.shape) if b is not None and b.requires_grad else None
-        else:
+        elif self.saved_xhat.ndim == 2 and x.ndim == 4:  # channel-major (C, L) path
+            gx, gw, gb = self._backward_rows(x, g, w, b)
+        else:  # (N, C) or (N, C, L) input
             xhat = self.saved_xhat
-            xp = xp_of(xhat)
-            if xhat.ndim == 2 and x.ndim == 4:  # channel-major (C, L) path
-                gd = g.data
-                g2 = _channel_rows(gd)
-                if g2 is None:
-                    g2 = xp.ascontiguousarray(gd.transpose(1, 0, 2, 3)).reshape(xhat.shape)
-                col = lambda v: v[:, None]  # noqa: E731
-                sum_ = lambda a: np.einsum("cl->c", a)  # noqa: E731
-                dot_ = lambda a, c: np.einsum("cl,cl->c", a, c)  # noqa: E731
-            else:
-                g2 = _bn_view(g.data)
-                col = lambda v: _per_chan(v, xhat)  # noqa: E731
-                sum_, dot_ = _chan_sum, _chan_dot
+            g2 = _bn_view(g.data)
+            col = lambda v: _per_chan(v, xhat)  # noqa: E731
             if self.relu:  # g <- g [y > 0], a fresh array this backward owns
-                y2 = _channel_rows(self.saved_y) if xhat.ndim == 2 and x.ndim == 4 else _bn_view(self.saved_y)
-                g2 = g2 * (y2 > 0)
+                g2 = g2 * (_bn_view(self.saved_y) > 0)
                 owned = True
             else:
                 owned = False
-            n = g2.size // xhat.shape[0 if xhat.ndim == 2 and x.ndim == 4 else 1]
-            sg = sum_(g2)
-            sgx = dot_(g2, xhat)
+            n = g2.size // xhat.shape[1]
+            sg = _chan_sum(g2)
+            sgx = _chan_dot(g2, xhat)
             gw = _make(sgx.astype(g2.dtype, copy=False)) if w is not None and w.requires_grad else None
             gb = _make(sg.astype(g2.dtype, copy=False)) if b is not None and b.requires_grad else None
             gx = None
@@ -373,17 +448,55 @@ class BatchNormFn(Function):
                 t = xhat * col(sgx * (scale / n))
                 gx2 -= t
                 gx2 -= col(sg * (scale / n))
-                if xhat.ndim == 2 and x.ndim == 4:
-                    N = x.shape[0]
-                    gx = _make(gx2.reshape((xhat.shape[0], N) + x.shape[2:]).transpose(1, 0, 2, 3))
-                else:
-                    gx = _make(gx2.reshape(x.shape))
+                gx = _make(gx2.reshape(x.shape))
         out = [gx]
         if self.has_w:
             out.append(gw)
         if self.has_b:
             out.append(gb)
         return tuple(out)
+
+
+def _bn_backward_rows(fn, x, g, w, b):
+    """Raw backward of channel-major batch norm, channels split over threads:
+    gx = scale (g - mean(g) - xhat mean(g xhat)), scale = w rstd; g masked by y > 0 with relu."""
+    xhat = fn.saved_xhat
+    C, n = xhat.shape
+    gd = g.data
+    g2 = _channel_rows(gd)
+    if g2 is None:
+        g2 = np.ascontiguousarray(gd.transpose(1, 0, 2, 3)).reshape(C, n)
+    y2 = _channel_rows(fn.saved_y) if fn.relu else None
+    dt = g2.dtype
+    sg, sgx = np.empty(C, dtype=dt), np.empty(C, dtype=dt)
+    need_gx = x.requires_grad
+    gx2 = np.empty_like(g2) if need_gx else None
+    rstd = fn.saved_rstd
+    wv = w.data if w is not None else None
+
+    def part(lo, hi):
+        gs, xh = g2[lo:hi], xhat[lo:hi]
+        if y2 is not None:
+            gm = gx2[lo:hi] if need_gx else np.empty_like(gs)
+            np.multiply(gs, y2[lo:hi] > 0, out=gm)
+            gs = gm
+        s = np.einsum("cl->c", gs)
+        sx = np.einsum("cl,cl->c", gs, xh)
+        sg[lo:hi], sgx[lo:hi] = s, sx
+        if need_gx:
+            scale = rstd[lo:hi] * wv[lo:hi] if wv is not None else rstd[lo:hi]
+            out = gx2[lo:hi]
+            np.multiply(gs, scale[:, None], out=out)
+            out -= xh * (sx * (scale / n))[:, None]
+            out -= (s * (scale / n))[:, None]
+
+    for_ranges(part, C, 5 * g2.size)
+    gw = _make(sgx) if w is not None and w.requires_grad else None
+    gb = _make(sg) if b is not None and b.requires_grad else None
+    gx = None
+    if need_gx:
+        gx = _make(gx2.reshape((C, x.shape[0]) + x.shape[2:]).transpose(1, 0, 2, 3))
+    return gx, gw, gb
 
 
 def _update_running(running, new, momentum):
