@@ -236,8 +236,8 @@ def _landscape(args, model, spec, cfg, out):
         other, _, ocfg, _ = load_checkpoint(args.from_checkpoint, args.data_dir)
         if (ocfg["model"], ocfg.get("model_options")) != (cfg["model"], cfg.get("model_options")):
             raise ValueError(f"--from holds a different model ({ocfg['model']}) than --checkpoint ({cfg['model']})")
-        res = L.interpolate(model, other.state_dict(), model.state_dict(), data,
-                            np.linspace(-0.5, 1.5, args.points), loss_fn, progress)
+        alphas = np.union1d(np.linspace(-0.5, 1.5, args.points), [0.0, 1.0])
+        res = L.interpolate(model, other.state_dict(), model.state_dict(), data, alphas, loss_fn, progress)
     elif args.kind == "random1d":
         res = L.slice_1d(model, data, L.random_direction(model, seed=args.seed), coords, loss_fn, progress=progress)
     else:
@@ -251,8 +251,14 @@ def _landscape(args, model, spec, cfg, out):
                             title=f"{cfg['model']} on {cfg['dataset']}: {args.kind}", log=args.log)
     js = _dump(res.to_dict(), os.path.join(out, f"landscape_{args.kind}.json"))
     loss = np.asarray(res.loss)
-    print(f"{args.kind} landscape over {loss.size} points: centre loss {res.centre_loss:.4g} (the {args.split} loss), "
-          f"min {np.nanmin(loss):.4g}, max {np.nanmax(loss):.4g}")
+    if args.kind == "interpolate":
+        at = {a: float(v) for a, v in zip(res.xs, loss)}
+        where = (f"loss at --from (alpha 0) {res.centre_loss:.4g}, at --checkpoint (alpha 1) "
+                 f"{at.get(1.0, float('nan')):.4g}")
+    else:
+        where = f"centre loss {res.centre_loss:.4g} (the {args.split} loss)"
+    print(f"{args.kind} landscape over {loss.size} points: {where}, min {np.nanmin(loss):.4g}, "
+          f"max {np.nanmax(loss):.4g}")
     print(f"wrote {', '.join(pngs)}, {js}")
     return 0
 

@@ -41,6 +41,12 @@ def test_landscape_and_bad_grid(checkpoint, tmp_path):
     assert (tmp_path / "landscape_random_surface.png").exists()
     with pytest.raises(ValueError, match="odd"):
         _run(["landscape", "--checkpoint", checkpoint, "--out", str(tmp_path), "--points", "4"])
+    assert _run(["landscape", "--checkpoint", checkpoint, "--out", str(tmp_path), "--samples", "32", "--points", "3",
+                 "--kind", "interpolate", "--from", checkpoint, "--no-progress"]) == 0
+    loss = json.load(open(tmp_path / "landscape_interpolate.json"))["loss"]
+    assert np.allclose(loss, loss[0])  # from a checkpoint to itself: flat
+    with pytest.raises(ValueError, match="needs --from"):
+        _run(["landscape", "--checkpoint", checkpoint, "--out", str(tmp_path), "--kind", "interpolate"])
 
 
 def test_topology_information_and_bad_layer(checkpoint, tmp_path, capsys):
