@@ -627,6 +627,19 @@ op("unfold", lambda x, **k: x.unfold(**k), lambda x, **k: x.unfold(**k),
 op("broadcast_tensors", lambda a, b: list(md.broadcast_tensors(a, b)), lambda a, b: list(T().broadcast_tensors(a, b)),
    binary(rn, rn, [((2, 1), (3,))]))
 
+op("nanquantile", lambda x: md.nanquantile(x, 0.4, dim=1), lambda x: T().nanquantile(x, 0.4, dim=1),
+   lambda rng: [Sample((distinct(rng, 2, 5),))])
+op("diagflat", md.diagflat, tf("diagflat"), unary(rn, [(2, 2)]))
+op("atleast_2d", md.atleast_2d, tf("atleast_2d"), unary(rn, [(), (3,)]))
+op("ravel", md.ravel, tf("ravel"), unary(rn, [(2, 3)]))
+op("aminmax", lambda x: list(md.aminmax(x, dim=1)), lambda x: list(T().aminmax(x, dim=1)), unary(distinct, [(2, 4)]))
+op("logdet", md.logdet, tf("logdet"), lambda rng: [Sample((spd(rng, 3),)), Sample((wellcond(rng, 2, (2,)),))],
+   rtol32=1e-3, atol32=1e-4)
+op("inverse", md.inverse, tf("inverse"), lambda rng: [Sample((wellcond(rng, 3),))], rtol32=1e-3, atol32=1e-4)
+op("cross", md.cross, tf("cross"), binary(rn, rn, [((3,), (3,)), ((2, 3), (2, 3))]))
+op("svd_values", lambda a: md.svd(a)[1], lambda a: T().svd(a)[1], lambda rng: [Sample((rn(rng, 3, 2),))],
+   rtol32=1e-3, atol32=1e-4)
+
 
 def _torch_index(idx):
     """NumPy index -> torch index (arrays become tensors)."""

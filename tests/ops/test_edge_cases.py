@@ -60,6 +60,9 @@ KNOWN = {
                               "(torch: (log t + 1 - input) with 0 log 0 taken as NaN gradient)",
     ("F.pairwise_distance", "zero_dim"): "nn/functional/distance.py: pairwise_distance refuses 0-d inputs that "
                                          "torch accepts",
+    ("svd_values", "empty"): "ops/decompositions.py (not this helper's file): svd_backward of a (0, n) matrix fails "
+                             "at line 156, scale[..., 0] on a Python float (the empty max); torch gives an empty "
+                             "gradient",
     ("bincount_weights", "empty"): "PyTorch quirk: bincount of an empty input with float64 weights returns int64 "
                                    "zeros (mathdl: the weights' dtype, as for non-empty inputs)",
 }
