@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import ops
 from ..autograd.tensor import Tensor
+from ..backend import xp_of
 from . import constraints
 from .distribution import Distribution
 from .utils import as_float_tensor, generator, lazy_property, logits_to_probs, probs_to_logits
@@ -71,11 +72,11 @@ class Categorical(Distribution):
 
     @property
     def mean(self):
-        return Tensor._make(np.full(self._batch_shape, math.nan, dtype=self._param.dtype))
+        return Tensor._make(xp_of(self._param.data).full(self._batch_shape, math.nan, dtype=self._param.dtype))
 
     @property
     def mode(self):
-        return Tensor._make(np.argmax(self.probs.data, -1))
+        return Tensor._make(self.probs.data.argmax(-1))
 
     @property
     def variance(self):
@@ -83,19 +84,20 @@ class Categorical(Distribution):
 
     def sample(self, sample_shape=()):
         p = self.probs.detach().data
+        xp = xp_of(p)
         shape = tuple(sample_shape) if not isinstance(sample_shape, int) else (sample_shape,)
-        cdf = np.cumsum(p, -1)
+        cdf = p.cumsum(-1)
         cdf = cdf / cdf[..., -1:]
         u = generator(p).random(shape + self._batch_shape + (1,), dtype=p.dtype)
         idx = (u > cdf).sum(-1)
-        return Tensor._make(np.minimum(idx, self._num_events - 1).astype(np.int64))
+        return Tensor._make(xp.minimum(idx, self._num_events - 1).astype(np.int64))
 
     def log_prob(self, value):
         if self._validate_args:
             self._validate_sample(value)
         v = value.data.astype(np.int64)[..., None]
         shape = np.broadcast_shapes(v.shape[:-1], self.logits.shape[:-1])
-        v = np.broadcast_to(v, shape + (1,))
+        v = xp_of(v).broadcast_to(v, shape + (1,))
         logits = ops.broadcast_to(self.logits, shape + (self._num_events,))
         return ops.take_along_dim(logits, Tensor._make(v), -1).squeeze(-1)
 
@@ -105,8 +107,9 @@ class Categorical(Distribution):
         return -(logits * self.probs).sum(-1)
 
     def enumerate_support(self, expand=True):
-        values = Tensor._make(np.arange(self._num_events).reshape((-1,) + (1,) * len(self._batch_shape)))
-        return Tensor._make(np.broadcast_to(values.data, (self._num_events,) + self._batch_shape)) if expand else values
+        xp = xp_of(self._param.data)
+        values = Tensor._make(xp.arange(self._num_events).reshape((-1,) + (1,) * len(self._batch_shape)))
+        return Tensor._make(xp.broadcast_to(values.data, (self._num_events,) + self._batch_shape)) if expand else values
 
 
 class OneHotCategorical(Distribution):
@@ -146,7 +149,7 @@ class OneHotCategorical(Distribution):
     @property
     def mode(self):
         p = self.probs.data
-        return Tensor._make(np.eye(p.shape[-1], dtype=p.dtype)[np.argmax(p, -1)])
+        return Tensor._make(xp_of(p).eye(p.shape[-1], dtype=p.dtype)[p.argmax(-1)])
 
     @property
     def variance(self):
@@ -154,21 +157,22 @@ class OneHotCategorical(Distribution):
 
     def sample(self, sample_shape=()):
         idx = self._categorical.sample(sample_shape).data
-        return Tensor._make(np.eye(self.event_shape[0], dtype=self.probs.dtype)[idx])
+        return Tensor._make(xp_of(idx).eye(self.event_shape[0], dtype=self.probs.dtype)[idx])
 
     def log_prob(self, value):
         if self._validate_args:
             self._validate_sample(value)
-        return self._categorical.log_prob(Tensor._make(np.argmax(value.data, -1)))
+        return self._categorical.log_prob(Tensor._make(value.data.argmax(-1)))
 
     def entropy(self):
         return self._categorical.entropy()
 
     def enumerate_support(self, expand=True):
         n = self.event_shape[0]
-        values = np.eye(n, dtype=self._param.dtype).reshape((n,) + (1,) * len(self.batch_shape) + (n,))
+        xp = xp_of(self._param.data)
+        values = xp.eye(n, dtype=self._param.dtype).reshape((n,) + (1,) * len(self.batch_shape) + (n,))
         if expand:
-            values = np.broadcast_to(values, (n,) + self.batch_shape + (n,))
+            values = xp.broadcast_to(values, (n,) + self.batch_shape + (n,))
         return Tensor._make(values)
 
 

@@ -12,6 +12,7 @@ import numpy as np
 
 from .. import ops
 from ..autograd.tensor import Tensor
+from ..backend import xp_of
 from ..nn import functional as F
 from . import constraints
 from .distribution import Distribution
@@ -62,14 +63,16 @@ class Geometric(Distribution):
     def sample(self, sample_shape=()):
         p = self.probs.detach()
         u = uniform01(self._extended_shape(sample_shape), p)
-        return Tensor._make(np.floor(np.log(u.data) / np.log1p(-p.data)))
+        xp = xp_of(p.data)
+        return Tensor._make(xp.floor(xp.log(u.data) / xp.log1p(-p.data)))
 
     def log_prob(self, value):
         if self._validate_args:
             self._validate_sample(value)
         shape = np.broadcast_shapes(value.shape, self.probs.shape)
         probs = ops.broadcast_to(self.probs, shape)
-        fix = Tensor._make(np.broadcast_to((self.probs.data == 1), shape) & np.broadcast_to(value.data == 0, shape))
+        xp = xp_of(self.probs.data)
+        fix = Tensor._make(xp.broadcast_to(self.probs.data == 1, shape) & xp.broadcast_to(value.data == 0, shape))
         probs = ops.where(fix, 0.0, probs)
         return value * ops.log1p(-probs) + ops.log(self.probs)
 

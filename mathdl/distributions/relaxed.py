@@ -18,6 +18,7 @@ import numpy as np
 
 from .. import ops
 from ..autograd.tensor import Tensor
+from ..backend import xp_of
 from ..nn import functional as F
 from . import constraints
 from ._special import lgamma
@@ -44,9 +45,10 @@ def gumbel_softmax(logits, tau=1.0, hard=False, eps=1e-10, dim=-1):
     if not hard:
         return y_soft
     ax = dim % logits.ndim
-    idx = np.argmax(y_soft.data, axis=ax)
-    y_hard = np.zeros_like(y_soft.data)
-    np.put_along_axis(y_hard, np.expand_dims(idx, ax), 1.0, axis=ax)
+    ys = y_soft.data
+    xp = xp_of(ys)
+    idx = xp.expand_dims(ys.argmax(axis=ax), ax)
+    y_hard = (xp.arange(ys.shape[ax]).reshape([-1 if i == ax else 1 for i in range(ys.ndim)]) == idx).astype(ys.dtype)
     return Tensor._make(y_hard) - y_soft.detach() + y_soft
 
 

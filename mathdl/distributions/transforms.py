@@ -22,6 +22,7 @@ import numpy as np
 
 from .. import ops
 from ..autograd.tensor import Tensor
+from ..backend import xp_of
 from ..nn import functional as F
 from . import constraints
 
@@ -377,6 +378,12 @@ class AffineTransform(Transform):
         return result
 
 
+def _stick_offset(k, like):
+    """log(K - i) for i = 0..K-1 (the offsets that make x = 0 map to the simplex's centre)."""
+    xp = xp_of(like.data)
+    return Tensor._make(xp.log(xp.arange(k, 0, -1, dtype=like.dtype)))
+
+
 class StickBreakingTransform(Transform):
     domain = constraints.real_vector
     codomain = constraints.simplex
@@ -384,7 +391,7 @@ class StickBreakingTransform(Transform):
 
     def _call(self, x):
         k = x.shape[-1]
-        offset = Tensor._make(np.log(np.arange(k, 0, -1, dtype=x.dtype)))
+        offset = _stick_offset(k, x)
         z = ops.sigmoid(x - offset)
         one = z.detach()[..., :1] * 0 + 1
         z_cumprod = ops.exp(ops.cumsum(ops.log1p(-z), -1))
@@ -395,7 +402,7 @@ class StickBreakingTransform(Transform):
     def _inverse(self, y):
         y_crop = y[..., :-1]
         k = y_crop.shape[-1]
-        offset = Tensor._make(np.log(np.arange(k, 0, -1, dtype=y.dtype)))
+        offset = _stick_offset(k, y)
         sf = 1 - ops.cumsum(y_crop, -1)
         fi = np.finfo(y.dtype)
         sf = ops.clamp(sf, min=fi.tiny)
@@ -403,7 +410,7 @@ class StickBreakingTransform(Transform):
 
     def log_abs_det_jacobian(self, x, y):
         k = x.shape[-1]
-        offset = Tensor._make(np.log(np.arange(k, 0, -1, dtype=x.dtype)))
+        offset = _stick_offset(k, x)
         x = x - offset
         detJ = (-x + F.logsigmoid(x) + ops.log(y[..., :-1])).sum(-1)
         return detJ
