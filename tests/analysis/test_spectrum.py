@@ -100,3 +100,11 @@ def test_plot_density(tmp_path):
     A, _ = _sym(40)
     out = S.plot_density(S.slq(A, 3, 20), tmp_path / "d.png")
     assert (tmp_path / "d.png").stat().st_size > 1000 and out
+
+
+def test_time_top_eigenvalue(tiny_mlp):
+    model, data = tiny_mlp
+    out = S.time_top_eigenvalue(model, data, repeats=1)
+    lam = np.linalg.eigvalsh(model_hessian(model, data=data).to_dense())
+    assert np.isclose(out["top_eigenvalue"], lam[-1], rtol=1e-3) and out["hvp_over_grad"] > 0
+    assert out["lanczos_products"] > 0 and out["hvp_cpu_s"] >= 0
