@@ -102,7 +102,8 @@ def test_mixed_precision_tiny(tmp_path):
     rec = mixed_precision.run(seeds=(0,), out=str(tmp_path), steps=4, hidden=16, log=lambda *a: None)
     _check_record(rec, tmp_path)
     assert rec["verdict"]["verdict"] in (V.NOT_TESTABLE, V.DOES_NOT_HOLD)
-    assert rec["numbers"]["mixed"]["ms_per_step"]["mean"] > 0
+    assert rec["numbers"]["float16_master"]["ms_per_step"]["mean"] > 0 and rec["numbers"]["amp"]["accuracy"]["n"] == 1
+    assert isinstance(rec["numbers"]["autocast_effective"], bool)
 
 
 def test_depth_1000_tiny(tmp_path):
