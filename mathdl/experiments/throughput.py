@@ -18,6 +18,7 @@ and compare two libraries on one GPU rather than a GPU with a CPU, so they are r
 only and do not decide the verdict.
 
   python -m mathdl.experiments.throughput [--quick] [--seeds 3] [--out DIR] [--gpu-figures FILE]
+  MATHDL_GPU_FIGURES=FILE mathdl reproduce gpu_resnet50     (the same file, through the reproduce runner)
 """
 
 from __future__ import annotations
