@@ -27,7 +27,12 @@ __all__ = [
 
 
 def _arr(value):
-    return value.data if isinstance(value, Tensor) else np.asarray(value)
+    """The array of a Tensor; Python numbers stay numbers (they mix with device arrays, host arrays do not)."""
+    if isinstance(value, Tensor):
+        return value.data
+    if isinstance(value, (int, float, bool, np.generic)):
+        return value
+    return np.asarray(value)
 
 
 class Constraint:
