@@ -80,3 +80,181 @@ def try_torch(threads=None):
 def thread_arg(parser):
     parser.add_argument("--threads", type=int, default=None,
                         help="threads for NumPy's BLAS and PyTorch alike (default: all cores)")
+
+
+# =========================================================================== fresh-process runs
+# Every training-step benchmark runs each library alone in a fresh process: in one process each
+# library's idle BLAS/OpenMP threads spin on the cores the other needs, which misreports
+# multi-threaded ratios.  A benchmark script defines CASES (name -> description) and
+# make_step(framework, case) -> (step, first_loss or None), and calls isolated_main(__file__, ...).
+# The parent runs, per thread count and round, one child per library (the order alternating
+# between rounds); each child times its steps and reports the median and its peak memory growth.
+
+THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "MATHDL_NUM_THREADS")
+
+
+def set_threads_env_from_argv(default="1"):
+    """In a child (``--child FW CASE THREADS ...``) fix the thread variables before NumPy loads."""
+    import os
+    import sys
+
+    if "--child" in sys.argv:
+        n = sys.argv[sys.argv.index("--child") + 3]
+        for v in THREAD_VARS:
+            os.environ[v] = n
+
+
+def rss_mb(field="VmRSS"):
+    """Resident memory from /proc/self/status (VmRSS now, VmHWM the peak since the last reset)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:  # pragma: no cover - not Linux
+        return None
+    return None
+
+
+def reset_peak():
+    """Linux: writing 5 to clear_refs resets VmHWM (the peak RSS) to the current RSS."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:  # pragma: no cover
+        pass
+
+
+def _child(make_step, framework, case, threads, repeat, warmup, inner):
+    import json
+
+    import mathdl.parallel  # imported before the memory baseline (torch children copy mathdl's weights)
+
+    if framework == "torch":
+        import torch
+
+        torch.set_num_threads(threads)
+        try:
+            torch.set_num_interop_threads(1)
+        except RuntimeError:  # pragma: no cover
+            pass
+    else:
+        mathdl.parallel.set_num_threads(threads)  # BLAS (threadpoolctl) and mathdl's pool alike
+    reset_peak()
+    before = rss_mb()
+    step, first_loss = make_step(framework, case)
+    for _ in range(warmup):
+        step()
+    import time
+
+    samples = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        for _ in range(inner):
+            step()
+        samples.append((time.perf_counter() - t0) / inner)
+    peak = rss_mb("VmHWM")
+    print(json.dumps({"samples": samples, "peak_mb": None if before is None else peak - before,
+                      "first_loss": first_loss}))
+
+
+def _run_child(script, framework, case, threads, repeat, warmup, inner):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ)
+    for v in THREAD_VARS:
+        env[v] = str(threads)
+    out = subprocess.run([sys.executable, script, "--child", framework, case, str(threads), str(repeat),
+                          str(warmup), str(inner)], capture_output=True, text=True, env=env)
+    if out.returncode != 0:
+        tail = (out.stderr or out.stdout).strip().splitlines()[-3:]
+        print(f"  ({framework} {case} at {threads} threads failed: {' | '.join(tail)})")
+        return None
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _has_torch():
+    import importlib.util
+
+    return importlib.util.find_spec("torch") is not None
+
+
+def isolated_main(script, cases, make_step, argv=None, description="", repeat=20, warmup=3, rounds=2,
+                  inner=None, unit="step"):
+    """The command line of a fresh-process benchmark; returns a list of result rows (dicts).
+
+    ``cases``: name -> description; ``inner``: name -> calls per timed sample (default 1)."""
+    import argparse
+    import json
+    import os
+    import statistics
+
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--threads", default="1,2", help="comma-separated thread counts (default 1,2)")
+    ap.add_argument("--repeat", type=int, default=repeat, help="timed steps per process")
+    ap.add_argument("--warmup", type=int, default=warmup)
+    ap.add_argument("--rounds", type=int, default=rounds, help="fresh processes per library and thread count")
+    ap.add_argument("--cases", default=",".join(cases), help=f"subset of {','.join(cases)}")
+    ap.add_argument("--no-torch", action="store_true")
+    ap.add_argument("--json", help="also write the rows to this JSON file")
+    ap.add_argument("--child", nargs=6, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    inner = inner or {}
+    if args.child:
+        fw, case, th, rep, wu, inn = args.child
+        _child(make_step, fw, case, int(th), int(rep), int(wu), int(inn))
+        return None
+    try:
+        threads = [int(t) for t in args.threads.split(",") if t.strip()]
+    except ValueError:
+        ap.error(f"--threads must be comma-separated positive integers, got {args.threads!r}")
+    if not threads or min(threads) < 1:
+        ap.error(f"--threads must be comma-separated positive integers, got {args.threads!r}")
+    frameworks = ["mathdl"] + ([] if args.no_torch or not _has_torch() else ["torch"])
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"{description}\n(each library alone in a fresh process; {args.rounds} rounds x {args.repeat} "
+          f"{unit}s, medians; load average {load:.1f} on {os.cpu_count()} cores)")
+    rows = []
+    for case in args.cases.split(","):
+        if case not in cases:
+            ap.error(f"unknown case {case!r}; expected some of {','.join(cases)}")
+        for th in threads:
+            per = {fw: [] for fw in frameworks}
+            peaks = {fw: [] for fw in frameworks}
+            losses = {}
+            for r in range(args.rounds):
+                order = frameworks if r % 2 == 0 else frameworks[::-1]
+                for fw in order:
+                    res = _run_child(os.path.abspath(script), fw, case, th, args.repeat, args.warmup,
+                                     inner.get(case, 1))
+                    if res is None:
+                        continue
+                    per[fw] += res["samples"]
+                    if res["peak_mb"] is not None:
+                        peaks[fw].append(res["peak_mb"])
+                    losses[fw] = res["first_loss"]
+            med = {fw: statistics.median(v) if v else None for fw, v in per.items()}
+            peak = {fw: max(v) if v else None for fw, v in peaks.items()}
+            t_m, t_t = med.get("mathdl"), med.get("torch")
+            ratio = t_m / t_t if t_m and t_t else None
+            rowd = {"case": case, "description": cases[case], "threads": th, "mathdl_s": t_m, "torch_s": t_t,
+                    "ratio": ratio, "mathdl_peak_mb": peak.get("mathdl"), "torch_peak_mb": peak.get("torch"),
+                    "load": load}
+            rows.append(rowd)
+            tt = fmt(t_t) if t_t else "     n/a"
+            rr = f"{ratio:5.2f}x" if ratio else "  n/a"
+            pm = f"{peak['mathdl']:7.1f}" if peak.get("mathdl") is not None else "    n/a"
+            pt = f"{peak['torch']:7.1f}" if peak.get("torch") is not None else "    n/a"
+            print(f"{cases[case]:<52} {th:>2} thr  mathdl {fmt(t_m) if t_m else 'n/a'}  torch {tt}  "
+                  f"ratio {rr}  peak MB mathdl {pm} torch {pt}")
+            if losses.get("mathdl") is not None and losses.get("torch") is not None:
+                a, b = losses["mathdl"], losses["torch"]
+                if abs(a - b) > 1e-3 * max(1.0, abs(b)):
+                    print(f"   WARNING: first-step losses differ: mathdl {a:.6f}, torch {b:.6f}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=1)
+    return rows

@@ -1,40 +1,32 @@
-"""CNN training steps, mathdl against PyTorch eager (same run, same shapes, same weights).
+"""CNN training steps, mathdl against PyTorch eager, each alone in a fresh process.
 
 * LeNet-like: conv 1->16 3x3, ReLU, maxpool 2, conv 16->32 3x3, ReLU, maxpool 2, Linear(800->10);
   input 28x28x1, batch 64.
 * ResNet-20 (CIFAR layout, option-A shortcuts, batch norm): input 3x32x32, batch 32.
 
-One step = forward + cross-entropy + backward + SGD(momentum 0.9) update.  Prints the median
-step time of each framework (steps of the two alternate, so that load from other processes on
-a shared machine affects both alike) and the ratio mathdl / PyTorch, then the peak memory of one
-step: each framework runs in a fresh subprocess and reports its resident-set growth
-(peak RSS, VmHWM reset through /proc/self/clear_refs, minus the RSS before building the model; Linux only).
+One step = forward + cross-entropy + backward + SGD(momentum 0.9) update, from the same weights
+(the first losses are compared).  For each thread count (``--threads 1,2`` by default, any list)
+and round, one fresh process per library times its steps; printed: medians, the ratio
+mathdl / PyTorch and the peak resident-memory growth of the steps (VmHWM, Linux).
 
-  python benchmarks/bench_cnn.py [--repeat 20] [--threads 1] [--no-memory] [--cases lenet,resnet20]
+  python benchmarks/bench_cnn.py [--threads 1,2] [--repeat 20] [--rounds 2] [--cases lenet,resnet20]
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-# BLAS threads must be fixed before NumPy loads OpenBLAS: one thread unless --threads N says
-# otherwise (--threads 0: the libraries' defaults).  On a shared 2-core machine, OpenBLAS worker
-# threads that spin while another process holds the core made a ResNet-20 step 10x slower.
-_THREADS = sys.argv[sys.argv.index("--threads") + 1] if "--threads" in sys.argv else "1"
-if _THREADS != "0":
-    for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[_v] = _THREADS
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _timing import isolated_main, set_threads_env_from_argv  # noqa: E402
+
+set_threads_env_from_argv()  # thread variables fixed before NumPy loads OpenBLAS
 
 import numpy as np  # noqa: E402
-from _timing import fmt, median_time, paired_times, row  # noqa: E402
 
 CASES = {"lenet": (64, (1, 28, 28)), "resnet20": (32, (3, 32, 32))}
+DESCRIPTIONS = {"lenet": "LeNet-like CNN step, batch 64, 1x28x28", "resnet20": "ResNet-20 step, batch 32, 3x32x32"}
 
 
 # --------------------------------------------------------------------------- models
@@ -146,108 +138,21 @@ def torch_step_fn(case, torch, model=None):
     return model, step
 
 
-# --------------------------------------------------------------------------- memory (subprocess)
-def _rss_mb(field="VmRSS"):
-    """Resident memory from /proc/self/status (VmRSS now, VmHWM the peak since the last reset)."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024.0
-    raise OSError(field)
-
-
-def _reset_peak():
-    """Linux: writing 5 to clear_refs resets VmHWM (the peak RSS) to the current RSS."""
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")
-
-
-def _memory_child(framework, case, steps):
+def make_step(framework, case):
+    """(step, first-step loss) for one library; torch starts from mathdl's weights."""
     if framework == "torch":
         import torch
 
-        make = lambda: torch_step_fn(case, torch)  # noqa: E731
+        tm = torch_model(case, torch)
+        copy_weights(mathdl_model(case), tm, torch)
+        _, step = torch_step_fn(case, torch, tm)
     else:
-        import mathdl  # noqa: F401
-
-        make = lambda: mathdl_step_fn(case)  # noqa: E731
-    _reset_peak()
-    before = _rss_mb()
-    _, step = make()
-    for _ in range(steps):
-        step()
-    print(json.dumps({"peak_mb": _rss_mb("VmHWM") - before}))
+        _, step = mathdl_step_fn(case)
+    return step, float(step().item())
 
 
-def peak_memory(framework, case, steps=3):
-    out = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", framework, case, str(steps)],
-                         capture_output=True, text=True, env=dict(os.environ))
-    if out.returncode != 0:
-        return None
-    return json.loads(out.stdout.strip().splitlines()[-1])["peak_mb"]
-
-
-# --------------------------------------------------------------------------- main
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeat", type=int, default=20)
-    ap.add_argument("--threads", type=int, default=1,
-                    help="BLAS and torch threads for both frameworks (default 1; 0 = library defaults)")
-    ap.add_argument("--no-memory", action="store_true")
-    ap.add_argument("--cases", default="lenet,resnet20")
-    ap.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
-    args = ap.parse_args(argv)
-    if args.child:
-        _memory_child(args.child[0], args.child[1], int(args.child[2]))
-        return
-    from _timing import try_torch
-
-    # try_torch(n) limits NumPy's BLAS (threadpoolctl) and torch to n threads alike; without n it
-    # would give both all cores, so the number asked for is passed on (0: library defaults)
-    torch = try_torch(args.threads or None)
-    if torch is not None and args.threads:
-        torch.set_num_interop_threads(1)
-    import mathdl
-
-    try:
-        from threadpoolctl import threadpool_info
-
-        blas = ",".join(str(i["num_threads"]) for i in threadpool_info() if i["user_api"] == "blas")
-    except ImportError:  # pragma: no cover
-        blas = "?"
-    print(f"numpy {np.__version__}, mathdl allocator tuned: {mathdl.backend.allocator_tuned}, "
-          f"cores: {os.cpu_count()}, BLAS threads: {blas}, "
-          f"torch threads: {torch.get_num_threads() if torch else 'n/a'}")
-    results = {}
-    for case in args.cases.split(","):
-        batch, shape = CASES[case]
-        model, step = mathdl_step_fn(case)
-        t_torch = tstep = None
-        if torch is not None:  # same weights, same batch: the first losses must agree
-            tm = torch_model(case, torch)
-            copy_weights(model, tm, torch)
-            _, tstep = torch_step_fn(case, torch, tm)
-            l_ours, l_torch = float(step().item()), float(tstep().item())
-            print(f"{case}: first-step loss mathdl {l_ours:.6f}, torch {l_torch:.6f}")
-            assert abs(l_ours - l_torch) < 1e-3 * max(1.0, abs(l_torch)), (l_ours, l_torch)
-        if tstep is not None:  # alternate the two steps so that background load hits both alike
-            t_ours, t_torch = paired_times(step, tstep, repeat=args.repeat, warmup=3)
-        else:
-            t_ours = median_time(step, repeat=args.repeat, warmup=3)
-        ratio = row(f"{case} step (batch {batch}, {'x'.join(map(str, shape))})", t_ours, t_torch)
-        results[case] = {"mathdl_s": t_ours, "torch_s": t_torch, "ratio": ratio}
-    if not args.no_memory:
-        print("peak memory of the training steps (RSS growth, fresh subprocess each):")
-        for case in args.cases.split(","):
-            ours = peak_memory("mathdl", case)
-            theirs = peak_memory("torch", case) if torch is not None else None
-            results[case].update(mathdl_peak_mb=ours, torch_peak_mb=theirs)
-            t = f"{theirs:8.1f} MB" if theirs is not None else "     n/a"
-            print(f"  {case:<10} mathdl {ours:8.1f} MB   torch {t}")
-    for case, r in results.items():
-        if r["torch_s"]:
-            print(f"{case}: mathdl {fmt(r['mathdl_s'])}  torch {fmt(r['torch_s'])}  ratio {r['ratio']:.2f}x")
-    return results
+    return isolated_main(__file__, DESCRIPTIONS, make_step, argv, description=__doc__.splitlines()[0])
 
 
 if __name__ == "__main__":

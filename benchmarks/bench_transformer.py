@@ -1,28 +1,35 @@
-"""Transformer training step: mathdl against PyTorch eager, same work, same process.
+"""Transformer training step: mathdl against PyTorch eager, each alone in a fresh process.
 
 A 2-layer TransformerEncoder (d_model 128, 4 heads, feed-forward 512, dropout 0.1, post-norm,
 batch_first), input (batch 16, sequence 64, 128), a linear head to 10 classes per position,
-cross-entropy, backward and an Adam step.  Both frameworks start from the same weights.
+cross-entropy, backward and an Adam step.  Both start from the same weights (mathdl's, loaded
+into torch by name).
 
-    python benchmarks/bench_transformer.py [--steps 30] [--threads N] [--profile]
-
-Prints the median step time of each, the ratio mathdl/torch, and with ``--profile`` the
-mathdl ops that take the most time (cProfile, sorted by own time).
+    python benchmarks/bench_transformer.py [--threads 1,2] [--repeat 20] [--rounds 2]
+    python benchmarks/bench_transformer.py --profile     (mathdl's hottest functions, cProfile)
 """
 
 from __future__ import annotations
 
-import argparse
-import time
+import os
+import sys
 
-import numpy as np
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _timing import isolated_main, set_threads_env_from_argv  # noqa: E402
 
-import mathdl
-import mathdl.nn as nn
-import mathdl.nn.functional as F
-import mathdl.optim
+set_threads_env_from_argv()
+
+import numpy as np  # noqa: E402
+
+import mathdl  # noqa: E402
+import mathdl.nn as nn  # noqa: E402
+import mathdl.nn.functional as F  # noqa: E402
+import mathdl.optim  # noqa: E402
 
 D, H, FF, L, N, LAYERS, C = 128, 4, 512, 64, 16, 2, 10
+DROPOUT = 0.1
+CASES = {"transformer": "Transformer encoder step, 2 layers, d 128, T 64, batch 16"}
 
 
 class MdlModel(nn.Module):
@@ -36,22 +43,14 @@ class MdlModel(nn.Module):
         return self.head(self.encoder(x))
 
 
-def _median_time(step, steps, warmup=3):
-    for _ in range(warmup):
-        step()
-    times = []
-    for _ in range(steps):
-        t0 = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
+def _data():
+    rng = np.random.default_rng(0)
+    return rng.standard_normal((N, L, D)).astype(np.float32), rng.integers(0, C, (N, L)).astype(np.int64)
 
 
-def make_mathdl(x, y, dropout, state=None):
+def make_mathdl(x, y, dropout):
     mathdl.manual_seed(0)
     model = MdlModel(dropout)
-    if state is not None:
-        model.load_state_dict({k: mathdl.tensor(v) for k, v in state.items()})
     opt = mathdl.optim.Adam(model.parameters(), lr=1e-3)
     xt, yt = mathdl.tensor(x), mathdl.tensor(y)
 
@@ -63,10 +62,10 @@ def make_mathdl(x, y, dropout, state=None):
         opt.step()
         return loss
 
-    return step
+    return step, model
 
 
-def make_torch(x, y, dropout):
+def make_torch(x, y, dropout, state):
     import torch
 
     torch.manual_seed(0)
@@ -82,6 +81,7 @@ def make_torch(x, y, dropout):
             return self.head(self.encoder(x))
 
     model = TModel()
+    model.load_state_dict({k: torch.tensor(v) for k, v in state.items()})
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     xt, yt = torch.tensor(x), torch.tensor(y)
 
@@ -93,51 +93,40 @@ def make_torch(x, y, dropout):
         opt.step()
         return loss
 
-    state = {k: v.detach().numpy().copy() for k, v in model.state_dict().items()}
-    return step, state
+    return step
+
+
+def make_step(framework, case):
+    x, y = _data()
+    if framework == "torch":
+        _, model = make_mathdl(x, y, DROPOUT)
+        state = {k: np.ascontiguousarray(v.data) for k, v in model.state_dict().items()}
+        step = make_torch(x, y, DROPOUT, state)
+    else:
+        step, _ = make_mathdl(x, y, DROPOUT)
+    loss = float(step().item())
+    return step, (loss if DROPOUT == 0 else None)
+
+
+def profile(steps=10):
+    import cProfile
+    import pstats
+
+    step, _ = make_mathdl(*_data(), DROPOUT)
+    step()
+    pr = cProfile.Profile()
+    pr.enable()
+    for _ in range(steps):
+        step()
+    pr.disable()
+    pstats.Stats(pr).sort_stats("tottime").print_stats(25)
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--steps", type=int, default=30)
-    ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
-    ap.add_argument("--dropout", type=float, default=0.1)
-    ap.add_argument("--profile", action="store_true")
-    args = ap.parse_args(argv)
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((N, L, D)).astype(np.float32)
-    y = rng.integers(0, C, (N, L)).astype(np.int64)
-    print(f"transformer encoder training step: {LAYERS} layers, d_model {D}, {H} heads, ff {FF}, "
-          f"seq {L}, batch {N}, dropout {args.dropout}, Adam")
-    state = None
-    t_torch = None
-    try:
-        import torch
-
-        if args.threads:
-            torch.set_num_threads(args.threads)
-        tstep, state = make_torch(x, y, args.dropout)
-        t_torch = _median_time(tstep, args.steps)
-        print(f"torch  {torch.__version__:>8s}: {t_torch * 1e3:8.2f} ms/step (median of {args.steps}, "
-              f"{torch.get_num_threads()} threads)")
-    except ImportError:
-        print("torch not installed: mathdl only")
-    mstep = make_mathdl(x, y, args.dropout, state)
-    t_mdl = _median_time(mstep, args.steps)
-    print(f"mathdl {mathdl.__version__:>8s}: {t_mdl * 1e3:8.2f} ms/step (median of {args.steps}, "
-          f"allocator tuned: {mathdl.backend.allocator_tuned})")
-    if t_torch is not None:
-        print(f"ratio mathdl/torch: {t_mdl / t_torch:.2f}x")
-    if args.profile:
-        import cProfile
-        import pstats
-
-        pr = cProfile.Profile()
-        pr.enable()
-        for _ in range(10):
-            mstep()
-        pr.disable()
-        pstats.Stats(pr).sort_stats("tottime").print_stats(25)
+    argv = sys.argv[1:] if argv is None else argv
+    if "--profile" in argv:
+        return profile()
+    return isolated_main(__file__, CASES, make_step, argv, description=__doc__.splitlines()[0])
 
 
 if __name__ == "__main__":
