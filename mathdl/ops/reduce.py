@@ -18,6 +18,7 @@ from collections import namedtuple
 import numpy as np
 
 from ..autograd.function import Function
+from ..autograd.grad_mode import state as _grad_state
 from ..autograd.tensor import Tensor
 from ..backend import xp_of
 from . import elementwise as ew
@@ -458,20 +459,66 @@ def cumprod(x, dim=None, *, axis=None, dtype=None):
     return Cumprod(d)(x)
 
 
-def logcumsumexp(x, dim):
-    """y_k = log sum_{i <= k} exp(x_i) along ``dim``, as a log-sum-exp over the masked prefix
-    (O(n^2) along the axis; stable for large |x|)."""
-    from .special import logsumexp
+class LogCumSumExp(Function):
+    """y_k = log sum_{i <= k} exp(x_i) along ``axis``, as the scan y_k = logaddexp(y_{k-1}, x_k)
+    (stable, O(n)).  dL/dx_j = sum_{k >= j} g_k exp(x_j - y_k), computed in log space with the
+    positive and negative parts of g apart (PyTorch's formula):
+        exp(x_j + rlcse(log g+ - y)_j) - exp(x_j + rlcse(log g- - y)_j),
+    rlcse being logcumsumexp from the end; differentiable again."""
 
+    __slots__ = ("axis",)
+    save_output = True
+
+    def __init__(self, axis):
+        self.axis = axis
+
+    def forward(self, x):
+        return np.logaddexp.accumulate(x, axis=self.axis)
+
+    def backward(self, g):
+        (x,) = self.inputs
+        ax = self.axis
+        y = self.output()
+        xp = xp_of(g.data)
+        if _grad_state.enabled:  # create_graph: the O(n^2) form sum_k [j <= k] g_k exp(x_j - y_k)
+            n = x.shape[ax]
+            xt, yt, gt = _move_last(x, ax), _move_last(y, ax), _move_last(g, ax)
+            lead = xt.shape[:-1]
+            mask = xp.tril(xp.ones((n, n), dtype=bool))                        # [k, j]: j <= k
+            diff = ew.sub(reshape(xt, lead + (1, n)), reshape(yt, lead + (n, 1)))
+            w = ew.exp(ew.where(xp.broadcast_to(mask, lead + (n, n)), diff, -np.inf))
+            return (_move_back(sum(ew.mul(w, reshape(gt, lead + (n, 1))), -2), ax),)
+        with np.errstate(divide="ignore"):
+            out = None
+            for sign in (1.0, -1.0):
+                part = g.data * sign > 0
+                if not part.any():
+                    continue
+                lg = ew.log(ew.where(part, ew.mul(g, sign), 0.0))             # log|g| where g has this sign, else -inf
+                r = flip(logcumsumexp(flip(ew.sub(lg, y), ax), ax), ax)
+                term = ew.exp(ew.add(x, r))
+                out = (term if sign > 0 else ew.neg(term)) if out is None else (
+                    ew.add(out, term) if sign > 0 else ew.sub(out, term))
+        if out is None:
+            out = _make(xp.zeros(x.shape, dtype=x.dtype))
+        return (out,)
+
+
+def logcumsumexp(x, dim):
+    """y_k = log sum_{i <= k} exp(x_i) along ``dim`` (stable for large |x|)."""
     d = _scan_axis(x, dim, "logcumsumexp")
     x = ew._floating(x)
     if x.ndim == 0 or x.data.size == 0:
         return x
-    n = x.shape[d]
-    xt = _move_last(x, d)
-    rep = broadcast_to(reshape(xt, xt.shape[:-1] + (1, n)), xt.shape[:-1] + (n, n))      # [..., k, i]
-    mask = _make(xp_of(x.data).tril(xp_of(x.data).ones((n, n), dtype=bool)))               # i <= k
-    return _move_back(logsumexp(ew.where(mask, rep, -np.inf), -1), d)
+    if xp_of(x.data) is not np:  # no ufunc scans on the device: the masked log-sum-exp, O(n^2) along dim
+        from .special import logsumexp
+
+        n = x.shape[d]
+        xt = _move_last(x, d)
+        rep = broadcast_to(reshape(xt, xt.shape[:-1] + (1, n)), xt.shape[:-1] + (n, n))
+        mask = _make(xp_of(x.data).tril(xp_of(x.data).ones((n, n), dtype=bool)))
+        return _move_back(logsumexp(ew.where(mask, rep, -np.inf), -1), d)
+    return LogCumSumExp(d)(x)
 
 
 def _cum_extreme(x, dim, is_max):
