@@ -1,0 +1,208 @@
+"""Public-program workloads, mathdl against PyTorch eager, each alone in a fresh process.
+
+The same Python source runs on both libraries (mathdl keeps PyTorch's names), so these measure
+programs as users write them, not hand-tuned mathdl code:
+
+  gpt      a GPT in minGPT's style (Karpathy's minGPT, "gpt-nano": 3 layers, 3 heads, width 48,
+           block 64, vocab 65, dropout 0.1, its tanh GELU written with ``torch.pow(x, 3.0)``,
+           attention with an explicit causal mask and softmax), batch 32, AdamW
+  mnist1d  the MNIST-1D CNN (Greydanus 2020: three Conv1d 25 channels, kernels 5, 3, 3, stride 2,
+           ReLU, linear), batch 100, Adam
+  lstm     a 2-layer LSTM (input 32, hidden 128, sequence 40, batch 32), last state to 10 classes, Adam
+
+  python benchmarks/bench_programs.py [--threads 1,2] [--repeat 20] [--rounds 2] [--cases gpt,mnist1d,lstm]
+  python benchmarks/bench_programs.py --profile gpt     (mathdl's hottest functions, cProfile)
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _timing import isolated_main, set_threads_env_from_argv  # noqa: E402
+
+set_threads_env_from_argv()
+
+import numpy as np  # noqa: E402
+
+CASES = {"gpt": "minGPT-style GPT (3 layers, 3 heads, width 48) step, batch 32x64",
+         "mnist1d": "MNIST-1D CNN step, batch 100", "lstm": "2-layer LSTM (hidden 128, T 40) step, batch 32"}
+VOCAB, BLOCK, WIDTH, HEADS, LAYERS, PDROP = 65, 64, 48, 3, 3, 0.1
+
+
+def gpt_classes(lib):
+    """minGPT's model, written against ``lib`` (torch or mathdl)."""
+    nn, F = lib.nn, lib.nn.functional
+
+    class NewGELU(nn.Module):
+        def forward(self, x):
+            return 0.5 * x * (1.0 + lib.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * lib.pow(x, 3.0))))
+
+    class CausalSelfAttention(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.c_attn = nn.Linear(WIDTH, 3 * WIDTH)
+            self.c_proj = nn.Linear(WIDTH, WIDTH)
+            self.attn_dropout = nn.Dropout(PDROP)
+            self.resid_dropout = nn.Dropout(PDROP)
+            self.register_buffer("bias", lib.tril(lib.ones(BLOCK, BLOCK)).view(1, 1, BLOCK, BLOCK))
+            self.n_head, self.n_embd = HEADS, WIDTH
+
+        def forward(self, x):
+            B, T, C = x.size()
+            q, k, v = self.c_attn(x).split(self.n_embd, dim=2)
+            k = k.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
+            q = q.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
+            v = v.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
+            att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(k.size(-1)))
+            att = att.masked_fill(self.bias[:, :, :T, :T] == 0, float("-inf"))
+            att = F.softmax(att, dim=-1)
+            att = self.attn_dropout(att)
+            y = att @ v
+            y = y.transpose(1, 2).contiguous().view(B, T, C)
+            return self.resid_dropout(self.c_proj(y))
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.ln_1 = nn.LayerNorm(WIDTH)
+            self.attn = CausalSelfAttention()
+            self.ln_2 = nn.LayerNorm(WIDTH)
+            self.mlp = nn.ModuleDict(dict(c_fc=nn.Linear(WIDTH, 4 * WIDTH), c_proj=nn.Linear(4 * WIDTH, WIDTH),
+                                          act=NewGELU(), dropout=nn.Dropout(PDROP)))
+            m = self.mlp
+            self.mlpf = lambda x: m.dropout(m.c_proj(m.act(m.c_fc(x))))
+
+        def forward(self, x):
+            x = x + self.attn(self.ln_1(x))
+            return x + self.mlpf(self.ln_2(x))
+
+    class GPT(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.transformer = nn.ModuleDict(dict(
+                wte=nn.Embedding(VOCAB, WIDTH), wpe=nn.Embedding(BLOCK, WIDTH), drop=nn.Dropout(PDROP),
+                h=nn.ModuleList([Block() for _ in range(LAYERS)]), ln_f=nn.LayerNorm(WIDTH)))
+            self.lm_head = nn.Linear(WIDTH, VOCAB, bias=False)
+
+        def forward(self, idx, targets):
+            b, t = idx.size()
+            pos = lib.arange(0, t, dtype=lib.int64).unsqueeze(0)  # minGPT: torch.long (mathdl lacks the alias)
+            x = self.transformer.drop(self.transformer.wte(idx) + self.transformer.wpe(pos))
+            for block in self.transformer.h:
+                x = block(x)
+            logits = self.lm_head(self.transformer.ln_f(x))
+            return F.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1), ignore_index=-1)
+
+    return GPT
+
+
+def mnist1d_model(lib):
+    nn = lib.nn
+
+    class CNN(nn.Module):
+        def __init__(self, c=25):
+            super().__init__()
+            self.conv1 = nn.Conv1d(1, c, 5, stride=2, padding=1)
+            self.conv2 = nn.Conv1d(c, c, 3, stride=2, padding=1)
+            self.conv3 = nn.Conv1d(c, c, 3, stride=2, padding=1)
+            self.linear = nn.Linear(c * 5, 10)
+
+        def forward(self, x, y):
+            h = x.view(-1, 1, 40)
+            h = self.conv3(self.conv2(self.conv1(h).relu()).relu()).relu()
+            return nn.functional.cross_entropy(self.linear(h.view(h.shape[0], -1)), y)
+
+    return CNN()
+
+
+def lstm_model(lib):
+    nn = lib.nn
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm = nn.LSTM(32, 128, num_layers=2, batch_first=True)
+            self.head = nn.Linear(128, 10)
+
+        def forward(self, x, y):
+            out, _ = self.lstm(x)
+            return nn.functional.cross_entropy(self.head(out[:, -1]), y)
+
+    return Net()
+
+
+def _build(lib, case):
+    lib.manual_seed(0)
+    rng = np.random.default_rng(0)
+    if case == "gpt":
+        model = gpt_classes(lib)()
+        idx = rng.integers(0, VOCAB, (32, BLOCK))
+        data = (lib.tensor(idx), lib.tensor(np.roll(idx, -1, axis=1)))
+        opt = lib.optim.AdamW(model.parameters(), lr=5e-4, betas=(0.9, 0.95), weight_decay=0.1)
+    elif case == "mnist1d":
+        model = mnist1d_model(lib)
+        data = (lib.tensor(rng.standard_normal((100, 40)).astype(np.float32)), lib.tensor(rng.integers(0, 10, 100)))
+        opt = lib.optim.Adam(model.parameters(), lr=1e-2)
+    else:
+        model = lstm_model(lib)
+        data = (lib.tensor(rng.standard_normal((32, 40, 32)).astype(np.float32)), lib.tensor(rng.integers(0, 10, 32)))
+        opt = lib.optim.Adam(model.parameters(), lr=1e-3)
+    return model, data, opt
+
+
+def make_step(framework, case):
+    if framework == "torch":
+        import torch as lib
+    else:
+        import mathdl as lib
+    model, data, opt = _build(lib, case)
+    if framework == "torch":  # start from mathdl's weights (same names), so the first losses agree
+        import mathdl
+
+        ref, _, _ = _build(mathdl, case)
+        sd = {k: lib.tensor(np.ascontiguousarray(v.data)) for k, v in ref.state_dict().items()}
+        model.load_state_dict(sd)
+        opt = type(opt)(model.parameters(), **{k: v for k, v in opt.defaults.items()
+                                                if k in ("lr", "betas", "weight_decay")})
+
+    def step():
+        opt.zero_grad()
+        loss = model(*data)
+        loss.backward()
+        opt.step()
+        return loss
+
+    model.eval()  # first loss without dropout, comparable across libraries
+    with lib.no_grad():
+        first = float(model(*data).item())
+    model.train()
+    return step, first
+
+
+def profile(case, steps=10):
+    import cProfile
+    import pstats
+
+    step, _ = make_step("mathdl", case)
+    step()
+    pr = cProfile.Profile()
+    pr.enable()
+    for _ in range(steps):
+        step()
+    pr.disable()
+    pstats.Stats(pr).sort_stats("tottime").print_stats(20)
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if "--profile" in argv:
+        return profile(argv[argv.index("--profile") + 1])
+    return isolated_main(__file__, CASES, make_step, argv, description=__doc__.splitlines()[0])
+
+
+if __name__ == "__main__":
+    main()
