@@ -15,6 +15,7 @@ import numpy as np
 
 from .. import nn, ops
 from ..autograd.tensor import Tensor
+from ..backend import xp_of
 from ..distributions import Independent, Normal
 
 __all__ = ["FlowLayer", "Flow", "ReversePermutation", "Permutation", "standard_normal_base"]
@@ -31,7 +32,7 @@ class FlowLayer(nn.Module):
 
 
 def _zeros_like_batch(x):
-    return Tensor._make(np.zeros(x.shape[0], dtype=x.dtype))
+    return Tensor._make(xp_of(x.data).zeros(x.shape[0], dtype=x.dtype))
 
 
 class Permutation(FlowLayer):
@@ -43,10 +44,10 @@ class Permutation(FlowLayer):
         self.inv_perm = np.argsort(self.perm)
 
     def forward(self, x):
-        return ops.index_select(x, 1, Tensor(self.perm)), _zeros_like_batch(x)
+        return ops.index_select(x, 1, Tensor._make(xp_of(x.data).asarray(self.perm))), _zeros_like_batch(x)
 
     def inverse(self, y):
-        return ops.index_select(y, 1, Tensor(self.inv_perm)), _zeros_like_batch(y)
+        return ops.index_select(y, 1, Tensor._make(xp_of(y.data).asarray(self.inv_perm))), _zeros_like_batch(y)
 
 
 class ReversePermutation(Permutation):
@@ -71,11 +72,29 @@ class Flow(nn.Module):
     def __init__(self, layers, base_distribution=None, event_shape=None):
         super().__init__()
         self.layers = nn.ModuleList(list(layers))
-        if base_distribution is None:
-            if event_shape is None:
-                raise ValueError("Flow: give a base_distribution or an event_shape for a standard normal base")
-            base_distribution = standard_normal_base(event_shape)
-        self.base = base_distribution
+        if base_distribution is None and event_shape is None:
+            raise ValueError("Flow: give a base_distribution or an event_shape for a standard normal base")
+        self.event_shape = tuple(event_shape) if event_shape is not None else tuple(base_distribution.event_shape)
+        self._base = base_distribution  # None: N(0, I), built on the device and dtype of the data when used
+
+    @property
+    def base(self):
+        return self._base if self._base is not None else standard_normal_base(self.event_shape)
+
+    def _base_for(self, like):
+        if self._base is not None:
+            return self._base
+        z = like.detach() * 0
+        return Independent(Normal(z, z + 1, validate_args=False), len(self.event_shape))
+
+    def _like(self, n):
+        """A zero tensor (n, *event_shape) on the device and dtype of the flow's parameters."""
+        from ..backend import get_default_dtype
+
+        p = next(iter(self.parameters()), None)
+        if p is None:
+            return Tensor(np.zeros((n,) + self.event_shape, dtype=get_default_dtype()))
+        return Tensor._make(xp_of(p.data).zeros((n,) + self.event_shape, dtype=p.dtype))
 
     def forward(self, z):
         """x = f(z) and log|det df/dz| per example."""
@@ -95,15 +114,16 @@ class Flow(nn.Module):
 
     def log_prob(self, x):
         z, ld = self.inverse(x)
-        return self.base.log_prob(z) + ld
+        return self._base_for(z).log_prob(z) + ld
 
     def rsample_and_log_prob(self, n):
-        z = self.base.rsample((n,))
+        base = self._base_for(self._like(1)[0])
+        z = base.rsample((n,))
         x, ld = self.forward(z)
-        return x, self.base.log_prob(z) - ld
+        return x, base.log_prob(z) - ld
 
     def sample(self, n):
         from ..autograd.grad_mode import no_grad
 
         with no_grad():
-            return self.forward(self.base.sample((n,)))[0]
+            return self.forward(self._base_for(self._like(1)[0]).sample((n,)))[0]

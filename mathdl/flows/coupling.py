@@ -54,11 +54,15 @@ class AffineCoupling(FlowLayer):
 
     def _masks(self, x):
         """(m, 1 - m) as constant tensors of x's dtype (cached)."""
+        from ..backend import xp_of
+
         cache = self.__dict__.setdefault("_mask_cache", {})
-        if x.dtype not in cache:
-            m = self.mask_array.astype(x.dtype)
-            cache[x.dtype] = (Tensor._make(m), Tensor._make(1 - m))
-        return cache[x.dtype]
+        xp = xp_of(x.data)
+        key = (x.dtype, xp.__name__)
+        if key not in cache:
+            m = xp.asarray(self.mask_array.astype(x.dtype))
+            cache[key] = (Tensor._make(m), Tensor._make(1 - m))
+        return cache[key]
 
     def _st(self, x):
         """s and t, zero on the conditioning features (there y = x exp(0) + 0 = x)."""

@@ -131,14 +131,19 @@ class VAE(nn.Module):
 
     # ------------------------------------------------------------------ data
     def to_pixels(self, x):
-        """The model's data: pixels in [0, 1], binarized at 1/2 for the Bernoulli decoder (a constant tensor)."""
+        """The model's data: pixels in [0, 1], binarized at 1/2 for the Bernoulli decoder (a constant tensor on
+        x's device)."""
+        from ..backend import xp_of
+
         mean, std, scale = self._pixel
-        arr = np.asarray(x.data if isinstance(x, Tensor) else x, dtype=np.float32)
-        arr = np.clip((arr.reshape((arr.shape[0],) + self.input_shape) * std.reshape(self._bshape(std))
-                       + mean.reshape(self._bshape(mean))) / scale, 0.0, 1.0)
+        arr = x.data if isinstance(x, Tensor) else np.asarray(x, dtype=np.float32)
+        xp = xp_of(arr)
+        arr = arr.reshape((arr.shape[0],) + self.input_shape).astype(np.float32)
+        arr = xp.clip((arr * xp.asarray(std.reshape(self._bshape(std)))
+                       + xp.asarray(mean.reshape(self._bshape(mean)))) / scale, 0.0, 1.0)
         if self.likelihood == "bernoulli":
             arr = (arr > 0.5).astype(np.float32)
-        return Tensor(arr.astype(self._dtype(), copy=False))
+        return Tensor._make(arr.astype(self._dtype(), copy=False))
 
     def _bshape(self, a):
         return a.shape if a.ndim == 0 else (1,) + self.input_shape
@@ -153,8 +158,11 @@ class VAE(nn.Module):
         return Independent(Normal(mu, ops.exp(0.5 * logvar), validate_args=False), 1)
 
     def prior(self, batch=()):
-        z = np.zeros(tuple(batch) + (self.latent_dim,), dtype=self._dtype())
-        return Independent(Normal(Tensor(z), Tensor(z + 1), validate_args=False), 1)
+        from ..backend import xp_of
+
+        xp = xp_of(next(iter(self.parameters())).data)
+        z = xp.zeros(tuple(batch) + (self.latent_dim,), dtype=self._dtype())
+        return Independent(Normal(Tensor._make(z), Tensor._make(z + 1), validate_args=False), 1)
 
     def decode(self, z):
         """p(x|z): Independent Bernoulli(logits) or Normal(mean, s) over the pixels."""
