@@ -428,11 +428,20 @@ def _physics_informed(quick, seeds, out):
 
 # --------------------------------------------------------------------------------------- geometry, topology
 def _spearman(a, b):
+    """(rho, two-sided p) of Spearman's rank correlation; NaNs with fewer than 3 points or no variation."""
     from scipy import stats
 
     if len(a) < 3 or np.ptp(a) == 0 or np.ptp(b) == 0:
-        return float("nan")
-    return float(stats.spearmanr(a, b).statistic)
+        return float("nan"), float("nan")
+    rho = float(stats.spearmanr(a, b).statistic)
+    if len(a) > 8:
+        return rho, float(stats.spearmanr(a, b).pvalue)
+    # few points: the exact permutation p-value (the t approximation gives p = 0 for any perfect ranking)
+    import itertools
+
+    ra, rb = stats.rankdata(a), stats.rankdata(b)
+    null = [stats.spearmanr(ra, np.asarray(perm)).statistic for perm in itertools.permutations(rb)]
+    return rho, float(np.mean(np.abs(null) >= abs(rho) - 1e-12))
 
 
 @claim("negative_curvature", "Directions of negative curvature at minima relate to generalization.", "section VI")
@@ -443,24 +452,24 @@ def _negative_curvature(quick, seeds, out):
     over = {"max_steps": 300, "configs": ((32, 0.05), (128, 0.05), (1437, 0.05))} if quick else {}
     r = cg.run(quick=quick, seeds=seeds, out=out, log=_quiet, **over)
     runs = r["runs"]
-    rho = _spearman([x["negative_fraction"] for x in runs], [1 - x["test_acc"] for x in runs])
+    rho, p = _spearman([x["negative_fraction"] for x in runs], [1 - x["test_acc"] for x in runs])
     rule = ("the article: more negative-curvature directions at a minimum, better generalization. Spearman rho "
             "between the Hessian's negative fraction (stochastic Lanczos quadrature) and the test error over the "
-            "runs: holds if rho <= -0.5, holds only partly if -0.5 < rho < 0, does not hold if rho >= 0; not "
-            "testable with fewer than 3 runs")
+            "runs: holds if rho <= -0.5 with p < 0.05, holds only partly if rho < 0 otherwise, does not hold if "
+            "rho >= 0; not testable with fewer than 3 runs")
     if np.isnan(rho):
         verdict = V.not_testable(f"{len(runs)} runs (or no variation): too few to correlate; run without --quick")
     else:
-        word = V.HOLDS if rho <= -0.5 else V.PARTLY if rho < 0 else V.DOES_NOT_HOLD
-        verdict = V.Verdict(word, rule, f"rho = {rho:.3g} over {len(runs)} runs; the module's own rules: "
-                                        f"{r['verdicts']}")
+        word = V.HOLDS if rho <= -0.5 and p < 0.05 else V.PARTLY if rho < 0 else V.DOES_NOT_HOLD
+        verdict = V.Verdict(word, rule, f"rho = {rho:.3g} (p = {p:.3g}) over {len(runs)} runs; the module's own "
+                                        f"rules: {r['verdicts']}")
     s = r["setup"]
     setup = (f"digits, {s['model']}, {s['optimizer']} with (batch, lr) in {s['configs']}, until {s['stop']} (at most "
              f"{s['max_steps']} steps), seeds {s['seeds']} (mathdl.experiments.curvature_generalization)")
     nf = V.spread([x["negative_fraction"] for x in runs])
     te = V.spread([1 - x["test_acc"] for x in runs])
     measurement = (f"negative fraction {V.fmt_spread(nf)}, test error {V.fmt_spread(te)}, Spearman(negative "
-                   f"fraction, test error) = {rho:.3g}; lambda_max vs test error rho = "
+                   f"fraction, test error) = {rho:.3g} (p = {p:.3g}); lambda_max vs test error rho = "
                    f"{r['spearman_lambda_max_test_error']:.3g}")
     return _record(setup, measurement, {k: r[k] for k in r if k not in ("figures",)}, verdict,
                    _pngs(out, r.get("figures")))

@@ -122,13 +122,18 @@ def test_geometry_claims(tmp_path, monkeypatch):
     from mathdl.experiments import information_plane, landscape_skip
 
     def fake_cg(quick, seeds, out, log, **over):
-        runs = [{"negative_fraction": f, "test_acc": a} for f, a in ((0.1, 0.90), (0.2, 0.93), (0.3, 0.95))]
+        pairs = [(0.1, 0.90), (0.2, 0.93), (0.3, 0.95), (0.4, 0.96), (0.5, 0.97)][:n_runs]
+        runs = [{"negative_fraction": f, "test_acc": a} for f, a in pairs]
         return {"runs": runs, "verdicts": {}, "spearman_lambda_max_test_error": 0.1, "figures": [],
                 "setup": {"model": "m", "optimizer": "o", "configs": [], "stop": "s", "max_steps": 1, "seeds": [0]}}
 
     monkeypatch.setattr(cg, "run", fake_cg)
+    n_runs = 5
     rec = C.CLAIMS["negative_curvature"].run(True, (0,), str(tmp_path))
-    assert rec["verdict"]["verdict"] == V.HOLDS  # more negative curvature, lower error: rho = -1
+    assert rec["verdict"]["verdict"] == V.HOLDS  # more negative curvature, lower error: rho = -1, exact p = 2/120
+    n_runs = 3
+    rec = C.CLAIMS["negative_curvature"].run(True, (0,), str(tmp_path))
+    assert rec["verdict"]["verdict"] == V.PARTLY and "p = 0.333" in rec["verdict"]["why"]  # 2 of 6 orderings
 
     def fake_ls(quick, seeds, out, log):
         return {"verdict": "holds partly", "rule": "r", "comparisons": [{"plain_more_nonconvex": True},
