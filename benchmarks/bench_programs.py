@@ -12,6 +12,7 @@ programs as users write them, not hand-tuned mathdl code:
 
   python benchmarks/bench_programs.py [--threads 1,2] [--repeat 20] [--rounds 2] [--cases gpt,mnist1d,lstm]
   python benchmarks/bench_programs.py --profile gpt     (mathdl's hottest functions, cProfile)
+  python benchmarks/bench_programs.py --ops             (each GPT op on its shapes, fwd + bwd, vs torch)
 """
 
 from __future__ import annotations
@@ -197,8 +198,65 @@ def profile(case, steps=10):
     pstats.Stats(pr).sort_stats("tottime").print_stats(20)
 
 
+def _gpt_ops(lib):
+    """The ops of the GPT step on its shapes: name -> (function of fresh inputs, input shapes)."""
+    F = lib.nn.functional
+    B, T, C = 32, BLOCK, WIDTH
+    mask = lib.tril(lib.ones(T, T)).view(1, 1, T, T) == 0
+    w_attn, w_fc, w_proj = lib.randn(3 * C, C), lib.randn(4 * C, C), lib.randn(C, 4 * C)
+    ln_w, ln_b = lib.ones(C), lib.zeros(C)
+    return {
+        "linear 48->144 (c_attn)": (lambda x: F.linear(x, w_attn), [(B, T, C)]),
+        "linear 48->192 (c_fc)": (lambda x: F.linear(x, w_fc), [(B, T, C)]),
+        "linear 192->48 (c_proj)": (lambda x: F.linear(x, w_proj), [(B, T, 4 * C)]),
+        "pow(x, 3.0)": (lambda x: lib.pow(x, 3.0), [(B, T, 4 * C)]),
+        "tanh": (lambda x: lib.tanh(x), [(B, T, 4 * C)]),
+        "mul (same shape)": (lambda x, y: x * y, [(B, T, 4 * C), (B, T, 4 * C)]),
+        "scalar * x": (lambda x: 0.5 * x, [(B, T, 4 * C)]),
+        "x + scalar": (lambda x: 1.0 + x, [(B, T, 4 * C)]),
+        "q @ k^T": (lambda q, k: q @ k.transpose(-2, -1), [(B, HEADS, T, C // HEADS)] * 2),
+        "att @ v": (lambda a, v: a @ v, [(B, HEADS, T, T), (B, HEADS, T, C // HEADS)]),
+        "masked_fill": (lambda a: a.masked_fill(mask, float("-inf")), [(B, HEADS, T, T)]),
+        "softmax": (lambda a: F.softmax(a, dim=-1), [(B, HEADS, T, T)]),
+        "dropout 0.1": (lambda a: F.dropout(a, 0.1, True), [(B, HEADS, T, T)]),
+        "transpose.contiguous.view": (lambda y: y.transpose(1, 2).contiguous().view(B, T, C), [(B, HEADS, T, C // 3)]),
+        "layer_norm": (lambda x: F.layer_norm(x, (C,), ln_w, ln_b), [(B, T, C)]),
+        "cross_entropy 65": (lambda z: F.cross_entropy(z.view(-1, VOCAB), lib.zeros(B * T, dtype=lib.int64)),
+                             [(B, T, VOCAB)]),
+    }
+
+
+def op_table(repeat=30):
+    """Forward + backward time of each GPT op on its shapes, mathdl and torch at one thread in one
+    process (one thread: no idle BLAS threads spinning), alternating; ratios > 2 are marked."""
+    import torch
+    from _timing import fmt, paired_times
+
+    import mathdl
+    import mathdl.parallel
+
+    torch.set_num_threads(1)
+    mathdl.parallel.set_num_threads(1)
+    ours, theirs = _gpt_ops(mathdl), _gpt_ops(torch)
+    rng = np.random.default_rng(0)
+    print(f"{'op (GPT shapes), forward + backward':<36} {'mathdl':>11} {'torch':>11}  ratio")
+    for name, (fn, shapes) in ours.items():
+        arrays = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+        tfn = theirs[name][0]
+
+        def run(lib, f, arrays=arrays):
+            xs = [lib.tensor(a, requires_grad=True) for a in arrays]
+            f(*xs).sum().backward()
+
+        t_m, t_t = paired_times(lambda fn=fn: run(mathdl, fn), lambda tfn=tfn: run(torch, tfn), repeat=repeat)
+        r = t_m / t_t
+        print(f"{name:<36} {fmt(t_m)} {fmt(t_t)}  {r:5.2f}{'  <-- > 2x' if r > 2 else ''}")
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
+    if "--ops" in argv:
+        return op_table()
     if "--profile" in argv:
         return profile(argv[argv.index("--profile") + 1])
     return isolated_main(__file__, CASES, make_step, argv, description=__doc__.splitlines()[0])
