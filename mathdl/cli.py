@@ -41,6 +41,7 @@ __all__ = ["main", "train", "evaluate", "build_parser", "TrainingDiverged", "DEF
 CHECKPOINT_NAME = "checkpoint.safetensors"
 METRICS_NAME = "metrics.csv"
 PLOT_NAME = "curves.png"
+BAYES_NAME = "bayes.safetensors"
 
 DEFAULTS = {
     "model": "mlp", "dataset": "digits", "epochs": 20, "batch_size": 64, "lr": 1e-3, "optimizer": "adam",
@@ -166,6 +167,11 @@ def build_parser():
     t.add_argument("--momentum", type=float, help="momentum for sgd/rmsprop (default 0.9 for sgd)")
     t.add_argument("--clip-grad", type=float, help="clip the global gradient norm to this value (default off)")
     t.add_argument("--seed", type=int, help="random seed: same seed, same numbers (default 0)")
+    t.add_argument("--bayes", choices=("mc-dropout", "bbb", "laplace", "ensemble", "swag"),
+                   help="train a Bayesian variant: MC dropout, Bayes by Backprop, a Laplace approximation fitted "
+                        "after training, a deep ensemble or SWAG (see mathdl.bayes)")
+    t.add_argument("--bayes-opt", action="append", metavar="KEY=VALUE",
+                   help="option for --bayes, e.g. num_samples=30, members=5, hessian_structure=kron (repeatable)")
     t.add_argument("--device", help="cpu (default) or cuda (needs CuPy and a GPU)")
     t.add_argument("--amp", choices=tuple(AMP),
                    help="mixed precision: fp16 (autocast + dynamic loss scaling) or bf16 (autocast); default none")
@@ -193,6 +199,10 @@ def build_parser():
     e.add_argument("--batch-size", type=int, default=256, help="examples per forward pass (default 256)")
     e.add_argument("--plot", metavar="PNG", help="also draw the confusion matrix into this PNG file")
     e.add_argument("--data-dir", help="directory holding file-based datasets, if different from training")
+    e.add_argument("--uncertainty", action="store_true",
+                   help="score the predictive distribution: accuracy, NLL, Brier, ECE/MCE, misclassification "
+                        "AUROC/AUPR, with a reliability diagram (uses the run's --bayes method if it had one)")
+    e.add_argument("--out", help="folder for the --uncertainty files (default: the checkpoint's folder)")
 
     sub.add_parser("list", help="list the registered models and datasets",
                    description="List every registered model and dataset with a one-line description.")
@@ -211,10 +221,11 @@ def _resolve(args, models, datasets, resumed_config=None):
     cfg = dict(DEFAULTS)
     given = {k: getattr(args, k) for k in ("model", "dataset", "epochs", "batch_size", "lr", "optimizer",
                                            "scheduler", "weight_decay", "momentum", "clip_grad", "seed", "threads",
-                                           "device", "amp")
+                                           "device", "amp", "bayes")
              if getattr(args, k, None) is not None}
     model_opts = _options(getattr(args, "model_opt", None), "--model-opt")
     optim_opts = _options(getattr(args, "optim_opt", None), "--optim-opt")
+    bayes_opts = _options(getattr(args, "bayes_opt", None), "--bayes-opt")
     data_opts = _options(getattr(args, "data_opt", None), "--data-opt")
     if getattr(args, "data_dir", None):
         data_opts["root"] = os.path.expanduser(args.data_dir)
@@ -248,6 +259,7 @@ def _resolve(args, models, datasets, resumed_config=None):
     cfg["model_options"] = model_opts
     cfg["data_options"] = data_opts
     cfg["optimizer_options"] = optim_opts
+    cfg["bayes_options"] = bayes_opts
     return cfg
 
 
@@ -320,6 +332,19 @@ def _probe(model, spec, cfg):
     finally:
         model.train()
         _set_rng_state(state)
+
+
+def _bayesian(cfg, model, spec):
+    """The --bayes wrapper of a built model (mathdl.bayes.cli_support), or None."""
+    if not cfg.get("bayes"):
+        return None
+    from .bayes.cli_support import bayesian_training
+
+    try:
+        return bayesian_training(cfg["bayes"], model, cfg, spec)
+    except (ValueError, TypeError) as e:
+        text = " ".join(str(e).split())
+        raise CLIError(text if text.startswith("--bayes") else f"--bayes {cfg['bayes']}: {text}") from None
 
 
 def _make_optimizer(cfg, model):
@@ -580,6 +605,9 @@ def train(cfg, run_dir, resume_state=None, progress=True, plot=True, log=print):
     manual_seed(cfg["seed"])
     spec = _load_spec(cfg)
     model = _build_model(cfg, spec)
+    bayes = _bayesian(cfg, model, spec)
+    if bayes is not None:
+        model = bayes.model
     _probe(model, spec, cfg)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = _make_optimizer(cfg, model)
@@ -638,10 +666,18 @@ def train(cfg, run_dir, resume_state=None, progress=True, plot=True, log=print):
     run = types.SimpleNamespace(cfg=cfg, spec=spec, model=model, params=params, optimizer=optimizer,
                                 scheduler=scheduler, per_step=per_step, loader=loader, history=history,
                                 ckpt_path=ckpt_path, tqdm=progress and tqdm, log=log, scaler=scaler, device=device,
-                                net=dist.model, dist=dist)
+                                bayes=bayes, net=dist.model, dist=dist)
     with _blas_threads(cfg.get("threads")), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         for epoch in range(start + 1, cfg["epochs"] + 1):
             _train_epoch(run, epoch)
+    if bayes is not None:
+        from .data import DataLoader
+        from .serialization import save
+
+        log(f"{cfg['bayes']}: " + _fmt(bayes.finalize(DataLoader(spec.train, batch_size=256,
+                                                                   collate_fn=spec.extra.get("collate_fn"))) or {}))
+        if dist.is_main:
+            save(bayes.state_dict(), os.path.join(run_dir, BAYES_NAME))
     if plot:
         _write_plot(run_dir, history, f"{cfg['model']} on {cfg['dataset']}")
     if dist.is_main and hasattr(model, "write_figures"):
@@ -728,6 +764,8 @@ def _train_epoch(run, epoch):
         row["test_bpc"] = row["test_loss"] / math.log(2)
     if scheduler is not None and not per_step:
         scheduler.step()
+    if run.bayes is not None:
+        run.bayes.after_epoch(epoch)
     row["time_s"] = round(time.perf_counter() - t0, 4)
     history.append(row)
     state = {
@@ -903,7 +941,51 @@ def evaluate(checkpoint, split="test", batch_size=256, data_dir=None):
     return {"epoch": state["epoch"], **row}, matrix, spec
 
 
+def evaluate_uncertainty(checkpoint, out=None, data_dir=None):
+    """The uncertainty metrics of a training checkpoint's predictive (its --bayes method, if any)."""
+    from .bayes.cli_support import evaluate_uncertainty as _score
+    from .data import DataLoader
+    from .serialization import CheckpointError, load
+
+    try:
+        state = load(checkpoint)
+    except (FileNotFoundError, CheckpointError) as e:
+        raise CLIError(str(e)) from None
+    if not isinstance(state, dict) or state.get("kind") != "mathdl-train":
+        raise CLIError(f"{checkpoint!r} is not a training checkpoint written by 'mathdl train'")
+    cfg = state["config"]
+    if data_dir:
+        cfg["data_options"] = {**cfg.get("data_options", {}), "root": os.path.expanduser(data_dir)}
+    _registries()
+    spec = _load_spec(cfg)
+    if spec.task != "classification":
+        raise CLIError(f"--uncertainty scores classifiers; this checkpoint's task is {spec.task!r}")
+    model = _build_model(cfg, spec)
+    wrapper = _bayesian(cfg, model, spec)
+    with _mismatch_as_cli_error("evaluate"):
+        (wrapper.model if wrapper is not None else model).load_state_dict(state["model"])
+    if wrapper is not None:
+        extra = os.path.join(os.path.dirname(os.path.abspath(checkpoint)), BAYES_NAME)
+        if os.path.exists(extra):
+            wrapper.load_state_dict(load(extra))
+        if cfg["bayes"] == "laplace":
+            wrapper.finalize(DataLoader(spec.train, batch_size=256, collate_fn=spec.extra.get("collate_fn")))
+    out = out or os.path.dirname(os.path.abspath(checkpoint))
+    os.makedirs(out, exist_ok=True)
+    return _score(wrapper if wrapper is not None else model, spec, out), cfg
+
+
 def _cmd_evaluate(args):
+    if args.uncertainty:
+        res, cfg = evaluate_uncertainty(args.checkpoint, args.out, args.data_dir)
+        method = cfg.get("bayes") or "deterministic"
+        print(f"checkpoint {args.checkpoint} ({cfg['model']} on {cfg['dataset']}, {method}), test split:")
+        for k, v in res.items():
+            if isinstance(v, float):
+                print(f"  {k:<28} {v:.4f}")
+        if res.get("reliability_diagram"):
+            print(f"wrote {res['reliability_diagram']}")
+        return 0
     row, matrix, spec = evaluate(args.checkpoint, args.split, args.batch_size, args.data_dir)
     print(f"checkpoint {args.checkpoint} (epoch {row['epoch']}), {args.split} split of {spec.extra.get('name', '')}:")
     if "test_acc" in row:

@@ -236,3 +236,41 @@ def test_mismatched_checkpoint_is_one_line(capsys, tmp_path):
     code, _, err = _run(capsys, "evaluate", "--checkpoint", str(ck))
     assert code == 2 and err.strip().count("\n") == 0
     assert "does not fit" in err and "net.1.weight: checkpoint shape (3, 3), model shape (256, 64)" in err
+
+
+# ----------------------------------------------------------------------------- extensions of train
+@pytest.mark.parametrize("method", ["bbb", "laplace", "swag"])
+def test_bayes_training_and_uncertainty_evaluation(capsys, tmp_path, method):
+    run = tmp_path / method
+    code, _, err = _run(capsys, "train", "--bayes", method, "--epochs", "2", "--out", str(run), *FAST)
+    assert code == 0, err
+    assert (run / "bayes.safetensors").exists()
+    code, out, err = _run(capsys, "evaluate", "--uncertainty", "--checkpoint", str(run / "checkpoint.safetensors"))
+    assert code == 0, err
+    assert "ece" in out and "nll" in out and (run / "reliability.png").exists()
+
+
+def test_bayes_bad_model_is_one_line(capsys, tmp_path):
+    code, _, err = _run(capsys, "train", "--bayes", "mc-dropout", "--epochs", "1", "--out", str(tmp_path / "r"), *FAST)
+    assert code == 2 and "no dropout layer" in err and err.strip().count("\n") == 0
+
+
+@pytest.mark.parametrize("opt", ["lbfgs", "newton", "kfac", "lookahead-sgd"])
+def test_second_order_optimizers_train(capsys, tmp_path, opt):
+    lr = ["--lr", "0.1"] if opt == "lookahead-sgd" else []  # the others bring their own default
+    code, out, err = _run(capsys, "train", "--optimizer", opt, "--epochs", "1", "--model-opt", "hidden=16,",
+                          *lr, "--out", str(tmp_path / opt), *FAST)
+    assert code == 0, err
+    acc = float(out.split("final test accuracy:")[1].split()[0])
+    assert acc > 0.5, f"{opt} reached only {acc}"
+
+
+def test_amp_bf16_trains_and_device_cuda_refused_without_gpu(capsys, tmp_path):
+    code, out, err = _run(capsys, "train", "--amp", "bf16", "--epochs", "2", "--out", str(tmp_path / "amp"), *FAST)
+    assert code == 0, err
+    assert float(out.split("final test accuracy:")[1].split()[0]) > 0.8
+    from mathdl.backend import cuda_is_available
+
+    if not cuda_is_available():
+        code, _, err = _run(capsys, "train", "--device", "cuda", "--epochs", "1", "--out", str(tmp_path / "g"), *FAST)
+        assert code == 2 and "no GPU" in err
