@@ -157,6 +157,13 @@ Tensor.sum_to_size = lambda self, *size: sum_to(self, size[0] if len(size) == 1 
 Tensor.repeat = _shape_repeat
 Tensor.__xor__ = lambda self, other: logical_xor(self, other) if self.dtype == _np.bool_ else \
     bitwise_xor(self, other)
+Tensor.__and__ = lambda self, other: logical_and(self, other) if self.dtype == _np.bool_ else \
+    bitwise_and(self, other)
+Tensor.__or__ = lambda self, other: logical_or(self, other) if self.dtype == _np.bool_ else bitwise_or(self, other)
+Tensor.__invert__ = lambda self: logical_not(self) if self.dtype == _np.bool_ else bitwise_not(self)
+Tensor.__rand__ = lambda self, other: Tensor.__and__(self, other)
+Tensor.__ror__ = lambda self, other: Tensor.__or__(self, other)
+Tensor.__rxor__ = lambda self, other: Tensor.__xor__(self, other)
 Tensor.__mod__ = lambda self, other: remainder(self, other)
 Tensor.__rmod__ = lambda self, other: remainder(other, self)
 Tensor.__floordiv__ = lambda self, other: floor_divide(self, other)

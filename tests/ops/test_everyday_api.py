@@ -137,6 +137,12 @@ def test_new_tensors_and_layout_methods():
     for op in ("eq", "ne", "lt", "le", "gt", "ge"):
         np.testing.assert_array_equal(getattr(x, op)(2.0).numpy(), getattr(xt, op)(2.0).numpy())
     assert x.get_device() == -1 and not x.is_cuda
+    a, b, at, bt = md.tensor([5, 3, -1]), md.tensor([6, 1, 255]), torch.tensor([5, 3, -1]), torch.tensor([6, 1, 255])
+    for fm, ft in [(lambda u, v: u & v, lambda u, v: u & v), (lambda u, v: u | v, lambda u, v: u | v),
+                   (lambda u, v: u ^ v, lambda u, v: u ^ v), (lambda u, v: ~u, lambda u, v: ~u),
+                   (lambda u, v: u % 4, lambda u, v: u % 4), (lambda u, v: u // 4, lambda u, v: u // 4),
+                   (lambda u, v: u << 2, lambda u, v: u << 2)]:
+        np.testing.assert_array_equal(fm(a, b).numpy(), ft(at, bt).numpy())
     assert md.is_nonzero(md.tensor([1.5])) and not md.is_nonzero(md.tensor(0.0))
     with pytest.raises(RuntimeError, match="is_nonzero: expected a tensor with one entry"):
         md.is_nonzero(md.ones(2))
