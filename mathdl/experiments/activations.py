@@ -35,7 +35,7 @@ ACTIVATIONS = ("relu", "swish", "gelu", "prelu", "mish")
 
 def _config(quick):
     if quick:
-        return {"datasets": ("digits", "mnist1d"), "steps": 300, "hidden": 64, "n_train": 1200}
+        return {"datasets": ("digits", "mnist1d"), "steps": 1000, "hidden": 64, "n_train": None}
     return {"datasets": ("digits", "mnist1d"), "steps": 3000, "hidden": 128, "n_train": None}
 
 

@@ -34,7 +34,7 @@ METRICS = ("ece", "nll", "accuracy")
 
 def _config(quick):
     if quick:
-        return {"datasets": ("digits", "mnist1d"), "steps": 400, "hidden": 64, "n_train": 1200}
+        return {"datasets": ("digits", "mnist1d"), "steps": 1000, "hidden": 64, "n_train": None}
     return {"datasets": ("digits", "mnist1d"), "steps": 3000, "hidden": 128, "n_train": None}
 
 

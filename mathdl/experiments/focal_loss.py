@@ -52,7 +52,7 @@ def long_tailed(x, y, ratio, seed, num_classes):
 
 def _config(quick):
     if quick:
-        return {"datasets": ("digits", "mnist1d"), "steps": 400, "hidden": 64, "ratio": 50}
+        return {"datasets": ("digits", "mnist1d"), "steps": 1000, "hidden": 64, "ratio": 50}
     return {"datasets": ("digits", "mnist1d"), "steps": 3000, "hidden": 128, "ratio": 50}
 
 

@@ -57,7 +57,7 @@ def adam_vs_sgd(quick=False, seeds=(0, 1, 2, 3, 4), out=None, log=print, max_ste
     if out:
         os.makedirs(out, exist_ok=True)
 
-    max_steps = max_steps or (400 if quick else 3000)
+    max_steps = max_steps or (1000 if quick else 3000)
     steps = {m: {"sgd": [], "adam": []} for m in models}
     curves = {}
     for s in seeds:
@@ -235,7 +235,7 @@ def lookahead(quick=False, seeds=(0, 1, 2, 3, 4), out=None, log=print, steps=Non
     if out:
         os.makedirs(out, exist_ok=True)
 
-    steps = steps or (200 if quick else 1500)
+    steps = steps or (400 if quick else 1500)
     lrs = lrs or LRS
     acc = {(inner, la): [] for inner in lrs for la in (False, True)}  # per seed: list over lrs
     for s in seeds:
