@@ -1,0 +1,119 @@
+"""Winograd F(2x2, 3x3) (mathdl/ops/winograd.py): exact in float64 against torch, its float32
+error against a float64 reference bounded by a small multiple of the im2col road's error, and,
+forced through conv2d, the same values, gradients, gradcheck and gradgradcheck as any conv."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import mathdl
+import mathdl.nn.functional as F
+from mathdl.autograd import gradcheck, gradgradcheck
+from mathdl.ops import conv as cv
+from mathdl.ops import winograd as wg
+
+torch = pytest.importorskip("torch")
+
+# (N, C, H, W, O, pads (pt, pb, pl, pr)): even and odd output sizes, unpadded and asymmetric
+SHAPES = [(2, 3, 7, 6, 4, (1, 1, 1, 1)), (2, 3, 8, 8, 5, (0, 0, 0, 0)), (1, 2, 5, 9, 3, (1, 1, 1, 1)),
+          (3, 4, 6, 7, 2, (1, 1, 2, 0)), (1, 1, 3, 3, 1, (0, 0, 0, 0))]
+
+
+def _torch_conv(x, w, pads):
+    tx = torch.nn.functional.pad(torch.tensor(x), (pads[2], pads[3], pads[0], pads[1]))
+    return tx, torch.nn.functional.conv2d(tx, torch.tensor(w))
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_forward_and_weight_gradient_float64_match_torch(shape):
+    N, C, H, W, O, pads = shape
+    rng = np.random.default_rng(0)
+    x, w, b = rng.standard_normal((N, C, H, W)), rng.standard_normal((O, C, 3, 3)), rng.standard_normal(O)
+    tx, ty = _torch_conv(x, w, pads)
+    np.testing.assert_allclose(wg.conv3x3(x, w, b, pads), ty.numpy() + b.reshape(1, -1, 1, 1), atol=1e-12)
+    g = rng.standard_normal(ty.shape)
+    tw = torch.tensor(w, requires_grad=True)
+    (torch.nn.functional.conv2d(tx, tw) * torch.tensor(g)).sum().backward()
+    np.testing.assert_allclose(wg.conv3x3_weight(x, g, pads), tw.grad.numpy(), atol=1e-11)
+
+
+@pytest.mark.parametrize("N, C, H, O", [(4, 64, 16, 64), (2, 128, 8, 96), (8, 16, 12, 16)])
+def test_float32_error_bounded_by_direct_convolution(N, C, H, O, monkeypatch):
+    """Relative to max |y|: Winograd's float32 error <= 3x the im2col road's (+ 1e-7), and < 3e-6."""
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((N, C, H, H))
+    w = rng.standard_normal((O, C, 3, 3)) / np.sqrt(9 * C)
+    g = rng.standard_normal((N, O, H, H))
+    pads = (1, 1, 1, 1)
+    monkeypatch.setattr(cv, "WINOGRAD_MIN_CHANNELS", 10**9)  # the im2col road for the comparison
+    ref = wg.conv3x3(x, w, None, pads)
+    ref_w = wg.conv3x3_weight(x, g, pads)
+    x32, w32, g32 = x.astype(np.float32), w.astype(np.float32), g.astype(np.float32)
+    direct = cv._conv_forward(x32, w32, None, (1, 1), pads, (1, 1), 1)
+    direct_w = cv._conv_weight(x32, g32, w.shape, (1, 1), pads, (1, 1), 1)
+    win, win_w = wg.conv3x3(x32, w32, None, pads), wg.conv3x3_weight(x32, g32, pads)
+    assert win.dtype == win_w.dtype == np.float32
+    for ours, theirs, r in ((win, direct, ref), (win_w, direct_w, ref_w)):
+        scale = np.abs(r).max()
+        err_w, err_d = np.abs(ours - r).max() / scale, np.abs(theirs - r).max() / scale
+        assert err_w <= 3 * err_d + 1e-7 and err_w < 3e-6, (err_w, err_d)
+
+
+@pytest.fixture
+def force_winograd(monkeypatch):
+    calls = {"fwd": 0, "wgrad": 0}
+    fwd, wgrad = wg.conv3x3, wg.conv3x3_weight
+
+    def f(*a):
+        calls["fwd"] += 1
+        return fwd(*a)
+
+    def gw(*a):
+        calls["wgrad"] += 1
+        return wgrad(*a)
+
+    monkeypatch.setattr(cv, "WINOGRAD_MIN_CHANNELS", 1)
+    monkeypatch.setattr(cv, "WINOGRAD_MIN_PIXELS", 1)
+    monkeypatch.setattr(wg, "conv3x3", f)
+    monkeypatch.setattr(wg, "conv3x3_weight", gw)
+    return calls
+
+
+@pytest.mark.parametrize("padding", [1, 0, "same"])
+def test_conv2d_through_winograd_matches_torch(force_winograd, padding):
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((2, 3, 7, 8)).astype(np.float32)
+    w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(4).astype(np.float32)
+    mx, mw, mb = (mathdl.tensor(a, requires_grad=True) for a in (x, w, b))
+    y = F.conv2d(mx, mw, mb, padding=padding)
+    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    ty = torch.nn.functional.conv2d(tx, tw, tb, padding=padding)
+    np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=1e-4, atol=1e-5)
+    g = rng.standard_normal(ty.shape).astype(np.float32)
+    (y * mathdl.tensor(g)).sum().backward()
+    (ty * torch.tensor(g)).sum().backward()
+    for a, t in ((mx, tx), (mw, tw), (mb, tb)):
+        np.testing.assert_allclose(a.grad.data, t.grad.numpy(), rtol=1e-4, atol=1e-4)
+    assert force_winograd["fwd"] == 2 and force_winograd["wgrad"] == 1  # forward, input grad; weight grad
+
+
+def test_conv2d_through_winograd_gradcheck_and_gradgradcheck(force_winograd):
+    rng = np.random.default_rng(3)
+    x = mathdl.tensor(rng.standard_normal((1, 2, 4, 5)), dtype=mathdl.float64, requires_grad=True)
+    w = mathdl.tensor(rng.standard_normal((2, 2, 3, 3)), dtype=mathdl.float64, requires_grad=True)
+    f = lambda x, w: F.conv2d(x, w, padding=1)  # noqa: E731
+    assert gradcheck(f, (x, w))
+    assert gradgradcheck(f, (x, w))
+    assert force_winograd["fwd"] > 0 and force_winograd["wgrad"] > 0
+
+
+def test_dispatch_rule():
+    x128 = np.zeros((1, 128, 8, 8), np.float32)
+    x16 = np.zeros((1, 16, 32, 32), np.float32)
+    assert cv._winograd_ok(x128, (128, 128, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1)
+    assert not cv._winograd_ok(x16, (16, 16, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1)
+    assert not cv._winograd_ok(x128, (128, 128, 3, 3), (2, 2), (1, 1, 1, 1), (1, 1), 1)
+    assert not cv._winograd_ok(x128, (128, 128, 5, 5), (1, 1), (2, 2, 2, 2), (1, 1), 1)
+    assert not cv._winograd_ok(x128, (128, 64, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 2)
