@@ -128,7 +128,15 @@ def reset_peak():
 def _child(make_step, framework, case, threads, repeat, warmup, inner):
     import json
 
-    import mathdl.parallel  # imported before the memory baseline (torch children copy mathdl's weights)
+    import mathdl  # noqa: F401  (imported before the memory baseline: torch children copy mathdl's weights)
+
+    try:
+        from mathdl.parallel import set_num_threads
+    except ImportError:  # an older mathdl (before/after comparisons): BLAS threads only
+        from threadpoolctl import threadpool_limits
+
+        def set_num_threads(n):
+            threadpool_limits(n)
 
     if framework == "torch":
         import torch
@@ -139,7 +147,7 @@ def _child(make_step, framework, case, threads, repeat, warmup, inner):
         except RuntimeError:  # pragma: no cover
             pass
     else:
-        mathdl.parallel.set_num_threads(threads)  # BLAS (threadpoolctl) and mathdl's pool alike
+        set_num_threads(threads)  # BLAS (threadpoolctl) and mathdl's pool alike
     reset_peak()
     before = rss_mb()
     step, first_loss = make_step(framework, case)
