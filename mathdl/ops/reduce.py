@@ -403,6 +403,8 @@ class Cumprod(Function):
         self.axis = axis
 
     def forward(self, x):
+        if x.dtype == np.float32 or x.dtype == np.float16:  # accumulated in float64, as PyTorch
+            return xp_of(x).cumprod(x, axis=self.axis, dtype=np.float64).astype(x.dtype)
         return xp_of(x).cumprod(x, axis=self.axis)
 
     def backward(self, g):
@@ -411,6 +413,8 @@ class Cumprod(Function):
         if not (x.data == 0).any():
             gy = ew.mul(g, self.output())
             return (ew.div(flip(cumsum(flip(gy, ax), ax), ax), x),)
+        if not _grad_state.enabled:
+            return (_make(_cumprod_grad_with_zeros(x.data, g.data, self.out, ax)),)
         # others[..., j, k] = prod_{i <= k, i != j} x_i  (axis moved last; j, k along it)
         xp = xp_of(x.data)
         n = x.shape[ax]
@@ -422,6 +426,33 @@ class Cumprod(Function):
         gt = reshape(_move_last(g, ax), xt.shape[:-1] + (1, n))
         gx = sum(ew.where(upper, ew.mul(others, gt), 0.0), -1)
         return (_move_back(gx, ax),)
+
+
+def _cumprod_grad_with_zeros(x, g, y, ax):
+    """PyTorch's O(n) cumprod gradient for inputs with zeros (raw arrays, first order):
+    before the first zero z1, the no-zero formula; at z1, sum_{k >= z1} g_k prod_{z1 < i <= k} x_i
+    times y_{z1 - 1}; after z1, 0."""
+    xp = xp_of(x)
+    zero = x == 0
+    csum = xp.cumsum(zero, axis=ax)
+    out = xp.zeros(x.shape, dtype=g.dtype)
+    before = csum == 0
+    w = xp.where(before, y * g, 0)
+    rev = xp.flip(xp.cumsum(xp.flip(w, ax), axis=ax), ax)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = xp.where(before, rev / xp.where(before, x, 1), out)
+    between = csum == 1
+    first = xp.argmax(between, axis=ax)
+    first_k = xp.expand_dims(first, ax)
+    first_mask = xp.zeros(x.shape, dtype=bool)
+    xp.put_along_axis(first_mask, first_k, True, axis=ax)
+    first_mask &= between
+    after_first = between & ~first_mask
+    part = xp.cumprod(xp.where(after_first, x, 1), axis=ax) * xp.where(between, g, 0)
+    total = part.sum(axis=ax, keepdims=True)
+    prev = xp.take_along_axis(y, xp.maximum(first_k - 1, 0), axis=ax)
+    prev = xp.where(first_k == 0, 1, prev)
+    return xp.where(first_mask, total * prev, out).astype(g.dtype, copy=False)
 
 
 def _move_last(x, ax):

@@ -26,8 +26,6 @@ KNOWN = {
     ("chain_matmul", "extremal"): _BLAS,
     ("gelu", "extremal"): "PyTorch's float32 GELU kernel gives NaN at +inf (its float64 kernel and mathdl give inf)",
     ("var_mean", "extremal"): "torch.var_mean's Welford mean gives NaN where torch.mean (and mathdl) give +-inf",
-    ("cumprod", "extremal"): "cumprod's gradient with both zeros and infinities in a line: mathdl gives +-inf where "
-                             "PyTorch's formula gives NaN (left out: PyTorch's exact zero-handling formula)",
     ("linalg.norm", "empty"): "mathdl/linalg.py (not this helper's file): vector_norm of a size-0 tensor raises "
                               "(it rescales by amax); PyTorch returns 0",
     ("hardtanh", "int"): "nn/functional (not this helper's file): hardtanh of an integer tensor passes float bounds "
