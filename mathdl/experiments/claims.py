@@ -505,7 +505,10 @@ def _smooth_landscapes(quick, seeds, out):
 def _topology_layers(quick, seeds, out):
     from . import topology_depth
 
-    r = topology_depth.run(quick=quick, seeds=seeds, out=out, log=_quiet)
+    # quick: the module's full configuration on its first data set and seed (seconds; its own quick trains 60 steps)
+    over = {"quick": False, "seeds": tuple(seeds)[:1], "datasets": ("D-I",)} if quick else {"quick": False,
+                                                                                          "seeds": seeds}
+    r = topology_depth.run(out=out, log=_quiet, **over)
     cm, cs = r["complexity_mean"], r["complexity_std"]
     measurement = (f"topological complexity through the layers: ReLU {cm['relu']:.3g} ± {cs['relu']:.2g}, tanh "
                    f"{cm['tanh']:.3g} ± {cs['tanh']:.2g}; {r['trained_runs']}/{len(r['table'])} runs trained to 99%; "
@@ -525,8 +528,11 @@ def _topology_layers(quick, seeds, out):
 def _information_bottleneck(quick, seeds, out):
     from . import information_plane
 
-    # quick: 300 epochs instead of the module's 1 (one seed, 2 information-plane records)
-    r = information_plane.run(quick=quick, seeds=seeds, out=out, log=_quiet, epochs=300 if quick else None)
+    # quick: the module's full configuration, one seed, 600 epochs (its own quick trains 1 epoch)
+    if quick:
+        r = information_plane.run(quick=False, seeds=tuple(seeds)[:1], out=out, log=_quiet, epochs=600)
+    else:
+        r = information_plane.run(quick=False, seeds=seeds, out=out, log=_quiet)
     cm, cs = r["compression_mean"], r["compression_std"]
     measurement = "; ".join(f"{a}: compression of the last hidden layer {cm[a]:.3g} ± {cs[a]:.2g} bits, final test "
                             f"accuracy {np.mean(r['final_test_acc'][a]):.3f}" for a in cm)
@@ -543,4 +549,5 @@ def _information_bottleneck(quick, seeds, out):
 def _distillation(quick, seeds, out):
     from . import distillation
 
-    return _passthrough(distillation.claim_record(quick, seeds, out), out)
+    # the module's full configuration takes seconds, so quick runs it too (its own quick trains 1 epoch)
+    return _passthrough(distillation.claim_record(False, seeds, out), out)

@@ -147,11 +147,12 @@ def test_geometry_claims(tmp_path, monkeypatch):
     rec = C.CLAIMS["smooth_landscapes"].run(True, (0,), str(tmp_path))
     assert rec["verdict"]["verdict"] == V.PARTLY and "2/3" in rec["verdict"]["why"]
 
-    def fake_ip(quick, seeds, out, log, epochs):
+    def fake_ip(quick, seeds, out, log, epochs=None):
+        assert not quick
         return {"verdict": "does not hold", "rule": "r", "compression_mean": {"tanh": 0.1}, "figures": [],
                 "compression_std": {"tanh": 0.0}, "final_test_acc": {"tanh": [0.9]}, "compression_bits": {},
                 "setup": {"task": "t", "network": "n", "epochs": epochs, "estimator": "e", "seeds": [0]}}
 
     monkeypatch.setattr(information_plane, "run", fake_ip)
     rec = C.CLAIMS["information_bottleneck"].run(True, (0,), str(tmp_path))
-    assert rec["verdict"]["verdict"] == V.DOES_NOT_HOLD and "300 epochs" in rec["setup"]
+    assert rec["verdict"]["verdict"] == V.DOES_NOT_HOLD and "600 epochs" in rec["setup"]
