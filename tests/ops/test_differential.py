@@ -32,13 +32,18 @@ UNARY = [
     ("softplus", lambda x, o, d, m: (F if m is md else TF).softplus(x)),
     ("gelu", lambda x, o, d, m: (F if m is md else TF).gelu(x)),
     ("elu", lambda x, o, d, m: (F if m is md else TF).elu(x)),
-    ("scale", lambda x, o, d, m: x * 0.5 + 1.0),
+    ("scale", lambda x, o, d, m: x * 0.5 + 1.0), ("asinh", lambda x, o, d, m: m.asinh(x)),
+    ("log2_abs", lambda x, o, d, m: m.log2(m.abs(x) + 0.1)), ("sinc", lambda x, o, d, m: m.sinc(x)),
+    ("silu", lambda x, o, d, m: (F if m is md else TF).silu(x)),
+    ("mish", lambda x, o, d, m: (F if m is md else TF).mish(x)),
 ]
 BINARY = [
     ("add", lambda x, o, d, m: x + o), ("mul", lambda x, o, d, m: x * o), ("sub", lambda x, o, d, m: o - x),
     ("div", lambda x, o, d, m: x / (m.abs(o) + 0.5)), ("maximum", lambda x, o, d, m: m.maximum(x, o)),
     ("atan2", lambda x, o, d, m: m.atan2(x, o)), ("hypot", lambda x, o, d, m: m.hypot(x, o)),
     ("lerp", lambda x, o, d, m: m.lerp(x, o, 0.3)), ("pow", lambda x, o, d, m: m.pow(m.abs(x) + 0.5, o)),
+    ("logaddexp", lambda x, o, d, m: m.logaddexp(x, o)), ("copysign", lambda x, o, d, m: m.copysign(x, o)),
+    ("minimum", lambda x, o, d, m: m.minimum(x, o)),
 ]
 ALONG = [  # need at least one dimension
     ("sum", lambda x, o, d, m: x.sum(d)), ("mean", lambda x, o, d, m: x.mean(d)),
@@ -46,6 +51,8 @@ ALONG = [  # need at least one dimension
     ("softmax", lambda x, o, d, m: m.softmax(x, d)), ("flip", lambda x, o, d, m: m.flip(x, (d,))),
     ("unsqueeze", lambda x, o, d, m: x.unsqueeze(d)), ("prod", lambda x, o, d, m: m.prod(x, d)),
     ("cumprod", lambda x, o, d, m: m.cumprod(x, d)), ("transpose", lambda x, o, d, m: x.transpose(0, d)),
+    ("logcumsumexp", lambda x, o, d, m: m.logcumsumexp(x, d)), ("cummax", lambda x, o, d, m: m.cummax(x, d)[0]),
+    ("var", lambda x, o, d, m: x.var(d)), ("diff", lambda x, o, d, m: m.diff(x, dim=d)),
 ]
 INT_OPS = [
     ("add", lambda x, o, d, m: x + o), ("mul", lambda x, o, d, m: x * o), ("sub", lambda x, o, d, m: x - 3),
