@@ -18,5 +18,6 @@ def test_energy_normalizer_of_a_gaussian_form():
 def test_quick_run(tmp_path):
     res = fx.run(quick=True, seeds=(0,), out=str(tmp_path), log=lambda *a: None)
     assert set(res["verdicts"]) == {"energy", "density", "flow_vae"}
-    assert all(v["mean"] > -0.5 for v in res["energy_kl"].values())  # a KL is >= 0 (up to Monte-Carlo error)
+    assert all(v["mean"] > -0.05 for v in res["energy_kl"].values())  # U1's KL is >= 0 (up to Monte-Carlo error)
+    assert set(res["energy_free_energy"]) == {"U1 K=2", "U1 K=8"}
     assert (tmp_path / "flows.json").exists() and (tmp_path / "flows_energies.png").exists()
