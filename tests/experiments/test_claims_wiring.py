@@ -135,7 +135,7 @@ def test_geometry_claims(tmp_path, monkeypatch):
     rec = C.CLAIMS["negative_curvature"].run(True, (0,), str(tmp_path))
     assert rec["verdict"]["verdict"] == V.PARTLY and "p = 0.333" in rec["verdict"]["why"]  # 2 of 6 orderings
 
-    def fake_ls(quick, seeds, out, log):
+    def fake_ls(quick, seeds, out, log, depths=None, width=None):
         return {"verdict": "holds partly", "rule": "r", "comparisons": [{"plain_more_nonconvex": True},
                                                                         {"plain_more_nonconvex": False},
                                                                         {"plain_more_nonconvex": True}],
