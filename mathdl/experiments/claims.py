@@ -329,7 +329,8 @@ def _generative_models(quick, seeds, out):
 def _hybrid(quick, seeds, out):
     from . import hybrid
 
-    r = hybrid.run(quick=quick, seeds=seeds, out=out, log=_quiet)
+    # the module's full configuration takes seconds, so quick runs it too (its own quick trains a few steps)
+    r = hybrid.run(quick=False, seeds=seeds, out=out, log=_quiet)
     return _record(r["setup"], r["measurement"], {k: r[k] for k in ("numbers", "comparison", "config")},
                    r["verdict"], [])
 
