@@ -9,6 +9,7 @@ is large enough that the hand-off (a few tens of microseconds) is small beside t
 
   set_num_threads(T)   T >= 1 threads for BLAS (through threadpoolctl) and for this pool
   get_num_threads()    the current T
+  num_threads(T)       a ``with`` block using T threads for both; restores both after
   MATHDL_NUM_THREADS   T at import (else OMP_NUM_THREADS, else the cores this process may use)
 
 ``elementwise(kernel, *arrays)`` runs ``kernel`` on matching contiguous 1-D chunks of same-size
@@ -21,13 +22,14 @@ Calls made from inside a pool thread run serially (no nested hand-offs, no deadl
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-__all__ = ["set_num_threads", "get_num_threads", "elementwise", "for_ranges", "MIN_PARALLEL_ELEMENTS"]
+__all__ = ["set_num_threads", "get_num_threads", "num_threads", "elementwise", "for_ranges", "MIN_PARALLEL_ELEMENTS"]
 
 # Below this much work (elements times passes over them) a pass runs on the calling thread.
 # Measured with benchmarks/bench_parallel.py on a 2-core machine: handing a piece to a pool
@@ -77,9 +79,33 @@ def _limit_blas(n):
 
 def set_num_threads(n: int) -> None:
     """Use ``n`` threads (``n >= 1``) for BLAS and for mathdl's parallel memory-bound passes."""
-    global _num_threads, _pool
     n = _check_count(n, "set_num_threads")
     _limit_blas(n)
+    _set_pool(n)
+
+
+@contextlib.contextmanager
+def num_threads(n: int):
+    """``with num_threads(n):`` BLAS and mathdl's passes use ``n`` threads inside the block; the
+    previous settings of both are restored after it."""
+    n = _check_count(n, "num_threads")
+    old = _num_threads
+    try:
+        from threadpoolctl import threadpool_limits
+
+        blas = threadpool_limits(limits=n)
+    except ImportError:  # pragma: no cover - threadpoolctl is a dependency
+        blas = contextlib.nullcontext()
+    with blas:
+        _set_pool(n)
+        try:
+            yield
+        finally:
+            _set_pool(old)
+
+
+def _set_pool(n):
+    global _num_threads, _pool
     with _lock:
         if n != _num_threads and _pool is not None:
             _pool.shutdown(wait=True)

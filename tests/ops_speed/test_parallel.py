@@ -109,3 +109,18 @@ def test_training_step_same_at_1_and_2_threads(threads, opt_name):
     np.testing.assert_allclose(l1, l2, rtol=1e-5)
     for a, b in zip(p1, p2):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_num_threads_context_restores_both(threads):
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    parallel.set_num_threads(1)
+    with parallel.num_threads(3):
+        assert parallel.get_num_threads() == 3
+        blas = [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+        assert blas and all(b == 3 for b in blas)
+    assert parallel.get_num_threads() == 1
+    blas = [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+    assert all(b == 1 for b in blas)
+    with pytest.raises(ValueError, match="at least 1"):
+        with parallel.num_threads(0):
+            pass
