@@ -96,6 +96,35 @@ def get_default_dtype() -> np.dtype:
 
 
 # --------------------------------------------------------------------------- devices
+class device(str):
+    """A device name, as PyTorch's ``torch.device``: ``device("cuda", 0) == "cuda:0"``, with
+    ``.type`` and ``.index``.  It is a ``str``, so it goes wherever a device string goes."""
+
+    def __new__(cls, type_or_name="cpu", index=None):
+        name = str(type_or_name)
+        if index is not None:
+            name = f"{name}:{int(index)}"
+        kind = name.split(":")[0]
+        if kind not in ("cpu", "cuda"):
+            raise ValueError(f"device: unknown device type {kind!r}; expected 'cpu' or 'cuda'")
+        return super().__new__(cls, name)
+
+    @property
+    def type(self):
+        return self.split(":")[0]
+
+    @property
+    def index(self):
+        parts = self.split(":")
+        return int(parts[1]) if len(parts) > 1 else None
+
+    def __repr__(self):
+        return f"device(type={self.type!r}" + (f", index={self.index})" if self.index is not None else ")")
+
+
+dtype = np.dtype  # the type of mathdl's dtype objects (``isinstance(x.dtype, mathdl.dtype)``)
+
+
 def xp_of(array):
     """The array module (numpy or cupy) that holds ``array``."""
     if type(array) is np.ndarray or _cupy is None:

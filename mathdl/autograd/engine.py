@@ -362,4 +362,26 @@ def backward(tensor, gradient=None, retain_graph=None, create_graph=False, input
     run([tensor], [seed], retain_graph, create_graph)
 
 
-__all__ = ["run", "backward", "grad_mode"]
+def backward_many(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
+    """``mathdl.autograd.backward``: the sum over ``tensors`` of their backward passes (each seeded
+    with its entry of ``grad_tensors``; ones for scalars), in one walk of the graph."""
+    if not isinstance(tensors, (list, tuple)):
+        return backward(tensors, grad_tensors, retain_graph, create_graph, inputs)
+    tensors = list(tensors)
+    if grad_tensors is None:
+        grad_tensors = [None] * len(tensors)
+    elif not isinstance(grad_tensors, (list, tuple)):
+        grad_tensors = [grad_tensors]
+    if len(grad_tensors) != len(tensors):
+        raise ValueError(f"backward: got {len(grad_tensors)} grad_tensors for {len(tensors)} tensors")
+    if len(tensors) == 1:
+        return backward(tensors[0], grad_tensors[0], retain_graph, create_graph, inputs)
+    if inputs is not None:
+        raise NotImplementedError("backward: inputs= with several tensors; call backward per tensor")
+    if retain_graph is None:
+        retain_graph = create_graph
+    seeds = [_seed(t, g) for t, g in zip(tensors, grad_tensors)]
+    run(tensors, seeds, retain_graph, create_graph)
+
+
+__all__ = ["run", "backward", "backward_many", "grad_mode"]

@@ -60,6 +60,58 @@ from .shape import repeat as _shape_repeat
 from .shape import unfold as _shape_unfold
 
 
+device = _backend.device
+detach_copy = lambda x: x.detach().clone()  # noqa: E731
+dtype = _backend.dtype
+
+
+def rsub(input, other, *, alpha=1):
+    """other - alpha input."""
+    return sub(other, input if alpha == 1 else mul(input, alpha))
+
+
+def detach(x):
+    """x cut from the graph (sharing its values)."""
+    return x.detach()
+
+
+def dropout(input, p=0.5, train=True):
+    """torch.dropout: zero entries with probability p and scale the rest by 1/(1-p) when training."""
+    from ..nn.functional import dropout as _dropout
+
+    return _dropout(input, p, training=train)
+
+
+def _special(name, doc):
+    def fn(*args, **kwargs):
+        import mathdl.special as sp
+
+        return getattr(sp, name)(*args, **kwargs)
+
+    fn.__name__, fn.__doc__ = name, doc
+    return fn
+
+
+erfinv = _special("erfinv", "The inverse of erf (mathdl.special.erfinv).")
+lgamma = _special("lgamma", "log |Gamma(x)| (mathdl.special.gammaln).")
+digamma = _special("digamma", "d/dx log Gamma(x) (mathdl.special.digamma).")
+polygamma = _special("polygamma", "The n-th derivative of digamma (mathdl.special.polygamma).")
+
+
+def qr(A, some=True):
+    """torch.qr: (Q, R) with A = Q R (reduced when ``some``)."""
+    import mathdl.linalg as la
+
+    return la.qr(A, mode="reduced" if some else "complete")
+
+
+def cholesky(A, upper=False):
+    """torch.cholesky: the Cholesky factor (lower, or upper with ``upper=True``)."""
+    import mathdl.linalg as la
+
+    return la.cholesky(A, upper=upper)
+
+
 def numel(x) -> int:
     """The number of entries of ``x``."""
     return x.data.size
@@ -131,7 +183,7 @@ _METHODS = [
     # products
     "mv", "inner", "kron", "addmm", "addmv", "addr", "baddbmm", "addbmm", "vdot",
     "logit", "sinc", "xlogy", "ldexp", "gcd", "lcm", "dist", "det", "logdet", "slogdet", "inverse", "pinverse",
-    "matrix_exp", "matrix_power", "svd", "cross",
+    "matrix_exp", "matrix_power", "svd", "cross", "erfinv", "lgamma", "digamma", "qr", "cholesky", "detach_copy",
 ]
 for _name in _METHODS:
     setattr(Tensor, _name, globals()[_name])

@@ -271,3 +271,23 @@ def test_fused_activations_on_0d_tensors(name):
 def test_new_ops_refuse_bad_input_clearly(call, exc, words):
     with pytest.raises(exc, match=words):
         call()
+
+
+def test_small_torch_names():
+    d = md.device("cuda", 1)
+    assert d == "cuda:1" and d.type == "cuda" and d.index == 1 and md.device("cpu").index is None
+    with pytest.raises(ValueError, match="unknown device type"):
+        md.device("tpu")
+    assert isinstance(md.float32, md.dtype)
+    x = md.tensor([0.5, 0.2], requires_grad=True)
+    np.testing.assert_allclose(md.rsub(x, 1.0, alpha=2).detach().numpy(), [0.0, 0.6], rtol=1e-6)
+    assert md.detach(x).requires_grad is False
+    np.testing.assert_allclose(md.lgamma(x).detach().numpy(), torch.lgamma(torch.tensor([0.5, 0.2])).numpy(),
+                               rtol=1e-5)
+    a, b = (x * x).sum(), (x * 3).sum()
+    md.autograd.backward([a, b])
+    np.testing.assert_allclose(x.grad.numpy(), [4.0, 3.4], rtol=1e-6)
+    with md.autograd.inference_mode():
+        assert not (x * 2).requires_grad
+    with md.autograd.inference_mode(False):
+        assert (x * 2).requires_grad
