@@ -23,6 +23,13 @@ from .ops import *  # noqa: F401,F403
 from .ops import __all__ as _ops_all  # noqa: F401
 
 bool = bool_  # noqa: A001  (mathdl.bool, like torch.bool)
+from .backend import (  # noqa: F401  (torch-style names)
+    Generator, byte, char, default_generator, double, finfo, get_rng_state, half, iinfo, initial_seed, long, seed,
+    set_rng_state, short,
+)
+from .backend import float32 as float, int32 as int  # noqa: A001  (torch.float, torch.int)
+from .creation import logspace, randint_like, scalar_tensor  # noqa: F401
+from .autograd import inference_mode  # noqa: F401
 
 __version__ = "0.1.0"
 

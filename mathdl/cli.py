@@ -417,13 +417,19 @@ def _summarize(loss_sum, sums, task, prefix):
         count = max(sums.get("count", 0), 1)
         var = sums["syy"] / count - (sums["sy"] / count) ** 2
         row[f"{prefix}_r2"] = 1.0 - (sums["sse"] / count) / var if var > 0 else float("nan")
-    else:
+    elif "count" in sums:  # models with their own loss (VAEs) may report no accuracy
         row[f"{prefix}_acc"] = sums.get("correct", 0) / max(sums.get("count", 0), 1)
         if task == "sequence":
             row[f"{prefix}_seq_acc"] = sums.get("seq_correct", 0) / n
         if task == "language_model":
             row[f"{prefix}_ppl"] = math.exp(min(loss_sum / n, 700.0))
+    for k, v in sums.items():  # a model's own per-example sums (a VAE's elbo, rec, kl): their means
+        if k not in _STANDARD_SUMS:
+            row[f"{prefix}_{k}"] = v / n
     return row
+
+
+_STANDARD_SUMS = ("n", "correct", "count", "seq_correct", "sse", "sy", "syy")
 
 
 def _add(total, part):
