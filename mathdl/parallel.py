@@ -17,7 +17,10 @@ arrays; ``for_ranges(fn, n, work)`` calls ``fn(lo, hi)`` over a split of range(n
 channels, images).  Both stay on the calling thread below ``MIN_PARALLEL_ELEMENTS`` elements of
 work (the measured cut-over, see benchmarks/bench_parallel.py) or when T = 1, so results never
 depend on T: each output element is computed by the same operations whichever thread runs it.
-Calls made from inside a pool thread run serially (no nested hand-offs, no deadlock).
+Calls made from inside a pool thread run serially (no nested hand-offs, no deadlock).  Large
+passes are cut into two pieces per thread, and a piece that no pool thread has started when the
+calling thread is done with its own runs on the calling thread (on a busy machine the pool's
+threads may wait for a core; the caller does not wait for them).
 """
 
 from __future__ import annotations
@@ -151,7 +154,8 @@ def for_ranges(fn, n: int, work: int | None = None, align: int = 1) -> None:
     if n <= 1 or _serial(work):
         fn(0, n)
         return
-    pieces = _split(n, min(_num_threads, n), align)
+    parts = _num_threads * (2 if work >= 4 * MIN_PARALLEL_ELEMENTS else 1)
+    pieces = _split(n, min(parts, n), align)
     if len(pieces) == 1:
         fn(0, n)
         return
@@ -160,8 +164,12 @@ def for_ranges(fn, n: int, work: int | None = None, align: int = 1) -> None:
     try:
         fn(*pieces[0])
     finally:
-        for f in futures:
-            f.result()
+        # a piece no pool thread has started yet (a busy machine) runs here instead of waiting
+        for f, (lo, hi) in zip(futures, pieces[1:]):
+            if f.cancel():
+                fn(lo, hi)
+            else:
+                f.result()
 
 
 def _flat(a):
