@@ -66,8 +66,8 @@ def main(argv=None):
                 with open(out) as f:
                     rows += json.load(f)
     load1 = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    header = (f"Measured with `python benchmarks/run_all.py --threads {args.threads} --rounds {args.rounds}`"
-              f"{' --quick' if args.quick else ''}: {platform.processor() or platform.machine()}, "
+    flags = f"--threads {args.threads} --rounds {args.rounds}{' --quick' if args.quick else ''}"
+    header = (f"Measured with `python benchmarks/run_all.py {flags}`: {platform.processor() or platform.machine()}, "
               f"{os.cpu_count()} cores, Python {platform.python_version()}; each library alone in a fresh process "
               f"per round (order alternating), medians of the timed steps; ratio = mathdl / PyTorch eager; peak MB = "
               f"resident-memory growth (VmHWM) from before the model is built; load average {load0:.1f} -> "
