@@ -4,7 +4,8 @@ Each forward is a few passes over the array; each backward multiplies g by the d
 computed as raw array passes when no graph is recorded and as mathdl ops (differentiable, so
 grad-of-grad works) under ``create_graph``.  Selections by sign are written arithmetically
 (max(x, 0) + a min(x, 0)) because boolean masks over random signs are slow in NumPy; float32
-erf is a rational approximation (see ``_erf_f32``), float64 uses SciPy's.
+erf is a rational approximation (see ``_erf_f32``), float64 uses SciPy's.  GELU's raw passes
+run on contiguous chunks split over mathdl's threads when large (mathdl.parallel).
 
   gelu (exact)   y = x Phi(x),  Phi(x) = (1 + erf(x / sqrt 2)) / 2       y' = Phi(x) + x phi(x),
                  phi(x) = exp(-x^2 / 2) / sqrt(2 pi)
@@ -30,6 +31,7 @@ from ..autograd.function import Function
 from ..autograd.grad_mode import state as _grad_state
 from ..autograd.tensor import Tensor
 from ..backend import xp_of
+from ..parallel import elementwise
 from . import elementwise as ew
 
 __all__ = ["GeluFn", "SiluFn", "SoftplusFn", "MishFn", "EluFn", "LeakyReluFn",
@@ -119,6 +121,54 @@ def _softplus_arr(a):
     return t
 
 
+def _gelu_tanh_fwd(x, y, t):
+    """t = tanh(c (x + k x^3)), y = x (1 + t) / 2 (in place on same-shaped chunks)."""
+    xp = xp_of(x)
+    xp.multiply(x, x, out=t)
+    t *= _K
+    t += 1
+    t *= x
+    t *= _C
+    xp.tanh(t, out=t)
+    xp.add(t, 1, out=y)
+    y *= x
+    y *= 0.5
+
+
+def _gelu_erf_fwd(x, y, cdf):
+    """cdf = Phi(x) = (1 + erf(x / sqrt 2)) / 2, y = x cdf."""
+    xp = xp_of(x)
+    cdf[...] = _erf(x * _SQRT1_2)
+    cdf += 1
+    cdf *= 0.5
+    xp.multiply(x, cdf, out=y)
+
+
+def _gelu_tanh_bwd(x, t, g, d):
+    """d = g [(1 + t) / 2 + x (1 - t^2) c (1 + 3 k x^2) / 2]."""
+    xp = xp_of(x)
+    xp.multiply(x, x, out=d)
+    d *= 3 * _K
+    d += 1
+    d *= x
+    d *= 0.5 * _C
+    d *= 1 - t * t
+    d += 0.5 * (1 + t)
+    d *= g
+
+
+def _gelu_erf_bwd(x, cdf, g, d):
+    """d = g [Phi(x) + x phi(x)]."""
+    xp = xp_of(x)
+    xp.multiply(x, x, out=d)
+    d *= -0.5
+    xp.exp(d, out=d)
+    d *= x
+    d *= _INV_SQRT_2PI
+    d += cdf
+    d *= g
+
+
 class GeluFn(_Fused):
     __slots__ = ("approximate", "saved_aux")
 
@@ -127,45 +177,21 @@ class GeluFn(_Fused):
 
     def _forward(self, x):
         xp = xp_of(x)
-        if self.approximate == "tanh":
-            u = x * x
-            u *= _K
-            u += 1
-            u *= x
-            u *= _C
-            xp.tanh(u, out=u)
-            self.saved_aux = u  # t
-            y = u + 1
-            y *= x
-            y *= 0.5
-            return y
-        cdf = _erf(x * _SQRT1_2)
-        cdf += 1
-        cdf *= 0.5
-        self.saved_aux = cdf  # Phi(x)
-        return x * cdf
+        y, aux = xp.empty_like(x), xp.empty_like(x)
+        elementwise(_gelu_tanh_fwd if self.approximate == "tanh" else _gelu_erf_fwd, x, y, aux, passes=10)
+        self.saved_aux = aux  # t = tanh(c (x + k x^3)) or Phi(x)
+        return y
 
     def backward(self, g):
         (x,) = self.inputs
         if not _grad_state.enabled:
             xa, aux = _at_least_1d(x.data), self.saved_aux
             xp = xp_of(xa)
-            if self.approximate == "tanh":
-                x2 = xa * xa
-                d = x2 * (3 * _K)
-                d += 1
-                d *= xa
-                d *= 0.5 * _C
-                d *= 1 - aux * aux
-                d += 0.5 * (1 + aux)
-            else:
-                d = xa * xa
-                d *= -0.5
-                xp.exp(d, out=d)
-                d *= xa
-                d *= _INV_SQRT_2PI
-                d += aux
-            d *= g.data
+            gd = _at_least_1d(g.data)
+            if gd.shape != xa.shape:
+                gd = xp.broadcast_to(gd, xa.shape)
+            d = xp.empty_like(xa)
+            elementwise(_gelu_tanh_bwd if self.approximate == "tanh" else _gelu_erf_bwd, xa, aux, gd, d, passes=10)
             return (_make(d.reshape(g.shape)),)
         if self.approximate == "tanh":
             x2 = ew.mul(x, x)
