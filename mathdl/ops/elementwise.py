@@ -13,6 +13,9 @@ Derivatives used (g = dL/dz):
   relu x: g [x > 0]     erf x: g 2/sqrt(pi) e^(-x^2)
   clamp(x, lo, hi): g [lo <= x <= hi]          maximum(a, b): g to the larger (halved on ties)
   where(c, a, b): (g [c], g [not c])
+
+Large same-shape add, subtract, multiply, exp and tanh passes on NumPy arrays are computed in
+contiguous chunks over mathdl's threads (mathdl.parallel); small ones run as one ufunc call.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from ..autograd.function import Function
 from ..autograd.tensor import Tensor
 from ..backend import bfloat16 as _BF16
 from ..backend import get_default_dtype, xp_of
+from .. import parallel as _par
 from .promotion import result_type
 from .shape import sum_to
 
@@ -118,13 +122,39 @@ def _broadcast_error(name, a, b):
         ) from None
 
 
+# --------------------------------------------------------------------------- threaded raw passes
+def _split2(ufunc, a, b):
+    """ufunc(a, b); a large C-contiguous NumPy ``a`` with a same-shape, same-dtype ``b`` (or a 0-d
+    ``b``) is computed in contiguous chunks over mathdl's threads (mathdl.parallel)."""
+    if (type(a) is np.ndarray and a.size >= _par.MIN_PARALLEL_ELEMENTS and _par.get_num_threads() > 1
+            and type(b) is np.ndarray and a.dtype == b.dtype and a.flags.c_contiguous):
+        out = np.empty_like(a)
+        if b.shape == a.shape and b.flags.c_contiguous:
+            _par.elementwise(lambda a, b, o: ufunc(a, b, out=o), a, b, out)
+            return out
+        if b.ndim == 0:
+            _par.elementwise(lambda a, o: ufunc(a, b, out=o), a, out)
+            return out
+    return ufunc(a, b)
+
+
+def _split1(ufunc, a):
+    """ufunc(a), in chunks over mathdl's threads for a large C-contiguous NumPy array."""
+    if (type(a) is np.ndarray and a.size >= _par.MIN_PARALLEL_ELEMENTS and _par.get_num_threads() > 1
+            and a.flags.c_contiguous and a.dtype.kind == "f"):
+        out = np.empty_like(a)
+        _par.elementwise(lambda a, o: ufunc(a, out=o), a, out)
+        return out
+    return ufunc(a)
+
+
 # --------------------------------------------------------------------------- binary
 class Add(Function):
     __slots__ = ()
     saves_inputs = False  # backward never reads the inputs' values
 
     def forward(self, a, b):
-        return a + b
+        return _split2(np.add, a, b)
 
     def backward(self, g):
         a, b = self.inputs
@@ -137,7 +167,7 @@ class Sub(Function):
     saves_inputs = False  # backward never reads the inputs' values
 
     def forward(self, a, b):
-        return a - b
+        return _split2(np.subtract, a, b)
 
     def backward(self, g):
         a, b = self.inputs
@@ -149,7 +179,7 @@ class Mul(Function):
     __slots__ = ()
 
     def forward(self, a, b):
-        return a * b
+        return _split2(np.multiply, a, b)
 
     def backward(self, g):
         a, b = self.inputs
@@ -401,7 +431,7 @@ class Exp(Function):
     save_output = True
 
     def forward(self, x):
-        return xp_of(x).exp(x)
+        return _split1(np.exp, x) if type(x) is np.ndarray else xp_of(x).exp(x)
 
     def backward(self, g):
         return (mul(g, self.output()),)
@@ -474,7 +504,7 @@ class Tanh(Function):
     save_output = True
 
     def forward(self, x):
-        return xp_of(x).tanh(x)
+        return _split1(np.tanh, x) if type(x) is np.ndarray else xp_of(x).tanh(x)
 
     def backward(self, g):
         y = self.output()

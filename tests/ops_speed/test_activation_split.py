@@ -60,3 +60,25 @@ def test_softmax_last_axis_gradgradcheck():
     x = mathdl.tensor(rng.standard_normal((3, 4)), dtype=mathdl.float64, requires_grad=True)
     assert gradcheck(lambda x: F.softmax(x, dim=-1), (x,))
     assert gradgradcheck(lambda x: F.softmax(x, dim=-1), (x,))
+
+
+@pytest.mark.parametrize("op", ["add", "sub", "mul", "mul_scalar", "exp", "tanh"])
+def test_elementwise_split_equals_one_thread(monkeypatch, op):
+    rng = np.random.default_rng(4)
+    a, b = rng.standard_normal((2, 37, 29)).astype(np.float32)
+    f = {"add": lambda x, y: x + y, "sub": lambda x, y: x - y, "mul": lambda x, y: x * y,
+         "mul_scalar": lambda x, y: x * 0.5, "exp": lambda x, y: mathdl.exp(x), "tanh": lambda x, y: mathdl.tanh(x)}[op]
+    old = parallel.get_num_threads()
+    monkeypatch.setattr(parallel, "MIN_PARALLEL_ELEMENTS", 0)
+    calls = []
+    real = parallel.for_ranges
+    monkeypatch.setattr(parallel, "for_ranges", lambda *args, **kw: calls.append(1) or real(*args, **kw))
+    got = []
+    try:
+        for n in (1, 2):
+            parallel.set_num_threads(n)
+            got.append(f(mathdl.tensor(a), mathdl.tensor(b)).data)
+    finally:
+        parallel.set_num_threads(old)
+    assert calls  # the 2-thread run went through the split path
+    np.testing.assert_array_equal(got[0], got[1])
