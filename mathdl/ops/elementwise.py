@@ -154,6 +154,8 @@ class Add(Function):
     saves_inputs = False  # backward never reads the inputs' values
 
     def forward(self, a, b):
+        if getattr(a, "size", 0) < _par.MIN_PARALLEL_ELEMENTS:
+            return a + b
         return _split2(np.add, a, b)
 
     def backward(self, g):
@@ -167,6 +169,8 @@ class Sub(Function):
     saves_inputs = False  # backward never reads the inputs' values
 
     def forward(self, a, b):
+        if getattr(a, "size", 0) < _par.MIN_PARALLEL_ELEMENTS:
+            return a - b
         return _split2(np.subtract, a, b)
 
     def backward(self, g):
@@ -179,6 +183,8 @@ class Mul(Function):
     __slots__ = ()
 
     def forward(self, a, b):
+        if getattr(a, "size", 0) < _par.MIN_PARALLEL_ELEMENTS:
+            return a * b
         return _split2(np.multiply, a, b)
 
     def backward(self, g):
