@@ -108,7 +108,14 @@ class Solve(Function):
     save_output = True
 
     def forward(self, a, b):
-        return _xp_linalg(a).solve(a, b)
+        # b is always (..., n, k) here; the batch dimensions are broadcast explicitly, since CuPy's
+        # solve needs a.shape[:-2] == b.shape[:-2] (NumPy broadcasts them itself)
+        xp = xp_of(a)
+        if a.shape[:-2] != b.shape[:-2]:
+            batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+            a = xp.broadcast_to(a, batch + a.shape[-2:])
+            b = xp.broadcast_to(b, batch + b.shape[-2:])
+        return xp.linalg.solve(a, b)
 
     def backward(self, g):
         a, b = self.inputs

@@ -53,12 +53,22 @@ class Function:
         n = len(inputs)
         if n == 2:
             a, b = inputs
-            out_data = self.forward(a.data, b.data)
+            ad, bd = a.data, b.data
+            if ad.__class__ is not bd.__class__:  # one identity test; devices compared only then
+                _same_device(self, inputs)
+            out_data = self.forward(ad, bd)
         elif n == 1:
             a = b = inputs[0]
             out_data = self.forward(a.data)
         else:
-            out_data = self.forward(*[t.data for t in inputs])
+            arrays = [t.data for t in inputs]
+            if arrays:
+                cls = arrays[0].__class__
+                for d in arrays:
+                    if d.__class__ is not cls:
+                        _same_device(self, inputs)
+                        break
+            out_data = self.forward(*arrays)
             a = b = None
         if out_data.__class__ is not _ndarray and isinstance(out_data, _generic):
             out_data = _asarray(out_data)  # NumPy reductions return scalars; keep 0-d arrays
@@ -125,6 +135,21 @@ class Function:
         for k in _param_slots(type(self)):
             if k.startswith("saved"):
                 setattr(self, k, None)
+
+
+def _same_device(fn, inputs):
+    """Raise when the inputs' arrays live on different devices (their array types differ, which
+    is when ``__call__`` asks), naming the op and both devices, as PyTorch does."""
+    from ..backend import device_of
+
+    devices = []
+    for t in inputs:
+        d = device_of(t.data)
+        if d not in devices:
+            devices.append(d)
+    if len(devices) > 1:
+        raise RuntimeError(f"{fn.name}: expected all tensors to be on the same device, but found at least two "
+                           f"devices, {devices[0]} and {devices[1]}")
 
 
 _slot_cache: dict = {}

@@ -50,6 +50,35 @@ def _scatter_add(out, index, g, xp):
         cupyx.scatter_add(out, index, g)
 
 
+def _scatter_multiply(out, index, src, xp):
+    """out[index] *= src in place, multiplying repeated indices together (NumPy's multiply.at).
+    On the device (CuPy has no multiply.at) the writes are grouped by their rank among the
+    writes to the same entry (a stable sort of the flat targets): the writes of one rank hit
+    distinct entries, so ``out[t_r] *= s_r`` is exact, one pass per rank (as many passes as the
+    largest repeat count); the product order per entry is that of the sources, as multiply.at's."""
+    if xp is np:
+        np.multiply.at(out, index, src)
+        return
+    parts = xp.broadcast_arrays(*[xp.asarray(i) for i in index], src)
+    flat = xp.ravel_multi_index(tuple(p.reshape(-1) for p in parts[:-1]), out.shape) if out.ndim else \
+        xp.zeros(parts[-1].size, dtype=np.int64)
+    vals = parts[-1].reshape(-1)
+    if flat.size == 0:
+        return
+    order = xp.argsort(flat, kind="stable")
+    t, v = flat[order], vals[order]
+    pos = xp.arange(t.size)
+    start = xp.where(xp.concatenate([xp.ones(1, dtype=bool), t[1:] != t[:-1]]), pos, 0)
+    from .reduce import _running
+
+    rank = pos - _running(start, 0, "maximum", xp)
+    view = out.reshape(-1)
+    for r in range(int(rank.max()) + 1):
+        sel = rank == r
+        tr = t[sel]
+        view[tr] = view[tr] * v[sel]
+
+
 class GetItem(Function):
     __slots__ = ("index", "has_int_array", "in_shape")
     saves_inputs = False  # backward never reads the inputs' values
@@ -333,13 +362,10 @@ def scatter(x, dim, index, src=None, *, value=None, reduce=None):
         return ScatterAlong(idx, axis, False)(x, s)
     if reduce == "add":
         return ScatterAlong(idx, axis, True)(x, s)
-    if reduce == "multiply":  # NumPy's multiply.at on the host (CuPy has no ufunc.at); no gradient
-        from ..backend import device_of, to_device
-
-        out = to_device(x.data, "cpu").copy()
-        host_idx = to_device(idx, "cpu")
-        np.multiply.at(out, _along_index(host_idx, axis, np), to_device(s.data, "cpu"))
-        return _make(to_device(out, device_of(x.data)))
+    if reduce == "multiply":  # no gradient (as PyTorch's scatter with reduce='multiply')
+        out = x.data.copy()
+        _scatter_multiply(out, _along_index(idx, axis, xp), s.data, xp)
+        return _make(out)
     raise ValueError(f"scatter: reduce must be 'add' or 'multiply', got {reduce!r}")
 
 

@@ -552,6 +552,28 @@ def logcumsumexp(x, dim):
     return LogCumSumExp(d)(x)
 
 
+def _running(a, axis, ufunc, xp):
+    """The inclusive scan of the associative ``xp.maximum``/``xp.minimum`` along ``axis``:
+    ufunc.accumulate on NumPy; on the device (CuPy has no maximum.accumulate) the log-step
+    Hillis-Steele scan  acc_k <- op(acc_k, acc_{k-s})  for s = 1, 2, 4, ... < n, which takes
+    ceil(log2 n) whole-array steps, O(n log n) work, all on the device (exact: max/min only
+    select)."""
+    op = getattr(xp, ufunc)
+    if xp is np:
+        return op.accumulate(a, axis=axis)
+    n = a.shape[axis]
+    acc = a
+    s = 1
+    while s < n:
+        lo = (slice(None),) * axis + (slice(None, n - s),)
+        hi = (slice(None),) * axis + (slice(s, None),)
+        nxt = acc.copy()
+        nxt[hi] = op(acc[hi], acc[lo])
+        acc = nxt
+        s *= 2
+    return acc
+
+
 def _cum_extreme(x, dim, is_max):
     """Running max (min) values and the index where each was reached (the last such index on
     ties; NaN propagates and its index is the last NaN's), as PyTorch's cummax/cummin."""
@@ -561,21 +583,16 @@ def _cum_extreme(x, dim, is_max):
     d = _scan_axis(x, dim, name)
     if x.ndim == 0:
         return MinMaxResult(x, _make(xp_of(x.data).zeros((), dtype=np.int64)))
-    from ..backend import device_of, to_device
-
     xp = xp_of(x.data)
-    # the running indices come from NumPy's ufunc.accumulate (CuPy has none): computed on the
-    # host, then moved back; the values are a gather on the tensor's own device
-    a = to_device(x.data, "cpu")
-    acc = (np.maximum if is_max else np.minimum).accumulate(a, axis=d)
+    a = x.data
+    acc = _running(a, d, "maximum" if is_max else "minimum", xp)
     shape = [1] * a.ndim
     shape[d] = a.shape[d]
-    pos = np.arange(a.shape[d]).reshape(shape)
+    pos = xp.arange(a.shape[d], dtype=np.int64).reshape(shape)
     hit = (a == acc)
     if a.dtype.kind == "f":
-        hit |= np.isnan(a)
-    idx = np.maximum.accumulate(np.where(hit, pos, 0), axis=d).astype(np.int64)
-    idx = to_device(idx, device_of(x.data)) if xp is not np else idx
+        hit |= xp.isnan(a)
+    idx = _running(xp.where(hit, pos, 0), d, "maximum", xp)
     return MinMaxResult(take_along_dim(x, _make(idx), d), _make(idx))
 
 

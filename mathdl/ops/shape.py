@@ -652,28 +652,46 @@ def repeat_interleave(x, repeats=None, dim=None, *, output_size=None):
     ``[0]*counts[0] + [1]*counts[1] + ...``."""
     from .indexing import index_select
 
-    from ..backend import device_of, to_device
-
     if repeats is None:
         r = x.data
         if r.ndim != 1 or r.dtype.kind not in "iu":
             raise TypeError("repeat_interleave: a single argument must be a 1-D integer tensor of counts")
-        out = np.repeat(np.arange(r.shape[0]), to_device(r, "cpu")).astype(np.int64)
-        return _make(to_device(out, device_of(r)))
+        return _make(_repeat_positions(r, output_size))
     if dim is None:
         x, dim = reshape(x, (-1,)), 0
     d = normalize_dim(dim, x.ndim, "repeat_interleave")
-    rep = repeats.data if isinstance(repeats, Tensor) else repeats
-    rep = np.asarray(to_device(rep, "cpu") if isinstance(repeats, Tensor) else rep)
     n = x.shape[d] if x.ndim else 1
-    if rep.ndim and rep.shape[0] not in (1, n):
-        raise ValueError(f"repeat_interleave: repeats must have {n} entries (or one), got {rep.shape[0]}")
-    if (rep < 0).any():
+    xp = xp_of(x.data)
+    if isinstance(repeats, Tensor):
+        rep = repeats.data
+        if rep.dtype.kind not in "iu":
+            raise TypeError(f"repeat_interleave: repeats must be integers, got dtype {rep.dtype}")
+        if xp_of(rep) is not xp:
+            raise RuntimeError(f"repeat_interleave: repeats on {repeats.device} and input on {x.device}: expected "
+                               "both on the same device")
+    else:
+        rep = xp.asarray(repeats, dtype=np.int64)
+    if rep.ndim > 1 or (rep.ndim and rep.shape[0] not in (1, n)):
+        raise ValueError(f"repeat_interleave: repeats must have {n} entries (or one), got shape {tuple(rep.shape)}")
+    if rep.size and bool((rep < 0).any()):
         raise ValueError("repeat_interleave: repeats must be non-negative")
-    idx = np.repeat(np.arange(n), rep.reshape(-1) if rep.ndim else int(rep))
+    rep = xp.broadcast_to(rep.reshape(-1), (n,)) if rep.size == 1 or rep.ndim == 0 else rep
+    idx = _repeat_positions(rep, output_size)
     if x.ndim == 0:
         x = reshape(x, (1,))
-    return index_select(x, d, _make(to_device(idx.astype(np.int64), device_of(x.data))))
+    return index_select(x, d, _make(idx))
+
+
+def _repeat_positions(counts, output_size=None):
+    """[0]*c_0 + [1]*c_1 + ... as int64 on the counts' device: position p of the output belongs to
+    entry i = #{j : C_j <= p} with C the inclusive cumulative sum of the counts (a searchsorted,
+    since CuPy's repeat takes its counts only as a host list)."""
+    xp = xp_of(counts)
+    if xp is np:
+        return np.repeat(np.arange(counts.shape[0], dtype=np.int64), counts)
+    c = xp.cumsum(counts.astype(np.int64))
+    total = int(c[-1]) if output_size is None and c.size else (output_size or 0)
+    return xp.searchsorted(c, xp.arange(total, dtype=np.int64), side="right").astype(np.int64)
 
 
 def atleast_1d(*xs):

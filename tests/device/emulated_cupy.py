@@ -91,6 +91,8 @@ class DeviceArray(NDArrayOperatorsMixin):
         where = f"numpy.{func.__name__}"
         if func.__name__ in _HOST_ONLY:
             raise TypeError(f"{where}: not available on the device")
+        if func.__name__ == "repeat" and isinstance(args[1] if len(args) > 1 else kwargs.get("repeats"), DeviceArray):
+            raise TypeError(f"{where}: repeats must be an int, list or tuple (CuPy takes no device array)")
         out = func(*_unwrap(args, where), **_unwrap(kwargs, where))
         return _wrap(out)
 
@@ -241,6 +243,26 @@ def _array(a, dtype=None, copy=True, order="K", ndmin=0, **kw):
     return DeviceArray(np.array(inner, dtype=dtype, copy=True, order=order, ndmin=ndmin))
 
 
+def _solve(a, b):
+    """``cupy.linalg.solve``: a (..., M, M) and b (..., M) or (..., M, K) with a.shape[:-1] ==
+    b.shape[:a.ndim - 1] (CuPy 14 does not broadcast batch dimensions; a batch of vectors is
+    b.ndim == a.ndim - 1, where NumPy 2 reads such a b as matrices unless b is 1-D)."""
+    a_, b_ = _unwrap(a, "linalg.solve"), _unwrap(b, "linalg.solve")
+    if not ((a_.ndim == b_.ndim or a_.ndim == b_.ndim + 1) and a_.shape[:-1] == b_.shape[:a_.ndim - 1]):
+        raise ValueError(f"emulated cupy.linalg.solve: a {a_.shape} and b {b_.shape} do not match (CuPy broadcasts "
+                         "no batch dimensions)")
+    if a_.ndim == b_.ndim + 1:
+        return _wrap(np.linalg.solve(a_, b_[..., None])[..., 0])
+    return _wrap(np.linalg.solve(a_, b_))
+
+
+def _repeat(a, repeats, axis=None):
+    """``cupy.repeat``: ``repeats`` must be an int or a host list/tuple, never a device array."""
+    if isinstance(repeats, DeviceArray):
+        raise TypeError("emulated cupy.repeat: repeats must be an int, list or tuple (CuPy takes no device array)")
+    return _wrap(np.repeat(_unwrap(a, "repeat"), repeats, axis=axis))
+
+
 def make_module():
     """A fresh emulated ``cupy`` module."""
     mod = _Namespace("emulated_cupy", np)
@@ -250,6 +272,8 @@ def make_module():
     mod.asnumpy = _asnumpy
     mod.get_array_module = lambda *arrays: mod if any(isinstance(a, DeviceArray) for a in arrays) else np
     mod.linalg = _Namespace("emulated_cupy.linalg", np.linalg)
+    mod.linalg.solve = _solve
+    mod.repeat = _repeat
     mod.fft = _Namespace("emulated_cupy.fft", np.fft)
     mod.lib = types.SimpleNamespace(stride_tricks=_Namespace("emulated_cupy.lib.stride_tricks",
                                                              np.lib.stride_tricks))

@@ -119,9 +119,12 @@ def test_emulated_module_refuses_host_conversion(monkeypatch):
     assert t.to("cpu").device == "cpu"
 
 
-@pytest.mark.xfail(strict=True, reason="ops do not yet check that their inputs share a device")
 def test_mixed_devices_error_names_both(device):
     a = md.ones(3).to("cuda")
     b = md.ones(3)
     with pytest.raises((TypeError, RuntimeError), match="(?s)cuda.*cpu|cpu.*cuda"):
         a + b
+    with pytest.raises(RuntimeError, match="same device.*cpu and cuda"):
+        md.mul(b, a)
+    with pytest.raises(RuntimeError, match="same device"):  # an op of three inputs
+        md.where(md.ones(3, dtype=md.bool), a, b)
