@@ -15,6 +15,14 @@ dataset and their options), takes ``--samples`` examples of a split, and runs on
 
 Writes PNGs and ``<command>.json`` into ``--out`` (default ``<checkpoint folder>/analysis``) and
 prints a summary.  Bad input raises ``ValueError`` with one line (the ``mathdl`` command prints it).
+
+Under ``mpiexec -n N mathdl analyze ...`` (N > 1) the work is split over the ranks and the numbers
+are the single-process ones: ``landscape`` splits its grid points (and, for ``--kind hessian``, the
+batches of the Hessian products that find the directions); ``spectrum`` splits the batches of every
+Hessian-vector product and sums them in the single-process order
+(:class:`mathdl.distributed.analysis.ShardedOperator`), so Lanczos, Hutch++ and SLQ run in lockstep
+on every rank.  ``topology`` and ``information`` are not split: rank 0 computes them alone.  Only
+rank 0 prints, plots and writes files; an error on any rank ends the whole job (exit code 2).
 """
 
 from __future__ import annotations
@@ -176,6 +184,18 @@ def _layers(model, text):
     return names or leaves
 
 
+def _main():
+    from ..distributed.group import is_main_process
+
+    return is_main_process()
+
+
+def _say(*args, **kwargs):
+    """print, on rank 0 only."""
+    if _main():
+        print(*args, **kwargs)
+
+
 def _dump(obj, path):
     def fix(o):
         if isinstance(o, dict):
@@ -201,10 +221,12 @@ def _spectrum(args, model, spec, cfg, out):
     from .spectrum import plot_density, spectrum_summary
 
     x, y = _examples(spec, args.split, args.samples, args.seed)
-    H = model_hessian(model, _loss_fn(spec), _loader(x, y, args.batch_size))
-    print(f"Hessian of the {args.split} loss over {len(x)} examples: {H.num_params:,} parameters", file=sys.stderr)
+    H = model_hessian(model, _loss_fn(spec), _loader(x, y, args.batch_size), distributed=True)
+    _say(f"Hessian of the {args.split} loss over {len(x)} examples: {H.num_params:,} parameters", file=sys.stderr)
     res = spectrum_summary(H, k=args.top_k, num_probes=args.probes, lanczos_steps=args.lanczos_steps,
-                           trace_matvecs=args.trace_matvecs, seed=args.seed, progress=not args.no_progress)
+                           trace_matvecs=args.trace_matvecs, seed=args.seed, progress=not args.no_progress and _main())
+    if not _main():
+        return 0
     png = plot_density(res["slq"], os.path.join(out, "spectrum_density.png"),
                        title=f"Hessian spectrum: {cfg['model']} on {cfg['dataset']}")
     neg = res["negative_curvature"]
@@ -213,12 +235,12 @@ def _spectrum(args, model, spec, cfg, out):
     summary["density"] = {"grid": grid, "phi": phi}
     js = _dump(summary, os.path.join(out, "spectrum.json"))
     top = ", ".join(f"{v:.4g}" for v in res["top_eigenvalues"])
-    print(f"top eigenvalues: {top}")
-    print(f"smallest eigenvalue: {res['lambda_min']:.4g}   |lambda_min/lambda_max| = {neg['ratio']:.4g}")
-    print(f"trace (Hutch++): {res['trace']:.4g} +- {res['trace_stderr']:.2g}")
-    print(f"negative eigenvalues: {neg['fraction'] * 100:.2f}% ({neg['count']:.0f} of {res['n']}, 95% interval "
-          f"{neg['count_interval'][0]:.0f}-{neg['count_interval'][1]:.0f}), negative mass {neg['mass']:.3g}")
-    print(f"wrote {png}, {js}")
+    _say(f"top eigenvalues: {top}")
+    _say(f"smallest eigenvalue: {res['lambda_min']:.4g}   |lambda_min/lambda_max| = {neg['ratio']:.4g}")
+    _say(f"trace (Hutch++): {res['trace']:.4g} +- {res['trace_stderr']:.2g}")
+    _say(f"negative eigenvalues: {neg['fraction'] * 100:.2f}% ({neg['count']:.0f} of {res['n']}, 95% interval "
+         f"{neg['count_interval'][0]:.0f}-{neg['count_interval'][1]:.0f}), negative mass {neg['mass']:.3g}")
+    _say(f"wrote {png}, {js}")
     return 0
 
 
@@ -228,7 +250,7 @@ def _landscape(args, model, spec, cfg, out):
     x, y = _examples(spec, args.split, args.samples, args.seed)
     data = _loader(x, y, args.batch_size)
     loss_fn = _loss_fn(spec)
-    progress = not args.no_progress
+    progress = not args.no_progress and _main()
     coords = L.grid(args.span, args.points)
     if args.kind == "interpolate":
         if not args.from_checkpoint:
@@ -242,11 +264,13 @@ def _landscape(args, model, spec, cfg, out):
         res = L.slice_1d(model, data, L.random_direction(model, seed=args.seed), coords, loss_fn, progress=progress)
     else:
         if args.kind == "hessian":
-            vals, dirs = L.hessian_directions(model, data, loss_fn, k=2, seed=args.seed)
-            print(f"top Hessian eigenvalues {vals[0]:.4g}, {vals[1]:.4g}", file=sys.stderr)
+            vals, dirs = L.hessian_directions(model, data, loss_fn, k=2, seed=args.seed, distributed=True)
+            _say(f"top Hessian eigenvalues {vals[0]:.4g}, {vals[1]:.4g}", file=sys.stderr)
         else:
             dirs = L.random_directions(model, seed=args.seed)
         res = L.slice_2d(model, data, dirs, coords, coords, loss_fn, progress=progress, kind=args.kind)
+    if not _main():
+        return 0
     pngs = L.plot_landscape(res, os.path.join(out, f"landscape_{args.kind}"),
                             title=f"{cfg['model']} on {cfg['dataset']}: {args.kind}", log=args.log)
     js = _dump(res.to_dict(), os.path.join(out, f"landscape_{args.kind}.json"))
@@ -257,9 +281,9 @@ def _landscape(args, model, spec, cfg, out):
                  f"{at.get(1.0, float('nan')):.4g}")
     else:
         where = f"centre loss {res.centre_loss:.4g} (the {args.split} loss)"
-    print(f"{args.kind} landscape over {loss.size} points: {where}, min {np.nanmin(loss):.4g}, "
-          f"max {np.nanmax(loss):.4g}")
-    print(f"wrote {', '.join(pngs)}, {js}")
+    _say(f"{args.kind} landscape over {loss.size} points: {where}, min {np.nanmin(loss):.4g}, "
+         f"max {np.nanmax(loss):.4g}")
+    _say(f"wrote {', '.join(pngs)}, {js}")
     return 0
 
 
@@ -354,7 +378,26 @@ def run(args) -> int:
     """Run ``mathdl analyze``; returns the exit code (bad input raises ValueError)."""
     if getattr(args, "samples", 0) is not None and args.samples < 0:
         raise ValueError(f"--samples must be >= 0, got {args.samples}")
+    from ..distributed import group
+
+    if group.launched_by_mpi() is None:
+        return _run(args)
+    group.init()
+    if group.get_world_size() == 1:
+        return _run(args)
+    try:
+        return _run(args)
+    except (ValueError, FileNotFoundError) as e:  # the other ranks may wait in a collective: end them all
+        print(f"mathdl analyze: error: rank {group.get_rank()} of {group.get_world_size()}: {' '.join(str(e).split())}",
+              file=sys.stderr)
+        group.abort_job(2)
+        raise
+
+
+def _run(args):
     model, spec, cfg, _ = load_checkpoint(args.checkpoint, args.data_dir)
-    out = _out_dir(args)
+    if args.analysis in ("topology", "information") and not _main():
+        return 0  # not split over ranks: rank 0 computes it alone
+    out = _out_dir(args) if _main() else None
     cmd = {"spectrum": _spectrum, "landscape": _landscape, "topology": _topology, "information": _information}
     return cmd[args.analysis](args, model, spec, cfg, out)

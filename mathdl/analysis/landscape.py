@@ -26,6 +26,10 @@ Directions (Li et al.'s semantics):
 A grid is symmetric with an odd number of points, so it contains the centre a = 0, whose value is
 L(theta), the training loss.  Evaluation runs over every batch of ``data`` (a DataLoader or an
 (x, y) pair) in eval mode without recording graphs, with a progress bar over the grid points.
+Under ``mpiexec -n N`` the grid points (interpolation coefficients, convexity-map points) are split
+over the ranks in contiguous blocks (:func:`mathdl.distributed.map_over_ranks`), each point
+evaluated exactly as one process would, and every rank gets the whole grid; ``hessian_directions``
+with ``distributed=True`` splits the batches of its Hessian products instead.
 :func:`convexity_map` gives |lambda_min / lambda_max| of the Hessian at each grid point (Li et al.'s
 map of non-convexity).
 """
@@ -135,14 +139,15 @@ def random_directions(model, params=None, seed=0, normalization="filter", ignore
     return d1, d2
 
 
-def hessian_directions(model, data, loss_fn=None, k=2, which="LA", params=None, seed=0):
-    """(eigenvalues, list of k unit eigenvectors) of the Hessian at the current parameters."""
+def hessian_directions(model, data, loss_fn=None, k=2, which="LA", params=None, seed=0, distributed=False):
+    """(eigenvalues, list of k unit eigenvectors) of the Hessian at the current parameters (its
+    products split over the ranks of an MPI job with ``distributed=True``)."""
     from .operators import model_hessian
     from .spectrum import extreme_eigenpairs
 
     with restored(model):
         model.eval()
-        H = model_hessian(model, loss_fn, data, params)
+        H = model_hessian(model, loss_fn, data, params, distributed=distributed)
         vals, vecs = extreme_eigenpairs(H, k, which, seed=seed, tol=1e-6)
     order = np.argsort(-np.abs(vals)) if which == "BE" else np.argsort(-vals)
     return vals[order], [vecs[:, i] for i in order]
@@ -197,21 +202,37 @@ def _bar(total, progress, desc):
     return tqdm(total=total, desc=desc, unit="point", dynamic_ncols=True)
 
 
+def _over_points(fn, n, progress, desc):
+    """``map_over_ranks`` of ``fn`` over range(n) (each rank its block, the whole array on every
+    rank), with a progress bar on rank 0 over its own block."""
+    from ..distributed.analysis import map_over_ranks, shard_range
+    from ..distributed.group import is_main_process
+
+    bar = _bar(len(shard_range(n)), progress and is_main_process(), desc)
+
+    def one(i):
+        out = fn(i)
+        if bar is not None:
+            bar.update(1)
+        return out
+
+    try:
+        return map_over_ranks(one, range(n))
+    finally:
+        if bar is not None:
+            bar.close()
+
+
 def _evaluate_points(model, data, loss_fn, params, theta, points, progress, desc):
-    losses, accs = [], []
-    bar = _bar(len(points), progress, desc)
+    def at(i):
+        set_flat(params, theta + points[i])
+        loss, acc = evaluate_loss(model, data, loss_fn)
+        return [loss, np.nan if acc is None else acc]
+
     with restored(model):
         model.eval()
-        for p in points:
-            set_flat(params, theta + p)
-            loss, acc = evaluate_loss(model, data, loss_fn)
-            losses.append(loss)
-            accs.append(np.nan if acc is None else acc)
-            if bar is not None:
-                bar.update(1)
-    if bar is not None:
-        bar.close()
-    return np.array(losses), np.array(accs)
+        out = _over_points(at, len(points), progress, desc).reshape(len(points), 2)
+    return out[:, 0].copy(), out[:, 1].copy()
 
 
 def slice_1d(model, data, direction, coords=None, loss_fn=None, params=None, progress=False, kind="random"):
@@ -276,23 +297,19 @@ def interpolate(model, state_a, state_b, data, alphas=None, loss_fn=None, progre
         if A[k].shape != tuple(live[k].shape) or B[k].shape != tuple(live[k].shape):
             raise ValueError(f"interpolate: {k} has shape {A[k].shape} / {B[k].shape}, the model "
                              f"{tuple(live[k].shape)}")
-    losses, accs = [], []
-    bar = _bar(len(alphas), progress, "interpolation")
+    def at(i):
+        a = alphas[i]
+        for k, v in live.items():
+            v.data[...] = ((1 - a) * A[k] + a * B[k]).astype(v.data.dtype)
+        loss, acc = evaluate_loss(model, data, loss_fn)
+        return [loss, np.nan if acc is None else acc]
+
     with restored(model):
         model.eval()
-        for a in alphas:
-            for k, v in live.items():
-                v.data[...] = ((1 - a) * A[k] + a * B[k]).astype(v.data.dtype)
-            loss, acc = evaluate_loss(model, data, loss_fn)
-            losses.append(loss)
-            accs.append(np.nan if acc is None else acc)
-            if bar is not None:
-                bar.update(1)
-    if bar is not None:
-        bar.close()
+        out = _over_points(at, len(alphas), progress, "interpolation").reshape(len(alphas), 2)
+    losses, accs = out[:, 0].copy(), out[:, 1].copy()
     i0 = int(np.argmin(np.abs(alphas)))
-    return Landscape(alphas, np.array(losses), acc=np.array(accs), centre_loss=float(losses[i0]),
-                     kind="interpolation")
+    return Landscape(alphas, losses, acc=accs, centre_loss=float(losses[i0]), kind="interpolation")
 
 
 def convexity_map(model, data, directions, xs, ys=None, loss_fn=None, params=None, tol=1e-3, progress=False,
@@ -308,21 +325,19 @@ def convexity_map(model, data, directions, xs, ys=None, loss_fn=None, params=Non
     ys = check_grid(xs if ys is None else ys, "y coordinates")
     theta = get_flat(ps)
     d1, d2 = (np.asarray(d, dtype=np.float64) for d in directions)
-    ratio = np.zeros((len(xs), len(ys)))
-    bar = _bar(ratio.size, progress, "convexity map")
+    pts = [(a, b) for a in xs for b in ys]
+
+    def at(i):
+        a, b = pts[i]
+        set_flat(ps, theta + a * d1 + b * d2)
+        lo, hi = extreme_eigenpairs(H, 2, "BE", tol=tol, seed=seed, check=False, return_eigenvectors=False)
+        return abs(min(lo, 0.0) / hi) if hi > 0 else np.inf
+
     with restored(model):
         model.eval()
         H = model_hessian(model, loss_fn, data, ps)
-        for i, a in enumerate(xs):
-            for j, b in enumerate(ys):
-                set_flat(ps, theta + a * d1 + b * d2)
-                lo, hi = extreme_eigenpairs(H, 2, "BE", tol=tol, seed=seed, check=False, return_eigenvectors=False)
-                ratio[i, j] = abs(min(lo, 0.0) / hi) if hi > 0 else np.inf
-                if bar is not None:
-                    bar.update(1)
-    if bar is not None:
-        bar.close()
-    return ratio
+        ratio = _over_points(at, len(pts), progress, "convexity map")
+    return ratio.reshape(len(xs), len(ys))
 
 
 def surface_convexity(result):

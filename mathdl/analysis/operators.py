@@ -10,6 +10,9 @@ pairs (Lanczos assumes a symmetric operator).
 
 :func:`model_hessian` is H = d^2 L / d theta^2 of a model's loss over a data set, the matrix-free
 :class:`mathdl.curvature.HessianOperator` (H v = d/d theta <grad L(theta), v>, reverse over reverse).
+With ``distributed=True`` in a job of N > 1 ranks (``mpiexec -n N``) the batches are split over the
+ranks and their products summed (:class:`mathdl.distributed.analysis.ShardedOperator`): the same
+products, bit for bit, as one process computes; in a single process it changes nothing.
 """
 
 from __future__ import annotations
@@ -72,13 +75,22 @@ def check_symmetric(op, probes=2, rtol=1e-3, seed=0):
     return worst
 
 
-def model_hessian(model, loss_fn=None, data=None, params=None, allow_nondeterministic=False):
+def model_hessian(model, loss_fn=None, data=None, params=None, allow_nondeterministic=False, distributed=False):
     """The Hessian of ``loss_fn(model(x), y)`` over ``data`` (default loss: cross-entropy, mean over the
-    whole set) as :class:`mathdl.curvature.HessianOperator`."""
+    whole set) as :class:`mathdl.curvature.HessianOperator` (split over the ranks of an MPI job with
+    ``distributed=True``; see the module docstring)."""
     from ..curvature import HessianOperator
     from ..nn import functional as F
 
     if data is None:
         raise ValueError("model_hessian: data (an (x, y) pair or an iterable of batches) is required")
-    return HessianOperator(model, loss_fn or F.cross_entropy, data, params=params,
-                           allow_nondeterministic=allow_nondeterministic)
+    H = HessianOperator(model, loss_fn or F.cross_entropy, data, params=params,
+                        allow_nondeterministic=allow_nondeterministic)
+    if distributed:
+        from ..distributed.group import get_world_size
+
+        if get_world_size() > 1:
+            from ..distributed.analysis import ShardedOperator
+
+            return ShardedOperator(H)
+    return H
