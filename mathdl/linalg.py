@@ -346,17 +346,24 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False):
         if ord == "nuc":
             r = rd.sum(s, -1)
         else:
-            r = rd.amax(s, -1) if ord == 2 else rd.amin(s, -1)
+            r = _max_or_zero(s) if ord == 2 else rd.amin(s, -1)
     elif ord in (1, -1, math.inf, -math.inf):
         red, other = (-2, -1) if ord in (1, -1) else (-1, -1)
         sums = rd.sum(ew.abs(moved), red)
-        r = rd.amax(sums, other) if ord > 0 else rd.amin(sums, other)
+        r = _max_or_zero(sums) if ord > 0 else rd.amin(sums, -1)
     else:
         raise ValueError(f"linalg.matrix_norm: unsupported ord {ord!r}; expected 'fro', 'nuc', 2, -2, 1, -1, "
                          "inf or -inf")
     if keepdim:
         r = unsqueeze(unsqueeze(r, min(d0, d1)), max(d0, d1))
     return r
+
+
+def _max_or_zero(t):
+    """max over the last axis; over an empty axis the norm is 0 (a constant, as PyTorch's)."""
+    if t.shape[-1] == 0:
+        return Tensor._make(xp_of(t.data).zeros(t.shape[:-1], dtype=t.dtype))
+    return rd.amax(t, -1)
 
 
 def _move_last(A, d0, d1):

@@ -141,6 +141,8 @@ class SvdPacked(_Packed):
 def svd_backward(U, S, Vh, gU, gS, gVh, m, n):
     """dL/dA for the reduced SVD A = U diag(S) Vh (formula in the module docstring)."""
     k = min(m, n)
+    if k == 0:  # an empty matrix: an empty gradient
+        return Tensor._make(xp_of(S.data).zeros(S.shape[:-1] + (m, n), dtype=S.dtype))
     V, gV = mT(Vh), mT(gVh)
     J = matmul(mT(U), gU)
     J = ew.sub(J, mT(J))
@@ -149,7 +151,7 @@ def svd_backward(U, S, Vh, gU, gS, gVh, m, n):
     S2 = ew.mul(S, S)
     E = ew.sub(unsqueeze(S2, -2), unsqueeze(S2, -1))
     xp = xp_of(S.data)
-    scale = S2.data.max(axis=-1, keepdims=True)[..., None] if k else 1.0
+    scale = S2.data.max(axis=-1, keepdims=True)[..., None]
     degenerate = xp.abs(E.data) <= _tiny(S.dtype) * scale
     inner = ew.mul(ew.add(ew.mul(J, unsqueeze(S, -2)), ew.mul(unsqueeze(S, -1), K)), _safe_inverse(E, degenerate))
     inner = ew.add(inner, diag_embed(gS))

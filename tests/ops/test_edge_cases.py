@@ -26,15 +26,7 @@ KNOWN = {
     ("chain_matmul", "extremal"): _BLAS,
     ("gelu", "extremal"): "PyTorch's float32 GELU kernel gives NaN at +inf (its float64 kernel and mathdl give inf)",
     ("var_mean", "extremal"): "torch.var_mean's Welford mean gives NaN where torch.mean (and mathdl) give +-inf",
-    ("linalg.norm", "empty"): "mathdl/linalg.py (not this helper's file): vector_norm of a size-0 tensor raises "
-                              "(it rescales by amax); PyTorch returns 0",
-    ("hardtanh", "int"): "nn/functional (not this helper's file): hardtanh of an integer tensor passes float bounds "
-                         "to clamp, giving float32; PyTorch keeps the integer dtype",
-    ("relu6", "int"): "nn/functional (not this helper's file): relu6 of an integer tensor gives float32 (float "
-                      "bounds); PyTorch keeps the integer dtype",
     # fused nn primitives in files this helper does not own (reported to the lead)
-    ("F.linear", "empty"): "nn/functional/linear.py: LinearFn.backward reshapes g with g.data.reshape(-1, n_out), "
-                           "which fails for n_out = 0 (use reshape(g.shape[:-1] ... ) with explicit sizes)",
     ("F.conv1d", "extremal"): "ops/conv.py: input gradient is NaN next to inf/NaN inputs where torch's is finite "
                               "(im2col/col2im sums products with the infinite entries' neighbours)",
     ("F.conv2d", "extremal"): "ops/conv.py: input gradient NaN where torch has +-inf (zero padding times inf in the "
@@ -48,17 +40,6 @@ KNOWN = {
     ("F.group_norm", "extremal"): "ops/conv.py group_norm: a group holding inf normalizes to 0 where torch gives NaN",
     ("F.group_norm", "empty"): "ops/conv.py group_norm: reshape(x, (N, G, -1)) fails for N = 0; use the explicit "
                                "group size C // G * prod(spatial)",
-    ("F.smooth_l1_loss", "extremal"): "nn/functional/loss.py: smooth_l1_loss gradient is NaN where one operand is "
-                                      "inf/NaN and torch's (a clamped sign) is finite",
-    ("F.huber_loss", "extremal"): "nn/functional/loss.py: huber_loss gradient NaN where torch's is finite (as "
-                                  "smooth_l1_loss)",
-    ("F.kl_div", "extremal"): "nn/functional/loss.py: kl_div target gradient is +-inf where torch's is NaN "
-                              "(torch: (log t + 1 - input) with 0 log 0 taken as NaN gradient)",
-    ("F.pairwise_distance", "zero_dim"): "nn/functional/distance.py: pairwise_distance refuses 0-d inputs that "
-                                         "torch accepts",
-    ("svd_values", "empty"): "ops/decompositions.py (not this helper's file): svd_backward of a (0, n) matrix fails "
-                             "at line 156, scale[..., 0] on a Python float (the empty max); torch gives an empty "
-                             "gradient",
     ("bincount_weights", "empty"): "PyTorch quirk: bincount of an empty input with float64 weights returns int64 "
                                    "zeros (mathdl: the weights' dtype, as for non-empty inputs)",
 }

@@ -39,14 +39,17 @@ def relu(x, inplace: bool = False):
 
 
 def relu6(x, inplace: bool = False):
-    """min(max(x, 0), 6)."""
-    return ew.clamp(x, 0.0, 6.0)
+    """min(max(x, 0), 6) (an integer input keeps its dtype, as PyTorch's)."""
+    return hardtanh(x, 0.0, 6.0)
 
 
 def hardtanh(x, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False):
-    """clamp(x, min_val, max_val)."""
+    """clamp(x, min_val, max_val); an integer input keeps its dtype (the bounds are cast to it,
+    as PyTorch does)."""
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val {min_val} is larger than max_val {max_val}")
+    if x.dtype.kind in "iu":
+        return ew.clamp(x, int(min_val), int(max_val))
     return ew.clamp(x, float(min_val), float(max_val))
 
 

@@ -21,10 +21,10 @@ __all__ = ["pdist", "pairwise_distance", "cosine_similarity"]
 
 def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
     """The p-norm of x1 - x2 + eps over the last dim (inputs broadcast)."""
-    if x1.ndim == 0 or x2.ndim == 0:
-        raise ValueError(f"pairwise_distance: inputs must have at least 1 dim, got shapes {tuple(x1.shape)} and "
-                         f"{tuple(x2.shape)}")
-    return _norm(ew.add(ew.sub(x1, x2), eps), p, -1, keepdim=keepdim)
+    d = ew.add(ew.sub(x1, x2), eps)
+    if d.ndim == 0:  # two 0-d inputs: the norm of one number (a 0-d result, keepdim or not, as PyTorch)
+        return _norm(d, p, None, keepdim=False)
+    return _norm(d, p, -1, keepdim=keepdim)
 
 
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):

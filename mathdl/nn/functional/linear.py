@@ -23,6 +23,14 @@ __all__ = ["linear", "bilinear"]
 _make = Tensor._make
 
 
+def _rows(shape):
+    """The number of rows of x viewed as (rows, in_features): the product of the leading sizes."""
+    r = 1
+    for s in shape[:-1]:
+        r *= s
+    return r
+
+
 class LinearFn(Function):
     """y = x @ W^T (+ b), x of shape (..., in), W of shape (out, in), b of shape (out,)."""
 
@@ -35,7 +43,7 @@ class LinearFn(Function):
         if x.ndim == 2:
             y = x @ w.T
         else:
-            y = (x.reshape(-1, w.shape[1]) @ w.T).reshape(x.shape[:-1] + (w.shape[0],))
+            y = (x.reshape(_rows(x.shape), w.shape[1]) @ w.T).reshape(x.shape[:-1] + (w.shape[0],))
         if b:
             y += b[0]
         return y
@@ -45,21 +53,22 @@ class LinearFn(Function):
         n_in, n_out = w.shape[1], w.shape[0]
         gx = gw = gb = None
         if not _grad_state.enabled:
-            g2 = g.data.reshape(-1, n_out)
+            rows = _rows(x.shape)  # explicit sizes: reshape(-1, 0) is ambiguous for empty tensors
+            g2 = g.data.reshape(rows, n_out)
             if x.requires_grad:
                 gx = _make((g2 @ w.data).reshape(x.shape))
             if w.requires_grad:
-                gw = _make(g2.T @ x.data.reshape(-1, n_in))
+                gw = _make(g2.T @ x.data.reshape(rows, n_in))
             if self.has_b and self.inputs[2].requires_grad:
                 gb = _make(g2.sum(axis=0))
         else:
-            g2 = reshape(g, (-1, n_out)) if g.ndim != 2 else g
+            g2 = reshape(g, (_rows(x.shape), n_out)) if g.ndim != 2 else g
             if x.requires_grad:
                 gx = matmul(g2, w)
                 if x.ndim != 2:
                     gx = reshape(gx, x.shape)
             if w.requires_grad:
-                x2 = reshape(x, (-1, n_in)) if x.ndim != 2 else x
+                x2 = reshape(x, (_rows(x.shape), n_in)) if x.ndim != 2 else x
                 gw = matmul(transpose(g2, 0, 1), x2)
             if self.has_b and self.inputs[2].requires_grad:
                 gb = _sum(g2, 0)

@@ -189,7 +189,10 @@ def smooth_l1_loss(input, target, reduction="mean", beta=1.0):
     ad = ops.abs(d)
     if beta == 0:
         return _reduce(ad, reduction)
-    loss = ops.where(ad.data < beta, ops.mul(ops.square(d), 0.5 / beta), ops.sub(ad, 0.5 * beta))
+    small = ~(ad.data >= beta)  # NaN takes the quadratic branch: gradient d / beta = NaN, as PyTorch's
+    # the quadratic branch sees d only where it is chosen (0 elsewhere), so an infinite d does
+    # not send inf * 0 = NaN through the unchosen branch's gradient: dL/dd = d / beta or sign(d)
+    loss = ops.where(small, ops.mul(ops.square(ops.where(small, d, 0.0)), 0.5 / beta), ops.sub(ad, 0.5 * beta))
     return _reduce(loss, reduction)
 
 
@@ -203,7 +206,9 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     target = _tensor("huber_loss", "target", target, input)
     d = ops.sub(input, target)
     ad = ops.abs(d)
-    loss = ops.where(ad.data < delta, ops.mul(ops.square(d), 0.5), ops.mul(ops.sub(ad, 0.5 * delta), delta))
+    small = ~(ad.data >= delta)  # the quadratic branch sees d only where chosen; NaN too (see smooth_l1_loss)
+    loss = ops.where(small, ops.mul(ops.square(ops.where(small, d, 0.0)), 0.5),
+                     ops.mul(ops.sub(ad, 0.5 * delta), delta))
     return _elementwise_weight("huber_loss", loss, weight, input.shape, reduction, False)
 
 
@@ -399,7 +404,8 @@ def kl_div(input, target, reduction="mean", log_target=False):
     if log_target:
         loss = ops.mul(ops.exp(target), ops.sub(target, input))
     else:
-        loss = ops.sub(_xlogx(target), ops.mul(target, input))
+        # xlogy(t, t) - t x, as PyTorch: d/dt = log t + t / t - x (NaN at t = 0, +-inf, as there)
+        loss = ops.sub(ops.xlogy(target, target), ops.mul(target, input))
     if reduction == "batchmean":
         total = ops.sum(loss)
         return ops.div(total, float(input.shape[0])) if input.ndim else total
