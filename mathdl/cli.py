@@ -176,8 +176,9 @@ def build_parser():
     t.add_argument("--amp", choices=tuple(AMP),
                    help="mixed precision: fp16 (autocast + dynamic loss scaling) or bf16 (autocast); default none")
     t.add_argument("--threads", type=int,
-                   help="BLAS threads while training (0: leave as is; default: the model's, mlp: 1 -- small "
-                        "matrices run fastest on one thread, and many threads thrash on a busy machine)")
+                   help="threads for BLAS and mathdl's memory-bound passes while training (0: leave as is; "
+                        "default: the model's, mlp: 1 -- small matrices run fastest on one thread, and many "
+                        "threads thrash on a busy machine)")
     t.add_argument("--out", help="run folder (default runs/<model>-<dataset>-<timestamp>)")
     t.add_argument("--resume", metavar="CHECKPOINT",
                    help="continue a run from its checkpoint (its folder unless --out); --epochs is the new total")
@@ -566,14 +567,12 @@ def _mismatch_as_cli_error(what):
 
 
 def _blas_threads(n):
-    """Limit BLAS/OpenMP threads to ``n`` inside the block (no-op for 0/None or without threadpoolctl)."""
+    """Inside the block, ``n`` threads for BLAS and for mathdl's split passes (no-op for 0/None)."""
     if not n:
         return contextlib.nullcontext()
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=int(n))
+    from .parallel import num_threads
+
+    return num_threads(int(n))
 
 
 def _get_rng_state():
