@@ -504,7 +504,7 @@ class LogCumSumExp(Function):
         self.axis = axis
 
     def forward(self, x):
-        return np.logaddexp.accumulate(x, axis=self.axis)
+        return _running(x, self.axis, "logaddexp", xp_of(x))
 
     def backward(self, g):
         (x,) = self.inputs
@@ -541,23 +541,15 @@ def logcumsumexp(x, dim):
     x = ew._floating(x)
     if x.ndim == 0 or x.data.size == 0:
         return x
-    if xp_of(x.data) is not np:  # no ufunc scans on the device: the masked log-sum-exp, O(n^2) along dim
-        from .special import logsumexp
-
-        n = x.shape[d]
-        xt = _move_last(x, d)
-        rep = broadcast_to(reshape(xt, xt.shape[:-1] + (1, n)), xt.shape[:-1] + (n, n))
-        mask = _make(xp_of(x.data).tril(xp_of(x.data).ones((n, n), dtype=bool)))
-        return _move_back(logsumexp(ew.where(mask, rep, -np.inf), -1), d)
     return LogCumSumExp(d)(x)
 
 
 def _running(a, axis, ufunc, xp):
-    """The inclusive scan of the associative ``xp.maximum``/``xp.minimum`` along ``axis``:
-    ufunc.accumulate on NumPy; on the device (CuPy has no maximum.accumulate) the log-step
-    Hillis-Steele scan  acc_k <- op(acc_k, acc_{k-s})  for s = 1, 2, 4, ... < n, which takes
-    ceil(log2 n) whole-array steps, O(n log n) work, all on the device (exact: max/min only
-    select)."""
+    """The inclusive scan of an associative ufunc (``maximum``, ``minimum``, ``logaddexp``) along
+    ``axis``: ufunc.accumulate on NumPy; on the device (CuPy has no ``accumulate`` for these) the
+    log-step Hillis-Steele scan  acc_k <- op(acc_k, acc_{k-s})  for s = 1, 2, 4, ... < n, which
+    takes ceil(log2 n) whole-array steps, O(n log n) work, all on the device (exact for max/min,
+    which only select; logaddexp sums in a tree order, within rounding of the sequential scan)."""
     op = getattr(xp, ufunc)
     if xp is np:
         return op.accumulate(a, axis=axis)

@@ -128,3 +128,45 @@ def test_mixed_devices_error_names_both(device):
         md.mul(b, a)
     with pytest.raises(RuntimeError, match="same device"):  # an op of three inputs
         md.where(md.ones(3, dtype=md.bool), a, b)
+
+
+def test_device_scans_and_scatters_match_cpu(device):
+    """The device formulas that replace ufunc.accumulate / multiply.at / repeat with a counts array
+    (log-step scans, rank passes, searchsorted) agree with NumPy's on long lines with NaN, inf and
+    many repeated indices."""
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((3, 37)) * 30
+    a[0, :5] = -np.inf
+    a[1, 7] = np.inf
+    a[2, 3] = np.nan
+    a[1, 20:26] = 4.0  # ties: the index is the last one reached
+    t, td = md.tensor(a), md.tensor(a).to("cuda")
+    for f in (md.cummax, md.cummin):
+        v, i = f(t, 1)
+        vd, id_ = f(td, 1)
+        assert _on_device(vd, device) and _on_device(id_, device)
+        np.testing.assert_array_equal(_host(vd), _host(v))
+        np.testing.assert_array_equal(_host(id_), _host(i))
+    np.testing.assert_allclose(_host(md.logcumsumexp(td, 1)), _host(md.logcumsumexp(t, 1)), rtol=1e-13)
+    x = md.tensor(rng.standard_normal((4, 5)))
+    idx = md.tensor(rng.integers(0, 4, (9, 5)))  # every target written 2-3 times on average
+    src = md.tensor(rng.standard_normal((9, 5)))
+    out = md.scatter(x.to("cuda"), 0, idx.to("cuda"), src.to("cuda"), reduce="multiply")
+    assert _on_device(out, device)
+    np.testing.assert_allclose(_host(out), _host(md.scatter(x, 0, idx, src, reduce="multiply")), rtol=1e-15)
+    counts = md.tensor([2, 0, 3, 1])
+    np.testing.assert_array_equal(_host(md.repeat_interleave(counts.to("cuda"))), [0, 0, 2, 2, 2, 3])
+    y = md.tensor(rng.standard_normal((4, 2)))
+    np.testing.assert_array_equal(_host(md.repeat_interleave(y.to("cuda"), counts.to("cuda"), dim=0)),
+                                  _host(md.repeat_interleave(y, counts, dim=0)))
+
+
+def test_device_solve_broadcasts_batches(device):
+    """CuPy's solve broadcasts no batch dimensions; mathdl's does, on both backends, as torch."""
+    rng = np.random.default_rng(4)
+    A = md.tensor(rng.standard_normal((2, 3, 3)) + 3 * np.eye(3))
+    for B in (md.tensor(rng.standard_normal((3, 1))), md.tensor(rng.standard_normal((2, 3))),
+              md.tensor(rng.standard_normal((5, 2, 3, 2)))):
+        X = md.linalg.solve(A.to("cuda"), B.to("cuda"))
+        assert _on_device(X, device)
+        np.testing.assert_allclose(_host(X), _host(md.linalg.solve(A, B)), rtol=1e-12)
