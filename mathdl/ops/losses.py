@@ -263,26 +263,27 @@ _SERIES_TERMS = 20
 
 
 def _phi(u, k):
-    """phi_k(u) = int_0^1 t^k e^{ut} dt = sum_n u^n / (n! (n + k + 1)), computed in float64:
-    the power series for |u| < 1, else the upward recurrence
+    """phi_k(u) = int_0^1 t^k e^{ut} dt = sum_n u^n / (n! (n + k + 1)), computed in float64 on u's
+    own device: the power series for |u| < 1, else the upward recurrence
     phi_0 = expm1(u)/u, phi_j = (e^u - j phi_{j-1}) / u (stable once |u| >= 1 for small j)."""
-    u64 = np.asarray(u, dtype=np.float64)
-    out = np.empty_like(u64)
-    small = np.abs(u64) < 1.0
-    if small.any():
+    xp = xp_of(u)
+    u64 = xp.asarray(u, dtype=np.float64)
+    out = xp.empty_like(u64)
+    small = xp.abs(u64) < 1.0
+    if bool(small.any()):
         us = u64[small]
-        term = np.ones_like(us)
+        term = xp.ones_like(us)
         acc = term / (k + 1)
         for n in range(1, _SERIES_TERMS):
             term = term * us / n
             acc = acc + term / (n + k + 1)
         out[small] = acc
     big = ~small
-    if big.any():
+    if bool(big.any()):
         ub = u64[big]
         with np.errstate(over="ignore", invalid="ignore"):
-            e = np.exp(ub)
-            ph = np.expm1(ub) / ub
+            e = xp.exp(ub)
+            ph = xp.expm1(ub) / ub
             for j in range(1, k + 1):
                 ph = (e - j * ph) / ub
         out[big] = ph
@@ -304,8 +305,7 @@ class Exprel(Function):
             with np.errstate(over="ignore"):
                 out = xp.expm1(u) / xp.where(zero, 1, u)
             return xp.where(zero, 1, out).astype(u.dtype, copy=False)
-        res = _phi(np.asarray(u) if xp is np else xp.asnumpy(u), self.k)
-        return xp.asarray(res.astype(u.dtype, copy=False))
+        return _phi(u, self.k).astype(u.dtype, copy=False)
 
     def backward(self, g):
         return (ew.mul(g, Exprel(self.k + 1)(self.inputs[0])),)

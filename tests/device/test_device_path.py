@@ -170,3 +170,14 @@ def test_device_solve_broadcasts_batches(device):
         X = md.linalg.solve(A.to("cuda"), B.to("cuda"))
         assert _on_device(X, device)
         np.testing.assert_allclose(_host(X), _host(md.linalg.solve(A, B)), rtol=1e-12)
+
+
+def test_device_exprel_matches_cpu(device):
+    """phi_k(u) (the adaptive robust loss's special function) is computed on the device."""
+    from mathdl.ops.losses import exprel_k
+
+    u = md.tensor(np.array([-30.0, -2.0, -0.5, 0.0, 1e-9, 0.7, 3.0, 40.0]))
+    for k in range(4):
+        d = exprel_k(u.to("cuda"), k)
+        assert _on_device(d, device)
+        np.testing.assert_allclose(_host(d), _host(exprel_k(u, k)), rtol=1e-15)
