@@ -491,19 +491,26 @@ def lu(A, *, pivot=True):
 
 
 def _perm_to_pivots(P):
-    """LAPACK pivots (1-based row swaps) of the permutation matrices P (..., m, m), A = P L U."""
-    perm = np.asarray(P).argmax(axis=-2)           # row i of P^T A is row perm[i] of A
+    """LAPACK pivots (1-based row swaps) of the permutation matrices P (..., m, m), A = P L U, on
+    P's own device: step i swaps position i with the current position j of row perm[i] (pivot
+    j + 1), for all matrices of the batch at once (m vectorized steps)."""
+    xp = xp_of(P)
+    perm = P.argmax(axis=-2)                         # row i of P^T A is row perm[i] of A
     m = perm.shape[-1]
     flat = perm.reshape(-1, m)
-    piv = np.empty_like(flat, dtype=np.int32)
-    for b in range(flat.shape[0]):
-        rows = list(range(m))
-        where_row = list(range(m))
-        for i in range(m):
-            j = where_row[flat[b, i]]
-            piv[b, i] = j + 1
-            rows[i], rows[j] = rows[j], rows[i]
-            where_row[rows[i]], where_row[rows[j]] = i, j
+    nb = flat.shape[0]
+    rows = xp.broadcast_to(xp.arange(m), (nb, m)).copy()      # rows[b, i]: the row now at position i
+    where_row = rows.copy()                                   # its inverse
+    piv = xp.empty((nb, m), dtype=np.int32)
+    ar = xp.arange(nb)
+    for i in range(m):
+        j = where_row[ar, flat[:, i]]
+        piv[:, i] = j + 1
+        ri, rj = rows[:, i].copy(), rows[ar, j]
+        rows[:, i] = rj
+        rows[ar, j] = ri
+        where_row[ar, rj] = i
+        where_row[ar, ri] = j
     return piv.reshape(perm.shape)
 
 
@@ -512,9 +519,9 @@ def lu_factor(A, *, pivot=True):
     row interchanges (torch.linalg.lu_factor).  Square matrices."""
     _square("lu_factor", A)
     P, L, U = lu(A, pivot=pivot)
-    piv = _perm_to_pivots(P.data if xp_of(P.data) is np else xp_of(P.data).asnumpy(P.data))
+    piv = _perm_to_pivots(P.data)
     m = A.shape[-1]
-    return LUFactorResult(ew.add(tril(L, -1), U), _make(xp_of(A.data).asarray(piv[..., :m])))
+    return LUFactorResult(ew.add(tril(L, -1), U), _make(piv[..., :m]))
 
 
 def lu_factor_ex(A, *, pivot=True, check_errors=False):
@@ -525,16 +532,20 @@ def lu_factor_ex(A, *, pivot=True, check_errors=False):
 
 
 def _pivots_to_perm_matrix(pivots, n, dtype, xp):
-    piv = np.asarray(pivots if xp is np else xp.asnumpy(pivots)).reshape(-1, pivots.shape[-1])
-    perms = np.empty((piv.shape[0], n), dtype=np.int64)
-    for b in range(piv.shape[0]):
-        rows = list(range(n))
-        for i, j in enumerate(piv[b]):
-            rows[i], rows[j - 1] = rows[j - 1], rows[i]
-        perms[b] = rows
-    P = np.zeros((piv.shape[0], n, n), dtype=dtype)
-    P[np.arange(piv.shape[0])[:, None], perms, np.arange(n)[None, :]] = 1
-    return xp.asarray(P.reshape(tuple(pivots.shape[:-1]) + (n, n)))
+    """P with A = P L U from LAPACK's 1-based pivots (row i swapped with row pivots[i] - 1, in
+    order), on the device of ``xp``: the swaps applied to all matrices of the batch at once."""
+    piv = xp.asarray(pivots).reshape(-1, pivots.shape[-1]).astype(np.int64) - 1
+    nb = piv.shape[0]
+    rows = xp.broadcast_to(xp.arange(n), (nb, n)).copy()
+    ar = xp.arange(nb)
+    for i in range(piv.shape[1]):
+        j = piv[:, i]
+        ri, rj = rows[:, i].copy(), rows[ar, j]
+        rows[:, i] = rj
+        rows[ar, j] = ri
+    P = xp.zeros((nb, n, n), dtype=dtype)
+    P[ar[:, None], rows, xp.arange(n)[None, :]] = 1
+    return P.reshape(tuple(pivots.shape[:-1]) + (n, n))
 
 
 def lu_solve(LU, pivots, B, *, left=True, adjoint=False):
