@@ -30,9 +30,28 @@ def rebind(x, new):
     x._version += 1
 
 
+def _same_device(x, other, kind):
+    """``other`` on x's device: copy_ transfers it (as PyTorch's copy_ does, differentiably); the
+    arithmetic in-place ops refuse a tensor on another device, naming both."""
+    if not isinstance(other, Tensor) or other.data.__class__ is x.data.__class__:
+        return other
+    from ..backend import device_of
+
+    dx, do = device_of(x.data), device_of(other.data)
+    if dx == do:
+        return other
+    if kind == "copy":
+        from .shape import to_device
+
+        return to_device(other, dx)
+    raise RuntimeError(f"{kind}_: expected all tensors to be on the same device, but found at least two devices, "
+                       f"{dx} and {do}")
+
+
 def inplace(x, kind, other):
     from . import elementwise as ew
 
+    other = _same_device(x, other, kind)
     needs_graph = _grad_state.enabled and (
         x.requires_grad or (isinstance(other, Tensor) and other.requires_grad)
     )
@@ -93,6 +112,7 @@ def assign_(x, new):
     without a graph to protect, recorded out of place (x rebound to ``new``) with one."""
     if not isinstance(new, Tensor):
         new = _make(xp_of(x.data).asarray(new, dtype=x.dtype))
+    new = _same_device(x, new, "assign")
     if tuple(new.shape) != tuple(x.shape):
         from .shape import broadcast_to
 

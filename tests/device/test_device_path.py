@@ -128,6 +128,14 @@ def test_mixed_devices_error_names_both(device):
         md.mul(b, a)
     with pytest.raises(RuntimeError, match="same device"):  # an op of three inputs
         md.where(md.ones(3, dtype=md.bool), a, b)
+    with pytest.raises(RuntimeError, match="add_: .*same device.*cuda and cpu"):  # in place
+        a.clone().add_(b)
+    c = md.zeros(3).to("cuda")  # copy_ transfers, as PyTorch's, and its gradient returns to the source's device
+    w = md.full((3,), 2.0, requires_grad=True)
+    c.copy_(w * 3)
+    assert _on_device(c, device) and _host(c).tolist() == [6.0, 6.0, 6.0]
+    c.sum().backward()
+    assert isinstance(w.grad.data, np.ndarray) and w.grad.numpy().tolist() == [3.0, 3.0, 3.0]
 
 
 def test_device_scans_and_scatters_match_cpu(device):
