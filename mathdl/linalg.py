@@ -505,7 +505,7 @@ def _perm_to_pivots(P):
     ar = xp.arange(nb)
     for i in range(m):
         j = where_row[ar, flat[:, i]]
-        piv[:, i] = j + 1
+        piv[:, i] = (j + 1).astype(np.int32)
         ri, rj = rows[:, i].copy(), rows[ar, j]
         rows[:, i] = rj
         rows[ar, j] = ri
