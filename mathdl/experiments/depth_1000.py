@@ -77,7 +77,8 @@ def run(quick=False, seeds=(0, 1), out=None, log=print, steps=None, depth=DEPTH)
             r = train_deep(residual, steps if residual else plain_steps, s, depth=depth)
             runs.append(r)
             log(f"[depth_1000] seed {s} {'residual' if residual else 'plain'}: loss {r['initial_loss']:.3f} -> "
-                f"{r['final_loss']}, test accuracy {r['test_accuracy']:.3f} ({r['seconds']:.0f} s)")
+                f"{'NaN' if r['final_loss'] is None else format(r['final_loss'], '.3g')}, test accuracy "
+                f"{r['test_accuracy']:.3f} ({r['seconds']:.0f} s)")
     res = [r for r in runs if r["residual"]]
     plain = [r for r in runs if not r["residual"]]
     rule = ("the residual net trains in a run when its mean training loss over the last 10% of steps is finite and "
