@@ -259,16 +259,19 @@ def _landscape(args, model, spec, cfg, out):
         if (ocfg["model"], ocfg.get("model_options")) != (cfg["model"], cfg.get("model_options")):
             raise ValueError(f"--from holds a different model ({ocfg['model']}) than --checkpoint ({cfg['model']})")
         alphas = np.union1d(np.linspace(-0.5, 1.5, args.points), [0.0, 1.0])
-        res = L.interpolate(model, other.state_dict(), model.state_dict(), data, alphas, loss_fn, progress)
+        res = L.interpolate(model, other.state_dict(), model.state_dict(), data, alphas, loss_fn, progress,
+                            distributed=True)
     elif args.kind == "random1d":
-        res = L.slice_1d(model, data, L.random_direction(model, seed=args.seed), coords, loss_fn, progress=progress)
+        res = L.slice_1d(model, data, L.random_direction(model, seed=args.seed), coords, loss_fn, progress=progress,
+                         distributed=True)
     else:
         if args.kind == "hessian":
             vals, dirs = L.hessian_directions(model, data, loss_fn, k=2, seed=args.seed, distributed=True)
             _say(f"top Hessian eigenvalues {vals[0]:.4g}, {vals[1]:.4g}", file=sys.stderr)
         else:
             dirs = L.random_directions(model, seed=args.seed)
-        res = L.slice_2d(model, data, dirs, coords, coords, loss_fn, progress=progress, kind=args.kind)
+        res = L.slice_2d(model, data, dirs, coords, coords, loss_fn, progress=progress, kind=args.kind,
+                         distributed=True)
     if not _main():
         return 0
     pngs = L.plot_landscape(res, os.path.join(out, f"landscape_{args.kind}"),

@@ -26,10 +26,12 @@ Directions (Li et al.'s semantics):
 A grid is symmetric with an odd number of points, so it contains the centre a = 0, whose value is
 L(theta), the training loss.  Evaluation runs over every batch of ``data`` (a DataLoader or an
 (x, y) pair) in eval mode without recording graphs, with a progress bar over the grid points.
-Under ``mpiexec -n N`` the grid points (interpolation coefficients, convexity-map points) are split
-over the ranks in contiguous blocks (:func:`mathdl.distributed.map_over_ranks`), each point
-evaluated exactly as one process would, and every rank gets the whole grid; ``hessian_directions``
-with ``distributed=True`` splits the batches of its Hessian products instead.
+With ``distributed=True`` under ``mpiexec -n N`` (every rank calling the function with the same
+arguments) the grid points (interpolation coefficients, convexity-map points) are split over the
+ranks in contiguous blocks (:func:`mathdl.distributed.map_over_ranks`), each point evaluated exactly
+as one process would, and every rank gets the whole grid; ``hessian_directions`` splits the batches
+of its Hessian products instead.  With the default ``distributed=False`` (or one process) every
+rank computes everything.
 :func:`convexity_map` gives |lambda_min / lambda_max| of the Hessian at each grid point (Li et al.'s
 map of non-convexity).
 """
@@ -202,9 +204,26 @@ def _bar(total, progress, desc):
     return tqdm(total=total, desc=desc, unit="point", dynamic_ncols=True)
 
 
-def _over_points(fn, n, progress, desc):
-    """``map_over_ranks`` of ``fn`` over range(n) (each rank its block, the whole array on every
-    rank), with a progress bar on rank 0 over its own block."""
+def _over_points(fn, n, progress, desc, distributed=False):
+    """``numpy.array([fn(i) for i in range(n)])`` (float64) with a progress bar; with ``distributed``
+    in a job of N > 1 ranks, ``map_over_ranks``: each rank its block, the whole array on every rank,
+    the bar on rank 0 over its own block."""
+    world = 1
+    if distributed:
+        from ..distributed.group import get_world_size
+
+        world = get_world_size()
+    if world == 1:
+        bar = _bar(n, progress, desc)
+        out = []
+        for i in range(n):
+            out.append(fn(i))
+            if bar is not None:
+                bar.update(1)
+        if bar is not None:
+            bar.close()
+        return np.array(out, dtype=np.float64)
+
     from ..distributed.analysis import map_over_ranks, shard_range
     from ..distributed.group import is_main_process
 
@@ -223,7 +242,7 @@ def _over_points(fn, n, progress, desc):
             bar.close()
 
 
-def _evaluate_points(model, data, loss_fn, params, theta, points, progress, desc):
+def _evaluate_points(model, data, loss_fn, params, theta, points, progress, desc, distributed=False):
     def at(i):
         set_flat(params, theta + points[i])
         loss, acc = evaluate_loss(model, data, loss_fn)
@@ -231,11 +250,12 @@ def _evaluate_points(model, data, loss_fn, params, theta, points, progress, desc
 
     with restored(model):
         model.eval()
-        out = _over_points(at, len(points), progress, desc).reshape(len(points), 2)
+        out = _over_points(at, len(points), progress, desc, distributed).reshape(len(points), 2)
     return out[:, 0].copy(), out[:, 1].copy()
 
 
-def slice_1d(model, data, direction, coords=None, loss_fn=None, params=None, progress=False, kind="random"):
+def slice_1d(model, data, direction, coords=None, loss_fn=None, params=None, progress=False, kind="random",
+             distributed=False):
     """f(a) = L(theta + a d) for a in ``coords`` (default :func:`grid` (1, 21))."""
     ps = trainable_parameters(model, params)
     xs = check_grid(grid() if coords is None else coords, "coordinates")
@@ -243,12 +263,14 @@ def slice_1d(model, data, direction, coords=None, loss_fn=None, params=None, pro
     d = np.asarray(direction, dtype=np.float64)
     if d.shape != theta.shape:
         raise ValueError(f"slice_1d: direction has shape {d.shape}, the parameters {theta.shape}")
-    loss, acc = _evaluate_points(model, data, loss_fn, ps, theta, [a * d for a in xs], progress, "1-D slice")
+    loss, acc = _evaluate_points(model, data, loss_fn, ps, theta, [a * d for a in xs], progress, "1-D slice",
+                                 distributed)
     centre = float(loss[np.argmin(np.abs(xs))])
     return Landscape(xs, loss, acc=acc, centre_loss=centre, kind=kind)
 
 
-def slice_2d(model, data, directions, xs=None, ys=None, loss_fn=None, params=None, progress=False, kind="random"):
+def slice_2d(model, data, directions, xs=None, ys=None, loss_fn=None, params=None, progress=False, kind="random",
+             distributed=False):
     """f(a, b) = L(theta + a d1 + b d2) on the grid xs x ys (default 21 x 21 on [-1, 1]^2)."""
     ps = trainable_parameters(model, params)
     xs = check_grid(grid() if xs is None else xs, "x coordinates")
@@ -256,13 +278,14 @@ def slice_2d(model, data, directions, xs=None, ys=None, loss_fn=None, params=Non
     theta = get_flat(ps)
     d1, d2 = (np.asarray(d, dtype=np.float64) for d in directions)
     pts = [a * d1 + b * d2 for a in xs for b in ys]
-    loss, acc = _evaluate_points(model, data, loss_fn, ps, theta, pts, progress, "2-D slice")
+    loss, acc = _evaluate_points(model, data, loss_fn, ps, theta, pts, progress, "2-D slice", distributed)
     loss, acc = loss.reshape(len(xs), len(ys)), acc.reshape(len(xs), len(ys))
     centre = float(loss[np.argmin(np.abs(xs)), np.argmin(np.abs(ys))])
     return Landscape(xs, loss, ys=ys, acc=acc, centre_loss=centre, kind=kind)
 
 
-def trajectory_slice(model, data, trajectory, num=21, loss_fn=None, params=None, progress=False, margin=1.2):
+def trajectory_slice(model, data, trajectory, num=21, loss_fn=None, params=None, progress=False, margin=1.2,
+                     distributed=False):
     """The 2-D slice through the last point of ``trajectory`` (flat parameter vectors, e.g. one per
     epoch, the last one equal to the model's parameters) spanned by its top two PCA directions, on a
     symmetric grid wide enough for the projected path, which is stored in ``result.path``."""
@@ -272,7 +295,7 @@ def trajectory_slice(model, data, trajectory, num=21, loss_fn=None, params=None,
     dirs, coords, ratio = pca_directions(trajectory, 2)
     span = margin * float(np.abs(coords).max()) or 1.0
     xs = grid(span, num)
-    res = slice_2d(model, data, dirs, xs, xs, loss_fn, ps, progress, kind="pca")
+    res = slice_2d(model, data, dirs, xs, xs, loss_fn, ps, progress, kind="pca", distributed=distributed)
     res.path = coords
     res.extras["explained_variance_ratio"] = ratio.tolist()
     return res
@@ -283,7 +306,7 @@ def _float_state(model):
             if v is not None and hasattr(v, "data") and np.asarray(v.data).dtype.kind == "f"}
 
 
-def interpolate(model, state_a, state_b, data, alphas=None, loss_fn=None, progress=False):
+def interpolate(model, state_a, state_b, data, alphas=None, loss_fn=None, progress=False, distributed=False):
     """f(a) = L((1 - a) A + a B) for two state dicts (parameters and BatchNorm running statistics
     interpolated; integer buffers taken from A).  Default a in linspace(-0.5, 1.5, 41)."""
     alphas = np.linspace(-0.5, 1.5, 41) if alphas is None else np.asarray(alphas, dtype=np.float64)
@@ -306,14 +329,14 @@ def interpolate(model, state_a, state_b, data, alphas=None, loss_fn=None, progre
 
     with restored(model):
         model.eval()
-        out = _over_points(at, len(alphas), progress, "interpolation").reshape(len(alphas), 2)
+        out = _over_points(at, len(alphas), progress, "interpolation", distributed).reshape(len(alphas), 2)
     losses, accs = out[:, 0].copy(), out[:, 1].copy()
     i0 = int(np.argmin(np.abs(alphas)))
     return Landscape(alphas, losses, acc=accs, centre_loss=float(losses[i0]), kind="interpolation")
 
 
 def convexity_map(model, data, directions, xs, ys=None, loss_fn=None, params=None, tol=1e-3, progress=False,
-                  seed=0):
+                  seed=0, distributed=False):
     """|min(lambda_min, 0) / lambda_max| of the Hessian at each point theta + a d1 + b d2 (Li et al.
     2018; both ends by one Lanczos run, which="BE"): 0 where the loss is locally convex, large where
     negative curvature dominates."""
@@ -336,7 +359,7 @@ def convexity_map(model, data, directions, xs, ys=None, loss_fn=None, params=Non
     with restored(model):
         model.eval()
         H = model_hessian(model, loss_fn, data, ps)
-        ratio = _over_points(at, len(pts), progress, "convexity map")
+        ratio = _over_points(at, len(pts), progress, "convexity map", distributed)
     return ratio.reshape(len(xs), len(ys))
 
 

@@ -3,10 +3,11 @@
 A tiny MLP is trained for one epoch on digits.  One plain process (a subprocess, to check that
 mpi4py is not imported outside MPI) and one ``mpiexec -n 2`` job run the same driver: ``analyze
 landscape --kind hessian`` (grid points split over ranks; the Hessian products that find the two
-directions split by batches) and ``analyze spectrum`` (every Hessian-vector product split by
-batches).  The JSON files must agree (bit for bit is expected: the batches' products are summed in
-the single-process order; the tolerances allow rounding only), each rank must have done part of
-the work, and only rank 0 prints.
+directions split by batches), ``analyze spectrum`` (every Hessian-vector product split by
+batches), then the library's ``convexity_map(distributed=True)``.  The JSON files must agree (bit
+for bit is expected: the batches' products are summed in the single-process order; the
+tolerances allow rounding only), each rank must have done part of the work, and only rank 0
+prints.
 """
 
 from __future__ import annotations
@@ -49,7 +50,18 @@ def counted_product(self, *a, **k):
 HessianOperator._batch_product = counted_product
 assert main(landscape_args + common + ["--out", out]) == 0
 assert main(spectrum_args + common + ["--out", out]) == 0
-counts.update(rank=group.get_rank(), world=group.get_world_size(), mpi4py="mpi4py" in sys.modules)
+analyze_products = counts["products"]  # the convexity map's own products are split by points, not halved
+from mathdl.analysis.cli import load_checkpoint, _examples, _loss_fn
+model, spec, _, _ = load_checkpoint(ckpt)
+x, y = _examples(spec, "train", 64, 0)
+dirs = landscape.random_directions(model, seed=1)
+ratio = landscape.convexity_map(model, (x, y), dirs, landscape.grid(0.5, 3), loss_fn=_loss_fn(spec), tol=1e-6,
+                                distributed=True)
+if group.is_main_process():
+    with open(f"{out}/convexity.json", "w") as f:
+        json.dump(ratio.tolist(), f)
+counts.update(products=analyze_products, rank=group.get_rank(), world=group.get_world_size(),
+              mpi4py="mpi4py" in sys.modules)
 with open(f"{out}/counts_{group.get_rank()}.json", "w") as f:
     json.dump(counts, f)
 """
@@ -122,7 +134,7 @@ def test_mpiexec_analyze_matches_one_process(checkpoint, tmp_path, run_mpi):
     assert sorted(p.name for p in two.iterdir() if not p.name.startswith("counts")) == \
         sorted(p.name for p in one.iterdir() if not p.name.startswith("counts"))
 
-    for name in ("landscape_hessian.json", "spectrum.json"):
+    for name in ("landscape_hessian.json", "spectrum.json", "convexity.json"):
         a, b = (json.loads((d / name).read_text()) for d in (one, two))
         _assert_same(a, b)
     a, b = (json.loads((d / "spectrum.json").read_text()) for d in (one, two))
