@@ -138,8 +138,9 @@ def write_report(records, out, quick=False):
               "2024). Every verdict below is computed from the numbers by the rule stated with it.")
     md.append("")
     if quick:
-        md.append("**Quick run**: every experiment ran in its small configuration (fewer seeds and steps). "
-                  "Run `mathdl reproduce` without `--quick` for the full measurements.")
+        md.append("**Quick run**: every experiment ran in its small configuration (fewer seeds and steps; some "
+                  "are smoke-test budgets whose verdicts say little). Run `mathdl reproduce` without `--quick` "
+                  "for the full measurements.")
         md.append("")
     md.append("Verdicts: " + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
     md.append("")
@@ -280,6 +281,8 @@ def add_parser(subparsers):
     p.add_argument("--out", default="reproduce", help="output folder (default ./reproduce)")
     p.add_argument("--force", action="store_true", help="rerun claims that have a saved result")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--gpu-figures", metavar="JSON",
+                   help="ResNet-50 images/s measured on a GPU elsewhere, for the gpu_resnet50 claim")
 
 
 def run(args):
@@ -289,6 +292,10 @@ def run(args):
         for name, c in claims.items():
             print(f"{name:<{width}}  {_one_line(c.statement, 100)}")
         return 0
+    if args.gpu_figures:
+        if not os.path.exists(args.gpu_figures):
+            raise FileNotFoundError(f"--gpu-figures: no file at {args.gpu_figures!r}")
+        os.environ["MATHDL_GPU_FIGURES"] = args.gpu_figures
     records = run_claims(args.claims, quick=args.quick, seeds=args.seeds, out=args.out, force=args.force,
                          progress=not args.no_progress)
     md, htm = write_report(records, args.out, quick=args.quick)
