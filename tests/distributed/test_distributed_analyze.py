@@ -4,10 +4,10 @@ A tiny MLP is trained for one epoch on digits.  One plain process (a subprocess,
 mpi4py is not imported outside MPI) and one ``mpiexec -n 2`` job run the same driver: ``analyze
 landscape --kind hessian`` (grid points split over ranks; the Hessian products that find the two
 directions split by batches), ``analyze spectrum`` (every Hessian-vector product split by
-batches), then the library's ``convexity_map(distributed=True)``.  The JSON files must agree (bit
-for bit is expected: the batches' products are summed in the single-process order; the
-tolerances allow rounding only), each rank must have done part of the work, and only rank 0
-prints.
+batches), then the library's ``convexity_map(distributed=True)`` and a GGN product of
+``ShardedOperator``.  The JSON files must agree (bit for bit is expected: the batches' products
+are summed in the single-process order; the tolerances allow rounding only), each rank must have
+done part of the work, and only rank 0 prints.
 """
 
 from __future__ import annotations
@@ -57,9 +57,14 @@ x, y = _examples(spec, "train", 64, 0)
 dirs = landscape.random_directions(model, seed=1)
 ratio = landscape.convexity_map(model, (x, y), dirs, landscape.grid(0.5, 3), loss_fn=_loss_fn(spec), tol=1e-6,
                                 distributed=True)
+from mathdl.analysis.cli import _loader
+from mathdl.curvature import GGNOperator
+from mathdl.distributed.analysis import ShardedOperator
+G = ShardedOperator(GGNOperator(model, _loss_fn(spec), _loader(x, y, 16)))  # 4 batches, 2 per rank
+ggn = G.matvec(np.random.default_rng(0).standard_normal(G.num_params)).astype(float)
 if group.is_main_process():
     with open(f"{out}/convexity.json", "w") as f:
-        json.dump(ratio.tolist(), f)
+        json.dump({"ratio": ratio.tolist(), "ggn_product": ggn.tolist()}, f)
 counts.update(products=analyze_products, rank=group.get_rank(), world=group.get_world_size(),
               mpi4py="mpi4py" in sys.modules)
 with open(f"{out}/counts_{group.get_rank()}.json", "w") as f:
@@ -131,6 +136,7 @@ def test_mpiexec_analyze_matches_one_process(checkpoint, tmp_path, run_mpi):
 
     # only rank 0 prints and writes
     assert proc.stdout.count("top eigenvalues:") == 1 and proc.stdout.count("landscape over 25 points") == 1
+    assert np.linalg.norm(json.loads((one / "convexity.json").read_text())["ggn_product"]) > 0
     assert sorted(p.name for p in two.iterdir() if not p.name.startswith("counts")) == \
         sorted(p.name for p in one.iterdir() if not p.name.startswith("counts"))
 
