@@ -62,7 +62,7 @@ def run(quick=False, seeds=(0, 1, 2, 3, 4), out=None, log=print, **overrides):
     comparisons, grades = {}, []
     for ds in acc:
         for a, claimed in CLAIMED.items():
-            v = V.improvement(acc[ds][a], acc[ds]["relu"], claimed, what=f"{a} - ReLU test accuracy")
+            v = V.improvement(acc[ds][a], acc[ds]["relu"], claimed, what=f"{a} - ReLU test accuracy", paired=True)
             comparisons[f"{ds}/{a}"] = v.as_dict()
             grades.append(v.verdict)
     rule = ("per dataset and activation: the gain over ReLU in test accuracy vs the claimed gain (Swish 0.005, Mish "

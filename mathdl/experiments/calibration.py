@@ -68,7 +68,7 @@ def run(quick=False, seeds=(0, 1, 2, 3, 4), out=None, log=print, **overrides):
     comparisons, wins = {}, []
     for ds in vals:
         for m in ("ece", "nll"):
-            v = V.improvement(vals[ds]["ce"][m], vals[ds]["mse"][m], 0.0, higher_is_better=False,
+            v = V.improvement(vals[ds]["ce"][m], vals[ds]["mse"][m], 0.0, higher_is_better=False, paired=True,
                               what=f"{m.upper()} reduction (MSE - CE)")
             comparisons[f"{ds}/{m}"] = v.as_dict()
             wins.append(v.verdict == V.HOLDS)

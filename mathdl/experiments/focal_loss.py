@@ -87,7 +87,8 @@ def run(quick=False, seeds=(0, 1, 2, 3, 4), out=None, log=print, **overrides):
     comparisons, grades = {}, []
     for ds in vals:
         for k, claimed in CLAIMED.items():
-            v = V.improvement(vals[ds]["focal"][k], vals[ds]["ce"][k], claimed, what=f"{k} accuracy gain (focal - CE)")
+            v = V.improvement(vals[ds]["focal"][k], vals[ds]["ce"][k], claimed, paired=True,
+                              what=f"{k} accuracy gain (focal - CE)")
             comparisons[f"{ds}/{k}"] = v.as_dict()
             grades.append(v.verdict)
     rule = ("per dataset: the focal - CE gain in overall accuracy vs +0.032 and in minority-class accuracy vs +0.075, "

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["HOLDS", "PARTLY", "DOES_NOT_HOLD", "NOT_TESTABLE", "VERDICTS", "Verdict", "spread", "fmt_spread",
-           "welch_p", "at_least", "at_most", "improvement", "not_testable"]
+           "welch_p", "paired_p", "at_least", "at_most", "improvement", "not_testable"]
 
 HOLDS = "holds"
 PARTLY = "holds only partly"
@@ -76,9 +76,34 @@ def welch_p(a, b) -> float:
         return float("nan")
     if a.std() == 0 and b.std() == 0:
         return 0.0 if a.mean() != b.mean() else 1.0
+    return _quiet_p(lambda stats: stats.ttest_ind(a, b, equal_var=False).pvalue)
+
+
+def paired_p(a, b) -> float:
+    """Two-sided p-value of the paired t-test (the differences a_i - b_i have mean 0), for runs paired
+    by seed (same initialization and batch order); NaN with fewer than two pairs; with constant
+    differences, 0 if they are non-zero and 1 if they are zero."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"paired_p: {a.size} and {b.size} values cannot be paired")
+    if a.size < 2:
+        return float("nan")
+    d = a - b
+    if d.std() == 0:
+        return 0.0 if d.mean() != 0 else 1.0
+    return _quiet_p(lambda stats: stats.ttest_rel(a, b).pvalue)
+
+
+def _quiet_p(test) -> float:
+    """Run a scipy.stats test without its precision-loss warnings on nearly identical samples."""
+    import warnings
+
     from scipy import stats
 
-    return float(stats.ttest_ind(a, b, equal_var=False).pvalue)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return float(test(stats))
 
 
 def at_least(value, target, partly=None, what="value") -> Verdict:
@@ -101,20 +126,22 @@ def at_most(value, target, partly=None, what="value") -> Verdict:
     return Verdict(DOES_NOT_HOLD, rule, f"{what} = {value:.4g} > {partly if partly is not None else target:g}")
 
 
-def improvement(ours, baseline, claimed, higher_is_better=True, alpha=0.05, what="gain") -> Verdict:
+def improvement(ours, baseline, claimed, higher_is_better=True, alpha=0.05, what="gain", paired=False) -> Verdict:
     """Compare two samples (one value per seed) against a claimed mean gain ``claimed`` (same units).
 
-    holds: the mean gain >= claimed and Welch's p < alpha; partly: the gain has the claimed sign and
+    holds: the mean gain >= claimed and p < alpha; partly: the gain has the claimed sign and
     p < alpha but is smaller than claimed; does not hold: otherwise (wrong sign, or not significant).
+    p is Welch's t-test, or the paired t-test when ``paired`` (runs paired by seed).
     """
     a = np.asarray(ours, dtype=np.float64)
     b = np.asarray(baseline, dtype=np.float64)
     gain = float(a.mean() - b.mean()) if higher_is_better else float(b.mean() - a.mean())
-    p = welch_p(a, b)
-    rule = (f"holds if the mean {what} >= {claimed:g} with Welch p < {alpha}; holds only partly if the {what} is "
+    p = paired_p(a, b) if paired else welch_p(a, b)
+    test = "paired t-test" if paired else "Welch"
+    rule = (f"holds if the mean {what} >= {claimed:g} with {test} p < {alpha}; holds only partly if the {what} is "
             f"positive and significant but smaller; else does not hold")
     sig = (not math.isnan(p)) and p < alpha
-    why = f"mean {what} = {gain:.4g} (claimed {claimed:g}), Welch p = {p:.3g}"
+    why = f"mean {what} = {gain:.4g} (claimed {claimed:g}), {test} p = {p:.3g}"
     if gain >= claimed and sig:
         return Verdict(HOLDS, rule, why)
     if gain > 0 and sig:

@@ -88,3 +88,13 @@ def test_cli_lists_claims_and_untestable_verdicts(capsys, tmp_path):
     text = (tmp_path / "report.md").read_text()
     assert text.count("| **not testable here** |") == 2 and "ImageNet" in text
     assert cli.main(["reproduce", "--seeds", "0", "--out", str(tmp_path), "resnet_top5"]) == 2
+
+
+def test_paired_test_on_made_up_numbers():
+    base = [0.90, 0.95, 0.85, 0.92, 0.88]          # seeds differ a lot...
+    ours = [b + 0.01 for b in base]                 # ...but each seed gains the same 0.01
+    assert V.improvement(ours, base, 0.01).verdict == V.DOES_NOT_HOLD          # Welch: not significant
+    assert V.improvement(ours, base, 0.009, paired=True).verdict == V.HOLDS     # paired: significant
+    assert V.paired_p(ours, base) == 0.0 and V.paired_p(base, base) == 1.0
+    with pytest.raises(ValueError, match="cannot be paired"):
+        V.paired_p([1.0, 2.0], [1.0])
