@@ -61,6 +61,7 @@ import math
 import numpy as np
 
 from ..autograd.function import Function
+from ..amp.autocast_mode import _state as _amp, cast_float32, cast_lower
 from ..autograd.tensor import Tensor
 from ..backend import rng, xp_of
 from ..parallel import for_ranges
@@ -756,6 +757,8 @@ def _conv_padding(name, padding, kernel, stride, dil):
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, name="conv2d"):
     """2-D cross-correlation (PyTorch's conv2d): input (N, C, H, W), weight (O, C/groups, kh, kw),
     optional bias (O,); padding an int, a pair, 'same' or 'valid'."""
+    if _amp.dtype is not None:  # autocast: convolutions compute in the low precision
+        input, weight, bias = cast_lower(input, weight, bias)
     _check_4d(name, input)
     _check_4d(name, weight, "weight")
     stride = _pair(stride, name, "stride")
@@ -808,6 +811,8 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     """Transposed convolution (the adjoint of conv2d in its input), PyTorch's argument order:
     input (N, Cin, H, W), weight (Cin, Cout/groups, kh, kw); output size
     (H - 1) s - 2 p + d (kh - 1) + output_padding + 1."""
+    if _amp.dtype is not None:
+        input, weight, bias = cast_lower(input, weight, bias)
     _check_4d(name, input)
     _check_4d(name, weight, "weight")
     stride = _pair(stride, name, "stride")
@@ -960,6 +965,8 @@ def adaptive_avg_pool2d(input, output_size, *, name="adaptive_avg_pool2d"):
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     """y = (x - mean_g) / sqrt(var_g + eps) * weight[c] + bias[c], with mean and (biased) variance
     over each group of C/num_groups channels and all spatial positions of one sample."""
+    if _amp.dtype is not None:  # autocast: normalizations compute in float32
+        (input,) = cast_float32(input)
     if input.ndim < 2:
         raise ValueError(f"group_norm: expected input (N, C, ...), got shape {tuple(input.shape)}")
     N, C = input.shape[:2]

@@ -33,6 +33,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd.function import Function
+from ..amp.autocast_mode import _state as _amp, cast_float32
 from ..autograd.grad_mode import state as _grad_state
 from ..autograd.tensor import Tensor
 from ..backend import xp_of
@@ -188,6 +189,8 @@ class LayerNormFn(Function):
 
 def layer_norm(x, normalized_shape, weight=None, bias=None, eps: float = 1e-5):
     """Layer normalization over the trailing ``normalized_shape`` axes (see module docstring)."""
+    if _amp.dtype is not None:  # autocast: normalizations compute in float32
+        (x,) = cast_float32(x)
     if isinstance(normalized_shape, (int, np.integer)):
         normalized_shape = (int(normalized_shape),)
     normalized_shape = tuple(int(s) for s in normalized_shape)
@@ -275,6 +278,8 @@ class RMSNormFn(Function):
 
 def rms_norm(x, normalized_shape, weight=None, eps=None):
     """RMS normalization over the trailing ``normalized_shape`` axes (eps None: the dtype's epsilon)."""
+    if _amp.dtype is not None:
+        (x,) = cast_float32(x)
     shape = (int(normalized_shape),) if isinstance(normalized_shape, (int, np.integer)) else tuple(normalized_shape)
     k = len(shape)
     if x.ndim < k or tuple(x.shape[x.ndim - k:]) != shape:
@@ -520,6 +525,8 @@ def batch_norm(x, running_mean=None, running_var=None, weight=None, bias=None, t
     when running buffers are given, updates them with ``momentum``; ``training=False`` uses
     the running statistics.  ``relu=True`` returns max(batch_norm(x), 0) as one fused op.
     """
+    if _amp.dtype is not None:  # autocast: normalizations compute in float32
+        (x,) = cast_float32(x)
     if x.ndim < 2:
         raise ValueError(f"batch_norm: expected input of shape (N, C, *), got {tuple(x.shape)}")
     c = x.shape[1]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd.function import Function
+from ..amp.autocast_mode import _state as _amp, cast_float32
 from ..backend import xp_of
 from ..parallel import for_ranges
 from . import elementwise as ew
@@ -137,9 +138,13 @@ def _along(cls, name, x, dim, axis):
 
 def softmax(x, dim=None, *, axis=None):
     """softmax(x)_i = exp(x_i - logsumexp(x)) along ``dim``."""
+    if _amp.dtype is not None:  # autocast: softmax computes in float32
+        (x,) = cast_float32(x)
     return _along(Softmax, "softmax", x, dim, axis)
 
 
 def log_softmax(x, dim=None, *, axis=None):
     """log_softmax(x)_i = x_i - logsumexp(x) along ``dim``."""
+    if _amp.dtype is not None:
+        (x,) = cast_float32(x)
     return _along(LogSoftmax, "log_softmax", x, dim, axis)

@@ -118,3 +118,23 @@ def test_autocast_region_and_casts():
         return cast_lower(x32)[0].dtype
 
     assert f() == md.float16
+
+
+def test_autocast_policy_in_ops():
+    import mathdl.nn.functional as F
+
+    x = md.randn(2, 3, 6, 6)
+    w = md.randn(4, 3, 3, 3, requires_grad=True)
+    with autocast(dtype=md.bfloat16):
+        y = F.conv2d(x, w)                       # lower precision
+        assert y.dtype == md.bfloat16
+        assert md.softmax(y, dim=1).dtype == md.float32          # float32 list
+        assert F.log_softmax(y, dim=1).dtype == md.float32
+        assert F.layer_norm(y, y.shape[-1:]).dtype == md.float32
+        assert F.group_norm(y, 2).dtype == md.float32
+        assert F.batch_norm(y, None, None, training=True).dtype == md.float32
+    y.float().sum().backward()
+    assert w.grad.dtype == md.float32            # master weights keep float32 gradients
+    with autocast(dtype=md.bfloat16):
+        ref = F.conv2d(x.to(md.bfloat16), w.detach().to(md.bfloat16))
+    np.testing.assert_array_equal(y.float().numpy(), ref.float().numpy())
