@@ -274,3 +274,12 @@ def test_amp_bf16_trains_and_device_cuda_refused_without_gpu(capsys, tmp_path):
     if not cuda_is_available():
         code, _, err = _run(capsys, "train", "--device", "cuda", "--epochs", "1", "--out", str(tmp_path / "g"), *FAST)
         assert code == 2 and "no GPU" in err
+
+
+def test_amp_fp16_reaches_float32_accuracy(capsys, tmp_path):
+    accs = {}
+    for amp in ("none", "fp16"):
+        code, out, err = _run(capsys, "train", "--amp", amp, "--epochs", "4", "--out", str(tmp_path / amp), *FAST)
+        assert code == 0, err
+        accs[amp] = float(out.split("final test accuracy:")[1].split()[0])
+    assert abs(accs["fp16"] - accs["none"]) <= 0.005, accs

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd.function import Function
+from ..amp.autocast_mode import _state as _amp, cast_lower
 from ..autograd.tensor import Tensor
 from ..backend import xp_of
 from .elementwise import _pair
@@ -44,6 +45,8 @@ class MatMul(Function):
 
 def matmul(a, b):
     a, b = _pair(a, b)
+    if _amp.dtype is not None:  # autocast: matrix products compute in the low precision
+        a, b = cast_lower(a, b)
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(f"matmul: both operands need at least 1 dimension, got shapes {tuple(a.shape)} "
                          f"and {tuple(b.shape)}")
@@ -293,6 +296,8 @@ def einsum(equation, *operands):
         operands = tuple(operands[0])
     if not operands:
         raise ValueError("einsum: at least one operand is required")
+    if _amp.dtype is not None:
+        operands = cast_lower(*operands)
     for i, x in enumerate(operands):
         if not isinstance(x, Tensor):
             raise TypeError(f"einsum: operand {i} is a {type(x).__name__}, expected a Tensor")

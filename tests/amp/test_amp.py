@@ -138,3 +138,21 @@ def test_autocast_policy_in_ops():
     with autocast(dtype=md.bfloat16):
         ref = F.conv2d(x.to(md.bfloat16), w.detach().to(md.bfloat16))
     np.testing.assert_array_equal(y.float().numpy(), ref.float().numpy())
+
+
+def test_autocast_policy_in_linear_matmul_and_losses():
+    import mathdl.nn.functional as F
+
+    lin = nn.Linear(5, 3)
+    x = md.randn(4, 5)
+    y = md.randint(0, 3, (4,))
+    with autocast(dtype=md.float16):
+        out = lin(x)
+        assert out.dtype == md.float16 and (x @ x.mT).dtype == md.float16
+        assert md.einsum("ij,kj->ik", x, x).dtype == md.float16
+        loss = F.cross_entropy(out, y)
+        assert loss.dtype == md.float32 and F.mse_loss(out, out.detach() * 0).dtype == md.float32
+    loss.backward()
+    assert lin.weight.grad.dtype == md.float32
+    ref = F.cross_entropy(lin(x), y).item()
+    assert abs(loss.item() - ref) < 1e-2                      # float16 products, float32 loss

@@ -10,6 +10,7 @@ mathdl ops under ``create_graph``.
 from __future__ import annotations
 
 from ...autograd.function import Function
+from ...amp.autocast_mode import _state as _amp, cast_lower
 from ...autograd.grad_mode import state as _grad_state
 from ...autograd.tensor import Tensor
 from ...ops import elementwise as ew
@@ -77,6 +78,8 @@ class LinearFn(Function):
 
 def linear(x, weight, bias=None):
     """y = x W^T + b for x of shape (..., in_features), W (out_features, in_features)."""
+    if _amp.dtype is not None:  # autocast: linear layers compute in the low precision
+        x, weight, bias = cast_lower(x, weight, bias)
     if weight.ndim != 2:
         raise ValueError(f"linear: weight must be 2-D (out_features, in_features), got shape {tuple(weight.shape)}")
     if x.ndim == 0 or x.shape[-1] != weight.shape[1]:

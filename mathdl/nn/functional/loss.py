@@ -82,6 +82,7 @@ import numbers
 import numpy as np
 
 from ... import ops
+from ...amp.autocast_mode import _state as _amp, cast_float32
 from ...autograd.tensor import Tensor
 from ...backend import xp_of
 from ...ops.losses import ctc_nll, exprel_k, log_sigmoid, softmax_cross_entropy
@@ -170,16 +171,22 @@ def _pointwise(name, f, input, target, reduction, weight):
 
 def mse_loss(input, target, reduction="mean", weight=None):
     """Mean squared error (input - target)^2; optional elementwise ``weight``."""
+    if _amp.dtype is not None:  # autocast: losses compute in float32
+        input, target = cast_float32(input, target)
     return _pointwise("mse_loss", ops.square, input, target, reduction, weight)
 
 
 def l1_loss(input, target, reduction="mean", weight=None):
     """Mean absolute error |input - target|; optional elementwise ``weight``."""
+    if _amp.dtype is not None:  # autocast: losses compute in float32
+        input, target = cast_float32(input, target)
     return _pointwise("l1_loss", ops.abs, input, target, reduction, weight)
 
 
 def smooth_l1_loss(input, target, reduction="mean", beta=1.0):
     """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta (beta = 0 gives L1)."""
+    if _amp.dtype is not None:  # autocast: losses compute in float32
+        input, target = cast_float32(input, target)
     _check_reduction("smooth_l1_loss", reduction)
     _check_input("smooth_l1_loss", input)
     if beta < 0:
@@ -199,6 +206,8 @@ def smooth_l1_loss(input, target, reduction="mean", beta=1.0):
 def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     """0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta); ``weight`` scales elementwise
     (its mean is the plain mean of the weighted losses, as PyTorch)."""
+    if _amp.dtype is not None:  # autocast: losses compute in float32
+        input, target = cast_float32(input, target)
     _check_reduction("huber_loss", reduction)
     _check_input("huber_loss", input)
     if delta <= 0:
@@ -279,6 +288,8 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     classes; with index targets 'mean' divides by the summed weights of the counted targets,
     with probability targets by the number of samples (as PyTorch).
     """
+    if _amp.dtype is not None:  # autocast: losses compute in float32
+        input, target = cast_float32(input, target)
     name = "cross_entropy"
     _check_reduction(name, reduction)
     _check_input(name, input)
@@ -325,6 +336,8 @@ def _soft_cross_entropy(x, q, w, reduction, eps):
 def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     """Negative log-likelihood of log-probabilities ``input`` (N, C, d1, ...) at integer class
     ``target`` (N, d1, ...): -w_t input_t; 'mean' divides by the summed weights w_t."""
+    if _amp.dtype is not None:  # autocast: losses compute in float32
+        input, target = cast_float32(input, target)
     name = "nll_loss"
     _check_reduction(name, reduction)
     _check_input(name, input)
@@ -349,6 +362,8 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
 def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     """-w (t log p + (1 - t) log(1 - p)) for probabilities p = ``input`` in [0, 1]; each log is
     clamped at -100 (as PyTorch) so that p in {0, 1} gives a finite loss."""
+    if _amp.dtype is not None:  # autocast: losses compute in float32
+        input, target = cast_float32(input, target)
     name = "binary_cross_entropy"
     _check_reduction(name, reduction)
     _check_input(name, input)
@@ -370,6 +385,8 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
 def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean", pos_weight=None):
     """(1 - t) x - (1 + (pw - 1) t) log sigmoid(x): BCE on logits, stable for any |x|;
     ``pos_weight`` pw (broadcast along the last, class, dimension) weighs positive examples."""
+    if _amp.dtype is not None:  # autocast: losses compute in float32
+        input, target = cast_float32(input, target)
     name = "binary_cross_entropy_with_logits"
     _check_reduction(name, reduction)
     _check_input(name, input)
@@ -397,6 +414,8 @@ def kl_div(input, target, reduction="mean", log_target=False):
     """Pointwise KL divergence t (log t - x) with ``input`` x = log q (log-probabilities) and
     ``target`` t = p (or log p with ``log_target``); summed, 'sum'; 'batchmean' divides the sum
     by the batch size (the KL divergence per sample); 'mean' by the number of elements."""
+    if _amp.dtype is not None:  # autocast: losses compute in float32
+        input, target = cast_float32(input, target)
     name = "kl_div"
     _check_reduction(name, reduction, _REDUCTIONS + ("batchmean",))
     _check_input(name, input)
