@@ -361,7 +361,7 @@ class LeakyReluFn(_Fused):
             d = self._slope_mask()
             d *= g.data
             return (_make(d.reshape(g.shape)),)
-        return (ew.mul(g, _make(self._slope_mask().reshape(g.shape))),)
+        return (ew.SlopeMask(self.slope)(g, self.inputs[0]),)
 
 
 # --------------------------------------------------------------------------- functions

@@ -25,6 +25,7 @@ import math
 import numpy as np
 
 from ..autograd.function import Function
+from ..autograd.grad_mode import state as _grad_state
 from ..autograd.tensor import Tensor
 from ..backend import bfloat16 as _BF16
 from ..backend import get_default_dtype, xp_of
@@ -544,7 +545,32 @@ class Relu(Function):
         return xp_of(x).maximum(x, 0)
 
     def backward(self, g):
+        if _grad_state.enabled:  # create_graph: stay connected to x, with zero derivative in x
+            return (SlopeMask(0.0)(g, self.inputs[0]),)
         return (_select(self.out > 0, g),)
+
+
+class SlopeMask(Function):
+    """g * (1 if x > 0 else slope): the first derivative of relu (slope 0) and leaky_relu.
+
+    d/dg = the same mask; d/dx = 0 (the mask is piecewise constant), as PyTorch's threshold_backward,
+    so that second derivatives of relu networks are zeros instead of a disconnected graph.
+    """
+
+    __slots__ = ("slope",)
+
+    def __init__(self, slope):
+        self.slope = slope
+
+    def forward(self, g, x):
+        m = (x > 0) * x.dtype.type(1 - self.slope)
+        m += x.dtype.type(self.slope)
+        return g * m
+
+    def backward(self, gg):
+        _, x = self.inputs
+        gx = Tensor._make(xp_of(x.data).zeros(x.shape, dtype=x.dtype)) if x.requires_grad else None
+        return SlopeMask(self.slope)(gg, x), gx
 
 
 class Erf(Function):

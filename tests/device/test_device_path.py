@@ -22,9 +22,7 @@ REAL_CUPY = os.environ.get("MATHDL_TEST_CUPY") == "1"
 
 # Ops whose device path is known to call host-only code; each names the reason.  strict=True: when
 # one is fixed the xfail fails, so the list cannot go stale.
-KNOWN_HOST_ONLY: dict[str, str] = {
-    "linalg.cholesky": "the row's sample function adds md.eye(n), made on the CPU, to a device tensor",
-}
+KNOWN_HOST_ONLY: dict[str, str] = {}
 
 
 @pytest.fixture

@@ -378,7 +378,7 @@ op("linalg.slogdet", lambda a: mla.slogdet(a)[1], lambda a: T().linalg.slogdet(a
    lambda rng: [Sample((wellcond(rng, 3),)), Sample((wellcond(rng, 2, (2,)) * np.array([1, -1])[:, None, None],))],
    rtol32=1e-3, atol32=1e-4)
 op("linalg.cholesky", lambda a, upper=False: mla.cholesky(a @ a.mT + a.shape[-1] * 0.5 * md.eye(a.shape[-1],
-                                                          dtype=a.dtype), upper=upper),
+                                                          dtype=a.dtype, device=a.device), upper=upper),
    lambda a, upper=False: T().linalg.cholesky(a @ a.mT + a.shape[-1] * 0.5 * T().eye(a.shape[-1], dtype=a.dtype),
                                               upper=upper),
    lambda rng: [Sample((rn(rng, 3, 3),)), Sample((rn(rng, 2, 2, 2),)), Sample((rn(rng, 3, 3),), {"upper": True})],
