@@ -14,7 +14,7 @@ the gradients, so the run follows the single-process one with the full batch.
 Without a launcher everything works as a group of one process; mpi4py is imported only under one.
 """
 
-from .analysis import allreduce_matvec, map_over_ranks, shard_range, split_work
+from .analysis import ShardedOperator, allreduce_matvec, map_over_ranks, shard_range, split_work
 from .collectives import (
     ReduceOp, Work, all_gather, all_gather_into_tensor, all_reduce, barrier, broadcast, reduce_scatter,
     reduce_scatter_tensor,
@@ -32,5 +32,5 @@ __all__ = [
     "abort_job", "get_timeout", "set_timeout", "DistributedTimeoutError", "ReduceOp", "Work", "all_reduce", "broadcast",
     "all_gather", "all_gather_into_tensor", "reduce_scatter", "reduce_scatter_tensor", "barrier",
     "DistributedDataParallel", "DistributedSampler", "shard_range", "split_work", "map_over_ranks",
-    "allreduce_matvec", "setup_training", "TrainingContext",
+    "allreduce_matvec", "ShardedOperator", "setup_training", "TrainingContext",
 ]
