@@ -37,8 +37,12 @@ __all__ = ["set_num_threads", "get_num_threads", "num_threads", "elementwise", "
 # Below this much work (elements times passes over them) a pass runs on the calling thread.
 # Measured with benchmarks/bench_parallel.py on a 2-core machine: handing a piece to a pool
 # thread and waiting for it costs about 25 us, and one float32 multiply pass costs about 0.13 ns
-# per element (a strided copy 0.28 ns), so halving a pass pays from about 2^18 element-passes.
-MIN_PARALLEL_ELEMENTS = 1 << 18
+# per element (a strided copy 0.28 ns), so in isolation halving a pass pays from about 2^18
+# element-passes.  Inside whole training steps it did not: on the same idle machine a ResNet-20
+# step at 2 threads took 199 ms with that cut-over and 161 ms with 2^22 (the split passes compete
+# with OpenBLAS's threads for the two cores and for memory bandwidth), and the MLP step 5.7 vs
+# 5.4 ms.  So only passes of 4M element-passes and more are split.
+MIN_PARALLEL_ELEMENTS = 1 << 22
 
 _lock = threading.Lock()
 _local = threading.local()
