@@ -883,6 +883,29 @@ def _avg_counts(size, k, s, p, o, include_pad):
     return (np.minimum(ends, size) - np.maximum(starts, 0)).astype(np.float64)
 
 
+def _avg_pool2d_int(input, geom, padding, count_include_pad, divisor_override):
+    """Integer inputs (no gradient), as PyTorch: the window sum divided by the divisor in integer
+    arithmetic, truncated toward zero."""
+    xp = xp_of(input.data)
+    (kh, kw), (Ho, Wo) = geom.kernel, geom.out_hw
+    xpad = _pad_like(input.data, geom.pads, 0)
+    total = None
+    for _, sl in geom.offsets():
+        v = xpad[sl]
+        total = v.astype(np.int64) if total is None else total + v
+    if divisor_override:
+        d = np.int64(int(divisor_override))
+    elif count_include_pad and geom.pads[1] == geom.pads[0] and geom.pads[3] == geom.pads[2]:
+        d = np.int64(kh * kw)
+    else:
+        H, W = input.shape[2], input.shape[3]
+        ch = _avg_counts(H, kh, geom.stride[0], padding[0], Ho, count_include_pad)
+        cw = _avg_counts(W, kw, geom.stride[1], padding[1], Wo, count_include_pad)
+        d = xp.asarray(np.outer(ch, cw).astype(np.int64))
+    q = xp.abs(total) // d
+    return _make(xp.where(total < 0, -q, q).astype(input.dtype, copy=False))
+
+
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                divisor_override=None, *, name="avg_pool2d"):
     """y = (sum of the window) / divisor, the divisor being the window size (PyTorch's rules for
@@ -890,6 +913,8 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
     kernel, stride, padding, dil = _pool_args(name, input, kernel_size, stride, padding)
     Ho, Wo, pads = _pool_geometry(name, input.shape, kernel, stride, padding, dil, ceil_mode)
     geom = _PoolGeom(kernel, stride, pads, dil, (Ho, Wo), input.shape)
+    if input.dtype.kind in "iu":
+        return _avg_pool2d_int(input, geom, padding, count_include_pad, divisor_override)
     if divisor_override:
         scale = 1.0 / float(divisor_override)
     elif count_include_pad and pads[1] == pads[0] and pads[3] == pads[2]:
@@ -973,7 +998,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     if num_groups < 1 or C % num_groups:
         raise ValueError(f"group_norm: num_groups={num_groups} must divide the {C} channels "
                          f"(input shape {tuple(input.shape)})")
-    xr = reshape(input, (N, num_groups, -1))
+    xr = reshape(input, (N, num_groups, (C // num_groups) * math.prod(input.shape[2:])))
     mu = _mean(xr, 2, keepdim=True)
     xc = ew.sub(xr, mu)
     var = _var(xr, 2, keepdim=True, correction=0)
