@@ -57,7 +57,57 @@ def _padding_arg(layer, padding, n):
 
 
 class _ConvNd(Module):
+    """Shared by the convolutions: argument checks, parameters, init, repr and the input check.
+
+    ``_repr_fields`` lists the optional fields ``extra_repr`` shows when they differ from their defaults.
+    """
+
     _ndim = 2
+    _transposed = False
+    _repr_fields = ("padding", "groups")
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+                 padding_mode, device, dtype, output_padding=0):
+        super().__init__()
+        name, n = type(self).__name__, self._ndim
+        if padding_mode != "zeros":
+            only = "" if self._transposed else "; only 'zeros'"
+            raise NotImplementedError(f"{name}: padding_mode {padding_mode!r} is not supported{only}")
+        _check_conv(name, in_channels, out_channels, groups)
+        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
+        self.kernel_size = tuple_arg(name, "kernel_size", kernel_size, n)
+        self.stride = tuple_arg(name, "stride", stride, n)
+        if self._transposed:
+            self.padding = tuple_arg(name, "padding", padding, n, 0)
+            self.output_padding = tuple_arg(name, "output_padding", output_padding, n, 0)
+        else:
+            self.padding = _padding_arg(name, padding, n)
+        self.dilation = tuple_arg(name, "dilation", dilation, n)
+        self.groups = int(groups)
+        if self._transposed:
+            w_shape = (in_channels, out_channels // groups)
+        else:
+            w_shape = (out_channels, in_channels // groups)
+        self.weight = _empty(w_shape + self.kernel_size, dtype)
+        self.bias = _empty((out_channels,), dtype) if bias else None
+        self.reset_parameters()
+        _to_device(self, device)
+
+    def reset_parameters(self):
+        _reset_conv(self.weight, self.bias)
+
+    def extra_repr(self):
+        n = self._ndim
+        defaults = {"padding": ((0,) * n, "valid"), "output_padding": ((0,) * n,), "dilation": ((1,) * n,),
+                    "groups": (1,)}
+        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
+        for key in self._repr_fields:
+            if key == "bias":
+                if self.bias is None:
+                    s += ", bias=False"
+            elif getattr(self, key) not in defaults[key]:
+                s += f", {key}={getattr(self, key)}"
+        return s
 
     def _check_input(self, x):
         nd = self._ndim + 2
@@ -74,45 +124,26 @@ class _ConvNd(Module):
         return f"{type(self).__name__}({self.extra_repr()})"
 
 
-class Conv2d(_ConvNd):
-    """2-D convolution layer: weight (out_channels, in_channels/groups, kh, kw), bias (out_channels,)."""
+class _ConvTransposeNd(_ConvNd):
+    """Shared by the transposed convolutions: PyTorch's argument order and the ``output_size`` rule."""
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
-                 bias=True, padding_mode="zeros", device=None, dtype=None):
-        super().__init__()
-        if padding_mode != "zeros":
-            raise NotImplementedError(f"Conv2d: padding_mode {padding_mode!r} is not supported; only 'zeros'")
-        _check_conv("Conv2d", in_channels, out_channels, groups)
-        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
-        self.kernel_size = tuple_arg("Conv2d", "kernel_size", kernel_size, 2)
-        self.stride = tuple_arg("Conv2d", "stride", stride, 2)
-        self.padding = _padding_arg("Conv2d", padding, 2)
-        self.dilation = tuple_arg("Conv2d", "dilation", dilation, 2)
-        self.groups = int(groups)
-        self.weight = _empty((out_channels, in_channels // groups) + self.kernel_size, dtype)
-        self.bias = _empty((out_channels,), dtype) if bias else None
-        self.reset_parameters()
-        _to_device(self, device)
+    _transposed = True
+    _repr_fields = ("padding", "output_padding")
 
-    def reset_parameters(self):
-        _reset_conv(self.weight, self.bias)
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0,
+                 groups=1, bias=True, dilation=1, padding_mode="zeros", device=None, dtype=None):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+                         padding_mode, device, dtype, output_padding)
 
-    def extra_repr(self):
-        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
-        if self.padding not in ((0, 0), "valid"):
-            s += f", padding={self.padding}"
-        if self.dilation != (1, 1):
-            s += f", dilation={self.dilation}"
-        if self.groups != 1:
-            s += f", groups={self.groups}"
-        if self.bias is None:
-            s += ", bias=False"
-        return s
-
-    def forward(self, x):
-        self._check_input(x)
-        return C.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups,
-                        name=self._label())
+    def _output_padding(self, x, output_size):
+        """The output_padding that reaches ``output_size`` (the layer's own when it is None), one per dim."""
+        if output_size is None:
+            return self.output_padding
+        want = tuple(output_size)[-self._ndim:]
+        return tuple(
+            w - ((x.shape[2 + i] - 1) * self.stride[i] - 2 * self.padding[i]
+                 + self.dilation[i] * (self.kernel_size[i] - 1) + 1)
+            for i, w in enumerate(want))
 
 
 class Conv1d(_ConvNd):
@@ -122,31 +153,8 @@ class Conv1d(_ConvNd):
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
                  bias=True, padding_mode="zeros", device=None, dtype=None):
-        super().__init__()
-        if padding_mode != "zeros":
-            raise NotImplementedError(f"Conv1d: padding_mode {padding_mode!r} is not supported; only 'zeros'")
-        _check_conv("Conv1d", in_channels, out_channels, groups)
-        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
-        self.kernel_size = tuple_arg("Conv1d", "kernel_size", kernel_size, 1)
-        self.stride = tuple_arg("Conv1d", "stride", stride, 1)
-        self.padding = _padding_arg("Conv1d", padding, 1)
-        self.dilation = tuple_arg("Conv1d", "dilation", dilation, 1)
-        self.groups = int(groups)
-        self.weight = _empty((out_channels, in_channels // groups) + self.kernel_size, dtype)
-        self.bias = _empty((out_channels,), dtype) if bias else None
-        self.reset_parameters()
-        _to_device(self, device)
-
-    def reset_parameters(self):
-        _reset_conv(self.weight, self.bias)
-
-    def extra_repr(self):
-        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
-        if self.padding not in ((0,), "valid"):
-            s += f", padding={self.padding}"
-        if self.groups != 1:
-            s += f", groups={self.groups}"
-        return s
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+                         padding_mode, device, dtype)
 
     def forward(self, x):
         self._check_input(x)
@@ -155,51 +163,20 @@ class Conv1d(_ConvNd):
                         name=self._label())
 
 
-class ConvTranspose2d(_ConvNd):
-    """Transposed 2-D convolution: weight (in_channels, out_channels/groups, kh, kw), bias (out,)."""
+class Conv2d(_ConvNd):
+    """2-D convolution layer: weight (out_channels, in_channels/groups, kh, kw), bias (out_channels,)."""
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0,
-                 groups=1, bias=True, dilation=1, padding_mode="zeros", device=None, dtype=None):
-        super().__init__()
-        if padding_mode != "zeros":
-            raise NotImplementedError(f"ConvTranspose2d: padding_mode {padding_mode!r} is not supported")
-        _check_conv("ConvTranspose2d", in_channels, out_channels, groups)
-        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
-        self.kernel_size = tuple_arg("ConvTranspose2d", "kernel_size", kernel_size, 2)
-        self.stride = tuple_arg("ConvTranspose2d", "stride", stride, 2)
-        self.padding = tuple_arg("ConvTranspose2d", "padding", padding, 2, 0)
-        self.output_padding = tuple_arg("ConvTranspose2d", "output_padding", output_padding, 2, 0)
-        self.dilation = tuple_arg("ConvTranspose2d", "dilation", dilation, 2)
-        self.groups = int(groups)
-        self.weight = _empty((in_channels, out_channels // groups) + self.kernel_size, dtype)
-        self.bias = _empty((out_channels,), dtype) if bias else None
-        self.reset_parameters()
-        _to_device(self, device)
+    _repr_fields = ("padding", "dilation", "groups", "bias")
 
-    def reset_parameters(self):
-        _reset_conv(self.weight, self.bias)
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
+                 bias=True, padding_mode="zeros", device=None, dtype=None):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+                         padding_mode, device, dtype)
 
-    def extra_repr(self):
-        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
-        if self.padding != (0, 0):
-            s += f", padding={self.padding}"
-        if self.output_padding != (0, 0):
-            s += f", output_padding={self.output_padding}"
-        if self.groups != 1:
-            s += f", groups={self.groups}"
-        return s
-
-    def forward(self, x, output_size=None):
+    def forward(self, x):
         self._check_input(x)
-        op = self.output_padding
-        if output_size is not None:  # choose output_padding to reach the requested size
-            want = tuple(output_size)[-2:]
-            op = tuple(
-                w - ((x.shape[2 + i] - 1) * self.stride[i] - 2 * self.padding[i]
-                     + self.dilation[i] * (self.kernel_size[i] - 1) + 1)
-                for i, w in enumerate(want))
-        return C.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding, op, self.groups,
-                                  self.dilation, name=self._label())
+        return C.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups,
+                        name=self._label())
 
 
 class Conv3d(_ConvNd):
@@ -209,120 +186,44 @@ class Conv3d(_ConvNd):
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
                  bias=True, padding_mode="zeros", device=None, dtype=None):
-        super().__init__()
-        if padding_mode != "zeros":
-            raise NotImplementedError(f"Conv3d: padding_mode {padding_mode!r} is not supported; only 'zeros'")
-        _check_conv("Conv3d", in_channels, out_channels, groups)
-        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
-        self.kernel_size = tuple_arg("Conv3d", "kernel_size", kernel_size, 3)
-        self.stride = tuple_arg("Conv3d", "stride", stride, 3)
-        self.padding = _padding_arg("Conv3d", padding, 3)
-        self.dilation = tuple_arg("Conv3d", "dilation", dilation, 3)
-        self.groups = int(groups)
-        self.weight = _empty((out_channels, in_channels // groups) + self.kernel_size, dtype)
-        self.bias = _empty((out_channels,), dtype) if bias else None
-        self.reset_parameters()
-        _to_device(self, device)
-
-    def reset_parameters(self):
-        _reset_conv(self.weight, self.bias)
-
-    def extra_repr(self):
-        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
-        if self.padding not in ((0, 0, 0), "valid"):
-            s += f", padding={self.padding}"
-        if self.groups != 1:
-            s += f", groups={self.groups}"
-        return s
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+                         padding_mode, device, dtype)
 
     def forward(self, x):
         self._check_input(x)
         return F.conv3d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
 
 
-class ConvTranspose1d(_ConvNd):
+class ConvTranspose1d(_ConvTransposeNd):
     """Transposed 1-D convolution: weight (in_channels, out_channels/groups, k), bias (out_channels,)."""
 
     _ndim = 1
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0,
-                 groups=1, bias=True, dilation=1, padding_mode="zeros", device=None, dtype=None):
-        super().__init__()
-        if padding_mode != "zeros":
-            raise NotImplementedError(f"ConvTranspose1d: padding_mode {padding_mode!r} is not supported")
-        _check_conv("ConvTranspose1d", in_channels, out_channels, groups)
-        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
-        self.kernel_size = tuple_arg("ConvTranspose1d", "kernel_size", kernel_size, 1)
-        self.stride = tuple_arg("ConvTranspose1d", "stride", stride, 1)
-        self.padding = tuple_arg("ConvTranspose1d", "padding", padding, 1, 0)
-        self.output_padding = tuple_arg("ConvTranspose1d", "output_padding", output_padding, 1, 0)
-        self.dilation = tuple_arg("ConvTranspose1d", "dilation", dilation, 1)
-        self.groups = int(groups)
-        self.weight = _empty((in_channels, out_channels // groups) + self.kernel_size, dtype)
-        self.bias = _empty((out_channels,), dtype) if bias else None
-        self.reset_parameters()
-        _to_device(self, device)
-
-    def reset_parameters(self):
-        _reset_conv(self.weight, self.bias)
-
-    def extra_repr(self):
-        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
-        if self.padding != (0,):
-            s += f", padding={self.padding}"
-        if self.output_padding != (0,):
-            s += f", output_padding={self.output_padding}"
-        return s
-
     def forward(self, x, output_size=None):
         self._check_input(x)
-        op = self.output_padding[0]
-        if output_size is not None:
-            op = tuple(output_size)[-1] - ((x.shape[2] - 1) * self.stride[0] - 2 * self.padding[0]
-                                           + self.dilation[0] * (self.kernel_size[0] - 1) + 1)
+        op = self._output_padding(x, output_size)[0]
         return F.conv_transpose1d(x, self.weight, self.bias, self.stride[0], self.padding[0], op, self.groups,
                                   self.dilation[0])
 
 
-class ConvTranspose3d(_ConvNd):
+class ConvTranspose2d(_ConvTransposeNd):
+    """Transposed 2-D convolution: weight (in_channels, out_channels/groups, kh, kw), bias (out,)."""
+
+    _repr_fields = ("padding", "output_padding", "groups")
+
+    def forward(self, x, output_size=None):
+        self._check_input(x)
+        op = self._output_padding(x, output_size)
+        return C.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding, op, self.groups,
+                                  self.dilation, name=self._label())
+
+
+class ConvTranspose3d(_ConvTransposeNd):
     """Transposed 3-D convolution: weight (in_channels, out_channels/groups, kd, kh, kw), bias (out_channels,)."""
 
     _ndim = 3
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0,
-                 groups=1, bias=True, dilation=1, padding_mode="zeros", device=None, dtype=None):
-        super().__init__()
-        if padding_mode != "zeros":
-            raise NotImplementedError(f"ConvTranspose3d: padding_mode {padding_mode!r} is not supported")
-        _check_conv("ConvTranspose3d", in_channels, out_channels, groups)
-        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
-        self.kernel_size = tuple_arg("ConvTranspose3d", "kernel_size", kernel_size, 3)
-        self.stride = tuple_arg("ConvTranspose3d", "stride", stride, 3)
-        self.padding = tuple_arg("ConvTranspose3d", "padding", padding, 3, 0)
-        self.output_padding = tuple_arg("ConvTranspose3d", "output_padding", output_padding, 3, 0)
-        self.dilation = tuple_arg("ConvTranspose3d", "dilation", dilation, 3)
-        self.groups = int(groups)
-        self.weight = _empty((in_channels, out_channels // groups) + self.kernel_size, dtype)
-        self.bias = _empty((out_channels,), dtype) if bias else None
-        self.reset_parameters()
-        _to_device(self, device)
-
-    def reset_parameters(self):
-        _reset_conv(self.weight, self.bias)
-
-    def extra_repr(self):
-        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
-        if self.padding != (0, 0, 0):
-            s += f", padding={self.padding}"
-        if self.output_padding != (0, 0, 0):
-            s += f", output_padding={self.output_padding}"
-        return s
-
     def forward(self, x, output_size=None):
         self._check_input(x)
-        op = self.output_padding
-        if output_size is not None:
-            op = tuple(w - ((x.shape[2 + i] - 1) * self.stride[i] - 2 * self.padding[i]
-                            + self.dilation[i] * (self.kernel_size[i] - 1) + 1)
-                       for i, w in enumerate(tuple(output_size)[-3:]))
+        op = self._output_padding(x, output_size)
         return F.conv_transpose3d(x, self.weight, self.bias, self.stride, self.padding, op, self.groups, self.dilation)

@@ -25,101 +25,6 @@ __all__ = [
 ]
 
 
-class _Pool2d(Module):
-    def _check(self, x):
-        if not isinstance(x, Tensor) or x.ndim != 4:
-            raise ValueError(f"{type(self).__name__}({self.extra_repr()}): expected a 4-D input (N, C, H, W), "
-                             f"got shape {tuple(getattr(x, 'shape', ()))}")
-
-    def _label(self):
-        return f"{type(self).__name__}({self.extra_repr()})"
-
-
-class MaxPool2d(_Pool2d):
-    """Max over kernel windows (padding counts as -inf); ``return_indices`` gives flat input indices."""
-
-    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False, ceil_mode=False):
-        super().__init__()
-        _pool_sizes("MaxPool2d", kernel_size, stride, padding, dilation, 2)
-        self.kernel_size = kernel_size
-        self.stride = stride if stride is not None else kernel_size
-        self.padding, self.dilation = padding, dilation
-        self.return_indices, self.ceil_mode = return_indices, ceil_mode
-
-    def extra_repr(self):
-        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
-                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
-
-    def forward(self, x):
-        self._check(x)
-        return C.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
-                            self.return_indices, name=self._label())
-
-
-class AvgPool2d(_Pool2d):
-    """Mean over kernel windows (PyTorch's count_include_pad / ceil_mode / divisor_override rules)."""
-
-    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-                 divisor_override=None):
-        super().__init__()
-        _pool_sizes("AvgPool2d", kernel_size, stride, padding, 1, 2)
-        self.kernel_size = kernel_size
-        self.stride = stride if stride is not None else kernel_size
-        self.padding, self.ceil_mode = padding, ceil_mode
-        self.count_include_pad, self.divisor_override = count_include_pad, divisor_override
-
-    def extra_repr(self):
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
-
-    def forward(self, x):
-        self._check(x)
-        return C.avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
-                            self.count_include_pad, self.divisor_override, name=self._label())
-
-
-class MaxPool1d(Module):
-    """Max pooling over (N, C, L); ``return_indices`` also gives each maximum's index along L."""
-
-    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False, ceil_mode=False):
-        super().__init__()
-        _pool_sizes("MaxPool1d", kernel_size, stride, padding, dilation, 1)
-        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
-        self.dilation, self.return_indices, self.ceil_mode = dilation, return_indices, ceil_mode
-
-    def forward(self, x):
-        return F.max_pool1d(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
-                            self.return_indices)
-
-
-class AvgPool1d(Module):
-    """Average pooling over (N, C, L)."""
-
-    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
-        super().__init__()
-        _pool_sizes("AvgPool1d", kernel_size, stride, padding, 1, 1)
-        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
-        self.ceil_mode, self.count_include_pad = ceil_mode, count_include_pad
-
-    def forward(self, x):
-        return C.avg_pool1d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad)
-
-
-class AdaptiveAvgPool2d(_Pool2d):
-    """Average over PyTorch's adaptive bins to a fixed output size."""
-
-    def __init__(self, output_size):
-        super().__init__()
-        _output_size_arg("AdaptiveAvgPool2d", output_size)
-        self.output_size = output_size
-
-    def extra_repr(self):
-        return f"output_size={self.output_size}"
-
-    def forward(self, x):
-        self._check(x)
-        return C.adaptive_avg_pool2d(x, self.output_size, name=self._label())
-
-
 def _pool_sizes(layer, kernel_size, stride, padding, dilation, n):
     """Check the pooling arguments at construction (kernel, stride, dilation >= 1; padding >= 0)."""
     tuple_arg(layer, "kernel_size", kernel_size, n)
@@ -129,14 +34,41 @@ def _pool_sizes(layer, kernel_size, stride, padding, dilation, n):
     tuple_arg(layer, "dilation", dilation, n)
 
 
-class MaxPool3d(Module):
-    """Max over (dilated) (kd, kh, kw) windows of an (N, C, D, H, W) input."""
+def _output_size_arg(layer, output_size):
+    for v in output_size if isinstance(output_size, (tuple, list)) else (output_size,):
+        if v is not None:
+            size_arg(layer, "output_size", v)
+
+
+class _PoolNd(Module):
+    """Shared by the pools: the 4-D input check of the 2-D layers and the layer's label in errors.
+
+    ``_n`` is the number of pooled dims; ``_stride_default`` stores a missing stride as ``kernel_size``.
+    """
+
+    _n = 2
+    _stride_default = True
+
+    def _stride(self, kernel_size, stride):
+        return kernel_size if stride is None and self._stride_default else stride
+
+    def _check(self, x):
+        if not isinstance(x, Tensor) or x.ndim != 4:
+            raise ValueError(f"{type(self).__name__}({self.extra_repr()}): expected a 4-D input (N, C, H, W), "
+                             f"got shape {tuple(getattr(x, 'shape', ()))}")
+
+    def _label(self):
+        return f"{type(self).__name__}({self.extra_repr()})"
+
+
+class _MaxPoolNd(_PoolNd):
+    """Shared by the max pools: y = max of x over each (dilated) window, padding counting as -inf."""
 
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False, ceil_mode=False):
         super().__init__()
-        _pool_sizes("MaxPool3d", kernel_size, stride, padding, dilation, 3)
+        _pool_sizes(type(self).__name__, kernel_size, stride, padding, dilation, self._n)
         self.kernel_size = kernel_size
-        self.stride = stride if stride is not None else kernel_size
+        self.stride = self._stride(kernel_size, stride)
         self.padding, self.dilation = padding, dilation
         self.return_indices, self.ceil_mode = return_indices, ceil_mode
 
@@ -144,100 +76,148 @@ class MaxPool3d(Module):
         return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
                 f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
 
-    def forward(self, x):
-        return F.max_pool3d(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
-                            self.return_indices)
 
-
-class AvgPool3d(Module):
-    """Mean over (kd, kh, kw) windows of an (N, C, D, H, W) input."""
+class _AvgPoolNd(_PoolNd):
+    """Shared by the average pools: y = mean of x over each window (count_include_pad / divisor_override)."""
 
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                  divisor_override=None):
         super().__init__()
-        _pool_sizes("AvgPool3d", kernel_size, stride, padding, 1, 3)
+        _pool_sizes(type(self).__name__, kernel_size, stride, padding, 1, self._n)
         self.kernel_size = kernel_size
-        self.stride = stride if stride is not None else kernel_size
+        self.stride = self._stride(kernel_size, stride)
         self.padding, self.ceil_mode = padding, ceil_mode
         self.count_include_pad, self.divisor_override = count_include_pad, divisor_override
 
     def extra_repr(self):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
-    def forward(self, x):
-        return F.avg_pool3d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad,
-                            self.divisor_override)
 
+class _AdaptiveAvgPoolNd(_PoolNd):
+    """Shared by the adaptive average pools: the output size."""
 
-def _output_size_arg(layer, output_size):
-    for v in output_size if isinstance(output_size, (tuple, list)) else (output_size,):
-        if v is not None:
-            size_arg(layer, "output_size", v)
-
-
-class _Adaptive(Module):
-    """Shared by the adaptive max pools: the output size (and the unsupported return_indices)."""
-
-    def __init__(self, output_size, return_indices=False):
+    def __init__(self, output_size):
         super().__init__()
         _output_size_arg(type(self).__name__, output_size)
         self.output_size = output_size
-        self.return_indices = return_indices
 
     def extra_repr(self):
         return f"output_size={self.output_size}"
 
 
-class AdaptiveMaxPool1d(_Adaptive):
+class _AdaptiveMaxPoolNd(_AdaptiveAvgPoolNd):
+    """Shared by the adaptive max pools: the output size (as the average pools) and return_indices."""
+
+    def __init__(self, output_size, return_indices=False):
+        super().__init__(output_size)
+        self.return_indices = return_indices
+
+
+class MaxPool1d(_MaxPoolNd):
+    """Max pooling over (N, C, L); ``return_indices`` also gives each maximum's index along L."""
+
+    _n = 1
+    _stride_default = False
+    extra_repr = Module.extra_repr
+
+    def forward(self, x):
+        return F.max_pool1d(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
+                            self.return_indices)
+
+
+class MaxPool2d(_MaxPoolNd):
+    """Max over kernel windows (padding counts as -inf); ``return_indices`` gives flat input indices."""
+
+    def forward(self, x):
+        self._check(x)
+        return C.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
+                            self.return_indices, name=self._label())
+
+
+class MaxPool3d(_MaxPoolNd):
+    """Max over (dilated) (kd, kh, kw) windows of an (N, C, D, H, W) input."""
+
+    _n = 3
+
+    def forward(self, x):
+        return F.max_pool3d(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
+                            self.return_indices)
+
+
+class AvgPool1d(_AvgPoolNd):
+    """Average pooling over (N, C, L)."""
+
+    _n = 1
+    _stride_default = False
+    extra_repr = Module.extra_repr
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+        super().__init__(kernel_size, stride, padding, ceil_mode, count_include_pad)
+
+    def forward(self, x):
+        return C.avg_pool1d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad)
+
+
+class AvgPool2d(_AvgPoolNd):
+    """Mean over kernel windows (PyTorch's count_include_pad / ceil_mode / divisor_override rules)."""
+
+    def forward(self, x):
+        self._check(x)
+        return C.avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                            self.count_include_pad, self.divisor_override, name=self._label())
+
+
+class AvgPool3d(_AvgPoolNd):
+    """Mean over (kd, kh, kw) windows of an (N, C, D, H, W) input."""
+
+    _n = 3
+
+    def forward(self, x):
+        return F.avg_pool3d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad,
+                            self.divisor_override)
+
+
+class AdaptiveAvgPool1d(_AdaptiveAvgPoolNd):
+    """Mean over adaptive bins of an (N, C, L) input to length ``output_size``."""
+
+    def forward(self, x):
+        return F.adaptive_avg_pool1d(x, self.output_size)
+
+
+class AdaptiveAvgPool2d(_AdaptiveAvgPoolNd):
+    """Average over PyTorch's adaptive bins to a fixed output size."""
+
+    def forward(self, x):
+        self._check(x)
+        return C.adaptive_avg_pool2d(x, self.output_size, name=self._label())
+
+
+class AdaptiveAvgPool3d(_AdaptiveAvgPoolNd):
+    """Mean over adaptive bins of an (N, C, D, H, W) input to ``output_size``."""
+
+    def forward(self, x):
+        return F.adaptive_avg_pool3d(x, self.output_size)
+
+
+class AdaptiveMaxPool1d(_AdaptiveMaxPoolNd):
     """Max over adaptive bins of an (N, C, L) input to length ``output_size``."""
 
     def forward(self, x):
         return F.adaptive_max_pool1d(x, self.output_size, self.return_indices)
 
 
-class AdaptiveMaxPool2d(_Adaptive):
+class AdaptiveMaxPool2d(_AdaptiveMaxPoolNd):
     """Max over adaptive bins of an (N, C, H, W) input to ``output_size``."""
 
     def forward(self, x):
         return F.adaptive_max_pool2d(x, self.output_size, self.return_indices)
 
 
-class AdaptiveAvgPool1d(Module):
-    """Mean over adaptive bins of an (N, C, L) input to length ``output_size``."""
-
-    def __init__(self, output_size):
-        super().__init__()
-        _output_size_arg("AdaptiveAvgPool1d", output_size)
-        self.output_size = output_size
-
-    def extra_repr(self):
-        return f"output_size={self.output_size}"
-
-    def forward(self, x):
-        return F.adaptive_avg_pool1d(x, self.output_size)
-
-
-class AdaptiveMaxPool3d(_Adaptive):
+class AdaptiveMaxPool3d(_AdaptiveMaxPoolNd):
     """Max over adaptive bins of an (N, C, D, H, W) input to ``output_size``."""
 
     def forward(self, x):
         return F.adaptive_max_pool3d(x, self.output_size, self.return_indices)
-
-
-class AdaptiveAvgPool3d(Module):
-    """Mean over adaptive bins of an (N, C, D, H, W) input to ``output_size``."""
-
-    def __init__(self, output_size):
-        super().__init__()
-        _output_size_arg("AdaptiveAvgPool3d", output_size)
-        self.output_size = output_size
-
-    def extra_repr(self):
-        return f"output_size={self.output_size}"
-
-    def forward(self, x):
-        return F.adaptive_avg_pool3d(x, self.output_size)
-
 
 class _LPPool(Module):
     _n = 1
