@@ -125,11 +125,9 @@ def reset_peak():
         pass
 
 
-def _child(make_step, framework, case, threads, repeat, warmup, inner):
-    import json
-
-    import mathdl  # noqa: F401  (imported before the memory baseline: torch children copy mathdl's weights)
-
+def set_child_threads(framework, threads):
+    """In a child: ``threads`` threads for the library it times (torch's intra-op pool, or NumPy's BLAS
+    and mathdl's pool alike)."""
     try:
         from mathdl.parallel import set_num_threads
     except ImportError:  # an older mathdl (before/after comparisons): BLAS threads only
@@ -148,6 +146,64 @@ def _child(make_step, framework, case, threads, repeat, warmup, inner):
             pass
     else:
         set_num_threads(threads)  # BLAS (threadpoolctl) and mathdl's pool alike
+
+
+def run_child(script, child_args, threads, label=""):
+    """``python script --child *child_args`` in a fresh process with every thread variable at ``threads``;
+    the JSON object on its last output line, or None (with a printed note) when it failed."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ)
+    for v in THREAD_VARS:
+        env[v] = str(threads)
+    out = subprocess.run([sys.executable, os.path.abspath(script), "--child", *map(str, child_args)],
+                         capture_output=True, text=True, env=env)
+    if out.returncode != 0:
+        tail = (out.stderr or out.stdout).strip().splitlines()[-3:]
+        print(f"  ({label or ' '.join(map(str, child_args))} at {threads} threads failed: {' | '.join(tail)})")
+        return None
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def alternating_rounds(frameworks, rounds, run_one):
+    """{framework: [run_one(framework) per round]}, the order of the frameworks alternating between
+    rounds so that background load affects each alike; failed runs (None) are left out."""
+    results = {fw: [] for fw in frameworks}
+    for r in range(rounds):
+        for fw in (frameworks if r % 2 == 0 else frameworks[::-1]):
+            res = run_one(fw)
+            if res is not None:
+                results[fw].append(res)
+    return results
+
+
+def median_by_key(dicts):
+    """{key: median over ``dicts`` of dict[key]} for the keys of the first dict ({} when there is none)."""
+    import statistics
+
+    return {k: statistics.median(d[k] for d in dicts) for k in (dicts[0] if dicts else ())}
+
+
+def thread_counts(parser, text):
+    """``--threads 1,2`` as a list of positive ints (a parser error otherwise)."""
+    try:
+        counts = [int(t) for t in str(text).split(",") if t.strip()]
+    except ValueError:
+        counts = []
+    if not counts or min(counts) < 1:
+        parser.error(f"--threads must be comma-separated positive integers, got {text!r}")
+    return counts
+
+
+def _child(make_step, framework, case, threads, repeat, warmup, inner):
+    import json
+
+    import mathdl  # noqa: F401  (imported before the memory baseline: torch children copy mathdl's weights)
+
+    set_child_threads(framework, threads)
     reset_peak()
     before = rss_mb()
     step, first_loss = make_step(framework, case)
@@ -167,24 +223,11 @@ def _child(make_step, framework, case, threads, repeat, warmup, inner):
 
 
 def _run_child(script, framework, case, threads, repeat, warmup, inner):
-    import json
-    import os
-    import subprocess
-    import sys
-
-    env = dict(os.environ)
-    for v in THREAD_VARS:
-        env[v] = str(threads)
-    out = subprocess.run([sys.executable, script, "--child", framework, case, str(threads), str(repeat),
-                          str(warmup), str(inner)], capture_output=True, text=True, env=env)
-    if out.returncode != 0:
-        tail = (out.stderr or out.stdout).strip().splitlines()[-3:]
-        print(f"  ({framework} {case} at {threads} threads failed: {' | '.join(tail)})")
-        return None
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return run_child(script, [framework, case, threads, repeat, warmup, inner], threads,
+                     label=f"{framework} {case}")
 
 
-def _has_torch():
+def has_torch():
     import importlib.util
 
     return importlib.util.find_spec("torch") is not None
@@ -215,13 +258,8 @@ def isolated_main(script, cases, make_step, argv=None, description="", repeat=20
         fw, case, th, rep, wu, inn = args.child
         _child(make_step, fw, case, int(th), int(rep), int(wu), int(inn))
         return None
-    try:
-        threads = [int(t) for t in args.threads.split(",") if t.strip()]
-    except ValueError:
-        ap.error(f"--threads must be comma-separated positive integers, got {args.threads!r}")
-    if not threads or min(threads) < 1:
-        ap.error(f"--threads must be comma-separated positive integers, got {args.threads!r}")
-    frameworks = ["mathdl"] + ([] if args.no_torch or not _has_torch() else ["torch"])
+    threads = thread_counts(ap, args.threads)
+    frameworks = ["mathdl"] + ([] if args.no_torch or not has_torch() else ["torch"])
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"{description}\n(each library alone in a fresh process; {args.rounds} rounds x {args.repeat} "
           f"{unit}s, medians; load average {load:.1f} on {os.cpu_count()} cores)")
@@ -230,20 +268,11 @@ def isolated_main(script, cases, make_step, argv=None, description="", repeat=20
         if case not in cases:
             ap.error(f"unknown case {case!r}; expected some of {','.join(cases)}")
         for th in threads:
-            per = {fw: [] for fw in frameworks}
-            peaks = {fw: [] for fw in frameworks}
-            losses = {}
-            for r in range(args.rounds):
-                order = frameworks if r % 2 == 0 else frameworks[::-1]
-                for fw in order:
-                    res = _run_child(os.path.abspath(script), fw, case, th, args.repeat, args.warmup,
-                                     inner.get(case, 1))
-                    if res is None:
-                        continue
-                    per[fw] += res["samples"]
-                    if res["peak_mb"] is not None:
-                        peaks[fw].append(res["peak_mb"])
-                    losses[fw] = res["first_loss"]
+            runs = alternating_rounds(frameworks, args.rounds, lambda fw, case=case, th=th: _run_child(
+                script, fw, case, th, args.repeat, args.warmup, inner.get(case, 1)))
+            per = {fw: [t for res in v for t in res["samples"]] for fw, v in runs.items()}
+            peaks = {fw: [res["peak_mb"] for res in v if res["peak_mb"] is not None] for fw, v in runs.items()}
+            losses = {fw: v[-1]["first_loss"] for fw, v in runs.items() if v}
             med = {fw: statistics.median(v) if v else None for fw, v in per.items()}
             peak = {fw: max(v) if v else None for fw, v in peaks.items()}
             t_m, t_t = med.get("mathdl"), med.get("torch")
