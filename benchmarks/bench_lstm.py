@@ -20,35 +20,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repository root
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _timing import (THREAD_VARS, alternating_rounds, has_torch, reset_peak, rss_mb, run_child,  # noqa: E402
+                     set_child_threads, thread_counts)
+
 LAYERS, IN, HIDDEN, SEQ, BATCH = 2, 256, 256, 64, 32
-
-
-def _set_threads_env(n):
-    for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "MATHDL_NUM_THREADS"):
-        os.environ[v] = str(n)
-
-
-def _rss_mb(field):
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1]) / 1024
-    except OSError:  # pragma: no cover - not Linux
-        pass
-    return float("nan")
-
-
-def _reset_peak():
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-    except OSError:  # pragma: no cover
-        pass
 
 
 def _data():
@@ -120,9 +100,10 @@ def torch_step(threads):
 def child(lib, threads, steps, warmup=2):
     """Runs in the fresh process: prints {"median": s, "peak_mb": MB} as JSON (MB: the peak resident
     memory during the steps above the resident memory once the model and optimizer exist)."""
+    set_child_threads(lib, threads)
     step = mathdl_step() if lib == "mathdl" else torch_step(threads)
-    base = _rss_mb("VmRSS")
-    _reset_peak()
+    base = rss_mb("VmRSS")
+    reset_peak()
     for _ in range(warmup):
         step()
     times = []
@@ -131,26 +112,8 @@ def child(lib, threads, steps, warmup=2):
         step()
         times.append(time.perf_counter() - t0)
     times.sort()
-    print(json.dumps({"median": times[len(times) // 2], "peak_mb": _rss_mb("VmHWM") - base}))
-
-
-def _spawn(lib, threads, steps):
-    env = dict(os.environ)
-    for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "MATHDL_NUM_THREADS"):
-        env[v] = str(threads)
-    out = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", lib, "--threads", str(threads),
-                          "--steps", str(steps)], capture_output=True, text=True, env=env, check=False)
-    if out.returncode != 0:
-        raise RuntimeError(f"{lib} child failed:\n{out.stderr}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-def _have_torch():
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    peak = rss_mb("VmHWM")
+    print(json.dumps({"median": times[len(times) // 2], "peak_mb": float("nan") if base is None else peak - base}))
 
 
 def main(argv=None):
@@ -161,7 +124,7 @@ def main(argv=None):
     ap.add_argument("--profile", action="store_true", help="profile mathdl's step (cProfile, own time)")
     ap.add_argument("--child", choices=("mathdl", "torch"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-    counts = [int(t) for t in str(args.threads).split(",") if t.strip()]
+    counts = thread_counts(ap, args.threads)
     if args.child:
         child(args.child, counts[0], args.steps)
         return
@@ -169,7 +132,8 @@ def main(argv=None):
         import cProfile
         import pstats
 
-        _set_threads_env(counts[0])
+        for v in THREAD_VARS:
+            os.environ[v] = str(counts[0])
         step = mathdl_step()
         step()
         pr = cProfile.Profile()
@@ -179,14 +143,15 @@ def main(argv=None):
         pr.disable()
         pstats.Stats(pr).sort_stats("tottime").print_stats(20)
         return
-    libs = ["mathdl", "torch"] if _have_torch() else ["mathdl"]
+    libs = ["mathdl", "torch"] if has_torch() else ["mathdl"]
     print(f"LSTM training step: {LAYERS} layers, input {IN}, hidden {HIDDEN}, seq {SEQ}, batch {BATCH}, MSE, Adam; "
           f"median over {args.rounds} fresh processes x {args.steps} steps")
     for n in counts:
-        res = {lib: [] for lib in libs}
-        for r in range(args.rounds):
-            for lib in (libs if r % 2 == 0 else libs[::-1]):
-                res[lib].append(_spawn(lib, n, args.steps))
+        res = alternating_rounds(libs, args.rounds, lambda lib, n=n: run_child(
+            __file__, [lib, "--threads", n, "--steps", args.steps], n, label=lib))
+        res = {lib: v for lib, v in res.items() if v}
+        if "mathdl" not in res:
+            continue
         med = {lib: sorted(x["median"] for x in v)[len(v) // 2] for lib, v in res.items()}
         best = {lib: min(x["median"] for x in v) for lib, v in res.items()}
         mem = {lib: max(x["peak_mb"] for x in v) for lib, v in res.items()}
