@@ -24,11 +24,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repository root
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _timing import (alternating_rounds, has_torch, median_by_key, median_time, run_child,  # noqa: E402
+                     set_child_threads, thread_counts)
 
 CASES = ["hvp", "hvp_func", "ggn", "fvp", "lbfgs", "kfac", "burgers"]
 BATCH, SIZES = 128, [784, 512, 512, 10]
@@ -236,51 +237,10 @@ def torch_cases(threads):
 
 # --------------------------------------------------------------------------- processes
 def child(lib, threads, steps, cases):
-    if lib == "mathdl":
-        try:
-            from threadpoolctl import threadpool_limits
-
-            threadpool_limits(threads)
-        except ImportError:  # pragma: no cover
-            pass
-        table = mathdl_cases()
-    else:
-        table = torch_cases(threads)
+    set_child_threads(lib, threads)
+    table = mathdl_cases() if lib == "mathdl" else torch_cases(threads)
     want = set(cases) | ({"sgd"} if "kfac" in cases and lib == "mathdl" else set())
-    out = {}
-    for name, fn in table.items():
-        if name not in want:
-            continue
-        fn()
-        fn()
-        times = []
-        for _ in range(steps):
-            t0 = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - t0)
-        times.sort()
-        out[name] = times[len(times) // 2]
-    print(json.dumps(out))
-
-
-def _spawn(lib, threads, steps, cases):
-    env = dict(os.environ)
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "MATHDL_NUM_THREADS"):
-        env[var] = str(threads)
-    out = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", lib, "--threads", str(threads),
-                          "--steps", str(steps), "--cases", ",".join(cases)],
-                         capture_output=True, text=True, env=env, check=False)
-    if out.returncode != 0:
-        raise RuntimeError(f"{lib} child failed:\n{out.stderr}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-def _have_torch():
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    print(json.dumps({name: median_time(fn, steps, 2) for name, fn in table.items() if name in want}))
 
 
 def main(argv=None):
@@ -291,7 +251,7 @@ def main(argv=None):
     ap.add_argument("--cases", default=",".join(CASES))
     ap.add_argument("--child", choices=("mathdl", "torch"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-    counts = [int(t) for t in str(args.threads).split(",") if t.strip()]
+    counts = thread_counts(ap, args.threads)
     cases = [c for c in args.cases.split(",") if c]
     unknown = set(cases) - set(CASES)
     if unknown:
@@ -299,14 +259,14 @@ def main(argv=None):
     if args.child:
         child(args.child, counts[0], args.steps, cases)
         return
-    libs = ["mathdl", "torch"] if _have_torch() else ["mathdl"]
+    libs = ["mathdl", "torch"] if has_torch() else ["mathdl"]
     print(f"curvature benchmarks: median over {args.rounds} fresh processes x {args.steps} steps")
     for n in counts:
-        res = {lib: [] for lib in libs}
-        for r in range(args.rounds):
-            for lib in (libs if r % 2 == 0 else libs[::-1]):
-                res[lib].append(_spawn(lib, n, args.steps, cases))
-        med = {lib: {k: sorted(d[k] for d in v)[len(v) // 2] for k in v[0]} for lib, v in res.items()}
+        res = alternating_rounds(libs, args.rounds, lambda lib, n=n: run_child(
+            __file__, [lib, "--threads", n, "--steps", args.steps, "--cases", ",".join(cases)], n, label=lib))
+        med = {lib: median_by_key(v) for lib, v in res.items()}
+        if not med["mathdl"]:  # the mathdl child failed (run_child printed why)
+            continue
         print(f"-- {n} thread{'s' if n > 1 else ''}")
         m, t = med["mathdl"], med.get("torch", {})
         for c in cases:
