@@ -21,23 +21,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
-import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repository root
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _timing import alternating_rounds, has_torch, median_by_key, median_time, run_child, set_child_threads  # noqa: E402
+
 CASES = ["step", "laplace", "predict"]
-
-
-def _median(fn, repeat=20, warmup=3):
-    for _ in range(warmup):
-        fn()
-    ts = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts)
 
 
 def _mathdl_step():
@@ -68,7 +59,7 @@ def _mathdl_step():
         loss.backward()
         o2.step()
 
-    t_det, t_bbb = _median(step_det), _median(step_bbb)
+    t_det, t_bbb = median_time(step_det, 20, 3), median_time(step_bbb, 20, 3)
     return {"deterministic_step_s": t_det, "bbb_step_s": t_bbb, "ratio": t_bbb / t_det}
 
 
@@ -119,7 +110,7 @@ def _torch_step():
         loss.backward()
         o2.step()
 
-    t_det, t_bbb = _median(step_det), _median(step_bbb)
+    t_det, t_bbb = median_time(step_det, 20, 3), median_time(step_bbb, 20, 3)
     return {"deterministic_step_s": t_det, "bbb_step_s": t_bbb, "ratio": t_bbb / t_det}
 
 
@@ -177,32 +168,16 @@ def _mathdl_predict():
            "bbb": lambda: BBBPredictive(bbb, 20).predict_proba(z), "laplace_last": lambda: ll.predict_proba(z),
            "laplace_kfac": lambda: lk.predict_proba(z), "ensemble": lambda: DeepEnsemble(members).predict_proba(z),
            "swag": lambda: sw.predict_proba(z, num_samples=20)}
-    return {k: _median(f, repeat=5, warmup=1) for k, f in fns.items()}
+    return {k: median_time(f, 5, 1) for k, f in fns.items()}
 
 
 def _child(case, lib, threads):
-    os.environ["OMP_NUM_THREADS"] = os.environ["OPENBLAS_NUM_THREADS"] = str(threads)
+    set_child_threads(lib, threads)
     if lib == "torch":
-        import torch
-
-        torch.set_num_threads(threads)
         res = _torch_step()
     else:
         res = {"step": _mathdl_step, "laplace": _mathdl_laplace, "predict": _mathdl_predict}[case]()
-    print("RESULT " + json.dumps(res))
-
-
-def _spawn(case, lib, threads):
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
-               MKL_NUM_THREADS=str(threads))
-    out = subprocess.run([sys.executable, __file__, "--child", case, lib, str(threads)], capture_output=True,
-                         text=True, env=env)
-    for line in out.stdout.splitlines():
-        if line.startswith("RESULT "):
-            return json.loads(line[7:])
-    if lib == "torch" and "No module named 'torch'" in out.stderr:
-        return None
-    raise RuntimeError(f"{case}/{lib} failed:\n{out.stderr[-2000:]}")
+    print(json.dumps(res))
 
 
 def main(argv=None):
@@ -217,17 +192,14 @@ def main(argv=None):
         return 0
     for case in args.cases.split(","):
         libs = ["mathdl", "torch"] if case == "step" else ["mathdl"]
-        runs = {lib: [] for lib in libs}
-        for r in range(args.rounds):
-            for lib in (libs if r % 2 == 0 else libs[::-1]):
-                res = _spawn(case, lib, args.threads)
-                if res is not None:
-                    runs[lib].append(res)
+        runs = alternating_rounds(libs, args.rounds, lambda lib, case=case: run_child(
+            __file__, [case, lib, args.threads], args.threads, label=f"{case}/{lib}")
+            if lib == "mathdl" or has_torch() else None)
         for lib, rs in runs.items():
             if not rs:
-                print(f"{case} [{lib}]: not installed")
+                print(f"{case} [{lib}]: {'not installed' if lib == 'torch' and not has_torch() else 'failed'}")
                 continue
-            med = {k: statistics.median(r[k] for r in rs) for k in rs[0]}
+            med = median_by_key(rs)
             body = ", ".join(f"{k} {v:.3g}" if k in ("ratio", "num_params", "n") else f"{k} {v * 1e3:.2f} ms"
                              for k, v in med.items())
             print(f"{case} [{lib}, {args.threads} thread(s), median of {len(rs)} rounds]: {body}")
