@@ -295,3 +295,62 @@ def isolated_main(script, cases, make_step, argv=None, description="", repeat=20
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)
     return rows
+
+
+# =========================================================================== several cases per process
+# A benchmark whose child times several cases in one fresh process per library: it defines
+# make_cases(framework, threads) -> {case: fn} and calls case_table_main(__file__, CASES, make_cases, ...).
+
+
+def case_row(case, m, t):
+    """One printed line: mathdl's median of ``case`` in ms, and torch's with the ratio when it has the case."""
+    line = f"{case:<26} mathdl {m[case] * 1e3:9.2f} ms"
+    if case in t:
+        line += f"   torch {t[case] * 1e3:9.2f} ms   ratio {m[case] / t[case]:5.2f}x"
+    return line
+
+
+def case_table_main(script, cases, make_cases, argv=None, description="", title="benchmarks", rounds=3, steps=10,
+                    warmup=2, needs=None, row=case_row, show_load=False):
+    """Command line (--rounds, --steps, --threads, --cases): per thread count, ``rounds`` fresh processes per
+    library (order alternating), each timing the median of ``steps`` calls of every chosen case after
+    ``warmup`` calls; printed per case: ``row(case, mathdl medians, torch medians)`` over the rounds.
+
+    ``needs``: case -> further cases its row uses (timed when the library has them)."""
+    import argparse
+    import json
+    import os
+
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--rounds", type=int, default=rounds)
+    ap.add_argument("--steps", type=int, default=steps)
+    ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--cases", default=",".join(cases))
+    ap.add_argument("--child", choices=("mathdl", "torch"), help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    counts = thread_counts(ap, args.threads)
+    chosen = [c for c in args.cases.split(",") if c]
+    unknown = set(chosen) - set(cases)
+    if unknown:
+        raise SystemExit(f"unknown cases {sorted(unknown)}; choose from {list(cases)}")
+    if args.child:
+        set_child_threads(args.child, counts[0])
+        want = set(chosen).union(*((needs or {}).get(c, ()) for c in chosen))
+        table = make_cases(args.child, counts[0])
+        print(json.dumps({name: median_time(fn, args.steps, warmup) for name, fn in table.items() if name in want}))
+        return
+    libs = ["mathdl", "torch"] if has_torch() else ["mathdl"]
+    if show_load and hasattr(os, "getloadavg"):
+        print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print(f"{title}: median over {args.rounds} fresh processes x {args.steps} steps")
+    for n in counts:
+        res = alternating_rounds(libs, args.rounds, lambda lib, n=n: run_child(
+            script, [lib, "--threads", n, "--steps", args.steps, "--cases", ",".join(chosen)], n, label=lib))
+        med = {lib: median_by_key(v) for lib, v in res.items()}
+        if not med["mathdl"]:  # the mathdl child failed (run_child printed why)
+            continue
+        print(f"-- {n} thread{'s' if n > 1 else ''}")
+        for c in chosen:
+            line = row(c, med["mathdl"], med.get("torch", {}))
+            if line:
+                print(line, flush=True)
