@@ -16,16 +16,13 @@ steps; the table shows medians over rounds and the ratio mathdl / torch per thre
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repository root
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _timing import (alternating_rounds, has_torch, median_by_key, median_time, run_child,  # noqa: E402
-                     set_child_threads, thread_counts)
+from _timing import case_table_main  # noqa: E402
 
 CASES = ["mvn", "vae", "realnvp"]
 B, D_MVN, D = 256, 16, 64
@@ -149,50 +146,17 @@ def _torch_cases(torch):
     return {"mvn": mvn, "vae": vae_step, "realnvp": realnvp}
 
 
-def child(lib, threads, steps, want):
-    set_child_threads(lib, threads)
+def make_cases(lib, threads):
     if lib == "torch":
         import torch
 
-        cases = _torch_cases(torch)
-    else:
-        cases = _mathdl_cases()
-    print(json.dumps({name: median_time(fn, steps, 2) for name, fn in cases.items() if name in want}))
+        return _torch_cases(torch)
+    return _mathdl_cases()
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--steps", type=int, default=20)
-    ap.add_argument("--threads", default="1,2")
-    ap.add_argument("--cases", default=",".join(CASES))
-    ap.add_argument("--child", choices=("mathdl", "torch"), help=argparse.SUPPRESS)
-    args = ap.parse_args(argv)
-    counts = thread_counts(ap, args.threads)
-    cases = [c for c in args.cases.split(",") if c]
-    unknown = set(cases) - set(CASES)
-    if unknown:
-        raise SystemExit(f"unknown cases {sorted(unknown)}; choose from {CASES}")
-    if args.child:
-        child(args.child, counts[0], args.steps, cases)
-        return
-    libs = ["mathdl", "torch"] if has_torch() else ["mathdl"]
-    if hasattr(os, "getloadavg"):
-        print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    print(f"probability benchmarks: median over {args.rounds} fresh processes x {args.steps} steps")
-    for n in counts:
-        res = alternating_rounds(libs, args.rounds, lambda lib, n=n: run_child(
-            __file__, [lib, "--threads", n, "--steps", args.steps, "--cases", ",".join(cases)], n, label=lib))
-        med = {lib: median_by_key(v) for lib, v in res.items()}
-        if not med["mathdl"]:  # the mathdl child failed (run_child printed why)
-            continue
-        print(f"-- {n} thread{'s' if n > 1 else ''}")
-        m, t = med["mathdl"], med.get("torch", {})
-        for c in cases:
-            line = f"{c:<26} mathdl {m[c] * 1e3:9.2f} ms"
-            if c in t:
-                line += f"   torch {t[c] * 1e3:9.2f} ms   ratio {m[c] / t[c]:5.2f}x"
-            print(line, flush=True)
+    case_table_main(__file__, CASES, make_cases, argv, description=__doc__.splitlines()[0],
+                    title="probability benchmarks", steps=20, show_load=True)
 
 
 if __name__ == "__main__":
