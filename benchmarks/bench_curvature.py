@@ -21,15 +21,12 @@ its steps; the table shows medians over rounds and the ratio mathdl / torch per 
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repository root
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _timing import (alternating_rounds, has_torch, median_by_key, median_time, run_child,  # noqa: E402
-                     set_child_threads, thread_counts)
+from _timing import case_row, case_table_main  # noqa: E402
 
 CASES = ["hvp", "hvp_func", "ggn", "fvp", "lbfgs", "kfac", "burgers"]
 BATCH, SIZES = 128, [784, 512, 512, 10]
@@ -236,53 +233,26 @@ def torch_cases(threads):
 
 
 # --------------------------------------------------------------------------- processes
-def child(lib, threads, steps, cases):
-    set_child_threads(lib, threads)
-    table = mathdl_cases() if lib == "mathdl" else torch_cases(threads)
-    want = set(cases) | ({"sgd"} if "kfac" in cases and lib == "mathdl" else set())
-    print(json.dumps({name: median_time(fn, steps, 2) for name, fn in table.items() if name in want}))
+def make_cases(lib, threads):
+    return mathdl_cases() if lib == "mathdl" else torch_cases(threads)
+
+
+def row(c, m, t):
+    """kfac: the K-FAC step over the SGD step (mathdl only); hvp_func: mathdl's hvp against torch.func."""
+    if c == "kfac":
+        return (f"{'kfac step / sgd step':<26} mathdl {m['kfac'] * 1e3:9.2f} ms / {m['sgd'] * 1e3:8.2f} ms   "
+                f"ratio {m['kfac'] / m['sgd']:5.2f}x")
+    if c == "hvp_func":
+        if "hvp_func" not in t:
+            return None
+        return (f"{'hvp vs torch.func':<26} mathdl {m['hvp'] * 1e3:9.2f} ms   torch.func "
+                f"{t['hvp_func'] * 1e3:9.2f} ms   ratio {m['hvp'] / t['hvp_func']:5.2f}x")
+    return case_row(c, m, t)
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--steps", type=int, default=10)
-    ap.add_argument("--threads", default="1,2")
-    ap.add_argument("--cases", default=",".join(CASES))
-    ap.add_argument("--child", choices=("mathdl", "torch"), help=argparse.SUPPRESS)
-    args = ap.parse_args(argv)
-    counts = thread_counts(ap, args.threads)
-    cases = [c for c in args.cases.split(",") if c]
-    unknown = set(cases) - set(CASES)
-    if unknown:
-        raise SystemExit(f"unknown cases {sorted(unknown)}; choose from {CASES}")
-    if args.child:
-        child(args.child, counts[0], args.steps, cases)
-        return
-    libs = ["mathdl", "torch"] if has_torch() else ["mathdl"]
-    print(f"curvature benchmarks: median over {args.rounds} fresh processes x {args.steps} steps")
-    for n in counts:
-        res = alternating_rounds(libs, args.rounds, lambda lib, n=n: run_child(
-            __file__, [lib, "--threads", n, "--steps", args.steps, "--cases", ",".join(cases)], n, label=lib))
-        med = {lib: median_by_key(v) for lib, v in res.items()}
-        if not med["mathdl"]:  # the mathdl child failed (run_child printed why)
-            continue
-        print(f"-- {n} thread{'s' if n > 1 else ''}")
-        m, t = med["mathdl"], med.get("torch", {})
-        for c in cases:
-            if c == "kfac":
-                print(f"{'kfac step / sgd step':<26} mathdl {m['kfac'] * 1e3:9.2f} ms / {m['sgd'] * 1e3:8.2f} ms   "
-                      f"ratio {m['kfac'] / m['sgd']:5.2f}x")
-                continue
-            if c == "hvp_func":
-                if "hvp_func" in t:
-                    print(f"{'hvp vs torch.func':<26} mathdl {m['hvp'] * 1e3:9.2f} ms   torch.func "
-                          f"{t['hvp_func'] * 1e3:9.2f} ms   ratio {m['hvp'] / t['hvp_func']:5.2f}x")
-                continue
-            line = f"{c:<26} mathdl {m[c] * 1e3:9.2f} ms"
-            if c in t:
-                line += f"   torch {t[c] * 1e3:9.2f} ms   ratio {m[c] / t[c]:5.2f}x"
-            print(line, flush=True)
+    case_table_main(__file__, CASES, make_cases, argv, description=__doc__.splitlines()[0],
+                    title="curvature benchmarks", steps=10, needs={"kfac": ["sgd"], "hvp_func": ["hvp"]}, row=row)
 
 
 if __name__ == "__main__":
