@@ -1002,6 +1002,9 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     mu = _mean(xr, 2, keepdim=True)
     xc = ew.sub(xr, mu)
     var = _var(xr, 2, keepdim=True, correction=0)
+    # a group whose variance overflows (one holding +-inf or values near the float range) normalizes
+    # to NaN, as in PyTorch: var + (var - var) is var when finite, NaN when infinite (derivative 1)
+    var = ew.add(var, ew.sub(var, var))
     y = reshape(ew.mul(xc, ew.rsqrt(ew.add(var, eps))), input.shape)
     bshape = (1, C) + (1,) * (input.ndim - 2)
     if weight is not None:

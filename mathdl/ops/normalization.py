@@ -334,6 +334,39 @@ def _channel_rows(a):
     return t.reshape(t.shape[0], -1)
 
 
+def _affine_overflow(x3, y, mu, rstd, wb, has_w, has_b, relu):
+    """PyTorch's batch norm applies y = x * scale + shift, scale = w rstd, shift = b - mu scale: the
+    same as w xhat + b where both are finite.  Channels whose scale or shift is infinite or NaN
+    (an infinite weight or bias) are recomputed by that formula in place of y (an (N, C[, L])
+    array, like x3), so that they give PyTorch's infinities and NaNs (inf - inf, 0 * inf)."""
+    if not (has_w or has_b):
+        return
+    xp = xp_of(x3)
+    scale = rstd * wb[0] if has_w else rstd
+    shift = wb[-1] - mu * scale if has_b else -mu * scale
+    with np.errstate(invalid="ignore", over="ignore"):
+        bad = ~(xp.isfinite(scale) & xp.isfinite(shift))
+        if not bad.any():
+            return
+        for c in map(int, xp.nonzero(bad)[0]):
+            yc = x3[:, c] * scale[c] + shift[c]
+            y[:, c] = xp.maximum(yc, 0) if relu else yc
+
+
+def _dx_overflow(gx, g, y, xhat, sg, sgx, scale, n):
+    """Channels whose scale = w rstd is infinite or NaN get PyTorch's order of operations,
+    gx = (g - mean(g) - xhat mean(g xhat)) * scale (the bracket first), in place of
+    g scale - ... (inf - inf); arrays (N, C[, L]), g unmasked and y the output when fused with relu."""
+    xp = xp_of(gx)
+    bad = ~xp.isfinite(scale)
+    if not bad.any():
+        return
+    with np.errstate(invalid="ignore", over="ignore"):
+        for c in map(int, xp.nonzero(bad)[0]):
+            gc = g[:, c] * (y[:, c] > 0) if y is not None else g[:, c]
+            gx[:, c] = (gc - sg[c] / n - xhat[:, c] * (sgx[c] / n)) * scale[c]
+
+
 class BatchNormFn(Function):
     """Training-mode batch norm: statistics of this batch over every axis but axis 1; with
     ``relu`` the fused y = max(w xhat + b, 0) (one pass less each way, no extra temporary).
@@ -369,6 +402,7 @@ class BatchNormFn(Function):
             y = xhat.copy()
         if self.has_b:
             y += col(wb[-1])
+        _affine_overflow(x3, y, mu, rstd, wb, self.has_w, self.has_b, self.relu)
         if self.relu:
             xp.maximum(y, 0, out=y)
         y = y.reshape(x.shape)
@@ -406,6 +440,7 @@ class BatchNormFn(Function):
                 np.maximum(ys, 0, out=ys)
 
         for_ranges(part, C, 6 * rows.size)
+        _affine_overflow(rows[None], y[None], mu, rstd, wb, self.has_w, self.has_b, self.relu)
         self.mean, self.var = mu, var
         self.saved_xhat, self.saved_rstd = xhat, rstd.astype(rows.dtype, copy=False)
         y = y.reshape((C, x.shape[0]) + x.shape[2:]).transpose(1, 0, 2, 3)
@@ -458,6 +493,8 @@ class BatchNormFn(Function):
                 t = xhat * col(sgx * (scale / n))
                 gx2 -= t
                 gx2 -= col(sg * (scale / n))
+                y3 = _bn_view(self.saved_y) if self.relu else None
+                _dx_overflow(gx2, _bn_view(g.data), y3, xhat, sg, sgx, scale, n)
                 gx = _make(gx2.reshape(x.shape))
         out = [gx]
         if self.has_w:
@@ -501,6 +538,9 @@ def _bn_backward_rows(fn, x, g, w, b):
             out -= (s * (scale / n))[:, None]
 
     for_ranges(part, C, 5 * g2.size)
+    if need_gx:
+        scale = rstd * wv if wv is not None else rstd
+        _dx_overflow(gx2[None], g2[None], None if y2 is None else y2[None], xhat[None], sg, sgx, scale, n)
     gw = _make(sgx) if w is not None and w.requires_grad else None
     gb = _make(sg) if b is not None and b.requires_grad else None
     gx = None

@@ -33,9 +33,6 @@ KNOWN = {
                               "input-gradient GEMM)",
     ("F.max_pool2d", "extremal"): "ops/conv.py: max_pool2d routes the gradient to a different entry than torch when "
                                   "a window holds NaN or tied values (torch: the NaN / first maximum)",
-    ("F.batch_norm", "extremal"): "ops/normalization.py: batch_norm of a batch holding inf gives +-inf where torch "
-                                  "gives NaN (torch's variance of inf is NaN; mathdl's shifted formula keeps inf)",
-    ("F.group_norm", "extremal"): "ops/conv.py group_norm: a group holding inf normalizes to 0 where torch gives NaN",
     ("bincount_weights", "empty"): "PyTorch quirk: bincount of an empty input with float64 weights returns int64 "
                                    "zeros (mathdl: the weights' dtype, as for non-empty inputs)",
 }
