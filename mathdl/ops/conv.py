@@ -605,7 +605,8 @@ class _PoolGeom:
 
 
 class MaxPool2dFn(Function):
-    """y = max over each window; ``saved_idx`` holds the winning kernel offset per output."""
+    """y = max over each window; ``saved_idx`` holds the winning kernel offset per output: the
+    first maximum on ties, the last NaN in a window holding NaN (PyTorch's choices)."""
 
     __slots__ = ("geom", "saved_idx")
 
@@ -629,6 +630,10 @@ class MaxPool2dFn(Function):
             xp.multiply(v > out, k, out=m, casting="unsafe")
             xp.maximum(idx, m, out=idx)
             xp.maximum(out, v, out=out)
+        if out.size and xp.isnan(out.sum()):  # cheap test first; NaN windows: PyTorch's winner is the last NaN
+            nan_out = xp.isnan(out)
+            for k, sl in g.offsets():
+                idx[nan_out & xp.isnan(xpad[sl])] = k
         self.saved_idx = idx
         return out
 

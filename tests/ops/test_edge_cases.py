@@ -31,8 +31,6 @@ KNOWN = {
                               "(im2col/col2im sums products with the infinite entries' neighbours)",
     ("F.conv2d", "extremal"): "ops/conv.py: input gradient NaN where torch has +-inf (zero padding times inf in the "
                               "input-gradient GEMM)",
-    ("F.max_pool2d", "extremal"): "ops/conv.py: max_pool2d routes the gradient to a different entry than torch when "
-                                  "a window holds NaN or tied values (torch: the NaN / first maximum)",
     ("bincount_weights", "empty"): "PyTorch quirk: bincount of an empty input with float64 weights returns int64 "
                                    "zeros (mathdl: the weights' dtype, as for non-empty inputs)",
 }
