@@ -66,9 +66,14 @@ class _ConvNd(Module):
     _transposed = False
     _repr_fields = ("padding", "groups")
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
-                 padding_mode, device, dtype, output_padding=0):
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
+                 bias=True, padding_mode="zeros", device=None, dtype=None):
         super().__init__()
+        self._build(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode,
+                    device, dtype)
+
+    def _build(self, in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+               padding_mode, device, dtype, output_padding=0):
         name, n = type(self).__name__, self._ndim
         if padding_mode != "zeros":
             only = "" if self._transposed else "; only 'zeros'"
@@ -132,8 +137,9 @@ class _ConvTransposeNd(_ConvNd):
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0,
                  groups=1, bias=True, dilation=1, padding_mode="zeros", device=None, dtype=None):
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
-                         padding_mode, device, dtype, output_padding)
+        Module.__init__(self)
+        self._build(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode,
+                    device, dtype, output_padding)
 
     def _output_padding(self, x, output_size):
         """The output_padding that reaches ``output_size`` (the layer's own when it is None), one per dim."""
@@ -151,11 +157,6 @@ class Conv1d(_ConvNd):
 
     _ndim = 1
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
-                 bias=True, padding_mode="zeros", device=None, dtype=None):
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
-                         padding_mode, device, dtype)
-
     def forward(self, x):
         self._check_input(x)
         pad = self.padding if isinstance(self.padding, str) else self.padding[0]
@@ -168,11 +169,6 @@ class Conv2d(_ConvNd):
 
     _repr_fields = ("padding", "dilation", "groups", "bias")
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
-                 bias=True, padding_mode="zeros", device=None, dtype=None):
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
-                         padding_mode, device, dtype)
-
     def forward(self, x):
         self._check_input(x)
         return C.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups,
@@ -183,11 +179,6 @@ class Conv3d(_ConvNd):
     """3-D convolution layer: weight (out_channels, in_channels/groups, kd, kh, kw), bias (out_channels,)."""
 
     _ndim = 3
-
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
-                 bias=True, padding_mode="zeros", device=None, dtype=None):
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
-                         padding_mode, device, dtype)
 
     def forward(self, x):
         self._check_input(x)
