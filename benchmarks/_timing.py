@@ -6,8 +6,8 @@ import statistics
 import time
 
 
-def median_time(fn, repeat=30, warmup=5, inner=1):
-    """Median seconds per call of ``fn`` (``inner`` calls per sample)."""
+def time_samples(fn, repeat=30, warmup=5, inner=1):
+    """Seconds per call of ``fn``, ``repeat`` samples of ``inner`` calls each, after ``warmup`` calls."""
     for _ in range(warmup):
         fn()
     samples = []
@@ -16,7 +16,12 @@ def median_time(fn, repeat=30, warmup=5, inner=1):
         for _ in range(inner):
             fn()
         samples.append((time.perf_counter() - t0) / inner)
-    return statistics.median(samples)
+    return samples
+
+
+def median_time(fn, repeat=30, warmup=5, inner=1):
+    """Median seconds per call of ``fn`` (``inner`` calls per sample)."""
+    return statistics.median(time_samples(fn, repeat, warmup, inner))
 
 
 def paired_times(ours, theirs, repeat=30, warmup=5, inner=1):
@@ -207,16 +212,7 @@ def _child(make_step, framework, case, threads, repeat, warmup, inner):
     reset_peak()
     before = rss_mb()
     step, first_loss = make_step(framework, case)
-    for _ in range(warmup):
-        step()
-    import time
-
-    samples = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        for _ in range(inner):
-            step()
-        samples.append((time.perf_counter() - t0) / inner)
+    samples = time_samples(step, repeat, warmup, inner)
     peak = rss_mb("VmHWM")
     print(json.dumps({"samples": samples, "peak_mb": None if before is None else peak - before,
                       "first_loss": first_loss}))
