@@ -21,12 +21,11 @@ import argparse
 import json
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repository root
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _timing import (THREAD_VARS, alternating_rounds, has_torch, reset_peak, rss_mb, run_child,  # noqa: E402
-                     set_child_threads, thread_counts)
+                     set_child_threads, thread_counts, time_samples)
 
 LAYERS, IN, HIDDEN, SEQ, BATCH = 2, 256, 256, 64, 32
 
@@ -104,14 +103,7 @@ def child(lib, threads, steps, warmup=2):
     step = mathdl_step() if lib == "mathdl" else torch_step(threads)
     base = rss_mb("VmRSS")
     reset_peak()
-    for _ in range(warmup):
-        step()
-    times = []
-    for _ in range(steps):
-        t0 = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t0)
-    times.sort()
+    times = sorted(time_samples(step, steps, warmup))
     peak = rss_mb("VmHWM")
     print(json.dumps({"median": times[len(times) // 2], "peak_mb": float("nan") if base is None else peak - base}))
 
