@@ -458,9 +458,10 @@ class ConvTransposeFn(Function):
         kh, kw = w.shape[2], w.shape[3]
         dh, dw = self.dil
         full = (dh * (kh - 1) - pt, dh * (kh - 1) - pb, dw * (kw - 1) - pl, dw * (kw - 1) - pr)
-        if self.stride == (1, 1) and min(full) >= 0:
+        if self.stride == (1, 1) and min(full) >= 0 and xp_of(w).isfinite(w).all():
             # stride 1: the adjoint is a "full" convolution of g with the flipped, transposed kernel
-            # (one im2col + one product; no col2im passes)
+            # (one im2col + one product; no col2im passes).  A kernel holding inf or NaN takes
+            # col2im instead, which (as PyTorch) never multiplies it by g's zero padding (0 inf = NaN)
             wx, self.saved_wgrad_x = self.saved_wgrad_x, None
             wf = _flipped_transposed(w, self.groups)
             Wp = g.shape[3] + full[2] + full[3]
@@ -472,6 +473,7 @@ class ConvTransposeFn(Function):
                 self.saved_gw = keep[-1]
                 return y
             return _conv_forward(g, wf, None, (1, 1), full, self.dil, self.groups)
+        self.saved_wgrad_x = None
         return self._col2im(g, w)
 
     def _col2im(self, g, w):

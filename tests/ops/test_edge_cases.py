@@ -27,10 +27,10 @@ KNOWN = {
     ("gelu", "extremal"): "PyTorch's float32 GELU kernel gives NaN at +inf (its float64 kernel and mathdl give inf)",
     ("var_mean", "extremal"): "torch.var_mean's Welford mean gives NaN where torch.mean (and mathdl) give +-inf",
     # fused nn primitives in files this helper does not own (reported to the lead)
-    ("F.conv1d", "extremal"): "ops/conv.py: input gradient is NaN next to inf/NaN inputs where torch's is finite "
-                              "(im2col/col2im sums products with the infinite entries' neighbours)",
-    ("F.conv2d", "extremal"): "ops/conv.py: input gradient NaN where torch has +-inf (zero padding times inf in the "
-                              "input-gradient GEMM)",
+    ("F.conv2d", "extremal"): "weight gradient of an input holding +-1e30 and small values: finite sums that differ "
+                              "from torch's by their summation order (1e30 + 3.7 - 1e30); and torch's float32 (mkldnn) "
+                              "input gradient is NaN at positions a stride-2 window never covers (mathdl, and torch "
+                              "float64: 0)",
     ("bincount_weights", "empty"): "PyTorch quirk: bincount of an empty input with float64 weights returns int64 "
                                    "zeros (mathdl: the weights' dtype, as for non-empty inputs)",
 }
