@@ -28,9 +28,9 @@ KNOWN = {
     ("var_mean", "extremal"): "torch.var_mean's Welford mean gives NaN where torch.mean (and mathdl) give +-inf",
     # fused nn primitives in files this helper does not own (reported to the lead)
     ("F.conv2d", "extremal"): "weight gradient of an input holding +-1e30 and small values: finite sums that differ "
-                              "from torch's by their summation order (1e30 + 3.7 - 1e30); and torch's float32 (mkldnn) "
-                              "input gradient is NaN at positions a stride-2 window never covers (mathdl, and torch "
-                              "float64: 0)",
+                              "from torch's by their summation order (1e30 + 3.7 - 1e30); and torch's float32 input "
+                              "gradient of a batch of 2 is NaN at positions a stride-2 window never covers (a "
+                              "vectorised-kernel artefact: its batch of 1 and float64 give 0, as mathdl)",
     ("bincount_weights", "empty"): "PyTorch quirk: bincount of an empty input with float64 weights returns int64 "
                                    "zeros (mathdl: the weights' dtype, as for non-empty inputs)",
 }
