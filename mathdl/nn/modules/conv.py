@@ -59,12 +59,11 @@ def _padding_arg(layer, padding, n):
 class _ConvNd(Module):
     """Shared by the convolutions: argument checks, parameters, init, repr and the input check.
 
-    ``_repr_fields`` lists the optional fields ``extra_repr`` shows when they differ from their defaults.
+    ``extra_repr`` shows the optional fields that differ from their defaults, in PyTorch's order.
     """
 
     _ndim = 2
     _transposed = False
-    _repr_fields = ("padding", "groups")
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
                  bias=True, padding_mode="zeros", device=None, dtype=None):
@@ -103,15 +102,15 @@ class _ConvNd(Module):
 
     def extra_repr(self):
         n = self._ndim
-        defaults = {"padding": ((0,) * n, "valid"), "output_padding": ((0,) * n,), "dilation": ((1,) * n,),
+        defaults = {"padding": ((0,) * n, "valid"), "dilation": ((1,) * n,), "output_padding": ((0,) * n,),
                     "groups": (1,)}
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
-        for key in self._repr_fields:
-            if key == "bias":
-                if self.bias is None:
-                    s += ", bias=False"
-            elif getattr(self, key) not in defaults[key]:
-                s += f", {key}={getattr(self, key)}"
+        for key in ("padding", "dilation", "output_padding", "groups"):
+            value = getattr(self, key, defaults[key][0])
+            if value not in defaults[key]:
+                s += f", {key}={value}"
+        if self.bias is None:
+            s += ", bias=False"
         return s
 
     def _check_input(self, x):
@@ -133,7 +132,6 @@ class _ConvTransposeNd(_ConvNd):
     """Shared by the transposed convolutions: PyTorch's argument order and the ``output_size`` rule."""
 
     _transposed = True
-    _repr_fields = ("padding", "output_padding")
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0,
                  groups=1, bias=True, dilation=1, padding_mode="zeros", device=None, dtype=None):
@@ -167,7 +165,6 @@ class Conv1d(_ConvNd):
 class Conv2d(_ConvNd):
     """2-D convolution layer: weight (out_channels, in_channels/groups, kh, kw), bias (out_channels,)."""
 
-    _repr_fields = ("padding", "dilation", "groups", "bias")
 
     def forward(self, x):
         self._check_input(x)
@@ -200,7 +197,6 @@ class ConvTranspose1d(_ConvTransposeNd):
 class ConvTranspose2d(_ConvTransposeNd):
     """Transposed 2-D convolution: weight (in_channels, out_channels/groups, kh, kw), bias (out,)."""
 
-    _repr_fields = ("padding", "output_padding", "groups")
 
     def forward(self, x, output_size=None):
         self._check_input(x)

@@ -43,14 +43,13 @@ def _output_size_arg(layer, output_size):
 class _PoolNd(Module):
     """Shared by the pools: the 4-D input check of the 2-D layers and the layer's label in errors.
 
-    ``_n`` is the number of pooled dims; ``_stride_default`` stores a missing stride as ``kernel_size``.
+    ``_n`` is the number of pooled dims; a missing stride is stored as ``kernel_size`` (PyTorch's default).
     """
 
     _n = 2
-    _stride_default = True
 
     def _stride(self, kernel_size, stride):
-        return kernel_size if stride is None and self._stride_default else stride
+        return kernel_size if stride is None else stride
 
     def _check(self, x):
         if not isinstance(x, Tensor) or x.ndim != 4:
@@ -117,8 +116,6 @@ class MaxPool1d(_MaxPoolNd):
     """Max pooling over (N, C, L); ``return_indices`` also gives each maximum's index along L."""
 
     _n = 1
-    _stride_default = False
-    extra_repr = Module.extra_repr
 
     def forward(self, x):
         return F.max_pool1d(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
@@ -148,11 +145,13 @@ class AvgPool1d(_AvgPoolNd):
     """Average pooling over (N, C, L)."""
 
     _n = 1
-    _stride_default = False
-    extra_repr = Module.extra_repr
 
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
-        super().__init__(kernel_size, stride, padding, ceil_mode, count_include_pad)
+        def single(v):  # PyTorch's AvgPool1d keeps 1-tuples
+            return tuple(v) if isinstance(v, (tuple, list)) else (v,)
+
+        super().__init__(single(kernel_size), None if stride is None else single(stride), single(padding),
+                         ceil_mode, count_include_pad)
 
     def forward(self, x):
         return C.avg_pool1d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad)
