@@ -547,7 +547,7 @@ class Relu(Function):
     def backward(self, g):
         if _grad_state.enabled:  # create_graph: stay connected to x, with zero derivative in x
             return (SlopeMask(0.0)(g, self.inputs[0]),)
-        return (_select(self.out > 0, g),)
+        return (_select(~(self.out <= 0), g),)  # PyTorch's threshold_backward: a NaN input passes g
 
 
 class SlopeMask(Function):
@@ -563,7 +563,8 @@ class SlopeMask(Function):
         self.slope = slope
 
     def forward(self, g, x):
-        m = (x > 0) * x.dtype.type(1 - self.slope)
+        # relu passes g where NOT x <= 0 (so at NaN, as threshold_backward); leaky_relu where x > 0
+        m = (~(x <= 0) if self.slope == 0 else (x > 0)) * x.dtype.type(1 - self.slope)
         m += x.dtype.type(self.slope)
         return g * m
 
