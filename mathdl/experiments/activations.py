@@ -19,7 +19,6 @@ at least one comparison holds or holds partly, *does not hold* otherwise.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 
@@ -115,15 +114,9 @@ def _plot(numbers, path):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true")
-    p.add_argument("--seeds", type=int, default=5)
-    p.add_argument("--out")
-    a = p.parse_args(argv)
-    rec = run(quick=a.quick, seeds=tuple(range(a.seeds)), out=a.out)
-    print(rec["measurement"])
-    print(f"verdict: {rec['verdict']['verdict']} — {rec['verdict']['why']}")
-    return 0
+    from .reproduce import experiment_main
+
+    return experiment_main(run, __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":  # pragma: no cover

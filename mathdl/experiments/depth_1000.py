@@ -26,7 +26,6 @@ budget); *does not hold* if it does not train.  The plain net is reported for co
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
@@ -139,16 +138,9 @@ def _plot(runs, path):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true")
-    p.add_argument("--seeds", type=int, default=2)
-    p.add_argument("--steps", type=int)
-    p.add_argument("--out")
-    a = p.parse_args(argv)
-    rec = run(quick=a.quick, seeds=tuple(range(a.seeds)), out=a.out, steps=a.steps)
-    print(rec["measurement"])
-    print(f"verdict: {rec['verdict']['verdict']} — {rec['verdict']['why']}")
-    return 0
+    from .reproduce import experiment_main
+
+    return experiment_main(run, __doc__.splitlines()[0], argv, seeds=2, options=[("--steps", {"type": int})])
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -32,7 +32,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import time
@@ -354,16 +353,10 @@ def run(quick=False, seeds=(0, 1, 2, 3, 4), out=None, parts=("adam", "lbfgs", "l
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true")
-    p.add_argument("--seeds", type=int, default=5)
-    p.add_argument("--out")
-    p.add_argument("--parts", default="adam,lbfgs,lookahead")
-    a = p.parse_args(argv)
-    res = run(quick=a.quick, seeds=tuple(range(a.seeds)), out=a.out, parts=tuple(a.parts.split(",")))
-    for k, r in res.items():
-        print(f"{k}: {r['measurement']}\n  verdict: {r['verdict']['verdict']} — {r['verdict']['why']}")
-    return 0
+    from .reproduce import experiment_main
+
+    return experiment_main(run, __doc__.splitlines()[0], argv, options=[
+        ("--parts", {"default": ("adam", "lbfgs", "lookahead"), "type": lambda t: tuple(t.split(","))})])
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -26,7 +26,7 @@ import sys
 import time
 import traceback
 
-__all__ = ["run_claims", "write_report", "add_parser", "run"]
+__all__ = ["run_claims", "write_report", "add_parser", "run", "experiment_main"]
 
 RESULT = "result.json"
 
@@ -268,6 +268,28 @@ def _data_uri(path):
 
 
 # ---------------------------------------------------------------------------------- CLI
+def experiment_main(run_fn, description, argv=None, seeds=5, options=()):
+    """The command line an experiment module shares (``python -m mathdl.experiments.<name>``):
+    ``--quick``, ``--seeds N`` (seeds 0..N-1), ``--out DIR`` and the module's own ``options``
+    ((flag, argparse keywords) pairs, passed on to ``run_fn`` by name); prints each measurement and
+    verdict.  ``run_fn`` returns one record, or a dict of records (several claims)."""
+    import argparse
+
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--quick", action="store_true", help="the small configuration (seconds to minutes)")
+    p.add_argument("--seeds", type=int, default=seeds, help=f"number of seeds (default {seeds})")
+    p.add_argument("--out", help="folder for the figures and numbers")
+    for flag, kwargs in options:
+        p.add_argument(flag, **kwargs)
+    a = vars(p.parse_args(argv))
+    quick, n, out = a.pop("quick"), a.pop("seeds"), a.pop("out")
+    res = run_fn(quick=quick, seeds=tuple(range(n)), out=out, **a)
+    for name, rec in ([("", res)] if "verdict" in res else list(res.items())):
+        print(f"{name + ': ' if name else ''}{rec['measurement']}")
+        print(f"verdict: {rec['verdict']['verdict']} — {rec['verdict']['why']}")
+    return 0
+
+
 def add_parser(subparsers):
     p = subparsers.add_parser(
         "reproduce", help="measure the article's quantitative claims and write a report with verdicts",

@@ -23,7 +23,6 @@ only and do not decide the verdict.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import time
@@ -159,16 +158,10 @@ def _plot(cpu, size, path):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true")
-    p.add_argument("--seeds", type=int, default=3)
-    p.add_argument("--out")
-    p.add_argument("--gpu-figures", help="JSON with resnet50_inference_images_per_s / resnet50_training_images_per_s")
-    a = p.parse_args(argv)
-    rec = run(quick=a.quick, seeds=tuple(range(a.seeds)), out=a.out, gpu_figures=a.gpu_figures)
-    print(rec["measurement"])
-    print(f"verdict: {rec['verdict']['verdict']} — {rec['verdict']['why']}")
-    return 0
+    from .reproduce import experiment_main
+
+    return experiment_main(run, __doc__.splitlines()[0], argv, seeds=3, options=[
+        ("--gpu-figures", {"help": "JSON with resnet50_inference_images_per_s / resnet50_training_images_per_s"})])
 
 
 if __name__ == "__main__":  # pragma: no cover
