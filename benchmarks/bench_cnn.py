@@ -94,7 +94,7 @@ def copy_weights(src, dst, torch):
     with torch.no_grad():
         for a, b in zip(sp, dp):
             assert tuple(a.shape) == tuple(b.shape), (a.shape, b.shape)
-            b.copy_(torch.from_numpy(np.ascontiguousarray(a.data)))
+            b.copy_(torch.from_numpy(np.ascontiguousarray(a.array)))
 
 
 # --------------------------------------------------------------------------- steps

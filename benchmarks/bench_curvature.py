@@ -74,8 +74,8 @@ def mathdl_cases():
     layers = []
     for k, (i, o) in enumerate(zip(SIZES[:-1], SIZES[1:])):
         lin = nn.Linear(i, o)
-        lin.weight.data[...] = ws[2 * k]
-        lin.bias.data[...] = ws[2 * k + 1]
+        lin.weight.array[...] = ws[2 * k]
+        lin.bias.array[...] = ws[2 * k + 1]
         layers += [lin, nn.Tanh()]
     model = nn.Sequential(*layers[:-1])
     data = (md.tensor(x), md.tensor(y))

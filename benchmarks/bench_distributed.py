@@ -78,7 +78,7 @@ def worker(args):
         if i >= args.warmup:
             times.append(time.perf_counter() - t0)
             syncs.append(net.last_sync_wait_s if world > 1 else 0.0)
-    n_params = sum(int(p.data.size) for p in model.parameters())
+    n_params = sum(int(p.array.size) for p in model.parameters())
     out = {"step_s": statistics.median(times), "sync_s": statistics.median(syncs), "params": n_params,
            "world": world, "batch": args.batch}
     if world > 1:  # a standalone all-reduce of the gradient's size

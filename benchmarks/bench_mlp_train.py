@@ -60,8 +60,8 @@ def make_step(framework, case):
         layers = []
         for i, (w, b) in enumerate(weights):
             lin = nn.Linear(w.shape[1], w.shape[0])
-            lin.weight.data[...] = w
-            lin.bias.data[...] = b
+            lin.weight.array[...] = w
+            lin.bias.array[...] = b
             layers += [lin] + ([nn.ReLU()] if i < len(weights) - 1 else [])
         model = nn.Sequential(*layers)
         opt = md.optim.Adam(model.parameters(), lr=1e-3)

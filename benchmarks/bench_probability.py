@@ -71,7 +71,7 @@ def _mathdl_cases():
     flow = Flow([AffineCoupling(alternating_mask(D, even=i % 2 == 0), hidden=128) for i in range(4)],
                 event_shape=(D,))
     for layer in flow.layers:  # non-trivial weights (the last layer starts at zero)
-        layer.net[-1].weight.data[...] = 0.01
+        layer.net[-1].weight.array[...] = 0.01
     fopt = md.optim.Adam(flow.parameters(), lr=1e-3)
     real = md.tensor(real_np)
     del nn

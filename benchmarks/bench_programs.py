@@ -165,7 +165,7 @@ def make_step(framework, case):
         import mathdl
 
         ref, _, _ = _build(mathdl, case)
-        sd = {k: lib.tensor(np.ascontiguousarray(v.data)) for k, v in ref.state_dict().items()}
+        sd = {k: lib.tensor(np.ascontiguousarray(v.array)) for k, v in ref.state_dict().items()}
         model.load_state_dict(sd)
         opt = type(opt)(model.parameters(), **{k: v for k, v in opt.defaults.items()
                                                 if k in ("lr", "betas", "weight_decay")})

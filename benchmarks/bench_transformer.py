@@ -100,7 +100,7 @@ def make_step(framework, case):
     x, y = _data()
     if framework == "torch":
         _, model = make_mathdl(x, y, DROPOUT)
-        state = {k: np.ascontiguousarray(v.data) for k, v in model.state_dict().items()}
+        state = {k: np.ascontiguousarray(v.array) for k, v in model.state_dict().items()}
         step = make_torch(x, y, DROPOUT, state)
     else:
         step, _ = make_mathdl(x, y, DROPOUT)

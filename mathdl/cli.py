@@ -442,7 +442,7 @@ def _host(t):
     """A tensor's values as a host NumPy array (copied from the device if needed)."""
     from .backend import to_device
 
-    return np.asarray(to_device(t.data, "cpu"))
+    return np.asarray(to_device(t.array, "cpu"))
 
 
 def _batch_xy(batch, device="cpu"):

@@ -18,7 +18,7 @@ _make = Tensor._make
 def tensor(data, dtype=None, device=None, requires_grad=False):
     """A new tensor holding a copy of ``data``."""
     if isinstance(data, Tensor):
-        data = data.data
+        data = data.array
     arr = _to_array(data, dtype, device)
     if arr is data or (isinstance(data, np.ndarray) and np.may_share_memory(arr, data)):
         arr = arr.copy()
@@ -177,8 +177,8 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=N
                 dtype = v.dtype
                 break
     dt = _float_dtype(dtype, "normal")
-    m = mean.data if isinstance(mean, Tensor) else mean
-    s = std.data if isinstance(std, Tensor) else std
+    m = mean.array if isinstance(mean, Tensor) else mean
+    s = std.array if isinstance(std, Tensor) else std
     if np.any(np.asarray(s) < 0):
         raise ValueError("normal: std must be non-negative")
     if size is None or size == ():
@@ -234,7 +234,7 @@ def randint_like(x, low=0, high=None, *, generator=None, dtype=None, device=None
 def logspace(start, end, steps, base=10.0, dtype=None, device=None, requires_grad=False):
     """base ** linspace(start, end, steps)."""
     dt = backend.as_dtype(dtype)
-    exps = linspace(start, end, steps, dtype=backend.float64 if dt.kind in "biu" else dt, device=device).data
+    exps = linspace(start, end, steps, dtype=backend.float64 if dt.kind in "biu" else dt, device=device).array
     return _finish((base ** exps).astype(dt), requires_grad)
 
 

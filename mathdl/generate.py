@@ -116,7 +116,7 @@ def run(args):
             print(f"mathdl generate: error: the {cfg['dataset']} model takes exactly {L} digits, got {ids.size}")
             return 2
         with no_grad():
-            out = np.asarray(model(Tensor._make(ids[None, :])).data).argmax(-1)[0]
+            out = np.asarray(model(Tensor._make(ids[None, :])).array).argmax(-1)[0]
         print(f"input:  {_decode(ids, spec)}")
         print(f"output: {_decode(out, spec)}")
         return 0

@@ -157,11 +157,11 @@ class Det(Function):
         (a,) = self.inputs
         d = self.output()
         n = a.shape[-1]
-        xp = xp_of(a.data)
-        scale = xp.abs(a.data).max(axis=(-2, -1)) ** n if a.data.size else 0
+        xp = xp_of(a.array)
+        scale = xp.abs(a.array).max(axis=(-2, -1)) ** n if a.array.size else 0
         tiny = 1e3 * xp.finfo(a.dtype).eps
-        if bool((xp.abs(d.data) <= tiny * scale).any()):  # (near) singular: use the cofactor matrix
-            return (ew.mul(unsqueeze(unsqueeze(g, -1), -1), _make(_cofactor(a.data))),)
+        if bool((xp.abs(d.array) <= tiny * scale).any()):  # (near) singular: use the cofactor matrix
+            return (ew.mul(unsqueeze(unsqueeze(g, -1), -1), _make(_cofactor(a.array))),)
         s = ew.mul(g, d)
         return (ew.mul(unsqueeze(unsqueeze(s, -1), -1), _mT(inv(a))),)
 
@@ -208,7 +208,7 @@ def slogdet(A):
     _square("slogdet", A)
     fn = LogAbsDet()
     logabs = fn(A)
-    return SlogdetResult(_make(xp_of(A.data).asarray(fn.sign)), logabs)
+    return SlogdetResult(_make(xp_of(A.array).asarray(fn.sign)), logabs)
 
 
 # --------------------------------------------------------------------------- cholesky
@@ -261,7 +261,7 @@ class EighPacked(Function):
         diff = ew.sub(unsqueeze(w, -2), unsqueeze(w, -1))          # w_j - w_i
         # F_ij = 1 / (w_j - w_i) off the diagonal; 0 on it, and 0 where eigenvalues coincide
         # (there the eigenvectors are not unique: eigenvalue-only gradients stay exact and finite)
-        zero = _make(diff.data == 0)
+        zero = _make(diff.array == 0)
         F = ew.where(zero, 0.0, ew.div(1.0, ew.where(zero, 1.0, diff)))
         inner = ew.mul(F, matmul(_mT(V), gV))
         inner = ew.add(inner, _diag_embed(gw))
@@ -270,7 +270,7 @@ class EighPacked(Function):
 
 def _diag_embed(v):
     n = v.shape[-1]
-    eye = _make(xp_of(v.data).eye(n, dtype=v.dtype))
+    eye = _make(xp_of(v.array).eye(n, dtype=v.dtype))
     return ew.mul(unsqueeze(v, -1), eye)
 
 
@@ -308,7 +308,7 @@ class SvdVals(Function):
         (a,) = self.inputs
         s = self.output()
         m, n = a.shape[-2], a.shape[-1]
-        safe = ew.where(s.data == 0, 1.0, s)
+        safe = ew.where(s.array == 0, 1.0, s)
         if m >= n:   # A^T A = V diag(s^2) V^T,  U = A V / s:  dA = A V diag(g / s) V^T
             V = flip(eigh(matmul(_mT(a), a))[1], -1)
             return (matmul(a, matmul(ew.mul(V, unsqueeze(ew.div(g, safe), -2)), _mT(V))),)
@@ -362,7 +362,7 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False):
 def _max_or_zero(t):
     """max over the last axis; over an empty axis the norm is 0 (a constant, as PyTorch's)."""
     if t.shape[-1] == 0:
-        return Tensor._make(xp_of(t.data).zeros(t.shape[:-1], dtype=t.dtype))
+        return Tensor._make(xp_of(t.array).zeros(t.shape[:-1], dtype=t.dtype))
     return rd.amax(t, -1)
 
 
@@ -444,8 +444,8 @@ def qr(A, mode="reduced"):
     m, n = A.shape[-2:]
     k = min(m, n)
     if mode == "r":
-        xp = xp_of(A.data)
-        R = xp.linalg.qr(A.data, mode="r")
+        xp = xp_of(A.array)
+        R = xp.linalg.qr(A.array, mode="r")
         return QRResult(_make(xp.zeros((0,), A.dtype)), _make(R))
     shapes = ((m, m), (m, n)) if mode == "complete" else ((m, k), (k, n))
     return QRResult(*_dec.unpack(_dec.QrPacked(mode)(A), shapes))
@@ -519,7 +519,7 @@ def lu_factor(A, *, pivot=True):
     row interchanges (torch.linalg.lu_factor).  Square matrices."""
     _square("lu_factor", A)
     P, L, U = lu(A, pivot=pivot)
-    piv = _perm_to_pivots(P.data)
+    piv = _perm_to_pivots(P.array)
     m = A.shape[-1]
     return LUFactorResult(ew.add(tril(L, -1), U), _make(piv[..., :m]))
 
@@ -528,7 +528,7 @@ def lu_factor_ex(A, *, pivot=True, check_errors=False):
     """(LU, pivots, info) as torch.linalg.lu_factor_ex; info is 0 (a singular U is a valid LU
     factorization: its zero pivot shows on the diagonal of U)."""
     LU, piv = lu_factor(A, pivot=pivot)
-    return LU, piv, _make(xp_of(A.data).zeros(tuple(A.shape[:-2]), dtype=np.int32))
+    return LU, piv, _make(xp_of(A.array).zeros(tuple(A.shape[:-2]), dtype=np.int32))
 
 
 def _pivots_to_perm_matrix(pivots, n, dtype, xp):
@@ -552,8 +552,8 @@ def lu_solve(LU, pivots, B, *, left=True, adjoint=False):
     """X with A X = B given lu_factor(A) = (LU, pivots) (torch.linalg.lu_solve)."""
     _square("lu_solve", LU)
     n = LU.shape[-1]
-    xp = xp_of(LU.data)
-    P = _make(_pivots_to_perm_matrix(pivots.data if isinstance(pivots, Tensor) else pivots, n, LU.dtype, xp))
+    xp = xp_of(LU.array)
+    P = _make(_pivots_to_perm_matrix(pivots.array if isinstance(pivots, Tensor) else pivots, n, LU.dtype, xp))
     L_unit, U = LU, triu(LU)
     if not left:   # X A = B  <=>  A^T X^T = B^T
         return _mT(lu_solve(LU, pivots, _mT(B), left=True, adjoint=not adjoint))
@@ -583,8 +583,8 @@ def pinv(A, *, atol=None, rtol=None, hermitian=False):
 def matrix_rank(A, *, atol=None, rtol=None, hermitian=False):
     """The number of singular values > max(atol, rtol * s_max) (an int64 tensor, no gradient)."""
     _matrix("matrix_rank", A)
-    xp = xp_of(A.data)
-    S = xp.linalg.svd(A.data, compute_uv=False)
+    xp = xp_of(A.array)
+    S = xp.linalg.svd(A.array, compute_uv=False)
     smax = S.max(axis=-1) if S.shape[-1] else xp.zeros(S.shape[:-1], A.dtype)
     cut = xp.maximum(0.0 if atol is None else float(atol), _default_rtol(A, atol, rtol) * smax)
     return _make(xp.asarray((S > cut[..., None]).sum(axis=-1), dtype=np.int64))
@@ -610,11 +610,11 @@ def lstsq(A, B, rcond=None, *, driver=None):
     m, n = A.shape[-2:]
     rtol = float(rcond) if rcond is not None and rcond > 0 else float(np.finfo(A.dtype).eps) * max(m, n)
     X = matmul(pinv(A, rtol=rtol), B2)
-    xp = xp_of(A.data)
+    xp = xp_of(A.array)
     empty = _make(xp.zeros((0,), A.dtype))
     rank = matrix_rank(A, rtol=rtol) if driver != "gels" else _make(xp.zeros((0,), np.int64))
     residuals = empty
-    if driver != "gelsy" and m > n and bool((matrix_rank(A, rtol=rtol).data == n).all()):
+    if driver != "gelsy" and m > n and bool((matrix_rank(A, rtol=rtol).array == n).all()):
         residuals = rd.sum(ew.square(ew.sub(matmul(A, X), B2)), -2)
     sv = svdvals(A).detach() if driver in ("gelsd", "gelss") else empty
     if vector:
@@ -731,7 +731,7 @@ def householder_product(A, tau):
     if n > m or k > n:
         raise ValueError(f"linalg.householder_product: need m >= n >= k, got A {tuple(A.shape)} and tau "
                          f"{tuple(tau.shape)}")
-    xp = xp_of(A.data)
+    xp = xp_of(A.array)
     V = ew.add(tril(A, -1), _make(xp.eye(m, n, dtype=A.dtype)))   # columns v_i
     Q = _make(xp.broadcast_to(xp.eye(m, n, dtype=A.dtype), tuple(A.shape[:-2]) + (m, n)))
     for i in range(k - 1, -1, -1):   # Q = H_i Q, from the last reflector back
@@ -775,7 +775,7 @@ def diagonal(A, *, offset=0, dim1=-2, dim2=-1):
     m, n = M.shape[-2:]
     i0, j0 = (0, offset) if offset >= 0 else (-offset, 0)
     length = max(0, min(m - i0, n - j0))
-    xp = xp_of(A.data)
+    xp = xp_of(A.array)
     rows, cols = xp.arange(length) + i0, xp.arange(length) + j0
     return M[..., rows, cols]
 
@@ -796,7 +796,7 @@ def vander(x, *, N=None):
 def _ex(fn, A, out_shape, *args, check_errors=False):
     """(result, info) with info = 0 where fn succeeds and 1 for the matrices where it fails
     (singular / not positive-definite); then the whole result is NaN, as the caller reads info."""
-    xp = xp_of(A.data)
+    xp = xp_of(A.array)
     batch = tuple(A.shape[:-2])
     try:
         return fn(A, *args), _make(xp.zeros(batch, dtype=np.int32))

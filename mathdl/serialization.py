@@ -84,7 +84,7 @@ class _Encoder:
             kind = "parameter" if type(obj).__name__ == "Parameter" else "tensor"
             from .backend import to_device  # device tensors are saved from a host copy
 
-            return self.array(to_device(obj.data, "cpu"), path, kind, obj.requires_grad)
+            return self.array(to_device(obj.array, "cpu"), path, kind, obj.requires_grad)
         if isinstance(obj, np.ndarray):
             return self.array(obj, path, "ndarray")
         if isinstance(obj, np.generic):

@@ -86,7 +86,7 @@ def multigammaln(input, p):
     p(p-1)/4 ln(pi) + sum_{i=0}^{p-1} gammaln(x - i/2); every x must exceed (p - 1)/2."""
     if not isinstance(p, (int, np.integer)) or p < 1:
         raise ValueError(f"special.multigammaln: p must be a positive int, got {p!r}")
-    if not bool((input.data > (p - 1) / 2).all()):
+    if not bool((input.array > (p - 1) / 2).all()):
         raise ValueError(f"special.multigammaln: all elements must be greater than (p-1)/2 = {(p - 1) / 2}")
     out = ew.add(gammaln(input), p * (p - 1) / 4 * math.log(math.pi))
     for i in range(1, p):
@@ -96,8 +96,8 @@ def multigammaln(input, p):
 
 def round(input, *, decimals=0):  # noqa: A001  (torch.special.round)
     """x rounded half to even at 10^-decimals; its derivative is 0 (the result keeps requires_grad)."""
-    xp = xp_of(input.data)
-    vals = Tensor._make(xp.round(input.data, decimals).astype(input.dtype, copy=False))
+    xp = xp_of(input.array)
+    vals = Tensor._make(xp.round(input.array, decimals).astype(input.dtype, copy=False))
     return ew.add(ew.mul(input, 0.0), vals) if input.requires_grad else vals
 
 

@@ -142,10 +142,10 @@ def test_same_seed_same_numbers(capsys, tmp_path):
     assert _strip_time(_rows(tmp_path / "a")) == _strip_time(_rows(tmp_path / "b"))
     pa, pb = _params(tmp_path / "a" / "checkpoint.safetensors"), _params(tmp_path / "b" / "checkpoint.safetensors")
     for k in pa:
-        assert pa[k].data.tobytes() == pb[k].data.tobytes()
+        assert pa[k].array.tobytes() == pb[k].array.tobytes()
     assert _run(capsys, *args[:-4], "--seed", "4", *FAST, "--out", str(tmp_path / "c"))[0] == 0
     pc = _params(tmp_path / "c" / "checkpoint.safetensors")
-    assert not np.array_equal(pa["net.1.weight"].data, pc["net.1.weight"].data)
+    assert not np.array_equal(pa["net.1.weight"].array, pc["net.1.weight"].array)
 
 
 def test_resume_continues_identically(capsys, tmp_path):
@@ -157,7 +157,7 @@ def test_resume_continues_identically(capsys, tmp_path):
     assert code == 0, err
     full, part = _params(tmp_path / "full" / "checkpoint.safetensors"), _params(ck)
     for k in full:
-        assert full[k].data.tobytes() == part[k].data.tobytes(), k
+        assert full[k].array.tobytes() == part[k].array.tobytes(), k
     assert _strip_time(_rows(tmp_path / "full")) == _strip_time(_rows(tmp_path / "part"))
     # a resume that contradicts the checkpoint is refused in one line
     code, _, err = _run(capsys, "train", "--resume", ck, "--dataset", "iris", *FAST)
@@ -186,7 +186,7 @@ def test_ctrl_c_keeps_checkpoint_and_resume_matches(capsys, tmp_path, monkeypatc
     full = _params(tmp_path / "full" / "checkpoint.safetensors")
     resumed = _params(ck)
     for k in full:
-        assert full[k].data.tobytes() == resumed[k].data.tobytes(), k
+        assert full[k].array.tobytes() == resumed[k].array.tobytes(), k
 
 
 def test_nan_loss_stops_with_epoch_and_step(capsys, tmp_path):

@@ -29,8 +29,8 @@ def _train_steps(model, opt, steps, seed=1):
 
 
 def _assert_bits_equal(a, b):
-    a = a.data if isinstance(a, mathdl.Tensor) else a
-    b = b.data if isinstance(b, mathdl.Tensor) else b
+    a = a.array if isinstance(a, mathdl.Tensor) else a
+    b = b.array if isinstance(b, mathdl.Tensor) else b
     assert a.dtype == b.dtype and a.shape == b.shape
     assert a.tobytes() == b.tobytes()
 

@@ -77,7 +77,7 @@ class GradScaler:
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                g = p.grad.data
+                g = p.grad.array
                 xp = xp_of(g)
                 # the unscaled value in the gradient's own dtype; inf/NaN test on the device
                 g *= g.dtype.type(inv) if g.dtype.kind == "f" else inv

@@ -75,7 +75,7 @@ def check_grid(coords, name="grid"):
 
 # --------------------------------------------------------------------------- directions
 def _layout(params):
-    return [tuple(p.data.shape) for p in params]
+    return [tuple(p.array.shape) for p in params]
 
 
 def filter_normalize(direction, params, ignore="biasbn"):
@@ -85,7 +85,7 @@ def filter_normalize(direction, params, ignore="biasbn"):
     parts = [a.astype(np.float64) for a in unflatten(direction, params)]
     out = []
     for d, p in zip(parts, params):
-        w = np.asarray(p.data, dtype=np.float64)
+        w = np.asarray(p.array, dtype=np.float64)
         if d.ndim <= 1:
             out.append(np.zeros_like(d) if ignore == "biasbn" else w.copy())
             continue
@@ -119,7 +119,7 @@ def _orthogonalize(d1, d2, params):
 def random_direction(model, params=None, seed=0, normalization="filter", ignore="biasbn"):
     """One Gaussian direction, filter-normalized (``normalization="filter"``) or raw (None)."""
     ps = trainable_parameters(model, params)
-    n = sum(int(p.data.size) for p in ps)
+    n = sum(int(p.array.size) for p in ps)
     d = np.random.default_rng(seed).standard_normal(n)
     if normalization == "filter":
         return filter_normalize(d, ps, ignore)
@@ -303,7 +303,7 @@ def trajectory_slice(model, data, trajectory, num=21, loss_fn=None, params=None,
 
 def _float_state(model):
     return {k: v for k, v in model.state_dict(keep_vars=True).items()
-            if v is not None and hasattr(v, "data") and np.asarray(v.data).dtype.kind == "f"}
+            if v is not None and hasattr(v, "array") and np.asarray(v.array).dtype.kind == "f"}
 
 
 def interpolate(model, state_a, state_b, data, alphas=None, loss_fn=None, progress=False, distributed=False):
@@ -314,8 +314,8 @@ def interpolate(model, state_a, state_b, data, alphas=None, loss_fn=None, progre
     missing = [k for k in live if k not in state_a or k not in state_b]
     if missing:
         raise ValueError(f"interpolate: the state dicts lack {missing[:5]} of this model")
-    A = {k: np.asarray(getattr(state_a[k], "data", state_a[k]), dtype=np.float64) for k in live}
-    B = {k: np.asarray(getattr(state_b[k], "data", state_b[k]), dtype=np.float64) for k in live}
+    A = {k: np.asarray(getattr(state_a[k], "array", state_a[k]), dtype=np.float64) for k in live}
+    B = {k: np.asarray(getattr(state_b[k], "array", state_b[k]), dtype=np.float64) for k in live}
     for k in live:
         if A[k].shape != tuple(live[k].shape) or B[k].shape != tuple(live[k].shape):
             raise ValueError(f"interpolate: {k} has shape {A[k].shape} / {B[k].shape}, the model "
@@ -323,7 +323,7 @@ def interpolate(model, state_a, state_b, data, alphas=None, loss_fn=None, progre
     def at(i):
         a = alphas[i]
         for k, v in live.items():
-            v.data[...] = ((1 - a) * A[k] + a * B[k]).astype(v.data.dtype)
+            v.array[...] = ((1 - a) * A[k] + a * B[k]).astype(v.array.dtype)
         loss, acc = evaluate_loss(model, data, loss_fn)
         return [loss, np.nan if acc is None else acc]
 

@@ -28,19 +28,19 @@ def trainable_parameters(model, params=None):
 
 def get_flat(params):
     """theta as one float64 vector (a copy)."""
-    return np.concatenate([np.asarray(p.data, dtype=np.float64).ravel() for p in params])
+    return np.concatenate([np.asarray(p.array, dtype=np.float64).ravel() for p in params])
 
 
 def unflatten(vec, params):
     """Split a flat vector into arrays shaped (and typed) like ``params``."""
     vec = np.asarray(vec)
-    n = sum(int(p.data.size) for p in params)
+    n = sum(int(p.array.size) for p in params)
     if vec.shape != (n,):
         raise ValueError(f"a parameter vector must have shape ({n},), got {vec.shape}")
     out, k = [], 0
     for p in params:
-        m = int(p.data.size)
-        out.append(vec[k:k + m].reshape(p.data.shape).astype(p.data.dtype))
+        m = int(p.array.size)
+        out.append(vec[k:k + m].reshape(p.array.shape).astype(p.array.dtype))
         k += m
     return out
 
@@ -48,24 +48,24 @@ def unflatten(vec, params):
 def set_flat(params, vec):
     """Write theta into the parameters' arrays in place (outside the graph)."""
     for p, a in zip(params, unflatten(vec, params)):
-        p.data[...] = a
+        p.array[...] = a
 
 
 @contextlib.contextmanager
 def restored(model):
     """Run the block, then put back the model's parameters, buffers and train/eval mode."""
-    saved = {k: np.array(v.data, copy=True) for k, v in model.state_dict(keep_vars=True).items()
-             if v is not None and hasattr(v, "data")}
+    saved = {k: np.array(v.array, copy=True) for k, v in model.state_dict(keep_vars=True).items()
+             if v is not None and hasattr(v, "array")}
     mode = model.training
     try:
         yield model
     finally:
         for k, v in model.state_dict(keep_vars=True).items():
             if k in saved:
-                if isinstance(v.data, np.ndarray) and v.data.ndim:
-                    v.data[...] = saved[k]
+                if isinstance(v.array, np.ndarray) and v.array.ndim:
+                    v.array[...] = saved[k]
                 else:  # 0-d buffers (counters) may hold NumPy scalars
-                    v.data = saved[k].astype(np.asarray(v.data).dtype)
+                    v.array = saved[k].astype(np.asarray(v.array).dtype)
         model.train(mode)
 
 
@@ -115,9 +115,9 @@ def evaluate_loss(model, data, loss_fn=None, accuracy=True):
             n = int(y.shape[0]) if len(y.shape) else 1
             total += float(loss_fn(out, y).item()) * n
             count += n
-            if accuracy and np.asarray(y.data).dtype.kind in "iu":
-                correct += int((np.asarray(out.data).argmax(-1) == np.asarray(y.data)).sum())
-    acc = correct / count if accuracy and count and np.asarray(y.data).dtype.kind in "iu" else None
+            if accuracy and np.asarray(y.array).dtype.kind in "iu":
+                correct += int((np.asarray(out.array).argmax(-1) == np.asarray(y.array)).sum())
+    acc = correct / count if accuracy and count and np.asarray(y.array).dtype.kind in "iu" else None
     return total / count, acc
 
 
@@ -132,8 +132,8 @@ def loss_and_gradient(model, data, loss_fn=None, params=None):
         nb = int(y.shape[0]) if len(y.shape) else 1
         loss = loss_fn(model(x), y)
         gs = grad(loss, ps, allow_unused=True)
-        g = g + nb * np.concatenate([np.zeros(p.data.size) if gi is None else
-                                     np.asarray(gi.data, dtype=np.float64).ravel() for gi, p in zip(gs, ps)])
+        g = g + nb * np.concatenate([np.zeros(p.array.size) if gi is None else
+                                     np.asarray(gi.array, dtype=np.float64).ravel() for gi, p in zip(gs, ps)])
         total += nb * float(loss.item())
         count += nb
     return total / count, g / count

@@ -54,9 +54,9 @@ def capture_activations(model, inputs, layers, batch_size=512, include_input=Fal
     handles = []
     for n in layers:
         def hook(module, args, out, n=n):
-            store[n].append(np.asarray(out.data, dtype=np.float64).reshape(out.shape[0], -1))
+            store[n].append(np.asarray(out.array, dtype=np.float64).reshape(out.shape[0], -1))
         handles.append(modules[n].register_forward_hook(hook))
-    x = np.asarray(inputs.data if isinstance(inputs, Tensor) else inputs)
+    x = np.asarray(inputs.array if isinstance(inputs, Tensor) else inputs)
     was = model.training
     model.eval()
     try:

@@ -101,7 +101,7 @@ def _check_versions(node):
 def _add(a, b):
     if _grad_state.enabled:
         return a + b
-    return a._make(a.data + b.data)
+    return a._make(a.array + b.array)
 
 
 def _store_leaf_grad(t, g, create_graph, borrowed=None):
@@ -119,16 +119,16 @@ def _store_leaf_grad(t, g, create_graph, borrowed=None):
                 g = r
     if t.grad is None:
         if create_graph or borrowed is None:
-            t.grad = g if create_graph else g._make(g.data.copy())
+            t.grad = g if create_graph else g._make(g.array.copy())
         else:
-            t.grad = g._make(g.data)
+            t.grad = g._make(g.array)
             borrowed.append(t)
     elif create_graph or t.grad.requires_grad:
         t.grad = t.grad + g
     elif borrowed is not None and any(b is t for b in borrowed):
-        t.grad = t.grad._make(t.grad.data + g.data)
+        t.grad = t.grad._make(t.grad.array + g.array)
     else:
-        t.grad.data += g.data
+        t.grad.array += g.array
 
 
 def _own_borrowed(borrowed):
@@ -145,7 +145,7 @@ def _own_borrowed(borrowed):
         g = t.grad
         if g is None:
             continue
-        arr = g.data
+        arr = g.array
         owner = arr if arr.base is None else arr.base
         # references to owner: the getrefcount argument, the local name, and either the
         # grad tensor's slot + `arr` (owner is the array) or the view's .base (arr is a view)
@@ -153,7 +153,7 @@ def _own_borrowed(borrowed):
         # (only NumPy arrays are borrowed: CuPy's flags have no `writeable`, and a device copy is cheap)
         if (type(arr) is not np.ndarray or id(owner) in seen or not arr.flags.writeable
                 or not arr.flags.c_contiguous or owner.base is not None or sys.getrefcount(owner) > expected):
-            g.data = arr.copy()
+            g.array = arr.copy()
         else:
             seen.add(id(owner))
         del arr, owner
@@ -198,7 +198,7 @@ def run(outputs, grad_outputs, retain_graph=False, create_graph=False, inputs=No
     for y, g in zip(outputs, grad_outputs):
         if not y.requires_grad:
             raise RuntimeError(
-                f"element of shape {tuple(y.data.shape)} does not require grad and has no grad_fn"
+                f"element of shape {tuple(y.array.shape)} does not require grad and has no grad_fn"
             )
         n = y._node
         if n is None:
@@ -217,7 +217,7 @@ def run(outputs, grad_outputs, retain_graph=False, create_graph=False, inputs=No
             if not isinstance(x, _Tensor):
                 raise TypeError(f"inputs[{i}] is a {type(x).__name__}, expected a Tensor")
             if not x.requires_grad:
-                raise RuntimeError(f"inputs[{i}] (shape {tuple(x.data.shape)}) does not require grad")
+                raise RuntimeError(f"inputs[{i}] (shape {tuple(x.array.shape)}) does not require grad")
             if x._node is None:
                 capture_leaf.setdefault(id(x), []).append(i)
             else:
@@ -276,10 +276,10 @@ def run(outputs, grad_outputs, retain_graph=False, create_graph=False, inputs=No
             for t, gi in zip(node_inputs, in_grads):
                 if gi is None or not t.requires_grad:
                     continue
-                if gi.data.shape != t.data.shape:
+                if gi.array.shape != t.array.shape:
                     raise RuntimeError(
-                        f"{node.name}: backward produced a gradient of shape {tuple(gi.data.shape)} "
-                        f"for an input of shape {tuple(t.data.shape)}"
+                        f"{node.name}: backward produced a gradient of shape {tuple(gi.array.shape)} "
+                        f"for an input of shape {tuple(t.array.shape)}"
                     )
                 n = t._node
                 if n is None:
@@ -313,7 +313,7 @@ def run(outputs, grad_outputs, retain_graph=False, create_graph=False, inputs=No
         for i, r in enumerate(results):
             if r is None and not allow_unused:
                 raise RuntimeError(
-                    f"inputs[{i}] (shape {tuple(inputs[i].data.shape)}) was not used to compute the "
+                    f"inputs[{i}] (shape {tuple(inputs[i].array.shape)}) was not used to compute the "
                     "outputs; pass allow_unused=True to get None for it"
                 )
     return results
@@ -321,20 +321,20 @@ def run(outputs, grad_outputs, retain_graph=False, create_graph=False, inputs=No
 
 def _seed(y, g):
     if g is None:
-        if y.data.size != 1:
+        if y.array.size != 1:
             raise RuntimeError(
                 f"grad can be implicitly created only for scalar outputs; got shape {tuple(y.shape)}: "
                 "pass gradient= (a tensor of that shape)"
             )
-        return _Tensor._make(_ones_like(y.data))
+        return _Tensor._make(_ones_like(y.array))
     if not isinstance(g, _Tensor):
         g = _Tensor(g, dtype=y.dtype)
-    if g.data.shape != y.data.shape:
+    if g.array.shape != y.array.shape:
         raise RuntimeError(
-            f"gradient has shape {tuple(g.data.shape)} but the output has shape {tuple(y.data.shape)}"
+            f"gradient has shape {tuple(g.array.shape)} but the output has shape {tuple(y.array.shape)}"
         )
-    if g.data.dtype != y.data.dtype:  # as PyTorch: the seed takes the output's dtype
-        g = g.astype(y.data.dtype)
+    if g.array.dtype != y.array.dtype:  # as PyTorch: the seed takes the output's dtype
+        g = g.astype(y.array.dtype)
     return g
 
 

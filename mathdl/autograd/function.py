@@ -53,15 +53,15 @@ class Function:
         n = len(inputs)
         if n == 2:
             a, b = inputs
-            ad, bd = a.data, b.data
+            ad, bd = a.array, b.array
             if ad.__class__ is not bd.__class__:  # one identity test; devices compared only then
                 _same_device(self, inputs)
             out_data = self.forward(ad, bd)
         elif n == 1:
             a = b = inputs[0]
-            out_data = self.forward(a.data)
+            out_data = self.forward(a.array)
         else:
-            arrays = [t.data for t in inputs]
+            arrays = [t.array for t in inputs]
             if arrays:
                 cls = arrays[0].__class__
                 for d in arrays:
@@ -78,7 +78,7 @@ class Function:
             if a is None and any(t.requires_grad for t in inputs):
                 return self._record(inputs, out_data)
         t = _new(_Tensor)
-        t.data = out_data
+        t.array = out_data
         t.grad = None
         t.requires_grad = False
         t._node = None
@@ -94,7 +94,7 @@ class Function:
         if self.save_output:
             self.out = out_data
         t = _new(_Tensor)
-        t.data = out_data
+        t.array = out_data
         t.grad = None
         t.requires_grad = True
         t._node = self
@@ -144,7 +144,7 @@ def _same_device(fn, inputs):
 
     devices = []
     for t in inputs:
-        d = device_of(t.data)
+        d = device_of(t.array)
         if d not in devices:
             devices.append(d)
     if len(devices) > 1:

@@ -50,7 +50,7 @@ def _grad_tensors(outputs, inputs, grad_outputs=None, retain_graph=None, create_
 
 
 def _zeros_like(x):
-    return Tensor._make(xp_of(x.data).zeros_like(x.data))
+    return Tensor._make(xp_of(x.array).zeros_like(x.array))
 
 
 def _vjp_or_zeros(outs, xs, cotangents, retain_graph=None, create_graph=False):
@@ -110,7 +110,7 @@ def _grad_fn(fn, argnums=0, has_aux=False):
                 if not (isinstance(out, tuple) and len(out) == 2):
                     raise TypeError("grad(fn, has_aux=True): fn must return a pair (value, aux)")
                 out, aux = out
-            if not isinstance(out, Tensor) or out.data.size != 1:
+            if not isinstance(out, Tensor) or out.array.size != 1:
                 shape = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
                 raise TypeError(f"grad(fn): fn must return a scalar (one-element) tensor, got {shape}")
             res = _vjp_or_zeros([out], [args[i] for i in nums], [None], create_graph=nested)
@@ -130,7 +130,7 @@ def _fresh_leaf(x, who, i):
         raise TypeError(f"{who}: input {i} must be a Tensor, got {type(x).__name__}")
     if not (x.dtype.kind == "f" or x.dtype.name == "bfloat16"):
         raise TypeError(f"{who}: input {i} has dtype {x.dtype}; only floating-point inputs can be differentiated")
-    return Tensor._make(x.data, True, None)
+    return Tensor._make(x.array, True, None)
 
 
 def _prep(inputs, who, create_graph=False):
@@ -157,7 +157,7 @@ def _cotangents(v, outs, who):
     """Cotangents for the outputs: ``v``, or None (meaning 1) for one-element outputs."""
     if v is None:
         for o in outs:
-            if o.data.size != 1:
+            if o.array.size != 1:
                 raise ValueError(f"{who}: v is required for a non-scalar output (shape {tuple(o.shape)})")
         return [None] * len(outs)
     return _vectors(v, outs, who, "output")
@@ -166,14 +166,14 @@ def _cotangents(v, outs, who):
 def _tangents(v, xs, who):
     """Tangents for the inputs: ``v``, or ones when every input has one element."""
     if v is None:
-        if any(x.data.size != 1 for x in xs):
+        if any(x.array.size != 1 for x in xs):
             raise ValueError(f"{who}: v is required unless every input has one element")
-        return [Tensor._make(x.data * 0 + 1) for x in xs]
+        return [Tensor._make(x.array * 0 + 1) for x in xs]
     return _vectors(v, xs, who, "input")
 
 
 def _scalar_output(out, who):
-    if not isinstance(out, Tensor) or out.data.size != 1:
+    if not isinstance(out, Tensor) or out.array.size != 1:
         raise ValueError(f"{who}: func must return a scalar tensor, got shape {tuple(getattr(out, 'shape', ()))}")
 
 
@@ -206,7 +206,7 @@ def jvp(func, inputs, v=None, create_graph=False):
         outs, out_single = _as_list(out)
         # dummy cotangents for the outputs that carry gradients (integer outputs get none)
         live = [k for k, o in enumerate(outs) if o.requires_grad]
-        us = [Tensor._make(outs[k].data * 0, True, None) for k in live]
+        us = [Tensor._make(outs[k].array * 0, True, None) for k in live]
         gs = _vjp_or_zeros([outs[k] for k in live], xs, us, create_graph=True)
         ju = dict(zip(live, _vjp_or_zeros(gs, us, vs, create_graph=create_graph)))  # d<g(u), v>/du = J v
     jv = [ju[k] if k in ju else _zeros_like(o) for k, o in enumerate(outs)]
@@ -241,10 +241,10 @@ def jacobian(func, inputs, create_graph=False):
         outs, out_single = _as_list(out)
         result = []
         for o in outs:
-            n = o.data.size
+            n = o.array.size
             rows = [[] for _ in xs]
             if o.requires_grad:
-                xp = xp_of(o.data)
+                xp = xp_of(o.array)
                 for i in range(n):  # row i: the vjp with the unit cotangent e_i
                     e = xp.zeros(n, dtype=o.dtype)
                     e[i] = 1
@@ -257,7 +257,7 @@ def jacobian(func, inputs, create_graph=False):
                 if rows[k]:
                     J = reshape(stack(rows[k]), tuple(o.shape) + tuple(x.shape))
                 else:  # output independent of the inputs (or empty)
-                    J = Tensor._make(xp_of(x.data).zeros(tuple(o.shape) + tuple(x.shape), dtype=x.dtype))
+                    J = Tensor._make(xp_of(x.array).zeros(tuple(o.shape) + tuple(x.shape), dtype=x.dtype))
                 per_in.append(J)
             result.append(per_in[0] if single else tuple(per_in))
     if not create_graph:

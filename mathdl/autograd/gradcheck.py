@@ -32,23 +32,23 @@ def _default_eps(dtype):
 
 def _numeric_jacobian(fn, xs, k, eps):
     x = xs[k]
-    if not isinstance(x.data, np.ndarray) or not x.data.flags.c_contiguous or not x.data.flags.writeable:
-        x.data = np.array(x.data)
+    if not isinstance(x.array, np.ndarray) or not x.array.flags.c_contiguous or not x.array.flags.writeable:
+        x.array = np.array(x.array)
     if eps is None:
-        eps = _default_eps(x.data.dtype)
+        eps = _default_eps(x.array.dtype)
     with no_grad():
         base = _outputs(fn, xs)
-        n_out = sum(o.data.size for o in base)
-        J = np.zeros((n_out, x.data.size))
-        flat = x.data.reshape(-1)
+        n_out = sum(o.array.size for o in base)
+        J = np.zeros((n_out, x.array.size))
+        flat = x.array.reshape(-1)
         for j in range(flat.size):
             orig = flat[j]
             flat[j] = orig + eps
             hi = float(flat[j])  # the step actually taken, after rounding to x's dtype
-            plus = np.concatenate([np.asarray(o.data, dtype=np.float64).ravel() for o in _outputs(fn, xs)])
+            plus = np.concatenate([np.asarray(o.array, dtype=np.float64).ravel() for o in _outputs(fn, xs)])
             flat[j] = orig - eps
             lo = float(flat[j])
-            minus = np.concatenate([np.asarray(o.data, dtype=np.float64).ravel() for o in _outputs(fn, xs)])
+            minus = np.concatenate([np.asarray(o.array, dtype=np.float64).ravel() for o in _outputs(fn, xs)])
             flat[j] = orig
             J[:, j] = (plus - minus) / (hi - lo)
     return J
@@ -57,22 +57,22 @@ def _numeric_jacobian(fn, xs, k, eps):
 def _analytic_jacobians(fn, xs, diff_idx):
     with enable_grad():
         outs = _outputs(fn, xs)
-        n_out = sum(o.data.size for o in outs)
-        Js = [np.zeros((n_out, xs[k].data.size)) for k in diff_idx]
+        n_out = sum(o.array.size for o in outs)
+        Js = [np.zeros((n_out, xs[k].array.size)) for k in diff_idx]
         row = 0
         for o in outs:
             if not o.requires_grad:
-                row += o.data.size
+                row += o.array.size
                 continue
-            for i in range(o.data.size):
-                seed = np.zeros(o.data.size, dtype=o.data.dtype)
+            for i in range(o.array.size):
+                seed = np.zeros(o.array.size, dtype=o.array.dtype)
                 seed[i] = 1
                 gs = _grad_tensors(o, [xs[k] for k in diff_idx], Tensor._make(seed.reshape(o.shape)),
                                    retain_graph=True, allow_unused=True)[0]
                 for J, g in zip(Js, gs):
                     if g is not None:
-                        J[row + i] = np.asarray(g.data, dtype=np.float64).ravel()
-            row += o.data.size
+                        J[row + i] = np.asarray(g.array, dtype=np.float64).ravel()
+            row += o.array.size
     return Js
 
 

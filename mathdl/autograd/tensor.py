@@ -1,6 +1,6 @@
 """The Tensor: one backend array plus the fields reverse-mode autodiff needs.
 
-A Tensor ``t`` holds ``t.data`` (a numpy or cupy array), ``t.requires_grad``, ``t.grad``
+A Tensor ``t`` holds ``t.array`` (a numpy or cupy array), ``t.requires_grad``, ``t.grad``
 (filled by ``backward``) and ``t._node``: the :class:`~mathdl.autograd.function.Function`
 that produced it (``None`` for leaves).  ``t._version`` counts in-place changes so that a
 tensor saved for backward and then modified is detected instead of giving a wrong gradient.
@@ -20,15 +20,15 @@ from . import function as _function
 
 
 class Tensor:
-    __slots__ = ("data", "grad", "requires_grad", "_node", "_version", "_hooks", "__weakref__")
+    __slots__ = ("array", "grad", "requires_grad", "_node", "_version", "_hooks", "__weakref__")
     __array_priority__ = 1000
     __array_ufunc__ = None  # make NumPy defer to our reflected operators
 
     def __init__(self, data, requires_grad: bool = False, dtype=None, device=None):
         if isinstance(data, Tensor):
-            data = data.data
+            data = data.array
         arr = _to_array(data, dtype, device)
-        self.data = arr
+        self.array = arr
         self.grad = None
         self.requires_grad = False
         self._node = None
@@ -40,7 +40,7 @@ class Tensor:
     @classmethod
     def _make(cls, data, requires_grad=False, node=None):
         t = object.__new__(cls)
-        t.data = data
+        t.array = data
         t.grad = None
         t.requires_grad = requires_grad
         t._node = node
@@ -50,32 +50,52 @@ class Tensor:
 
     # ------------------------------------------------------------------ attributes
     @property
+    def data(self):
+        """PyTorch's ``.data``: a tensor sharing this one's array, cut from the graph, with
+        ``requires_grad=False``.  Unlike :meth:`detach` it does not share the version counter, so
+        in-place changes made through it (``p.data.add_(g, alpha=-lr)``) are invisible to
+        autograd, exactly as in PyTorch.  The raw backend array is ``t.array``."""
+        return Tensor._make(self.array)
+
+    @data.setter
+    def data(self, value):
+        """``t.data = other`` swaps the array (shape and dtype may change, as in PyTorch)."""
+        if isinstance(value, Tensor):
+            value = value.array
+        elif not hasattr(value, "shape") or not hasattr(value, "dtype"):
+            raise TypeError(f"data: expected a Tensor, got {type(value).__name__}")
+        if backend.device_of(value) != backend.device_of(self.array):
+            raise RuntimeError(f"data: the new data is on {backend.device_of(value)} but the tensor is on "
+                               f"{backend.device_of(self.array)}; move it with .to() first")
+        self.array = value
+
+    @property
     def shape(self):
-        return self.data.shape
+        return self.array.shape
 
     @property
     def ndim(self):
-        return self.data.ndim
+        return self.array.ndim
 
     def dim(self):
-        return self.data.ndim
+        return self.array.ndim
 
     def size(self, dim=None):
         """The shape (PyTorch's ``size()``), or the length of one dimension."""
         if dim is None:
-            return self.data.shape
-        return self.data.shape[dim]
+            return self.array.shape
+        return self.array.shape[dim]
 
     def numel(self):
-        return self.data.size
+        return self.array.size
 
     @property
     def dtype(self):
-        return self.data.dtype
+        return self.array.dtype
 
     @property
     def device(self):
-        return backend.device_of(self.data)
+        return backend.device_of(self.array)
 
     @property
     def is_leaf(self):
@@ -96,20 +116,20 @@ class Tensor:
     # ------------------------------------------------------------------ conversion
     def numpy(self):
         """The data as a NumPy array (shared, not copied)."""
-        if backend.device_of(self.data) != "cpu":
+        if backend.device_of(self.array) != "cpu":
             raise TypeError("numpy(): tensor is on 'cuda'; call .cpu() first")
-        return self.data
+        return self.array
 
     def item(self):
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise ValueError(f"item(): only one-element tensors can be converted, got shape {self.shape}")
-        return self.data.reshape(()).item() if hasattr(self.data, "item") else float(self.data)
+        return self.array.reshape(()).item() if hasattr(self.array, "item") else float(self.array)
 
     def tolist(self):
-        return backend.to_device(self.data, "cpu").tolist()
+        return backend.to_device(self.array, "cpu").tolist()
 
     def __array__(self, dtype=None, copy=None):
-        arr = np.asarray(backend.to_device(self.data, "cpu"))  # 0-d op results may be NumPy scalars
+        arr = np.asarray(backend.to_device(self.array, "cpu"))  # 0-d op results may be NumPy scalars
         return arr.astype(dtype) if dtype is not None else arr
 
     def detach(self):
@@ -117,7 +137,7 @@ class Tensor:
         so an in-place change made through it is still detected by ops that saved ``self``."""
         t = object.__new__(_Detached)
         t._base = self._base if type(self) is _Detached else self
-        t.data = self.data
+        t.array = self.array
         t.grad = None
         t.requires_grad = False
         t._node = None
@@ -134,14 +154,14 @@ class Tensor:
 
     def contiguous(self, memory_format=None):
         """``self`` if its array is C-contiguous, else a C-contiguous copy (differentiable)."""
-        if getattr(self.data, "flags", None) is None or self.data.flags.c_contiguous:
+        if getattr(self.array, "flags", None) is None or self.array.flags.c_contiguous:
             return self
         return ops.clone(self)
 
     def requires_grad_(self, requires_grad: bool = True):
-        if requires_grad and not backend.is_floating(self.data.dtype):
+        if requires_grad and not backend.is_floating(self.array.dtype):
             raise TypeError(
-                f"only floating-point tensors can require gradients, got dtype {self.data.dtype}"
+                f"only floating-point tensors can require gradients, got dtype {self.array.dtype}"
             )
         if not requires_grad and self._node is not None:
             raise RuntimeError("requires_grad_(False) is only allowed on leaf tensors; use detach()")
@@ -221,7 +241,7 @@ class Tensor:
         return _HookHandle(hooks, hook)
 
     def _mark_modified(self):
-        """Record an in-place write into ``self.data``: bump the version counter, and if an op
+        """Record an in-place write into ``self.array``: bump the version counter, and if an op
         saved this array as its output for backward, make that backward refuse to run."""
         self._version += 1
         node = self._node
@@ -347,20 +367,20 @@ class Tensor:
         return ops.getitem(self, index)
 
     def __len__(self):
-        if self.data.ndim == 0:
+        if self.array.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self.array.shape[0]
 
     def __iter__(self):
-        if self.data.ndim == 0:
+        if self.array.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
-        for i in range(self.data.shape[0]):
+        for i in range(self.array.shape[0]):
             yield self[i]
 
     def __bool__(self):
-        if self.data.size != 1:
-            raise RuntimeError(f"the truth value of a tensor with {self.data.size} elements is ambiguous")
-        return bool(self.data)
+        if self.array.size != 1:
+            raise RuntimeError(f"the truth value of a tensor with {self.array.size} elements is ambiguous")
+        return bool(self.array)
 
     def __float__(self):
         return float(self.item())
@@ -369,26 +389,26 @@ class Tensor:
         return int(self.item())
 
     def __index__(self):
-        if self.data.dtype.kind not in "iub" or self.data.size != 1:
+        if self.array.dtype.kind not in "iub" or self.array.size != 1:
             raise TypeError("only integer tensors of a single element can be used as an index")
         return int(self.item())
 
     def __format__(self, spec):
         """A 0-d tensor formats as its number (``f"{loss:.3f}"``), as in PyTorch."""
-        if self.data.ndim == 0:
+        if self.array.ndim == 0:
             return format(self.item(), spec)
         return object.__format__(self, spec)
 
     def __repr__(self):
-        arr = np.asarray(backend.to_device(self.data, "cpu"))
+        arr = np.asarray(backend.to_device(self.array, "cpu"))
         if arr.dtype == backend.bfloat16:  # NumPy prints bfloat16 without a decimal point
             arr = arr.astype(np.float32)
         body = np.array2string(arr, separator=", ", precision=4, threshold=200, prefix="tensor(")
         extras = []
-        if self.data.dtype != backend.get_default_dtype() and self.data.dtype.kind != "i":
-            extras.append(f"dtype={self.data.dtype}")
-        elif self.data.dtype.kind == "i" and self.data.dtype != backend.int64:
-            extras.append(f"dtype={self.data.dtype}")
+        if self.array.dtype != backend.get_default_dtype() and self.array.dtype.kind != "i":
+            extras.append(f"dtype={self.array.dtype}")
+        elif self.array.dtype.kind == "i" and self.array.dtype != backend.int64:
+            extras.append(f"dtype={self.array.dtype}")
         if self.device != "cpu":
             extras.append(f"device='{self.device}'")
         if self._node is not None:

@@ -295,9 +295,9 @@ def bayesify(model, prior=None, prior_sigma=1.0, posterior_rho_init=-5.0, local_
             else:
                 continue
             with no_grad():
-                new.weight_mu.data[...] = child.weight.data
+                new.weight_mu.array[...] = child.weight.array
                 if child.bias is not None:
-                    new.bias_mu.data[...] = child.bias.data
+                    new.bias_mu.array[...] = child.bias.array
             setattr(parent, name, new)
             count += 1
     if count == 0:

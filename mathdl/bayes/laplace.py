@@ -69,7 +69,7 @@ class _Layer:
         self.name, self.module = name, module
         self.kind = "linear" if type(module) is nn.Linear else "conv2d"
         self.bias = module.bias is not None
-        w = module.weight.data
+        w = module.weight.array
         self.out = int(w.shape[0])
         self.inp = int(np.prod(w.shape[1:])) + int(self.bias)
 
@@ -88,9 +88,9 @@ class _Layer:
     def set(self, wa):
         m = self.module
         nb = self.inp - int(self.bias)
-        m.weight.data[...] = wa[:, :nb].reshape(m.weight.shape).astype(m.weight.data.dtype)
+        m.weight.array[...] = wa[:, :nb].reshape(m.weight.shape).astype(m.weight.array.dtype)
         if self.bias:
-            m.bias.data[...] = wa[:, nb].astype(m.bias.data.dtype)
+            m.bias.array[...] = wa[:, nb].astype(m.bias.array.dtype)
 
     def patches(self, x):
         """(N, T, in[+1]) layer inputs a (im2col patches for a convolution)."""
@@ -213,7 +213,7 @@ class Laplace:
                 outs = [rec[L.name][1] for L in self.layers]
                 per = [np.empty((N, C) + L.out_grads(o.numpy()).shape[1:]) for L, o in zip(self.layers, outs)]
                 for c in range(C):
-                    cot = np.zeros(fa.shape, dtype=f.data.dtype)
+                    cot = np.zeros(fa.shape, dtype=f.array.dtype)
                     cot[:, c] = 1
                     gs = grad([f], outs, [Tensor._make(cot)], retain_graph=c < C - 1, allow_unused=True)
                     for k, (L, gk) in enumerate(zip(self.layers, gs)):
@@ -225,7 +225,7 @@ class Laplace:
                 h.remove()
 
     def _dtype(self):
-        return self.layers[0].module.weight.data.dtype
+        return self.layers[0].module.weight.array.dtype
 
     def _rotate(self, f, g):
         """g~ = the output gradients times a square root of Λ: (N, C, T, O)."""

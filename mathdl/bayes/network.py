@@ -108,7 +108,7 @@ class DiscreteBayesianNetwork(nn.Module):
                              f"(parents {self.parents[v]}) needs {want}")
         if (t < 0).any() or np.abs(t.sum(-1) - 1).max() > 1e-6:
             raise ValueError(f"DiscreteBayesianNetwork: table for {v!r} must be non-negative with rows summing to 1")
-        getattr(self, f"cpt_{v}").data[...] = np.log(np.clip(t, 1e-300, None))
+        getattr(self, f"cpt_{v}").array[...] = np.log(np.clip(t, 1e-300, None))
 
     def cpt(self, v):
         """p(v | parents) as a (d_parent1, ..., d_v) tensor (softmax of the logits)."""

@@ -41,11 +41,11 @@ def bn_update(model, loader):
     saved = [(m, m.momentum) for m in bns]
     flags = [(m, m.training) for m in model.modules()]
     for m in bns:
-        m.running_mean.data[...] = 0
-        m.running_var.data[...] = 1
+        m.running_mean.array[...] = 0
+        m.running_var.array[...] = 1
         m.momentum = None
         if hasattr(m, "num_batches_tracked"):
-            m.num_batches_tracked.data[...] = 0
+            m.num_batches_tracked.array[...] = 0
     model.train()
     try:
         with no_grad():
@@ -70,7 +70,7 @@ class SWAG:
         self.model = model
         self.max_num_models = max_num_models
         self.var_clamp = float(var_clamp)
-        n = sum(p.data.size for p in _params(model))
+        n = sum(p.array.size for p in _params(model))
         self.mean = np.zeros(n)
         self.sq_mean = np.zeros(n)
         self.deviations = collections.deque(maxlen=max_num_models)
@@ -78,8 +78,8 @@ class SWAG:
 
     def _flat(self, model):
         ps = _params(model)
-        if sum(p.data.size for p in ps) != self.mean.size:
-            raise ValueError(f"SWAG.collect_model: the model has {sum(p.data.size for p in ps)} parameters, "
+        if sum(p.array.size for p in ps) != self.mean.size:
+            raise ValueError(f"SWAG.collect_model: the model has {sum(p.array.size for p in ps)} parameters, "
                              f"expected {self.mean.size}")
         return np.concatenate([np.asarray(p.numpy(), np.float64).ravel() for p in ps])
 
@@ -128,8 +128,8 @@ class SWAG:
         model = self.model if model is None else model
         i = 0
         for p in _params(model):
-            n = p.data.size
-            p.data[...] = theta[i:i + n].reshape(p.shape).astype(p.data.dtype)
+            n = p.array.size
+            p.array[...] = theta[i:i + n].reshape(p.shape).astype(p.array.dtype)
             i += n
 
     def sample(self, scale=1.0, rng=None, diag_only=False, loader=None):

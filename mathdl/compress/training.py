@@ -59,6 +59,6 @@ def fit(model, x, y, epochs=5, lr=1e-3, batch_size=64, seed=0, loss_fn=None, wei
 def arrays(dataset):
     """(inputs, targets) of a mathdl Dataset as stacked NumPy arrays (float32 inputs)."""
     xs, ys = zip(*[dataset[i] for i in range(len(dataset))])
-    x = np.stack([np.asarray(getattr(v, "data", v)) for v in xs])
-    y = np.asarray([np.asarray(getattr(v, "data", v)) for v in ys])
+    x = np.stack([np.asarray(getattr(v, "array", v)) for v in xs])
+    y = np.asarray([np.asarray(getattr(v, "array", v)) for v in ys])
     return (x.astype(np.float32) if x.dtype.kind == "f" else x), y

@@ -74,7 +74,7 @@ def unflatten(vec, like):
     """Split a flat vector into arrays shaped like the tensors ``like``."""
     out, i = [], 0
     for p in like:
-        n = p.data.size
+        n = p.array.size
         out.append(vec[i:i + n].reshape(p.shape))
         i += n
     return out
@@ -137,11 +137,11 @@ class CurvatureOperator:
     def __init__(self, model, loss_fn, data, params=None, reduction=None, allow_nondeterministic=False):
         self.model = model
         self.loss_fn = loss_fn
-        self.data = data
+        self.array = data
         self.params = resolve_params(model, params)
         self.reduction = _reduction_of(loss_fn, reduction)
         self.allow_nondeterministic = bool(allow_nondeterministic)
-        self.num_params = int(sum(p.data.size for p in self.params))
+        self.num_params = int(sum(p.array.size for p in self.params))
         self.shape = (self.num_params, self.num_params)
         self.dtype = np.dtype(self.params[0].dtype)
         self._checked = self.allow_nondeterministic
@@ -152,7 +152,7 @@ class CurvatureOperator:
         raise NotImplementedError
 
     def _xp(self):
-        return backend.xp_of(self.params[0].data)
+        return backend.xp_of(self.params[0].array)
 
     def _check_vector(self, v):
         xp = self._xp()
@@ -171,7 +171,7 @@ class CurvatureOperator:
         vs = [Tensor._make(a) for a in unflatten(v, self.params)]
         total = None
         n_seen = 0
-        for bi, (x, y, bsz) in enumerate(_batches(self.data)):
+        for bi, (x, y, bsz) in enumerate(_batches(self.array)):
             parts = self._batch_product(x, y, vs)
             if not self._checked and bi == 0:
                 self._check_determinism(x, y, vs, parts)

@@ -76,11 +76,11 @@ class FisherOperator(CurvatureOperator):
             f = self.model(x)
             jv = output_jvp(f, self.params, vs)
             if self.mode == "exact":
-                cot = lc.exact_fisher_vp(f.data, jv)
+                cot = lc.exact_fisher_vp(f.array, jv)
             else:
                 rng = self._rng if self._rng is not None else np.random.default_rng(self.seed)
-                scores = lc.sample_scores(f.data, rng, self.mc_samples)
-                cot = _per_example_outer(f.data, scores, jv, lc.weight(f.data))
+                scores = lc.sample_scores(f.array, rng, self.mc_samples)
+                cot = _per_example_outer(f.array, scores, jv, lc.weight(f.array))
             return output_vjp(f, self.params, cot)
 
     def _check_determinism(self, x, y, vs, first):
@@ -106,6 +106,6 @@ class EmpiricalFisherOperator(CurvatureOperator):
         with enable_grad():
             f = self.model(x)
             jv = output_jvp(f, self.params, vs)
-            s = lc.score(f.data, y.data)
-            cot = _per_example_outer(f.data, s[None], jv, lc.weight(f.data))
+            s = lc.score(f.array, y.array)
+            cot = _per_example_outer(f.array, s[None], jv, lc.weight(f.array))
             return output_vjp(f, self.params, cot)

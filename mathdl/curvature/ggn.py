@@ -26,20 +26,20 @@ __all__ = ["GGNOperator", "output_jvp"]
 def output_jvp(f, params, vs):
     """J v for an output tensor ``f`` recorded against ``params``: the dummy-cotangent trick,
     u -> J^T u is linear in u, so d<J^T u, v>/du = J v.  Keeps f's graph for a later vjp."""
-    xp_zero = f.data * 0
+    xp_zero = f.array * 0
     u = Tensor._make(xp_zero, True, None)
     gs = grad([f], params, [u], create_graph=True, allow_unused=True)
     pairs = [(g, v) for g, v in zip(gs, vs) if g is not None and g.requires_grad]
     if not pairs:
         return xp_zero
     jv = grad([g for g, _ in pairs], [u], [v for _, v in pairs], retain_graph=True, allow_unused=True)[0]
-    return xp_zero if jv is None else jv.data
+    return xp_zero if jv is None else jv.array
 
 
 def output_vjp(f, params, cot):
     """J^T c for an output tensor ``f`` and an output-space array ``c`` (a list of arrays)."""
     gs = grad([f], params, [Tensor._make(cot)], retain_graph=True, allow_unused=True)
-    return [(g.data if g is not None else p.data * 0) for g, p in zip(gs, params)]
+    return [(g.array if g is not None else p.array * 0) for g, p in zip(gs, params)]
 
 
 class GGNOperator(CurvatureOperator):
@@ -55,10 +55,10 @@ class GGNOperator(CurvatureOperator):
 
     def _output_hvp(self, f, y, u):
         if self.loss_curvature is not None:
-            return self.loss_curvature.hessian_vp(f.data, y.data, u)
+            return self.loss_curvature.hessian_vp(f.array, y.array, u)
         # any other loss: H_l u by reverse-over-reverse in the (small) output space
         _, hu = hvp(lambda z: self._loss(z, y), f.detach(), Tensor._make(u))
-        return hu.data
+        return hu.array
 
     def _batch_product(self, x, y, vs):
         with enable_grad():

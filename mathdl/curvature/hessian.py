@@ -19,7 +19,7 @@ __all__ = ["HessianOperator"]
 
 
 def _zeros(p):
-    return Tensor._make(p.data * 0)
+    return Tensor._make(p.array * 0)
 
 
 class HessianOperator(CurvatureOperator):
@@ -38,20 +38,20 @@ class HessianOperator(CurvatureOperator):
         with enable_grad():
             loss = self._loss(self.model(x), y)
             gs = grad(loss, self.params, allow_unused=True)
-        return float(loss.item()), [g.data if g is not None else p.data * 0 for g, p in zip(gs, self.params)]
+        return float(loss.item()), [g.array if g is not None else p.array * 0 for g, p in zip(gs, self.params)]
 
     def _batch_product(self, x, y, vs):
         ps = self.params
         with enable_grad():
             loss = self._loss(self.model(x), y)
-            if loss.data.size != 1:
+            if loss.array.size != 1:
                 raise ValueError(f"HessianOperator: the loss must be a scalar, got shape {tuple(loss.shape)}")
             gs = grad(loss, ps, create_graph=True, allow_unused=True)
             terms = [(g * v).sum() for g, v in zip(gs, vs) if g is not None and g.requires_grad]
             if not terms:  # the gradient does not depend on the parameters: H = 0
-                return [p.data * 0 for p in ps]
+                return [p.array * 0 for p in ps]
             dot = terms[0]
             for t in terms[1:]:
                 dot = dot + t
             hv = grad(dot, ps, allow_unused=True)
-        return [(h if h is not None else _zeros(p)).data for h, p in zip(hv, ps)]
+        return [(h if h is not None else _zeros(p)).array for h, p in zip(hv, ps)]

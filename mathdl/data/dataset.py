@@ -92,7 +92,7 @@ def _as_array(x):
     from ..autograd.tensor import Tensor
 
     if isinstance(x, Tensor):
-        return backend.to_device(x.data, "cpu")
+        return backend.to_device(x.array, "cpu")
     return np.asarray(x)
 
 

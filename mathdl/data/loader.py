@@ -90,7 +90,7 @@ def default_collate(batch):
     if isinstance(first, (str, bytes)):
         return list(batch)
     if isinstance(first, Tensor):
-        return Tensor._make(np.stack([b.data for b in batch]))
+        return Tensor._make(np.stack([b.array for b in batch]))
     if isinstance(first, np.ndarray):
         return _to_tensor(np.stack(batch))
     if isinstance(first, bool | numbers.Integral):

@@ -123,7 +123,7 @@ class WeightedRandomSampler(Sampler):
         if not isinstance(replacement, bool):
             raise TypeError(f"WeightedRandomSampler: replacement must be a bool, got {replacement!r}")
         self.num_samples = _positive_int("WeightedRandomSampler", "num_samples", num_samples)
-        w = np.asarray(weights.data if hasattr(weights, "data") and not isinstance(weights, np.ndarray) else weights,
+        w = np.asarray(weights.array if hasattr(weights, "array") and not isinstance(weights, np.ndarray) else weights,
                        dtype=np.float64)
         if w.ndim != 1:
             raise ValueError(f"WeightedRandomSampler: weights must be 1-D, got shape {w.shape}")

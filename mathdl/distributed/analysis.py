@@ -64,7 +64,7 @@ def split_work(items):
 
 def _as_array(value, i):
     if isinstance(value, Tensor):
-        value = value.data
+        value = value.array
     try:
         return np.asarray(backend.to_device(value, "cpu"), dtype=np.float64)
     except (TypeError, ValueError):
@@ -140,7 +140,7 @@ def allreduce_matvec(matvec, op="sum", weight=None):
         if _g.get_world_size() == 1 and scale is None:
             return out
         parts = list(out) if isinstance(out, (list, tuple)) else [out]
-        arrays = [p.data if isinstance(p, Tensor) else p for p in parts]
+        arrays = [p.array if isinstance(p, Tensor) else p for p in parts]
         host = [np.asarray(backend.to_device(a, "cpu")) for a in arrays]
         dtype = np.result_type(*host) if host else np.float64
         flat = np.concatenate([h.astype(dtype, copy=False).reshape(-1) for h in host])
@@ -173,7 +173,7 @@ class ShardedOperator:
             if not hasattr(op, attr):
                 raise TypeError(f"ShardedOperator: expected a mathdl.curvature operator, got {type(op).__name__}")
         self.op, self.exact = op, bool(exact)
-        self.batches = list(_batches(op.data))  # the same list on every rank (a deterministic loader)
+        self.batches = list(_batches(op.array))  # the same list on every rank (a deterministic loader)
         if not self.batches:
             raise ValueError(f"ShardedOperator: the data of {type(op).__name__} has no batches")
         self.mine = shard_range(len(self.batches))

@@ -120,7 +120,7 @@ def _wait(req, what, timeout=None):
 
 def _array(x, name):
     if isinstance(x, Tensor):
-        return x.data
+        return x.array
     if isinstance(x, np.ndarray) or backend.device_of(x) != "cpu":
         return x
     raise TypeError(f"{name} must be a Tensor or an array, got {type(x).__name__}")
@@ -135,10 +135,10 @@ def _host(arr):
 
 def _write_back(x, arr, host):
     if isinstance(x, Tensor):
-        if x.data.shape == () or not getattr(x.data, "flags", None) or not x.data.flags.writeable:
-            x.data = backend.to_device(host.reshape(arr.shape).copy(), backend.device_of(arr))
+        if x.array.shape == () or not getattr(x.array, "flags", None) or not x.array.flags.writeable:
+            x.array = backend.to_device(host.reshape(arr.shape).copy(), backend.device_of(arr))
         else:
-            x.data[...] = backend.to_device(host.reshape(arr.shape), backend.device_of(arr))
+            x.array[...] = backend.to_device(host.reshape(arr.shape), backend.device_of(arr))
         x._mark_modified()
     else:
         arr[...] = backend.to_device(host.reshape(arr.shape), backend.device_of(arr))

@@ -70,7 +70,7 @@ def _model_signature(module):
         for name, t in items:
             parts.append(f"{kind}:{name}:{tuple(t.shape)}:{t.dtype}")
             count += 1
-            values += int(t.data.size)
+            values += int(t.array.size)
     return zlib.crc32(";".join(parts).encode()), count, values
 
 
@@ -126,7 +126,7 @@ class DistributedDataParallel(Module):
         buckets, current, size, dtype = [], [], 0, None
         for pos in reversed(range(len(self._params))):
             p = self._params[pos]
-            n, dt = int(p.data.size), np.dtype(p.data.dtype)
+            n, dt = int(p.array.size), np.dtype(p.array.dtype)
             limit = first_cap if not buckets else cap
             if current and (dt != dtype or (size + n) * dt.itemsize > limit):
                 buckets.append(_Bucket(len(buckets), dtype, current, size))
@@ -156,7 +156,7 @@ class DistributedDataParallel(Module):
     def _broadcast_parameters(self):
         for b in self._buckets:
             for pos, off, n in b.entries:
-                b.buffer[off:off + n] = backend.to_device(self._params[pos].data, "cpu").reshape(-1)
+                b.buffer[off:off + n] = backend.to_device(self._params[pos].array, "cpu").reshape(-1)
             C.broadcast(b.buffer, src=0)
             for pos, off, n in b.entries:
                 p = self._params[pos]
@@ -166,14 +166,14 @@ class DistributedDataParallel(Module):
         buffers = [b for _, b in self.module.named_buffers() if b is not None]
         groups = {}
         for b in buffers:
-            groups.setdefault(np.dtype(b.data.dtype), []).append(b)
+            groups.setdefault(np.dtype(b.array.dtype), []).append(b)
         for dtype, items in groups.items():
-            flat = np.concatenate([np.asarray(backend.to_device(b.data, "cpu"), dtype=dtype).reshape(-1)
+            flat = np.concatenate([np.asarray(backend.to_device(b.array, "cpu"), dtype=dtype).reshape(-1)
                                    for b in items])
             C.broadcast(flat, src=0)
             off = 0
             for b in items:
-                n = int(b.data.size)
+                n = int(b.array.size)
                 _assign(b, flat[off:off + n])
                 off += n
 
@@ -229,10 +229,10 @@ class DistributedDataParallel(Module):
             self._reset_pass()
         p = self._params[pos]
         bucket, off, n = self._where[pos]
-        view = bucket.buffer[off:off + n].reshape(p.data.shape)
-        g = backend.to_device(grad.data, "cpu")
+        view = bucket.buffer[off:off + n].reshape(p.array.shape)
+        g = backend.to_device(grad.array, "cpu")
         if p.grad is not None:
-            np.add(backend.to_device(p.grad.data, "cpu"), g, out=view)
+            np.add(backend.to_device(p.grad.array, "cpu"), g, out=view)
         else:
             np.copyto(view, g)
         self._got[pos] = True
@@ -270,8 +270,8 @@ class DistributedDataParallel(Module):
         for b in self._buckets:
             for pos, off, n in b.entries:
                 p = self._params[pos]
-                g = Tensor._make(backend.to_device(b.buffer[off:off + n].reshape(p.data.shape).copy(),
-                                                   backend.device_of(p.data)))
+                g = Tensor._make(backend.to_device(b.buffer[off:off + n].reshape(p.array.shape).copy(),
+                                                   backend.device_of(p.array)))
                 if pos == last_pos:
                     result = g
                     p.grad = None  # the engine stores ``result`` into it after this hook
@@ -298,10 +298,10 @@ class DistributedDataParallel(Module):
 
 def _assign(t, flat):
     """Write ``flat`` (a host array) into tensor ``t``'s data in place when possible."""
-    arr = t.data
+    arr = t.array
     value = flat.reshape(arr.shape)
     if isinstance(arr, np.ndarray) and arr.flags.writeable and arr.shape != ():
         arr[...] = value
     else:
-        t.data = backend.to_device(value.astype(arr.dtype, copy=True), backend.device_of(arr))
+        t.array = backend.to_device(value.astype(arr.dtype, copy=True), backend.device_of(arr))
     t._version += 1

@@ -55,8 +55,8 @@ class Bernoulli(Distribution):
     @property
     def mode(self):
         p = self.probs.detach()
-        m = (p.data >= 0.5).astype(p.dtype)
-        m[p.data == 0.5] = math.nan
+        m = (p.array >= 0.5).astype(p.dtype)
+        m[p.array == 0.5] = math.nan
         return Tensor._make(m)
 
     @property
@@ -67,7 +67,7 @@ class Bernoulli(Distribution):
         p = self.probs.detach()
         shape = self._extended_shape(sample_shape)
         u = generator(p).random(shape, dtype=p.dtype)
-        return Tensor._make((u < p.data).astype(p.dtype))
+        return Tensor._make((u < p.array).astype(p.dtype))
 
     def log_prob(self, value):
         if self._validate_args:

@@ -58,8 +58,8 @@ class Binomial(Distribution):
 
     @property
     def mode(self):
-        n = self.total_count.data
-        return Tensor._make(np.minimum(np.floor((n + 1) * self.probs.data), n))
+        n = self.total_count.array
+        return Tensor._make(np.minimum(np.floor((n + 1) * self.probs.array), n))
 
     @property
     def variance(self):
@@ -67,8 +67,8 @@ class Binomial(Distribution):
 
     def sample(self, sample_shape=()):
         shape = self._extended_shape(sample_shape)
-        p = self.probs.detach().data
-        n = self.total_count.data
+        p = self.probs.detach().array
+        n = self.total_count.array
         draw = generator(p).binomial(np.broadcast_to(n.astype(np.int64), shape), np.broadcast_to(p, shape))
         return Tensor._make(draw.astype(p.dtype))
 
@@ -83,7 +83,7 @@ class Binomial(Distribution):
         return value * l - log_factorial_k - log_factorial_nmk - normalize_term
 
     def entropy(self):
-        n = self.total_count.data
+        n = self.total_count.array
         if n.size and not (n == n.flat[0]).all():
             raise NotImplementedError("Binomial.entropy: inhomogeneous total_count is not supported")
         support = self.enumerate_support(False)
@@ -91,7 +91,7 @@ class Binomial(Distribution):
         return -(ops.exp(lp) * lp).sum(0)
 
     def enumerate_support(self, expand=True):
-        n = int(self.total_count.data.max()) if self.total_count.data.size else 0
+        n = int(self.total_count.array.max()) if self.total_count.array.size else 0
         values = np.arange(n + 1, dtype=self.total_count.dtype).reshape((-1,) + (1,) * len(self._batch_shape))
         values = Tensor._make(values)
         return ops.broadcast_to(values, (n + 1,) + self._batch_shape) if expand else values

@@ -36,7 +36,7 @@ class Categorical(Distribution):
             probs = as_float_tensor(probs)
             if probs.ndim < 1:
                 raise ValueError("Categorical: `probs` parameter must be at least one-dimensional")
-            if validate_args is not False and Distribution._validate_args and not np.all(probs.data >= 0):
+            if validate_args is not False and Distribution._validate_args and not np.all(probs.array >= 0):
                 raise ValueError(f"Expected parameter probs (Tensor of shape {tuple(probs.shape)}) of distribution "
                                  f"{type(self).__name__} to satisfy the constraint Simplex(), but found invalid values")
             self.probs = probs / probs.sum(-1, keepdim=True)
@@ -72,18 +72,18 @@ class Categorical(Distribution):
 
     @property
     def mean(self):
-        return Tensor._make(xp_of(self._param.data).full(self._batch_shape, math.nan, dtype=self._param.dtype))
+        return Tensor._make(xp_of(self._param.array).full(self._batch_shape, math.nan, dtype=self._param.dtype))
 
     @property
     def mode(self):
-        return Tensor._make(self.probs.data.argmax(-1))
+        return Tensor._make(self.probs.array.argmax(-1))
 
     @property
     def variance(self):
         return self.mean
 
     def sample(self, sample_shape=()):
-        p = self.probs.detach().data
+        p = self.probs.detach().array
         xp = xp_of(p)
         shape = tuple(sample_shape) if not isinstance(sample_shape, int) else (sample_shape,)
         cdf = p.cumsum(-1)
@@ -95,7 +95,7 @@ class Categorical(Distribution):
     def log_prob(self, value):
         if self._validate_args:
             self._validate_sample(value)
-        v = value.data.astype(np.int64)[..., None]
+        v = value.array.astype(np.int64)[..., None]
         shape = np.broadcast_shapes(v.shape[:-1], self.logits.shape[:-1])
         v = xp_of(v).broadcast_to(v, shape + (1,))
         logits = ops.broadcast_to(self.logits, shape + (self._num_events,))
@@ -107,9 +107,11 @@ class Categorical(Distribution):
         return -(logits * self.probs).sum(-1)
 
     def enumerate_support(self, expand=True):
-        xp = xp_of(self._param.data)
+        xp = xp_of(self._param.array)
         values = Tensor._make(xp.arange(self._num_events).reshape((-1,) + (1,) * len(self._batch_shape)))
-        return Tensor._make(xp.broadcast_to(values.data, (self._num_events,) + self._batch_shape)) if expand else values
+        if not expand:
+            return values
+        return Tensor._make(xp.broadcast_to(values.array, (self._num_events,) + self._batch_shape))
 
 
 class OneHotCategorical(Distribution):
@@ -148,7 +150,7 @@ class OneHotCategorical(Distribution):
 
     @property
     def mode(self):
-        p = self.probs.data
+        p = self.probs.array
         return Tensor._make(xp_of(p).eye(p.shape[-1], dtype=p.dtype)[p.argmax(-1)])
 
     @property
@@ -156,20 +158,20 @@ class OneHotCategorical(Distribution):
         return self.probs * (1 - self.probs)
 
     def sample(self, sample_shape=()):
-        idx = self._categorical.sample(sample_shape).data
+        idx = self._categorical.sample(sample_shape).array
         return Tensor._make(xp_of(idx).eye(self.event_shape[0], dtype=self.probs.dtype)[idx])
 
     def log_prob(self, value):
         if self._validate_args:
             self._validate_sample(value)
-        return self._categorical.log_prob(Tensor._make(value.data.argmax(-1)))
+        return self._categorical.log_prob(Tensor._make(value.array.argmax(-1)))
 
     def entropy(self):
         return self._categorical.entropy()
 
     def enumerate_support(self, expand=True):
         n = self.event_shape[0]
-        xp = xp_of(self._param.data)
+        xp = xp_of(self._param.array)
         values = xp.eye(n, dtype=self._param.dtype).reshape((n,) + (1,) * len(self.batch_shape) + (n,))
         if expand:
             values = xp.broadcast_to(values, (n,) + self.batch_shape + (n,))

@@ -29,7 +29,7 @@ __all__ = [
 def _arr(value):
     """The array of a Tensor; Python numbers stay numbers (they mix with device arrays, host arrays do not)."""
     if isinstance(value, Tensor):
-        return value.data
+        return value.array
     if isinstance(value, (int, float, bool, np.generic)):
         return value
     return np.asarray(value)

@@ -45,10 +45,10 @@ class Dirichlet(Distribution):
         c = self.concentration
         cm1 = ops.clamp(c - 1, min=0.0)
         mode = cm1 / cm1.sum(-1, keepdim=True)
-        mask = (c.data < 1).all(-1)
+        mask = (c.array < 1).all(-1)
         if mask.any():
             xp = np
-            onehot = xp.eye(c.shape[-1], dtype=c.dtype)[xp.argmax(c.data, -1)]
+            onehot = xp.eye(c.shape[-1], dtype=c.dtype)[xp.argmax(c.array, -1)]
             mode = ops.where(Tensor._make(mask[..., None]), Tensor._make(onehot), mode)
         return mode
 

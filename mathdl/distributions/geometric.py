@@ -35,7 +35,7 @@ class Geometric(Distribution):
             self.logits = as_float_tensor(logits)
             shape = self.logits.shape
         super().__init__(shape, validate_args=validate_args)
-        if self._validate_args and probs is not None and not np.all(self.probs.data > 0):
+        if self._validate_args and probs is not None and not np.all(self.probs.array > 0):
             raise ValueError(f"Expected parameter probs (Tensor of shape {tuple(self.probs.shape)}) of distribution "
                              "Geometric to satisfy the constraint HalfOpenInterval(lower_bound=0.0, upper_bound=1.0) "
                              "with probs > 0, but found invalid values")
@@ -63,16 +63,16 @@ class Geometric(Distribution):
     def sample(self, sample_shape=()):
         p = self.probs.detach()
         u = uniform01(self._extended_shape(sample_shape), p)
-        xp = xp_of(p.data)
-        return Tensor._make(xp.floor(xp.log(u.data) / xp.log1p(-p.data)))
+        xp = xp_of(p.array)
+        return Tensor._make(xp.floor(xp.log(u.array) / xp.log1p(-p.array)))
 
     def log_prob(self, value):
         if self._validate_args:
             self._validate_sample(value)
         shape = np.broadcast_shapes(value.shape, self.probs.shape)
         probs = ops.broadcast_to(self.probs, shape)
-        xp = xp_of(self.probs.data)
-        fix = Tensor._make(xp.broadcast_to(self.probs.data == 1, shape) & xp.broadcast_to(value.data == 0, shape))
+        xp = xp_of(self.probs.array)
+        fix = Tensor._make(xp.broadcast_to(self.probs.array == 1, shape) & xp.broadcast_to(value.array == 0, shape))
         probs = ops.where(fix, 0.0, probs)
         return value * ops.log1p(-probs) + ops.log(self.probs)
 

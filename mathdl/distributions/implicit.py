@@ -82,7 +82,7 @@ class StandardGamma(Function):
 
     def backward(self, g):
         (alpha,) = self.inputs
-        dz = standard_gamma_grad(self.saved_z, alpha.data).astype(alpha.dtype, copy=False)
+        dz = standard_gamma_grad(self.saved_z, alpha.array).astype(alpha.dtype, copy=False)
         return (ew.mul(g, Tensor._make(dz)),)
 
 

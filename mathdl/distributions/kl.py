@@ -130,17 +130,17 @@ def _kl_lowrank_lowrank(p, q):
 @register_kl(Bernoulli, Bernoulli)
 def _kl_bernoulli_bernoulli(p, q):
     t1 = p.probs * (F.softplus(-q.logits) - F.softplus(-p.logits))
-    t1 = ops.where(Tensor._make(np.broadcast_to(q.probs.data == 0, t1.shape)), math.inf, t1)
-    t1 = ops.where(Tensor._make(np.broadcast_to(p.probs.data == 0, t1.shape)), 0.0, t1)
+    t1 = ops.where(Tensor._make(np.broadcast_to(q.probs.array == 0, t1.shape)), math.inf, t1)
+    t1 = ops.where(Tensor._make(np.broadcast_to(p.probs.array == 0, t1.shape)), 0.0, t1)
     t2 = (1 - p.probs) * (F.softplus(q.logits) - F.softplus(p.logits))
-    t2 = ops.where(Tensor._make(np.broadcast_to(q.probs.data == 1, t2.shape)), math.inf, t2)
-    t2 = ops.where(Tensor._make(np.broadcast_to(p.probs.data == 1, t2.shape)), 0.0, t2)
+    t2 = ops.where(Tensor._make(np.broadcast_to(q.probs.array == 1, t2.shape)), math.inf, t2)
+    t2 = ops.where(Tensor._make(np.broadcast_to(p.probs.array == 1, t2.shape)), 0.0, t2)
     return t1 + t2
 
 
 @register_kl(Binomial, Binomial)
 def _kl_binomial_binomial(p, q):
-    if not np.all(p.total_count.data == q.total_count.data):
+    if not np.all(p.total_count.array == q.total_count.array):
         raise NotImplementedError("KL between Binomials where q.total_count != p.total_count is not implemented")
     return p.total_count * (p.probs * (p.logits - q.logits) + ops.log1p(-p.probs) - ops.log1p(-q.probs))
 
@@ -148,8 +148,8 @@ def _kl_binomial_binomial(p, q):
 @register_kl(Categorical, Categorical)
 def _kl_categorical_categorical(p, q):
     t = p.probs * (p.logits - q.logits)
-    t = ops.where(Tensor._make(np.broadcast_to(q.probs.data == 0, t.shape)), math.inf, t)
-    t = ops.where(Tensor._make(np.broadcast_to(p.probs.data == 0, t.shape)), 0.0, t)
+    t = ops.where(Tensor._make(np.broadcast_to(q.probs.array == 0, t.shape)), math.inf, t)
+    t = ops.where(Tensor._make(np.broadcast_to(p.probs.array == 0, t.shape)), 0.0, t)
     return t.sum(-1)
 
 
@@ -216,7 +216,7 @@ def _kl_laplace_laplace(p, q):
 @register_kl(Uniform, Uniform)
 def _kl_uniform_uniform(p, q):
     result = ops.log((q.high - q.low) / (p.high - p.low))
-    outside = Tensor._make(np.broadcast_to((q.low.data > p.low.data) | (q.high.data < p.high.data), result.shape))
+    outside = Tensor._make(np.broadcast_to((q.low.array > p.low.array) | (q.high.array < p.high.array), result.shape))
     return ops.where(outside, math.inf, result)
 
 

@@ -90,8 +90,8 @@ class MixtureSameFamily(Distribution):
 
     def sample(self, sample_shape=()):
         sample_shape = (sample_shape,) if isinstance(sample_shape, int) else tuple(sample_shape)
-        idx = self._mixture_distribution.sample(sample_shape).data  # sample + mix batch
-        comp = self._component_distribution.sample(sample_shape).data  # sample + batch + (K,) + event
+        idx = self._mixture_distribution.sample(sample_shape).array  # sample + mix batch
+        comp = self._component_distribution.sample(sample_shape).array  # sample + batch + (K,) + event
         batch = sample_shape + self._batch_shape
         idx = np.broadcast_to(idx, batch)
         es = self._event_ndims

@@ -31,7 +31,7 @@ class _Multinomial(constraints.Constraint):
         self.upper_bound = upper_bound
 
     def check(self, value):
-        v = value.data if isinstance(value, Tensor) else np.asarray(value)
+        v = value.array if isinstance(value, Tensor) else np.asarray(value)
         return (v >= 0).all(-1) & (v % 1 == 0).all(-1) & (v.sum(-1) <= self.upper_bound)
 
     def __repr__(self):
@@ -95,7 +95,7 @@ class Multinomial(Distribution):
         return term1 + term2
 
     def sample(self, sample_shape=()):
-        p = self.probs.detach().data
+        p = self.probs.detach().array
         shape = self._extended_shape(sample_shape)
         pv = np.broadcast_to(p, shape)
         draw = generator(p).multinomial(self.total_count, pv.reshape(-1, pv.shape[-1]))
@@ -108,6 +108,6 @@ class Multinomial(Distribution):
         shape = np.broadcast_shapes(logits.shape, value.shape)
         logits = ops.broadcast_to(logits, shape)
         value = ops.broadcast_to(value.to(logits.dtype), shape)
-        zero = Tensor._make((value.data == 0) & np.isneginf(logits.data))
+        zero = Tensor._make((value.array == 0) & np.isneginf(logits.array))
         logits = ops.where(zero, 0.0, logits)
         return lgamma(value.sum(-1) + 1) - lgamma(value + 1).sum(-1) + (logits * value).sum(-1)

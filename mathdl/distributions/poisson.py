@@ -31,7 +31,7 @@ class Poisson(Distribution):
 
     @property
     def mode(self):
-        return Tensor._make(np.floor(self.rate.data))
+        return Tensor._make(np.floor(self.rate.array))
 
     @property
     def variance(self):
@@ -39,7 +39,7 @@ class Poisson(Distribution):
 
     def sample(self, sample_shape=()):
         shape = self._extended_shape(sample_shape)
-        r = self.rate.detach().data
+        r = self.rate.detach().array
         return Tensor._make(generator(r).poisson(np.broadcast_to(r, shape)).astype(r.dtype))
 
     def log_prob(self, value):

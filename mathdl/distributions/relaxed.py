@@ -45,7 +45,7 @@ def gumbel_softmax(logits, tau=1.0, hard=False, eps=1e-10, dim=-1):
     if not hard:
         return y_soft
     ax = dim % logits.ndim
-    ys = y_soft.data
+    ys = y_soft.array
     xp = xp_of(ys)
     idx = xp.expand_dims(ys.argmax(axis=ax), ax)
     y_hard = (xp.arange(ys.shape[ax]).reshape([-1 if i == ax else 1 for i in range(ys.ndim)]) == idx).astype(ys.dtype)

@@ -32,7 +32,7 @@ class StudentT(Distribution):
 
     @property
     def mean(self):
-        ok = Tensor._make(self.df.data > 1)
+        ok = Tensor._make(self.df.array > 1)
         return ops.where(ok, self.loc, math.nan)
 
     @property
@@ -43,8 +43,8 @@ class StudentT(Distribution):
     def variance(self):
         df = self.df
         v = self.scale ** 2 * df / ops.clamp(df - 2, min=1e-300)
-        v = ops.where(Tensor._make((df.data <= 2) & (df.data > 1)), math.inf, v)
-        return ops.where(Tensor._make(df.data <= 1), math.nan, v)
+        v = ops.where(Tensor._make((df.array <= 2) & (df.array > 1)), math.inf, v)
+        return ops.where(Tensor._make(df.array <= 1), math.nan, v)
 
     def rsample(self, sample_shape=()):
         shape = self._extended_shape(sample_shape)

@@ -351,7 +351,7 @@ class AffineTransform(Transform):
         for a, b in ((self.loc, other.loc), (self.scale, other.scale)):
             if isinstance(a, Tensor) or isinstance(b, Tensor):
                 same.append(a is b or (isinstance(a, Tensor) and isinstance(b, Tensor) and a.shape == b.shape
-                                       and bool(np.all(a.data == b.data))))
+                                       and bool(np.all(a.array == b.array))))
             else:
                 same.append(a == b)
         return all(same)
@@ -380,7 +380,7 @@ class AffineTransform(Transform):
 
 def _stick_offset(k, like):
     """log(K - i) for i = 0..K-1 (the offsets that make x = 0 map to the simplex's centre)."""
-    xp = xp_of(like.data)
+    xp = xp_of(like.array)
     return Tensor._make(xp.log(xp.arange(k, 0, -1, dtype=like.dtype)))
 
 

@@ -26,7 +26,7 @@ class Uniform(Distribution):
     def __init__(self, low, high, validate_args=None):
         self.low, self.high = broadcast_all(low, high)
         super().__init__(self.low.shape, validate_args=validate_args)
-        if self._validate_args and not bool((self.low.data < self.high.data).all()):
+        if self._validate_args and not bool((self.low.array < self.high.array).all()):
             raise ValueError(f"Expected parameter low (Tensor of shape {tuple(self.low.shape)}) of distribution "
                              "Uniform to satisfy the constraint LessThan(upper_bound=high), but found invalid values")
 
@@ -57,7 +57,7 @@ class Uniform(Distribution):
     def log_prob(self, value):
         if self._validate_args:
             self._validate_sample(value)
-        inside = Tensor._make(((self.low.data <= value.data) & (value.data < self.high.data)).astype(value.dtype))
+        inside = Tensor._make(((self.low.array <= value.array) & (value.array < self.high.array)).astype(value.dtype))
         return ops.log(inside) - ops.log(self.high - self.low)
 
     def cdf(self, value):

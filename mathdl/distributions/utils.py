@@ -25,7 +25,7 @@ def as_float_tensor(value, like=None) -> Tensor:
             return value.to(get_default_dtype() if like is None else like.dtype)
         return value
     dtype = like.dtype if like is not None else get_default_dtype()
-    xp = xp_of(like.data) if like is not None else np
+    xp = xp_of(like.array) if like is not None else np
     return Tensor._make(xp.asarray(value, dtype=dtype))
 
 
@@ -68,7 +68,7 @@ def probs_to_logits(probs, is_binary=False):
 
 def generator(like):
     """The seeded generator (``mathdl.manual_seed``) for ``like``'s array module."""
-    return rng.for_module(xp_of(like.data if isinstance(like, Tensor) else like))
+    return rng.for_module(xp_of(like.array if isinstance(like, Tensor) else like))
 
 
 def standard_normal(shape, like) -> Tensor:

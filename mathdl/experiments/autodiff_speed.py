@@ -71,7 +71,7 @@ def gradients(width, seed, h=1e-6, reps=5):
     with md.no_grad():
         i = 0
         for p in params:
-            flat = p.data.reshape(-1)  # a view: the perturbation is seen by the forward pass
+            flat = p.array.reshape(-1)  # a view: the perturbation is seen by the forward pass
             for j in range(flat.size):
                 old = flat[j]
                 flat[j] = old + h

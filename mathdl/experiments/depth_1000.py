@@ -53,7 +53,7 @@ def train_deep(residual, steps, seed, width=4, batch=32, lr=0.05, depth=DEPTH):
     if residual:
         for m in model.modules():
             if isinstance(m, Bottleneck):
-                m.bn3.weight.data[...] = 0.0
+                m.bn3.weight.array[...] = 0.0
     t0 = time.perf_counter()
     with _blas_limit(1), np.errstate(all="ignore"):
         losses, acc = train_budget(model, train, test, steps, batch=batch, lr=lr, seed=seed)

@@ -192,7 +192,7 @@ def _train_flow(flow, x, steps, batch, lr, seed, x_val=None):
             with md.no_grad():
                 val = float(flow.log_prob(md.tensor(x_val)).mean().item())
             if val > best:
-                best, best_state = val, {k: v.data.copy() for k, v in flow.state_dict().items()}
+                best, best_state = val, {k: v.array.copy() for k, v in flow.state_dict().items()}
     if best_state is not None:
         flow.load_state_dict({k: md.tensor(v) for k, v in best_state.items()})
     flow.eval()

@@ -98,7 +98,7 @@ def _float16_master(seed, steps, hidden, batch):
             p.grad = md.tensor(g)
         opt.step()
         for p16, p32 in zip(pw, pm):
-            p16.data[...] = p32.data.astype(np.float16)
+            p16.array[...] = p32.array.astype(np.float16)
         good += 1
         if good % 200 == 0:
             scale *= 2

@@ -58,8 +58,8 @@ class MADE(nn.Module):
         mask = out_deg[:, None] > degrees[-1][None, :]
         last = MaskedLinear(len(degrees[-1]), n_params * d, mask)
         if zero_init:
-            last.weight.data[...] = 0
-            last.bias.data[...] = 0
+            last.weight.array[...] = 0
+            last.bias.array[...] = 0
         layers.append(last)
         self.net = nn.Sequential(*layers)
         self.features, self.n_params = d, n_params

@@ -32,7 +32,7 @@ class FlowLayer(nn.Module):
 
 
 def _zeros_like_batch(x):
-    return Tensor._make(xp_of(x.data).zeros(x.shape[0], dtype=x.dtype))
+    return Tensor._make(xp_of(x.array).zeros(x.shape[0], dtype=x.dtype))
 
 
 class Permutation(FlowLayer):
@@ -44,10 +44,10 @@ class Permutation(FlowLayer):
         self.inv_perm = np.argsort(self.perm)
 
     def forward(self, x):
-        return ops.index_select(x, 1, Tensor._make(xp_of(x.data).asarray(self.perm))), _zeros_like_batch(x)
+        return ops.index_select(x, 1, Tensor._make(xp_of(x.array).asarray(self.perm))), _zeros_like_batch(x)
 
     def inverse(self, y):
-        return ops.index_select(y, 1, Tensor._make(xp_of(y.data).asarray(self.inv_perm))), _zeros_like_batch(y)
+        return ops.index_select(y, 1, Tensor._make(xp_of(y.array).asarray(self.inv_perm))), _zeros_like_batch(y)
 
 
 class ReversePermutation(Permutation):
@@ -94,7 +94,7 @@ class Flow(nn.Module):
         p = next(iter(self.parameters()), None)
         if p is None:
             return Tensor(np.zeros((n,) + self.event_shape, dtype=get_default_dtype()))
-        return Tensor._make(xp_of(p.data).zeros((n,) + self.event_shape, dtype=p.dtype))
+        return Tensor._make(xp_of(p.array).zeros((n,) + self.event_shape, dtype=p.dtype))
 
     def forward(self, z):
         """x = f(z) and log|det df/dz| per example."""

@@ -36,8 +36,8 @@ def coupling_mlp(features, hidden=64, out=None, layers=2):
         mods += [nn.Linear(prev, hidden), nn.ReLU()]
         prev = hidden
     last = nn.Linear(prev, out or features)
-    last.weight.data[...] = 0
-    last.bias.data[...] = 0
+    last.weight.array[...] = 0
+    last.bias.array[...] = 0
     return nn.Sequential(*mods, last)
 
 
@@ -57,7 +57,7 @@ class AffineCoupling(FlowLayer):
         from ..backend import xp_of
 
         cache = self.__dict__.setdefault("_mask_cache", {})
-        xp = xp_of(x.data)
+        xp = xp_of(x.array)
         key = (x.dtype, xp.__name__)
         if key not in cache:
             m = xp.asarray(self.mask_array.astype(x.dtype))

@@ -40,18 +40,18 @@ class ActNorm(FlowLayer):
 
     @property
     def initialized(self):
-        return bool(self.initialized_flag.data)
+        return bool(self.initialized_flag.array)
 
     @initialized.setter
     def initialized(self, value):
-        self.initialized_flag.data[...] = int(bool(value))
+        self.initialized_flag.array[...] = int(bool(value))
 
     def _init(self, x):
         axes = (0,) + tuple(range(2, x.ndim))
-        mean = x.data.mean(axis=axes)
-        std = x.data.std(axis=axes) + 1e-6
-        self.bias.data[...] = -mean
-        self.log_scale.data[...] = -np.log(std)
+        mean = x.array.mean(axis=axes)
+        std = x.array.std(axis=axes) + 1e-6
+        self.bias.array[...] = -mean
+        self.log_scale.array[...] = -np.log(std)
         self.initialized = True
 
     def forward(self, x):

@@ -53,10 +53,10 @@ class PlanarFlow(FlowLayer):
 
     def inverse(self, y, iters=100):
         with no_grad():
-            u = self.u_hat().data
-            w, b = self.w.data, self.b.data
+            u = self.u_hat().array
+            w, b = self.w.array, self.b.array
             wu = float(w @ u)
-            target = y.data @ w
+            target = y.array @ w
             a = target.copy()
             for _ in range(iters):  # Newton on g(a) = a + wu tanh(a + b) - target, g' >= 0
                 t = np.tanh(a + b)

@@ -49,7 +49,7 @@ def rational_quadratic_spline(x, uw, uh, ud, inverse=False, tail_bound=3.0, min_
                               min_derivative=1e-3):
     """Apply the spline elementwise: x (...), uw/uh (..., K), ud (..., K-1). Returns (y, log|dy/dx|)."""
     B = float(tail_bound)
-    inside_np = (x.data > -B) & (x.data < B)
+    inside_np = (x.array > -B) & (x.array < B)
     inside = Tensor._make(inside_np)
     xc = ops.clamp(x, -B, B)
     cw, w = _knots(uw, B, min_width)
@@ -57,8 +57,8 @@ def rational_quadratic_spline(x, uw, uh, ud, inverse=False, tail_bound=3.0, min_
     const = math.log(math.exp(1 - min_derivative) - 1)
     pad = ud.detach()[..., :1] * 0 + const
     d = min_derivative + F.softplus(ops.cat([pad, ud, pad], -1))
-    knots = ch.data if inverse else cw.data
-    idx = (xc.data[..., None] >= knots[..., :-1]).sum(-1) - 1
+    knots = ch.array if inverse else cw.array
+    idx = (xc.array[..., None] >= knots[..., :-1]).sum(-1) - 1
     idx = Tensor._make(np.clip(idx, 0, uw.shape[-1] - 1)[..., None])
     xk, wk, yk, hk = _gather(cw, idx), _gather(w, idx), _gather(ch, idx), _gather(h, idx)
     dk, dk1 = _gather(d, idx), _gather(d[..., 1:], idx)

@@ -79,7 +79,7 @@ class RNNLanguageModel(Module):
         self.head = Linear(int(hidden_size), self.vocab_size)
 
     def _ids(self, idx):
-        arr = idx.data if isinstance(idx, Tensor) else np.asarray(idx)
+        arr = idx.array if isinstance(idx, Tensor) else np.asarray(idx)
         if arr.dtype.kind not in "iu":
             raise TypeError(f"RNNLanguageModel: expected integer token ids, got dtype {arr.dtype}")
         if arr.size and (arr.min() < 0 or arr.max() >= self.vocab_size):
@@ -98,7 +98,7 @@ class RNNLanguageModel(Module):
     def generate(self, prompt_ids, max_new_tokens=100, temperature=1.0, top_k=None, top_p=None, seed=None):
         """Continue the 1-D ``prompt_ids`` by ``max_new_tokens`` tokens (greedy at temperature 0, else
         sampled with top-k / top-p as :func:`mathdl.models.transformer.sample_next`); returns all ids."""
-        ids = np.asarray(prompt_ids.data if isinstance(prompt_ids, Tensor) else prompt_ids, dtype=np.int64)
+        ids = np.asarray(prompt_ids.array if isinstance(prompt_ids, Tensor) else prompt_ids, dtype=np.int64)
         ids = ids.reshape(-1)
         if ids.size == 0:
             raise ValueError("RNNLanguageModel.generate: the prompt must contain at least one token")
@@ -111,7 +111,7 @@ class RNNLanguageModel(Module):
             with no_grad():
                 logits, state = self(ids[None, :], return_state=True)
                 for _ in range(int(max_new_tokens)):
-                    last = np.asarray(backend.to_device(logits.data[0, -1], "cpu"), dtype=np.float64)
+                    last = np.asarray(backend.to_device(logits.array[0, -1], "cpu"), dtype=np.float64)
                     nxt = sample_next(last, temperature, top_k, top_p, rng)
                     ids = np.append(ids, nxt)
                     logits, state = self(np.array([[nxt]], dtype=np.int64), state, return_state=True)

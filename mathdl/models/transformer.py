@@ -46,7 +46,7 @@ def _encoder(d_model, nhead, num_layers, dim_feedforward, dropout, activation, n
 
 
 def _as_ids(x, vocab, name):
-    arr = x.data if isinstance(x, Tensor) else np.asarray(x)
+    arr = x.array if isinstance(x, Tensor) else np.asarray(x)
     if arr.dtype.kind not in "iu":
         raise TypeError(f"{name}: expected integer token ids, got dtype {arr.dtype}")
     if arr.size and (arr.min() < 0 or arr.max() >= vocab):
@@ -125,7 +125,7 @@ class SequenceTransformer(Module):
             return self.head(memory)
         N, L = x.shape[0], x.shape[1]
         if target is not None and self.training:
-            t = target.data if isinstance(target, Tensor) else np.asarray(target)
+            t = target.array if isinstance(target, Tensor) else np.asarray(target)
             tgt_in = np.concatenate([np.full((N, 1), self.bos, dtype=np.int64), t[:, :-1]], axis=1)
             return self.decode(memory, Tensor._make(tgt_in))
         if self.training:
@@ -140,7 +140,7 @@ class SequenceTransformer(Module):
         logits = None
         for _ in range(L):
             logits = self.decode(memory, Tensor._make(tgt))
-            nxt = np.asarray(logits.data[:, -1]).argmax(-1)
+            nxt = np.asarray(logits.array[:, -1]).argmax(-1)
             tgt = np.concatenate([tgt, nxt[:, None]], axis=1)
         return logits
 
@@ -177,7 +177,7 @@ class GPT(Module):
         temperature 0: greedy (argmax).  Otherwise sample from softmax(logits / temperature) kept to
         the ``top_k`` largest and/or the nucleus of cumulative probability ``top_p``.
         """
-        ids = np.asarray(prompt_ids.data if isinstance(prompt_ids, Tensor) else prompt_ids, dtype=np.int64).reshape(-1)
+        ids = np.asarray(prompt_ids.array if isinstance(prompt_ids, Tensor) else prompt_ids, dtype=np.int64).reshape(-1)
         if ids.size == 0:
             raise ValueError("GPT.generate: the prompt must contain at least one token")
         if temperature < 0:
@@ -194,7 +194,8 @@ class GPT(Module):
             with no_grad():
                 for _ in range(int(max_new_tokens)):
                     ctx = ids[-self.block_size:][None, :]
-                    logits = np.asarray(backend.to_device(self(Tensor._make(ctx)).data[0, -1], "cpu"), dtype=np.float64)
+                    last = self(Tensor._make(ctx)).array[0, -1]
+                    logits = np.asarray(backend.to_device(last, "cpu"), dtype=np.float64)
                     ids = np.append(ids, sample_next(logits, temperature, top_k, top_p, rng))
         finally:
             self.train(was_training)

@@ -136,7 +136,7 @@ class VAE(nn.Module):
         from ..backend import xp_of
 
         mean, std, scale = self._pixel
-        arr = x.data if isinstance(x, Tensor) else np.asarray(x, dtype=np.float32)
+        arr = x.array if isinstance(x, Tensor) else np.asarray(x, dtype=np.float32)
         xp = xp_of(arr)
         arr = arr.reshape((arr.shape[0],) + self.input_shape).astype(np.float32)
         arr = xp.clip((arr * xp.asarray(std.reshape(self._bshape(std)))
@@ -160,7 +160,7 @@ class VAE(nn.Module):
     def prior(self, batch=()):
         from ..backend import xp_of
 
-        xp = xp_of(next(iter(self.parameters())).data)
+        xp = xp_of(next(iter(self.parameters())).array)
         z = xp.zeros(tuple(batch) + (self.latent_dim,), dtype=self._dtype())
         return Independent(Normal(Tensor._make(z), Tensor._make(z + 1), validate_args=False), 1)
 
@@ -214,8 +214,8 @@ class VAE(nn.Module):
         elbo, rec, kl = self.elbo(px, self.beta)
         loss = -elbo.mean()
         n = int(px.shape[0])
-        return loss, {"n": n, "elbo": float((rec - kl).data.sum()), "rec": float(rec.data.sum()),
-                      "kl": float(kl.data.sum())}
+        return loss, {"n": n, "elbo": float((rec - kl).array.sum()), "rec": float(rec.array.sum()),
+                      "kl": float(kl.array.sum())}
 
     # ------------------------------------------------------------------ pictures
     @no_grad()

@@ -76,13 +76,13 @@ def _fan(tensor, mode):
 
 def _write(tensor: Tensor, values) -> Tensor:
     """Store ``values`` (a NumPy array drawn on the CPU) into ``tensor`` in place."""
-    arr = tensor.data
+    arr = tensor.array
     values = np.asarray(values)
     if backend.xp_of(arr) is np:
         if arr.flags.writeable:
             arr[...] = values
         else:
-            tensor.data = values.astype(arr.dtype)
+            tensor.array = values.astype(arr.dtype)
     else:  # pragma: no cover - GPU
         arr[...] = backend.to_device(values.astype(arr.dtype), "cuda")
     tensor._version += 1

@@ -114,7 +114,7 @@ def cholesky(A, upper=False):
 
 def numel(x) -> int:
     """The number of entries of ``x``."""
-    return x.data.size
+    return x.array.size
 
 
 def is_tensor(obj) -> bool:
@@ -124,19 +124,19 @@ def is_tensor(obj) -> bool:
 
 def is_floating_point(x) -> bool:
     """Whether ``x`` has a floating dtype."""
-    return _backend.is_floating(x.data.dtype)
+    return _backend.is_floating(x.array.dtype)
 
 
 def is_complex(x) -> bool:
     """Whether ``x`` has a complex dtype (never, in mathdl)."""
-    return x.data.dtype.kind == "c"
+    return x.array.dtype.kind == "c"
 
 
 def is_nonzero(x) -> bool:
     """The truth value of a one-entry tensor."""
-    if x.data.size != 1:
-        raise RuntimeError(f"is_nonzero: expected a tensor with one entry, got {x.data.size}")
-    return _builtins.bool(x.data.reshape(()) != 0)
+    if x.array.size != 1:
+        raise RuntimeError(f"is_nonzero: expected a tensor with one entry, got {x.array.size}")
+    return _builtins.bool(x.array.reshape(()) != 0)
 
 
 def is_same_size(a, b) -> bool:
@@ -287,23 +287,23 @@ Tensor.new_empty = lambda self, *size, dtype=None, device=None, requires_grad=Fa
 Tensor.new_full = lambda self, size, fill_value, *, dtype=None, device=None, requires_grad=False: _new(
     self, _np.full(_shape_of((size,)), fill_value), dtype, device, requires_grad)
 Tensor.new_tensor = lambda self, data, *, dtype=None, device=None, requires_grad=False: _new(
-    self, data.data if isinstance(data, Tensor) else data, dtype, device, requires_grad)
+    self, data.array if isinstance(data, Tensor) else data, dtype, device, requires_grad)
 
-Tensor.nelement = lambda self: self.data.size
-Tensor.ndimension = lambda self: self.data.ndim
-Tensor.element_size = lambda self: self.data.dtype.itemsize
-Tensor.nbytes = property(lambda self: self.data.nbytes)
-Tensor.itemsize = property(lambda self: self.data.dtype.itemsize)
-Tensor.is_contiguous = lambda self, memory_format=None: _builtins.bool(self.data.flags.c_contiguous)
+Tensor.nelement = lambda self: self.array.size
+Tensor.ndimension = lambda self: self.array.ndim
+Tensor.element_size = lambda self: self.array.dtype.itemsize
+Tensor.nbytes = property(lambda self: self.array.nbytes)
+Tensor.itemsize = property(lambda self: self.array.dtype.itemsize)
+Tensor.is_contiguous = lambda self, memory_format=None: _builtins.bool(self.array.flags.c_contiguous)
 Tensor.is_floating_point = is_floating_point
 Tensor.is_complex = is_complex
 Tensor.is_nonzero = is_nonzero
-Tensor.is_signed = lambda self: self.data.dtype.kind in "fi" or self.data.dtype == _backend.bfloat16
+Tensor.is_signed = lambda self: self.array.dtype.kind in "fi" or self.array.dtype == _backend.bfloat16
 Tensor.is_cuda = property(lambda self: self.device != "cpu")
 Tensor.is_cpu = property(lambda self: self.device == "cpu")
 Tensor.get_device = lambda self: -1 if self.device == "cpu" else 0
-Tensor.data_ptr = lambda self: self.data.__array_interface__["data"][0] if self.device == "cpu" else \
-    self.data.data.ptr
+Tensor.data_ptr = lambda self: self.array.__array_interface__["data"][0] if self.device == "cpu" else \
+    self.array.data.ptr
 Tensor.pin_memory = lambda self: self
 Tensor.share_memory_ = lambda self: self
 Tensor.H = property(lambda self: self.T if self.ndim <= 2 else self.mT)
@@ -317,7 +317,7 @@ Tensor.cast = cast
 
 def _stride(self, dim=None):
     """Strides in elements (PyTorch's convention), not bytes."""
-    st = tuple(s // self.data.dtype.itemsize for s in self.data.strides)
+    st = tuple(s // self.array.dtype.itemsize for s in self.array.strides)
     return st if dim is None else st[dim]
 
 
@@ -327,13 +327,13 @@ def _type(self, dtype=None, non_blocking=False):
         names = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
                  "bfloat16": "BFloat16Tensor", "int64": "LongTensor", "int32": "IntTensor",
                  "int16": "ShortTensor", "int8": "CharTensor", "uint8": "ByteTensor", "bool": "BoolTensor"}
-        return "mathdl." + names.get(self.data.dtype.name, self.data.dtype.name)
+        return "mathdl." + names.get(self.array.dtype.name, self.array.dtype.name)
     return self.astype(dtype)
 
 
 def _apply_(self, fn):
     """Apply a Python function to every entry, in place (CPU, no gradient)."""
-    flat = self.data.reshape(-1)
+    flat = self.array.reshape(-1)
     for i in range(flat.shape[0]):
         flat[i] = fn(flat[i].item())
     self._mark_modified()
@@ -383,8 +383,8 @@ Tensor.map_ = lambda self, other, fn: _apply_map(self, other, fn)
 
 
 def _apply_map(self, other, fn):
-    b = _np.broadcast_to(other.data, self.shape)
-    flat, ob = self.data.reshape(-1), b.reshape(-1)
+    b = _np.broadcast_to(other.array, self.shape)
+    flat, ob = self.array.reshape(-1), b.reshape(-1)
     for i in range(flat.shape[0]):
         flat[i] = fn(flat[i].item(), ob[i].item())
     self._mark_modified()

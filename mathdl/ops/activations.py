@@ -185,9 +185,9 @@ class GeluFn(_Fused):
     def backward(self, g):
         (x,) = self.inputs
         if not _grad_state.enabled:
-            xa, aux = _at_least_1d(x.data), self.saved_aux
+            xa, aux = _at_least_1d(x.array), self.saved_aux
             xp = xp_of(xa)
-            gd = _at_least_1d(g.data)
+            gd = _at_least_1d(g.array)
             if gd.shape != xa.shape:
                 gd = xp.broadcast_to(gd, xa.shape)
             d = xp.empty_like(xa)
@@ -218,10 +218,10 @@ class SiluFn(_Fused):
         if not _grad_state.enabled:
             s = self.saved_s
             d = 1 - s
-            d *= _at_least_1d(x.data)
+            d *= _at_least_1d(x.array)
             d += 1
             d *= s
-            d *= g.data
+            d *= g.array
             return (_make(d.reshape(g.shape)),)
         s = ew.sigmoid(x)
         return (ew.mul(g, ew.mul(s, ew.add(ew.mul(x, ew.rsub(s, 1.0)), 1.0))),)
@@ -245,7 +245,7 @@ class SoftplusFn(_Fused):
 
     def backward(self, g):
         (x,) = self.inputs
-        xa = _at_least_1d(x.data)
+        xa = _at_least_1d(x.array)
         bxa = xa * x.dtype.type(self.beta) if self.beta != 1 else xa
         over = bxa > self.threshold
         any_over = bool(over.any())
@@ -253,7 +253,7 @@ class SoftplusFn(_Fused):
             d = _sigmoid_arr(bxa)
             if any_over:
                 d[over] = 1
-            d *= g.data
+            d *= g.array
             return (_make(d.reshape(g.shape)),)
         s = ew.sigmoid(ew.mul(x, self.beta) if self.beta != 1 else x)
         d = ew.where(_make(over.reshape(x.shape)), 1.0, s) if any_over else s
@@ -274,11 +274,11 @@ class MishFn(_Fused):
         if not _grad_state.enabled:
             t = self.saved_t
             d = 1 - t * t
-            xa = _at_least_1d(x.data)
+            xa = _at_least_1d(x.array)
             d *= xa
             d *= _sigmoid_arr(xa)
             d += t
-            d *= g.data
+            d *= g.array
             return (_make(d.reshape(g.shape)),)
         t = ew.tanh(SoftplusFn()(x))
         d = ew.add(t, ew.mul(ew.mul(x, ew.rsub(ew.mul(t, t), 1.0)), ew.sigmoid(x)))
@@ -316,7 +316,7 @@ class EluFn(_Fused):
         (x,) = self.inputs
         c = self.scale * self.alpha * self.input_scale
         if not _grad_state.enabled:
-            xa = _at_least_1d(x.data)
+            xa = _at_least_1d(x.array)
             xp = xp_of(xa)
             d = xp.fmin(xa, 0)  # NaN -> 0: PyTorch's gradient at NaN is ``scale``
             if self.input_scale != 1:
@@ -324,9 +324,9 @@ class EluFn(_Fused):
             xp.exp(d, out=d)
             d *= c
             d += ~(xa <= 0) * xa.dtype.type(self.scale - c)
-            d *= g.data
+            d *= g.array
             return (_make(d.reshape(g.shape)),)
-        pos = _make((~(x.data <= 0)).astype(x.dtype))
+        pos = _make((~(x.array <= 0)).astype(x.dtype))
         e = ew.mul(ew.exp(ew.mul(ew.clamp(x, max=0.0), self.input_scale)), c)
         d = ew.add(e, ew.mul(pos, self.scale - c))
         return (ew.mul(g, d),)
@@ -351,7 +351,7 @@ class LeakyReluFn(_Fused):
 
     def _slope_mask(self):
         """slope + [x > 0] (1 - slope): the derivative, without a boolean selection."""
-        x = _at_least_1d(self.inputs[0].data)
+        x = _at_least_1d(self.inputs[0].array)
         d = (x > 0) * x.dtype.type(1 - self.slope)
         d += x.dtype.type(self.slope)
         return d
@@ -359,7 +359,7 @@ class LeakyReluFn(_Fused):
     def backward(self, g):
         if not _grad_state.enabled:
             d = self._slope_mask()
-            d *= g.data
+            d *= g.array
             return (_make(d.reshape(g.shape)),)
         return (ew.SlopeMask(self.slope)(g, self.inputs[0]),)
 

@@ -128,15 +128,15 @@ class AttentionWeights(Function):
         gq = gk = None
         if not _grad_state.enabled:
             a = self.out
-            t = g.data * a
+            t = g.array * a
             r = _row_sums(t)
             r = a * r
             t -= r
             t *= self.scale
             if q.requires_grad:
-                gq = _make(_reduce_to(t @ k.data, q.shape))
+                gq = _make(_reduce_to(t @ k.array, q.shape))
             if k.requires_grad:
-                gk = _make(_reduce_to(xp_of(t).swapaxes(t, -1, -2) @ q.data, k.shape))
+                gk = _make(_reduce_to(xp_of(t).swapaxes(t, -1, -2) @ q.array, k.shape))
             return gq, gk
         ds = SoftmaxGrad(self.scale)(self.output(), g)
         if q.requires_grad:
@@ -163,7 +163,7 @@ def attention_bias(attn_mask, L, S, dtype, is_causal=False, name="scaled_dot_pro
         return np.where(keep, 0.0, -np.inf).astype(dtype)
     if attn_mask is None:
         return None
-    m = attn_mask.data if isinstance(attn_mask, Tensor) else np.asarray(attn_mask)
+    m = attn_mask.array if isinstance(attn_mask, Tensor) else np.asarray(attn_mask)
     if m.ndim < 2 or m.shape[-2:] != (L, S):
         if m.ndim < 2 or not all(a in (1, b) for a, b in zip(m.shape[-2:], (L, S))):
             raise ValueError(
@@ -222,7 +222,7 @@ def attention(q, k, v, bias=None, dropout_p=0.0, scale=None, name="scaled_dot_pr
     a = AttentionWeights(float(scale), bias)(q, k)
     ad = a
     if dropout_p > 0.0:
-        ad = ew.mul(a, _make(_dropout_mask(a.shape, dropout_p, a.dtype, xp_of(a.data))))
+        ad = ew.mul(a, _make(_dropout_mask(a.shape, dropout_p, a.dtype, xp_of(a.array))))
     return matmul(ad, v), ad
 
 

@@ -431,7 +431,7 @@ class Conv2dFn(Function):
         if x.requires_grad:
             ct = ConvTransposeFn(*geom, x.shape[2:])
             if w.requires_grad:  # let the input gradient's im2col also give the weight gradient
-                ct.saved_wgrad_x = x.data
+                ct.saved_wgrad_x = x.array
             gx = ct(g, w)
             pre, ct.saved_gw = ct.saved_gw, None
         if w.requires_grad:
@@ -874,7 +874,7 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     y = fn(input)
     if not return_indices:
         return y
-    xp = xp_of(input.data)
+    xp = xp_of(input.array)
     idx = fn.saved_idx.astype(np.int64)
     ki, kj = idx // kernel[1], idx % kernel[1]
     rows = xp.arange(Ho).reshape(-1, 1) * stride[0] - pads[0] + ki * dil[0]
@@ -893,9 +893,9 @@ def _avg_counts(size, k, s, p, o, include_pad):
 def _avg_pool2d_int(input, geom, padding, count_include_pad, divisor_override):
     """Integer inputs (no gradient), as PyTorch: the window sum divided by the divisor in integer
     arithmetic, truncated toward zero."""
-    xp = xp_of(input.data)
+    xp = xp_of(input.array)
     (kh, kw), (Ho, Wo) = geom.kernel, geom.out_hw
-    xpad = _pad_like(input.data, geom.pads, 0)
+    xpad = _pad_like(input.array, geom.pads, 0)
     total = None
     for _, sl in geom.offsets():
         v = xpad[sl]
@@ -930,7 +930,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
         H, W = input.shape[2], input.shape[3]
         ch = _avg_counts(H, kernel[0], stride[0], padding[0], Ho, count_include_pad)
         cw = _avg_counts(W, kernel[1], stride[1], padding[1], Wo, count_include_pad)
-        xp = xp_of(input.data)
+        xp = xp_of(input.array)
         scale = xp.asarray(1.0 / np.outer(ch, cw), dtype=input.dtype)
     if not isinstance(scale, float):
         pass
@@ -988,7 +988,7 @@ def adaptive_avg_pool2d(input, output_size, *, name="adaptive_avg_pool2d"):
         return _mean(input, (2, 3), keepdim=True)
     if H % oh == 0 and W % ow == 0:
         return avg_pool2d(input, (H // oh, W // ow), name=name)
-    xp = xp_of(input.data)
+    xp = xp_of(input.array)
     Ah = _make(xp.asarray(_adaptive_matrix(H, oh), dtype=input.dtype))
     AwT = _make(xp.asarray(_adaptive_matrix(W, ow).T, dtype=input.dtype))
     return matmul(matmul(Ah, input), AwT)
@@ -1029,7 +1029,7 @@ def dropout2d(input, p=0.5, training=True):
         return input
     if input.ndim not in (3, 4):
         raise ValueError(f"dropout2d: expected a 3-D or 4-D input, got shape {tuple(input.shape)}")
-    xp = xp_of(input.data)
+    xp = xp_of(input.array)
     if p == 1.0:
         return ew.mul(input, 0.0)
     shape = input.shape[:2] + (1,) * (input.ndim - 2)
@@ -1129,7 +1129,7 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
             scales = (None,) * nd
     if min(outs) < 1:
         raise ValueError(f"{name}: output size {outs} must be positive")
-    xp = xp_of(input.data)
+    xp = xp_of(input.array)
     mats = [_make(xp.asarray(_interp_matrix(n, o, mode, bool(align_corners), sc), dtype=input.dtype))
             for n, o, sc in zip(spatial, outs, scales)]
     if nd == 2:

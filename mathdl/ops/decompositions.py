@@ -60,7 +60,7 @@ def mT(x):
 
 
 def eye_like(n, like):
-    return _make(xp_of(like.data).eye(n, dtype=like.dtype))
+    return _make(xp_of(like.array).eye(n, dtype=like.dtype))
 
 
 def diag_embed(v):
@@ -142,7 +142,7 @@ def svd_backward(U, S, Vh, gU, gS, gVh, m, n):
     """dL/dA for the reduced SVD A = U diag(S) Vh (formula in the module docstring)."""
     k = min(m, n)
     if k == 0:  # an empty matrix: an empty gradient
-        return Tensor._make(xp_of(S.data).zeros(S.shape[:-1] + (m, n), dtype=S.dtype))
+        return Tensor._make(xp_of(S.array).zeros(S.shape[:-1] + (m, n), dtype=S.dtype))
     V, gV = mT(Vh), mT(gVh)
     J = matmul(mT(U), gU)
     J = ew.sub(J, mT(J))
@@ -150,12 +150,12 @@ def svd_backward(U, S, Vh, gU, gS, gVh, m, n):
     K = ew.sub(K, mT(K))
     S2 = ew.mul(S, S)
     E = ew.sub(unsqueeze(S2, -2), unsqueeze(S2, -1))
-    xp = xp_of(S.data)
-    scale = S2.data.max(axis=-1, keepdims=True)[..., None]
-    degenerate = xp.abs(E.data) <= _tiny(S.dtype) * scale
+    xp = xp_of(S.array)
+    scale = S2.array.max(axis=-1, keepdims=True)[..., None]
+    degenerate = xp.abs(E.array) <= _tiny(S.dtype) * scale
     inner = ew.mul(ew.add(ew.mul(J, unsqueeze(S, -2)), ew.mul(unsqueeze(S, -1), K)), _safe_inverse(E, degenerate))
     inner = ew.add(inner, diag_embed(gS))
-    Sinv = _safe_inverse(S, S.data <= _tiny(S.dtype) * xp.sqrt(scale[..., 0]))
+    Sinv = _safe_inverse(S, S.array <= _tiny(S.dtype) * xp.sqrt(scale[..., 0]))
     if m > k:
         gUS = ew.mul(gU, unsqueeze(Sinv, -2))
         gA = ew.add(matmul(U, inner), ew.sub(gUS, matmul(U, matmul(mT(U), gUS))))
@@ -278,8 +278,8 @@ class EigPacked(_Packed):
         VtgV = matmul(mT(V), gV)
         inner = ew.sub(VtgV, ew.mul(matmul(mT(V), V), unsqueeze(diagonal(VtgV), -2)))
         E = ew.sub(unsqueeze(L, -2), unsqueeze(L, -1))
-        scale = xp_of(L.data).abs(L.data).max(axis=-1, keepdims=True)[..., None] + 1.0
-        inner = ew.mul(inner, _safe_inverse(E, xp_of(L.data).abs(E.data) <= _tiny(L.dtype) * scale))
+        scale = xp_of(L.array).abs(L.array).max(axis=-1, keepdims=True)[..., None] + 1.0
+        inner = ew.mul(inner, _safe_inverse(E, xp_of(L.array).abs(E.array) <= _tiny(L.dtype) * scale))
         inner = ew.add(inner, diag_embed(gL))
         from ..linalg import solve
 
@@ -387,7 +387,7 @@ class MatrixExp(Function):
         n = a.shape[-1]
         aT = mT(a)
         batch = np.broadcast_shapes(tuple(a.shape[:-2]), tuple(g.shape[:-2]))
-        aT = ew.add(aT, _make(xp_of(a.data).zeros(batch + (n, n), a.dtype)))
-        zero = _make(xp_of(a.data).zeros(batch + (n, n), a.dtype))
+        aT = ew.add(aT, _make(xp_of(a.array).zeros(batch + (n, n), a.dtype)))
+        zero = _make(xp_of(a.array).zeros(batch + (n, n), a.dtype))
         block = cat([cat([aT, ew.add(g, zero)], -1), cat([zero, aT], -1)], -2)
         return (sum_to(MatrixExp()(block)[..., :n, n:], a.shape),)

@@ -43,9 +43,9 @@ def as_tensor_like(value, like: Tensor) -> Tensor:
     """
     if isinstance(value, Tensor):
         return value
-    xp = xp_of(like.data)
+    xp = xp_of(like.array)
     if isinstance(value, (bool, int, float)):
-        return _make(_scalar_array(value, like.data.dtype, xp))
+        return _make(_scalar_array(value, like.array.dtype, xp))
     return _make(xp.asarray(value))
 
 
@@ -60,7 +60,7 @@ def _scalar_array(value, dtype, xp):
 
 def _cast(t, dtype):
     """``t`` as ``dtype`` (differentiable for floating targets)."""
-    if t.data.dtype == dtype:
+    if t.array.dtype == dtype:
         return t
     from .shape import cast
 
@@ -74,7 +74,7 @@ def _pair(a, b):
     dimensions."""
     ta, tb = isinstance(a, Tensor), isinstance(b, Tensor)
     if ta and tb:
-        if a.data.dtype != b.data.dtype:
+        if a.array.dtype != b.array.dtype:
             dt = result_type(a, b)
             return _cast(a, dt), _cast(b, dt)
         return a, b
@@ -84,23 +84,23 @@ def _pair(a, b):
     if isinstance(v, np.generic) and v.ndim == 0 and v.dtype.kind in "biuf":
         v = v.item()
     if isinstance(v, (bool, int, float)):
-        dt = t.data.dtype
+        dt = t.array.dtype
         kind = dt.kind
         if not (kind == "f" or dt == _BF16) or isinstance(v, bool):
             if isinstance(v, float) or (kind == "b" and not isinstance(v, bool)):
                 dt = result_type(t, v)
             t = _cast(t, dt)
-        v = _make(_scalar_array(v, dt, xp_of(t.data)))
+        v = _make(_scalar_array(v, dt, xp_of(t.array)))
     else:
-        v = _make(xp_of(t.data).asarray(v))
-        if v.data.dtype != t.data.dtype:
+        v = _make(xp_of(t.array).asarray(v))
+        if v.array.dtype != t.array.dtype:
             dt = result_type(t, v)
             t, v = _cast(t, dt), _cast(v, dt)
     return (t, v) if ta else (v, t)
 
 
 def _to_default_float(t):
-    return _make(t.data.astype(get_default_dtype()))
+    return _make(t.array.astype(get_default_dtype()))
 
 
 def _floating(x):
@@ -108,7 +108,7 @@ def _floating(x):
     PyTorch: ``exp`` of an int64 tensor is float32)."""
     if not isinstance(x, Tensor):
         raise TypeError(f"expected a Tensor, got {type(x).__name__}")
-    k = x.data.dtype.kind
+    k = x.array.dtype.kind
     if k in "biu":
         return _to_default_float(x)
     return x
@@ -226,12 +226,12 @@ class Pow(Function):
         ga = gb = None
         if a.requires_grad:
             d = mul(b, pow(a, sub(b, 1)))
-            if (b.data == 0).any():
-                d = where(b.data == 0, 0.0, d)
+            if (b.array == 0).any():
+                d = where(b.array == 0, 0.0, d)
             ga = sum_to(mul(g, d), a.shape)
         if b.requires_grad:
             d = mul(self.output(), log(a))
-            zero = (a.data == 0) & (b.data >= 0)
+            zero = (a.array == 0) & (b.array >= 0)
             if zero.any():
                 d = where(zero, 0.0, d)
             gb = sum_to(mul(g, d), b.shape)
@@ -254,8 +254,8 @@ class RPowScalar(Function):
         (x,) = self.inputs
         d = mul(self.output(), math.log(self.base) if self.base > 0 else
                 (-math.inf if self.base == 0 else math.nan))
-        if self.base == 0 and (x.data >= 0).any():
-            d = where(x.data >= 0, 0.0, d)
+        if self.base == 0 and (x.array >= 0).any():
+            d = where(x.array >= 0, 0.0, d)
         return (mul(g, d),)
 
 
@@ -300,7 +300,7 @@ class PowScalar(Function):
         (x,) = self.inputs
         p = self.p
         if p == 0:
-            return (_make(xp_of(g.data).zeros(g.shape, dtype=g.dtype)),)
+            return (_make(xp_of(g.array).zeros(g.shape, dtype=g.dtype)),)
         if p == 1:
             return (g,)
         if p == 2:
@@ -309,17 +309,17 @@ class PowScalar(Function):
 
 
 def add(a, b):
-    if not (isinstance(a, Tensor) and isinstance(b, Tensor)) or a.data.dtype != b.data.dtype:
+    if not (isinstance(a, Tensor) and isinstance(b, Tensor)) or a.array.dtype != b.array.dtype:
         a, b = _pair(a, b)
-    if a.data.shape != b.data.shape:
+    if a.array.shape != b.array.shape:
         _broadcast_error("add", a, b)
     return Add()(a, b)
 
 
 def sub(a, b):
-    if not (isinstance(a, Tensor) and isinstance(b, Tensor)) or a.data.dtype != b.data.dtype:
+    if not (isinstance(a, Tensor) and isinstance(b, Tensor)) or a.array.dtype != b.array.dtype:
         a, b = _pair(a, b)
-    if a.data.shape != b.data.shape:
+    if a.array.shape != b.array.shape:
         _broadcast_error("sub", a, b)
     return Sub()(a, b)
 
@@ -327,9 +327,9 @@ def sub(a, b):
 def mul(a, b):
     if not (isinstance(a, Tensor) and isinstance(b, Tensor)):
         a, b = _pair(a, b)
-    elif a.data.dtype != b.data.dtype and a.data.dtype.kind != "b" and b.data.dtype.kind != "b":
+    elif a.array.dtype != b.array.dtype and a.array.dtype.kind != "b" and b.array.dtype.kind != "b":
         a, b = _pair(a, b)  # (a boolean mask times a tensor: NumPy promotes as PyTorch, no cast pass)
-    if a.data.shape != b.data.shape:
+    if a.array.shape != b.array.shape:
         _broadcast_error("mul", a, b)
     return Mul()(a, b)
 
@@ -337,15 +337,15 @@ def mul(a, b):
 def div(a, b, *, rounding_mode=None):
     """a / b.  True division of integers gives the default float dtype; ``rounding_mode``
     'trunc' or 'floor' rounds the quotient (keeping integer dtypes), as PyTorch."""
-    if not (isinstance(a, Tensor) and isinstance(b, Tensor)) or a.data.dtype != b.data.dtype:
+    if not (isinstance(a, Tensor) and isinstance(b, Tensor)) or a.array.dtype != b.array.dtype:
         a, b = _pair(a, b)
     if rounding_mode is not None:
         from .pointwise import _rounded_div
 
         return _rounded_div(a, b, rounding_mode)
-    if a.data.dtype.kind in "iub":  # true division gives floats
+    if a.array.dtype.kind in "iub":  # true division gives floats
         a, b = _to_default_float(a), _to_default_float(b)
-    if a.data.shape != b.data.shape:
+    if a.array.shape != b.array.shape:
         _broadcast_error("div", a, b)
     return Div()(a, b)
 
@@ -356,7 +356,7 @@ def pow(a, b):
     refused, as in PyTorch."""
     if isinstance(a, Tensor) and isinstance(b, (int, float, np.number)) and not isinstance(b, (bool, np.bool_)):
         b = b.item() if isinstance(b, np.number) else b
-        k = a.data.dtype.kind
+        k = a.array.dtype.kind
         if k in "biu":
             if isinstance(b, float):
                 a = _to_default_float(a)
@@ -364,24 +364,24 @@ def pow(a, b):
                 if b < 0:
                     raise RuntimeError(f"pow: integers to negative integer powers are not allowed (exponent {b})")
                 if k == "b":
-                    a = _make(a.data.astype(np.int64))
+                    a = _make(a.array.astype(np.int64))
         return PowScalar(b)(a)
     if isinstance(b, Tensor) and isinstance(a, (int, float)) and not isinstance(a, bool):
-        if b.data.dtype.kind in "biu":
+        if b.array.dtype.kind in "biu":
             if isinstance(a, float):
                 b = _to_default_float(b)
             else:  # integer ** integer stays integer
-                if (b.data < 0).any():
+                if (b.array < 0).any():
                     raise RuntimeError("pow: integers to negative integer powers are not allowed")
-                dt = np.dtype(np.int64) if b.data.dtype.kind == "b" else b.data.dtype
-                xp = xp_of(b.data)
-                return _make(_arr(_scalar_array(a, dt, xp) ** b.data.astype(dt), xp))
+                dt = np.dtype(np.int64) if b.array.dtype.kind == "b" else b.array.dtype
+                xp = xp_of(b.array)
+                return _make(_arr(_scalar_array(a, dt, xp) ** b.array.astype(dt), xp))
         return RPowScalar(float(a))(b)
     a, b = _pair(a, b)
     if a.shape != b.shape:
         _broadcast_error("pow", a, b)
-    if a.data.dtype.kind in "biu":
-        return _make(_int_pow(a.data, b.data))
+    if a.array.dtype.kind in "biu":
+        return _make(_int_pow(a.array, b.array))
     return Pow()(a, b)
 
 
@@ -426,8 +426,8 @@ class Abs(Function):
 
     def backward(self, g):  # g sign(x), with sign(NaN) = 0 as in PyTorch
         (x,) = self.inputs
-        xp = xp_of(x.data)
-        s = _arr(xp.sign(x.data), xp)
+        xp = xp_of(x.array)
+        s = _arr(xp.sign(x.array), xp)
         if s.dtype.kind == "f" and s.size and xp.isnan(s.max()):
             s = xp.where(s != s, 0, s).astype(s.dtype, copy=False)
         return (mul(g, _make(s)),)
@@ -570,7 +570,7 @@ class SlopeMask(Function):
 
     def backward(self, gg):
         _, x = self.inputs
-        gx = Tensor._make(xp_of(x.data).zeros(x.shape, dtype=x.dtype)) if x.requires_grad else None
+        gx = Tensor._make(xp_of(x.array).zeros(x.shape, dtype=x.dtype)) if x.requires_grad else None
         return SlopeMask(self.slope)(gg, x), gx
 
 
@@ -601,7 +601,7 @@ class Clamp(Function):
         return xp_of(x).clip(x, self.lo, self.hi).astype(x.dtype, copy=False)  # bfloat16 stays bfloat16
 
     def backward(self, g):
-        x = self.inputs[0].data
+        x = self.inputs[0].array
         mask = xp_of(x).ones(x.shape, dtype=bool)
         if self.lo is not None:
             mask &= x >= self.lo
@@ -626,9 +626,9 @@ class Maximum(Function):
         a, b = self.inputs
         # PyTorch: a's gradient is masked where a loses, b's where b loses (so a NaN, which loses
         # no comparison, gets the gradient), and ties share it equally
-        a_loses = a.data < b.data if self.take_max else a.data > b.data
-        b_loses = a.data > b.data if self.take_max else a.data < b.data
-        ties = a.data == b.data
+        a_loses = a.array < b.array if self.take_max else a.array > b.array
+        b_loses = a.array > b.array if self.take_max else a.array < b.array
+        ties = a.array == b.array
         gg = where(ties, mul(g, 0.5), g) if ties.any() else g
         ga = sum_to(_select(~a_loses, gg), a.shape) if a.requires_grad else None
         gb = sum_to(_select(~b_loses, gg), b.shape) if b.requires_grad else None
@@ -648,7 +648,7 @@ class Where(Function):
 
     def backward(self, g):
         a, b = self.inputs
-        zero = _make(xp_of(g.data).zeros((), dtype=g.dtype))
+        zero = _make(xp_of(g.array).zeros((), dtype=g.dtype))
         cond = _make(self.cond)
         ga = sum_to(where(cond, g, zero), a.shape) if a.requires_grad else None
         gb = sum_to(where(cond, zero, g), b.shape) if b.requires_grad else None
@@ -689,8 +689,8 @@ def rsqrt(x):
 
 def square(x):
     """x * x (booleans square to int64, as PyTorch)."""
-    if x.data.dtype.kind == "b":
-        return _make(x.data.astype(np.int64))
+    if x.array.dtype.kind == "b":
+        return _make(x.array.astype(np.int64))
     return PowScalar(2)(x)
 
 
@@ -722,10 +722,10 @@ def clamp(x, min=None, max=None):
     """Limit x to [min, max]; the bounds are numbers or (broadcastable) tensors."""
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
-    if x.data.dtype.kind in "biu" and any(isinstance(v, float) for v in (min, max)):
+    if x.array.dtype.kind in "biu" and any(isinstance(v, float) for v in (min, max)):
         x = _to_default_float(x)  # a float bound makes an integer tensor float, as PyTorch
-    elif x.data.dtype.kind == "b" and not isinstance(min, Tensor) and not isinstance(max, Tensor):
-        x = _make(x.data.astype(np.int64))
+    elif x.array.dtype.kind == "b" and not isinstance(min, Tensor) and not isinstance(max, Tensor):
+        x = _make(x.array.astype(np.int64))
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         if min is not None:
             x = maximum(x, min)
@@ -752,7 +752,7 @@ def minimum(a, b):
 
 def where(cond, a, b):
     """Elementwise ``a`` where ``cond`` else ``b`` (cond: boolean tensor or array)."""
-    c = cond.data if isinstance(cond, Tensor) else cond
+    c = cond.array if isinstance(cond, Tensor) else cond
     if isinstance(a, Tensor) or isinstance(b, Tensor):
         a, b = _pair(a, b)
     else:
@@ -773,7 +773,7 @@ def _select(mask, g):
     slower than a multiply), redone with where only when the product made a NaN (an inf or NaN
     of g where the mask is off must give 0, as in PyTorch)."""
     d = mul(g, _make(mask))
-    dd = d.data
+    dd = d.array
     if dd.size and dd.dtype.kind == "f" and xp_of(dd).isnan(dd.max()):
         return where(mask, g, _zero(g))
     return d
@@ -781,7 +781,7 @@ def _select(mask, g):
 
 def _zero(g):
     """A 0-d zero of g's dtype (the other branch of a gradient selection)."""
-    return _make(xp_of(g.data).zeros((), dtype=g.dtype))
+    return _make(xp_of(g.array).zeros((), dtype=g.dtype))
 
 
 def _arr(r, xp):
@@ -793,8 +793,8 @@ def _no_grad_unary(ufunc_name, doc):
     """A function x -> ufunc(x) as a constant tensor (these have zero or no derivative)."""
 
     def op(x):
-        xp = xp_of(x.data)
-        return _make(_arr(getattr(xp, ufunc_name)(x.data), xp))
+        xp = xp_of(x.array)
+        return _make(_arr(getattr(xp, ufunc_name)(x.array), xp))
 
     op.__name__ = ufunc_name
     op.__doc__ = doc
@@ -808,8 +808,8 @@ sign = _no_grad_unary("sign", "sign(x) in {-1, 0, 1} (no gradient: its derivativ
 def _cmp(ufunc_name):
     def op(a, b):
         a, b = _pair(a, b)
-        xp = xp_of(a.data)
-        return _make(_arr(getattr(xp, ufunc_name)(a.data, b.data), xp))
+        xp = xp_of(a.array)
+        return _make(_arr(getattr(xp, ufunc_name)(a.array, b.array), xp))
 
     op.__name__ = ufunc_name
     op.__doc__ = f"Elementwise {ufunc_name} (a boolean tensor, never differentiable)."
@@ -832,8 +832,8 @@ isfinite = _no_grad_unary("isfinite", "Elementwise |x| < inf (a boolean tensor, 
 
 
 def equal(a, b) -> bool:
-    return a.shape == b.shape and bool((a.data == b.data).all())
+    return a.shape == b.shape and bool((a.array == b.array).all())
 
 
 def allclose(a, b, rtol=1e-5, atol=1e-8) -> bool:
-    return bool(xp_of(a.data).allclose(a.data, b.data, rtol=rtol, atol=atol))
+    return bool(xp_of(a.array).allclose(a.array, b.array, rtol=rtol, atol=atol))

@@ -28,7 +28,7 @@ def _normalize_index(index, xp):
     has_int_array = False
     for i in index:
         if isinstance(i, Tensor):
-            i = i.data
+            i = i.array
         elif isinstance(i, list):
             i = xp.asarray(i)
         if hasattr(i, "dtype") and getattr(i, "ndim", 0) >= 0 and not isinstance(i, (int, np.integer)):
@@ -129,7 +129,7 @@ class IndexPut(IndexAdd):
 
 
 def getitem(x, index):
-    xp = xp_of(x.data)
+    xp = xp_of(x.array)
     idx, has_int = _normalize_index(index, xp)
     try:
         return GetItem(idx, has_int)(x)
@@ -142,12 +142,12 @@ def setitem(x, index, value):
     recorded as  x_new = x * (1 - mask) + scatter(value)  and ``x`` is rebound to the result."""
     from .inplace import rebind, snapshot
 
-    xp = xp_of(x.data)
+    xp = xp_of(x.array)
     idx, has_int = _normalize_index(index, xp)
-    v = value.data if isinstance(value, Tensor) else value
+    v = value.array if isinstance(value, Tensor) else value
     needs_graph = _grad_on() and (x.requires_grad or (isinstance(value, Tensor) and value.requires_grad))
     if not needs_graph:
-        x.data[idx] = v
+        x.array[idx] = v
         x._mark_modified()
         return
     if x._node is None and x.requires_grad:
@@ -157,7 +157,7 @@ def setitem(x, index, value):
 
     keep = xp.ones(x.shape, dtype=bool)
     keep[idx] = False
-    target_shape = x.data[idx].shape
+    target_shape = x.array[idx].shape
     vt = broadcast_to(vt, target_shape) if vt.shape != target_shape else vt
     # where, not a multiplication by the mask: inf * 0 would leave NaN at the written places
     new = add(where(keep, snapshot(x), 0.0), IndexPut(x.shape, idx, has_int)(vt))
@@ -217,7 +217,7 @@ def _along_index(indices, axis, xp):
 
 
 def take_along_dim(x, indices, dim):
-    idx = indices.data if isinstance(indices, Tensor) else indices
+    idx = indices.array if isinstance(indices, Tensor) else indices
     if idx.dtype.kind not in "iu":
         raise IndexError(f"take_along_dim: indices must be integers, got dtype {idx.dtype}")
     if idx.ndim != x.ndim:
@@ -228,7 +228,7 @@ def take_along_dim(x, indices, dim):
 def gather(x, dim, index):
     """PyTorch's gather: out[i][j] = x[i][index[i][j]] along ``dim``.  ``index`` may be smaller
     than ``x`` in the other dimensions (x is then cropped to it), as in PyTorch."""
-    idx = index.data if isinstance(index, Tensor) else index
+    idx = index.array if isinstance(index, Tensor) else index
     if getattr(idx, "ndim", None) != x.ndim:
         raise ValueError(f"gather: index of shape {tuple(getattr(idx, 'shape', ()))} needs as many dimensions as "
                          f"the input of shape {tuple(x.shape)}")
@@ -242,7 +242,7 @@ def gather(x, dim, index):
 
 
 def index_select(x, dim, index):
-    idx = index.data if isinstance(index, Tensor) else np.asarray(index)
+    idx = index.array if isinstance(index, Tensor) else np.asarray(index)
     key = [slice(None)] * x.ndim
     key[normalize_dim(dim, x.ndim, "index_select")] = idx
     return getitem(x, tuple(key))
@@ -250,7 +250,7 @@ def index_select(x, dim, index):
 
 def one_hot(indices, num_classes=-1):
     """One-hot encoding of integer class indices (int64, no gradient)."""
-    idx = indices.data if isinstance(indices, Tensor) else np.asarray(indices)
+    idx = indices.array if isinstance(indices, Tensor) else np.asarray(indices)
     xp = xp_of(idx)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"one_hot: expected integer class indices, got dtype {idx.dtype}")
@@ -266,13 +266,13 @@ def one_hot(indices, num_classes=-1):
 def masked_fill(x, mask, value):
     from .elementwise import where
 
-    m = mask.data if isinstance(mask, Tensor) else mask
-    return where(m, _make(xp_of(x.data).asarray(value, dtype=x.dtype)), x)
+    m = mask.array if isinstance(mask, Tensor) else mask
+    return where(m, _make(xp_of(x.array).asarray(value, dtype=x.dtype)), x)
 
 
 # --------------------------------------------------------------------------- scatter, index_add and friends
 def _index_array(index, name):
-    idx = index.data if isinstance(index, Tensor) else np.asarray(index)
+    idx = index.array if isinstance(index, Tensor) else np.asarray(index)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"{name}: index must be an integer tensor, got dtype {idx.dtype}")
     return idx
@@ -330,8 +330,8 @@ class ScatterAlong(Function):
             if self.add:
                 gx = g
             else:
-                keep = xp_of(g.data).ones(g.shape, dtype=bool)
-                keep[_along_index(self.indices, self.axis, xp_of(g.data))] = False
+                keep = xp_of(g.array).ones(g.shape, dtype=bool)
+                keep[_along_index(self.indices, self.axis, xp_of(g.array))] = False
                 from .elementwise import where
 
                 gx = where(keep, g, 0.0)
@@ -349,7 +349,7 @@ def scatter(x, dim, index, src=None, *, value=None, reduce=None):
         raise TypeError("scatter: expected src (a tensor) or value (a number)")
     idx = _index_array(index, "scatter")
     axis, idx = _check_scatter(x, dim, idx, "scatter", src if isinstance(src, Tensor) else None)
-    xp = xp_of(x.data)
+    xp = xp_of(x.array)
     if isinstance(src, Tensor):
         s = _crop(src, idx.shape)
         if s.dtype != x.dtype:
@@ -363,8 +363,8 @@ def scatter(x, dim, index, src=None, *, value=None, reduce=None):
     if reduce == "add":
         return ScatterAlong(idx, axis, True)(x, s)
     if reduce == "multiply":  # no gradient (as PyTorch's scatter with reduce='multiply')
-        out = x.data.copy()
-        _scatter_multiply(out, _along_index(idx, axis, xp), s.data, xp)
+        out = x.array.copy()
+        _scatter_multiply(out, _along_index(idx, axis, xp), s.array, xp)
         return _make(out)
     raise ValueError(f"scatter: reduce must be 'add' or 'multiply', got {reduce!r}")
 
@@ -420,7 +420,7 @@ def index_copy(x, dim, index, source):
     from .elementwise import add, where
 
     d, key = _index_key(x, dim, index, "index_copy")
-    xp = xp_of(x.data)
+    xp = xp_of(x.array)
     keep = xp.ones(x.shape, dtype=bool)
     keep[key] = False
     if source.dtype != x.dtype:
@@ -436,15 +436,15 @@ def index_fill(x, dim, index, value):
     from .elementwise import where
 
     d, key = _index_key(x, dim, index, "index_fill")
-    mask = xp_of(x.data).zeros(x.shape, dtype=bool)
+    mask = xp_of(x.array).zeros(x.shape, dtype=bool)
     mask[key] = True
-    v = value if isinstance(value, Tensor) else _make(xp_of(x.data).asarray(value, dtype=x.dtype))
+    v = value if isinstance(value, Tensor) else _make(xp_of(x.array).asarray(value, dtype=x.dtype))
     return where(mask, v, x)
 
 
 def masked_select(x, mask):
     """The entries of x where ``mask`` (broadcast together) is true, as a 1-D tensor."""
-    m = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
+    m = mask.array if isinstance(mask, Tensor) else np.asarray(mask)
     if m.dtype != np.bool_:
         raise TypeError(f"masked_select: mask must be boolean, got dtype {m.dtype}")
     shape = np.broadcast_shapes(x.shape, m.shape)
@@ -458,7 +458,7 @@ def take(x, index):
     from .shape import reshape
 
     idx = _index_array(index, "take")
-    n = x.data.size
+    n = x.array.size
     if idx.size and (idx.min() < -n or idx.max() >= n):
         raise IndexError(f"take: index out of range for a tensor of {n} elements")
     return getitem(reshape(x, (-1,)), _make(idx))
@@ -468,8 +468,8 @@ def take(x, index):
 def nonzero(x, *, as_tuple=False):
     """The indices of the non-zero entries: an (n, ndim) int64 tensor, or one 1-D tensor per
     dimension with ``as_tuple=True``."""
-    xp = xp_of(x.data)
-    a = x.data
+    xp = xp_of(x.array)
+    a = x.array
     if as_tuple:
         if a.ndim == 0:
             return (_make(xp.zeros(int(a != 0), dtype=np.int64)),)

@@ -20,11 +20,11 @@ _make = Tensor._make
 
 def snapshot(x):
     """A tensor standing for x's current value and graph position."""
-    return _make(x.data, x.requires_grad, x._node)
+    return _make(x.array, x.requires_grad, x._node)
 
 
 def rebind(x, new):
-    x.data = new.data
+    x.array = new.array
     x._node = new._node
     x.requires_grad = new.requires_grad
     x._version += 1
@@ -33,11 +33,11 @@ def rebind(x, new):
 def _same_device(x, other, kind):
     """``other`` on x's device: copy_ transfers it (as PyTorch's copy_ does, differentiably); the
     arithmetic in-place ops refuse a tensor on another device, naming both."""
-    if not isinstance(other, Tensor) or other.data.__class__ is x.data.__class__:
+    if not isinstance(other, Tensor) or other.array.__class__ is x.array.__class__:
         return other
     from ..backend import device_of
 
-    dx, do = device_of(x.data), device_of(other.data)
+    dx, do = device_of(x.array), device_of(other.array)
     if dx == do:
         return other
     if kind == "copy":
@@ -77,7 +77,7 @@ def inplace(x, kind, other):
 
             if kind == "zero":
                 other = 0.0
-            src = other if isinstance(other, Tensor) else _make(xp_of(x.data).full(x.shape, other, dtype=x.dtype))
+            src = other if isinstance(other, Tensor) else _make(xp_of(x.array).full(x.shape, other, dtype=x.dtype))
             new = ew.add(ew.mul(old, 0.0), broadcast_to(src, x.shape) if src.shape != x.shape else src)
         else:  # pragma: no cover
             raise ValueError(kind)
@@ -85,8 +85,8 @@ def inplace(x, kind, other):
             raise ValueError(f"{kind}_: result shape {tuple(new.shape)} differs from the tensor's {tuple(x.shape)}")
         rebind(x, new)
         return x
-    a = x.data
-    o = other.data if isinstance(other, Tensor) else other
+    a = x.array
+    o = other.array if isinstance(other, Tensor) else other
     if kind == "add":
         a += o
     elif kind == "sub":
@@ -111,7 +111,7 @@ def assign_(x, new):
     """x <- new (x's shape and dtype), under the in-place policy above: written into x's array
     without a graph to protect, recorded out of place (x rebound to ``new``) with one."""
     if not isinstance(new, Tensor):
-        new = _make(xp_of(x.data).asarray(new, dtype=x.dtype))
+        new = _make(xp_of(x.array).asarray(new, dtype=x.dtype))
     new = _same_device(x, new, "assign")
     if tuple(new.shape) != tuple(x.shape):
         from .shape import broadcast_to
@@ -131,6 +131,6 @@ def assign_(x, new):
             new = cast(new, x.dtype)
         rebind(x, new)
         return x
-    x.data[...] = new.data
+    x.array[...] = new.array
     x._mark_modified()
     return x

@@ -35,7 +35,7 @@ class MatMul(Function):
         if a.requires_grad:
             ga = sum_to(matmul(g, transpose(b, -1, -2)), a.shape)
         if b.requires_grad:
-            if b.ndim == 2 and a.ndim == 2 and b.data.flags.f_contiguous and not b.data.flags.c_contiguous:
+            if b.ndim == 2 and a.ndim == 2 and b.array.flags.f_contiguous and not b.array.flags.c_contiguous:
                 # b is a transposed view (x @ w.T): produce w's gradient C-contiguous, (g^T a)^T
                 gb = transpose(matmul(transpose(g, -1, -2), a), -1, -2)
             else:
@@ -280,7 +280,7 @@ def _contract_by_matmul(xp, a, b, sa, sb, out):
 
 def _const(kind, n, like):
     """A constant ones vector or identity matrix with ``like``'s dtype and device."""
-    xp = xp_of(like.data)
+    xp = xp_of(like.array)
     arr = xp.ones(n, dtype=like.dtype) if kind == "ones" else xp.eye(n, dtype=like.dtype)
     return _make(arr)
 
@@ -303,8 +303,8 @@ def einsum(equation, *operands):
             raise TypeError(f"einsum: operand {i} is a {type(x).__name__}, expected a Tensor")
     subs, out, sizes = _einsum_parse(equation, [x.shape for x in operands])
     summed = set("".join(subs)) - set(out)
-    if summed and any(x.data.dtype.kind == "b" for x in operands):  # sums of booleans count, in int64
-        operands = tuple(_make(x.data.astype(np.int64)) if x.data.dtype.kind == "b" else x for x in operands)
+    if summed and any(x.array.dtype.kind == "b" for x in operands):  # sums of booleans count, in int64
+        operands = tuple(_make(x.array.astype(np.int64)) if x.array.dtype.kind == "b" else x for x in operands)
     return Einsum(subs, out, sizes)(*operands)
 
 
@@ -389,7 +389,7 @@ def cdist(x1, x2, p=2.0, compute_mode=None):
 def _beta_alpha(inp, prod, beta, alpha):
     from .elementwise import add, mul
 
-    if prod.data.dtype.kind in "iu":  # integer products keep integer scale factors, as PyTorch
+    if prod.array.dtype.kind in "iu":  # integer products keep integer scale factors, as PyTorch
         beta, alpha = int(beta), int(alpha)
 
     if alpha != 1:
@@ -401,7 +401,7 @@ def _beta_alpha(inp, prod, beta, alpha):
 
 def _zeros_like(inp, prod):
     shape = np.broadcast_shapes(inp.shape, prod.shape)
-    return _make(xp_of(prod.data).zeros(shape, dtype=prod.dtype))
+    return _make(xp_of(prod.array).zeros(shape, dtype=prod.dtype))
 
 
 def addmm(input, mat1, mat2, *, beta=1, alpha=1):

@@ -150,7 +150,7 @@ class LayerNormFn(Function):
         else:
             xhat = self.saved_xhat
             n = int(np.prod(x.shape[x.ndim - self.k:])) if self.k else 1
-            g2 = g.data.reshape(-1, n)
+            g2 = g.array.reshape(-1, n)
             xh2 = xhat.reshape(-1, n)
             gw = gb = gx = None
             if w is not None and w.requires_grad:
@@ -161,7 +161,7 @@ class LayerNormFn(Function):
                 rstd = self.saved_rstd
                 xp = xp_of(g2)
                 gx2 = xp.empty_like(g2)
-                wv = w.data.reshape(1, n) if w is not None else None
+                wv = w.array.reshape(1, n) if w is not None else None
 
                 def part(lo, hi):  # gx = rstd gh - (rstd mean(gh)) - (rstd mean(gh xhat)) xhat
                     gh, xh, r = gx2[lo:hi], xh2[lo:hi], rstd[lo:hi]
@@ -250,14 +250,14 @@ class RMSNormFn(Function):
                 gw = sum_to(ew.mul(g, xhat), w.shape)
         else:
             n = int(np.prod(x.shape[x.ndim - self.k:])) if self.k else 1
-            g2 = g.data.reshape(-1, n)
+            g2 = g.array.reshape(-1, n)
             xh2 = self.saved_xhat.reshape(-1, n)
             if w is not None and w.requires_grad:
                 gw = _make(_coldot(g2, xh2).reshape(w.shape))
             if x.requires_grad:
                 xp = xp_of(g2)
                 gx2 = xp.empty_like(g2)
-                wv = w.data.reshape(1, n) if w is not None else None
+                wv = w.array.reshape(1, n) if w is not None else None
                 rstd = self.saved_rstd
 
                 def part(lo, hi):  # gx = rstd (gh - xhat mean(gh xhat))
@@ -469,7 +469,7 @@ class BatchNormFn(Function):
             gx, gw, gb = self._backward_rows(x, g, w, b)
         else:  # (N, C) or (N, C, L) input
             xhat = self.saved_xhat
-            g2 = _bn_view(g.data)
+            g2 = _bn_view(g.array)
             col = lambda v: _per_chan(v, xhat)  # noqa: E731
             if self.relu:  # g <- g [y > 0], a fresh array this backward owns
                 g2 = g2 * (_bn_view(self.saved_y) > 0)
@@ -483,7 +483,7 @@ class BatchNormFn(Function):
             gb = _make(sg.astype(g2.dtype, copy=False)) if b is not None and b.requires_grad else None
             gx = None
             if x.requires_grad:
-                scale = self.saved_rstd * w.data if w is not None else self.saved_rstd
+                scale = self.saved_rstd * w.array if w is not None else self.saved_rstd
                 # gx = scale (g - mean(g) - xhat mean(g xhat)),  scale = w rstd
                 if owned:
                     gx2 = g2
@@ -494,7 +494,7 @@ class BatchNormFn(Function):
                 gx2 -= t
                 gx2 -= col(sg * (scale / n))
                 y3 = _bn_view(self.saved_y) if self.relu else None
-                _dx_overflow(gx2, _bn_view(g.data), y3, xhat, sg, sgx, scale, n)
+                _dx_overflow(gx2, _bn_view(g.array), y3, xhat, sg, sgx, scale, n)
                 gx = _make(gx2.reshape(x.shape))
         out = [gx]
         if self.has_w:
@@ -509,7 +509,7 @@ def _bn_backward_rows(fn, x, g, w, b):
     gx = scale (g - mean(g) - xhat mean(g xhat)), scale = w rstd; g masked by y > 0 with relu."""
     xhat = fn.saved_xhat
     C, n = xhat.shape
-    gd = g.data
+    gd = g.array
     g2 = _channel_rows(gd)
     if g2 is None:
         g2 = np.ascontiguousarray(gd.transpose(1, 0, 2, 3)).reshape(C, n)
@@ -519,7 +519,7 @@ def _bn_backward_rows(fn, x, g, w, b):
     need_gx = x.requires_grad
     gx2 = np.empty_like(g2) if need_gx else None
     rstd = fn.saved_rstd
-    wv = w.data if w is not None else None
+    wv = w.array if w is not None else None
 
     def part(lo, hi):
         gs, xh = g2[lo:hi], xhat[lo:hi]
@@ -551,7 +551,7 @@ def _bn_backward_rows(fn, x, g, w, b):
 
 def _update_running(running, new, momentum):
     """running <- (1 - momentum) running + momentum new, in place (no graph)."""
-    arr = running.data
+    arr = running.array
     arr *= 1.0 - momentum
     arr += (momentum * new).astype(arr.dtype, copy=False)
     running._version += 1

@@ -103,7 +103,7 @@ def erfc(x):
     x = _floating(x)
     if x.requires_grad:
         return ew.rsub(ew.erf(x), 1.0)
-    return _make(_arr(special.erfc(x.data).astype(x.dtype, copy=False), np))
+    return _make(_arr(special.erfc(x.array).astype(x.dtype, copy=False), np))
 
 
 def deg2rad(x):
@@ -135,15 +135,15 @@ class _Rounding(Function):
         return _arr(getattr(xp, self.ufunc)(x), xp)
 
     def backward(self, g):
-        return (_make(xp_of(g.data).zeros(g.shape, dtype=g.dtype)),)
+        return (_make(xp_of(g.array).zeros(g.shape, dtype=g.dtype)),)
 
 
 def _rounding(ufunc, x, decimals=0):
-    k = x.data.dtype.kind
+    k = x.array.dtype.kind
     if k == "b" or (k in "iu" and ufunc != "sign"):  # integers are already whole: a copy, as PyTorch
-        return _make(x.data.copy())
+        return _make(x.array.copy())
     if k in "iu":
-        return _make(_arr(xp_of(x.data).sign(x.data), xp_of(x.data)))
+        return _make(_arr(xp_of(x.array).sign(x.array), xp_of(x.array)))
     return _Rounding(ufunc, decimals)(x)
 
 
@@ -187,13 +187,13 @@ def sgn(x):
 
 def signbit(x):
     """Whether the sign bit is set (True for -0.0); boolean, no gradient."""
-    xp = xp_of(x.data)
-    return _make(_arr(xp.signbit(x.data), xp))
+    xp = xp_of(x.array)
+    return _make(_arr(xp.signbit(x.array), xp))
 
 
 def _bool_unary(ufunc, x):
-    xp = xp_of(x.data)
-    return _make(_arr(getattr(xp, ufunc)(x.data), xp))
+    xp = xp_of(x.array)
+    return _make(_arr(getattr(xp, ufunc)(x.array), xp))
 
 
 def isinf(x):
@@ -213,13 +213,13 @@ def isneginf(x):
 
 def isreal(x):
     """True everywhere for real tensors (boolean)."""
-    return _make(xp_of(x.data).ones(x.shape, dtype=bool))
+    return _make(xp_of(x.array).ones(x.shape, dtype=bool))
 
 
 def nan_to_num(x, nan=0.0, posinf=None, neginf=None):
     """NaN -> ``nan``, +inf -> ``posinf`` (default: the dtype's largest value), -inf -> ``neginf``
     (default: its lowest); the gradient passes where x is finite and is 0 elsewhere."""
-    xa = x.data
+    xa = x.array
     if xa.dtype.kind in "biu":
         return _make(xa.copy())
     xp = xp_of(xa)
@@ -234,14 +234,14 @@ def nan_to_num(x, nan=0.0, posinf=None, neginf=None):
 def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
     """|a - b| <= atol + rtol |b| (boolean); infinities are close only to themselves."""
     a, b = _pair(a, b)
-    xp = xp_of(a.data)
-    return _make(_arr(xp.isclose(a.data, b.data, rtol=rtol, atol=atol, equal_nan=equal_nan), xp))
+    xp = xp_of(a.array)
+    return _make(_arr(xp.isclose(a.array, b.array, rtol=rtol, atol=atol, equal_nan=equal_nan), xp))
 
 
 # --------------------------------------------------------------------------- binary with gradients
 def _binary_float(a, b):
     a, b = _pair(a, b)
-    if a.data.dtype.kind in "biu":
+    if a.array.dtype.kind in "biu":
         a, b = _to_default_float(a), _to_default_float(b)
     if a.shape != b.shape:
         ew._broadcast_error("binary op", a, b)
@@ -267,7 +267,7 @@ class Atan2(_Binary):
 
     def derivatives(self, a, b, g):  # PyTorch's rule: 1 / (a^2 + b^2) taken as 0 where it is infinite
         r = ew.div(1.0, ew.add(ew.mul(a, a), ew.mul(b, b)))
-        inf = xp_of(r.data).isinf(r.data)
+        inf = xp_of(r.array).isinf(r.array)
         if inf.any():
             r = ew.where(inf, 0.0, r)
         return ew.mul(ew.mul(g, b), r), ew.mul(ew.mul(g, ew.neg(a)), r)
@@ -299,8 +299,8 @@ class Fmod(_Binary):
         return _arr(xp.remainder(a, b) if self.floor else xp.fmod(a, b), xp)
 
     def derivatives(self, a, b, g):
-        xp = xp_of(a.data)
-        q = a.data / b.data
+        xp = xp_of(a.array)
+        q = a.array / b.array
         q = xp.floor(q) if self.floor else xp.trunc(q)
         return g, ew.neg(ew.mul(g, _make(_arr(q, xp).astype(g.dtype))))
 
@@ -350,10 +350,10 @@ class Copysign(_Binary):
         return _arr(xp.copysign(a, b), xp)
 
     def derivatives(self, a, b, g):  # PyTorch: g * result / a, taken as 0 at a == 0 (NaN at a = +-inf)
-        xp = xp_of(a.data)
+        xp = xp_of(a.array)
         with np.errstate(invalid="ignore", divide="ignore"):
-            s = xp.copysign(a.data, b.data) / a.data
-        s = xp.where(a.data == 0, 0, s)
+            s = xp.copysign(a.array, b.array) / a.array
+        s = xp.where(a.array == 0, 0, s)
         return ew.mul(g, _make(_arr(s, xp).astype(g.dtype))), ew.mul(g, 0.0)
 
 
@@ -372,16 +372,16 @@ def hypot(input, other):
 
 def _int_binary(ufunc, a, b):
     a, b = _pair(a, b)
-    xp = xp_of(a.data)
-    if ufunc in ("fmod", "remainder") and (b.data == 0).any():
+    xp = xp_of(a.array)
+    if ufunc in ("fmod", "remainder") and (b.array == 0).any():
         raise RuntimeError(f"{ufunc}: integer division by zero")
-    return _make(_arr(getattr(xp, ufunc)(a.data, b.data), xp))
+    return _make(_arr(getattr(xp, ufunc)(a.array, b.array), xp))
 
 
 def fmod(input, other):
     """input - trunc(input / other) other: the remainder with the sign of ``input``."""
     a, b = _pair(input, other)
-    if a.data.dtype.kind in "biu":
+    if a.array.dtype.kind in "biu":
         return _int_binary("fmod", a, b)
     if a.shape != b.shape:
         ew._broadcast_error("fmod", a, b)
@@ -391,7 +391,7 @@ def fmod(input, other):
 def remainder(input, other):
     """input - floor(input / other) other: the remainder with the sign of ``other`` (Python's %)."""
     a, b = _pair(input, other)
-    if a.data.dtype.kind in "biu":
+    if a.array.dtype.kind in "biu":
         return _int_binary("remainder", a, b)
     if a.shape != b.shape:
         ew._broadcast_error("remainder", a, b)
@@ -412,7 +412,7 @@ def lerp(input, end, weight):
     """input + weight (end - input); ``weight`` a number or a tensor."""
     a, b = _pair(input, end)
     if not isinstance(weight, Tensor):
-        weight = _make(xp_of(a.data).asarray(float(weight), dtype=a.dtype))
+        weight = _make(xp_of(a.array).asarray(float(weight), dtype=a.dtype))
     w = ew._cast(weight, a.dtype)
     try:
         np.broadcast_shapes(a.shape, b.shape, w.shape)
@@ -430,8 +430,8 @@ def copysign(input, other):
 def heaviside(input, values):
     """0 where input < 0, ``values`` where input == 0, 1 where input > 0 (no gradient)."""
     a, b = _pair(input, values)
-    xp = xp_of(a.data)
-    return _make(_arr(xp.heaviside(a.data, b.data), xp).astype(a.data.dtype))  # NumPy gives floats for ints
+    xp = xp_of(a.array)
+    return _make(_arr(xp.heaviside(a.array, b.array), xp).astype(a.array.dtype))  # NumPy gives floats for ints
 
 
 def float_power(input, exponent):
@@ -469,15 +469,15 @@ def _rounded_div(a, b, mode):
     through the rounding: the derivative of a piecewise-constant function is 0)."""
     if mode not in ("trunc", "floor"):
         raise ValueError(f"div: rounding_mode must be None, 'trunc' or 'floor', got {mode!r}")
-    xp = xp_of(a.data)
-    if a.data.dtype.kind in "biu":
-        if (b.data == 0).any():
+    xp = xp_of(a.array)
+    if a.array.dtype.kind in "biu":
+        if (b.array == 0).any():
             raise RuntimeError("div: integer division by zero")
         if mode == "floor":
-            return _make(_arr(xp.floor_divide(a.data, b.data), xp))
-        q = xp.floor_divide(a.data, b.data)
-        fix = (q < 0) & (q * b.data != a.data)
-        return _make(_arr(q + fix, xp).astype(a.data.dtype))
+            return _make(_arr(xp.floor_divide(a.array, b.array), xp))
+        q = xp.floor_divide(a.array, b.array)
+        fix = (q < 0) & (q * b.array != a.array)
+        return _make(_arr(q + fix, xp).astype(a.array.dtype))
     q = ew.div(a, b)
     return floor(q) if mode == "floor" else trunc(q)
 
@@ -491,23 +491,23 @@ def floor_divide(input, other):
 def fmax(input, other):
     """max(input, other), ignoring NaN (a NaN only when both are NaN)."""
     a, b = _pair(input, other)
-    xp = xp_of(a.data)
-    an, bn = _arr(xp.isnan(a.data), xp), _arr(xp.isnan(b.data), xp)
+    xp = xp_of(a.array)
+    an, bn = _arr(xp.isnan(a.array), xp), _arr(xp.isnan(b.array), xp)
     return ew.maximum(ew.where(an, b, a), ew.where(bn, a, b))
 
 
 def fmin(input, other):
     """min(input, other), ignoring NaN (a NaN only when both are NaN)."""
     a, b = _pair(input, other)
-    xp = xp_of(a.data)
-    an, bn = _arr(xp.isnan(a.data), xp), _arr(xp.isnan(b.data), xp)
+    xp = xp_of(a.array)
+    an, bn = _arr(xp.isnan(a.array), xp), _arr(xp.isnan(b.array), xp)
     return ew.minimum(ew.where(an, b, a), ew.where(bn, a, b))
 
 
 def _logical(ufunc):
     def op(input, other):
-        a = input.data if isinstance(input, Tensor) else input
-        b = other.data if isinstance(other, Tensor) else other
+        a = input.array if isinstance(input, Tensor) else input
+        b = other.array if isinstance(other, Tensor) else other
         xp = xp_of(a) if isinstance(input, Tensor) else xp_of(b)
         return _make(_arr(getattr(xp, ufunc)(a, b), xp))
 
@@ -522,10 +522,10 @@ logical_xor = _logical("logical_xor")
 def _bitwise(ufunc, name):
     def op(input, other):
         a, b = _pair(input, other)
-        if a.data.dtype.kind not in "biu":
+        if a.array.dtype.kind not in "biu":
             raise TypeError(f"{name}: expected integer or boolean tensors, got dtype {a.dtype}")
-        xp = xp_of(a.data)
-        return _make(_arr(getattr(xp, ufunc)(a.data, b.data), xp))
+        xp = xp_of(a.array)
+        return _make(_arr(getattr(xp, ufunc)(a.array, b.array), xp))
 
     op.__name__ = name
     op.__doc__ = f"Elementwise {name} of integer or boolean tensors (no gradient)."
@@ -541,10 +541,10 @@ bitwise_right_shift = _bitwise("right_shift", "bitwise_right_shift")
 
 def bitwise_not(x):
     """~x of an integer or boolean tensor (no gradient)."""
-    if x.data.dtype.kind not in "biu":
+    if x.array.dtype.kind not in "biu":
         raise TypeError(f"bitwise_not: expected an integer or boolean tensor, got dtype {x.dtype}")
-    xp = xp_of(x.data)
-    return _make(_arr(xp.invert(x.data), xp))
+    xp = xp_of(x.array)
+    return _make(_arr(xp.invert(x.array), xp))
 
 
 def clamp_min(x, min):
@@ -574,7 +574,7 @@ def square_(x):
 def addcmul(input, tensor1, tensor2, *, value=1):
     """input + value tensor1 tensor2 (for integer tensors the value is taken as an integer)."""
     prod = ew.mul(tensor1, tensor2)
-    if prod.data.dtype.kind in "iu" and input.data.dtype.kind in "iu":
+    if prod.array.dtype.kind in "iu" and input.array.dtype.kind in "iu":
         value = int(value)
     return ew.add(input, ew.mul(prod, value) if value != 1 else prod)
 
@@ -601,7 +601,7 @@ class Logit(Function):
 
     def backward(self, g):
         (x,) = self.inputs
-        xa = x.data
+        xa = x.array
         d = ew.div(g, ew.add(ew.mul(x, ew.rsub(x, 1.0)), 0.0))  # + 0.0 turns -0 into +0: +inf at x = -0
         if self.eps is None:
             out = (xa < 0) | (xa > 1)
@@ -619,7 +619,7 @@ def sinc(x):
     """sin(pi x) / (pi x), and 1 at x = 0."""
     x = _floating(x)
     px = ew.mul(x, math.pi)
-    zero = xp_of(x.data).asarray(x.data == 0)
+    zero = xp_of(x.array).asarray(x.array == 0)
     safe = ew.where(zero, 1.0, px)
     return ew.where(zero, 1.0, ew.div(ew.sin(safe), safe))
 
@@ -637,7 +637,7 @@ class Xlogy(_Binary):
         return _arr(xp.where((a == 0) & ~xp.isnan(b), 0, out).astype(a.dtype, copy=False), xp)
 
     def derivatives(self, a, b, g):
-        zero = (a.data == 0) & (b.data <= 0)
+        zero = (a.array == 0) & (b.array <= 0)
         da = ew.mul(g, ew.log(b))
         if zero.any():
             da = ew.where(zero, 0.0, da)
@@ -666,7 +666,7 @@ def lcm(input, other):
 
 def _int_only(ufunc, a, b):
     a, b = _pair(a, b)
-    if a.data.dtype.kind not in "iu":
+    if a.array.dtype.kind not in "iu":
         raise TypeError(f"{ufunc}: expected integer tensors, got dtype {a.dtype}")
-    xp = xp_of(a.data)
-    return _make(_arr(getattr(xp, ufunc)(a.data, b.data), xp))
+    xp = xp_of(a.array)
+    return _make(_arr(getattr(xp, ufunc)(a.array, b.array), xp))

@@ -74,7 +74,7 @@ def result_type(*operands):
     """The dtype PyTorch gives an op on ``operands`` (tensors, arrays or Python scalars)."""
     dim = zero = wrapped = None
     for v in operands:
-        data = getattr(v, "data", v)
+        data = getattr(v, "array", v)
         if isinstance(v, (bool, int, float)) and not isinstance(v, np.generic):
             dt = _python_scalar_dtype(v)
             wrapped = dt if wrapped is None else promote_types(wrapped, dt)

@@ -26,13 +26,13 @@ _make = Tensor._make
 
 
 def _gen(x, generator):
-    return generator_for(generator, xp_of(x.data))
+    return generator_for(generator, xp_of(x.array))
 
 
 def bernoulli(input, p=None, *, generator=None):
     """Draws of 1 with probability ``input`` (or ``p``), 0 otherwise, in input's dtype."""
-    xp = xp_of(input.data)
-    probs = input.data if p is None else xp.broadcast_to(xp.asarray(p, dtype=input.dtype), input.shape)
+    xp = xp_of(input.array)
+    probs = input.array if p is None else xp.broadcast_to(xp.asarray(p, dtype=input.dtype), input.shape)
     if probs.dtype.kind != "f":
         raise TypeError(f"bernoulli: expected floating probabilities, got dtype {probs.dtype}")
     if probs.size and not bool(((probs >= 0) & (probs <= 1)).all()):
@@ -46,7 +46,7 @@ def multinomial(input, num_samples, replacement=False, *, generator=None):
     int64.  Without replacement, no index repeats (num_samples <= number of categories)."""
     from ..backend import device_of, to_device
 
-    w = np.asarray(to_device(input.data, "cpu"), dtype=np.float64)  # drawn on the host, then moved back
+    w = np.asarray(to_device(input.array, "cpu"), dtype=np.float64)  # drawn on the host, then moved back
     if w.ndim not in (1, 2):
         raise ValueError(f"multinomial: expected a 1-D or 2-D tensor of weights, got shape {tuple(w.shape)}")
     if w.size and (w.min() < 0 or not np.isfinite(w).all()):
@@ -72,12 +72,12 @@ def multinomial(input, num_samples, replacement=False, *, generator=None):
             keys = np.log(p) - np.log(-np.log(g.random(p.shape)))
         out = np.argsort(-keys, axis=1, kind="stable")[:, :num_samples]
     out = out.astype(np.int64).reshape(w.shape[:-1] + (num_samples,))
-    return _make(to_device(out, device_of(input.data)))
+    return _make(to_device(out, device_of(input.array)))
 
 
 def poisson(input, generator=None):
     """Poisson draws with rates ``input`` (non-negative), in input's dtype."""
-    rate = input.data
+    rate = input.array
     if rate.size and not bool((rate >= 0).all()):
         raise ValueError("poisson: rates must be non-negative")
     return _make(_gen(input, generator).poisson(rate).astype(input.dtype))
@@ -85,7 +85,7 @@ def poisson(input, generator=None):
 
 # --------------------------------------------------------------------------- in-place fills
 def _floating(x, name):
-    if x.data.dtype.kind != "f" and x.data.dtype.name != "bfloat16":
+    if x.array.dtype.kind != "f" and x.array.dtype.name != "bfloat16":
         raise TypeError(f"{name}: expected a floating tensor, got dtype {x.dtype}")
 
 
@@ -108,7 +108,7 @@ def normal_(x, mean=0.0, std=1.0, *, generator=None):
 
 def bernoulli_(x, p=0.5, *, generator=None):
     """Fill x with 1 with probability p (a number or a tensor), else 0."""
-    probs = p.data if isinstance(p, Tensor) else float(p)
+    probs = p.array if isinstance(p, Tensor) else float(p)
     if not bool(((probs >= 0) & (probs <= 1)).all() if isinstance(p, Tensor) else 0 <= probs <= 1):
         raise ValueError("bernoulli_: probabilities must be in [0, 1]")
     u = _gen(x, generator).random(x.shape)

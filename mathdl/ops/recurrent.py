@@ -255,7 +255,7 @@ class Recurrence(Function):
     def backward(self, g):
         if _grad_state.enabled:
             return self._backward_composite(g)
-        return self._backward_raw(g.data)
+        return self._backward_raw(g.array)
 
     def _backward_composite(self, g):
         """Differentiate the composite recurrence (recorded: gives second derivatives)."""
@@ -268,7 +268,7 @@ class Recurrence(Function):
         grads = _grad([z], [proxies[i] for i in want], [g], create_graph=True, allow_unused=True)
         out = [None] * len(self.inputs)
         for i, gi in zip(want, grads):
-            out[i] = gi if gi is not None else _make(xp_of(g.data).zeros(self.inputs[i].shape, g.dtype))
+            out[i] = gi if gi is not None else _make(xp_of(g.array).zeros(self.inputs[i].shape, g.dtype))
         return tuple(out)
 
     def _prev_states(self, xp, Z, h0, lo, hi):
@@ -283,7 +283,7 @@ class Recurrence(Function):
         return prev
 
     def _backward_raw(self, gZ):
-        args = [t.data for t in self.inputs]
+        args = [t.array for t in self.inputs]
         xw, h0, c0, w_hh, b_hh, w_hr = self._unpack(args)
         xp = xp_of(gZ)
         Z = self.out

@@ -132,7 +132,7 @@ class MaxAlong(Function):
 
     def backward(self, g):
         (x,) = self.inputs
-        xp = xp_of(x.data)
+        xp = xp_of(x.array)
         onehot = xp.zeros(x.shape, dtype=g.dtype)
         xp.put_along_axis(onehot, xp.expand_dims(self.indices, self.axis), 1, axis=self.axis)
         return (ew.mul(_unreduce(g, x.shape, (self.axis,), self.keepdim), _make(onehot)),)
@@ -155,7 +155,7 @@ class MaxAll(_Reduction):
     def backward(self, g):
         (x,) = self.inputs
         out = self.out if self.keepdim else self.out.reshape(_kept_shape(x.shape, self.axes))
-        sel = (x.data == out)
+        sel = (x.array == out)
         w = sel / sel.sum(axis=self.axes, keepdims=True)
         return (ew.mul(_unreduce(g, x.shape, self.axes, self.keepdim), _make(w.astype(g.dtype))),)
 
@@ -169,14 +169,14 @@ class Prod(_Reduction):
     def backward(self, g):
         (x,) = self.inputs
         g = _unreduce(g, x.shape, self.axes, self.keepdim)
-        if not (x.data == 0).any():
+        if not (x.array == 0).any():
             return (ew.mul(g, ew.div(prod(x, self.axes, keepdim=True), x)),)
         # with zeros, P / x fails: the product of the other entries is the product of the
         # exclusive cumulative products from the left and from the right (PyTorch's formula),
         # over the reduced axes moved last and flattened; differentiable again (cumprod)
         from .shape import cat
 
-        xp = xp_of(x.data)
+        xp = xp_of(x.array)
         axes = self.axes if self.axes is not None else tuple(range(x.ndim))
         rest = [i for i in range(x.ndim) if i not in axes]
         perm = tuple(rest + list(axes))
@@ -189,7 +189,7 @@ class Prod(_Reduction):
         right = flip(cumprod(flip(cat([flat[..., 1:], one], -1), -1), -1), -1)
         others = permute(reshape(ew.mul(left, right), moved_shape), tuple(np.argsort(perm)))
         if self.axes is None or len(axes) == x.ndim:
-            if int((x.data == 0).sum()) >= 2 and not xp.isfinite(x.data).all():
+            if int((x.array == 0).sum()) >= 2 and not xp.isfinite(x.array).all():
                 others = _make(xp.zeros(x.shape, dtype=x.dtype))  # PyTorch: zero gradient with >= 2 zeros
         return (ew.mul(g, others),)
 
@@ -221,7 +221,7 @@ class Norm2(_Reduction):
     def backward(self, g):
         (x,) = self.inputs
         n = _unreduce(self.output(), x.shape, self.axes, self.keepdim)
-        safe = ew.where(n.data == 0, 1.0, n)
+        safe = ew.where(n.array == 0, 1.0, n)
         return (ew.mul(_unreduce(g, x.shape, self.axes, self.keepdim), ew.div(x, safe)),)
 
 
@@ -230,8 +230,8 @@ def sum(x, dim=None, keepdim=False, *, axis=None, dtype=None):
     """sum_i x_i over ``dim`` (all entries by default); integer tensors without grad sum in int64
     (or ``dtype``)."""
     axes = normalize_dims(_dim_arg(dim, axis), x.ndim)
-    if x.data.dtype.kind in "biu" and not x.requires_grad:
-        return _make(xp_of(x.data).asarray(x.data.sum(axis=axes, keepdims=keepdim, dtype=dtype or np.int64)))
+    if x.array.dtype.kind in "biu" and not x.requires_grad:
+        return _make(xp_of(x.array).asarray(x.array.sum(axis=axes, keepdims=keepdim, dtype=dtype or np.int64)))
     if axes == ():
         return x
     return Sum(axes, keepdim)(x)
@@ -240,7 +240,7 @@ def sum(x, dim=None, keepdim=False, *, axis=None, dtype=None):
 def mean(x, dim=None, keepdim=False, *, axis=None):
     """(1/n) sum_i x_i over ``dim`` (n entries; all by default); floating tensors only."""
     axes = normalize_dims(_dim_arg(dim, axis), x.ndim)
-    if x.data.dtype.kind not in "fc" and x.data.dtype.name != "bfloat16":
+    if x.array.dtype.kind not in "fc" and x.array.dtype.name != "bfloat16":
         raise TypeError(f"mean: expected a floating tensor, got dtype {x.dtype}; cast it first")
     if axes == ():
         return x
@@ -261,7 +261,7 @@ def std(x, dim=None, keepdim=False, *, axis=None, correction=1, unbiased=None):
     float64, so that a variance beyond the float32 range still gives a finite std, as PyTorch)."""
     from .shape import cast
 
-    dt = x.data.dtype
+    dt = x.array.dtype
     if dt == np.float32 or dt == np.float16:
         v = var(cast(x, np.dtype(np.float64)), dim, keepdim, axis=axis, correction=correction, unbiased=unbiased)
         return cast(ew.sqrt(v), dt)
@@ -278,17 +278,17 @@ def _minmax(x, dim, keepdim, axis, is_max):
     ax = normalize_dim(dim, x.ndim, name)
     _check_nonempty(x, (ax,) if x.ndim else None, name)
     if x.ndim == 0:
-        return MinMaxResult(MaxAll(None, keepdim, is_max)(x), _make(xp_of(x.data).zeros((), dtype=np.int64)))
+        return MinMaxResult(MaxAll(None, keepdim, is_max)(x), _make(xp_of(x.array).zeros((), dtype=np.int64)))
     fn = MaxAlong(ax, keepdim, is_max)
     vals = fn(x)
-    idx = xp_of(x.data).expand_dims(fn.indices, ax) if keepdim else fn.indices
+    idx = xp_of(x.array).expand_dims(fn.indices, ax) if keepdim else fn.indices
     return MinMaxResult(vals, _make(idx.astype(np.int64)))
 
 
 def _check_nonempty(x, axes, name):
     """Reducing over an axis of length 0 has no extreme value (PyTorch raises too)."""
     sizes = x.shape if axes is None else [x.shape[a] for a in axes]
-    if 0 in sizes or (axes is None and x.data.size == 0):
+    if 0 in sizes or (axes is None and x.array.size == 0):
         raise ValueError(f"{name}: cannot reduce over a dimension of size 0 (input shape {tuple(x.shape)})")
 
 
@@ -354,19 +354,19 @@ def norm(x, p=2, dim=None, keepdim=False, *, axis=None):
     if p == 1:
         return sum(ew.abs(x), axes, keepdim)
     if p == 0:
-        return sum(_make((x.data != 0).astype(x.dtype)), axes, keepdim)
+        return sum(_make((x.array != 0).astype(x.dtype)), axes, keepdim)
     return ew.pow(sum(ew.pow(ew.abs(x), p), axes, keepdim), 1.0 / p)
 
 
 def _arg_extreme(name, x, dim, keepdim):
     """int64 index of the largest (argmax) or smallest (argmin) entry, over all entries
     (flattened) or along ``dim``; no gradient."""
-    xp = xp_of(x.data)
+    xp = xp_of(x.array)
     fn = getattr(xp, name)
     if dim is None:
-        return _make(xp.asarray(fn(x.data), dtype=np.int64))
+        return _make(xp.asarray(fn(x.array), dtype=np.int64))
     d = normalize_dim(dim, x.ndim, name)
-    r = fn(x.data, axis=d)
+    r = fn(x.array, axis=d)
     return _make((xp.expand_dims(r, d) if keepdim else r).astype(np.int64))
 
 
@@ -382,12 +382,12 @@ def argmin(x, dim=None, keepdim=False):
 
 def all(x, dim=None):
     """Whether every entry (along ``dim``) is non-zero; a boolean tensor without gradient."""
-    return _make(xp_of(x.data).asarray(x.data.all(axis=dim)))
+    return _make(xp_of(x.array).asarray(x.array.all(axis=dim)))
 
 
 def any(x, dim=None):
     """Whether some entry (along ``dim``) is non-zero; a boolean tensor without gradient."""
-    return _make(xp_of(x.data).asarray(x.data.any(axis=dim)))
+    return _make(xp_of(x.array).asarray(x.array.any(axis=dim)))
 
 
 # --------------------------------------------------------------------------- more scans and statistics
@@ -410,13 +410,13 @@ class Cumprod(Function):
     def backward(self, g):
         (x,) = self.inputs
         ax = self.axis
-        if not (x.data == 0).any():
+        if not (x.array == 0).any():
             gy = ew.mul(g, self.output())
             return (ew.div(flip(cumsum(flip(gy, ax), ax), ax), x),)
         if not _grad_state.enabled:
-            return (_make(_cumprod_grad_with_zeros(x.data, g.data, self.out, ax)),)
+            return (_make(_cumprod_grad_with_zeros(x.array, g.array, self.out, ax)),)
         # others[..., j, k] = prod_{i <= k, i != j} x_i  (axis moved last; j, k along it)
-        xp = xp_of(x.data)
+        xp = xp_of(x.array)
         n = x.shape[ax]
         xt = _move_last(x, ax)
         rep = broadcast_to(reshape(xt, xt.shape[:-1] + (1, n)), xt.shape[:-1] + (n, n))
@@ -482,8 +482,8 @@ def cumprod(x, dim=None, *, axis=None, dtype=None):
         from ..backend import as_dtype
 
         x = cast(x, as_dtype(dtype))
-    if x.data.dtype.kind in "biu":
-        a = x.data.reshape(x.shape or (1,))
+    if x.array.dtype.kind in "biu":
+        a = x.array.reshape(x.shape or (1,))
         return _make(xp_of(a).cumprod(a, axis=d, dtype=np.int64).reshape(x.shape))
     if x.ndim == 0:
         return reshape(Cumprod(0)(reshape(x, (1,))), ())
@@ -510,7 +510,7 @@ class LogCumSumExp(Function):
         (x,) = self.inputs
         ax = self.axis
         y = self.output()
-        xp = xp_of(g.data)
+        xp = xp_of(g.array)
         if _grad_state.enabled:  # create_graph: the O(n^2) form sum_k [j <= k] g_k exp(x_j - y_k)
             n = x.shape[ax]
             xt, yt, gt = _move_last(x, ax), _move_last(y, ax), _move_last(g, ax)
@@ -522,7 +522,7 @@ class LogCumSumExp(Function):
         with np.errstate(divide="ignore"):
             out = None
             for sign in (1.0, -1.0):
-                part = g.data * sign > 0
+                part = g.array * sign > 0
                 if not part.any():
                     continue
                 lg = ew.log(ew.where(part, ew.mul(g, sign), 0.0))             # log|g| where g has this sign, else -inf
@@ -539,7 +539,7 @@ def logcumsumexp(x, dim):
     """y_k = log sum_{i <= k} exp(x_i) along ``dim`` (stable for large |x|)."""
     d = _scan_axis(x, dim, "logcumsumexp")
     x = ew._floating(x)
-    if x.ndim == 0 or x.data.size == 0:
+    if x.ndim == 0 or x.array.size == 0:
         return x
     return LogCumSumExp(d)(x)
 
@@ -574,9 +574,9 @@ def _cum_extreme(x, dim, is_max):
     name = "cummax" if is_max else "cummin"
     d = _scan_axis(x, dim, name)
     if x.ndim == 0:
-        return MinMaxResult(x, _make(xp_of(x.data).zeros((), dtype=np.int64)))
-    xp = xp_of(x.data)
-    a = x.data
+        return MinMaxResult(x, _make(xp_of(x.array).zeros((), dtype=np.int64)))
+    xp = xp_of(x.array)
+    a = x.array
     acc = _running(a, d, "maximum" if is_max else "minimum", xp)
     shape = [1] * a.ndim
     shape[d] = a.shape[d]
@@ -618,19 +618,19 @@ def median(x, dim=None, keepdim=False):
     ``dim``: (values, indices) along it.  The gradient goes to the selected entry."""
     from .indexing import take_along_dim
 
-    xp = xp_of(x.data)
+    xp = xp_of(x.array)
     if dim is None:
-        if x.data.size == 0:  # PyTorch: NaN (connected to the input, so it has a gradient)
+        if x.array.size == 0:  # PyTorch: NaN (connected to the input, so it has a gradient)
             return ew.mul(sum(x), np.nan)
         flat = reshape(x, (-1,))
-        sel = _median_index(flat.data, 0, xp)
+        sel = _median_index(flat.array, 0, xp)
         return reshape(take_along_dim(flat, _make(sel), 0), ())
     d = normalize_dim(dim, x.ndim, "median")
     if x.ndim == 0:
         return MinMaxResult(x, _make(xp.zeros((), dtype=np.int64)))
     if x.shape[d] == 0:
         raise IndexError(f"median: dimension {dim} of the input has size 0")
-    sel = _median_index(x.data, d, xp).astype(np.int64)
+    sel = _median_index(x.array, d, xp).astype(np.int64)
     vals = take_along_dim(x, _make(sel), d)
     if not keepdim:
         vals, sel = reshape(vals, vals.shape[:d] + vals.shape[d + 1:]), sel.squeeze(d)
@@ -641,13 +641,13 @@ def nanmedian(x, dim=None, keepdim=False):
     """median ignoring NaN (NaN only where a line is all NaN)."""
     from .indexing import take_along_dim
 
-    xp = xp_of(x.data)
+    xp = xp_of(x.array)
     if dim is None:
-        return nanmedian(reshape(x, (-1,)), 0)[0] if x.data.size else median(x)
+        return nanmedian(reshape(x, (-1,)), 0)[0] if x.array.size else median(x)
     d = normalize_dim(dim, x.ndim, "nanmedian")
     if x.ndim == 0:
         return MinMaxResult(x, _make(xp.zeros((), dtype=np.int64)))
-    a = x.data
+    a = x.array
     nan = xp.isnan(a) if a.dtype.kind == "f" else xp.zeros(a.shape, bool)
     order = xp.argsort(a, axis=d, kind="stable")           # NaN last
     cnt = (~nan).sum(axis=d, keepdims=True)
@@ -670,9 +670,9 @@ def quantile(x, q, dim=None, keepdim=False, *, interpolation="linear"):
     if interpolation not in ("linear", "lower", "higher", "midpoint", "nearest"):
         raise ValueError(f"quantile: interpolation must be one of linear, lower, higher, midpoint, nearest; "
                          f"got {interpolation!r}")
-    if x.data.dtype.kind not in "f" and x.dtype.name != "bfloat16":
+    if x.array.dtype.kind not in "f" and x.dtype.name != "bfloat16":
         raise TypeError(f"quantile: expected a floating input, got dtype {x.dtype}")
-    qa = np.asarray(q.data if isinstance(q, Tensor) else q, dtype=np.float64)
+    qa = np.asarray(q.array if isinstance(q, Tensor) else q, dtype=np.float64)
     if qa.ndim > 1:
         raise ValueError(f"quantile: q must be a number or a 1-D tensor, got {qa.ndim} dimensions")
     if ((qa < 0) | (qa > 1)).any():
@@ -689,7 +689,7 @@ def quantile(x, q, dim=None, keepdim=False, *, interpolation="linear"):
     if n == 0:
         raise IndexError("quantile: input is empty")
     xs = _move_last(sort(x, d)[0], d)                   # sorted, axis last (NaN sort last)
-    xp = xp_of(x.data)
+    xp = xp_of(x.array)
     pos = qa.reshape(-1) * (n - 1)
     lo, hi = np.floor(pos).astype(np.int64), np.ceil(pos).astype(np.int64)
     frac = pos - lo
@@ -713,7 +713,7 @@ def quantile(x, q, dim=None, keepdim=False, *, interpolation="linear"):
 
     out = lerp(vlo, vhi, w)                               # [..., nq], PyTorch's lerp formula
     if xs.dtype.kind == "f":
-        has_nan = xp.isnan(xs.data).any(axis=-1, keepdims=True)
+        has_nan = xp.isnan(xs.array).any(axis=-1, keepdims=True)
         if has_nan.any():
             out = ew.where(xp.broadcast_to(has_nan, out.shape), np.nan, out)
     # q's axis first, then the kept dims
@@ -740,7 +740,7 @@ def nanquantile(x, q, dim=None, keepdim=False, *, interpolation="linear"):
         flat = True
     else:
         flat = False
-    xp = xp_of(x.data)
+    xp = xp_of(x.array)
     d = normalize_dim(dim, x.ndim, "nanquantile")
     xt = _move_last(x, d)
     lines = reshape(xt, (-1, xt.shape[-1]))
@@ -750,7 +750,7 @@ def nanquantile(x, q, dim=None, keepdim=False, *, interpolation="linear"):
 
     for i in range(lines.shape[0]):
         row = getitem(lines, i)
-        keep = ~xp.isnan(row.data)
+        keep = ~xp.isnan(row.array)
         outs.append(quantile(getitem(row, keep), q, 0, interpolation=interpolation) if keep.any()
                     else ew.mul(quantile(row, q, 0, interpolation=interpolation), np.nan))
     out = stack(outs, -1)
@@ -762,15 +762,15 @@ def nanquantile(x, q, dim=None, keepdim=False, *, interpolation="linear"):
 
 def nansum(x, dim=None, keepdim=False, *, dtype=None):
     """sum over ``dim`` treating NaN as 0."""
-    if x.data.dtype.kind == "f":
-        x = ew.where(xp_of(x.data).isnan(x.data), 0.0, x)
+    if x.array.dtype.kind == "f":
+        x = ew.where(xp_of(x.array).isnan(x.array), 0.0, x)
     return sum(x, dim, keepdim, dtype=dtype)
 
 
 def nanmean(x, dim=None, keepdim=False):
     """mean over ``dim`` of the non-NaN entries."""
-    xp = xp_of(x.data)
-    ok = ~xp.isnan(x.data)
+    xp = xp_of(x.array)
+    ok = ~xp.isnan(x.array)
     cnt = _make(ok.sum(axis=normalize_dims(dim, x.ndim), keepdims=keepdim).astype(x.dtype))
     return ew.div(nansum(x, dim, keepdim), cnt)
 
@@ -788,7 +788,7 @@ def var_mean(x, dim=None, keepdim=False, *, correction=1, unbiased=None):
 def count_nonzero(x, dim=None):
     """The number of non-zero entries over ``dim`` (int64)."""
     axes = normalize_dims(dim, x.ndim)
-    return _make(xp_of(x.data).asarray((x.data != 0).sum(axis=axes), dtype=np.int64))
+    return _make(xp_of(x.array).asarray((x.array != 0).sum(axis=axes), dtype=np.int64))
 
 
 def aminmax(x, *, dim=None, keepdim=False):
@@ -810,7 +810,7 @@ def trapezoid(y, x=None, *, dx=None, dim=-1):
     d = normalize_dim(dim, y.ndim, "trapezoid")
     n = y.shape[d]
     if n == 0:  # PyTorch: zeros, with no gradient
-        return _make(xp_of(y.data).zeros(y.shape[:d] + y.shape[d + 1:], dtype=y.dtype))
+        return _make(xp_of(y.array).zeros(y.shape[:d] + y.shape[d + 1:], dtype=y.dtype))
     hi = (slice(None),) * d + (slice(1, None),)
     lo = (slice(None),) * d + (slice(0, n - 1),)
     if x is None:  # PyTorch's form: h (sum y - (y_0 + y_last) / 2)

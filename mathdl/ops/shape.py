@@ -148,14 +148,14 @@ def reshape(x, *shape):
     try:
         if -1 in shape:
             known = int(np.prod([s for s in shape if s != -1]))
-            if shape.count(-1) > 1 or known == 0 or x.data.size % known:
+            if shape.count(-1) > 1 or known == 0 or x.array.size % known:
                 raise ValueError
-            shape = tuple(x.data.size // known if s == -1 else s for s in shape)
-        if int(np.prod(shape)) != x.data.size:
+            shape = tuple(x.array.size // known if s == -1 else s for s in shape)
+        if int(np.prod(shape)) != x.array.size:
             raise ValueError
     except ValueError:
         raise ValueError(
-            f"reshape: cannot reshape a tensor of shape {tuple(x.shape)} ({x.data.size} elements) into {shape}"
+            f"reshape: cannot reshape a tensor of shape {tuple(x.shape)} ({x.array.size} elements) into {shape}"
         ) from None
     return Reshape(shape)(x)
 
@@ -292,7 +292,7 @@ def cat(tensors, dim=0):
                 f"cat: tensors must match except in dim {dim}; tensor 0 has shape {tuple(ref.shape)}, "
                 f"tensor {i} has shape {tuple(t.shape)}"
             )
-    if any(t.data.dtype != ref.data.dtype for t in tensors):  # promote as PyTorch
+    if any(t.array.dtype != ref.array.dtype for t in tensors):  # promote as PyTorch
         from .promotion import result_type
 
         dt = result_type(*[t for t in tensors])
@@ -483,7 +483,7 @@ def cast(x, dtype):
     if x.dtype == dtype:
         return x
     if x.requires_grad and dtype.kind != "f" and dtype.name != "bfloat16":
-        return _make(x.data.astype(dtype))  # integer/bool results carry no gradient
+        return _make(x.array.astype(dtype))  # integer/bool results carry no gradient
     return Cast(dtype)(x)
 
 
@@ -653,7 +653,7 @@ def repeat_interleave(x, repeats=None, dim=None, *, output_size=None):
     from .indexing import index_select
 
     if repeats is None:
-        r = x.data
+        r = x.array
         if r.ndim != 1 or r.dtype.kind not in "iu":
             raise TypeError("repeat_interleave: a single argument must be a 1-D integer tensor of counts")
         return _make(_repeat_positions(r, output_size))
@@ -661,9 +661,9 @@ def repeat_interleave(x, repeats=None, dim=None, *, output_size=None):
         x, dim = reshape(x, (-1,)), 0
     d = normalize_dim(dim, x.ndim, "repeat_interleave")
     n = x.shape[d] if x.ndim else 1
-    xp = xp_of(x.data)
+    xp = xp_of(x.array)
     if isinstance(repeats, Tensor):
-        rep = repeats.data
+        rep = repeats.array
         if rep.dtype.kind not in "iu":
             raise TypeError(f"repeat_interleave: repeats must be integers, got dtype {rep.dtype}")
         if xp_of(rep) is not xp:
@@ -742,7 +742,7 @@ def dstack(tensors):
 
 def column_stack(tensors):
     """Stack 0-D/1-D tensors as columns (and concatenate 2-D ones) along dim 1."""
-    ts = [reshape(t, (t.data.size, 1)) if t.ndim <= 1 else t for t in tensors]
+    ts = [reshape(t, (t.array.size, 1)) if t.ndim <= 1 else t for t in tensors]
     return cat(ts, 1)
 
 
@@ -900,7 +900,7 @@ def diff(x, n=1, dim=-1, prepend=None, append=None):
         hi = (slice(None),) * d + (slice(1, None),)
         lo = (slice(None),) * d + (slice(0, m - 1),)
         x = sub(getitem(x, hi), getitem(x, lo)) if x.dtype != np.bool_ else \
-            _make(xp_of(x.data).logical_xor(x.data[hi], x.data[lo]))
+            _make(xp_of(x.array).logical_xor(x.array[hi], x.array[lo]))
     return x
 
 

@@ -35,7 +35,7 @@ def _axis(x, dim, name):
 
 def _zero_index(x):
     """The index (int64 0) of the one entry of a 0-d tensor."""
-    return _make(xp_of(x.data).zeros((), dtype=np.int64))
+    return _make(xp_of(x.array).zeros((), dtype=np.int64))
 
 
 def _order(a, axis, descending, stable):
@@ -56,7 +56,7 @@ def argsort(x, dim=-1, descending=False, stable=False):
     axis = _axis(x, dim, "argsort")
     if axis is None:
         return _zero_index(x)
-    return _make(_order(x.data, axis, descending, stable).astype(np.int64, copy=False))
+    return _make(_order(x.array, axis, descending, stable).astype(np.int64, copy=False))
 
 
 def sort(x, dim=-1, descending=False, stable=False):
@@ -64,7 +64,7 @@ def sort(x, dim=-1, descending=False, stable=False):
     axis = _axis(x, dim, "sort")
     if axis is None:
         return SortResult(x, _zero_index(x))
-    idx = _order(x.data, axis, descending, stable).astype(np.int64, copy=False)
+    idx = _order(x.array, axis, descending, stable).astype(np.int64, copy=False)
     return SortResult(take_along_dim(x, idx, axis), _make(idx))
 
 
@@ -81,8 +81,8 @@ def topk(x, k, dim=-1, largest=True, sorted=True):
         raise ValueError(f"topk: k={k} is out of range for dimension {dim} of size {n} (shape {tuple(x.shape)})")
     if axis is None:
         return SortResult(x, _zero_index(x))
-    xp = xp_of(x.data)
-    a = x.data
+    xp = xp_of(x.array)
+    a = x.array
     if k < n and not sorted:
         part = xp.argpartition(-a if largest and a.dtype.kind == "f" else a,
                                k - 1 if (not largest or a.dtype.kind == "f") else n - k, axis=axis)
@@ -101,8 +101,8 @@ def topk(x, k, dim=-1, largest=True, sorted=True):
 def unique(x, sorted=True, return_inverse=False, return_counts=False, dim=None):
     """The distinct entries (sorted), optionally with the inverse indices (shaped like x) and
     the counts; with ``dim``, the distinct slices along it.  No gradient."""
-    xp = xp_of(x.data)
-    a = x.data
+    xp = xp_of(x.array)
+    a = x.array
     if dim is None:
         vals, inv, cnt = xp.unique(a.reshape(-1), return_inverse=True, return_counts=True)
         inv = inv.reshape(a.shape)
@@ -120,8 +120,8 @@ def unique(x, sorted=True, return_inverse=False, return_counts=False, dim=None):
 
 def unique_consecutive(x, return_inverse=False, return_counts=False, dim=None):
     """Collapse runs of equal consecutive entries (flattened, or slices along ``dim``)."""
-    xp = xp_of(x.data)
-    a = x.data
+    xp = xp_of(x.array)
+    a = x.array
     if dim is None:
         flat = a.reshape(-1)
         change = xp.ones(flat.shape, dtype=bool)
@@ -153,9 +153,9 @@ def searchsorted(sorted_sequence, values, *, out_int32=False, right=False, side=
         if right and side == "left":
             raise ValueError("searchsorted: side='left' and right=True contradict each other")
         right = side == "right"
-    seq = sorted_sequence.data if isinstance(sorted_sequence, Tensor) else np.asarray(sorted_sequence)
-    vals = values.data if isinstance(values, Tensor) else np.asarray(values)
-    srt = None if sorter is None else (sorter.data if isinstance(sorter, Tensor) else np.asarray(sorter))
+    seq = sorted_sequence.array if isinstance(sorted_sequence, Tensor) else np.asarray(sorted_sequence)
+    vals = values.array if isinstance(values, Tensor) else np.asarray(values)
+    srt = None if sorter is None else (sorter.array if isinstance(sorter, Tensor) else np.asarray(sorter))
     xp = xp_of(seq)
     how = "right" if right else "left"
     dt = np.int32 if out_int32 else np.int64
@@ -176,7 +176,7 @@ def searchsorted(sorted_sequence, values, *, out_int32=False, right=False, side=
 def bucketize(input, boundaries, *, out_int32=False, right=False):
     """The bucket of each entry: i with boundaries[i-1] < x <= boundaries[i] (``right=True``:
     boundaries[i-1] <= x < boundaries[i])."""
-    b = boundaries.data if isinstance(boundaries, Tensor) else np.asarray(boundaries)
+    b = boundaries.array if isinstance(boundaries, Tensor) else np.asarray(boundaries)
     if b.ndim != 1:
         raise ValueError(f"bucketize: boundaries must be 1-D, got shape {tuple(b.shape)}")
     if not isinstance(input, Tensor):
@@ -187,7 +187,7 @@ def bucketize(input, boundaries, *, out_int32=False, right=False):
 def bincount(input, weights=None, minlength=0):
     """counts[k] = number of entries equal to k (or the sum of their ``weights``) of a 1-D
     tensor of non-negative integers."""
-    a = input.data
+    a = input.array
     if a.ndim != 1 or a.dtype.kind not in "iub":
         raise ValueError(f"bincount: expected a 1-D tensor of non-negative integers, got shape {tuple(a.shape)} "
                          f"and dtype {a.dtype}")
@@ -196,7 +196,7 @@ def bincount(input, weights=None, minlength=0):
     xp = xp_of(a)
     if weights is None:
         return _make(xp.bincount(a, minlength=minlength).astype(np.int64))
-    w = weights.data
+    w = weights.array
     if w.shape != a.shape:
         raise ValueError(f"bincount: weights of shape {tuple(w.shape)} must match the input {tuple(a.shape)}")
     out_dt = w.dtype if w.dtype.kind == "f" else np.float64
@@ -205,8 +205,8 @@ def bincount(input, weights=None, minlength=0):
 
 def isin(elements, test_elements, *, assume_unique=False, invert=False):
     """Whether each entry of ``elements`` is among ``test_elements`` (boolean)."""
-    e = elements.data if isinstance(elements, Tensor) else np.asarray(elements)
-    t = test_elements.data if isinstance(test_elements, Tensor) else np.asarray(test_elements)
+    e = elements.array if isinstance(elements, Tensor) else np.asarray(elements)
+    t = test_elements.array if isinstance(test_elements, Tensor) else np.asarray(test_elements)
     xp = xp_of(e)
     return _make(xp.asarray(xp.isin(e, t, assume_unique=assume_unique, invert=invert)))
 
@@ -219,8 +219,8 @@ def kthvalue(x, k, dim=-1, keepdim=False):
         raise ValueError(f"kthvalue: k={k} is out of range for dimension {dim} of size {n}")
     if axis is None:
         return SortResult(x, _zero_index(x))
-    xp = xp_of(x.data)
-    idx = xp.take(_order(x.data, axis, False, True), [k - 1], axis=axis).astype(np.int64)
+    xp = xp_of(x.array)
+    idx = xp.take(_order(x.array, axis, False, True), [k - 1], axis=axis).astype(np.int64)
     vals = take_along_dim(x, idx, axis)
     if not keepdim:
         from .shape import squeeze
@@ -232,7 +232,7 @@ def kthvalue(x, k, dim=-1, keepdim=False):
 def histc(input, bins=100, min=0, max=0):
     """A histogram of ``bins`` equal bins over [min, max] (the data's range when both are 0);
     entries outside are ignored."""
-    a = input.data
+    a = input.array
     xp = xp_of(a)
     lo, hi = float(min), float(max)
     if lo == hi:

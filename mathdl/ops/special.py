@@ -114,7 +114,7 @@ def logsumexp(x, dim=None, keepdim=False, *, axis=None):
     """log sum_i exp(x_i) over ``dim`` (all entries by default), computed as m + log sum exp(x - m)."""
     axes = normalize_dims(_dim_arg(dim, axis), x.ndim, "logsumexp")
     x = ew._floating(x)
-    if x.data.size == 0:  # log of an empty sum: -inf (connected to x, so it has a gradient)
+    if x.array.size == 0:  # log of an empty sum: -inf (connected to x, so it has a gradient)
         return ew.add(_sum(x, axes, keepdim=keepdim), -np.inf)
     return LogSumExp(axes, keepdim)(x)
 
@@ -131,7 +131,7 @@ def _along(cls, name, x, dim, axis):
         raise TypeError(f"{name}: dim is required (e.g. dim=-1)")
     d = normalize_dim(dim, x.ndim, name)
     x = ew._floating(x)
-    if x.data.size == 0:  # nothing to normalize
+    if x.array.size == 0:  # nothing to normalize
         return ew.mul(x, 1.0)
     return cls(d)(x)
 

@@ -57,7 +57,7 @@ def _eval(name, *arrays):
 
 def _at_zero(x, value, f):
     """f(x) with ``value`` where x == 0 (f is evaluated at a safe point there)."""
-    zero = x.data == 0
+    zero = x.array == 0
     if not bool(zero.any()):
         return f(x)
     return ew.where(zero, value, f(ew.where(zero, 1.0, x)))
@@ -185,7 +185,7 @@ class XLogY(Function):
         if x.requires_grad:
             # d/dx = ln y (ln(1 + y)), taken as 0 where x = 0 and y is outside the domain (as PyTorch)
             gx = XLogY(self.fname)(g, y)
-            dead = (x.data == 0) & (y.data <= (0 if self.fname == "xlogy" else -1))
+            dead = (x.array == 0) & (y.array <= (0 if self.fname == "xlogy" else -1))
             if bool(dead.any()):
                 gx = ew.where(_make(dead), 0.0, gx)
             gx = sum_to(gx, x.shape)

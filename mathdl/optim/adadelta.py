@@ -36,7 +36,7 @@ class Adadelta(Optimizer):
                 state.update(step=0, square_avg=self._zeros_like(x), acc_delta=self._zeros_like(x))
             state["step"] += 1
             g = self._grad_term(x, g, group["weight_decay"], group["maximize"])
-            s, a = state["square_avg"].data, state["acc_delta"].data
+            s, a = state["square_avg"].array, state["acc_delta"].array
             s *= rho
             s += (1.0 - rho) * g * g
             d = xp.sqrt(a + eps)

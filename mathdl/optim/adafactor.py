@@ -80,12 +80,12 @@ class Adafactor(Optimizer):
                 x *= 1.0 - lr * wd
             g2 = g * g
             if x.ndim > 1:
-                r, c = state["row_var"].data, state["col_var"].data
+                r, c = state["row_var"].array, state["col_var"].array
                 r += one_minus_beta2 * (g2.mean(axis=-1, keepdims=True) - r)
                 c += one_minus_beta2 * (g2.mean(axis=-2, keepdims=True) - c)
                 v = (r @ c) / xp.maximum(r.mean(axis=-2, keepdims=True), e1)
             else:
-                var = state["variance"].data
+                var = state["variance"].array
                 var += one_minus_beta2 * (g2 - var)
                 v = var.copy()
             xp.maximum(v, e1 * e1, out=v)

@@ -50,7 +50,7 @@ class Adagrad(Optimizer):
     def _init_state(self, p, group):
         state = self.state[p]
         if not state:
-            x = p.data
+            x = p.array
             state["step"] = 0
             state["sum"] = Tensor._make(backend.xp_of(x).full_like(x, group["initial_accumulator_value"]))
         return state
@@ -64,7 +64,7 @@ class Adagrad(Optimizer):
             state["step"] += 1
             clr = lr / (1 + (state["step"] - 1) * lr_decay)
             g = self._grad_term(x, g, wd, maximize)
-            s = state["sum"].data
+            s = state["sum"].array
             t = self._tmp(x)
             xp.multiply(g, g, out=t)
             s += t

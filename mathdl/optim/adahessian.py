@@ -73,14 +73,14 @@ class AdaHessian(Optimizer):
         live = [(p, g) for p, g in zip(params, gs) if g is not None and g.requires_grad]
         zs = []
         for p, _ in live:
-            xp = backend.xp_of(p.data)
-            z = self._rng.integers(0, 2, size=p.data.shape).astype(p.data.dtype) * 2 - 1
+            xp = backend.xp_of(p.array)
+            z = self._rng.integers(0, 2, size=p.array.shape).astype(p.array.dtype) * 2 - 1
             zs.append(Tensor._make(xp.asarray(z)))
         with enable_grad():
             hz = grad([g for _, g in live], [p for p, _ in live], zs, retain_graph=False, allow_unused=True)
         out = {}
         for (p, _), z, h in zip(live, zs, hz):
-            d = backend.xp_of(p.data).abs((h.data if h is not None else p.data * 0) * z.data)
+            d = backend.xp_of(p.array).abs((h.array if h is not None else p.array * 0) * z.array)
             if d.ndim == 4:  # conv kernel: average over the spatial positions
                 d = backend.xp_of(d).broadcast_to(d.mean(axis=(2, 3), keepdims=True), d.shape).copy()
             out[id(p)] = d
@@ -90,7 +90,7 @@ class AdaHessian(Optimizer):
     def step(self, closure=None):
         loss, params, gs = self._gradients(closure)
         diag = self.hutchinson(params, gs)
-        gdata = {id(p): (g.data if g is not None else None) for p, g in zip(params, gs)}
+        gdata = {id(p): (g.array if g is not None else None) for p, g in zip(params, gs)}
         for p in params:  # the optimizer leaves plain (graph-free) gradients behind
             if gdata[id(p)] is not None:
                 p.grad = Tensor._make(gdata[id(p)].copy())
@@ -101,24 +101,24 @@ class AdaHessian(Optimizer):
                 g = gdata.get(id(p))
                 if g is None:
                     continue
-                xp = backend.xp_of(p.data)
+                xp = backend.xp_of(p.array)
                 D = diag.get(id(p))
                 if D is None:
-                    D = xp.zeros_like(p.data)
+                    D = xp.zeros_like(p.array)
                 st = self.state[p]
                 if not st:
                     st["step"] = 0
-                    st["exp_avg"] = self._zeros_like(p.data)
-                    st["exp_hessian_diag_sq"] = self._zeros_like(p.data)
+                    st["exp_avg"] = self._zeros_like(p.array)
+                    st["exp_hessian_diag_sq"] = self._zeros_like(p.array)
                 st["step"] += 1
-                m, v = st["exp_avg"].data, st["exp_hessian_diag_sq"].data
+                m, v = st["exp_avg"].array, st["exp_hessian_diag_sq"].array
                 m *= b1
                 m += (1 - b1) * g
                 v *= b2
                 v += (1 - b2) * D * D
                 bc1, bc2 = 1 - b1 ** st["step"], 1 - b2 ** st["step"]
                 denom = (xp.sqrt(v / bc2)) ** k + eps
-                p.data -= lr * (m / bc1 / denom + wd * p.data)
+                p.array -= lr * (m / bc1 / denom + wd * p.array)
                 p._version += 1
         return loss
 

@@ -113,9 +113,9 @@ class Adam(Optimizer):
             bc2_sqrt = math.sqrt(1.0 - b2**step)
             alpha = lr * bc2_sqrt / bc1
             e = eps * bc2_sqrt
-            m = state["exp_avg"].data
-            v = state["exp_avg_sq"].data
-            vmax = state["max_exp_avg_sq"].data if amsgrad else None
+            m = state["exp_avg"].array
+            v = state["exp_avg_sq"].array
+            vmax = state["max_exp_avg_sq"].array if amsgrad else None
             hyper = (b1, b2, alpha, e)
             if vmax is None:
                 elementwise(partial(_adam_chunk, xp, hyper), x, g, m, v, self._tmp(x), passes=12)

@@ -34,7 +34,7 @@ class Adamax(Optimizer):
                 state.update(step=0, exp_avg=self._zeros_like(x), exp_inf=self._zeros_like(x))
             state["step"] += 1
             g = self._grad_term(x, g, group["weight_decay"], group["maximize"])
-            m, u = state["exp_avg"].data, state["exp_inf"].data
+            m, u = state["exp_avg"].array, state["exp_inf"].array
             m += (1.0 - b1) * (g - m)
             u *= b2
             a = self._tmp(x, 2)

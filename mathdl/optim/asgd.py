@@ -37,7 +37,7 @@ class ASGD(Optimizer):
             eta = state["eta"]
             x *= 1.0 - lambd * eta
             x -= eta * g
-            ax = state["ax"].data
+            ax = state["ax"].array
             if state["mu"] != 1:
                 ax += state["mu"] * (x - ax)
             else:

@@ -48,7 +48,7 @@ def _norm(a, norm_type: float):
 def get_total_norm(tensors, norm_type: float = 2.0, error_if_nonfinite: bool = False):
     """The norm of the norms of ``tensors`` (Tensors or arrays) — the norm of all of them concatenated."""
     norm_type = float(norm_type)
-    arrays = [t.data if isinstance(t, Tensor) else t for t in tensors]
+    arrays = [t.array if isinstance(t, Tensor) else t for t in tensors]
     if not arrays:
         return Tensor._make(np.zeros((), backend.get_default_dtype()))
     xp = backend.xp_of(arrays[0])
@@ -74,10 +74,10 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0, error_i
 
 
 def _scale(grads, max_norm, total_norm):
-    coef = float(max_norm) / (float(total_norm.data if isinstance(total_norm, Tensor) else total_norm) + 1e-6)
+    coef = float(max_norm) / (float(total_norm.array if isinstance(total_norm, Tensor) else total_norm) + 1e-6)
     if coef < 1.0:
         for g in grads:
-            g.data *= coef
+            g.array *= coef
 
 
 def clip_grads_with_norm_(parameters, max_norm: float, total_norm, foreach=None) -> None:
@@ -96,5 +96,5 @@ def clip_grad_value_(parameters, clip_value: float, foreach=None) -> None:
     """Clamp every gradient entry to ``[-clip_value, clip_value]`` in place."""
     clip_value = float(clip_value)
     for g in _grads(parameters):
-        a = g.data
+        a = g.array
         backend.xp_of(a).clip(a, -clip_value, clip_value, out=a)

@@ -116,14 +116,14 @@ class HessianFree(Optimizer):
 
     def _set(self, theta):
         for p, a in zip(self.param_groups[0]["params"], unflatten(theta, self.param_groups[0]["params"])):
-            p.data[...] = a
+            p.array[...] = a
             p._version += 1
 
     @no_grad()
     def step(self, closure=None, curvature_closure=None):
         group = self.param_groups[0]
         params = group["params"]
-        xp = backend.xp_of(params[0].data)
+        xp = backend.xp_of(params[0].array)
         self._output = None
         loss, f0 = closure_loss(closure, "HessianFree")
         if not math.isfinite(f0):
@@ -131,10 +131,10 @@ class HessianFree(Optimizer):
         f_grad = self._output
         with enable_grad():
             gs = graph_gradient(loss, params, "HessianFree")
-        garrs = [(g.data if g is not None else p.data * 0) for g, p in zip(gs, params)]
+        garrs = [(g.array if g is not None else p.array * 0) for g, p in zip(gs, params)]
         for p, ga in zip(params, garrs):
             p.grad = Tensor._make(ga.copy())
-        theta = flatten([p.data for p in params], xp).copy()
+        theta = flatten([p.array for p in params], xp).copy()
         g = flatten(garrs, xp)
         wd = group["weight_decay"]
         if wd:
@@ -155,11 +155,11 @@ class HessianFree(Optimizer):
             with enable_grad():
                 vs = [Tensor._make(a) for a in unflatten(v, params)]
                 jv = output_jvp(f, params, vs)
-                out = flatten(output_vjp(f, params, lc.hessian_vp(f.data, None, jv)), xp)
+                out = flatten(output_vjp(f, params, lc.hessian_vp(f.array, None, jv)), xp)
             return out + wd * v if wd else out
 
         prev = state.get("direction")
-        x0 = group["cg_decay"] * prev.data if prev is not None else xp.zeros_like(g)
+        x0 = group["cg_decay"] * prev.array if prev is not None else xp.zeros_like(g)
         saved = martens_cg(lambda v: Gv(v) + lam * v, g, x0, group["max_cg_iter"], group["min_cg_iter"],
                            group["cg_tol"])
         # CG backtracking: from the last iterate, step back while the loss improves
@@ -202,7 +202,7 @@ class HessianFree(Optimizer):
         super().load_state_dict({"state": {}, "param_groups": state_dict["param_groups"]})
         for k, v in own.items():
             self.state[self.param_groups[0]["params"][k]] = {
-                n: (Tensor._make(x.data.copy()) if isinstance(x, Tensor) else x) for n, x in v.items()}
+                n: (Tensor._make(x.array.copy()) if isinstance(x, Tensor) else x) for n, x in v.items()}
 
 
 try:  # registered for ``mathdl train --optimizer hessian-free``

@@ -182,7 +182,7 @@ class KFAC(Optimizer):
         def hook(module, inputs, output):
             if not self._capturing(module):
                 return None
-            x = inputs[0].data
+            x = inputs[0].array
             layer.a, layer.T = layer.input_factor(x)
             layer.batch = x.shape[0] if layer.kind == "conv2d" else int(np.prod(x.shape[:-1]))
             layer.out = output if self.fisher == "true" else None
@@ -190,7 +190,7 @@ class KFAC(Optimizer):
                 scale = layer.batch if self.loss_reduction == "mean" else 1.0
 
                 def grad_hook(g, layer=layer, scale=scale):
-                    layer.g = layer.output_factor(g.data, layer.batch, scale)
+                    layer.g = layer.output_factor(g.array, layer.batch, scale)
                 output.register_hook(grad_hook)
             return None
         return hook
@@ -202,7 +202,7 @@ class KFAC(Optimizer):
         live = [layer for layer in self.layers if layer.out is not None and layer.out.requires_grad]
         if not live:
             return None
-        fd = backend.to_device(f.data, "cpu").astype(np.float64)
+        fd = backend.to_device(f.array, "cpu").astype(np.float64)
         if self.likelihood == "categorical":
             p = np.exp(fd - fd.max(-1, keepdims=True))
             p /= p.sum(-1, keepdims=True)
@@ -215,12 +215,12 @@ class KFAC(Optimizer):
             score = s - (self._rng.random(fd.shape) < s)
         from ..autograd.tensor import Tensor
 
-        xp = backend.xp_of(f.data)
-        cot = Tensor._make(xp.asarray(score.astype(f.data.dtype)))
+        xp = backend.xp_of(f.array)
+        cot = Tensor._make(xp.asarray(score.astype(f.array.dtype)))
         gs = _grad([f], [layer.out for layer in live], [cot], retain_graph=True, allow_unused=True)
         for layer, g in zip(live, gs):
             if g is not None:
-                layer.g = layer.output_factor(g.data, layer.batch, 1.0)
+                layer.g = layer.output_factor(g.array, layer.batch, 1.0)
             layer.out = None
         return None
 
@@ -267,13 +267,13 @@ class KFAC(Optimizer):
     # ------------------------------------------------------------------ step
     def _grad_matrix(self, layer, wd):
         m = layer.module
-        gw = m.weight.grad.data.reshape(m.weight.shape[0], -1)
+        gw = m.weight.grad.array.reshape(m.weight.shape[0], -1)
         if wd:
-            gw = gw + wd * m.weight.data.reshape(gw.shape)
+            gw = gw + wd * m.weight.array.reshape(gw.shape)
         if m.bias is not None:
-            gb = m.bias.grad.data if m.bias.grad is not None else m.bias.data * 0
+            gb = m.bias.grad.array if m.bias.grad is not None else m.bias.array * 0
             if wd:
-                gb = gb + wd * m.bias.data
+                gb = gb + wd * m.bias.array
             gw = backend.xp_of(gw).concatenate([gw, gb[:, None]], axis=1)
         return gw
 
@@ -310,7 +310,7 @@ class KFAC(Optimizer):
         directions = {}
         for layer, D in updates.values():
             m = layer.module
-            nw = m.weight.data.size // m.weight.shape[0]
+            nw = m.weight.array.size // m.weight.shape[0]
             directions[id(m.weight)] = (nu * D[:, :nw]).reshape(m.weight.shape)
             if m.bias is not None:
                 directions[id(m.bias)] = nu * D[:, nw]
@@ -319,18 +319,18 @@ class KFAC(Optimizer):
                 continue
             d = directions.get(id(p))
             if d is None:  # unsupported layer (or no factors yet): SGD
-                d = p.grad.data + (wd * p.data if wd else 0)
+                d = p.grad.array + (wd * p.array if wd else 0)
             if mu:
                 st = self.state[p]
                 buf = st.get("momentum_buffer")
                 if buf is None:
-                    st["momentum_buffer"] = buf = self._zeros_like(p.data)
-                    buf.data[...] = d
+                    st["momentum_buffer"] = buf = self._zeros_like(p.array)
+                    buf.array[...] = d
                 else:
-                    buf.data *= mu
-                    buf.data += d
-                d = buf.data
-            p.data -= lr * d
+                    buf.array *= mu
+                    buf.array += d
+                d = buf.array
+            p.array -= lr * d
             p._version += 1
         self.steps += 1
         return loss

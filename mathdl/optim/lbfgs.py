@@ -138,7 +138,7 @@ def closure_loss(closure, who):
     with enable_grad():
         out = closure()
     if isinstance(out, Tensor):
-        if out.data.size != 1:
+        if out.array.size != 1:
             raise ValueError(f"{who}: the closure must return a scalar loss, got a tensor of shape {tuple(out.shape)}")
         return out, float(out.item())
     if isinstance(out, (int, float, np.floating, np.integer)) and not isinstance(out, bool):
@@ -173,28 +173,28 @@ class LBFGS(Optimizer):
     # ------------------------------------------------------------------ flat views
     def _numel(self):
         if self._numel_cache is None:
-            self._numel_cache = sum(p.data.size for p in self._params)
+            self._numel_cache = sum(p.array.size for p in self._params)
         return self._numel_cache
 
     def _gather_flat_grad(self):
-        xp = backend.xp_of(self._params[0].data)
-        return xp.concatenate([(p.grad.data if p.grad is not None else xp.zeros_like(p.data)).reshape(-1)
+        xp = backend.xp_of(self._params[0].array)
+        return xp.concatenate([(p.grad.array if p.grad is not None else xp.zeros_like(p.array)).reshape(-1)
                                for p in self._params])
 
     def _add_grad(self, step_size, update):
         offset = 0
         for p in self._params:
-            n = p.data.size
-            p.data += (step_size * update[offset:offset + n]).reshape(p.data.shape).astype(p.data.dtype, copy=False)
+            n = p.array.size
+            p.array += (step_size * update[offset:offset + n]).reshape(p.array.shape).astype(p.array.dtype, copy=False)
             p._version += 1
             offset += n
 
     def _clone_param(self):
-        return [p.data.copy() for p in self._params]
+        return [p.array.copy() for p in self._params]
 
     def _set_param(self, params_data):
         for p, pdata in zip(self._params, params_data):
-            p.data[...] = pdata
+            p.array[...] = pdata
             p._version += 1
 
     def _evaluate(self, closure, what):
@@ -235,7 +235,7 @@ class LBFGS(Optimizer):
         current_evals = 1
         state["func_evals"] += 1
 
-        xp = backend.xp_of(self._params[0].data)
+        xp = backend.xp_of(self._params[0].array)
         flat_grad = self._gather_flat_grad()
         if xp.abs(flat_grad).max() <= tolerance_grad:
             return orig_loss

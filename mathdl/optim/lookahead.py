@@ -65,21 +65,21 @@ class Lookahead(Optimizer):
             for p in group["params"]:
                 slow = self.slow_buffer[id(p)]
                 # phi + alpha (theta - phi), written as theta - (1 - alpha)(theta - phi): exact at alpha = 1
-                slow.data[...] = p.data - (1.0 - self.alpha) * (p.data - slow.data)
-                p.data[...] = slow.data
+                slow.array[...] = p.array - (1.0 - self.alpha) * (p.array - slow.array)
+                p.array[...] = slow.array
                 p._version += 1
 
     def _init_slow(self):
         for group in self.inner.param_groups:
             for p in group["params"]:
                 if id(p) not in self.slow_buffer:
-                    self.slow_buffer[id(p)] = Tensor._make(p.data.copy())
+                    self.slow_buffer[id(p)] = Tensor._make(p.array.copy())
 
     def state_dict(self):
         sd = self.inner.state_dict()
         params = [p for g in self.inner.param_groups for p in g["params"]]
         sd["lookahead"] = {"k": self.k, "alpha": self.alpha, "step_count": self.step_count,
-                           "slow": [self.slow_buffer[id(p)].data.copy() for p in params]}
+                           "slow": [self.slow_buffer[id(p)].array.copy() for p in params]}
         return sd
 
     def load_state_dict(self, state_dict):
@@ -94,7 +94,7 @@ class Lookahead(Optimizer):
             if len(extra["slow"]) != len(params):
                 raise ValueError(f"Lookahead.load_state_dict: {len(extra['slow'])} slow buffers for "
                                  f"{len(params)} parameters")
-            self.slow_buffer = {id(p): Tensor._make(a.astype(p.data.dtype))
+            self.slow_buffer = {id(p): Tensor._make(a.astype(p.array.dtype))
                                 for p, a in zip(params, extra["slow"])}
 
     def __repr__(self):

@@ -51,7 +51,7 @@ class NAdam(Optimizer):
             mu_next = b1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * psi))
             state["mu_product"] *= mu
             prod = state["mu_product"]
-            m, v = state["exp_avg"].data, state["exp_avg_sq"].data
+            m, v = state["exp_avg"].array, state["exp_avg_sq"].array
             m += (1.0 - b1) * (g - m)
             v *= b2
             v += (1.0 - b2) * g * g

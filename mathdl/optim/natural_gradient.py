@@ -95,24 +95,24 @@ class NaturalGradient(Optimizer):
             raise RuntimeError(f"NaturalGradient: the loss is {value}; parameters unchanged")
         with enable_grad():
             gs = graph_gradient(loss, params, "NaturalGradient")
-        xp = backend.xp_of(params[0].data)
-        garrs = [(g.data if g is not None else p.data * 0) for g, p in zip(gs, params)]
+        xp = backend.xp_of(params[0].array)
+        garrs = [(g.array if g is not None else p.array * 0) for g, p in zip(gs, params)]
         for p, ga in zip(params, garrs):
             p.grad = Tensor._make(ga.copy())
         g = flatten(garrs, xp)
         if group["weight_decay"]:
-            g = g + group["weight_decay"] * flatten([p.data for p in params], xp)
+            g = g + group["weight_decay"] * flatten([p.array for p in params], xp)
         lc = self.loss_curvature
 
         def fvp(v):
             with enable_grad():
                 vs = [Tensor._make(a) for a in unflatten(v, params)]
                 jv = output_jvp(f, params, vs)
-                return flatten(output_vjp(f, params, lc.exact_fisher_vp(f.data, jv)), xp)
+                return flatten(output_vjp(f, params, lc.exact_fisher_vp(f.array, jv)), xp)
 
         state = self.state[params[0]]
         x0 = state.get("direction")
-        x0 = None if x0 is None else x0.data
+        x0 = None if x0 is None else x0.array
         d = conjugate_gradient(fvp, g, x0=x0, damping=group["damping"], max_iter=group["cg_max_iter"],
                                tol=group["cg_tol"])
         state["direction"] = Tensor._make(d.copy())
@@ -121,11 +121,11 @@ class NaturalGradient(Optimizer):
             if buf is None:
                 state["momentum_buffer"] = buf = Tensor._make(d.copy())
             else:
-                buf.data *= group["momentum"]
-                buf.data += d
-            d = buf.data
+                buf.array *= group["momentum"]
+                buf.array += d
+            d = buf.array
         for p, di in zip(params, unflatten(d, params)):
-            p.data -= group["lr"] * di.astype(p.data.dtype, copy=False)
+            p.array -= group["lr"] * di.astype(p.array.dtype, copy=False)
             p._version += 1
         return loss
 
@@ -133,7 +133,7 @@ class NaturalGradient(Optimizer):
         own = {int(k): dict(v) for k, v in state_dict["state"].items()}
         super().load_state_dict({"state": {}, "param_groups": state_dict["param_groups"]})
         for k, v in own.items():
-            self.state[self.param_groups[0]["params"][k]] = {n: (Tensor._make(x.data.copy())
+            self.state[self.param_groups[0]["params"][k]] = {n: (Tensor._make(x.array.copy())
                                                                 if isinstance(x, Tensor) else x)
                                                             for n, x in v.items()}
 

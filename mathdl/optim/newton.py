@@ -68,26 +68,26 @@ class Newton(Optimizer):
         if len(self.param_groups) != 1:
             raise ValueError("Newton: one parameter group only")
         self._params = self.param_groups[0]["params"]
-        self.num_params = sum(p.data.size for p in self._params)
+        self.num_params = sum(p.array.size for p in self._params)
         check_dense_size(self.num_params, max_params, "Newton", np.dtype(self._params[0].dtype).itemsize)
         self.max_retries = int(max_retries)
 
     def _grad_and_hessian(self, loss):
         ps = self._params
-        xp = backend.xp_of(ps[0].data)
+        xp = backend.xp_of(ps[0].array)
         with enable_grad():
             gs = graph_gradient(loss, ps, "Newton", create_graph=True)
-            gs = [g if g is not None else Tensor._make(p.data * 0) for g, p in zip(gs, ps)]
-            g = flatten([gi.data for gi in gs], xp)
+            gs = [g if g is not None else Tensor._make(p.array * 0) for g, p in zip(gs, ps)]
+            g = flatten([gi.array for gi in gs], xp)
             n = self.num_params
             H = xp.zeros((n, n), dtype=g.dtype)
             row = 0
             for gi in gs:
                 flat = gi.reshape(-1)
-                for j in range(gi.data.size):
+                for j in range(gi.array.size):
                     if flat.requires_grad:
                         hs = grad(flat[j], ps, retain_graph=True, allow_unused=True)
-                        H[row] = flatten([(h.data if h is not None else p.data * 0) for h, p in zip(hs, ps)], xp)
+                        H[row] = flatten([(h.array if h is not None else p.array * 0) for h, p in zip(hs, ps)], xp)
                     row += 1
         return g, 0.5 * (H + H.T)
 
@@ -107,7 +107,7 @@ class Newton(Optimizer):
 
     def _set(self, theta):
         for p, a in zip(self._params, unflatten(theta, self._params)):
-            p.data[...] = a
+            p.array[...] = a
             p._version += 1
 
     @no_grad()
@@ -119,11 +119,11 @@ class Newton(Optimizer):
         g, H = self._grad_and_hessian(loss)
         g, H = backend.to_device(g, "cpu"), backend.to_device(H, "cpu")
         for p, ga in zip(self._params, unflatten(g, self._params)):
-            p.grad = Tensor._make(backend.xp_of(p.data).asarray(ga).copy())
+            p.grad = Tensor._make(backend.xp_of(p.array).asarray(ga).copy())
         state = self.state[self._params[0]]
         lam = state.get("lambda", group["damping"])
-        xp = backend.xp_of(self._params[0].data)
-        theta = flatten([p.data for p in self._params], xp).copy()
+        xp = backend.xp_of(self._params[0].array)
+        theta = flatten([p.array for p in self._params], xp).copy()
         gnorm = float(np.linalg.norm(g))
         for _ in range(self.max_retries + 1):
             delta, mu = self._solve(H, g, lam * gnorm)

@@ -14,7 +14,7 @@ bias-corrected moment ratio, ...).  The interface is PyTorch's:
 * ``state_dict()`` / ``load_state_dict()`` where state is keyed by the parameter's index in
   the order of the groups (so it can be loaded into a fresh model), arrays copied.
 
-Updates run on the raw arrays (``p.data``) outside the graph, in place, with NumPy ``out=``
+Updates run on the raw arrays (``p.array``) outside the graph, in place, with NumPy ``out=``
 arguments and reused scratch buffers; the array module comes from ``backend.xp_of`` so CuPy
 arrays work the same way.  Parameters whose ``grad`` is ``None`` are skipped.
 """
@@ -139,9 +139,9 @@ class Optimizer:
                 else:
                     g = p.grad
                     if g._node is not None:
-                        p.grad = Tensor._make(backend.xp_of(g.data).zeros_like(g.data))
+                        p.grad = Tensor._make(backend.xp_of(g.array).zeros_like(g.array))
                     else:
-                        g.data[...] = 0
+                        g.array[...] = 0
 
     def step(self, closure=None):
         """Apply one update to every parameter that has a gradient; returns ``closure()``'s loss.
@@ -184,13 +184,13 @@ class Optimizer:
             g = p.grad
             if g is None:
                 continue
-            if g.data.shape != p.data.shape:
+            if g.array.shape != p.array.shape:
                 raise RuntimeError(
                     f"{type(self).__name__}.step: a parameter of shape {tuple(p.shape)} has a gradient of shape "
                     f"{tuple(g.shape)}; expected the same shape"
                 )
             p._version += 1  # an in-place change: graphs that saved p must not reuse it
-            yield p, p.data, g.data
+            yield p, p.array, g.array
 
     def _tmp(self, like, slot: int = 0):
         """A scratch array shaped like ``like`` (reused between parameters and steps)."""
@@ -343,7 +343,7 @@ def _check_hyper(name, lr=None, eps=None, weight_decay=None, betas=None, **nonne
 
 def _copy_value(v):
     if isinstance(v, Tensor):
-        return Tensor._make(v.data.copy())
+        return Tensor._make(v.array.copy())
     if hasattr(v, "copy") and hasattr(v, "dtype"):
         return v.copy()
     return v
@@ -358,7 +358,7 @@ def _cast_value(key, v, p, name, shape):
             v = v.item()
         return int(v) if float(v).is_integer() else float(v)
     if isinstance(v, Tensor):
-        v = v.data
+        v = v.array
     elif hasattr(v, "shape") and not isinstance(v, np.ndarray) and backend.device_of(v) == "cpu":
         v = np.asarray(v)  # e.g. a torch tensor from a PyTorch state dict
     if hasattr(v, "dtype") and hasattr(v, "shape"):
@@ -367,7 +367,7 @@ def _cast_value(key, v, p, name, shape):
                 f"{name}.load_state_dict: state {key!r} has shape {tuple(v.shape)}, expected {tuple(shape)} "
                 f"for its parameter of shape {tuple(p.shape)}"
             )
-        xp = backend.xp_of(p.data)
+        xp = backend.xp_of(p.array)
         arr = backend.to_device(v, p.device)
         arr = xp.array(arr, dtype=p.dtype, copy=True)
         return Tensor._make(arr)

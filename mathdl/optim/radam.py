@@ -49,7 +49,7 @@ class RAdam(Optimizer):
                 g = self._grad_term(x, g, 0.0, group["maximize"])
             else:
                 g = self._grad_term(x, g, wd, group["maximize"])
-            m, v = state["exp_avg"].data, state["exp_avg_sq"].data
+            m, v = state["exp_avg"].array, state["exp_avg_sq"].array
             m += (1.0 - b1) * (g - m)
             v *= b2
             v += (1.0 - b2) * g * g

@@ -58,11 +58,11 @@ class RMSprop(Optimizer):
             state["step"] += 1
             g = self._grad_term(x, g, wd, maximize)
             t = self._tmp(x)
-            arrays = [x, g, state["square_avg"].data, t]
+            arrays = [x, g, state["square_avg"].array, t]
             if centered:
-                arrays.append(state["grad_avg"].data)
+                arrays.append(state["grad_avg"].array)
             if mu > 0:
-                arrays.append(state["momentum_buffer"].data)
+                arrays.append(state["momentum_buffer"].array)
 
             def kernel(x, g, s, t, *rest, xp=xp):
                 xp.multiply(g, g, out=t)  # s = (s - g^2) * alpha + g^2

@@ -38,10 +38,10 @@ class Rprop(Optimizer):
             state = self.state[p]
             if not state:
                 state.update(step=0, prev=self._zeros_like(x), step_size=self._zeros_like(x))
-                state["step_size"].data[...] = group["lr"]
+                state["step_size"].array[...] = group["lr"]
             state["step"] += 1
             g = -g if group["maximize"] else g.copy()
-            prev, delta = state["prev"].data, state["step_size"].data
+            prev, delta = state["prev"].array, state["step_size"].array
             s = xp.sign(g * prev)
             factor = xp.where(s > 0, eta_plus, xp.where(s < 0, eta_minus, 1.0)).astype(x.dtype, copy=False)
             delta *= factor

@@ -62,7 +62,7 @@ class SGD(Optimizer):
             buf = state.get("momentum_buffer")
             if buf is None:
                 buf = self._zeros_like(x)
-                xp.copyto(buf.data, d)
+                xp.copyto(buf.array, d)
                 state["momentum_buffer"] = buf
                 first = True
             else:
@@ -85,4 +85,4 @@ class SGD(Optimizer):
                     xp.multiply(b, lr, out=t)
                 xp.subtract(x, t, out=x)
 
-            elementwise(kernel, x, d, buf.data, t, passes=6)
+            elementwise(kernel, x, d, buf.array, t, passes=6)

@@ -51,8 +51,8 @@ def test_filter_normalized_slice_is_scale_invariant():
     b = _relu_net()
     c = 7.0
     for p in (b[0].weight, b[0].bias):
-        p.data[...] *= c
-    b[2].weight.data[...] /= c
+        p.array[...] *= c
+    b[2].weight.array[...] /= c
     scaled = L.slice_2d(b, data, L.random_directions(b, seed=3), xs)
     assert np.allclose(ref.loss, scaled.loss, rtol=1e-10)
     # without filter normalization the slice changes

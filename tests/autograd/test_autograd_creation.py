@@ -97,13 +97,13 @@ def test_tensor_infers_dtypes_like_pytorch():
 def test_tensor_copies_as_tensor_shares():
     a = np.ones(3, dtype=np.float32)
     t = md.tensor(a)
-    assert not np.shares_memory(t.data, a)
-    assert np.shares_memory(md.as_tensor(a).data, a)
-    assert np.shares_memory(md.from_numpy(a).data, a)
+    assert not np.shares_memory(t.array, a)
+    assert np.shares_memory(md.as_tensor(a).array, a)
+    assert np.shares_memory(md.from_numpy(a).array, a)
     x = md.tensor([1.0], requires_grad=True)
     assert md.as_tensor(x) is x
     c = md.tensor(x)
-    assert not c.requires_grad and not np.shares_memory(c.data, x.data)
+    assert not c.requires_grad and not np.shares_memory(c.array, x.array)
 
 
 def test_filled_and_ranges():

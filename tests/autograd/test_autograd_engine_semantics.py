@@ -117,7 +117,7 @@ def test_leaf_grads_do_not_alias_each_other_or_the_seed():
     b = f64([3.0, 4.0], True)
     seed = f64([1.0, 1.0])
     (a + b).backward(seed)
-    a.grad.data *= 5  # mutating one gradient must not change the other or the seed
+    a.grad.array *= 5  # mutating one gradient must not change the other or the seed
     np.testing.assert_array_equal(b.grad.numpy(), [1.0, 1.0])
     np.testing.assert_array_equal(seed.numpy(), [1.0, 1.0])
     (a + b).backward(seed)
@@ -401,7 +401,7 @@ def test_retained_grad_accumulates_and_does_not_alias_leaf_grad():
     z.backward()
     np.testing.assert_array_equal(y.grad.numpy(), [2.0, 2.0])
     np.testing.assert_array_equal(x.grad.numpy(), [2.0, 2.0])
-    x.grad.data += 1
+    x.grad.array += 1
     np.testing.assert_array_equal(y.grad.numpy(), [2.0, 2.0])
 
 

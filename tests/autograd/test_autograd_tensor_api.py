@@ -18,7 +18,7 @@ def f64(a, requires_grad=False):
 def test_attributes_and_conversions():
     a = np.arange(6, dtype=np.float32).reshape(2, 3)
     x = md.tensor(a, requires_grad=True)
-    assert isinstance(x.data, np.ndarray) and np.array_equal(x.data, a)
+    assert isinstance(x.array, np.ndarray) and np.array_equal(x.array, a)
     assert x.shape == (2, 3) and x.ndim == 2 and x.dim() == 2
     assert x.size() == (2, 3) and x.size(1) == 3 and x.size(-2) == 2
     assert x.numel() == 6
@@ -47,7 +47,7 @@ def test_detach_shares_data_and_cuts_graph():
     y = x * 3
     d = y.detach()
     assert not d.requires_grad and d.is_leaf and d.grad_fn is None
-    assert np.shares_memory(d.data, y.data)
+    assert np.shares_memory(d.array, y.array)
     z = (d * x).sum()
     z.backward()
     np.testing.assert_allclose(x.grad.numpy(), [3.0, 6.0])  # d is a constant

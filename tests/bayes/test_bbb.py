@@ -13,8 +13,8 @@ def _layer(**kw):
     md.manual_seed(0)
     layer = BayesLinear(3, 2, posterior_rho_init=-1.0, **kw)
     rng = np.random.default_rng(1)
-    layer.weight_rho.data[...] = rng.uniform(-2, 0, (2, 3))
-    layer.bias_rho.data[...] = rng.uniform(-2, 0, 2)
+    layer.weight_rho.array[...] = rng.uniform(-2, 0, (2, 3))
+    layer.bias_rho.array[...] = rng.uniform(-2, 0, 2)
     return layer
 
 

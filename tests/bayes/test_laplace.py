@@ -82,8 +82,8 @@ def test_linear_gaussian_is_exact():
     prec = Xa.T @ Xa / sigma ** 2 + delta * np.eye(d + 1)
     w_post = np.linalg.solve(prec, Xa.T @ y / sigma ** 2)
     net = md.nn.Linear(d, 1).double()
-    net.weight.data[...] = w_post[:d][None]
-    net.bias.data[...] = w_post[d:]
+    net.weight.array[...] = w_post[:d][None]
+    net.bias.array[...] = w_post[d:]
     la = Laplace(net, likelihood="regression", subset="all", hessian_structure="full", prior_precision=delta,
                  sigma_noise=sigma).fit((X, y[:, None]))
     from scipy.stats import multivariate_normal

@@ -10,7 +10,7 @@ def _net(seed=0):
                                  {"B": ["A"], "C": ["A", "B"], "D": ["C"], "E": ["B", "D"]})
     rng = np.random.default_rng(seed)
     for v in bn.variables:
-        getattr(bn, f"cpt_{v}").data[...] = rng.standard_normal(bn.cpt_shape(v))
+        getattr(bn, f"cpt_{v}").array[...] = rng.standard_normal(bn.cpt_shape(v))
     return bn
 
 
@@ -47,9 +47,9 @@ def test_inference_is_differentiable():
     g = bn.cpt_C.grad.numpy().copy()
     # finite differences on one CPT logit
     eps = 1e-6
-    bn.cpt_C.data[0, 1, 1] += eps
+    bn.cpt_C.array[0, 1, 1] += eps
     up = float(bn.log_marginal("A", evidence=ev, soft_evidence={"B": soft.detach()})[:, 1].sum().item())
-    bn.cpt_C.data[0, 1, 1] -= 2 * eps
+    bn.cpt_C.array[0, 1, 1] -= 2 * eps
     dn = float(bn.log_marginal("A", evidence=ev, soft_evidence={"B": soft.detach()})[:, 1].sum().item())
     assert g[0, 1, 1] == pytest.approx((up - dn) / (2 * eps), rel=1e-5, abs=1e-8)
 

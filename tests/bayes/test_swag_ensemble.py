@@ -6,8 +6,8 @@ from mathdl.bayes import SWAG, DeepEnsemble, bn_update, train_ensemble
 
 
 def _set(net, w, b):
-    net.weight.data[...] = w
-    net.bias.data[...] = b
+    net.weight.array[...] = w
+    net.bias.array[...] = b
 
 
 def test_swag_moments_on_a_known_sequence():
@@ -49,7 +49,7 @@ def test_swag_errors_and_predictive():
     with pytest.raises(ValueError, match="max_num_models"):
         SWAG(net, max_num_models=1)
     for _ in range(3):
-        net.weight.data[...] += 0.1
+        net.weight.array[...] += 0.1
         sw.collect_model()
     before = net.weight.numpy().copy()
     p = sw.predict_proba(np.ones((4, 2), np.float32), num_samples=5)

@@ -131,7 +131,7 @@ def test_batch_norm_relu_eval_and_module_method():
     bn = nn.BatchNorm2d(3)
     x = mathdl.randn(4, 3, 5, 5)
     np.testing.assert_allclose(bn.forward_relu(x).numpy(), relu(bn(x)).numpy(), atol=1e-6)
-    assert int(bn.num_batches_tracked.data) == 2
+    assert int(bn.num_batches_tracked.array) == 2
     bn.eval()
     np.testing.assert_allclose(bn.forward_relu(x).numpy(), np.maximum(bn(x).numpy(), 0), atol=1e-6)
 

@@ -17,7 +17,7 @@ tnn = torch.nn
 
 def _load(ours, theirs):
     """Copy mathdl parameters and buffers into the torch module (same names)."""
-    sd = {k: torch.tensor(np.asarray(v.data)) for k, v in ours.state_dict().items()}
+    sd = {k: torch.tensor(np.asarray(v.array)) for k, v in ours.state_dict().items()}
     theirs.load_state_dict(sd, strict=True)
 
 
@@ -56,7 +56,7 @@ def test_layer_matches_torch(name, args, kwargs, shape):
     assert [tuple(p.shape) for p in ours.parameters()] == [tuple(p.shape) for p in theirs.parameters()]
     rng = np.random.default_rng(1)
     for p in ours.parameters():  # random affine parameters so that they matter
-        p.data[...] = rng.standard_normal(p.shape)
+        p.array[...] = rng.standard_normal(p.shape)
     _load(ours, theirs)
     _run_both(ours, theirs, rng.standard_normal(shape))
 
@@ -67,7 +67,7 @@ def test_batchnorm2d_train_and_eval_match_torch(momentum):
     theirs = tnn.BatchNorm2d(4, momentum=momentum).double()
     rng = np.random.default_rng(2)
     for p in ours.parameters():
-        p.data[...] = rng.standard_normal(p.shape)
+        p.array[...] = rng.standard_normal(p.shape)
     _load(ours, theirs)
     for step in range(3):
         _run_both(ours, theirs, rng.standard_normal((5, 4, 3, 3)) * 2 + 1, seed=step)

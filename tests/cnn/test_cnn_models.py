@@ -59,8 +59,8 @@ def test_resnet_variants_and_layouts():
 def test_residual_block_is_identity_plus_branch():
     """With the branch's last BN scaled to zero, a residual block is relu(x): the skip path."""
     block = build_model("resnet8", _spec((1, 8, 8))).blocks[0]
-    block.bn2.weight.data[...] = 0
-    block.bn2.bias.data[...] = 0
+    block.bn2.weight.array[...] = 0
+    block.bn2.bias.array[...] = 0
     x = mathdl.randn(4, 16, 8, 8)
     np.testing.assert_allclose(block(x).numpy(), np.maximum(x.numpy(), 0), atol=1e-6)
 

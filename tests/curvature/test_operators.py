@@ -17,7 +17,7 @@ def _mlp(d_in=3, h=4, d_out=3, seed=0):
 
 
 def _flat(model):
-    return np.concatenate([p.data.ravel() for p in model.parameters()])
+    return np.concatenate([p.array.ravel() for p in model.parameters()])
 
 
 def _functional(model):
@@ -175,11 +175,11 @@ def test_parameter_subsets_are_blocks():
     Hd = HessianOperator(model, F.cross_entropy, (x, y)).to_dense()
     last = model[2]
     Hs = HessianOperator(model, F.cross_entropy, (x, y), params=last)
-    n0 = sum(p.data.size for p in model[0].parameters())
+    n0 = sum(p.array.size for p in model[0].parameters())
     np.testing.assert_allclose(Hs.to_dense(), Hd[n0:, n0:], atol=1e-12)
     w = model[0].weight
     Hw = HessianOperator(model, F.cross_entropy, (x, y), params=[w]).to_dense()
-    np.testing.assert_allclose(Hw, Hd[:w.data.size, :w.data.size], atol=1e-12)
+    np.testing.assert_allclose(Hw, Hd[:w.array.size, :w.array.size], atol=1e-12)
 
 
 def test_linear_operator_with_scipy():

@@ -14,7 +14,7 @@ def _ds(n=23):
 
 
 def _labels(loader):
-    return np.concatenate([y.data for _, y in loader])
+    return np.concatenate([y.array for _, y in loader])
 
 
 @pytest.mark.parametrize("shuffle", [False, True])
@@ -25,7 +25,7 @@ def test_every_example_once(shuffle, batch_size):
     seen = _labels(loader)
     assert sorted(seen.tolist()) == list(range(23))
     assert len(loader) == -(-23 // batch_size)
-    sizes = [len(y.data) for _, y in loader]
+    sizes = [len(y.array) for _, y in loader]
     assert sizes[:-1] == [batch_size] * (len(sizes) - 1) and sum(sizes) == 23
 
 
@@ -39,8 +39,8 @@ def test_batch_types_and_values():
     x, y = next(iter(DataLoader(_ds(), batch_size=4)))
     assert isinstance(x, mathdl.Tensor) and isinstance(y, mathdl.Tensor)
     assert x.dtype == np.float32 and y.dtype == np.int64
-    np.testing.assert_array_equal(x.data, np.arange(12, dtype=np.float32).reshape(4, 3))
-    np.testing.assert_array_equal(y.data, [0, 1, 2, 3])
+    np.testing.assert_array_equal(x.array, np.arange(12, dtype=np.float32).reshape(4, 3))
+    np.testing.assert_array_equal(y.array, [0, 1, 2, 3])
 
 
 def test_seeded_shuffle_is_deterministic_and_differs_per_epoch():
@@ -49,19 +49,19 @@ def test_seeded_shuffle_is_deterministic_and_differs_per_epoch():
     e1a, e2a = _labels(a).tolist(), _labels(a).tolist()
     e1b = _labels(b).tolist()
     assert e1a == e1b
-    xs_a = np.concatenate([x.data[:, 0] for x, _ in DataLoader(_ds(), 4, shuffle=True, seed=7)])
+    xs_a = np.concatenate([x.array[:, 0] for x, _ in DataLoader(_ds(), 4, shuffle=True, seed=7)])
     assert not np.array_equal(xs_a, np.sort(xs_a))  # shuffled
     b.set_epoch(1)
     assert _labels(b).tolist() == e2a  # epoch 1's order reproduced on its own (exact resume)
-    order1 = np.concatenate([x.data[:, 0] for x, _ in DataLoader(_ds(), 4, shuffle=True, seed=8)])
+    order1 = np.concatenate([x.array[:, 0] for x, _ in DataLoader(_ds(), 4, shuffle=True, seed=8)])
     assert not np.array_equal(order1, xs_a)
 
 
 def test_shuffle_uses_mathdl_generator():
     mathdl.manual_seed(5)
-    a = np.concatenate([x.data[:, 0] for x, _ in DataLoader(_ds(), 4, shuffle=True)])
+    a = np.concatenate([x.array[:, 0] for x, _ in DataLoader(_ds(), 4, shuffle=True)])
     mathdl.manual_seed(5)
-    b = np.concatenate([x.data[:, 0] for x, _ in DataLoader(_ds(), 4, shuffle=True)])
+    b = np.concatenate([x.array[:, 0] for x, _ in DataLoader(_ds(), 4, shuffle=True)])
     np.testing.assert_array_equal(a, b)
 
 
@@ -79,7 +79,7 @@ def test_default_collate_mixed_fields():
     x, y, z, d = next(iter(DataLoader(_Pairs(), batch_size=3)))
     assert x.shape == (3, 2) and y.dtype == np.int64 and z.dtype == np.float32
     assert d["k"].dtype == np.int64
-    np.testing.assert_array_equal(z.data, [0.0, 0.5, 1.0])
+    np.testing.assert_array_equal(z.array, [0.0, 0.5, 1.0])
 
 
 def test_custom_collate():
@@ -100,7 +100,7 @@ def test_random_split_partitions():
     np.testing.assert_array_equal(x, ds[int(a.indices[0])][0])
     # Subset batches through the loader's fast path equal item-by-item access
     xb, yb = next(iter(DataLoader(a, batch_size=10)))
-    np.testing.assert_array_equal(yb.data, [ds[int(i)][1] for i in a.indices])
+    np.testing.assert_array_equal(yb.array, [ds[int(i)][1] for i in a.indices])
 
 
 def test_random_split_errors():
@@ -113,7 +113,7 @@ def test_tensor_dataset_errors_and_transform():
         TensorDataset(np.zeros((3, 2)), np.zeros(4))
     ds = TensorDataset(np.ones((4, 2), np.float32), np.arange(4), transform=lambda x: x * 2)
     x, _ = next(iter(DataLoader(ds, batch_size=4)))
-    np.testing.assert_array_equal(x.data, 2 * np.ones((4, 2)))
+    np.testing.assert_array_equal(x.array, 2 * np.ones((4, 2)))
     t = TransformDataset(_ds(4), lambda x: x + 1)
     assert t[0][0][0] == 1.0 and len(t) == 4
     tensors = TensorDataset(mathdl.zeros(3, 2), mathdl.tensor([1, 2, 3]))

@@ -24,7 +24,7 @@ def _ds(n=10):
 
 
 def _ys(loader):
-    return [y.data.tolist() for _, y in loader]
+    return [y.array.tolist() for _, y in loader]
 
 
 def test_utils_data_alias():
@@ -173,9 +173,9 @@ class _Stream(mathdl.data.IterableDataset):
 
 
 def test_iterable_dataset_batches_the_stream():
-    assert [y.data.tolist() for _, y in DataLoader(_Stream(7), 3)] == [[0, 1, 2], [3, 4, 5], [6]]
+    assert [y.array.tolist() for _, y in DataLoader(_Stream(7), 3)] == [[0, 1, 2], [3, 4, 5], [6]]
     loader = DataLoader(_Stream(7), 3, drop_last=True)
-    assert [y.data.tolist() for _, y in loader] == [[0, 1, 2], [3, 4, 5]] and len(loader) == 2
+    assert [y.array.tolist() for _, y in loader] == [[0, 1, 2], [3, 4, 5]] and len(loader) == 2
     chained = list(mathdl.data.ChainDataset([_Stream(2), _Stream(3)]))
     assert [y for _, y in chained] == [0, 1, 0, 1, 2]
     with pytest.raises(ValueError, match="IterableDataset"):

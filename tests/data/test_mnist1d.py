@@ -92,5 +92,5 @@ def test_logistic_baseline_reaches_paper_accuracy(cache):
         opt.zero_grad()
         loss.backward()
         opt.step()
-    acc = (model(md.tensor(xte)).data.argmax(1) == yte).mean()
+    acc = (model(md.tensor(xte)).array.argmax(1) == yte).mean()
     assert 0.27 <= acc <= 0.40, acc

@@ -36,7 +36,7 @@ def device(monkeypatch):
 
 
 def _host(x):
-    data = x.data if isinstance(x, md.Tensor) else x
+    data = x.array if isinstance(x, md.Tensor) else x
     if isinstance(data, emulated_cupy.DeviceArray):
         return data.get()
     if hasattr(data, "get") and not isinstance(data, np.ndarray):
@@ -45,7 +45,7 @@ def _host(x):
 
 
 def _on_device(t, xp):
-    return isinstance(t.data, xp.ndarray)
+    return isinstance(t.array, xp.ndarray)
 
 
 CASES, IDS = cases(ALL_OPS)
@@ -79,7 +79,7 @@ def test_op_on_device_equals_cpu(device, op, sample):
         assert [o for o in outs_d if not isinstance(o, md.Tensor)] == plain
         return
     for oc, od in zip(outs_c, outs_d):
-        assert _on_device(od, device), f"{op.name}: result left the device ({type(od.data).__name__})"
+        assert _on_device(od, device), f"{op.name}: result left the device ({type(od.array).__name__})"
         assert od.dtype == oc.dtype, f"{op.name}: dtype {od.dtype} on device vs {oc.dtype} on cpu"
         np.testing.assert_allclose(_host(od), _host(oc), rtol=1e-10, atol=1e-12, err_msg=op.name)
     if not want_grad:
@@ -113,7 +113,7 @@ def test_emulated_module_refuses_host_conversion(monkeypatch):
 
         scipy.special.erf(d)
     t = md.ones(3).to("cuda")
-    assert t.device == "cuda" and isinstance(t.data, emulated_cupy.DeviceArray)
+    assert t.device == "cuda" and isinstance(t.array, emulated_cupy.DeviceArray)
     assert t.to("cpu").device == "cpu"
 
 
@@ -133,7 +133,7 @@ def test_mixed_devices_error_names_both(device):
     c.copy_(w * 3)
     assert _on_device(c, device) and _host(c).tolist() == [6.0, 6.0, 6.0]
     c.sum().backward()
-    assert isinstance(w.grad.data, np.ndarray) and w.grad.numpy().tolist() == [3.0, 3.0, 3.0]
+    assert isinstance(w.grad.array, np.ndarray) and w.grad.numpy().tolist() == [3.0, 3.0, 3.0]
 
 
 def test_device_scans_and_scatters_match_cpu(device):

@@ -38,7 +38,7 @@ def _data(n=40, d=6, classes=3, seed=0):
 
 
 def _params(model):
-    return np.concatenate([p.data.reshape(-1) for p in model.parameters()])
+    return np.concatenate([p.array.reshape(-1) for p in model.parameters()])
 
 
 def _train(model, loader, steps, lr=0.1, epochs=2):
@@ -138,17 +138,17 @@ def _no_sync(rank, world):
     half = [(x[:4], y[:4]), (x[4:], y[4:])]
     with ddp.no_sync():
         nn.functional.cross_entropy(ddp(half[0][0]), half[0][1]).backward()
-    local = [p.grad.data.copy() for p in model.parameters()]
+    local = [p.grad.array.copy() for p in model.parameters()]
     both = np.empty(2 * local[0].size)
     dist.all_gather_into_tensor(both, local[0].reshape(-1))
     out["no_sync_grads_differ"] = bool(not np.allclose(both[:local[0].size], both[local[0].size:]))
     nn.functional.cross_entropy(ddp(half[1][0]), half[1][1]).backward()
-    got = [p.grad.data.copy() for p in model.parameters()]
+    got = [p.grad.array.copy() for p in model.parameters()]
     # reference: both micro-batch gradients summed locally, then averaged over the ranks by hand
     plain = _mlp(2)
     for xb, yb in half:
         nn.functional.cross_entropy(plain(xb), yb).backward()
-    want = [dist.all_reduce(p.grad.data.copy(), "avg") for p in plain.parameters()]
+    want = [dist.all_reduce(p.grad.array.copy(), "avg") for p in plain.parameters()]
     out["no_sync_max_diff"] = float(max(np.abs(a - b).max() for a, b in zip(got, want)))
     # unused parameter: the next forward says which
     class Two(nn.Module):
@@ -170,13 +170,13 @@ def _no_sync(rank, world):
     bn_model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4)).double()
     bn = dist.DistributedDataParallel(bn_model)
     bn(md.tensor(np.random.default_rng(rank).standard_normal((8, 3)) * (rank + 1)))
-    rm = bn_model[1].running_mean.data.copy()
+    rm = bn_model[1].running_mean.array.copy()
     both = np.empty(8)
     dist.all_gather_into_tensor(both, rm)
     out["bn_differ_after_local_step"] = bool(not np.allclose(both[:4], both[4:]))
     bn(md.ones(2, 3, dtype=md.float64))  # the same input on both ranks, after rank 0's statistics are broadcast
     both2 = np.empty(8)
-    dist.all_gather_into_tensor(both2, bn_model[1].running_mean.data.copy())
+    dist.all_gather_into_tensor(both2, bn_model[1].running_mean.array.copy())
     out["bn_equal_after_broadcast"] = bool(np.array_equal(both2[:4], both2[4:]))
     # a model that differs across ranks
     try:
@@ -192,17 +192,17 @@ def _analysis(rank, world):
     model = _mlp(4)
     params = list(model.parameters())
     x_all, y_all = md.tensor(data.arrays[0]), md.tensor(data.arrays[1])
-    base = [p.data.copy() for p in params]
+    base = [p.array.copy() for p in params]
     rng = np.random.default_rng(0)
     dirs = [rng.standard_normal(p.shape) for p in params]
 
     def loss_at(alpha):
         with md.no_grad():
             for p, b, dv in zip(params, base, dirs):
-                p.data[...] = b + alpha * dv
+                p.array[...] = b + alpha * dv
             value = nn.functional.cross_entropy(model(x_all), y_all, reduction="sum").item()
             for p, b in zip(params, base):
-                p.data[...] = b
+                p.array[...] = b
         return value
 
     grid = list(np.linspace(-1, 1, 5))
@@ -223,15 +223,15 @@ def _analysis(rank, world):
     r = dist.shard_range(10)
     shard = dist.allreduce_matvec(hvp_on(x_all[r.start:r.stop], y_all[r.start:r.stop]))(v)
     full = hvp_on(x_all, y_all)(v)
-    out["hvp_max_diff"] = float(max(np.abs(a.data - b.data).max() for a, b in zip(shard, full)))
-    out["hvp_scale"] = float(max(np.abs(b.data).max() for b in full))
+    out["hvp_max_diff"] = float(max(np.abs(a.array - b.array).max() for a, b in zip(shard, full)))
+    out["hvp_scale"] = float(max(np.abs(b.array).max() for b in full))
     # the curvature operators (mean loss) on unequal shards (6 and 5 of 11 examples), weighted by size
     from mathdl.curvature import GGNOperator, HessianOperator
 
     data11 = _data(n=11, seed=8)
     x11, y11 = md.tensor(data11.arrays[0]), md.tensor(data11.arrays[1])
     r11 = dist.shard_range(11)
-    vec = np.random.default_rng(1).standard_normal(sum(p.data.size for p in params))
+    vec = np.random.default_rng(1).standard_normal(sum(p.array.size for p in params))
     for name, Op in (("hessian", HessianOperator), ("ggn", GGNOperator)):
         full_op = Op(model, nn.CrossEntropyLoss(), (x11, y11))
         shard_op = Op(model, nn.CrossEntropyLoss(), (x11[r11.start:r11.stop], y11[r11.start:r11.stop]))

@@ -22,7 +22,7 @@ def f64():
 def _perturb(layer, scale=0.3, seed=1):
     g = np.random.default_rng(seed)
     for p in layer.parameters():
-        p.data[...] = p.data + scale * g.normal(size=p.shape)
+        p.array[...] = p.array + scale * g.normal(size=p.shape)
     return layer
 
 
@@ -90,7 +90,7 @@ def test_gradcheck(name):
     params = list(layer.parameters())
     if params:
         p = params[0]
-        v = md.tensor(p.data.copy(), requires_grad=True)
+        v = md.tensor(p.array.copy(), requires_grad=True)
         assert md.gradcheck(lambda vv: _with_param(layer, p, vv, x.detach()), [v])
 
 
@@ -130,8 +130,8 @@ def test_glow_layers_on_images():
 
 def test_planar_reparameterization_keeps_it_invertible():
     layer = fl.PlanarFlow(2)
-    layer.w.data[...] = [1.0, 0.0]
-    layer.u.data[...] = [-5.0, 0.0]  # w^T u = -5 < -1 would not be invertible without u_hat
+    layer.w.array[...] = [1.0, 0.0]
+    layer.u.array[...] = [-5.0, 0.0]  # w^T u = -5 < -1 would not be invertible without u_hat
     assert float((layer.w * layer.u_hat()).sum().item()) >= -1
     x = _x((5, 2))
     np.testing.assert_allclose(layer.inverse(layer(x)[0])[0].numpy(), x.numpy(), atol=1e-10)
@@ -146,12 +146,12 @@ def test_flow_log_prob_matches_both_directions_and_change_of_variables():
     # an affine flow is a Gaussian: compare with the closed form
     an = fl.ActNorm(D)
     an.initialized = True
-    an.bias.data[...] = [0.5, -1.0, 0.0, 2.0]
-    an.log_scale.data[...] = [0.1, -0.3, 0.2, 0.0]
+    an.bias.array[...] = [0.5, -1.0, 0.0, 2.0]
+    an.log_scale.array[...] = [0.1, -0.3, 0.2, 0.0]
     g = fl.Flow([an], event_shape=(D,))
     y = _x((4, D))
-    s = np.exp(an.log_scale.data)
-    loc = an.bias.data * s
+    s = np.exp(an.log_scale.array)
+    loc = an.bias.array * s
     want = (-0.5 * ((y.numpy() - loc) / s) ** 2 - np.log(s) - 0.5 * np.log(2 * np.pi)).sum(-1)
     np.testing.assert_allclose(g.log_prob(y).numpy(), want, atol=1e-10)
     assert flow.sample(7).shape == (7, D)

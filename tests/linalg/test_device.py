@@ -43,7 +43,7 @@ def install_device(monkeypatch):
 
 
 def host(t):
-    d = t.data
+    d = t.array
     return d.get() if hasattr(d, "get") and not isinstance(d, np.ndarray) else np.asarray(d)
 
 
@@ -60,7 +60,7 @@ def check_on_device(op, sample, xp, outs_fn=as_list):
             xd.append(a)
     oc, od = outs_fn(op.fn(*xc, **sample.kwargs)), outs_fn(op.fn(*xd, **sample.kwargs))
     for a, b in zip(oc, od):
-        assert isinstance(b.data, xp.ndarray), f"{op.name}: result left the device"
+        assert isinstance(b.array, xp.ndarray), f"{op.name}: result left the device"
         np.testing.assert_allclose(host(b), host(a), rtol=1e-9, atol=1e-11, err_msg=op.name)
     if not op.grad:
         return
@@ -70,7 +70,7 @@ def check_on_device(op, sample, xp, outs_fn=as_list):
     sum((o * md.tensor(s).to("cuda")).sum() for o, s in zip(od, seeds)).backward()
     for i, (a, b) in enumerate(zip(xc, xd)):
         if isinstance(a, md.Tensor) and a.requires_grad and a.grad is not None:
-            assert isinstance(b.grad.data, xp.ndarray), f"{op.name}: gradient {i} left the device"
+            assert isinstance(b.grad.array, xp.ndarray), f"{op.name}: gradient {i} left the device"
             np.testing.assert_allclose(host(b.grad), host(a.grad), rtol=1e-8, atol=1e-10, err_msg=f"{op.name} {i}")
 
 

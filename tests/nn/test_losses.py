@@ -531,7 +531,7 @@ def test_cross_entropy_module_trains_a_linear_classifier():
         first = first if first is not None else loss.item()
         W.grad = None
         loss.backward()
-        W.data -= 1.0 * W.grad.data
+        W.array -= 1.0 * W.grad.array
     assert loss.item() < 0.5 * first
 
 

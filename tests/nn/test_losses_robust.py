@@ -184,7 +184,7 @@ def test_adaptive_loss_recovers_alpha_and_scale(alpha_true, scale_true):
 
     def value_and_grad(v):
         for p, val in zip(params, v):
-            p.data[:] = val
+            p.array[:] = val
             p.grad = None
         loss = m(x)
         loss.backward()
@@ -208,7 +208,7 @@ def test_adaptive_loss_gradient_descent_moves_alpha_the_right_way():
             m.zero_grad()
             m(x).backward()
             for p in m.parameters():
-                p.data -= 0.5 * p.grad.data
+                p.array -= 0.5 * p.grad.array
         assert (m.alpha().item() - a0) * direction > 0.1
 
 

@@ -81,7 +81,7 @@ def _copy_params(m, tm):
     for (name, p), (tname, tp) in zip(m.named_parameters(), tm.named_parameters()):
         assert name == tname
         with torch.no_grad():
-            tp.copy_(torch.from_numpy(np.asarray(p.data, dtype=np.float64)).to(tp.dtype))
+            tp.copy_(torch.from_numpy(np.asarray(p.array, dtype=np.float64)).to(tp.dtype))
 
 
 def _tol(dtype, name=""):
@@ -102,13 +102,13 @@ def test_module_parity(name, dtype):
     xt = torch.tensor(x, requires_grad=True)
     y, yt = m(xm), tm(xt)
     assert y.dtype == dtype
-    np.testing.assert_allclose(y.data, yt.detach().numpy(), **_tol(dtype, name))
+    np.testing.assert_allclose(y.array, yt.detach().numpy(), **_tol(dtype, name))
     y.backward(mathdl.tensor(g))
     yt.backward(torch.from_numpy(g))
     assert xm.grad.dtype == dtype
-    np.testing.assert_allclose(xm.grad.data, xt.grad.numpy(), **_tol(dtype, name))
+    np.testing.assert_allclose(xm.grad.array, xt.grad.numpy(), **_tol(dtype, name))
     for p, tp in zip(m.parameters(), tm.parameters()):
-        np.testing.assert_allclose(p.grad.data, tp.grad.numpy(), rtol=1e-4 if dtype == np.float32 else 1e-9,
+        np.testing.assert_allclose(p.grad.array, tp.grad.numpy(), rtol=1e-4 if dtype == np.float32 else 1e-9,
                                    atol=1e-5 if dtype == np.float32 else 1e-10)
 
 
@@ -120,10 +120,10 @@ def test_functional_parity(name, dtype):
     xm = mathdl.tensor(x, requires_grad=True)
     xt = torch.tensor(x, requires_grad=True)
     y, yt = f(xm), tf(xt)
-    np.testing.assert_allclose(y.data, yt.detach().numpy(), **_tol(dtype, name))
+    np.testing.assert_allclose(y.array, yt.detach().numpy(), **_tol(dtype, name))
     y.sum().backward()
     yt.sum().backward()
-    np.testing.assert_allclose(xm.grad.data, xt.grad.numpy(), **_tol(dtype, name))
+    np.testing.assert_allclose(xm.grad.array, xt.grad.numpy(), **_tol(dtype, name))
 
 
 @pytest.mark.parametrize("name", list(FUNCTIONAL))
@@ -145,7 +145,7 @@ def test_gelu_third_derivative(approximate):
     (t1,) = torch.autograd.grad(tF.gelu(tx, approximate=approximate).sum(), [tx], create_graph=True)
     (t2,) = torch.autograd.grad(t1.sum(), [tx], create_graph=True)
     (t3,) = torch.autograd.grad(t2.sum(), [tx])
-    np.testing.assert_allclose(g3.data, t3.numpy(), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(g3.array, t3.numpy(), rtol=1e-9, atol=1e-12)
 
 
 def test_prelu_learnable_gradcheck():
@@ -166,12 +166,12 @@ def test_swish_learnable_beta():
     assert [n for n, _ in m.named_parameters()] == ["beta"]
     x = _input((3, 4), 2.0, np.float64, seed=5)
     y = m(mathdl.tensor(x))
-    np.testing.assert_allclose(y.data, x / (1 + np.exp(-1.5 * x)), rtol=1e-12)
+    np.testing.assert_allclose(y.array, x / (1 + np.exp(-1.5 * x)), rtol=1e-12)
     y.sum().backward()
     bt = torch.tensor(1.5, dtype=torch.float64, requires_grad=True)
     xt = torch.from_numpy(x)
     (xt * torch.sigmoid(bt * xt)).sum().backward()
-    np.testing.assert_allclose(m.beta.grad.data, bt.grad.numpy(), rtol=1e-10)
+    np.testing.assert_allclose(m.beta.grad.array, bt.grad.numpy(), rtol=1e-10)
     b = mathdl.tensor(np.array(0.7), requires_grad=True)
     xm = mathdl.tensor(x[:2, :2], requires_grad=True)
     assert gradgradcheck(lambda x, b: F.swish(x, b), [xm, b])
@@ -180,10 +180,10 @@ def test_swish_learnable_beta():
 def test_softplus_threshold_is_linear_and_stable():
     x = mathdl.tensor(np.array([-100.0, 0.0, 30.0, 100.0], dtype=np.float32), requires_grad=True)
     y = F.softplus(x)
-    assert np.all(np.isfinite(y.data))
-    np.testing.assert_allclose(y.data, [0.0, np.log(2.0), 30.0, 100.0], rtol=1e-6, atol=1e-30)
+    assert np.all(np.isfinite(y.array))
+    np.testing.assert_allclose(y.array, [0.0, np.log(2.0), 30.0, 100.0], rtol=1e-6, atol=1e-30)
     y.sum().backward()
-    np.testing.assert_allclose(x.grad.data, [0.0, 0.5, 1.0, 1.0], atol=1e-7)
+    np.testing.assert_allclose(x.grad.array, [0.0, 0.5, 1.0, 1.0], atol=1e-7)
 
 
 def test_softplus_second_derivative_past_threshold():
@@ -196,8 +196,8 @@ def test_float32_gelu_erf_accuracy():
     """float32 GELU uses a rational erf; its error (abs, or rel above 1) stays below 2e-6, like
     torch's own float32 GELU (1.05e-6 on this grid, from the cancellation in 1 + erf(x) for x << 0)."""
     x = np.linspace(-8, 8, 100001).astype(np.float32)
-    y = F.gelu(mathdl.tensor(x)).data.astype(np.float64)
-    exact = F.gelu(mathdl.tensor(x.astype(np.float64))).data
+    y = F.gelu(mathdl.tensor(x)).array.astype(np.float64)
+    exact = F.gelu(mathdl.tensor(x.astype(np.float64))).array
     assert np.max(np.abs(y - exact) / np.maximum(np.abs(exact), 1.0)) < 2e-6
 
 
@@ -206,7 +206,7 @@ def test_large_inputs_do_not_overflow():
     for f in (F.gelu, F.silu, F.mish, F.elu, F.selu, F.celu, F.logsigmoid):
         y = f(x)
         (g,) = mathdl.autograd.grad(y.sum(), [x])
-        assert np.all(np.isfinite(y.data)) and np.all(np.isfinite(g.data)), f.__name__
+        assert np.all(np.isfinite(y.array)) and np.all(np.isfinite(g.array)), f.__name__
 
 
 def test_gelu_bad_approximate():
@@ -221,5 +221,5 @@ def test_leaky_relu_any_slope(slope):
     y, yt = F.leaky_relu(xm, slope), tF.leaky_relu(xt, slope)
     y.sum().backward()
     yt.sum().backward()
-    np.testing.assert_array_equal(y.data, yt.detach().numpy())
-    np.testing.assert_array_equal(xm.grad.data, xt.grad.numpy())
+    np.testing.assert_array_equal(y.array, yt.detach().numpy())
+    np.testing.assert_array_equal(xm.grad.array, xt.grad.numpy())

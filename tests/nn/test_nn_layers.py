@@ -24,7 +24,7 @@ def _sync(m, tm):
     assert list(sd) == list(tsd), (list(sd), list(tsd))
     with torch.no_grad():
         for k, v in sd.items():
-            tsd[k].copy_(torch.from_numpy(np.asarray(v.data)))
+            tsd[k].copy_(torch.from_numpy(np.asarray(v.array)))
 
 
 def _check(m, tm, inputs, dtype, grad_seed=7):
@@ -33,16 +33,16 @@ def _check(m, tm, inputs, dtype, grad_seed=7):
     txs = [torch.tensor(x, requires_grad=x.dtype.kind == "f") for x in inputs]
     y, ty = m(*xs), tm(*txs)
     assert y.dtype == dtype
-    np.testing.assert_allclose(y.data, ty.detach().numpy(), **_tol(dtype))
+    np.testing.assert_allclose(y.array, ty.detach().numpy(), **_tol(dtype))
     g = np.random.default_rng(grad_seed).standard_normal(y.shape).astype(dtype)
     y.backward(mathdl.tensor(g))
     ty.backward(torch.from_numpy(g))
     for x, tx in zip(xs, txs):
         if tx.grad is not None:
-            np.testing.assert_allclose(x.grad.data, tx.grad.numpy(), **_tol(dtype))
+            np.testing.assert_allclose(x.grad.array, tx.grad.numpy(), **_tol(dtype))
     tparams = dict(tm.named_parameters())
     for name, p in m.named_parameters():
-        np.testing.assert_allclose(p.grad.data, tparams[name].grad.numpy(), **_tol(dtype), err_msg=name)
+        np.testing.assert_allclose(p.grad.array, tparams[name].grad.numpy(), **_tol(dtype), err_msg=name)
 
 
 def _randn(*shape, dtype=np.float64, seed=0):
@@ -74,8 +74,8 @@ def test_layer_norm_parity(dtype, shape, norm, affine):
     m = nn.LayerNorm(norm, eps=1e-4, elementwise_affine=affine).to(dtype)
     tm = torch.nn.LayerNorm(norm, eps=1e-4, elementwise_affine=affine).to(TORCH_DTYPE[dtype])
     if affine:
-        m.weight.data[...] = _randn(*m.weight.shape, dtype=dtype, seed=3)
-        m.bias.data[...] = _randn(*m.bias.shape, dtype=dtype, seed=4)
+        m.weight.array[...] = _randn(*m.weight.shape, dtype=dtype, seed=3)
+        m.bias.array[...] = _randn(*m.bias.shape, dtype=dtype, seed=4)
     _sync(m, tm)
     _check(m, tm, [_randn(*shape, dtype=dtype) * 3 + 1], dtype)
 
@@ -85,15 +85,15 @@ def test_layer_norm_parity(dtype, shape, norm, affine):
 def test_batch_norm1d_train_then_eval_parity(dtype, shape):
     m = nn.BatchNorm1d(3, momentum=0.2).to(dtype)
     tm = torch.nn.BatchNorm1d(3, momentum=0.2).to(TORCH_DTYPE[dtype])
-    m.weight.data[...] = _randn(3, dtype=dtype, seed=3)
-    m.bias.data[...] = _randn(3, dtype=dtype, seed=4)
+    m.weight.array[...] = _randn(3, dtype=dtype, seed=3)
+    m.bias.array[...] = _randn(3, dtype=dtype, seed=4)
     _sync(m, tm)
     for step in range(3):
         m.zero_grad()
         tm.zero_grad()
         _check(m, tm, [_randn(*shape, dtype=dtype, seed=step) * 2 + 0.5], dtype)
     for name in ("running_mean", "running_var"):
-        np.testing.assert_allclose(getattr(m, name).data, getattr(tm, name).numpy(), **_tol(dtype))
+        np.testing.assert_allclose(getattr(m, name).array, getattr(tm, name).numpy(), **_tol(dtype))
     assert int(m.num_batches_tracked.item()) == 3
     m.eval()
     tm.eval()
@@ -109,8 +109,8 @@ def test_batch_norm_momentum_none_is_cumulative_average():
         x = _randn(6, 2, seed=s) * (s + 1)
         m(mathdl.tensor(x))
         tm(torch.from_numpy(x))
-    np.testing.assert_allclose(m.running_mean.data, tm.running_mean.numpy(), rtol=1e-12)
-    np.testing.assert_allclose(m.running_var.data, tm.running_var.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(m.running_mean.array, tm.running_mean.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(m.running_var.array, tm.running_var.numpy(), rtol=1e-12)
 
 
 def test_batch_norm_without_running_stats_uses_batch_stats_in_eval():
@@ -132,14 +132,14 @@ def test_functional_batch_norm_4d_parity(dtype, training):
     trm, trv = torch.tensor(rm), torch.tensor(rv)
     y = F.batch_norm(xs[0], mrm, mrv, xs[1], xs[2], training=training, momentum=0.3, eps=1e-3)
     ty = torch.nn.functional.batch_norm(txs[0], trm, trv, txs[1], txs[2], training=training, momentum=0.3, eps=1e-3)
-    np.testing.assert_allclose(y.data, ty.detach().numpy(), **_tol(dtype))
-    np.testing.assert_allclose(mrm.data, trm.numpy(), **_tol(dtype))
-    np.testing.assert_allclose(mrv.data, trv.numpy(), **_tol(dtype))
+    np.testing.assert_allclose(y.array, ty.detach().numpy(), **_tol(dtype))
+    np.testing.assert_allclose(mrm.array, trm.numpy(), **_tol(dtype))
+    np.testing.assert_allclose(mrv.array, trv.numpy(), **_tol(dtype))
     g = _randn(*y.shape, dtype=dtype, seed=5)
     y.backward(mathdl.tensor(g))
     ty.backward(torch.from_numpy(g))
     for a, ta in zip(xs, txs):
-        np.testing.assert_allclose(a.grad.data, ta.grad.numpy(), **_tol(dtype))
+        np.testing.assert_allclose(a.grad.array, ta.grad.numpy(), **_tol(dtype))
 
 
 def test_batch_norm_bad_input():
@@ -153,12 +153,12 @@ def test_batch_norm_bad_input():
 def test_embedding_parity_with_padding(dtype):
     m = nn.Embedding(10, 4, padding_idx=2).to(dtype)
     tm = torch.nn.Embedding(10, 4, padding_idx=2).to(TORCH_DTYPE[dtype])
-    assert np.all(m.weight.data[2] == 0)
+    assert np.all(m.weight.array[2] == 0)
     _sync(m, tm)
     idx = np.array([[1, 2, 3, 1], [9, 2, 0, 1]])
     _check(m, tm, [idx], dtype)
-    assert np.all(m.weight.grad.data[2] == 0)
-    np.testing.assert_allclose(m.weight.grad.data[5], 0)
+    assert np.all(m.weight.grad.array[2] == 0)
+    np.testing.assert_allclose(m.weight.grad.array[5], 0)
 
 
 def test_embedding_bad_index_names_layer_and_range():
@@ -183,14 +183,14 @@ def test_dropout_statistics_and_eval():
     m = nn.Dropout(0.3)
     x = mathdl.ones(200, 500, requires_grad=True)
     y = m(x)
-    kept = y.data != 0
+    kept = y.array != 0
     assert abs(kept.mean() - 0.7) < 0.01
-    np.testing.assert_allclose(y.data[kept], 1 / 0.7, rtol=1e-6)
+    np.testing.assert_allclose(y.array[kept], 1 / 0.7, rtol=1e-6)
     y.sum().backward()
-    np.testing.assert_array_equal(x.grad.data, y.data)  # gradient uses the same mask
+    np.testing.assert_array_equal(x.grad.array, y.array)  # gradient uses the same mask
     m.eval()
     assert m(x) is x
-    assert F.dropout(x, 1.0).data.max() == 0
+    assert F.dropout(x, 1.0).array.max() == 0
     with pytest.raises(ValueError, match="probability"):
         nn.Dropout(1.5)
 
@@ -198,9 +198,9 @@ def test_dropout_statistics_and_eval():
 def test_dropout_deterministic_under_manual_seed():
     x = mathdl.ones(50, 50)
     mathdl.manual_seed(3)
-    a = F.dropout(x, 0.5).data
+    a = F.dropout(x, 0.5).array
     mathdl.manual_seed(3)
-    b = F.dropout(x, 0.5).data
+    b = F.dropout(x, 0.5).array
     np.testing.assert_array_equal(a, b)
 
 
@@ -212,9 +212,9 @@ def test_dropout_gradcheck():
     y1 = fn(x)
     mathdl.manual_seed(1)
     y2 = fn(x)
-    np.testing.assert_array_equal(y1.data, y2.data)
+    np.testing.assert_array_equal(y1.array, y2.array)
     (g,) = mathdl.autograd.grad(y1.sum(), [x])
-    np.testing.assert_array_equal(g.data, (y1.data != 0) / 0.6)
+    np.testing.assert_array_equal(g.array, (y1.array != 0) / 0.6)
 
 
 def test_linear_wrong_feature_size_names_layer_and_sizes():
@@ -258,7 +258,7 @@ def test_alpha_dropout_keeps_mean_and_variance():
     mathdl.manual_seed(0)
     x = mathdl.randn(400, 500)
     m = nn.AlphaDropout(0.2)
-    y = m(x).data
+    y = m(x).array
     assert abs(y.mean()) < 0.01 and abs(y.var() - 1) < 0.02
     _, counts = np.unique(y, return_counts=True)
     assert counts.max() / y.size == pytest.approx(0.2, abs=0.01)  # dropped entries share one value

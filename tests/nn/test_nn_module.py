@@ -48,9 +48,9 @@ def test_parameter_is_tensor_with_slots():
     q = nn.Parameter(mathdl.randn(2), requires_grad=False)
     assert not q.requires_grad
     a = np.ones(3, dtype=np.float32)
-    assert nn.Parameter(a).data is a  # shares memory
+    assert nn.Parameter(a).array is a  # shares memory
     (p * 2).sum().backward()
-    np.testing.assert_array_equal(p.grad.data, 2)
+    np.testing.assert_array_equal(p.grad.array, 2)
 
 
 def test_registration_and_traversal():
@@ -110,22 +110,22 @@ def test_state_dict_round_trip_is_exact():
     assert res.missing_keys == [] and res.unexpected_keys == []
     for (k, v), (k2, v2) in zip(a.state_dict().items(), b.state_dict().items()):
         assert k == k2
-        np.testing.assert_array_equal(v.data, v2.data)
+        np.testing.assert_array_equal(v.array, v2.array)
     a.eval()
     b.eval()
     x = mathdl.randn(4, 3)
-    np.testing.assert_array_equal(a(x).data, b(x).data)
+    np.testing.assert_array_equal(a(x).array, b(x).array)
     # loading copies: the parameter objects stay the same, the data are not shared
     p = b.block.fc.weight
     b.load_state_dict(a.state_dict())
-    assert b.block.fc.weight is p and p.data is not a.block.fc.weight.data
+    assert b.block.fc.weight is p and p.array is not a.block.fc.weight.array
 
 
 def test_state_dict_accepts_numpy_and_casts():
     m = nn.Linear(2, 2)
     m.load_state_dict({"weight": np.ones((2, 2)), "bias": np.zeros(2)})
     assert m.weight.dtype == np.float32
-    np.testing.assert_array_equal(m.weight.data, 1)
+    np.testing.assert_array_equal(m.weight.array, 1)
 
 
 def test_load_state_dict_errors_are_clear():
@@ -157,7 +157,7 @@ def test_torch_state_dict_keys_match():
         assert tuple(v.shape) == tuple(tm.state_dict()[k].shape), k
     # a torch state dict (converted to numpy) loads
     m.load_state_dict({k: v.numpy() for k, v in tm.state_dict().items()})
-    np.testing.assert_array_equal(m[0].weight.data, tm[0].weight.detach().numpy())
+    np.testing.assert_array_equal(m[0].weight.array, tm[0].weight.detach().numpy())
 
 
 def test_train_eval_flags():
@@ -175,7 +175,7 @@ def test_zero_grad_and_requires_grad():
     assert all(p.grad is not None for p in net.parameters() if p is not net.heads["b"].weight
                and p is not net.heads["b"].bias)
     net.zero_grad(set_to_none=False)
-    assert all(p.grad is None or not p.grad.data.any() for p in net.parameters())
+    assert all(p.grad is None or not p.grad.array.any() for p in net.parameters())
     net.zero_grad()
     assert all(p.grad is None for p in net.parameters())
     net.requires_grad_(False)
@@ -205,14 +205,14 @@ def test_forward_hooks():
     h = m.register_forward_hook(lambda mod, inp, out: calls.append(out.shape))
     pre = m.register_forward_pre_hook(lambda mod, inp: (inp[0] * 0,))
     y = m(mathdl.ones(4, 2))
-    np.testing.assert_allclose(y.data, np.broadcast_to(m.bias.data, (4, 3)))
+    np.testing.assert_allclose(y.array, np.broadcast_to(m.bias.array, (4, 3)))
     assert calls == [(4, 3)]
     h.remove()
     pre.remove()
     m(mathdl.ones(1, 2))
     assert calls == [(4, 3)]
     m.register_forward_hook(lambda mod, inp, out: out * 0)
-    assert not m(mathdl.ones(1, 2)).data.any()
+    assert not m(mathdl.ones(1, 2)).array.any()
 
 
 def test_repr_shows_tree_and_counts():
@@ -268,8 +268,8 @@ def test_pickle_and_deepcopy():
     net = Net()
     for clone in (pickle.loads(pickle.dumps(net)), copy.deepcopy(net)):
         assert type(clone.block.fc.weight) is nn.Parameter
-        np.testing.assert_array_equal(clone.block.fc.weight.data, net.block.fc.weight.data)
-        assert clone.block.fc.weight.data is not net.block.fc.weight.data
+        np.testing.assert_array_equal(clone.block.fc.weight.array, net.block.fc.weight.array)
+        assert clone.block.fc.weight.array is not net.block.fc.weight.array
         assert clone.state_dict().keys() == net.state_dict().keys()
 
 

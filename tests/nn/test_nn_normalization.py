@@ -72,15 +72,15 @@ def test_fast_and_differentiable_backward_agree(which):
     fast = mathdl.autograd.grad(f(x, w, b), [x, w, b], g)
     slow = mathdl.autograd.grad(f(x, w, b), [x, w, b], g, create_graph=True)
     for a, c in zip(fast, slow):
-        np.testing.assert_allclose(a.data, c.data, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(a.array, c.array, rtol=1e-10, atol=1e-12)
 
 
 def test_layer_norm_float32_stays_float32_and_is_normalized():
     x = mathdl.randn(8, 64) * 100 + 1000
     y = F.layer_norm(x, (64,))
     assert y.dtype == np.float32
-    np.testing.assert_allclose(y.data.mean(-1), 0, atol=1e-4)
-    np.testing.assert_allclose(y.data.std(-1), 1, atol=1e-3)
+    np.testing.assert_allclose(y.array.mean(-1), 0, atol=1e-4)
+    np.testing.assert_allclose(y.array.std(-1), 1, atol=1e-3)
 
 
 def test_layer_norm_bad_shape():
@@ -93,7 +93,7 @@ def test_batch_norm_running_stats_not_recorded():
     x = mathdl.randn(6, 3, requires_grad=True)
     y = F.batch_norm(x, rm, rv, training=True, momentum=0.5)
     assert not rm.requires_grad and rm.grad_fn is None
-    np.testing.assert_allclose(rm.data, 0.5 * x.data.mean(0), rtol=1e-5, atol=1e-7)
-    np.testing.assert_allclose(rv.data, 0.5 + 0.5 * x.data.var(0, ddof=1), rtol=1e-5)
+    np.testing.assert_allclose(rm.array, 0.5 * x.array.mean(0), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(rv.array, 0.5 + 0.5 * x.array.var(0, ddof=1), rtol=1e-5)
     y.sum().backward()
     assert x.grad is not None

@@ -48,7 +48,7 @@ def test_gradient_penalty_matches_torch():
     tm = TorchNet().double()
     with torch.no_grad():
         for k, v in m.state_dict().items():
-            tm.state_dict()[k].copy_(torch.from_numpy(v.data))
+            tm.state_dict()[k].copy_(torch.from_numpy(v.array))
     rng = np.random.default_rng(0)
     idx = rng.integers(0, 5, size=7)
     x = rng.standard_normal((7, 4))
@@ -69,4 +69,4 @@ def test_gradient_penalty_matches_torch():
 
     np.testing.assert_allclose(penalty.item(), tpenalty.item(), rtol=1e-10)
     for (name, _), g, tg in zip(m.named_parameters(), grads, tgrads):
-        np.testing.assert_allclose(g.data, tg.numpy(), rtol=1e-8, atol=1e-10, err_msg=name)
+        np.testing.assert_allclose(g.array, tg.numpy(), rtol=1e-8, atol=1e-10, err_msg=name)

@@ -48,12 +48,12 @@ def test_fused_recurrence_matches_reference_and_gradchecks(mode, reverse, packed
 
     xs = list(args.values())
     zf, zr = fused(*xs), reference(*xs)
-    np.testing.assert_allclose(zf.data, zr.data, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(zf.array, zr.array, rtol=1e-12, atol=1e-12)
     v = md.tensor(rng.standard_normal(zf.shape))
     gf = md.autograd.grad([zf], xs, [v])
     gr = md.autograd.grad([zr], xs, [v])
     for name, a, b in zip(names, gf, gr):
-        np.testing.assert_allclose(a.data, b.data, rtol=1e-10, atol=1e-12, err_msg=name)
+        np.testing.assert_allclose(a.array, b.array, rtol=1e-10, atol=1e-12, err_msg=name)
     assert gradcheck(fused, xs)
     assert gradgradcheck(fused, xs)
 
@@ -65,7 +65,7 @@ def test_relu_rnn_gradient_is_zero_where_inactive():
     w = md.tensor(np.eye(H), requires_grad=True)
     z = recurrence("RNN_RELU", xw, h0, w)
     z.sum().backward()
-    assert np.all(z.data == 0) and np.all(xw.grad.data == 0)
+    assert np.all(z.array == 0) and np.all(xw.grad.array == 0)
 
 
 @pytest.mark.parametrize("cls", ["RNNCell", "LSTMCell", "GRUCell"])
@@ -143,5 +143,5 @@ def test_row_gather_and_scatter_are_adjoint_and_differentiable():
     assert gradcheck(lambda x: take_rows(x, idx), [x])
     assert gradgradcheck(lambda x: put_rows(x, idx, 6, 0.5)[1:], [x[:3]])
     y = put_rows(take_rows(x, idx), idx, 5, -1.0)
-    np.testing.assert_array_equal(y.data[idx], x.data[idx])
-    assert np.all(y.data[[1, 2]] == -1.0)
+    np.testing.assert_array_equal(y.array[idx], x.array[idx])
+    assert np.all(y.array[[1, 2]] == -1.0)

@@ -24,7 +24,7 @@ def _pair(cls, kwargs, to_torch=False, seed=0):
     md.manual_seed(seed)
     mm = getattr(R, cls)(**kwargs, dtype="float64")
     if to_torch:
-        tm.load_state_dict({k: torch.tensor(np.asarray(v.data)) for k, v in mm.state_dict().items()})
+        tm.load_state_dict({k: torch.tensor(np.asarray(v.array)) for k, v in mm.state_dict().items()})
     else:
         mm.load_state_dict({k: md.tensor(v.detach().numpy()) for k, v in tm.state_dict().items()})
     assert list(mm.state_dict()) == list(tm.state_dict())
@@ -32,7 +32,7 @@ def _pair(cls, kwargs, to_torch=False, seed=0):
 
 
 def _close(a, b, what, tol=1e-10):
-    a = np.asarray(a.data if isinstance(a, md.Tensor) else a)
+    a = np.asarray(a.array if isinstance(a, md.Tensor) else a)
     b = b.detach().numpy() if isinstance(b, torch.Tensor) else np.asarray(b)
     assert a.shape == b.shape, f"{what}: shape {a.shape} != {b.shape}"
     np.testing.assert_allclose(a, b, rtol=tol, atol=tol, err_msg=what)
@@ -129,9 +129,9 @@ def test_dropout_between_layers():
     _run_both("GRU", dict(kwargs, dropout=0.5), train=False)
     x = md.tensor(np.random.default_rng(0).standard_normal((T, B, I)))
     mm.eval()
-    a = mm(x)[0].data
+    a = mm(x)[0].array
     mm.train()
-    assert not np.allclose(a, mm(x)[0].data)
+    assert not np.allclose(a, mm(x)[0].array)
 
 
 def test_float32_matches_torch():
@@ -193,6 +193,6 @@ def test_parameter_names_shapes_and_init_bounds():
         [(n, tuple(p.shape)) for n, p in tm.named_parameters()]
     bound = 1 / np.sqrt(H)
     for p in mm.parameters():
-        assert np.abs(p.data).max() <= bound and np.abs(p.data).max() > 0.5 * bound
+        assert np.abs(p.array).max() <= bound and np.abs(p.array).max() > 0.5 * bound
     assert repr(mm).startswith("LSTM(5, 6, proj_size=3, num_layers=2, bidirectional=True)")
     assert len(mm.all_weights) == 4 and len(mm.all_weights[0]) == 5

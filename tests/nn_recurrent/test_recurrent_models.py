@@ -16,7 +16,7 @@ TEXT = DatasetSpec(None, None, (16,), 12, task="language_model")
 
 
 def _copy_to_torch(mm, tm, torch):
-    tm.load_state_dict({k: torch.tensor(np.asarray(v.data)) for k, v in mm.state_dict().items()})
+    tm.load_state_dict({k: torch.tensor(np.asarray(v.array)) for k, v in mm.state_dict().items()})
 
 
 def test_paper_models_match_torch():
@@ -28,13 +28,13 @@ def test_paper_models_match_torch():
 
     md.manual_seed(0)
     gru = build_model("gru", MNIST1D)
-    assert sum(p.data.size for p in gru.parameters()) == 5134
+    assert sum(p.array.size for p in gru.parameters()) == 5134
     tg = tnn.GRU(1, 6, batch_first=True, bidirectional=True)
     tl = tnn.Linear(480, 10)
     _copy_to_torch(gru.rnn, tg, torch)
     _copy_to_torch(gru.head, tl, torch)
     ref = tl(tg(xt.view(5, 40, 1), torch.zeros(2, 5, 6))[0].reshape(5, -1))
-    np.testing.assert_allclose(gru(md.tensor(x)).data, ref.detach().numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(gru(md.tensor(x)).array, ref.detach().numpy(), rtol=1e-4, atol=1e-5)
 
     mlp = build_model("mnist1d_mlp", MNIST1D)
     l1, l2, l3 = tnn.Linear(40, 100), tnn.Linear(100, 100), tnn.Linear(100, 10)
@@ -42,7 +42,7 @@ def test_paper_models_match_torch():
         _copy_to_torch(m, t, torch)
     h = l1(xt).relu()
     ref = l3(h + l2(h).relu())
-    np.testing.assert_allclose(mlp(md.tensor(x)).data, ref.detach().numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(mlp(md.tensor(x)).array, ref.detach().numpy(), rtol=1e-4, atol=1e-5)
 
     cnn = build_model("mnist1d_cnn", MNIST1D)
     convs = [tnn.Conv1d(1, 25, 5, stride=2, padding=1), tnn.Conv1d(25, 25, 3, stride=2, padding=1),
@@ -54,10 +54,10 @@ def test_paper_models_match_torch():
     for c in convs:
         h = c(h).relu()
     ref = lin(h.reshape(5, -1))
-    np.testing.assert_allclose(cnn(md.tensor(x)).data, ref.detach().numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(cnn(md.tensor(x)).array, ref.detach().numpy(), rtol=1e-4, atol=1e-5)
 
     logistic = build_model("mnist1d_logistic", MNIST1D)
-    assert sum(p.data.size for p in logistic.parameters()) == 410
+    assert sum(p.array.size for p in logistic.parameters()) == 410
 
 
 def test_lstm_language_model_contract_and_stateful_generation():
@@ -70,7 +70,7 @@ def test_lstm_language_model_contract_and_stateful_generation():
     # generation carries the state: its step-by-step logits equal one pass over the whole sequence
     out = lm.generate(ids[0, :5], max_new_tokens=6, temperature=0)
     assert out.shape == (11,) and np.array_equal(out[:5], ids[0, :5])
-    full = lm(md.tensor(out[None, :-1])).data[0]
+    full = lm(md.tensor(out[None, :-1])).array[0]
     np.testing.assert_array_equal(full[4:].argmax(-1), out[5:])
     with pytest.raises(IndexError, match="token id 12 is out of range"):
         lm(md.tensor(np.full((1, 3), 12)))

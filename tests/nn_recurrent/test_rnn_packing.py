@@ -21,7 +21,7 @@ def test_pad_sequence_matches_torch(batch_first, side):
     m = U.pad_sequence([md.tensor(a) for a in arrs], batch_first=batch_first, padding_value=-1.0, padding_side=side)
     t = torch.nn.utils.rnn.pad_sequence([torch.tensor(a) for a in arrs], batch_first=batch_first, padding_value=-1.0,
                                         padding_side=side)
-    np.testing.assert_array_equal(m.data, t.numpy())
+    np.testing.assert_array_equal(m.array, t.numpy())
 
 
 @pytest.mark.parametrize("enforce_sorted,lengths", [(True, [4, 3, 1]), (False, [1, 4, 3])])
@@ -33,21 +33,21 @@ def test_pack_and_pad_roundtrip_matches_torch(enforce_sorted, lengths, batch_fir
     pt = torch.nn.utils.rnn.pad_sequence([torch.tensor(a) for a in arrs], batch_first=batch_first)
     km = U.pack_padded_sequence(pm, lengths, batch_first=batch_first, enforce_sorted=enforce_sorted)
     kt = torch.nn.utils.rnn.pack_padded_sequence(pt, lengths, batch_first=batch_first, enforce_sorted=enforce_sorted)
-    np.testing.assert_array_equal(km.data.data, kt.data.numpy())
-    np.testing.assert_array_equal(km.batch_sizes.data, kt.batch_sizes.numpy())
+    np.testing.assert_array_equal(km.data.array, kt.data.numpy())
+    np.testing.assert_array_equal(km.batch_sizes.array, kt.batch_sizes.numpy())
     if enforce_sorted:
         assert km.sorted_indices is None and kt.sorted_indices is None
     else:
-        np.testing.assert_array_equal(km.sorted_indices.data, kt.sorted_indices.numpy())
-        np.testing.assert_array_equal(km.unsorted_indices.data, kt.unsorted_indices.numpy())
+        np.testing.assert_array_equal(km.sorted_indices.array, kt.sorted_indices.numpy())
+        np.testing.assert_array_equal(km.unsorted_indices.array, kt.unsorted_indices.numpy())
     um, lm = U.pad_packed_sequence(km, batch_first=batch_first, padding_value=7.0, total_length=5)
     ut, lt = torch.nn.utils.rnn.pad_packed_sequence(kt, batch_first=batch_first, padding_value=7.0, total_length=5)
-    np.testing.assert_array_equal(um.data, ut.numpy())
-    np.testing.assert_array_equal(lm.data, lt.numpy())
+    np.testing.assert_array_equal(um.array, ut.numpy())
+    np.testing.assert_array_equal(lm.array, lt.numpy())
     # pack_sequence and unpack_sequence give the sequences back in their order
     back = U.unpack_sequence(U.pack_sequence([md.tensor(a) for a in arrs], enforce_sorted=False))
     for a, b in zip(back, arrs):
-        np.testing.assert_array_equal(a.data, b)
+        np.testing.assert_array_equal(a.array, b)
 
 
 def test_gradient_flows_through_packing():
@@ -56,7 +56,7 @@ def test_gradient_flows_through_packing():
     packed = U.pack_sequence(leaves, enforce_sorted=False)
     (packed.data * packed.data).sum().backward()
     for leaf, a in zip(leaves, arrs):
-        np.testing.assert_allclose(leaf.grad.data, 2 * a)
+        np.testing.assert_allclose(leaf.grad.array, 2 * a)
 
 
 def test_packing_errors():

@@ -264,7 +264,7 @@ def run_case(op, kind, dtype, sample, with_grad):
         if not isinstance(om, md.Tensor):
             return f"output {k} is a {type(om).__name__}, not a Tensor"
         want = _torch_array(ot)
-        got = np.asarray(om.data.astype(np.float32) if om.dtype == md.bfloat16 else om.data)
+        got = np.asarray(om.array.astype(np.float32) if om.dtype == md.bfloat16 else om.array)
         tdt = str(ot.dtype).replace("torch.", "")
         if str(om.dtype) != tdt:
             return f"output {k}: dtype {om.dtype} vs torch {tdt}"
@@ -292,7 +292,7 @@ def run_case(op, kind, dtype, sample, with_grad):
         if not (hasattr(b, "requires_grad") and b.requires_grad):
             continue
         gt = _torch_array(b.grad)
-        gm = None if a.grad is None else np.asarray(a.grad.data)
+        gm = None if a.grad is None else np.asarray(a.grad.array)
         if gt is None and gm is None:
             continue
         gt = np.zeros(a.shape) if gt is None else gt

@@ -113,7 +113,7 @@ def _run_chain(shape, steps, seed, other_kind, dtype, integer=False):
 def _check(xm, xt, ym, yt, dtype, grad):
     rtol, atol = (2e-4, 1e-5) if dtype == np.float32 else (1e-9, 1e-12)
     assert str(ym.dtype) == str(yt.dtype).replace("torch.", ""), f"dtype {ym.dtype} vs torch {yt.dtype}"
-    msg = compare_arrays(np.asarray(ym.data), yt.detach().numpy(), rtol, atol, "output")
+    msg = compare_arrays(np.asarray(ym.array), yt.detach().numpy(), rtol, atol, "output")
     assert not msg, msg
     if not grad or not yt.requires_grad:
         return

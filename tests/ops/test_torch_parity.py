@@ -45,7 +45,7 @@ def test_parity(op, sample, dtype):
     assert len(outs_m) == len(outs_t), f"{op.name}: {len(outs_m)} outputs vs torch's {len(outs_t)}"
     for om, ot in zip(outs_m, outs_t):
         ref = ot.detach().numpy()
-        assert isinstance(om.data, np.ndarray), f"{op.name}: result holds a {type(om.data).__name__}, not an array"
+        assert isinstance(om.array, np.ndarray), f"{op.name}: result holds a {type(om.array).__name__}, not an array"
         assert tuple(om.shape) == ref.shape, f"{op.name}: shape {tuple(om.shape)} vs torch {ref.shape}"
         if ref.dtype.kind in "iub":
             assert om.dtype == ref.dtype, f"{op.name}: dtype {om.dtype} vs torch {ref.dtype}"

@@ -36,7 +36,7 @@ def test_split_equals_one_thread_and_torch(monkeypatch, name):
             mx = mathdl.tensor(x, requires_grad=True)
             y = ours(mx)
             (y * mathdl.tensor(g)).sum().backward()
-            got.append((y.data.copy(), mx.grad.data.copy()))
+            got.append((y.array.copy(), mx.grad.array.copy()))
     finally:
         parallel.set_num_threads(old)
     np.testing.assert_array_equal(got[0][0], got[1][0])
@@ -50,7 +50,7 @@ def test_split_equals_one_thread_and_torch(monkeypatch, name):
 
 def test_softmax_edge_rows_match_torch():
     x = np.array([[1, 2, 3], [-np.inf] * 3, [np.inf, 0, 1], [-np.inf, 0, 1], [np.nan, 0, 1]], np.float32)
-    ours, theirs = F.softmax(mathdl.tensor(x), dim=-1).data, torch.softmax(torch.tensor(x), -1).numpy()
+    ours, theirs = F.softmax(mathdl.tensor(x), dim=-1).array, torch.softmax(torch.tensor(x), -1).numpy()
     np.testing.assert_array_equal(np.isnan(ours), np.isnan(theirs))
     np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-7)  # nan where torch has nan
 
@@ -77,7 +77,7 @@ def test_elementwise_split_equals_one_thread(monkeypatch, op):
     try:
         for n in (1, 2):
             parallel.set_num_threads(n)
-            got.append(f(mathdl.tensor(a), mathdl.tensor(b)).data)
+            got.append(f(mathdl.tensor(a), mathdl.tensor(b)).array)
     finally:
         parallel.set_num_threads(old)
     assert calls  # the 2-thread run went through the split path

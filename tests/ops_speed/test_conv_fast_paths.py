@@ -32,14 +32,14 @@ def test_conv1x1_matches_torch(layout, bias):
     y = F.conv2d(mx, mw, mb if bias else None)
     tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
     ty = torch.nn.functional.conv2d(tx, tw, tb if bias else None)
-    np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(y.array, ty.detach().numpy(), rtol=1e-5, atol=1e-5)
     g = rng.standard_normal(ty.shape).astype(np.float32)
     (y * mathdl.tensor(g)).sum().backward()
     (ty * torch.tensor(g)).sum().backward()
-    np.testing.assert_allclose(mx.grad.data, tx.grad.numpy(), rtol=1e-4, atol=1e-4)
-    np.testing.assert_allclose(mw.grad.data, tw.grad.numpy(), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(mx.grad.array, tx.grad.numpy(), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(mw.grad.array, tw.grad.numpy(), rtol=1e-4, atol=1e-4)
     if bias:
-        np.testing.assert_allclose(mb.grad.data, tb.grad.numpy(), rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(mb.grad.array, tb.grad.numpy(), rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("layout", ["nchw", "channel_major"])
@@ -69,7 +69,7 @@ def test_conv_split_copies_equal_one_thread(monkeypatch, stride, padding, k):
             mx, mw = mathdl.tensor(x, requires_grad=True), mathdl.tensor(w, requires_grad=True)
             y = F.conv2d(mx, mw, stride=stride, padding=padding)
             (y * y).sum().backward()
-            results.append((y.data.copy(), mx.grad.data.copy(), mw.grad.data.copy()))
+            results.append((y.array.copy(), mx.grad.array.copy(), mw.grad.array.copy()))
     finally:
         parallel.set_num_threads(old)
     for a, b in zip(*results):

@@ -51,7 +51,7 @@ def test_norm_split_equals_one_thread_and_torch(monkeypatch, name, layout):
             mx, mw, mb = (mathdl.tensor(a, requires_grad=True) for a in (xs, w, b))
             y = CASES[name](mx, mw, mb)
             (y * mathdl.tensor(g)).sum().backward()
-            got.append([y.data, mx.grad.data, mw.grad.data] + ([mb.grad.data] if mb.grad is not None else []))
+            got.append([y.array, mx.grad.array, mw.grad.array] + ([mb.grad.array] if mb.grad is not None else []))
     finally:
         parallel.set_num_threads(old)
     for a, c in zip(*got):

@@ -99,7 +99,7 @@ def _train(n_threads, opt_name):
         loss.backward()
         opt.step()
         losses.append(float(loss.item()))
-    return losses, [p.data.copy() for p in model.parameters()]
+    return losses, [p.array.copy() for p in model.parameters()]
 
 
 @pytest.mark.parametrize("opt_name", ["adam", "sgd", "rmsprop"])

@@ -90,12 +90,12 @@ def test_conv2d_through_winograd_matches_torch(force_winograd, padding):
     y = F.conv2d(mx, mw, mb, padding=padding)
     tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
     ty = torch.nn.functional.conv2d(tx, tw, tb, padding=padding)
-    np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(y.array, ty.detach().numpy(), rtol=1e-4, atol=1e-5)
     g = rng.standard_normal(ty.shape).astype(np.float32)
     (y * mathdl.tensor(g)).sum().backward()
     (ty * torch.tensor(g)).sum().backward()
     for a, t in ((mx, tx), (mw, tw), (mb, tb)):
-        np.testing.assert_allclose(a.grad.data, t.grad.numpy(), rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(a.grad.array, t.grad.numpy(), rtol=1e-4, atol=1e-4)
     assert force_winograd["fwd"] == 2 and force_winograd["wgrad"] == 1  # forward, input grad; weight grad
 
 

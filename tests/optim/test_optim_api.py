@@ -59,7 +59,7 @@ def test_state_dict_round_trip_continues_identically(cls, kw):
     # loaded arrays are copies, not aliases of the state dict
     first = next(iter(sd["state"].values()))
     key = next(k for k in first if k != "step")
-    assert first[key].data is not opt2.state[ps2[0]][key].data
+    assert first[key].array is not opt2.state[ps2[0]][key].array
 
 
 def test_state_dict_format_is_keyed_by_index():
@@ -140,12 +140,12 @@ def test_step_with_closure_returns_loss():
 
 def test_update_is_in_place_and_bumps_version():
     ps = _params()
-    data = [p.data for p in ps]
+    data = [p.array for p in ps]
     opt = optim.Adam(ps, lr=0.1)
     y = (ps[0] * ps[0]).sum()  # saves ps[0] for backward
     _loss(ps).backward()
     opt.step()
-    assert all(p.data is d for p, d in zip(ps, data))
+    assert all(p.array is d for p, d in zip(ps, data))
     with pytest.raises(RuntimeError, match="modified by an in-place operation"):
         y.backward()
 

@@ -52,7 +52,7 @@ def test_clip_grad_norm_float32_single_tensor_and_nonfinite():
     assert n.dtype == np.float32
     np.testing.assert_allclose(ours[0].grad.numpy(), ref[0].grad.numpy(), rtol=1e-6)
     assert n.item() == pytest.approx(tn.item(), rel=1e-6)
-    ours[1].grad.data[0] = np.nan
+    ours[1].grad.array[0] = np.nan
     with pytest.raises(RuntimeError, match="non-finite"):
         clip_grad_norm_(ours, 1.0, error_if_nonfinite=True)
     assert clip_grad_norm_([mathdl.zeros(2, requires_grad=True)], 1.0).item() == 0.0

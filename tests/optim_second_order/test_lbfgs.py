@@ -132,7 +132,7 @@ def test_bad_input():
         opt.zero_grad()
         loss = (y ** 2).sum() - 20 * y.sum()
         loss.backward()
-        if float(y.data.max()) > 1.0:  # a wall: log of a negative number
+        if float(y.array.max()) > 1.0:  # a wall: log of a negative number
             return loss * md.tensor(float("nan"))
         return loss
     before = y.numpy().copy()

@@ -162,14 +162,14 @@ def softmin(input, dim=None, dtype=None):
 
 def threshold(input, threshold, value, inplace=False):
     """x if x > threshold else value."""
-    return ew.where(input.data > threshold, input, float(value))
+    return ew.where(input.array > threshold, input, float(value))
 
 
 def hardshrink(input, lambd=0.5):
     """x if |x| > lambd else 0."""
     if lambd < 0:
         raise ValueError(f"hardshrink: lambd must be non-negative, got {lambd}")
-    return ew.where(np.abs(input.data) > lambd, input, 0.0)
+    return ew.where(np.abs(input.array) > lambd, input, 0.0)
 
 
 def softshrink(input, lambd=0.5):
@@ -186,9 +186,9 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
         raise ValueError(f"rrelu: expected 0 <= lower <= upper, got lower={lower}, upper={upper}")
     if not training:
         return leaky_relu(input, (lower + upper) / 2)
-    xp = xp_of(input.data)
+    xp = xp_of(input.array)
     a = backend.rng.np.uniform(lower, upper, size=input.shape)
-    slope = xp.where(input.data >= 0, 1.0, xp.asarray(a)).astype(input.dtype)
+    slope = xp.where(input.array >= 0, 1.0, xp.asarray(a)).astype(input.dtype)
     return ew.mul(input, Tensor._make(slope))
 
 
@@ -207,7 +207,7 @@ def _inplace(fn):
         if input.requires_grad and state.enabled:
             raise RuntimeError(f"{fn.__name__}_: an in-place activation of a tensor that requires grad would lose "
                                f"the values its gradient needs; use F.{fn.__name__}(x) instead")
-        input.data[...] = fn(input, *args, **kwargs).data
+        input.array[...] = fn(input, *args, **kwargs).array
         input._version += 1
         return input
 

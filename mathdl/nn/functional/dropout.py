@@ -46,7 +46,7 @@ class DropoutFn(Function):
 
     def backward(self, g):
         if not _grad_state.enabled:
-            return (_make(g.data * self.saved_mask),)
+            return (_make(g.array * self.saved_mask),)
         return (ew.mul(g, _make(self.saved_mask)),)
 
 
@@ -95,7 +95,7 @@ def _dropout_channels(input, p, training):
         return ew.mul(input, 0.0)
     shape = tuple(input.shape[:2]) + (1,) * (input.ndim - 2)
     keep = backend.rng.np.random(shape) >= p
-    mask = xp_of(input.data).asarray(keep, dtype=input.dtype) * input.dtype.type(1.0 / (1.0 - p))
+    mask = xp_of(input.array).asarray(keep, dtype=input.dtype) * input.dtype.type(1.0 / (1.0 - p))
     return ew.mul(input, _make(mask))
 
 

@@ -55,11 +55,11 @@ class LinearFn(Function):
         gx = gw = gb = None
         if not _grad_state.enabled:
             rows = _rows(x.shape)  # explicit sizes: reshape(-1, 0) is ambiguous for empty tensors
-            g2 = g.data.reshape(rows, n_out)
+            g2 = g.array.reshape(rows, n_out)
             if x.requires_grad:
-                gx = _make((g2 @ w.data).reshape(x.shape))
+                gx = _make((g2 @ w.array).reshape(x.shape))
             if w.requires_grad:
-                gw = _make(g2.T @ x.data.reshape(rows, n_in))
+                gw = _make(g2.T @ x.array.reshape(rows, n_in))
             if self.has_b and self.inputs[2].requires_grad:
                 gb = _make(g2.sum(axis=0))
         else:

@@ -122,12 +122,12 @@ def _tensor(name, arg, value, like=None):
     if isinstance(value, Tensor):
         if (like is not None and not value.requires_grad and value.dtype != like.dtype
                 and value.dtype.kind == "f" and like.dtype.kind == "f"):
-            return _make(value.data.astype(like.dtype))  # constants follow the input's dtype
+            return _make(value.array.astype(like.dtype))  # constants follow the input's dtype
         return value
     if value is None:
         raise TypeError(f"{name}: {arg} is required")
     if like is not None:
-        xp = xp_of(like.data)
+        xp = xp_of(like.array)
         arr = xp.asarray(value)
         if arr.dtype.kind in "fiub" and like.dtype.kind == "f":
             arr = arr.astype(like.dtype)
@@ -196,7 +196,7 @@ def smooth_l1_loss(input, target, reduction="mean", beta=1.0):
     ad = ops.abs(d)
     if beta == 0:
         return _reduce(ad, reduction)
-    small = ~(ad.data >= beta)  # NaN takes the quadratic branch: gradient d / beta = NaN, as PyTorch's
+    small = ~(ad.array >= beta)  # NaN takes the quadratic branch: gradient d / beta = NaN, as PyTorch's
     # the quadratic branch sees d only where it is chosen (0 elsewhere), so an infinite d does
     # not send inf * 0 = NaN through the unchosen branch's gradient: dL/dd = d / beta or sign(d)
     loss = ops.where(small, ops.mul(ops.square(ops.where(small, d, 0.0)), 0.5 / beta), ops.sub(ad, 0.5 * beta))
@@ -215,7 +215,7 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     target = _tensor("huber_loss", "target", target, input)
     d = ops.sub(input, target)
     ad = ops.abs(d)
-    small = ~(ad.data >= delta)  # the quadratic branch sees d only where chosen; NaN too (see smooth_l1_loss)
+    small = ~(ad.array >= delta)  # the quadratic branch sees d only where chosen; NaN too (see smooth_l1_loss)
     loss = ops.where(small, ops.mul(ops.square(ops.where(small, d, 0.0)), 0.5),
                      ops.mul(ops.sub(ad, 0.5 * delta), delta))
     return _elementwise_weight("huber_loss", loss, weight, input.shape, reduction, False)
@@ -225,7 +225,7 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
 def _class_weight(name, weight, C, like):
     if weight is None:
         return None
-    w = weight.data if isinstance(weight, Tensor) else xp_of(like.data).asarray(weight)
+    w = weight.array if isinstance(weight, Tensor) else xp_of(like.array).asarray(weight)
     if tuple(w.shape) != (C,):
         raise ValueError(f"{name}: weight must have shape ({C},) (one per class), got {tuple(w.shape)}")
     return w.astype(like.dtype, copy=False)
@@ -234,7 +234,7 @@ def _class_weight(name, weight, C, like):
 def _index_target(name, input, target, ignore_index):
     """Validate integer class-index targets for input (N, C, d1, ...); return the array and whether
     some entry may equal ``ignore_index``."""
-    t = target.data if isinstance(target, Tensor) else xp_of(input.data).asarray(target)
+    t = target.array if isinstance(target, Tensor) else xp_of(input.array).asarray(target)
     want = (input.shape[0],) + tuple(input.shape[2:])
     if t.dtype.kind not in "iu":
         raise TypeError(
@@ -262,7 +262,7 @@ def _index_target(name, input, target, ignore_index):
 def _one_hot_targets(input, t, ignore_index):
     """For class indices t (N, d1, ...) of input (N, C, d1, ...): valid = (t != ignore_index),
     safe = t with ignored entries set to class 0, and the boolean one-hot (N, C, d1, ...) of safe."""
-    xp = xp_of(input.data)
+    xp = xp_of(input.array)
     valid = t != ignore_index
     safe = xp.where(valid, t, 0)
     cls_shape = (1, input.shape[1]) + (1,) * (input.ndim - 2)
@@ -273,7 +273,7 @@ def _unbatched(input, target, index_target):
     """PyTorch's unbatched form: input (C,) with a scalar target (or a (C,) probability target)."""
     x = ops.reshape(input, (1,) + tuple(input.shape))
     if index_target:
-        t = target.data if isinstance(target, Tensor) else np.asarray(target)
+        t = target.array if isinstance(target, Tensor) else np.asarray(target)
         return x, _make(t.reshape(1))
     return x, ops.reshape(target, (1,) + tuple(target.shape))
 
@@ -297,7 +297,7 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
         raise ValueError(f"{name}: label_smoothing must be in [0, 1], got {label_smoothing}")
     if input.ndim == 0:
         raise ValueError(f"{name}: input must have shape (C,), (N, C) or (N, C, d1, ...), got a scalar")
-    t_arr = target.data if isinstance(target, Tensor) else np.asarray(target)
+    t_arr = target.array if isinstance(target, Tensor) else np.asarray(target)
     prob = t_arr.dtype.kind == "f"
     if prob and tuple(t_arr.shape) != tuple(input.shape):
         raise ValueError(
@@ -369,7 +369,7 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     _check_input(name, input)
     target = _tensor(name, "target", target, input)
     _same_shape(name, input, target)
-    x = input.data
+    x = input.array
     if x.size and (bool((x < 0).any()) or bool((x > 1).any())):
         raise ValueError(f"{name}: all elements of input must be in [0, 1] (probabilities; use "
                          "binary_cross_entropy_with_logits for logits)")
@@ -405,7 +405,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
 
 def _xlogx(t):
     """t log t with 0 log 0 = 0."""
-    pos = t.data > 0
+    pos = t.array > 0
     safe = ops.where(pos, t, 1.0)
     return ops.where(pos, ops.mul(t, ops.log(safe)), 0.0)
 
@@ -443,7 +443,7 @@ def poisson_nll_loss(input, target, log_input=True, full=False, eps=1e-8, reduct
     else:
         loss = ops.sub(input, ops.mul(target, ops.log(ops.add(input, eps))))
     if full:
-        big = target.data > 1
+        big = target.array > 1
         ts = ops.where(big, target, 2.0)
         stirling = ops.add(ops.sub(ops.mul(ts, ops.log(ts)), ts), ops.mul(ops.log(ops.mul(ts, 2 * math.pi)), 0.5))
         loss = ops.add(loss, ops.where(big, stirling, 0.0))
@@ -461,9 +461,9 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"
     if isinstance(var, numbers.Real):
         if var < 0:
             raise ValueError(f"{name}: var must be non-negative, got {var}")
-        var = _make(xp_of(input.data).full(input.shape, var, dtype=input.dtype))
+        var = _make(xp_of(input.array).full(input.shape, var, dtype=input.dtype))
     var = _tensor(name, "var", var, input)
-    if bool((var.data < 0).any()):
+    if bool((var.array < 0).any()):
         raise ValueError(f"{name}: var has negative entries")
     if tuple(var.shape) != tuple(input.shape):
         if tuple(input.shape[:-1]) == tuple(var.shape):
@@ -474,8 +474,8 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"
             raise ValueError(f"{name}: var of shape {tuple(var.shape)} is of incorrect size for input of shape "
                              f"{tuple(input.shape)} (expected the input's shape, one dimension of size 1, or the "
                              "last dimension dropped)")
-    xp = xp_of(var.data)
-    v = ops.add(var, _make(xp.maximum(var.data, eps) - var.data))  # clamp, gradient passes through
+    xp = xp_of(var.array)
+    v = ops.add(var, _make(xp.maximum(var.array, eps) - var.array))  # clamp, gradient passes through
     loss = ops.mul(ops.add(ops.log(v), ops.div(ops.square(ops.sub(input, target)), v)), 0.5)
     if full:
         loss = ops.add(loss, 0.5 * math.log(2 * math.pi))
@@ -491,7 +491,7 @@ def cosine_embedding_loss(input1, input2, target, margin=0.0, reduction="mean"):
     if tuple(input1.shape) != tuple(input2.shape) or input1.ndim not in (1, 2):
         raise ValueError(f"{name}: input1 and input2 must both be (N, D) or (D,), got {tuple(input1.shape)} "
                          f"and {tuple(input2.shape)}")
-    y = target.data if isinstance(target, Tensor) else xp_of(input1.data).asarray(target)
+    y = target.array if isinstance(target, Tensor) else xp_of(input1.array).asarray(target)
     want = tuple(input1.shape[:-1])
     if tuple(y.shape) != want:
         raise ValueError(f"{name}: target must have shape {want}, got {tuple(y.shape)}")
@@ -668,7 +668,7 @@ def log_partition(alpha):
     interpolated from the SciPy-computed table by a cubic Hermite spline (differentiable)."""
     if not isinstance(alpha, Tensor):
         alpha = _make(np.asarray(alpha, dtype=np.float64))
-    a = alpha.data
+    a = alpha.array
     if a.size and (bool((a < 0).any()) or bool((a > ALPHA_TABLE_MAX).any()) or bool(np.isnan(a).any())):
         raise ValueError(f"log_partition: alpha must be in [0, {ALPHA_TABLE_MAX}] (the partition function is "
                          f"infinite for alpha < 0), got values in [{float(a.min())}, {float(a.max())}]")
@@ -691,7 +691,7 @@ def log_partition(alpha):
 def _as_tensor(v, like):
     if isinstance(v, Tensor):
         return v
-    return _make(xp_of(like.data).asarray(v, dtype=like.dtype))
+    return _make(xp_of(like.array).asarray(v, dtype=like.dtype))
 
 
 def general_robust_loss(x, alpha, scale=1.0):
@@ -721,7 +721,7 @@ def general_robust_loss(x, alpha, scale=1.0):
         L = ops.log1p(ops.mul(z, 1.0 / b))
         return ops.mul(ops.mul(L, 0.5 * b), exprel_k(ops.mul(L, 0.5 * a)))
     alpha = _as_tensor(alpha, x)
-    ad = alpha.data
+    ad = alpha.array
     xp = xp_of(ad)
     if bool(xp.isnan(ad).any()):
         raise ValueError("general_robust_loss: alpha has NaN entries")
@@ -760,7 +760,7 @@ def robust_nll(x, alpha, scale):
 
 # --------------------------------------------------------------------------- margin losses
 def _targets(name, target, like):
-    return target.data if isinstance(target, Tensor) else xp_of(like.data).asarray(target)
+    return target.array if isinstance(target, Tensor) else xp_of(like.array).asarray(target)
 
 
 def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, swap=False, reduction="mean"):
@@ -886,7 +886,7 @@ def multilabel_soft_margin_loss(input, target, weight=None, reduction="mean"):
 
 # --------------------------------------------------------------------------- CTC
 def _lengths(name, arg, v, n):
-    a = np.asarray(v.data if isinstance(v, Tensor) else v).reshape(-1)
+    a = np.asarray(v.array if isinstance(v, Tensor) else v).reshape(-1)
     if a.dtype.kind not in "iu":
         raise TypeError(f"{name}: {arg} must hold integers, got dtype {a.dtype}")
     if a.shape != (n,):
@@ -909,7 +909,7 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
         raise ValueError(f"{name}: blank {blank} must be a class index in [0, {C})")
     il = _lengths(name, "input_lengths", input_lengths, N)
     tl = _lengths(name, "target_lengths", target_lengths, N)
-    tg = np.asarray(targets.data if isinstance(targets, Tensor) else targets)
+    tg = np.asarray(targets.array if isinstance(targets, Tensor) else targets)
     if tg.dtype.kind not in "iu":
         raise TypeError(f"{name}: targets must hold integer class indices, got dtype {tg.dtype}")
     if unbatched:
@@ -936,7 +936,7 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     tg = np.where(mask, tg, blank)
     nll = ctc_nll(lp, tg, il, tl, blank)
     if zero_infinity:
-        nll = ops.where(np.isfinite(nll.data), nll, 0.0)
+        nll = ops.where(np.isfinite(nll.array), nll, 0.0)
     if reduction == "mean":
         return ops.mean(ops.div(nll, _make(np.maximum(tl, 1).astype(nll.dtype))))
     if reduction == "sum":

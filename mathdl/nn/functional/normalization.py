@@ -54,13 +54,13 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     x = reshape(input, (1, N * C) + spatial)
     if len(spatial) > 2:
         x = reshape(input, (1, N * C, int(np.prod(spatial))))
-    rep = [None if t is None else Tensor._make(np.tile(t.data, N)) for t in (running_mean, running_var)]
+    rep = [None if t is None else Tensor._make(np.tile(t.array, N)) for t in (running_mean, running_var)]
     w, b = (None if t is None else reshape(broadcast_to(reshape(t, (1, C)), (N, C)), (N * C,)) for t in (weight, bias))
     y = batch_norm(x, rep[0], rep[1], w, b, training=use_input_stats, momentum=momentum, eps=eps)
     if use_input_stats:
         for t, r in zip((running_mean, running_var), rep):
             if t is not None:
-                t.data[...] = r.data.reshape(N, C).mean(axis=0)
+                t.array[...] = r.array.reshape(N, C).mean(axis=0)
     return reshape(y, tuple(input.shape))
 
 

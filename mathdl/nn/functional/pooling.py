@@ -282,7 +282,7 @@ def max_pool1d_with_indices(input, kernel_size, stride=None, padding=0, dilation
 
 def _unpool(name, input, indices, out_spatial):
     N, C = input.shape[:2]
-    idx = indices.data if isinstance(indices, Tensor) else np.asarray(indices)
+    idx = indices.array if isinstance(indices, Tensor) else np.asarray(indices)
     if tuple(idx.shape) != tuple(input.shape):
         raise ValueError(f"{name}: indices of shape {tuple(idx.shape)} must match the input of shape "
                          f"{tuple(input.shape)}")

@@ -37,9 +37,9 @@ class EmbeddingFn(Function):
         idx = self.idx
         if self.padding_idx is not None:
             keep = (idx != self.padding_idx)[..., None].astype(g.dtype)
-            g = ew.mul(g, _make(keep)) if _grad_state.enabled else _make(g.data * keep)
-        if not _grad_state.enabled and xp_of(g.data) is np:
-            return (_make(_scatter_rows(w.shape, idx, g.data)),)
+            g = ew.mul(g, _make(keep)) if _grad_state.enabled else _make(g.array * keep)
+        if not _grad_state.enabled and xp_of(g.array) is np:
+            return (_make(_scatter_rows(w.shape, idx, g.array)),)
         return (IndexAdd(w.shape, (idx,), True)(g),)
 
 
@@ -62,7 +62,7 @@ def _scatter_rows(shape, idx, g):
 
 def embedding(input, weight, padding_idx=None):
     """Rows of ``weight`` (num_embeddings, dim) selected by the integer tensor ``input``."""
-    idx = input.data if isinstance(input, Tensor) else np.asarray(input)
+    idx = input.array if isinstance(input, Tensor) else np.asarray(input)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be an integer tensor, got dtype {idx.dtype}")
     num = weight.shape[0]
@@ -79,7 +79,7 @@ def embedding(input, weight, padding_idx=None):
 
 def _bags(name, input, offsets, include_last_offset):
     """(flat indices, bag id of each index, number of bags) from 2-D input or 1-D input + offsets."""
-    idx = input.data if isinstance(input, Tensor) else np.asarray(input)
+    idx = input.array if isinstance(input, Tensor) else np.asarray(input)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"{name}: indices must be an integer tensor, got dtype {idx.dtype}")
     if idx.ndim == 2:
@@ -91,7 +91,7 @@ def _bags(name, input, offsets, include_last_offset):
         raise ValueError(f"{name}: input must be 1-D (with offsets) or 2-D, got shape {idx.shape}")
     if offsets is None:
         raise ValueError(f"{name}: a 1-D input needs offsets (the start of each bag)")
-    off = np.asarray(offsets.data if isinstance(offsets, Tensor) else offsets).astype(np.int64).reshape(-1)
+    off = np.asarray(offsets.array if isinstance(offsets, Tensor) else offsets).astype(np.int64).reshape(-1)
     if off.size == 0 or off[0] != 0 or np.any(np.diff(off) < 0) or off[-1] > len(idx):
         raise ValueError(f"{name}: offsets must start at 0 and be non-decreasing and <= len(input) = {len(idx)}, "
                          f"got {off.tolist()}")
@@ -123,7 +123,7 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
     keep = np.ones(len(flat), bool) if padding_idx is None else flat != padding_idx
     rows = embedding(Tensor._make(flat.astype(np.int64)), weight)  # (K, dim), range-checked
     if per_sample_weights is not None:
-        if tuple(per_sample_weights.shape) != tuple(np.shape(input.data if isinstance(input, Tensor) else input)):
+        if tuple(per_sample_weights.shape) != tuple(np.shape(input.array if isinstance(input, Tensor) else input)):
             raise ValueError(f"{name}: per_sample_weights has shape {tuple(per_sample_weights.shape)}, expected the "
                              f"input's shape")
         rows = ew.mul(rows, reshape(per_sample_weights, (-1, 1)))

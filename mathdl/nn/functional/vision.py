@@ -195,7 +195,7 @@ def _reflect(c, lo, hi):
     if span <= 0:
         return ew.mul(c, 0.0)
     x = ew.abs(ew.sub(c, lo))
-    flips = np.floor(x.data / span)
+    flips = np.floor(x.array / span)
     extra = ew.sub(x, Tensor._make((flips * span).astype(x.dtype)))
     even = np.mod(flips, 2) == 0
     return ew.where(even, ew.add(extra, lo), ew.add(ew.neg(extra), span + lo))
@@ -233,8 +233,8 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
         return ew.mul(reshape(vals, (N, C, Ho, Wo)), Tensor._make(valid[:, None].astype(input.dtype)))
 
     if mode == "nearest":
-        return read(np.rint(ix.data).astype(np.int64), np.rint(iy.data).astype(np.int64))
-    x0, y0 = np.floor(ix.data), np.floor(iy.data)
+        return read(np.rint(ix.array).astype(np.int64), np.rint(iy.array).astype(np.int64))
+    x0, y0 = np.floor(ix.array), np.floor(iy.array)
     wx1 = ew.sub(ix, Tensor._make(x0.astype(ix.dtype)))
     wy1 = ew.sub(iy, Tensor._make(y0.astype(iy.dtype)))
     wx0, wy0 = ew.sub(1.0, wx1), ew.sub(1.0, wy1)

@@ -120,7 +120,7 @@ class PReLU(Module):
         _to_device(self, device)
 
     def reset_parameters(self):
-        self.weight.data[...] = self.init
+        self.weight.array[...] = self.init
 
     def forward(self, x):
         return F.prelu(x, self.weight)
@@ -176,7 +176,7 @@ class Swish(Module):
         return F.swish(x, self.beta)
 
     def extra_repr(self):
-        return f"beta={float(self.beta.data) if self.learnable else self.beta}, learnable={self.learnable}"
+        return f"beta={float(self.beta.array) if self.learnable else self.beta}, learnable={self.learnable}"
 
 
 class Hardtanh(Module):

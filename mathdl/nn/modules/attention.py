@@ -30,7 +30,7 @@ __all__ = ["MultiheadAttention"]
 
 
 def _mask_array(mask):
-    return mask.data if isinstance(mask, Tensor) else np.asarray(mask)
+    return mask.array if isinstance(mask, Tensor) else np.asarray(mask)
 
 
 def _module_mask_bias(mask, dtype):
@@ -184,7 +184,7 @@ class MultiheadAttention(Module):
             out = reshape(permute(out, (2, 0, 1, 3)), (L, N, self.embed_dim))
         out = self.out_proj(out)
         if self.store_attn_weights:
-            self.last_attn_weights = backend.to_device(weights.data, "cpu").copy()
+            self.last_attn_weights = backend.to_device(weights.array, "cpu").copy()
         if not batched:
             out = reshape(out, tuple(out.shape[1:]))
         if not need_weights:

@@ -38,7 +38,7 @@ class Parameter(Tensor):
         if data is None:
             data = np.zeros((0,), dtype=backend.get_default_dtype())
         if isinstance(data, Tensor):
-            data = data.data
+            data = data.array
         super().__init__(data, requires_grad=False)
         if requires_grad:
             self.requires_grad_(True)
@@ -47,10 +47,10 @@ class Parameter(Tensor):
         return "Parameter containing:\n" + super().__repr__()
 
     def __reduce_ex__(self, protocol):
-        return (_rebuild_parameter, (self.data, self.requires_grad))
+        return (_rebuild_parameter, (self.array, self.requires_grad))
 
     def __deepcopy__(self, memo):
-        p = Parameter(self.data.copy(), requires_grad=self.requires_grad)
+        p = Parameter(self.array.copy(), requires_grad=self.requires_grad)
         memo[id(self)] = p
         return p
 
@@ -68,7 +68,7 @@ class Buffer(Tensor):
 
     def __init__(self, data, persistent: bool = True):
         if isinstance(data, Tensor):
-            data = data.data
+            data = data.array
         super().__init__(data)
         self.persistent = persistent
 
@@ -173,7 +173,7 @@ class Module:
         if isinstance(value, Buffer):
             if params is None:
                 raise AttributeError("cannot assign buffers before Module.__init__() call")
-            self.register_buffer(name, Tensor._make(value.data), persistent=value.persistent)
+            self.register_buffer(name, Tensor._make(value.array), persistent=value.persistent)
             return
         buffers = d.get("_buffers")
         if buffers is not None and name in buffers:
@@ -339,10 +339,10 @@ class Module:
             destination = OrderedDict()
         for name, p in self._parameters.items():
             if p is not None:
-                destination[prefix + name] = p if keep_vars else Tensor._make(p.data)
+                destination[prefix + name] = p if keep_vars else Tensor._make(p.array)
         for name, b in self._buffers.items():
             if b is not None and name not in self._non_persistent:
-                destination[prefix + name] = b if keep_vars else Tensor._make(b.data)
+                destination[prefix + name] = b if keep_vars else Tensor._make(b.array)
         for name, m in self._modules.items():
             if m is not None:
                 m.state_dict(destination, prefix + name + ".", keep_vars)
@@ -380,7 +380,7 @@ class Module:
                 continue
             dst = mod.__dict__[kind][name]
             src = state_dict[key]
-            arr = src.data if isinstance(src, Tensor) else np.asarray(src)
+            arr = src.array if isinstance(src, Tensor) else np.asarray(src)
             if tuple(arr.shape) != tuple(dst.shape):
                 mismatched.append(f"{key}: checkpoint shape {tuple(arr.shape)}, model shape {tuple(dst.shape)}")
         errors = []
@@ -398,15 +398,15 @@ class Module:
                     continue
                 dst = mod.__dict__[kind][name]
                 src = state_dict[key]
-                arr = src.data if isinstance(src, Tensor) else src
-                xp = backend.xp_of(dst.data)
+                arr = src.array if isinstance(src, Tensor) else src
+                xp = backend.xp_of(dst.array)
                 arr = backend.to_device(np.asarray(arr) if xp is np else arr, dst.device)
                 if assign:
-                    dst.data = arr.astype(dst.dtype, copy=True)
-                elif dst.data.shape == () or not dst.data.flags.writeable:
-                    dst.data = xp.array(arr, dtype=dst.dtype)
+                    dst.array = arr.astype(dst.dtype, copy=True)
+                elif dst.array.shape == () or not dst.array.flags.writeable:
+                    dst.array = xp.array(arr, dtype=dst.dtype)
                 else:
-                    dst.data[...] = arr
+                    dst.array[...] = arr
                 dst._version += 1
         return _IncompatibleKeys(missing, unexpected)
 
@@ -433,10 +433,10 @@ class Module:
         for p in self.parameters():
             if p.grad is None:
                 continue
-            if set_to_none or p.grad.requires_grad or not p.grad.data.flags.writeable:
-                p.grad = None if set_to_none else Tensor._make(backend.xp_of(p.grad.data).zeros_like(p.grad.data))
+            if set_to_none or p.grad.requires_grad or not p.grad.array.flags.writeable:
+                p.grad = None if set_to_none else Tensor._make(backend.xp_of(p.grad.array).zeros_like(p.grad.array))
             else:
-                p.grad.data[...] = 0
+                p.grad.array[...] = 0
 
     def apply(self, fn):
         """Call ``fn(module)`` on every sub-module (children first) and on self; returns self."""
@@ -451,9 +451,9 @@ class Module:
                 for t in store.values():
                     if t is None:
                         continue
-                    t.data = fn(t.data)
+                    t.array = fn(t.array)
                     if t.grad is not None:
-                        t.grad = Tensor._make(fn(t.grad.data))
+                        t.grad = Tensor._make(fn(t.grad.array))
         return self
 
     def to(self, *args, dtype=None, device=None):

@@ -58,12 +58,12 @@ def _check_size(name, value, allow_zero=False):
 
 
 def _zeros(shape, like):
-    return _make(backend.xp_of(like.data).zeros(shape, dtype=like.dtype))
+    return _make(backend.xp_of(like.array).zeros(shape, dtype=like.dtype))
 
 
 def _permute_batch(t, indices):
     """t[:, indices] for a state (D L, B, H) and a permutation of the batch (a row gather)."""
-    idx = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
+    idx = np.asarray(indices.array if isinstance(indices, Tensor) else indices)
     return transpose(take_rows(transpose(t, 0, 1), idx), 0, 1)
 
 
@@ -202,7 +202,7 @@ class RNNBase(Module):
         packed = isinstance(input, PackedSequence)
         if packed:
             x, batch_sizes, sorted_indices, unsorted_indices = input
-            sizes = tuple(int(b) for b in np.asarray(batch_sizes.data).reshape(-1))
+            sizes = tuple(int(b) for b in np.asarray(batch_sizes.array).reshape(-1))
             T, B, batched = len(sizes), sizes[0], True
             if x.ndim != 2:
                 raise ValueError(f"{name}: packed data must be 2-D (sum of lengths, input_size), got shape "

@@ -35,7 +35,7 @@ class Embedding(Module):
             padding_idx = padding_idx % num_embeddings
         self.padding_idx = padding_idx
         if _weight is not None:
-            w = _weight.data if isinstance(_weight, Tensor) else np.asarray(_weight)
+            w = _weight.array if isinstance(_weight, Tensor) else np.asarray(_weight)
             if tuple(w.shape) != (num_embeddings, embedding_dim):
                 raise ValueError(f"Embedding: _weight has shape {tuple(w.shape)}, expected "
                                  f"{(num_embeddings, embedding_dim)}")
@@ -55,7 +55,7 @@ class Embedding(Module):
     def reset_parameters(self):
         init.normal_(self.weight)
         if self.padding_idx is not None:
-            self.weight.data[self.padding_idx] = 0
+            self.weight.array[self.padding_idx] = 0
 
     def forward(self, idx):
         try:
@@ -92,7 +92,7 @@ class EmbeddingBag(Module):
         self.mode, self.include_last_offset, self.padding_idx = mode, include_last_offset, padding_idx
         self.max_norm, self.norm_type, self.scale_grad_by_freq, self.sparse = max_norm, norm_type, False, False
         if _weight is not None:
-            w = _weight.data if isinstance(_weight, Tensor) else np.asarray(_weight)
+            w = _weight.array if isinstance(_weight, Tensor) else np.asarray(_weight)
             if tuple(w.shape) != (num_embeddings, embedding_dim):
                 raise ValueError(f"EmbeddingBag: _weight has shape {tuple(w.shape)}, expected "
                                  f"{(num_embeddings, embedding_dim)}")
@@ -113,7 +113,7 @@ class EmbeddingBag(Module):
     def reset_parameters(self):
         init.normal_(self.weight)
         if self.padding_idx is not None:
-            self.weight.data[self.padding_idx] = 0
+            self.weight.array[self.padding_idx] = 0
 
     def extra_repr(self):
         return f"{self.num_embeddings}, {self.embedding_dim}, mode={self.mode!r}"

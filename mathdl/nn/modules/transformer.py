@@ -71,7 +71,7 @@ class SinusoidalPositionalEncoding(_PositionalEncoding):
 
     def forward(self, x):
         L = self._length(x)
-        pe = self.pe.data[:L]
+        pe = self.pe.array[:L]
         if not self.batch_first:
             pe = pe[:, None, :]
         return self.dropout(ew.add(x, Tensor._make(pe.astype(x.dtype, copy=False))))

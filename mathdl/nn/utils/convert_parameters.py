@@ -1,7 +1,7 @@
 """Flatten parameters into one vector and back (PyTorch's ``torch.nn.utils``):
 
   parameters_to_vector(ps)      v = concat(p_1.reshape(-1), ..., p_n.reshape(-1))   (differentiable)
-  vector_to_parameters(v, ps)   p_i.data <- v[o_i : o_i + numel(p_i)].reshape(p_i.shape)   (in place)
+  vector_to_parameters(v, ps)   p_i.array <- v[o_i : o_i + numel(p_i)].reshape(p_i.shape)   (in place)
 """
 
 from __future__ import annotations
@@ -44,5 +44,5 @@ def vector_to_parameters(vec, parameters) -> None:
     for p in params:
         _check("vector_to_parameters", p)
         n = p.numel()
-        p.data[...] = vec.data[offset:offset + n].reshape(p.shape).astype(p.dtype, copy=False)
+        p.array[...] = vec.array[offset:offset + n].reshape(p.shape).astype(p.dtype, copy=False)
         offset += n

@@ -56,7 +56,7 @@ class _SpectralNorm(Module):
         self.eps = eps
         if ndim > 1:
             self.n_power_iterations = n_power_iterations
-            W = self._matrix(weight.data)
+            W = self._matrix(weight.array)
             u = backend.rng.np.normal(size=W.shape[0])
             v = backend.rng.np.normal(size=W.shape[1])
             self.register_buffer("_u", Tensor._make((u / max(np.linalg.norm(u), eps)).astype(weight.dtype)))
@@ -69,7 +69,7 @@ class _SpectralNorm(Module):
         return w.reshape(w.shape[0], -1)
 
     def _power_method(self, W, n):
-        u, v = self._u.data, self._v.data
+        u, v = self._u.array, self._v.array
         for _ in range(n):
             uu = W @ v
             u[...] = uu / max(float(np.linalg.norm(uu)), self.eps)
@@ -80,12 +80,12 @@ class _SpectralNorm(Module):
         if weight.ndim == 1:
             return ew.div(weight, ew.maximum(_norm_except_dim(weight, None), self.eps))
         if self.training:
-            self._power_method(self._matrix(weight.data), self.n_power_iterations)
+            self._power_method(self._matrix(weight.array), self.n_power_iterations)
         from ...ops.shape import movedim, reshape
 
         Wt = weight if self.dim == 0 else movedim(weight, self.dim, 0)
         Wt = reshape(Wt, (Wt.shape[0], -1))
-        u, v = Tensor._make(self._u.data.copy()), Tensor._make(self._v.data.copy())
+        u, v = Tensor._make(self._u.array.copy()), Tensor._make(self._v.array.copy())
         return ew.div(weight, matmul(u, matmul(Wt, v)))
 
     def right_inverse(self, value):

@@ -36,8 +36,8 @@ class ParametrizationList(ModuleList):
         values = [value] if self.is_tensor else list(value)
         requires_grad = original.requires_grad
         for i, v in enumerate(values):
-            p = Parameter(np.array(v.data), requires_grad=requires_grad) if isinstance(original, Parameter) \
-                else Tensor._make(np.array(v.data))
+            p = Parameter(np.array(v.array), requires_grad=requires_grad) if isinstance(original, Parameter) \
+                else Tensor._make(np.array(v.array))
             key = "original" if self.is_tensor else f"original{i}"
             if isinstance(p, Parameter):
                 self.register_parameter(key, p)
@@ -112,7 +112,7 @@ def remove_parametrizations(module, tensor_name, leave_parametrized=True):
         raise ValueError("remove_parametrizations: leave_parametrized=False needs a single original tensor")
     del module.parametrizations._modules[tensor_name]
     delattr(module.__class__, tensor_name)
-    module.register_parameter(tensor_name, Parameter(np.array(value.data), requires_grad=value.requires_grad
+    module.register_parameter(tensor_name, Parameter(np.array(value.array), requires_grad=value.requires_grad
                                                      or isinstance(value, Parameter)))
     if not is_parametrized(module):
         del module._modules["parametrizations"]

@@ -32,7 +32,7 @@ _make = Tensor._make
 
 
 def _ints(x):
-    return np.asarray(x.data if isinstance(x, Tensor) else x).astype(np.int64).reshape(-1)
+    return np.asarray(x.array if isinstance(x, Tensor) else x).astype(np.int64).reshape(-1)
 
 
 class _PackedSequenceBase(NamedTuple):

@@ -62,8 +62,8 @@ def weight_norm(module, name="weight", dim=0):
     fn = _WeightNorm(name, dim)
     g = _norm_except_dim(w, dim).detach()
     del module._parameters[name]
-    module.register_parameter(name + "_g", Parameter(np.array(g.data, dtype=w.dtype).reshape(g.shape)))
-    module.register_parameter(name + "_v", Parameter(np.array(w.data)))
+    module.register_parameter(name + "_g", Parameter(np.array(g.array, dtype=w.dtype).reshape(g.shape)))
+    module.register_parameter(name + "_v", Parameter(np.array(w.array)))
     object.__setattr__(module, name, fn.compute(module))
     module.register_forward_pre_hook(fn)
     return module
@@ -84,7 +84,7 @@ def remove_weight_norm(module, name="weight"):
     for suffix in ("_g", "_v"):
         del module._parameters[name + suffix]
     module.__dict__.pop(name, None)
-    module.register_parameter(name, Parameter(np.array(w.data)))
+    module.register_parameter(name, Parameter(np.array(w.array)))
     return module
 
 
@@ -102,13 +102,13 @@ class _SpectralNorm:
         u, v = module._buffers[self.name + "_u"], module._buffers[self.name + "_v"]
         W = self.matrix(w)
         if power_iteration:
-            Wd = W.data
+            Wd = W.array
             for _ in range(self.n_power_iterations):
-                vv = Wd.T @ u.data
-                v.data[...] = vv / max(float(np.linalg.norm(vv)), self.eps)
-                uu = Wd @ v.data
-                u.data[...] = uu / max(float(np.linalg.norm(uu)), self.eps)
-        uc, vc = Tensor._make(u.data.copy()), Tensor._make(v.data.copy())
+                vv = Wd.T @ u.array
+                v.array[...] = vv / max(float(np.linalg.norm(vv)), self.eps)
+                uu = Wd @ v.array
+                u.array[...] = uu / max(float(np.linalg.norm(uu)), self.eps)
+        uc, vc = Tensor._make(u.array.copy()), Tensor._make(v.array.copy())
         sigma = matmul(uc, matmul(W, vc))
         return ew.div(w, sigma)
 
@@ -136,7 +136,7 @@ def spectral_norm(module, name="weight", n_power_iterations=1, eps=1e-12, dim=No
     module.register_parameter(name + "_orig", w)
     module.register_buffer(name + "_u", Tensor._make(u.astype(w.dtype)))
     module.register_buffer(name + "_v", Tensor._make(v.astype(w.dtype)))
-    object.__setattr__(module, name, Tensor._make(w.data))
+    object.__setattr__(module, name, Tensor._make(w.array))
     module.register_forward_pre_hook(fn)
     return module
 
@@ -148,5 +148,5 @@ def remove_spectral_norm(module, name="weight"):
     del module._buffers[name + "_u"]
     del module._buffers[name + "_v"]
     module.__dict__.pop(name, None)
-    module.register_parameter(name, Parameter(np.array(w.data)))
+    module.register_parameter(name, Parameter(np.array(w.array)))
     return module
