@@ -3,7 +3,8 @@
   SequentialSampler(ds)                      0, 1, ..., n-1
   RandomSampler(ds)                          a uniformly random permutation of 0..n-1; with
                                              ``replacement`` num_samples i.i.d. uniform draws; without
-                                             it, num_samples > n chains permutations
+                                             it, num_samples > n chains permutations (drawn lazily, as
+                                             they are consumed)
   SubsetRandomSampler(indices)               a random permutation of the given indices
   WeightedRandomSampler(w, k, replacement)   k draws with P(i) = w_i / sum_j w_j (without replacement:
                                              successive draws renormalized over the indices left)
@@ -89,12 +90,19 @@ class RandomSampler(Sampler):
         rng = numpy_generator(self.generator, "RandomSampler")
         if n == 0:
             return iter(())
+        return self._draws(rng, n, k)
+
+    def _draws(self, rng, n, k):
+        """The indices, drawn as they are consumed (as PyTorch's, so ``num_samples=int(1e10)`` costs nothing
+        up front): blocks of 32 i.i.d. draws with replacement, one permutation at a time without."""
         if self.replacement:
-            return iter(rng.integers(0, n, size=k).tolist())
-        parts = [rng.permutation(n) for _ in range(k // n)]
+            for start in range(0, k, 32):
+                yield from rng.integers(0, n, size=min(32, k - start)).tolist()
+            return
+        for _ in range(k // n):
+            yield from rng.permutation(n).tolist()
         if k % n:
-            parts.append(rng.permutation(n)[:k % n])
-        return iter(np.concatenate(parts).tolist() if parts else [])
+            yield from rng.permutation(n)[:k % n].tolist()
 
     def __len__(self):
         return self.num_samples

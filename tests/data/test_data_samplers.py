@@ -32,6 +32,32 @@ def test_utils_data_alias():
     assert mathdl.utils.data.RandomSampler is RandomSampler
 
 
+def test_utils_data_has_pytorchs_submodules():
+    # minGPT: from torch.utils.data.dataloader import DataLoader
+    from mathdl.utils.data.dataloader import DataLoader as dl
+    from mathdl.utils.data.dataset import TensorDataset as td
+    from mathdl.utils.data.distributed import DistributedSampler
+    from mathdl.utils.data.sampler import RandomSampler as rs
+
+    assert dl is DataLoader and td is TensorDataset and rs is RandomSampler
+    assert mathdl.utils.data.DistributedSampler is DistributedSampler
+
+
+def test_random_sampler_draws_lazily():
+    # minGPT's trainer: RandomSampler(ds, replacement=True, num_samples=int(1e10)); PyTorch draws as consumed
+    import itertools
+
+    s = RandomSampler(range(5), replacement=True, num_samples=int(1e10), generator=np.random.default_rng(0))
+    assert len(s) == 10**10
+    head = list(itertools.islice(iter(s), 100))
+    assert len(head) == 100 and set(head) <= set(range(5)) and len(set(head)) == 5
+    s = RandomSampler(range(3), num_samples=10**10, generator=np.random.default_rng(0))
+    assert sorted(itertools.islice(iter(s), 3)) == [0, 1, 2]
+    loader = DataLoader(_ds(), batch_size=4, sampler=RandomSampler(_ds(), replacement=True, num_samples=int(1e10)))
+    x, y = next(iter(loader))
+    assert tuple(y.shape) == (4,)
+
+
 def test_sequential_and_random():
     assert list(SequentialSampler(range(5))) == [0, 1, 2, 3, 4]
     a = list(RandomSampler(range(7), generator=_gen(3)))
