@@ -14,10 +14,30 @@ CI has no GPU, yet the device path must not call host-only code (SciPy, ``np.add
 Explicit transfers are allowed: ``asarray(host)`` (host to device), ``asnumpy(d)``/``d.get()``
 (device to host), and scalar reads (``d.item()``, ``float(d)``, ``d.tolist()``), which CuPy also
 allows (they synchronise).  ``install(backend)`` makes it mathdl's "cuda" module for a test.
+
+Launch counting (:data:`COUNTER`, a :class:`LaunchCounter`): on a GPU each kernel launch costs
+about 5-10 us of host time, so the number of launches per training step bounds its speed whatever
+the arithmetic.  Every call that does device work counts one launch, named after the call:
+
+* a ufunc call (``x + y``, ``np.exp(x, out=o)``, ``matmul``, ``add.reduce``): 1;
+* ``d[key] = v`` (a copy kernel): 1; a random draw, ``linalg`` routine, ``scatter_add``: 1;
+* ``asarray`` of host data (a host-to-device copy): 1, also counted in ``transfers``;
+* any other function or method that returns an array holding NEW memory (``copy``, ``sum``,
+  ``concatenate``, ``ascontiguousarray`` of a strided view, ``zeros``, ``full``, advanced
+  indexing, a ``reshape`` that must copy): 1; one that returns a view of its inputs (``reshape``,
+  ``transpose``, basic slicing, ``as_strided``, ``broadcast_to``): 0; ``empty``/``empty_like``
+  only allocate: 0;
+* reads to the host (``get``, ``item``, ``float``, ``bool``, ``tolist``, ``asnumpy``) count in
+  ``syncs``: each waits for the device to finish.
+
+A real library function may launch several kernels where the emulation sees one call (CuPy's
+``pad``, ``linalg``), so the counts are a lower bound per call, exact for ufuncs, copies and GEMMs.
 """
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import types
 
 import numpy as np
@@ -26,6 +46,95 @@ from numpy.lib.mixins import NDArrayOperatorsMixin
 
 class HostConversionError(TypeError):
     pass
+
+
+class LaunchCounter:
+    """Device work seen through the emulated module: ``launches`` (kernels and copies), ``syncs``
+    (device-to-host reads), ``transfers`` (host-to-device copies) and ``by_name`` (launches per call
+    name, e.g. ``ufunc multiply.__call__``, ``numpy.concatenate``, ``ndarray.copy``, ``setitem``)."""
+
+    def __init__(self):
+        self.trace = False  # also count by call site (``by_site``: "file:line function" outside this module)
+        self.reset()
+
+    def reset(self):
+        self.launches = self.syncs = self.transfers = 0
+        self.by_name = collections.Counter()
+        self.by_site = collections.Counter()
+
+    def launch(self, name, n=1):
+        self.launches += n
+        self.by_name[name] += n
+        if self.trace:
+            self.by_site[_call_site()] += n
+
+    def sync(self, name):
+        self.syncs += 1
+        self.by_name[f"sync {name}"] += 1
+        if self.trace:
+            self.by_site[f"sync {_call_site()}"] += 1
+
+    def snapshot(self):
+        return {"launches": self.launches, "syncs": self.syncs, "transfers": self.transfers}
+
+    @contextlib.contextmanager
+    def counting(self):
+        """``with COUNTER.counting() as c:`` resets the counts, and leaves them in ``c`` afterwards."""
+        self.reset()
+        yield self
+
+
+COUNTER = LaunchCounter()
+
+
+def _call_site():
+    """'path:line function' of the innermost frame outside this module and NumPy."""
+    import sys
+
+    f = sys._getframe(2)
+    while f is not None and (f.f_code.co_filename == __file__ or "/numpy/" in f.f_code.co_filename):
+        f = f.f_back
+    if f is None:
+        return "?"
+    name = f.f_code.co_filename
+    cut = name.rfind("/mathdl/")
+    return f"{name[cut + 1:] if cut >= 0 else name.rsplit('/', 1)[-1]}:{f.f_lineno} {f.f_code.co_name}"
+
+_ALLOCATE_ONLY = {"empty", "empty_like"}
+
+
+def _raw_inputs(obj, found):
+    if isinstance(obj, DeviceArray):
+        found.append(obj._a)
+    elif isinstance(obj, (list, tuple)):
+        for v in obj:
+            _raw_inputs(v, found)
+    elif isinstance(obj, dict):
+        for v in obj.values():
+            _raw_inputs(v, found)
+    return found
+
+
+def _new_memory(out, inputs):
+    """Whether ``out`` (a NumPy result, or a tuple/list of them) holds memory none of ``inputs`` owns."""
+    if isinstance(out, (tuple, list)):
+        return any(_new_memory(o, inputs) for o in out)
+    if not isinstance(out, (np.ndarray, np.generic)):
+        return False
+    if isinstance(out, np.generic):
+        return True
+    return not any(np.may_share_memory(out, a) for a in inputs)
+
+
+def _count_call(name, out, args, kwargs=None):
+    """Count one launch for a call whose result holds new device memory (see the module docstring)."""
+    if name.rsplit(".", 1)[-1] in _ALLOCATE_ONLY:
+        return
+    inputs = _raw_inputs(args, [])
+    if kwargs:
+        _raw_inputs(kwargs, inputs)
+    if _new_memory(out, inputs):
+        COUNTER.launch(name)
 
 
 def _unwrap(x, where):
@@ -82,6 +191,7 @@ class DeviceArray(NDArrayOperatorsMixin):
         if given_out is not None:
             kwargs["out"] = _unwrap(given_out, where)
         out = getattr(ufunc, method)(*_unwrap(inputs, where), **kwargs)
+        COUNTER.launch(where)
         if given_out is not None:  # return the caller's own device arrays, as CuPy does
             given = given_out if isinstance(given_out, tuple) else (given_out,)
             return given[0] if len(given) == 1 else given
@@ -94,28 +204,36 @@ class DeviceArray(NDArrayOperatorsMixin):
         if func.__name__ == "repeat" and isinstance(args[1] if len(args) > 1 else kwargs.get("repeats"), DeviceArray):
             raise TypeError(f"{where}: repeats must be an int, list or tuple (CuPy takes no device array)")
         out = func(*_unwrap(args, where), **_unwrap(kwargs, where))
+        _count_call(where, out, args, kwargs)
         return _wrap(out)
 
     # ------------------------------------------------------------------ explicit transfers
     def get(self):
+        COUNTER.sync("get")
         return self._a.copy()
 
     def item(self):
+        COUNTER.sync("item")
         return self._a.item()
 
     def tolist(self):
+        COUNTER.sync("tolist")
         return self._a.tolist()
 
     def __float__(self):
+        COUNTER.sync("float")
         return float(self._a)
 
     def __int__(self):
+        COUNTER.sync("int")
         return int(self._a)
 
     def __index__(self):
+        COUNTER.sync("index")
         return self._a.__index__()
 
     def __bool__(self):
+        COUNTER.sync("bool")
         return bool(self._a)
 
     def __len__(self):
@@ -154,12 +272,16 @@ class DeviceArray(NDArrayOperatorsMixin):
     device = property(lambda self: "emulated-cuda:0")
 
     def __getitem__(self, key):
-        return _wrap(self._a[_index(key)])
+        out = self._a[_index(key)]
+        if not (isinstance(out, np.ndarray) and np.may_share_memory(out, self._a)):
+            COUNTER.launch("getitem (gather)")  # advanced indexing or a scalar read into a 0-d array
+        return _wrap(out)
 
     def __setitem__(self, key, value):
         if isinstance(value, np.ndarray):
             raise TypeError("setitem: a host numpy.ndarray assigned into device data (use asarray first)")
         self._a[_index(key)] = value._a if isinstance(value, DeviceArray) else value
+        COUNTER.launch("setitem")
 
     def __getattr__(self, name):  # methods: reshape, sum, astype, copy, ...
         if name.startswith("__"):  # never hand out __array_interface__ & co: that is a host view
@@ -170,7 +292,12 @@ class DeviceArray(NDArrayOperatorsMixin):
 
         def method(*args, **kwargs):
             where = f"ndarray.{name}"
-            return _wrap(attr(*_unwrap(args, where), **_unwrap(kwargs, where)))
+            out = attr(*_unwrap(args, where), **_unwrap(kwargs, where))
+            if out is None:  # in place: fill, sort, put, ...
+                COUNTER.launch(where)
+            else:
+                _count_call(where, out, (self, args), kwargs)
+            return _wrap(out)
 
         return method
 
@@ -194,7 +321,9 @@ _HOST_ONLY = {"add_at"}
 def _wrap_function(fn, name):
     def f(*args, **kwargs):
         where = f"emulated_cupy.{name}"
-        return _wrap(fn(*_unwrap(args, where), **_unwrap(kwargs, where)))
+        out = fn(*_unwrap(args, where), **_unwrap(kwargs, where))
+        _count_call(where, out, args, kwargs)
+        return _wrap(out)
 
     f.__name__ = name
     f.__wrapped__ = fn
@@ -229,17 +358,27 @@ class _Generator:
 
 def _asarray(a, dtype=None, order=None, **kw):
     if isinstance(a, DeviceArray):
-        return a if dtype is None or a.dtype == np.dtype(dtype) else DeviceArray(a._a.astype(dtype))
+        if dtype is None or a.dtype == np.dtype(dtype):
+            return a
+        COUNTER.launch("asarray (astype)")
+        return DeviceArray(a._a.astype(dtype))
+    COUNTER.launch("asarray (host to device)")
+    COUNTER.transfers += 1
     return DeviceArray(np.array(a, dtype=dtype, order=order, copy=True) if isinstance(a, np.ndarray)
                        else np.asarray(_unwrap(a, "asarray"), dtype=dtype, order=order))
 
 
 def _asnumpy(a, **kw):
+    if isinstance(a, DeviceArray):
+        COUNTER.sync("asnumpy")
     return a._a.copy() if isinstance(a, DeviceArray) else np.asarray(a)
 
 
 def _array(a, dtype=None, copy=True, order="K", ndmin=0, **kw):
     inner = a._a if isinstance(a, DeviceArray) else _unwrap(a, "array") if not isinstance(a, np.ndarray) else a
+    COUNTER.launch("array" if isinstance(a, DeviceArray) else "array (host to device)")
+    if not isinstance(a, DeviceArray):
+        COUNTER.transfers += 1
     return DeviceArray(np.array(inner, dtype=dtype, copy=True, order=order, ndmin=ndmin))
 
 
@@ -251,6 +390,7 @@ def _solve(a, b):
     if not ((a_.ndim == b_.ndim or a_.ndim == b_.ndim + 1) and a_.shape[:-1] == b_.shape[:a_.ndim - 1]):
         raise ValueError(f"emulated cupy.linalg.solve: a {a_.shape} and b {b_.shape} do not match (CuPy broadcasts "
                          "no batch dimensions)")
+    COUNTER.launch("linalg.solve")
     if a_.ndim == b_.ndim + 1:
         return _wrap(np.linalg.solve(a_, b_[..., None])[..., 0])
     return _wrap(np.linalg.solve(a_, b_))
@@ -260,6 +400,7 @@ def _repeat(a, repeats, axis=None):
     """``cupy.repeat``: ``repeats`` must be an int or a host list/tuple, never a device array."""
     if isinstance(repeats, DeviceArray):
         raise TypeError("emulated cupy.repeat: repeats must be an int, list or tuple (CuPy takes no device array)")
+    COUNTER.launch("repeat")
     return _wrap(np.repeat(_unwrap(a, "repeat"), repeats, axis=axis))
 
 
@@ -290,6 +431,7 @@ def make_module():
 
 def _scatter_add(a, slices, value):
     """``cupyx.scatter_add``: a[slices] += value, accumulating repeated indices."""
+    COUNTER.launch("cupyx.scatter_add")
     np.add.at(a._a, _index(slices), value._a if isinstance(value, DeviceArray) else value)
 
 
