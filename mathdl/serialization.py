@@ -54,7 +54,7 @@ class _Encoder:
         return name
 
     def array(self, arr, path, kind, requires_grad=False):
-        arr = backend.to_device(arr, "cpu")
+        arr = np.asarray(backend.to_device(arr, "cpu"))  # a NumPy scalar held as a 0-d tensor's array included
         if arr.dtype.kind not in "biuf" and arr.dtype != backend.bfloat16:
             raise TypeError(f"mathdl.save: cannot store array of dtype {arr.dtype} at {'/'.join(path) or 'root'!r}")
         dtype = "bfloat16" if arr.dtype == backend.bfloat16 else arr.dtype.str.lstrip("<>|=")

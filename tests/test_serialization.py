@@ -174,3 +174,27 @@ def test_mismatched_checkpoint_into_model(good_file):
     del state["model"]["2.bias"]
     with pytest.raises(RuntimeError, match="Missing key.*2.bias"):
         _model().load_state_dict(state["model"])
+
+
+def test_trained_batchnorm_checkpoint_round_trips(tmp_path):
+    # kuangliu/pytorch-cifar: torch.save({'net': net.state_dict(), 'acc': acc, 'epoch': epoch}, path) after
+    # training, when num_batches_tracked is a counted 0-d int64 buffer
+    net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4))
+    for _ in range(2):
+        net(mathdl.randn(2, 3, 5, 5))
+    mathdl.save({"net": net.state_dict(), "acc": 42.5, "epoch": 1}, tmp_path / "ckpt.pth")
+    back = mathdl.load(tmp_path / "ckpt.pth")
+    count = back["net"]["1.num_batches_tracked"]
+    assert count.dtype == mathdl.int64 and tuple(count.shape) == () and count.item() == 2
+    assert back["acc"] == 42.5 and back["epoch"] == 1
+    fresh = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4))
+    fresh.load_state_dict(back["net"])
+    _assert_bits_equal(fresh[1].running_var, net[1].running_var)
+
+
+def test_numpy_scalar_held_by_a_tensor_is_saved_as_0d(tmp_path):
+    t = mathdl.tensor(0)
+    t.array = np.int64(7)  # some ops hand back NumPy scalars for 0-d results
+    mathdl.save({"t": t}, tmp_path / "s.pt")
+    back = mathdl.load(tmp_path / "s.pt")["t"]
+    assert back.item() == 7 and tuple(back.shape) == () and back.dtype == mathdl.int64

@@ -95,6 +95,8 @@ def test_batch_norm1d_train_then_eval_parity(dtype, shape):
     for name in ("running_mean", "running_var"):
         np.testing.assert_allclose(getattr(m, name).array, getattr(tm, name).numpy(), **_tol(dtype))
     assert int(m.num_batches_tracked.item()) == 3
+    # counted in place, as PyTorch's num_batches_tracked.add_(1): the buffer stays a 0-d int64 array
+    assert isinstance(m.num_batches_tracked.array, np.ndarray) and m.num_batches_tracked.array.shape == ()
     m.eval()
     tm.eval()
     m.zero_grad()

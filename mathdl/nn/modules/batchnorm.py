@@ -81,7 +81,7 @@ class _BatchNorm(Module):
         self._check_input(x)
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
-            self.num_batches_tracked.array = self.num_batches_tracked.array + 1
+            self.num_batches_tracked.add_(1)  # in place, as PyTorch (the 0-d int64 array stays an array)
             if self.momentum is None:
                 factor = 1.0 / float(self.num_batches_tracked.array)
         return self.training or not self.track_running_stats, factor

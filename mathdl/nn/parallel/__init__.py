@@ -1,0 +1,14 @@
+"""``mathdl.nn.parallel`` (PyTorch's ``torch.nn.parallel``): ``DataParallel`` and, from
+:mod:`mathdl.distributed`, ``DistributedDataParallel``."""
+
+from .data_parallel import DataParallel
+
+__all__ = ["DataParallel", "DistributedDataParallel"]
+
+
+def __getattr__(name):
+    if name == "DistributedDataParallel":  # with the MPI tools, loaded on first use (it imports mathdl.nn)
+        from ...distributed.ddp import DistributedDataParallel
+
+        return DistributedDataParallel
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
