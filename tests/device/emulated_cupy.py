@@ -15,6 +15,9 @@ Explicit transfers are allowed: ``asarray(host)`` (host to device), ``asnumpy(d)
 (device to host), and scalar reads (``d.item()``, ``float(d)``, ``d.tolist()``), which CuPy also
 allows (they synchronise).  ``install(backend)`` makes it mathdl's "cuda" module for a test.
 
+Fused kernels (mathdl/ops/device_kernels.py) run their xp fallback through ``fused_launch``,
+which counts it as the one launch the compiled CuPy kernel makes.
+
 Launch counting (:data:`COUNTER`, a :class:`LaunchCounter`): on a GPU each kernel launch costs
 about 5-10 us of host time, so the number of launches per training step bounds its speed whatever
 the arithmetic.  Every call that does device work counts one launch, named after the call:
@@ -55,6 +58,7 @@ class LaunchCounter:
 
     def __init__(self):
         self.trace = False  # also count by call site (``by_site``: "file:line function" outside this module)
+        self._paused = False
         self.reset()
 
     def reset(self):
@@ -63,12 +67,16 @@ class LaunchCounter:
         self.by_site = collections.Counter()
 
     def launch(self, name, n=1):
+        if self._paused:
+            return
         self.launches += n
         self.by_name[name] += n
         if self.trace:
             self.by_site[_call_site()] += n
 
     def sync(self, name):
+        if self._paused:
+            return
         self.syncs += 1
         self.by_name[f"sync {name}"] += 1
         if self.trace:
@@ -76,6 +84,16 @@ class LaunchCounter:
 
     def snapshot(self):
         return {"launches": self.launches, "syncs": self.syncs, "transfers": self.transfers}
+
+    def fused(self, name, thunk):
+        """Run ``thunk`` (a fused kernel's xp fallback) as ONE launch named ``fused <name>``."""
+        paused, self._paused = self._paused, True
+        try:
+            out = thunk()
+        finally:
+            self._paused = paused
+        self.launch(f"fused {name}")
+        return out
 
     @contextlib.contextmanager
     def counting(self):
@@ -426,6 +444,7 @@ def make_module():
     mod.cuda = types.SimpleNamespace(runtime=runtime, Device=lambda i=0: types.SimpleNamespace(
         synchronize=lambda: None, id=i), get_device_id=lambda: 0)
     mod.is_emulated = True
+    mod.fused_launch = COUNTER.fused  # mathdl.ops.device_kernels: a fused kernel's fallback counts as one launch
     return mod
 
 

@@ -109,6 +109,73 @@ def conv_dispatch(patch):
     patch.setattr(conv.ConvWeightFn, "forward", weight_forward)
 
 
+def kernels_dispatch(patch):
+    """Route device arrays to mathdl/ops/device_kernels.py's fused kernels: Adam's and SGD's
+    updates (through the ``elementwise`` helper their modules call) and training-mode batch norm
+    (BatchNormFn's forward and non-create-graph backward, and the running statistics).  A stand-in
+    for the edits proposed for mathdl/optim/adam.py, sgd.py and mathdl/ops/normalization.py."""
+    from functools import partial
+
+    from mathdl.autograd.tensor import Tensor
+    from mathdl.backend import xp_of
+    from mathdl.ops import device_kernels, normalization
+    from mathdl.optim import adam, sgd
+
+    def adam_elementwise(kernel, *arrays, passes=1, _orig=adam.elementwise):
+        if isinstance(kernel, partial) and kernel.func is adam._adam_chunk and xp_of(arrays[0]) is not np:
+            x, g, m, v, _ = arrays
+            return device_kernels.adam_step(x, g, m, v, *kernel.args[1])
+        return _orig(kernel, *arrays, passes=passes)
+
+    def sgd_elementwise(kernel, *arrays, passes=1, _orig=sgd.elementwise):
+        if getattr(kernel, "__name__", "") == "kernel" and xp_of(arrays[0]) is not np and not kernel.__defaults__[0]:
+            free = dict(zip(kernel.__code__.co_freevars, (c.cell_contents for c in kernel.__closure__)))
+            x, d, b, _ = arrays
+            return device_kernels.sgd_momentum_step(x, d, b, free["lr"], free["mu"], free["tau"], free["nesterov"])
+        return _orig(kernel, *arrays, passes=passes)
+
+    fn = normalization.BatchNormFn
+    bn_forward, bn_backward = fn.forward, fn.backward
+
+    def forward(self, x, *wb):
+        if xp_of(x) is np:
+            return bn_forward(self, x, *wb)
+        y, mu, var = device_kernels.batch_norm_forward(x, wb[0] if self.has_w else None,
+                                                       wb[-1] if self.has_b else None, self.eps, self.relu)
+        self.mean, self.var = mu, var
+        self.saved_xhat, self.saved_rstd = mu, var  # on the device: the batch's mean and variance
+        self.saved_y = y if self.relu else None
+        return y
+
+    def backward(self, g):
+        x = self.inputs[0]
+        if xp_of(x.array) is np or normalization._grad_state.enabled:
+            return bn_backward(self, g)
+        w = self.inputs[1] if self.has_w else None
+        b = self.inputs[-1] if self.has_b else None
+        gx, gw, gb = device_kernels.batch_norm_backward(
+            g.array, x.array, self.saved_y, self.saved_xhat, self.saved_rstd, None if w is None else w.array,
+            self.eps, self.relu, need_x=x.requires_grad, need_w=w is not None and w.requires_grad)
+        out = [None if gx is None else Tensor._make(gx)]
+        if self.has_w:
+            out.append(None if gw is None else Tensor._make(gw))
+        if self.has_b:
+            out.append(Tensor._make(gb) if b.requires_grad else None)
+        return tuple(out)
+
+    def update_running(running, new, momentum, _orig=normalization._update_running):
+        if xp_of(running.array) is np:
+            return _orig(running, new, momentum)
+        device_kernels.running_update(running.array, new, momentum)
+        running._version += 1
+
+    patch.setattr(adam, "elementwise", adam_elementwise)
+    patch.setattr(sgd, "elementwise", sgd_elementwise)
+    patch.setattr(fn, "forward", forward)
+    patch.setattr(fn, "backward", backward)
+    patch.setattr(normalization, "_update_running", update_running)
+
+
 def install(patch):
     """The emulated CuPy as mathdl's "cuda" module (emulated_cupy.install with a :class:`Patch`)."""
     from mathdl import backend
@@ -150,10 +217,12 @@ def build(case):
     raise ValueError(f"unknown workload {case!r}; expected one of {CASES}")
 
 
-def count_step(case, *, dispatch=False, batch=None, amp=None, counted_steps=1, trace=False):
+def count_step(case, *, dispatch=False, kernels=False, batch=None, amp=None, counted_steps=1, trace=False):
     """Launch counts of one training step on the emulated device: a dict with ``launches``,
     ``syncs``, ``transfers`` and ``by_name`` (a Counter), averaged over ``counted_steps`` steps that
-    follow one uncounted step.  ``amp``: None, or "float16"/"bfloat16" for an autocast forward."""
+    follow one uncounted step.  ``dispatch``: conv.py routed to conv_device; ``kernels``: the fused
+    kernels of device_kernels (see :func:`kernels_dispatch`).  ``amp``: None, or "float16" /
+    "bfloat16" for an autocast forward."""
     import contextlib
 
     import mathdl as md
@@ -163,6 +232,8 @@ def count_step(case, *, dispatch=False, batch=None, amp=None, counted_steps=1, t
         install(patch)
         if dispatch:
             conv_dispatch(patch)
+        if kernels:
+            kernels_dispatch(patch)
         model, make_opt, make = build(case)
         model.to("cuda")
         opt = make_opt(model.parameters())
@@ -197,16 +268,18 @@ def report(cases=CASES, top=10, out=print, sites=False):
     """Print launches per step, before and after the conv dispatch, and the commonest calls (or
     call sites, ``sites=True``)."""
     rows = {}
-    out(f"{'workload':<14} {'launches':>9} {'with conv_device':>17} {'syncs':>6} {'h2d':>4}")
+    out(f"{'workload':<14} {'launches: now':>14} {'+conv_device':>13} {'+fused kernels':>15}   "
+        "syncs (now -> both)")
     for case in cases:
         before = count_step(case)
-        after = count_step(case, dispatch=True, trace=sites) if case == "resnet20" else count_step(case, trace=sites)
+        conv = count_step(case, dispatch=True)
+        after = count_step(case, dispatch=True, kernels=True, trace=sites)
         rows[case] = (before, after)
-        out(f"{case:<14} {before['launches']:9.0f} {after['launches']:17.0f} {after['syncs']:6.0f} "
-            f"{after['transfers']:4.0f}")
+        out(f"{case:<14} {before['launches']:14.0f} {conv['launches']:13.0f} {after['launches']:15.0f}   "
+            f"{before['syncs']:.0f} -> {after['syncs']:.0f}")
     if top:
         for case, (_, after) in rows.items():
-            out(f"\n{case}: the {top} commonest launching {'call sites' if sites else 'calls'} (with conv_device)")
+            out(f"\n{case}: the {top} commonest launching {'call sites' if sites else 'calls'} (with both)")
             for name, n in after["by_site" if sites else "by_name"].most_common(top):
                 out(f"  {n:6.0f}  {name}")
     return rows

@@ -1,0 +1,297 @@
+"""Fused device kernels: one launch where the array code makes many (optimizer updates, batch norm).
+
+On a GPU every array call is a kernel launch of a few microseconds' host time; an Adam update
+written with in-place NumPy calls is twelve launches per parameter, a training-mode batch norm
+about fifty per layer.  Each kernel here is ONE formula with two bodies:
+
+* CUDA source for ``cupy.ElementwiseKernel`` / ``cupy.ReductionKernel``, compiled on first use
+  when the arrays are real CuPy arrays (arithmetic in float for float16/float32, double for float64);
+* the same formula in xp calls (``fallback``), used for NumPy arrays and by the emulated CuPy of
+  the tests (which counts the whole fallback as one launch, as the compiled kernel would be).
+
+Formulas (x, g arrays; per-channel vectors broadcast as (1, C, 1, ...); n = elements per channel):
+
+  adam_step      m = (m - g) b1 + g;  v = (v - g^2) b2 + g^2;  x -= alpha m / (sqrt(v) + e)
+                 (mathdl.optim.adam's update: alpha = lr sqrt(1-b2^t)/(1-b1^t), e = eps sqrt(1-b2^t))
+  sgd_momentum   b = b mu + (1 - dampening) d;  x -= lr (d + mu b) (nesterov) or lr b
+                 (mathdl.optim.sgd's update after the first step)
+  batch norm     mean = sum x / n;  var = sum (x - mean)^2 / n                  (two reductions)
+  (training)     y = x scale + (b - mean scale), scale = w / sqrt(var + eps), max(y, 0) with relu
+                 (PyTorch's order: infinite w or b give PyTorch's inf/NaN, no fix-up pass)
+                 backward, g' = g [y > 0] with relu:  sg = sum g',  sgx = sum g' (x - mean),
+                 dx = (g' - sg/n - xhat sgx rstd / n) scale, xhat = (x - mean) rstd,
+                 dw = sgx rstd, db = sg                     (two reductions and one elementwise pass)
+  running_update r = (1 - momentum) r + momentum factor new    (factor n/(n-1) for the variance)
+
+Launches: adam 12 -> 1 per parameter, SGD with momentum 4 -> 1, batch norm (training forward +
+backward + running statistics) about 50 -> 8 per layer, and no device-to-host synchronisation
+(conv.py's batch norm tests ``isfinite(...).any()`` on the host twice per layer).
+"""
+
+from __future__ import annotations
+
+from ..backend import xp_of
+
+__all__ = ["adam_step", "sgd_momentum_step", "batch_norm_forward", "batch_norm_backward", "running_update",
+           "is_real_cupy"]
+
+_PREAMBLE = """
+template <typename T> struct _mathdl_acc { typedef float type; };
+template <> struct _mathdl_acc<double> { typedef double type; };
+"""
+
+
+def is_real_cupy(xp):
+    """Whether ``xp`` is the real CuPy (kernels can be compiled), not NumPy or the emulation."""
+    return getattr(xp, "__name__", "") == "cupy" and hasattr(xp, "ElementwiseKernel") \
+        and not getattr(xp, "is_emulated", False)
+
+
+class _Fused:
+    """One fused kernel: ``kind`` "elementwise" or "reduction", CuPy's kernel arguments, and the
+    xp ``fallback(xp, *args, **kw)`` computing the same result."""
+
+    def __init__(self, name, kind, in_params, out_params, body, fallback, reduce=None):
+        self.name, self.kind, self.in_params, self.out_params = name, kind, in_params, out_params
+        self.body, self.fallback, self.reduce = body, fallback, reduce
+        self._compiled = {}
+
+    def _kernel(self, xp, half):  # pragma: no cover - needs a GPU
+        k = self._compiled.get(half)
+        if k is None:
+            if self.kind == "elementwise":
+                k = xp.ElementwiseKernel(self.in_params, self.out_params,
+                                         "typedef _mathdl_acc<T>::type C;\n" + self.body,
+                                         f"mathdl_{self.name}", preamble=_PREAMBLE)
+            else:  # float16 sums accumulate in float32
+                reduce_expr, post_map, identity = self.reduce
+                k = xp.ReductionKernel(self.in_params, self.out_params, self.body, reduce_expr, post_map, identity,
+                                       f"mathdl_{self.name}", reduce_type="float32" if half else None,
+                                       preamble=_PREAMBLE)
+            self._compiled[half] = k
+        return k
+
+    def __call__(self, *args, **kw):
+        first = next(a for a in args if hasattr(a, "dtype") and hasattr(a, "shape"))
+        xp = xp_of(first)
+        if is_real_cupy(xp):  # pragma: no cover - needs a GPU
+            return self._kernel(xp, first.dtype.itemsize == 2)(*args, **kw)
+        launch = getattr(xp, "fused_launch", None)  # the emulated CuPy: one counted launch
+        if launch is not None:
+            return launch(self.name, lambda: self.fallback(xp, *args, **kw))
+        return self.fallback(xp, *args, **kw)
+
+
+# --------------------------------------------------------------------------- optimizers
+def _adam_fallback(xp, g, b1, b2, alpha, e, x, m, v):
+    t = xp.empty_like(x)
+    xp.subtract(m, g, out=m)
+    m *= b1
+    m += g
+    xp.multiply(g, g, out=t)
+    v -= t
+    v *= b2
+    v += t
+    xp.sqrt(v, out=t)
+    t += e
+    xp.divide(m, t, out=t)
+    t *= alpha
+    x -= t
+
+
+_adam = _Fused(
+    "adam_step", "elementwise", "T g, float64 b1, float64 b2, float64 alpha, float64 e", "T x, T m, T v",
+    """
+    C gg = (C)g;
+    C mm = ((C)m - gg) * (C)b1 + gg;
+    C g2 = gg * gg;
+    C vv = ((C)v - g2) * (C)b2 + g2;
+    m = (T)mm;
+    v = (T)vv;
+    x = (T)((C)x - mm / (sqrt(vv) + (C)e) * (C)alpha);
+    """, _adam_fallback)
+
+
+def adam_step(x, g, m, v, b1, b2, alpha, e):
+    """In place: m, v <- Adam's moments; x <- x - alpha m / (sqrt(v) + e) (one launch)."""
+    _adam(g, float(b1), float(b2), float(alpha), float(e), x, m, v)
+
+
+def _sgd_fallback(xp, d, lr, mu, one_minus_tau, nesterov, x, b):
+    t = xp.empty_like(x)
+    b *= mu
+    if one_minus_tau == 1.0:
+        b += d
+    else:
+        xp.multiply(d, one_minus_tau, out=t)
+        b += t
+    if nesterov:
+        xp.multiply(b, mu, out=t)
+        t += d
+        t *= lr
+    else:
+        xp.multiply(b, lr, out=t)
+    xp.subtract(x, t, out=x)
+
+
+_sgd = _Fused(
+    "sgd_momentum", "elementwise", "T d, float64 lr, float64 mu, float64 one_minus_tau, int32 nesterov", "T x, T b",
+    """
+    C dd = (C)d;
+    T bt = (T)((C)b * (C)mu + dd * (C)one_minus_tau);
+    b = bt;
+    C t = nesterov ? ((C)bt * (C)mu + dd) * (C)lr : (C)bt * (C)lr;
+    x = (T)((C)x - t);
+    """, _sgd_fallback)
+
+
+def sgd_momentum_step(x, d, buf, lr, momentum, dampening=0.0, nesterov=False):
+    """In place, after the first step: buf <- momentum buf + (1 - dampening) d;
+    x <- x - lr (d + momentum buf) with nesterov, else x - lr buf (one launch)."""
+    _sgd(d, float(lr), float(momentum), 1.0 - float(dampening), int(bool(nesterov)), x, buf)
+
+
+# --------------------------------------------------------------------------- batch norm
+def _channel_axes(x):
+    return (0,) + tuple(range(2, x.ndim))
+
+
+def _col(v, x):
+    """A (C,) vector (or a Python number) shaped to broadcast against x (N, C, ...)."""
+    if not hasattr(v, "shape"):
+        return v
+    return v.reshape((1, -1) + (1,) * (x.ndim - 2))
+
+
+def _sqdev_fallback(xp, x, mu, axis=None):
+    d = x - mu
+    d *= d
+    return d.mean(axis=axis)
+
+
+_sqdev_mean = _Fused("bn_sqdev_mean", "reduction", "T x, T mu", "T y", "(x - mu) * (x - mu)", _sqdev_fallback,
+                     reduce=("a + b", "y = a / _in_ind.size() * _out_ind.size()", "0"))
+
+
+def _apply_fallback(xp, x, mu, var, w, b, eps, relu, y):
+    rstd = 1.0 / xp.sqrt(var + eps)
+    scale = rstd * w
+    out = x * scale
+    out += b - mu * scale
+    if relu:
+        xp.maximum(out, 0, out=out)
+    y[...] = out
+
+
+_apply = _Fused(
+    "bn_apply", "elementwise", "T x, T mu, T var, T w, T b, float64 eps, int32 relu", "T y",
+    """
+    C scale = (C)1 / sqrt((C)var + (C)eps) * (C)w;
+    C v = (C)x * scale + ((C)b - (C)mu * scale);
+    y = (T)(relu && v < (C)0 ? (C)0 : v);
+    """, _apply_fallback)
+
+
+def _empty_layout(x):
+    """An empty array shaped and laid out like x (channel-major 4-D stays channel-major)."""
+    xp = xp_of(x)
+    if x.ndim == 4 and x.strides[1] > x.strides[0]:
+        return xp.empty((x.shape[1], x.shape[0]) + x.shape[2:], dtype=x.dtype).transpose(1, 0, 2, 3)
+    return xp.empty(x.shape, dtype=x.dtype)
+
+
+def batch_norm_forward(x, w, b, eps, relu=False):
+    """Training-mode batch norm on raw arrays: (y, mean, var) with the batch's mean and biased
+    variance per channel (axis 1); w, b (C,) arrays or None.  Three launches."""
+    xp = xp_of(x)
+    axes = _channel_axes(x)
+    mu = xp.mean(x, axis=axes)
+    var = _sqdev_mean(x, _col(mu, x), axis=axes)
+    y = _empty_layout(x)
+    _apply(x, _col(mu, x), _col(var, x), _col(w, x) if w is not None else 1.0,
+           _col(b, x) if b is not None else 0.0, float(eps), int(bool(relu)), y)
+    return y, mu, var
+
+
+def _masked_sum_fallback(xp, g, y, relu, axis=None):
+    return (g * (y > 0) if relu else g).sum(axis=axis)
+
+
+_masked_sum = _Fused("bn_masked_sum", "reduction", "T g, T y, int32 relu", "T s",
+                     "relu && !(y > (T)0) ? (T)0 : g", _masked_sum_fallback, reduce=("a + b", "s = a", "0"))
+
+
+def _masked_dot_fallback(xp, g, y, x, mu, relu, axis=None):
+    gm = g * (y > 0) if relu else g
+    return (gm * (x - mu)).sum(axis=axis)
+
+
+_masked_dot = _Fused("bn_masked_dot", "reduction", "T g, T y, T x, T mu, int32 relu", "T s",
+                     "(relu && !(y > (T)0) ? (T)0 : g) * (x - mu)", _masked_dot_fallback,
+                     reduce=("a + b", "s = a", "0"))
+
+
+def _dx_fallback(xp, g, y, x, mu, var, w, sg, sgx, eps, inv_n, relu, gx):
+    rstd = 1.0 / xp.sqrt(var + eps)
+    scale = rstd * w
+    gm = g * (y > 0) if relu else g
+    xhat = (x - mu) * rstd
+    gx[...] = (gm - sg * inv_n - xhat * (sgx * rstd * inv_n)) * scale
+
+
+_dx = _Fused(
+    "bn_dx", "elementwise",
+    "T g, T y, T x, T mu, T var, T w, T sg, T sgx, float64 eps, float64 inv_n, int32 relu", "T gx",
+    """
+    C rstd = (C)1 / sqrt((C)var + (C)eps);
+    C gm = relu && !(y > (T)0) ? (C)0 : (C)g;
+    C xhat = ((C)x - (C)mu) * rstd;
+    gx = (T)((gm - (C)sg * (C)inv_n - xhat * ((C)sgx * rstd * (C)inv_n)) * (rstd * (C)w));
+    """, _dx_fallback)
+
+
+def _scale_fallback(xp, s, var, eps, out):
+    out[...] = s * (1.0 / xp.sqrt(var + eps))
+
+
+_rstd_scale = _Fused("bn_rstd_scale", "elementwise", "T s, T var, float64 eps", "T out",
+                     "out = (T)((C)s * ((C)1 / sqrt((C)var + (C)eps)));", _scale_fallback)
+
+
+def batch_norm_backward(g, x, y, mu, var, w, eps, relu=False, need_x=True, need_w=True):
+    """(dx, dw, db) of training-mode batch norm for dL/dy = g; ``y`` the forward's output (its
+    sign masks g with relu; ignored otherwise); dx None unless need_x, dw None unless need_w and
+    w is given.  Four launches at most."""
+    xp = xp_of(g)
+    axes = _channel_axes(x)
+    C = x.shape[1]
+    n = x.size // C
+    ym = y if relu else g
+    sg = _masked_sum(g, ym, int(bool(relu)), axis=axes)
+    sgx = _masked_dot(g, ym, x, _col(mu, x), int(bool(relu)), axis=axes)
+    dw = None
+    if need_w and w is not None:
+        dw = xp.empty_like(sgx)
+        _rstd_scale(sgx, var, float(eps), dw)
+    dx = None
+    if need_x:
+        dx = _empty_layout(g)
+        _dx(g, ym, x, _col(mu, x), _col(var, x), _col(w, x) if w is not None else 1.0, _col(sg, x), _col(sgx, x),
+            float(eps), 1.0 / n, int(bool(relu)), dx)
+    return dx, dw, sg
+
+
+def _running_fallback(xp, new, momentum, factor, r):
+    r *= 1.0 - momentum
+    r += (new * (momentum * factor)).astype(r.dtype, copy=False)
+
+
+_running = _Fused("running_update", "elementwise", "T new, float64 momentum, float64 factor", "T r",
+                  "r = (T)((C)r * (C)(1 - momentum) + (C)(momentum * factor) * (C)new);", _running_fallback)
+
+
+def running_update(running, new, momentum, factor=1.0):
+    """In place: running <- (1 - momentum) running + momentum factor new (one launch)."""
+    if new.dtype != running.dtype:
+        new = new.astype(running.dtype)
+    _running(new, float(momentum), float(factor), running)
