@@ -21,6 +21,14 @@ Calls made from inside a pool thread run serially (no nested hand-offs, no deadl
 passes are cut into two pieces per thread, and a piece that no pool thread has started when the
 calling thread is done with its own runs on the calling thread (on a busy machine the pool's
 threads may wait for a core; the caller does not wait for them).
+
+``blocks(fn, count)`` is for compound work that includes matrix products (a convolution's
+pad + im2col + GEMM + crop of a block of images): it returns [fn(0), ..., fn(count - 1)] with
+the blocks handed out to the threads one at a time (whichever thread is free takes the next),
+while BLAS runs on ONE thread inside them.  Two threads each running a whole block keep the
+block's im2col tile in their own core's cache and need no hand-off per pass; letting BLAS also
+split each product would put 2 T threads on T cores.  The switch of BLAS's thread count is a
+plain store in OpenBLAS (well under a microsecond); it is restored when the blocks are done.
 """
 
 from __future__ import annotations
@@ -32,7 +40,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-__all__ = ["set_num_threads", "get_num_threads", "num_threads", "elementwise", "for_ranges", "MIN_PARALLEL_ELEMENTS"]
+__all__ = ["set_num_threads", "get_num_threads", "num_threads", "elementwise", "for_ranges", "blocks",
+           "MIN_PARALLEL_ELEMENTS"]
 
 # Below this much work (elements times passes over them) a pass runs on the calling thread.
 # Measured with benchmarks/bench_parallel.py on a 2-core machine: handing a piece to a pool
@@ -174,6 +183,66 @@ def for_ranges(fn, n: int, work: int | None = None, align: int = 1) -> None:
                 fn(lo, hi)
             else:
                 f.result()
+
+
+_blas_setters = None
+
+
+def _blas_set_functions():
+    """The loaded BLAS libraries' own set-thread-count calls (through threadpoolctl, found once)."""
+    global _blas_setters
+    if _blas_setters is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+
+            _blas_setters = [c for c in ThreadpoolController().lib_controllers if c.user_api == "blas"]
+        except Exception:  # pragma: no cover - threadpoolctl missing or a library it cannot drive
+            _blas_setters = []
+    return _blas_setters
+
+
+def _set_blas(counts):
+    """Set each BLAS library's thread count (an int for all, or one per library); the old counts."""
+    libs = _blas_set_functions()
+    old = [lib.get_num_threads() for lib in libs]
+    for lib, n in zip(libs, counts if isinstance(counts, list) else [counts] * len(libs)):
+        lib.set_num_threads(n)
+    return old
+
+
+def blocks(fn, count: int, parallel: bool = True) -> list:
+    """[fn(0), ..., fn(count - 1)]: on the calling thread when ``parallel`` is false, T = 1, or
+    inside a pool thread; else the blocks go to the threads one at a time (the calling thread
+    works too) with BLAS on one thread while they run, and the caller's other passes serial."""
+    if count <= 1 or not parallel or _num_threads == 1 or getattr(_local, "worker", False):
+        return [fn(k) for k in range(count)]
+    results = [None] * count
+    nxt = iter(range(count))
+    lock = threading.Lock()
+
+    def worker():
+        while True:
+            with lock:
+                k = next(nxt, None)
+            if k is None:
+                return
+            results[k] = fn(k)
+
+    pool = _get_pool()
+    old_blas = _set_blas(1)
+    _local.worker = True  # the caller's own block runs its passes serially, as the pool's do
+    try:
+        futures = [pool.submit(worker) for _ in range(min(_num_threads, count) - 1)]
+        try:
+            worker()
+        finally:
+            for f in futures:
+                if not f.cancel():
+                    f.result()
+    finally:
+        _local.worker = False
+        _set_blas(old_blas)
+    return results
 
 
 def _flat(a):

@@ -64,7 +64,7 @@ from ..autograd.function import Function
 from ..amp.autocast_mode import _state as _amp, cast_float32, cast_lower
 from ..autograd.tensor import Tensor
 from ..backend import rng, xp_of
-from ..parallel import for_ranges
+from ..parallel import blocks, for_ranges, get_num_threads
 from . import winograd
 from . import elementwise as ew
 from .linalg import matmul
@@ -147,6 +147,24 @@ def _geometry(x, kh, kw, stride, pads, dil):
     return x, Ho, Wo, max(1, min(x.shape[0], TILE_BYTES // max(per_image, 1)))
 
 
+# A convolution of at least this many multiply-adds runs its tiles on all of mathdl's threads, each
+# tile whole on one thread (pad, im2col, product, crop) with BLAS on one thread inside
+# (mathdl.parallel.blocks).  Below it the tiles run in turn on the calling thread, their products
+# on BLAS's threads.  Measured with benchmarks/bench_cnn.py and bench_conv.py on 2 cores.
+PARALLEL_MIN_MACS = 1 << 21
+
+
+def _tile_bounds(N, nb, macs):
+    """([(n0, n1), ...] near-equal image ranges of at most about nb images, parallel?): with T > 1
+    threads and a large enough product, at least T tiles and a multiple of T (balanced threads)."""
+    T = get_num_threads()
+    count = -(-N // nb)
+    par = T > 1 and N > 1 and macs >= PARALLEL_MIN_MACS
+    if par:
+        count = min(N, -(-count // T) * T)
+    return [(k * N // count, (k + 1) * N // count) for k in range(count)], par
+
+
 def _cols(xpad, kh, kw, stride, dil, Ho, Wo):
     """im2col of a padded NCHW view: cols[(c, i, j), (n, a, b)] = xpad[n, c, a s + i d, b s + j d],
     one contiguous (C kh kw, n Ho Wo) copy of a strided view."""
@@ -174,9 +192,11 @@ def _rowwrap_ok(stride, wp, wo, pads=(1,)):
     return stride == (1, 1) and 2 * wp <= 3 * wo and any(pads)
 
 
-def _padded_slack(x, pads, slack):
+def _padded_slack(x, pads, slack, interior=True):
     """x (N, C, H, W) padded into a contiguous (C, N, Hp, Wp) block that is followed by ``slack``
-    zeros (so that row-wrapped reads past the last plane stay in memory); an NCHW view."""
+    zeros (so that row-wrapped reads past the last plane stay in memory); an NCHW view.  With
+    ``interior=False`` only the zero border and the slack are written (the caller copies x in
+    with _fill_interior, a block of images at a time)."""
     xp = xp_of(x)
     pt, pb, pl, pr = pads
     N, C, H, W = x.shape
@@ -193,8 +213,16 @@ def _padded_slack(x, pads, slack):
         buf[:, :, pt:pt + H, :pl] = 0
     if pr:
         buf[:, :, pt:pt + H, pl + W:] = 0
-    _copy(buf[:, :, pt:pt + H, pl:pl + W], x.transpose(1, 0, 2, 3))
+    if interior:
+        _copy(buf[:, :, pt:pt + H, pl:pl + W], x.transpose(1, 0, 2, 3))
     return buf.transpose(1, 0, 2, 3)
+
+
+def _fill_interior(xpad, x, pads, n0, n1):
+    """Copy images n0:n1 of x into the interior of the padded view made by _padded_slack."""
+    pt, _, pl, _ = pads
+    H, W = x.shape[2], x.shape[3]
+    _copy(xpad[n0:n1, :, pt:pt + H, pl:pl + W].transpose(1, 0, 2, 3), x[n0:n1].transpose(1, 0, 2, 3))
 
 
 def _cols_rowwrap(xpad, kh, kw, dil, Ho):
@@ -254,15 +282,20 @@ def _conv_forward(x, w, b, stride, pads, dil, groups, keep=None):
     xpad, Ho, Wo, nb = _geometry(x, kh, kw, stride, pads, dil)
     out = xp.empty((O, N, Ho, Wo), dtype=xp.result_type(x.dtype, w.dtype))
     wm = w.reshape(O, -1) if groups == 1 else w.reshape(groups, O // groups, -1)
-    for n0 in range(0, N, nb):
-        cols = _cols(xpad[n0:n0 + nb], kh, kw, stride, dil, Ho, Wo)
-        o = out[:, n0:n0 + nb].reshape(O, -1)
+    bounds, par = _tile_bounds(N, nb, N * Ho * Wo * O * Cg * kh * kw)
+
+    def tile(k):
+        n0, n1 = bounds[k]
+        cols = _cols(xpad[n0:n1], kh, kw, stride, dil, Ho, Wo)
+        o = out[:, n0:n1].reshape(O, -1)
         if groups == 1:
             _gemm_into(wm, cols, o)
         else:
             xp.matmul(wm, cols.reshape(groups, Cg * kh * kw, -1), out=o.reshape(groups, O // groups, -1))
         if b is not None:
             o += b.reshape(O, 1)
+
+    blocks(tile, len(bounds), par)
     return out.transpose(1, 0, 2, 3)
 
 
@@ -318,47 +351,62 @@ def _rowwrap_geometry(x, kh, kw, pads, dil, xpad=None):
 
 def _conv_forward_rowwrap(x, w, b, pads, dil, groups, keep=None, wgrad_x=None):
     """Stride-1 conv2d through _cols_rowwrap: the product runs over (n, a, b < Wp) columns and the
-    Wo valid ones are copied out (a copy of the output, 1/(C kh kw / O) the size of cols).
+    Wo valid ones are copied out (a copy of the output, 1/(C kh kw / O) the size of cols).  Each
+    tile of images is padded, unfolded, multiplied and cropped in one go (on one thread when the
+    tiles run in parallel); x is padded per tile when its top padding row keeps the tiles' wrapped
+    reads (kw - 1 values past a plane) off the next tile's images.
 
     ``wgrad_x``: when this call is the input gradient of a conv (x = g, w = its flipped kernel,
     see ConvTransposeFn) whose input was ``wgrad_x``, the same im2col tiles of g also give that
     conv's weight gradient, appended to ``keep``:
       dL/dW[o, c, i, j] = sum_{n,a,b} x[n, c, a, b] gpad[n, o, a + d (kh-1-i), b + d (kw-1-j)]
                         = (cols(g) @ x^T)[(o, kh-1-i, kw-1-j), c]
-    (x on the same wrapped columns, zero where b >= Wo), so x is never unfolded."""
+    (x on the same wrapped columns, zero where b >= Wo), so x is never unfolded; the tiles'
+    parts are added in tile order."""
     xp = xp_of(x)
-    N = x.shape[0]
+    N, C = x.shape[:2]
     O, Cg, kh, kw = w.shape
-    xpad, Ho, Wo, Wp, nb = _rowwrap_geometry(x, kh, kw, pads, dil)
+    per_tile = bool(pads[0]) and xp is np
+    xpad = _padded_slack(x, pads, dil[1] * (kw - 1), interior=not per_tile)
+    xpad, Ho, Wo, Wp, nb = _rowwrap_geometry(x, kh, kw, pads, dil, xpad)
     if keep is not None:
         keep.append(xpad)
-    ext = xp.empty((O, N, Ho, Wp), dtype=xp.result_type(x.dtype, w.dtype))
+    dtype = xp.result_type(x.dtype, w.dtype)
+    out = xp.empty((O, N, Ho, Wo), dtype=dtype)
     wm = w.reshape(O, -1) if groups == 1 else w.reshape(groups, O // groups, -1)
-    acc = xe = None
-    if wgrad_x is not None:  # wgrad_x (N, O, Ho, Wo) on the wrapped columns
-        xe = xp.empty((O, N, Ho, Wp), dtype=ext.dtype)
-        xe[..., Wo:] = 0
-        _copy(xe[..., :Wo], wgrad_x.transpose(1, 0, 2, 3))
-    for n0 in range(0, N, nb):
-        cols = _cols_rowwrap(xpad[n0:n0 + nb], kh, kw, dil, Ho)
-        o = ext[:, n0:n0 + nb].reshape(O, -1)
+    Ox = None if wgrad_x is None else wgrad_x.shape[1]
+    bounds, par = _tile_bounds(N, nb, N * Ho * Wp * O * Cg * kh * kw * (1 if wgrad_x is None else 2))
+
+    def tile(k):
+        n0, n1 = bounds[k]
+        if per_tile:
+            _fill_interior(xpad, x, pads, n0, n1)
+        cols = _cols_rowwrap(xpad[n0:n1], kh, kw, dil, Ho)
+        ext = xp.empty((O, n1 - n0, Ho, Wp), dtype=dtype)
+        o = ext.reshape(O, -1)
         if groups == 1:
             _gemm_into(wm, cols, o)
         else:
             xp.matmul(wm, cols.reshape(groups, Cg * kh * kw, -1), out=o.reshape(groups, O // groups, -1))
-        if xe is not None:  # (Cg kh kw, O): the orientation OpenBLAS runs fastest here
-            part = cols @ xe[:, n0:n0 + nb].reshape(O, -1).T
-            if acc is None:
-                acc = part
-            else:
-                acc += part
-    if acc is not None:  # rows (c, i', j') of g's channels -> weight (c, O, kh, kw), flipped
-        gw = acc.reshape(Cg, kh, kw, O)[:, ::-1, ::-1, :].transpose(0, 3, 1, 2)
+        if b is None:
+            out[:, n0:n1] = ext[..., :Wo]
+        else:
+            xp.add(ext[..., :Wo], b.reshape(O, 1, 1, 1), out=out[:, n0:n1])
+        if wgrad_x is None:
+            return None
+        xe = xp.empty((Ox, n1 - n0, Ho, Wp), dtype=dtype)  # wgrad_x on the wrapped columns, zero past Wo
+        xe[..., Wo:] = 0
+        xe[..., :Wo] = wgrad_x[n0:n1].transpose(1, 0, 2, 3)
+        # (C kh kw, Ox): the orientation OpenBLAS runs fastest here
+        return cols @ xe.reshape(Ox, -1).T
+
+    parts = blocks(tile, len(bounds), par)
+    if wgrad_x is not None:  # rows (c, i', j') of g's channels -> weight (c, Ox, kh, kw), flipped
+        acc = parts[0]
+        for part in parts[1:]:
+            acc += part
+        gw = acc.reshape(Cg, kh, kw, Ox)[:, ::-1, ::-1, :].transpose(0, 3, 1, 2)
         keep.append(xp.ascontiguousarray(gw))
-    out = xp.empty((O, N, Ho, Wo), dtype=ext.dtype)
-    _copy(out, ext[..., :Wo])
-    if b is not None:
-        out += b.reshape(O, 1, 1, 1)
     return out.transpose(1, 0, 2, 3)
 
 
@@ -375,26 +423,32 @@ def _conv_weight(x, g, wshape, stride, pads, dil, groups, xpad=None):
     if _rowwrap_ok(stride, Wp, g.shape[3], pads):
         xpad, Ho, Wo, Wp, nb = _rowwrap_geometry(x, kh, kw, pads, dil, xpad)
         xp = xp_of(g)
-        gt = xp.empty((O, N, Ho, Wp), dtype=g.dtype)  # g on the wrapped columns, zero where b >= Wo
-        gt[..., Wo:] = 0
-        _copy(gt[..., :Wo], g.transpose(1, 0, 2, 3))
+
+        def g_tile(n0, n1):  # g on the wrapped columns, zero where b >= Wo
+            gt = xp.empty((O, n1 - n0, Ho, Wp), dtype=g.dtype)
+            gt[..., Wo:] = 0
+            gt[..., :Wo] = g[n0:n1].transpose(1, 0, 2, 3)
+            return gt.reshape(O, -1)
+
         make_cols = lambda xs: _cols_rowwrap(xs, kh, kw, dil, Ho)  # noqa: E731
     else:
         xpad, Ho, Wo, nb = _geometry(x, kh, kw, stride, pads, dil)
-        gt = g.transpose(1, 0, 2, 3)
+        g_tile = lambda n0, n1: g[n0:n1].transpose(1, 0, 2, 3).reshape(O, -1)  # noqa: E731
         make_cols = lambda xs: _cols(xs, kh, kw, stride, dil, Ho, Wo)  # noqa: E731
-    gw = None
-    for n0 in range(0, N, nb):
-        cols = make_cols(xpad[n0:n0 + nb])
-        gm = gt[:, n0:n0 + nb].reshape(O, -1)
+    bounds, par = _tile_bounds(N, nb, N * Ho * Wo * O * Cg * kh * kw)
+
+    def tile(k):
+        n0, n1 = bounds[k]
+        cols = make_cols(xpad[n0:n1])
+        gm = g_tile(n0, n1)
         if groups == 1:  # (cols @ g^T)^T: the orientation OpenBLAS runs fastest for O << C kh kw
-            part = (cols @ gm.T).T
-        else:
-            part = gm.reshape(groups, O // groups, -1) @ cols.reshape(groups, Cg * kh * kw, -1).transpose(0, 2, 1)
-        if gw is None:
-            gw = part
-        else:
-            gw += part
+            return (cols @ gm.T).T
+        return gm.reshape(groups, O // groups, -1) @ cols.reshape(groups, Cg * kh * kw, -1).transpose(0, 2, 1)
+
+    parts = blocks(tile, len(bounds), par)
+    gw = parts[0]
+    for part in parts[1:]:  # in tile order, whichever thread computed them
+        gw += part
     return gw.reshape(wshape)
 
 
@@ -477,25 +531,34 @@ class ConvTransposeFn(Function):
         return self._col2im(g, w)
 
     def _col2im(self, g, w):
+        """x-like = col2im(W^T g), a tile of images at a time: gcols = W^T g(tile) then each kernel
+        offset's slice of gcols added into the tile's padded block (disjoint between tiles)."""
         xp = xp_of(g)
         N, O, Ho, Wo = g.shape
         _, Cg, kh, kw = w.shape
         G = self.groups
         C = Cg * G
-        M = N * Ho * Wo
-        gm = _channel_major(g)
-        if G == 1:
-            gcols = w.reshape(O, -1).T @ gm
-        else:
-            gcols = w.reshape(G, O // G, -1).transpose(0, 2, 1) @ gm.reshape(G, O // G, M)
-        gcols = gcols.reshape(C, kh, kw, N, Ho, Wo)
         H, W = self.hw
         pt, pb, pl, pr = self.pads
-        buf = xp.zeros((C, N, H + pt + pb, W + pl + pr), dtype=gcols.dtype)
+        dtype = xp.result_type(g.dtype, w.dtype)
+        buf = xp.zeros((C, N, H + pt + pb, W + pl + pr), dtype=dtype)
         bv = buf.transpose(1, 0, 2, 3)
-        for i in range(kh):
-            for j in range(kw):
-                bv[_offset_slice(i, j, Ho, Wo, self.stride, self.dil)] += gcols[:, i, j].transpose(1, 0, 2, 3)
+        wt = w.reshape(O, -1).T if G == 1 else w.reshape(G, O // G, -1).transpose(0, 2, 1)
+        per_image = C * kh * kw * Ho * Wo * buf.itemsize
+        nb = max(1, min(N, TILE_BYTES // max(per_image, 1)))
+        bounds, par = _tile_bounds(N, nb, N * Ho * Wo * O * Cg * kh * kw)
+
+        def tile(k):
+            n0, n1 = bounds[k]
+            gm = g[n0:n1].transpose(1, 0, 2, 3).reshape(O, -1)
+            gcols = wt @ gm if G == 1 else wt @ gm.reshape(G, O // G, -1)
+            gcols = gcols.reshape(C, kh, kw, n1 - n0, Ho, Wo)
+            bt = bv[n0:n1]
+            for i in range(kh):
+                for j in range(kw):
+                    bt[_offset_slice(i, j, Ho, Wo, self.stride, self.dil)] += gcols[:, i, j].transpose(1, 0, 2, 3)
+
+        blocks(tile, len(bounds), par)
         return bv[:, :, pt:pt + H, pl:pl + W]
 
     def backward(self, h):
