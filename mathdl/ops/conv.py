@@ -637,12 +637,15 @@ def _pad_like(x, pads, value):
     return buf
 
 
-def _empty_like_layout(x, shape):
-    """A zeroed array of ``shape`` (N, C, h, w) in x's layout family."""
+def _empty_like_layout(x, shape, dtype=None, zero=True):
+    """A zeroed (or, with zero=False, uninitialized) array of ``shape`` (N, C, h, w) in x's layout
+    family, of x's dtype unless ``dtype`` is given."""
     xp = xp_of(x)
+    make = xp.zeros if zero else xp.empty
+    dtype = x.dtype if dtype is None else dtype
     if x.strides[1] > x.strides[0]:
-        return xp.zeros((shape[1], shape[0], shape[2], shape[3]), dtype=x.dtype).transpose(1, 0, 2, 3)
-    return xp.zeros(shape, dtype=x.dtype)
+        return make((shape[1], shape[0], shape[2], shape[3]), dtype=dtype).transpose(1, 0, 2, 3)
+    return make(shape, dtype=dtype)
 
 
 class _PoolGeom:
@@ -682,19 +685,30 @@ class MaxPool2dFn(Function):
         xp = xp_of(x)
         g = self.geom
         xpad = _pad_like(x, g.pads, -np.inf)
-        out = idx = m = None
+        N, C = x.shape[:2]
         n_off = g.kernel[0] * g.kernel[1]
-        for k, sl in g.offsets():
-            v = xpad[sl]
-            if out is None:
-                out = v.copy(order="K")
-                idx = xp.zeros(out.shape, dtype=np.uint8 if n_off < 256 else np.int32)
-                m = xp.empty(out.shape, dtype=idx.dtype)
-                continue
-            # offsets come in increasing k, so "idx = k where v wins" is idx = max(idx, k [v > out])
-            xp.multiply(v > out, k, out=m, casting="unsafe")
-            xp.maximum(idx, m, out=idx)
-            xp.maximum(out, v, out=out)
+        out = _empty_like_layout(x, (N, C) + tuple(g.out_hw), zero=False)
+        idx = _empty_like_layout(x, out.shape, np.uint8 if n_off < 256 else np.int32, zero=False)
+        offsets = list(g.offsets())
+
+        def part(lo, hi):  # images lo:hi; every output is computed by the same operations for any split
+            o, ix, xs = out[lo:hi], idx[lo:hi], xpad[lo:hi]
+            m = xp.empty(o.shape, dtype=ix.dtype)
+            for k, sl in offsets:
+                v = xs[sl]
+                if k == 0:
+                    o[...] = v
+                    ix[...] = 0
+                    continue
+                # offsets come in increasing k, so "idx = k where v wins" is idx = max(idx, k [v > out])
+                xp.multiply(v > o, k, out=m, casting="unsafe")
+                xp.maximum(ix, m, out=ix)
+                xp.maximum(o, v, out=o)
+
+        if xp is np:
+            for_ranges(part, N, 4 * n_off * out.size)
+        else:
+            part(0, N)
         if out.size and xp.isnan(out.sum()):  # cheap test first; NaN windows: PyTorch's winner is the last NaN
             nan_out = xp.isnan(out)
             for k, sl in g.offsets():
@@ -716,14 +730,24 @@ class MaxPoolScatterFn(Function):
 
     def forward(self, g):
         geo = self.geom
+        xp = xp_of(g)
         N, C = g.shape[:2]
         buf = _empty_like_layout(g, geo.padded_shape((N, C)))
         disjoint = all(s >= d * (k - 1) + 1 for s, k, d in zip(geo.stride, geo.kernel, geo.dil))
-        for k, sl in geo.offsets():
-            if disjoint:  # windows do not overlap: each position gets at most one write
-                xp_of(g).multiply(g, self.idx == k, out=buf[sl])
-            else:
-                buf[sl] += g * (self.idx == k)
+        offsets = list(geo.offsets())
+
+        def part(lo, hi):  # images lo:hi
+            gs, ix, bs = g[lo:hi], self.idx[lo:hi], buf[lo:hi]
+            for k, sl in offsets:
+                if disjoint:  # windows do not overlap: each position gets at most one write
+                    xp.multiply(gs, ix == k, out=bs[sl])
+                else:
+                    bs[sl] += gs * (ix == k)
+
+        if xp is np:
+            for_ranges(part, N, 3 * len(offsets) * g.size)
+        else:
+            part(0, N)
         return geo.crop(buf)
 
     def backward(self, h):

@@ -122,3 +122,28 @@ def test_tiled_conv_gradcheck_and_gradgradcheck(tiled, xs, ws, stride, padding, 
     f = lambda x, w, b: F.conv2d(x, w, b, stride=stride, padding=padding, dilation=dil, groups=groups)  # noqa: E731
     assert gradcheck(f, (x, w, b))
     assert gradgradcheck(f, (x, w, b))
+
+
+@pytest.mark.parametrize("kernel, stride, padding", [(2, 2, 0), (3, 2, 1), (3, 1, 1)])
+@pytest.mark.parametrize("layout", ["nchw", "channel_major"])
+def test_max_pool_split_over_images_matches_torch(monkeypatch, kernel, stride, padding, layout):
+    torch = pytest.importorskip("torch")
+    old = parallel.get_num_threads()
+    monkeypatch.setattr(parallel, "MIN_PARALLEL_ELEMENTS", 0)
+    parallel.set_num_threads(2)
+    try:
+        rng = np.random.default_rng(3)
+        x = rng.standard_normal((5, 3, 9, 8)).astype(np.float32)
+        x[0, 0, 0, :2] = 1.0  # a tie: the first maximum wins, as in PyTorch
+        xs = np.ascontiguousarray(x.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3) if layout == "channel_major" else x
+        mx = mathdl.tensor(xs, requires_grad=True)
+        y = F.max_pool2d(mx, kernel, stride, padding)
+        tx = torch.tensor(x, requires_grad=True)
+        ty = torch.nn.functional.max_pool2d(tx, kernel, stride, padding)
+        g = rng.standard_normal(tuple(ty.shape)).astype(np.float32)
+        (y * mathdl.tensor(g)).sum().backward()
+        (ty * torch.tensor(g)).sum().backward()
+        np.testing.assert_array_equal(y.array, ty.detach().numpy())
+        np.testing.assert_allclose(mx.grad.array, tx.grad.numpy(), rtol=1e-6, atol=1e-6)
+    finally:
+        parallel.set_num_threads(old)
