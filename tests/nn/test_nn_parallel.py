@@ -47,3 +47,12 @@ def test_bad_arguments(args, kwargs, error, words):
     args = tuple(nn.Linear(1, 1) if isinstance(a, str) else a for a in args)
     with pytest.raises(error, match=words):
         nn.DataParallel(*args, **kwargs)
+
+
+def test_functional_data_parallel_runs_the_module():
+    # dcgan: nn.parallel.data_parallel(self.main, input, range(self.ngpu)) (PyTorch's needs a GPU to run at all)
+    net = nn.Linear(3, 2)
+    x = mathdl.tensor(np.ones((4, 3), dtype=np.float32))
+    np.testing.assert_array_equal(nn.parallel.data_parallel(net, x).detach().numpy(), net(x).detach().numpy())
+    out = nn.parallel.data_parallel(net, (x,), range(1), module_kwargs={})
+    np.testing.assert_array_equal(out.detach().numpy(), net(x).detach().numpy())

@@ -1,9 +1,9 @@
-"""``mathdl.nn.parallel`` (PyTorch's ``torch.nn.parallel``): ``DataParallel`` and, from
+"""``mathdl.nn.parallel`` (PyTorch's ``torch.nn.parallel``): ``DataParallel``, ``data_parallel`` and, from
 :mod:`mathdl.distributed`, ``DistributedDataParallel``."""
 
-from .data_parallel import DataParallel
+from .data_parallel import DataParallel, data_parallel
 
-__all__ = ["DataParallel", "DistributedDataParallel"]
+__all__ = ["DataParallel", "data_parallel", "DistributedDataParallel"]
 
 
 def __getattr__(name):

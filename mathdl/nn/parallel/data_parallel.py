@@ -15,7 +15,7 @@ import numbers
 
 from ..modules.module import Module
 
-__all__ = ["DataParallel"]
+__all__ = ["DataParallel", "data_parallel"]
 
 
 class DataParallel(Module):
@@ -41,3 +41,11 @@ class DataParallel(Module):
 
     def forward(self, *inputs, **kwargs):
         return self.module(*inputs, **kwargs)
+
+
+def data_parallel(module, inputs, device_ids=None, output_device=None, dim=0, module_kwargs=None):
+    """PyTorch's functional ``nn.parallel.data_parallel``: ``module(*inputs, **module_kwargs)`` on mathdl's
+    one device (``inputs`` a tuple, or one input)."""
+    if not isinstance(inputs, tuple):
+        inputs = (inputs,) if inputs is not None else ()
+    return DataParallel(module, device_ids, output_device, dim)(*inputs, **(module_kwargs or {}))
