@@ -305,6 +305,8 @@ def argv(outf, *flags, **kw):
     return [str(x) for kv in args.items() for x in kv] + list(flags)
 
 
+@pytest.mark.xfail(not hasattr(mathdl, "backends"), raises=ModuleNotFoundError, strict=True,
+                   reason="gap: mathdl.backends (import torch.backends.cudnn as cudnn) is missing")
 def test_dcgan_imports_resolve_on_mathdl():
     exec(textwrap.dedent(IMPORTS).replace("torch", "mathdl"), {})
 

@@ -311,6 +311,8 @@ def cifar_main(torch, checkpoint_dir, argv=(), epochs=2, augment=True, shuffle=T
     return initial, history, log, net
 
 
+@pytest.mark.xfail(not hasattr(mathdl, "backends"), raises=ModuleNotFoundError, strict=True,
+                   reason="gap: mathdl.backends (import torch.backends.cudnn as cudnn) is missing")
 def test_cifar_imports_resolve_on_mathdl():
     exec(textwrap.dedent(IMPORTS).replace("torch", "mathdl"), {})
 
@@ -332,7 +334,6 @@ def test_cifar_script_trains_checkpoints_and_resumes(tmp_path):
     assert "==> Resuming from checkpoint.." in log and len(resumed["train"]) == 4
 
 
-@needs_backends
 def test_resnet50_bottleneck_forward_backward():
     _, ResNet50 = models(mathdl, width=2)
     net = ResNet50()
