@@ -183,8 +183,39 @@ def _decode(node, arrays, where):
     raise CheckpointError(f"mathdl.load: {where!r} has an unknown entry kind {kind!r} (written by a newer mathdl?)")
 
 
-def load(path):
-    """Read a checkpoint written by :func:`save`; Tensors come back as Tensors, arrays as arrays."""
+def _relocate(obj, map_location):
+    """``obj`` with every Tensor moved as ``map_location`` says (a device, a device name, a dict from the
+    saved location -- always "cpu", mathdl saves host copies -- to a device, or PyTorch's callable
+    ``fn(tensor, "cpu")`` returning the tensor to use)."""
+    if isinstance(obj, Tensor):
+        if callable(map_location) and not isinstance(map_location, str):
+            out = map_location(obj, "cpu")
+            if not isinstance(out, Tensor):
+                raise TypeError(f"mathdl.load: map_location callable returned {type(out).__name__}, expected a Tensor")
+            return out
+        target = map_location.get("cpu", "cpu") if isinstance(map_location, dict) else map_location
+        return obj if backend.device(target).type == "cpu" else obj.to(backend.device(target))
+    if isinstance(obj, dict):
+        return {k: _relocate(v, map_location) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_relocate(v, map_location) for v in obj]
+    if isinstance(obj, tuple):
+        return tuple(_relocate(v, map_location) for v in obj)
+    return obj
+
+
+def load(path, map_location=None, pickle_module=None, *, weights_only=None, mmap=None, **pickle_load_args):
+    """Read a checkpoint written by :func:`save`; Tensors come back as Tensors, arrays as arrays.
+
+    PyTorch's signature: ``map_location`` moves the tensors (see :func:`_relocate`); ``weights_only``,
+    ``mmap``, ``pickle_module`` and pickle's arguments are accepted and change nothing, since a mathdl
+    checkpoint is a safetensors file and JSON, never a pickle (loading one cannot run code).
+    """
+    if map_location is not None and not isinstance(map_location, str | dict) and not callable(map_location):
+        raise TypeError(f"mathdl.load: map_location must be a device, a device name, a dict or a callable, got "
+                        f"{type(map_location).__name__}")
+    if map_location is not None:
+        return _relocate(load(path), map_location)
     from safetensors import SafetensorError
     from safetensors.numpy import load as st_load
 

@@ -198,3 +198,30 @@ def test_numpy_scalar_held_by_a_tensor_is_saved_as_0d(tmp_path):
     mathdl.save({"t": t}, tmp_path / "s.pt")
     back = mathdl.load(tmp_path / "s.pt")["t"]
     assert back.item() == 7 and tuple(back.shape) == () and back.dtype == mathdl.int64
+
+
+def test_load_takes_pytorchs_arguments(tmp_path):
+    # torch.load(path, map_location='cpu'), map_location=device, lambda storage, loc: storage, weights_only=...
+    mathdl.save({"w": mathdl.ones(2), "x": [np.zeros(1), (mathdl.zeros(1),)]}, tmp_path / "c.pt")
+    plain = mathdl.load(tmp_path / "c.pt")
+    for kwargs in ({"map_location": "cpu"}, {"map_location": mathdl.device("cpu")}, {"weights_only": True},
+                   {"map_location": lambda storage, loc: storage, "weights_only": False, "mmap": None},
+                   {"map_location": {"cuda:0": "cpu"}}):
+        back = mathdl.load(tmp_path / "c.pt", **kwargs)
+        _assert_bits_equal(back["w"], plain["w"])
+        _assert_bits_equal(back["x"][1][0], plain["x"][1][0])
+        assert isinstance(back["x"][0], np.ndarray) and isinstance(back["x"][1], tuple)
+    seen = []
+    mathdl.load(tmp_path / "c.pt", map_location=lambda t, loc: seen.append(loc) or t)
+    assert seen == ["cpu", "cpu"]
+
+
+@pytest.mark.parametrize("where, error, words", [
+    (3, TypeError, "map_location must be"),
+    (lambda t, loc: "x", TypeError, "expected a Tensor"),
+    ("tpu", ValueError, "unknown device type 'tpu'"),
+])
+def test_load_map_location_errors(tmp_path, where, error, words):
+    mathdl.save({"w": mathdl.ones(2)}, tmp_path / "c.pt")
+    with pytest.raises(error, match=words):
+        mathdl.load(tmp_path / "c.pt", map_location=where)
