@@ -134,3 +134,35 @@ def test_input_scale_maps_the_box_onto_minus_one_one():
         InputScale([(1, 0)])
     with pytest.raises(ValueError, match="coordinates"):
         s(md.tensor(np.zeros((2, 3))))
+
+
+@pytest.mark.parametrize("kind", ["tanh", "sigmoid"])
+def test_activation_jet_gradcheck_and_gradgradcheck(kind):
+    from mathdl.autograd import gradgradcheck
+    from mathdl.physics.jet import ActivationJet
+
+    rng = np.random.default_rng(3)
+    S = md.tensor(rng.standard_normal((5, 3, 2)), requires_grad=True)  # value, 2 first, 2 second slots
+    b = md.tensor(rng.standard_normal(2), requires_grad=True)
+
+    def f(S, b):
+        return ActivationJet(kind, 2, [(0, 0), (0, 1)])(S, b)
+    assert gradcheck(f, [S, b])
+    assert gradgradcheck(f, [S, b])
+
+
+def test_hessian_vector_products_of_the_loss_agree():
+    # create_graph through the jet (its backward in mathdl ops) against nested reverse mode
+    from mathdl.autograd import grad
+
+    net, pts = _mlp(depth=2, width=5), _points(15, 4)
+    params = list(net.parameters())
+    rng = np.random.default_rng(5)
+    v = [md.tensor(rng.standard_normal(p.shape)) for p in params]
+    hv = {}
+    for method in ("jet", "autograd"):
+        gs = grad(_burgers_loss(net, pts, method), params, create_graph=True)
+        dot = sum((g * u).sum() for g, u in zip(gs, v))
+        hv[method] = [h.numpy() for h in grad(dot, params)]
+    for a, b in zip(hv["jet"], hv["autograd"]):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-10)
