@@ -25,6 +25,7 @@ error on a 256 x 100 grid.  Verdict rule: holds if the mean relative L2 error ov
 Inverse problem: holds if |lambda_1 - 1| < 1% and |nu - nu*| / nu* < 5%.
 
   python -m mathdl.experiments.burgers [--quick] [--inverse] [--seeds 0] [--out DIR] [--time-limit 840]
+                                       [--set n_f=2000 lbfgs_iters=500 ...]
 
 Writes (with --out) burgers_solution.png, burgers_error.png, burgers_loss.png and burgers.json.
 """
@@ -41,6 +42,8 @@ import numpy as np
 __all__ = ["NU", "reference_solution", "run", "run_inverse", "claim_record", "main"]
 
 NU = 0.01 / np.pi
+BOX = [(0.0, 1.0), (-1.0, 1.0)]  # (t, x)
+LBFGS_CHUNK = 100  # L-BFGS iterations per optimizer.step call (between time-limit checks and log rows)
 
 
 def reference_solution(t, x, nu=NU, n_quad=150):
@@ -72,26 +75,51 @@ def _grid(nx=256, nt=100):
     return T, X
 
 
-def _network(depth, width, seed):
+def _network(depth, width, seed, init="xavier"):
+    """InputScale (the box onto [-1, 1]^2) then ``depth`` tanh layers of ``width`` and a linear output,
+    float64.  ``init="xavier"``: Glorot-normal weights and zero biases, as Raissi et al.; "torch":
+    PyTorch's default Linear initialization."""
     import mathdl as md
     from mathdl import nn
+    from mathdl.nn import init as nn_init
 
+    from ..physics import InputScale
+
+    if init not in ("xavier", "torch"):
+        raise ValueError(f"burgers: init must be 'xavier' or 'torch', got {init!r}")
     md.manual_seed(seed)
-    layers, d = [], 2
-    for _ in range(depth):
-        layers += [nn.Linear(d, width), nn.Tanh()]
+    layers, d = [InputScale(BOX)], 2
+    for k in range(depth + 1):
+        lin = nn.Linear(d, width if k < depth else 1)
+        if init == "xavier":
+            nn_init.xavier_normal_(lin.weight)
+            nn_init.zeros_(lin.bias)
+        layers += [lin, nn.Tanh()] if k < depth else [lin]
         d = width
-    layers.append(nn.Linear(d, 1))
     return nn.Sequential(*layers).double()
 
 
-def _config(quick):
-    if quick:
-        return dict(depth=3, width=10, n_boundary=50, n_colloc=200, adam_steps=60, adam_lr=5e-3,
-                    lbfgs_steps=1, lbfgs_max_iter=20)
-    # Raissi et al. train with L-BFGS alone; a short Adam phase first steadies the start
-    return dict(depth=9, width=20, n_boundary=100, n_colloc=10000, adam_steps=100, adam_lr=1e-3,
-                lbfgs_steps=1000, lbfgs_max_iter=50)
+# the full setup (Raissi et al.: 9 x 20 tanh, N_u = 100, N_f = 10,000, L-BFGS) and a tiny one for tests
+FULL = dict(depth=9, width=20, n_u=100, n_f=10000, init="xavier", adam_iters=0, adam_lr=1e-3,
+            lbfgs_iters=50000, lbfgs_history=50)
+QUICK = dict(depth=3, width=10, n_u=50, n_f=200, init="xavier", adam_iters=60, adam_lr=5e-3,
+             lbfgs_iters=20, lbfgs_history=50)
+# the inverse problem: 2,000 samples serve as data and collocation points
+FULL_INVERSE = dict(FULL, lbfgs_iters=50000)
+QUICK_INVERSE = dict(QUICK)
+
+
+def _config(quick, overrides=None, inverse=False):
+    """The configuration: FULL or QUICK (their _INVERSE variants) updated by ``overrides``."""
+    cfg = dict((QUICK_INVERSE if inverse else QUICK) if quick else (FULL_INVERSE if inverse else FULL))
+    for k, v in (overrides or {}).items():
+        if k not in cfg:
+            raise ValueError(f"burgers: unknown override {k!r}; expected one of {sorted(cfg)}")
+        try:
+            cfg[k] = type(cfg[k])(float(v) if isinstance(cfg[k], int) and isinstance(v, str) else v)
+        except ValueError:
+            raise ValueError(f"burgers: override {k}={v!r} is not a {type(cfg[k]).__name__}") from None
+    return cfg
 
 
 def _residual(lambda1=None, nu=None):
@@ -117,23 +145,42 @@ def _boundary_points(n, seed):
     return pts[idx], vals[idx]
 
 
+def _fit(pinn, cfg, time_limit, log):
+    """Adam for cfg["adam_iters"] steps, then L-BFGS (strong Wolfe, history cfg["lbfgs_history"]) for
+    up to cfg["lbfgs_iters"] iterations, in calls of LBFGS_CHUNK iterations, within ``time_limit``."""
+    chunk = min(LBFGS_CHUNK, max(cfg["lbfgs_iters"], 1))
+    pinn.fit(adam_steps=cfg["adam_iters"], adam_lr=cfg["adam_lr"], lbfgs_steps=-(-cfg["lbfgs_iters"] // chunk),
+             lbfgs_max_iter=chunk, history_size=cfg["lbfgs_history"], log_every=50, time_limit=time_limit,
+             callback=log)
+
+
 def _solve_forward(cfg, seed, time_limit, log=None):
+    """Train one forward PINN; the error against the reference is recorded at every log row."""
     from ..physics import PINN, DirichletBC, sample_box
 
-    model = _network(cfg["depth"], cfg["width"], seed)
-    colloc = sample_box([(0, 1), (-1, 1)], cfg["n_colloc"], "lhs", seed=seed)
-    bp, bv = _boundary_points(cfg["n_boundary"], seed)
-    colloc = np.concatenate([colloc, bp])
+    model = _network(cfg["depth"], cfg["width"], seed, cfg["init"])
+    colloc = sample_box(BOX, cfg["n_f"], "lhs", seed=seed)
+    bp, bv = _boundary_points(cfg["n_u"], seed)
+    colloc = np.concatenate([colloc, bp])  # as Raissi et al.: the residual also holds on the boundary points
     pinn = PINN(model, _residual(), colloc, [DirichletBC(bp, bv)])
-    start = time.perf_counter()
-    pinn.fit(adam_steps=cfg["adam_steps"], adam_lr=cfg["adam_lr"], lbfgs_steps=cfg["lbfgs_steps"],
-             lbfgs_max_iter=cfg["lbfgs_max_iter"], log_every=50, time_limit=time_limit, callback=log)
-    seconds = time.perf_counter() - start
     T, X = _grid()
     ref = reference_solution(T, X)
-    pred = pinn.predict(np.stack([T.ravel(), X.ravel()], 1)).reshape(T.shape)
+    grid = np.stack([T.ravel(), X.ravel()], 1)
+
+    def error():
+        return float(np.linalg.norm(pinn.predict(grid).reshape(T.shape) - ref) / np.linalg.norm(ref))
+    curve = []
+
+    def record(row):
+        curve.append({"phase": row[0], "seconds": row[3], "iterations": row[4], "loss": row[2], "rel_l2": error()})
+        if log is not None:
+            log(curve[-1])
+    start = time.perf_counter()
+    _fit(pinn, cfg, time_limit, record)
+    seconds = time.perf_counter() - start
+    pred = pinn.predict(grid).reshape(T.shape)
     err = float(np.linalg.norm(pred - ref) / np.linalg.norm(ref))
-    return pinn, err, seconds, (T, X, ref, pred)
+    return pinn, err, seconds, curve, (T, X, ref, pred)
 
 
 def _verdict(err, hold=5e-3, partly=5e-2):
@@ -144,26 +191,31 @@ def _verdict(err, hold=5e-3, partly=5e-2):
     return PARTLY if err < partly else DOES_NOT_HOLD
 
 
-def run(quick=False, seeds=(0,), out=None, time_limit=None, verbose=False):
-    """The forward problem for each seed; returns the errors, their mean/std, times and the verdict."""
-    cfg = _config(quick)
-    if time_limit is None:
-        time_limit = 60 if quick else 14 * 60
-    rows = []
-    last = None
+def _time_limit(quick, time_limit):
+    return (60 if quick else 14 * 60) if time_limit is None else time_limit
+
+
+def run(quick=False, seeds=(0,), out=None, time_limit=None, verbose=False, overrides=None):
+    """The forward problem for each seed; returns the errors, their mean/std, times and the verdict.
+    ``overrides`` changes entries of the configuration (FULL, or QUICK with ``quick``), e.g.
+    ``{"n_f": 500, "adam_iters": 0, "lbfgs_iters": 50}``; ``time_limit`` is in seconds per seed."""
+    cfg = _config(quick, overrides)
+    time_limit = _time_limit(quick, time_limit)
+    rows, last = [], None
     for seed in seeds:
-        def log(row, seed=seed):
+        def log(p, seed=seed):
             if verbose:
-                print(f"seed {seed} {row[0]} step {row[1]} loss {row[2]:.3e} ({row[3]:.0f} s)", flush=True)
-        pinn, err, seconds, fields = _solve_forward(cfg, seed, time_limit, log)
+                print(f"seed {seed} {p['phase']} it {p['iterations']} loss {p['loss']:.3e} "
+                      f"rel L2 {p['rel_l2']:.3e} ({p['seconds']:.0f} s)", flush=True)
+        pinn, err, seconds, curve, fields = _solve_forward(cfg, seed, time_limit, log)
         rows.append({"seed": seed, "rel_l2": err, "seconds": seconds, "final_loss": pinn.history[-1][2],
-                     "iterations": len(pinn.history)})
-        last = (pinn, fields)
+                     "iterations": pinn.history[-1][4], "derivatives": pinn.method(), "curve": curve})
+        last = (curve, fields)
     errs = np.array([r["rel_l2"] for r in rows])
     result = {"claim": "PINN solves Burgers to rel. L2 6.7e-4 (Raissi et al. 2019); target here < 5e-3",
-              "config": cfg, "quick": quick, "runs": rows, "rel_l2_mean": float(errs.mean()),
-              "rel_l2_std": float(errs.std()), "seconds_mean": float(np.mean([r["seconds"] for r in rows])),
-              "verdict": _verdict(float(errs.mean()))}
+              "config": cfg, "quick": quick, "time_limit": time_limit, "runs": rows,
+              "rel_l2_mean": float(errs.mean()), "rel_l2_std": float(errs.std()),
+              "seconds_mean": float(np.mean([r["seconds"] for r in rows])), "verdict": _verdict(float(errs.mean()))}
     if out:
         os.makedirs(out, exist_ok=True)
         with open(os.path.join(out, "burgers.json"), "w") as fh:
@@ -172,14 +224,15 @@ def run(quick=False, seeds=(0,), out=None, time_limit=None, verbose=False):
     return result
 
 
-def run_inverse(quick=False, seeds=(0,), noise=0.01, n_data=2000, out=None, time_limit=None, verbose=False):
-    """Recover lambda_1 and nu from ``n_data`` noisy samples; returns the estimates and errors."""
+def run_inverse(quick=False, seeds=(0,), noise=0.01, n_data=2000, out=None, time_limit=None, verbose=False,
+                overrides=None):
+    """Recover lambda_1 and nu from ``n_data`` noisy samples (also the collocation points); returns the
+    estimates and errors.  ``overrides`` as for :func:`run`."""
     import mathdl as md
     from ..physics import PINN, DataCondition
 
-    cfg = _config(quick)
-    if time_limit is None:
-        time_limit = 60 if quick else 14 * 60
+    cfg = _config(quick, overrides, inverse=True)
+    time_limit = _time_limit(quick, time_limit)
     rows = []
     for seed in seeds:
         rng = np.random.default_rng(seed)
@@ -190,24 +243,26 @@ def run_inverse(quick=False, seeds=(0,), noise=0.01, n_data=2000, out=None, time
         u_noisy = u + noise * np.std(u) * rng.standard_normal(u.shape)
         lam1 = md.tensor(np.array(0.0), requires_grad=True)
         log_nu = md.tensor(np.array(-6.0), requires_grad=True)
-        model = _network(cfg["depth"], cfg["width"], seed)
+        model = _network(cfg["depth"], cfg["width"], seed, cfg["init"])
         pinn = PINN(model, _residual(lam1, log_nu), pts, [DataCondition(pts, u_noisy)], extra_params=[lam1, log_nu],
                     require_boundary=False)
 
         def log(row, seed=seed, lam1=lam1, log_nu=log_nu):
             if verbose:
-                print(f"seed {seed} {row[0]} step {row[1]} loss {row[2]:.3e} lambda1 {float(lam1.item()):.4f} "
-                      f"nu {float(np.exp(log_nu.item())):.5f} ({row[3]:.0f} s)", flush=True)
+                print(f"seed {seed} {row[0]} it {row[4]} loss {row[2]:.3e} lambda1 {float(lam1.item()):.4f} "
+                      f"nu {float(np.exp(log_nu.item())):.6f} ({row[3]:.0f} s)", flush=True)
         start = time.perf_counter()
-        pinn.fit(adam_steps=cfg["adam_steps"], adam_lr=cfg["adam_lr"], lbfgs_steps=cfg["lbfgs_steps"],
-                 lbfgs_max_iter=cfg["lbfgs_max_iter"], log_every=50, time_limit=time_limit, callback=log)
+        _fit(pinn, cfg, time_limit, log)
         l1, nu = float(lam1.item()), float(np.exp(log_nu.item()))
         rows.append({"seed": seed, "lambda1": l1, "nu": nu, "lambda1_error": abs(l1 - 1.0),
-                     "nu_rel_error": abs(nu - NU) / NU, "seconds": time.perf_counter() - start})
+                     "nu_rel_error": abs(nu - NU) / NU, "seconds": time.perf_counter() - start,
+                     "iterations": pinn.history[-1][4] if pinn.history else 0, "final_loss":
+                     pinn.history[-1][2] if pinn.history else float("nan")})
     e1 = float(np.mean([r["lambda1_error"] for r in rows]))
     e2 = float(np.mean([r["nu_rel_error"] for r in rows]))
     result = {"claim": "PINN recovers lambda1 (error < 1%) and nu (error < 5%) from 2,000 samples with 1% noise",
-              "config": cfg, "quick": quick, "runs": rows, "lambda1_error_mean": e1, "nu_rel_error_mean": e2,
+              "config": cfg, "quick": quick, "noise": noise, "n_data": n_data, "runs": rows,
+              "lambda1_error_mean": e1, "nu_rel_error_mean": e2,
               "verdict": "holds" if (e1 < 0.01 and e2 < 0.05) else "does not hold"}
     if out:
         os.makedirs(out, exist_ok=True)
@@ -216,7 +271,7 @@ def run_inverse(quick=False, seeds=(0,), noise=0.01, n_data=2000, out=None, time
     return result
 
 
-def _plot(out, pinn, fields):
+def _plot(out, curve, fields):
     try:
         import matplotlib
 
@@ -235,11 +290,13 @@ def _plot(out, pinn, fields):
         fig.tight_layout()
         fig.savefig(os.path.join(out, f"burgers_{name}.png"), dpi=120)
         plt.close(fig)
-    fig, ax = plt.subplots(figsize=(5, 3))
-    hist = pinn.history
-    ax.semilogy([h[3] for h in hist], [h[2] for h in hist])
+    fig, ax = plt.subplots(figsize=(5.5, 3.2))
+    sec = [c["seconds"] for c in curve]
+    ax.semilogy(sec, [c["loss"] for c in curve], label="loss")
+    ax.semilogy(sec, [c["rel_l2"] for c in curve], label="relative L2 error")
+    ax.axhline(5e-3, color="gray", ls=":", lw=1)
     ax.set_xlabel("seconds")
-    ax.set_ylabel("loss")
+    ax.legend()
     fig.tight_layout()
     fig.savefig(os.path.join(out, "burgers_loss.png"), dpi=120)
     plt.close(fig)
@@ -256,8 +313,10 @@ def claim_record(quick, seeds, out):
     inv = run_inverse(quick=quick, seeds=tuple(seeds)[:1], out=out)
     v = at_most(fwd["rel_l2_mean"], 5e-3, partly=5e-2, what="relative L2 error of the Burgers PINN")
     cfg = fwd["config"]
-    setup = (f"Burgers, nu = 0.01/pi; {cfg['depth']}x{cfg['width']} tanh network, {cfg['n_colloc']} LHS collocation "
-             f"and {cfg['n_boundary']} boundary/initial points, Adam {cfg['adam_steps']} steps then L-BFGS; "
+    setup = (f"Burgers, nu = 0.01/pi; {cfg['depth']}x{cfg['width']} tanh network (inputs scaled to [-1, 1], "
+             f"{cfg['init']} init), {cfg['n_f']} LHS collocation and {cfg['n_u']} boundary/initial points, Adam "
+             f"{cfg['adam_iters']} steps then L-BFGS (history {cfg['lbfgs_history']}); derivatives by forward "
+             f"Taylor-mode propagation; "
              f"reference by Cole-Hopf + Gauss-Hermite; seeds {list(seeds)}{' (quick)' if quick else ''}")
     measurement = (f"relative L2 error {fwd['rel_l2_mean']:.3g} +- {fwd['rel_l2_std']:.2g} in "
                    f"{fwd['seconds_mean']:.0f} s per seed; inverse problem (1% noise): lambda1 error "
@@ -274,10 +333,20 @@ def main(argv=None):
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--out", default=None)
     ap.add_argument("--time-limit", type=float, default=None, help="seconds per seed")
+    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                    help=f"configuration overrides, keys: {', '.join(FULL)}")
     args = ap.parse_args(argv)
+    overrides = {}
+    for item in args.set:
+        if "=" not in item:
+            ap.error(f"--set expects KEY=VALUE, got {item!r}")
+        k, v = item.split("=", 1)
+        overrides[k] = v
     fn = run_inverse if args.inverse else run
-    res = fn(quick=args.quick, seeds=tuple(args.seeds), out=args.out, time_limit=args.time_limit, verbose=True)
-    print(json.dumps({k: v for k, v in res.items() if k != "config"}, indent=2))
+    res = fn(quick=args.quick, seeds=tuple(args.seeds), out=args.out, time_limit=args.time_limit, verbose=True,
+             overrides=overrides)
+    runs = [{k: v for k, v in r.items() if k != "curve"} for r in res["runs"]]
+    print(json.dumps(dict({k: v for k, v in res.items() if k != "config"}, runs=runs), indent=2))
     return 0
 
 

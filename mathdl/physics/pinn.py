@@ -131,7 +131,8 @@ class PINN:
     def fit(self, adam_steps=1000, adam_lr=1e-3, lbfgs_steps=10, lbfgs_max_iter=50, history_size=50,
             log_every=100, time_limit=None, callback=None):
         """Adam for ``adam_steps`` steps, then ``lbfgs_steps`` L-BFGS calls of ``lbfgs_max_iter``
-        iterations each; appends (phase, step, loss, seconds) to ``self.history`` and returns it."""
+        iterations each (one L-BFGS state throughout; it stops early once a call no longer changes the
+        loss); appends (phase, step, loss, seconds, iterations) to ``self.history`` and returns it."""
         from ..optim.adam import Adam
         from ..optim.lbfgs import LBFGS
 
@@ -144,7 +145,7 @@ class PINN:
             loss.backward()
             opt.step()
             if step % log_every == 0 or step == adam_steps - 1:
-                self._log("adam", step, float(loss.item()), start, callback)
+                self._log("adam", step, float(loss.item()), start, step + 1, callback)
             if time_limit and time.perf_counter() - start > time_limit:
                 break
         if lbfgs_steps:
@@ -156,15 +157,20 @@ class PINN:
                 loss = self.loss()
                 loss.backward()
                 return loss
+            prev = None
             for step in range(int(lbfgs_steps)):
-                loss = lb.step(closure)
-                self._log("lbfgs", step, float(loss.item()), start, callback)
+                value = float(lb.step(closure).item())
+                iters = lb.state[lb._params[0]]["n_iter"]
+                self._log("lbfgs", step, value, start, iters, callback)
                 if time_limit and time.perf_counter() - start > time_limit:
                     break
+                if prev is not None and abs(prev - value) <= 1e-15 * abs(value):
+                    break  # converged: a whole call moved nothing
+                prev = value
         return self.history
 
-    def _log(self, phase, step, value, start, callback):
-        row = (phase, step, value, time.perf_counter() - start)
+    def _log(self, phase, step, value, start, iterations, callback):
+        row = (phase, step, value, time.perf_counter() - start, iterations)
         self.history.append(row)
         if callback is not None:
             callback(row)

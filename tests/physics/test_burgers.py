@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from mathdl.experiments.burgers import NU, claim_record, reference_solution
+from mathdl.experiments.burgers import NU, claim_record, reference_solution, run
 from mathdl.experiments.verdict import VERDICTS
 
 
@@ -40,3 +40,17 @@ def test_quick_forward_and_inverse_runs_return_numbers():
     assert res["runs"][0]["final_loss"] < 1.0
     assert np.isfinite(inv["runs"][0]["lambda1"]) and inv["runs"][0]["nu"] > 0
     assert "relative L2 error" in rec["measurement"]
+
+
+def test_overrides_select_a_tiny_configuration_and_bad_keys_are_refused(tmp_path):
+    res = run(quick=True, overrides={"n_f": 100, "adam_iters": 10, "lbfgs_iters": 10}, out=str(tmp_path))
+    assert res["config"]["n_f"] == 100 and res["config"]["lbfgs_iters"] == 10
+    r = res["runs"][0]
+    assert r["derivatives"] == "jet" and 0 < r["iterations"] <= 10 + 1
+    assert r["curve"][-1]["rel_l2"] == pytest.approx(r["rel_l2"]) and r["curve"][0]["phase"] == "adam"
+    for name in ("burgers.json", "burgers_solution.png", "burgers_error.png", "burgers_loss.png"):
+        assert (tmp_path / name).stat().st_size > 0
+    with pytest.raises(ValueError, match="unknown override 'n_colloc'"):
+        run(quick=True, overrides={"n_colloc": 10})
+    with pytest.raises(ValueError, match="init"):
+        run(quick=True, overrides={"init": "he", "lbfgs_iters": 1})
