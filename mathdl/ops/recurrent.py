@@ -54,6 +54,7 @@ from ..autograd.function import Function
 from ..autograd.grad_mode import state as _grad_state
 from ..autograd.tensor import Tensor
 from ..backend import xp_of
+from ..parallel import blocks, get_num_threads
 from . import elementwise as ew
 from .linalg import matmul
 from .shape import cat, clone, stack, transpose
@@ -76,6 +77,24 @@ def _sigmoid_(a, xp):
 
 def _steps(T, reverse):
     return range(T - 1, -1, -1) if reverse else range(T)
+
+
+# A recurrence of at least this many multiply-adds (all steps) with a batch of at least
+# 2 MIN_BLOCK_COLUMNS runs its batch columns in blocks on mathdl's threads: the rows of a batch
+# never interact, so each thread runs the whole time loop for its columns (no hand-off per step)
+# with BLAS on one thread (mathdl.parallel.blocks).  Measured with benchmarks/bench_lstm.py.
+PARALLEL_MIN_MACS = 1 << 24
+MIN_BLOCK_COLUMNS = 8
+
+
+def _batch_blocks(run, xp, B, macs):
+    """run(lo, hi) over column blocks of the batch: one block per thread when worth it, else run(0, B)."""
+    count = min(get_num_threads(), B // MIN_BLOCK_COLUMNS)
+    if xp is not np or count < 2 or macs < PARALLEL_MIN_MACS:
+        run(0, B)
+        return
+    bounds = [(k * B // count, (k + 1) * B // count) for k in range(count)]
+    blocks(lambda k: run(*bounds[k]), count)
 
 
 class Recurrence(Function):
@@ -178,39 +197,44 @@ class Recurrence(Function):
         r_all = xp.zeros((H, T, B), dtype=dt) if w_hr is not None else None
         scale = xp.full((4 * H, 1), 0.5, dtype=dt)
         scale[2 * H:3 * H] = 1.0  # sigma(x) = (1 + tanh(x / 2)) / 2 on i f o, tanh on g: one tanh pass
-        hT, cT = h0.T, c0.T
-        for t in _steps(T, self.reverse):
-            n = sizes[t]
-            G = gates[t, :, :n]
-            xp.matmul(w_hh, hT[:, :n], out=G)
-            G += xs[t].T
-            if bcol is not None:
-                G += bcol
-            G *= scale
-            xp.tanh(G, out=G)
-            for blk in (G[:2 * H], G[3 * H:]):
-                blk *= 0.5
-                blk += 0.5
-            i, f, g, o = G[:H], G[H:2 * H], G[2 * H:3 * H], G[3 * H:]
-            c = cs[t, :, :n]
-            xp.multiply(f, cT[:, :n], out=c)
-            c += i * g
-            tc = tanh_c[t, :, :n]
-            xp.tanh(c, out=tc)
-            if w_hr is None:
-                h = o * tc
-            else:
-                r = r_all[:, t, :n]
-                xp.multiply(o, tc, out=r)
-                h = w_hr @ r
-            if n < B:
-                gates[t, :, n:] = 0
-                tanh_c[t, :, n:] = 0
-                cs[t, :, n:] = cT[:, n:]
-                h = xp.concatenate([h, hT[:, n:]], axis=1)
-            hT, cT = h, cs[t]
-            Z[t, :, :P] = hT.T
-            Z[t, :, P:] = cT.T
+
+        def run(lo, hi):  # batch columns lo:hi; the active ones at step t are lo:m
+            hT, cT = h0.T[:, lo:hi], c0.T[:, lo:hi]
+            for t in _steps(T, self.reverse):
+                m = min(hi, max(lo, sizes[t]))
+                k = m - lo
+                G = gates[t, :, lo:m]
+                xp.matmul(w_hh, hT[:, :k], out=G)
+                G += xs[t][lo:m].T
+                if bcol is not None:
+                    G += bcol
+                G *= scale
+                xp.tanh(G, out=G)
+                for blk in (G[:2 * H], G[3 * H:]):
+                    blk *= 0.5
+                    blk += 0.5
+                i, f, g, o = G[:H], G[H:2 * H], G[2 * H:3 * H], G[3 * H:]
+                c = cs[t, :, lo:m]
+                xp.multiply(f, cT[:, :k], out=c)
+                c += i * g
+                tc = tanh_c[t, :, lo:m]
+                xp.tanh(c, out=tc)
+                if w_hr is None:
+                    h = o * tc
+                else:
+                    r = r_all[:, t, lo:m]
+                    xp.multiply(o, tc, out=r)
+                    h = w_hr @ r
+                if m < hi:
+                    gates[t, :, m:hi] = 0
+                    tanh_c[t, :, m:hi] = 0
+                    cs[t, :, m:hi] = cT[:, k:]
+                    h = xp.concatenate([h, hT[:, k:]], axis=1)
+                hT, cT = h, cs[t, :, lo:hi]
+                Z[t, lo:hi, :P] = hT.T
+                Z[t, lo:hi, P:] = cT.T
+
+        _batch_blocks(run, xp, B, T * B * 4 * H * P)
         self.saved_a, self.saved_b, self.saved_c, self.saved_d = gates, tanh_c, cs, r_all
         return Z
 
@@ -347,39 +371,43 @@ class Recurrence(Function):
         dh = xp.zeros((P, B), dtype=dt)  # dL/dh^T, dL/dc^T
         dc = xp.zeros((H, B), dtype=dt)
         first = T - 1 if self.reverse else 0
-        for t in _steps(T, not self.reverse):
-            n = sizes[t]
-            dh += gZ[t, :, :P].T
-            dc += gZ[t, :, P:].T
-            A = gates[t, :, :n]
-            i, f, g, o = A[:H], A[H:2 * H], A[2 * H:3 * H], A[3 * H:]
-            tc = tanh_c[t, :, :n]
-            if w_hr is not None:
-                dh_all[:, t] = dh
-                dr = w_hr.T @ dh[:, :n]
-            else:
-                dr = dh[:, :n]
-            D = delta[:, t, :n]
-            xp.multiply(dr, tc, out=D[3 * H:])  # dL/do
-            dcn = dc[:, :n]
-            tmp = tc * tc
-            xp.subtract(1, tmp, out=tmp)
-            tmp *= o
-            tmp *= dr
-            dcn += tmp
-            c_prev = c0.T[:, :n] if t == first else cs[t + 1 if self.reverse else t - 1, :, :n]
-            xp.multiply(dcn, g, out=D[:H])
-            xp.multiply(dcn, c_prev, out=D[H:2 * H])
-            xp.multiply(dcn, i, out=D[2 * H:3 * H])
-            # derivative factors: sigma' = s (1 - s) on i f o, tanh' = 1 - g^2 on g
-            fac = A * A
-            xp.subtract(A, fac, out=fac)
-            xp.subtract(1, g * g, out=fac[2 * H:3 * H])
-            D *= fac
-            dcn *= f
-            if n < B:
-                delta[:, t, n:] = 0
-            xp.matmul(w_hh.T, D, out=dh[:, :n])
+
+        def run(lo, hi):  # batch columns lo:hi; the active ones at step t are lo:m
+            for t in _steps(T, not self.reverse):
+                m = min(hi, max(lo, sizes[t]))
+                dh[:, lo:hi] += gZ[t, lo:hi, :P].T
+                dc[:, lo:hi] += gZ[t, lo:hi, P:].T
+                A = gates[t, :, lo:m]
+                i, f, g, o = A[:H], A[H:2 * H], A[2 * H:3 * H], A[3 * H:]
+                tc = tanh_c[t, :, lo:m]
+                if w_hr is not None:
+                    dh_all[:, t, lo:hi] = dh[:, lo:hi]
+                    dr = w_hr.T @ dh[:, lo:m]
+                else:
+                    dr = dh[:, lo:m]
+                D = delta[:, t, lo:m]
+                xp.multiply(dr, tc, out=D[3 * H:])  # dL/do
+                dcn = dc[:, lo:m]
+                tmp = tc * tc
+                xp.subtract(1, tmp, out=tmp)
+                tmp *= o
+                tmp *= dr
+                dcn += tmp
+                c_prev = c0.T[:, lo:m] if t == first else cs[t + 1 if self.reverse else t - 1, :, lo:m]
+                xp.multiply(dcn, g, out=D[:H])
+                xp.multiply(dcn, c_prev, out=D[H:2 * H])
+                xp.multiply(dcn, i, out=D[2 * H:3 * H])
+                # derivative factors: sigma' = s (1 - s) on i f o, tanh' = 1 - g^2 on g
+                fac = A * A
+                xp.subtract(A, fac, out=fac)
+                xp.subtract(1, g * g, out=fac[2 * H:3 * H])
+                D *= fac
+                dcn *= f
+                if m < hi:
+                    delta[:, t, m:hi] = 0
+                xp.matmul(w_hh.T, D, out=dh[:, lo:m])
+
+        _batch_blocks(run, xp, B, T * B * 4 * H * P)
         dW_hr = None
         if w_hr is not None:
             dW_hr = dh_all.reshape(P, -1) @ r_all.reshape(H, -1).T
