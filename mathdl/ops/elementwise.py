@@ -448,7 +448,8 @@ class Log(Function):
     __slots__ = ()
 
     def forward(self, x):
-        return xp_of(x).log(x)
+        with np.errstate(divide="ignore"):  # log 0 = -inf, silently as PyTorch (masks: torch.log(torch.tril(...)))
+            return xp_of(x).log(x)
 
     def backward(self, g):
         return (div(g, self.inputs[0]),)
