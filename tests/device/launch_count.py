@@ -163,10 +163,12 @@ def kernels_dispatch(patch):
             out.append(Tensor._make(gb) if b.requires_grad else None)
         return tuple(out)
 
-    def update_running(running, new, momentum, _orig=normalization._update_running):
+    orig_update = normalization._update_running
+
+    def update_running(running, new, momentum, *factor):  # (factor: once normalization.py passes it)
         if xp_of(running.array) is np:
-            return _orig(running, new, momentum)
-        device_kernels.running_update(running.array, new, momentum)
+            return orig_update(running, new, momentum, *factor)
+        device_kernels.running_update(running.array, new, momentum, *factor)
         running._version += 1
 
     patch.setattr(adam, "elementwise", adam_elementwise)
