@@ -52,6 +52,11 @@ __all__ = ["set_num_threads", "get_num_threads", "num_threads", "elementwise", "
 # with OpenBLAS's threads for the two cores and for memory bandwidth), and the MLP step 5.7 vs
 # 5.4 ms.  So only passes of 4M element-passes and more are split.
 MIN_PARALLEL_ELEMENTS = 1 << 22
+# Passes that run between convolutions (pooling, batch norm) split from this much work instead:
+# a convolution's products run on mathdl's threads with BLAS on one thread (``blocks``), so no
+# BLAS thread is left spinning on the other cores when these passes run, and the isolated
+# cut-over above (2^18) applies.  Given as ``min_work`` to for_ranges.
+MIN_PARALLEL_ELEMENTS_CNN = 1 << 18
 
 _lock = threading.Lock()
 _local = threading.local()
@@ -155,16 +160,18 @@ def _split(n, parts, align=1):
     return [(lo, min(n, lo + step)) for lo in range(0, n, step)]
 
 
-def _serial(work):
-    return _num_threads == 1 or work < MIN_PARALLEL_ELEMENTS or getattr(_local, "worker", False)
+def _serial(work, min_work=None):
+    cut = MIN_PARALLEL_ELEMENTS if min_work is None else min(min_work, MIN_PARALLEL_ELEMENTS)
+    return _num_threads == 1 or work < cut or getattr(_local, "worker", False)
 
 
-def for_ranges(fn, n: int, work: int | None = None, align: int = 1) -> None:
+def for_ranges(fn, n: int, work: int | None = None, align: int = 1, min_work: int | None = None) -> None:
     """Call ``fn(lo, hi)`` over contiguous pieces of range(n), one per thread (the calling thread
     takes the first); serially as ``fn(0, n)`` when ``work`` (elements touched, default n) is
-    below the cut-over.  ``fn`` must write disjoint outputs for disjoint ranges."""
+    below the cut-over (MIN_PARALLEL_ELEMENTS, or ``min_work`` when smaller).  ``fn`` must write disjoint
+    outputs for disjoint ranges."""
     work = n if work is None else work
-    if n <= 1 or _serial(work):
+    if n <= 1 or _serial(work, min_work):
         fn(0, n)
         return
     parts = _num_threads * (2 if work >= 4 * MIN_PARALLEL_ELEMENTS else 1)

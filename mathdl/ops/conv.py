@@ -64,7 +64,7 @@ from ..autograd.function import Function
 from ..amp.autocast_mode import _state as _amp, cast_float32, cast_lower
 from ..autograd.tensor import Tensor
 from ..backend import rng, xp_of
-from ..parallel import blocks, for_ranges, get_num_threads
+from ..parallel import MIN_PARALLEL_ELEMENTS_CNN, blocks, for_ranges, get_num_threads
 from . import winograd
 from . import elementwise as ew
 from .linalg import matmul
@@ -706,7 +706,7 @@ class MaxPool2dFn(Function):
                 xp.maximum(o, v, out=o)
 
         if xp is np:
-            for_ranges(part, N, 4 * n_off * out.size)
+            for_ranges(part, N, 4 * n_off * out.size, min_work=MIN_PARALLEL_ELEMENTS_CNN)
         else:
             part(0, N)
         if out.size and xp.isnan(out.sum()):  # cheap test first; NaN windows: PyTorch's winner is the last NaN
@@ -745,7 +745,7 @@ class MaxPoolScatterFn(Function):
                     bs[sl] += gs * (ix == k)
 
         if xp is np:
-            for_ranges(part, N, 3 * len(offsets) * g.size)
+            for_ranges(part, N, 3 * len(offsets) * g.size, min_work=MIN_PARALLEL_ELEMENTS_CNN)
         else:
             part(0, N)
         return geo.crop(buf)

@@ -37,7 +37,7 @@ from ..amp.autocast_mode import _state as _amp, cast_float32
 from ..autograd.grad_mode import state as _grad_state
 from ..autograd.tensor import Tensor
 from ..backend import xp_of
-from ..parallel import for_ranges
+from ..parallel import MIN_PARALLEL_ELEMENTS_CNN, for_ranges
 from . import elementwise as ew
 from .reduce import mean as _mean
 from .reduce import sum as _sum
@@ -439,7 +439,7 @@ class BatchNormFn(Function):
             if self.relu:
                 np.maximum(ys, 0, out=ys)
 
-        for_ranges(part, C, 6 * rows.size)
+        for_ranges(part, C, 6 * rows.size, min_work=MIN_PARALLEL_ELEMENTS_CNN)
         _affine_overflow(rows[None], y[None], mu, rstd, wb, self.has_w, self.has_b, self.relu)
         self.mean, self.var = mu, var
         self.saved_xhat, self.saved_rstd = xhat, rstd.astype(rows.dtype, copy=False)
@@ -537,7 +537,7 @@ def _bn_backward_rows(fn, x, g, w, b):
             out -= xh * (sx * (scale / n))[:, None]
             out -= (s * (scale / n))[:, None]
 
-    for_ranges(part, C, 5 * g2.size)
+    for_ranges(part, C, 5 * g2.size, min_work=MIN_PARALLEL_ELEMENTS_CNN)
     if need_gx:
         scale = rstd * wv if wv is not None else rstd
         _dx_overflow(gx2[None], g2[None], None if y2 is None else y2[None], xhat[None], sg, sgx, scale, n)

@@ -124,3 +124,22 @@ def test_num_threads_context_restores_both(threads):
     with pytest.raises(ValueError, match="at least 1"):
         with parallel.num_threads(0):
             pass
+
+
+def test_for_ranges_min_work_lowers_the_cut_over():
+    old = parallel.get_num_threads()
+    parallel.set_num_threads(2)
+    try:
+        work = parallel.MIN_PARALLEL_ELEMENTS // 2
+        calls = []
+        parallel.for_ranges(lambda lo, hi: calls.append((lo, hi)), 100, work)
+        assert calls == [(0, 100)]
+        calls.clear()
+        parallel.for_ranges(lambda lo, hi: calls.append((lo, hi)), 100, work, min_work=work)
+        assert sorted(calls) == [(0, 50), (50, 100)]
+        calls.clear()  # a min_work above the global cut-over does not raise it
+        parallel.for_ranges(lambda lo, hi: calls.append((lo, hi)), 100, 2 * parallel.MIN_PARALLEL_ELEMENTS,
+                            min_work=1 << 40)
+        assert len(calls) == 2
+    finally:
+        parallel.set_num_threads(old)
