@@ -22,9 +22,12 @@ Formulas (x, g arrays; per-channel vectors broadcast as (1, C, 1, ...); n = elem
                  dx = (g' - sg/n - xhat sgx rstd / n) scale, xhat = (x - mean) rstd,
                  dw = sgx rstd, db = sg                     (two reductions and one elementwise pass)
   running_update r = (1 - momentum) r + momentum factor new    (factor n/(n-1) for the variance)
+  layer norm     rows x (R, n): mean, var as batch norm's per row;  y = (x - mean) rstd w + b
+                 backward: s1 = sum_j g w, s2 = sum_j g w xhat (per row),
+                 dx = g w rstd - s1 rstd/n - xhat s2 rstd/n;  dw = sum_i g xhat, db = sum_i g
 
 Launches: adam 12 -> 1 per parameter, SGD with momentum 4 -> 1, batch norm (training forward +
-backward + running statistics) about 50 -> 8 per layer, and no device-to-host synchronisation
+backward + running statistics) about 50 -> 8 per layer, layer norm about 27 -> 8, and no device-to-host synchronisation
 (conv.py's batch norm tests ``isfinite(...).any()`` on the host twice per layer).
 """
 
@@ -33,11 +36,15 @@ from __future__ import annotations
 from ..backend import xp_of
 
 __all__ = ["adam_step", "sgd_momentum_step", "batch_norm_forward", "batch_norm_backward", "running_update",
-           "is_real_cupy"]
+           "layer_norm_forward", "layer_norm_backward", "is_real_cupy"]
 
 _PREAMBLE = """
 template <typename T> struct _mathdl_acc { typedef float type; };
 template <> struct _mathdl_acc<double> { typedef double type; };
+template <typename T> __device__ typename _mathdl_acc<T>::type _mathdl_xhat(T x, T mu, T var, double eps) {
+    typedef typename _mathdl_acc<T>::type C;
+    return ((C)x - (C)mu) * ((C)1 / sqrt((C)var + (C)eps));
+}
 """
 
 
@@ -163,10 +170,10 @@ def _col(v, x):
     return v.reshape((1, -1) + (1,) * (x.ndim - 2))
 
 
-def _sqdev_fallback(xp, x, mu, axis=None):
+def _sqdev_fallback(xp, x, mu, axis=None, keepdims=False):
     d = x - mu
     d *= d
-    return d.mean(axis=axis)
+    return d.mean(axis=axis, keepdims=keepdims)
 
 
 _sqdev_mean = _Fused("bn_sqdev_mean", "reduction", "T x, T mu", "T y", "(x - mu) * (x - mu)", _sqdev_fallback,
@@ -295,3 +302,82 @@ def running_update(running, new, momentum, factor=1.0):
     if new.dtype != running.dtype:
         new = new.astype(running.dtype)
     _running(new, float(momentum), float(factor), running)
+
+
+# --------------------------------------------------------------------------- layer norm
+def _ln_apply_fallback(xp, x, mu, var, w, b, eps, y):
+    r = 1.0 / xp.sqrt(var + eps)
+    xh = (x - mu) * r
+    y[...] = xh * w + b
+
+
+_ln_apply = _Fused(
+    "ln_apply", "elementwise", "T x, T mu, T var, T w, T b, float64 eps", "T y",
+    """
+    C r = (C)1 / sqrt((C)var + (C)eps);
+    y = (T)(((C)x - (C)mu) * r * (C)w + (C)b);
+    """, _ln_apply_fallback)
+
+
+def layer_norm_forward(x2, w, b, eps):
+    """Layer norm of the rows of x2 (R, n) on raw arrays: (y, mean, var), mean and var (R, 1);
+    w, b (n,) arrays or None.  Three launches."""
+    xp = xp_of(x2)
+    mu = xp.mean(x2, axis=1, keepdims=True)
+    var = _sqdev_mean(x2, mu, axis=1, keepdims=True)
+    y = xp.empty_like(x2)
+    _ln_apply(x2, mu, var, 1.0 if w is None else w.reshape(1, -1), 0.0 if b is None else b.reshape(1, -1),
+              float(eps), y)
+    return y, mu, var
+
+
+def _gxh_sum_fallback(xp, g, w, x, mu, var, eps, axis=None, keepdims=False):
+    xh = (x - mu) * (1.0 / xp.sqrt(var + eps))
+    return (g * w * xh).sum(axis=axis, keepdims=keepdims)
+
+
+_gxh_sum = _Fused("ln_gxh_sum", "reduction", "T g, T w, T x, T mu, T var, float64 eps", "T s",
+                  "(_mathdl_acc<T>::type)g * (_mathdl_acc<T>::type)w * _mathdl_xhat(x, mu, var, eps)",
+                  _gxh_sum_fallback, reduce=("a + b", "s = a", "0"))
+
+
+def _g_xhat_sum_fallback(xp, g, x, mu, var, eps, axis=None, keepdims=False):
+    return _gxh_sum_fallback(xp, g, 1.0, x, mu, var, eps, axis, keepdims)
+
+
+_g_xhat_sum = _Fused("ln_g_xhat_sum", "reduction", "T g, T x, T mu, T var, float64 eps", "T s",
+                     "(_mathdl_acc<T>::type)g * _mathdl_xhat(x, mu, var, eps)", _g_xhat_sum_fallback,
+                     reduce=("a + b", "s = a", "0"))
+
+
+def _ln_dx_fallback(xp, g, w, x, mu, var, s1, s2, eps, inv_n, gx):
+    r = 1.0 / xp.sqrt(var + eps)
+    xh = (x - mu) * r
+    gx[...] = g * w * r - s1 * (r * inv_n) - xh * (s2 * (r * inv_n))
+
+
+_ln_dx = _Fused(
+    "ln_dx", "elementwise", "T g, T w, T x, T mu, T var, T s1, T s2, float64 eps, float64 inv_n", "T gx",
+    """
+    C r = (C)1 / sqrt((C)var + (C)eps);
+    C xh = ((C)x - (C)mu) * r;
+    gx = (T)((C)g * (C)w * r - (C)s1 * (r * (C)inv_n) - xh * ((C)s2 * (r * (C)inv_n)));
+    """, _ln_dx_fallback)
+
+
+def layer_norm_backward(g2, x2, mu, var, w, eps, need_x=True, need_w=True, need_b=True):
+    """(dx, dw, db) of layer_norm_forward for dL/dy = g2 (R, n); dw/db None unless asked (and w
+    given).  Five launches at most."""
+    xp = xp_of(g2)
+    n = x2.shape[1]
+    w2 = 1.0 if w is None else w.reshape(1, -1)
+    dw = _g_xhat_sum(g2, x2, mu, var, float(eps), axis=0) if need_w and w is not None else None
+    db = g2.sum(axis=0) if need_b else None
+    dx = None
+    if need_x:
+        s1 = g2.sum(axis=1, keepdims=True) if w is None else xp.matmul(g2, w.reshape(-1, 1))
+        s2 = (_g_xhat_sum(g2, x2, mu, var, float(eps), axis=1, keepdims=True) if w is None
+              else _gxh_sum(g2, w2, x2, mu, var, float(eps), axis=1, keepdims=True))
+        dx = xp.empty_like(g2)
+        _ln_dx(g2, w2, x2, mu, var, s1, s2, float(eps), 1.0 / n, dx)
+    return dx, dw, db

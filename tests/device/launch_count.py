@@ -111,8 +111,9 @@ def conv_dispatch(patch):
 
 def kernels_dispatch(patch):
     """Route device arrays to mathdl/ops/device_kernels.py's fused kernels: Adam's and SGD's
-    updates (through the ``elementwise`` helper their modules call) and training-mode batch norm
-    (BatchNormFn's forward and non-create-graph backward, and the running statistics).  A stand-in
+    updates (through the ``elementwise`` helper their modules call), training-mode batch norm
+    (BatchNormFn's forward and non-create-graph backward, and the running statistics) and layer
+    norm (LayerNormFn's forward and non-create-graph backward).  A stand-in
     for the edits proposed for mathdl/optim/adam.py, sgd.py and mathdl/ops/normalization.py."""
     from functools import partial
 
@@ -171,6 +172,38 @@ def kernels_dispatch(patch):
         device_kernels.running_update(running.array, new, momentum, *factor)
         running._version += 1
 
+    lnf = normalization.LayerNormFn
+    ln_forward, ln_backward = lnf.forward, lnf.backward
+
+    def layer_forward(self, x, *wb):
+        if xp_of(x) is np:
+            return ln_forward(self, x, *wb)
+        n = int(np.prod(x.shape[x.ndim - self.k:])) if self.k else 1
+        y, mu, var = device_kernels.layer_norm_forward(x.reshape(-1, n), wb[0].reshape(-1) if self.has_w else None,
+                                                       wb[-1].reshape(-1) if self.has_b else None, self.eps)
+        self.saved_xhat, self.saved_rstd = mu, var  # on the device: the rows' mean and variance
+        return y.reshape(x.shape)
+
+    def layer_backward(self, g):
+        x = self.inputs[0]
+        if xp_of(x.array) is np or normalization._grad_state.enabled:
+            return ln_backward(self, g)
+        w = self.inputs[1] if self.has_w else None
+        b = self.inputs[-1] if self.has_b else None
+        n = int(np.prod(x.shape[x.ndim - self.k:])) if self.k else 1
+        gx, gw, gb = device_kernels.layer_norm_backward(
+            g.array.reshape(-1, n), x.array.reshape(-1, n), self.saved_xhat, self.saved_rstd,
+            None if w is None else w.array.reshape(-1), self.eps, need_x=x.requires_grad,
+            need_w=w is not None and w.requires_grad, need_b=b is not None and b.requires_grad)
+        out = [None if gx is None else Tensor._make(gx.reshape(x.shape))]
+        if self.has_w:
+            out.append(None if gw is None else Tensor._make(gw.reshape(w.shape)))
+        if self.has_b:
+            out.append(None if gb is None else Tensor._make(gb.reshape(b.shape)))
+        return tuple(out)
+
+    patch.setattr(lnf, "forward", layer_forward)
+    patch.setattr(lnf, "backward", layer_backward)
     patch.setattr(adam, "elementwise", adam_elementwise)
     patch.setattr(sgd, "elementwise", sgd_elementwise)
     patch.setattr(fn, "forward", forward)

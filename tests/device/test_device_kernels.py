@@ -148,6 +148,40 @@ def test_batch_norm_kernels_follow_torch_with_infinite_weight(xp):
     np.testing.assert_array_equal(_host(y), ref.numpy())
 
 
+@pytest.mark.parametrize("shape,k,has_w,has_b", [((3, 5, 8), 1, True, True), ((4, 6), 1, False, False),
+                                                 ((2, 3, 4, 5), 2, True, False), ((5, 7), 1, False, True)])
+def test_layer_norm_kernels_match_torch(xp, shape, k, has_w, has_b):
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal(shape) * 2 - 1
+    ns = shape[len(shape) - k:]
+    w = rng.standard_normal(ns) if has_w else None
+    b = rng.standard_normal(ns) if has_b else None
+    gy = rng.standard_normal(shape)
+    xt = torch.tensor(x, requires_grad=True)
+    wt = None if w is None else torch.tensor(w, requires_grad=True)
+    bt = None if b is None else torch.tensor(b, requires_grad=True)
+    torch.nn.functional.layer_norm(xt, ns, wt, bt, eps=1e-5).backward(torch.tensor(gy))
+    n = int(np.prod(ns))
+    x2, g2 = xp.asarray(x.reshape(-1, n)), xp.asarray(gy.reshape(-1, n))
+    wd = None if w is None else xp.asarray(w.reshape(-1))
+    bd = None if b is None else xp.asarray(b.reshape(-1))
+    emulated_cupy.COUNTER.reset()
+    y, mu, var = dk.layer_norm_forward(x2, wd, bd, 1e-5)
+    gx, gw, gb = dk.layer_norm_backward(g2, x2, mu, var, wd, 1e-5, need_w=has_w, need_b=has_b)
+    if xp is not np:
+        assert emulated_cupy.COUNTER.syncs == 0 and emulated_cupy.COUNTER.launches == 3 + 3 + has_w + has_b
+    ref = torch.nn.functional.layer_norm(torch.tensor(x), ns, None if w is None else torch.tensor(w),
+                                         None if b is None else torch.tensor(b), eps=1e-5)
+    np.testing.assert_allclose(_host(y).reshape(shape), ref.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(_host(gx).reshape(shape), xt.grad.numpy(), rtol=1e-9, atol=1e-11)
+    if has_w:
+        np.testing.assert_allclose(_host(gw).reshape(ns), wt.grad.numpy(), rtol=1e-10, atol=1e-12)
+    else:
+        assert gw is None
+    if has_b:
+        np.testing.assert_allclose(_host(gb).reshape(ns), bt.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
 def _train(model, x, y, make_opt, steps=3):
     opt = make_opt(model.parameters())
     losses = []
@@ -160,7 +194,18 @@ def _train(model, x, y, make_opt, steps=3):
     return losses, [p.to("cpu").numpy() for p in model.parameters()], [b.to("cpu").numpy() for b in model.buffers()]
 
 
-@pytest.mark.parametrize("kind", ["cnn-sgd", "cnn-nesterov", "mlp-adam", "mlp-adamw"])
+class _Encoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.layer = nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True)
+        self.norm = nn.LayerNorm(8, bias=False)
+        self.head = nn.Linear(8, 3)
+
+    def forward(self, x):
+        return self.head(self.norm(self.layer(x)).mean(1))
+
+
+@pytest.mark.parametrize("kind", ["cnn-sgd", "cnn-nesterov", "mlp-adam", "mlp-adamw", "transformer-adam"])
 def test_training_with_fused_kernels_equals_cpu(kind):
     """Three steps with conv_device and the fused kernels wired in (monkeypatched) on the emulated
     device give the unpatched CPU run's losses, parameters and running statistics."""
@@ -173,6 +218,10 @@ def test_training_with_fused_kernels_equals_cpu(kind):
         x = md.tensor(rng.standard_normal((3, 2, 6, 6)))
         nesterov = kind == "cnn-nesterov"
         make_opt = lambda p: optim.SGD(p, lr=0.1, momentum=0.9, nesterov=nesterov, weight_decay=1e-3)  # noqa: E731
+    elif kind.startswith("transformer"):
+        cpu = _Encoder().double()
+        x = md.tensor(rng.standard_normal((3, 4, 8)))
+        make_opt = lambda p: optim.Adam(p, lr=1e-2)  # noqa: E731
     else:
         cpu = nn.Sequential(nn.Linear(5, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 3)).double()
         x = md.tensor(rng.standard_normal((6, 5)))
@@ -187,7 +236,9 @@ def test_training_with_fused_kernels_equals_cpu(kind):
         dev.to("cuda")
         emulated_cupy.COUNTER.reset()
         got = _train(dev, x.to("cuda"), y.to("cuda"), make_opt)
-        assert sum(n for k, n in emulated_cupy.COUNTER.by_name.items() if k.startswith("fused")) > 0
+        fused = emulated_cupy.COUNTER.by_name
+        assert fused["fused adam_step" if "adam" in kind else "fused sgd_momentum"] > 0
+        assert fused["fused ln_dx" if kind.startswith("transformer") else "fused bn_dx"] > 0
     np.testing.assert_allclose(got[0], ref[0], rtol=1e-10)
     for a, b in zip(got[1] + got[2], ref[1] + ref[2]):
         np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-10)
