@@ -35,11 +35,13 @@ __version__ = "0.1.0"
 
 from .serialization import load, save  # noqa: E402  (checkpoints: mathdl.save / mathdl.load)
 from .parallel import get_num_threads, set_num_threads  # noqa: E402  (BLAS and mathdl's passes together)
+from .compiler import compile  # noqa: E402,A001  (torch.compile: the identity, mathdl is eager)
 
 # Every public subpackage is reachable as an attribute after ``import mathdl`` (``md.nn.functional``,
 # ``md.distributions.Normal``...), imported on first use so that ``import mathdl`` stays fast.
 _SUBPACKAGES = (
-    "amp", "analysis", "autograd", "bayes", "compress", "cuda", "curvature", "data", "distributed",
+    "accelerator", "amp", "analysis", "autograd", "backends", "bayes", "compiler", "compress", "cuda", "curvature",
+    "data", "distributed",
     "distributions", "experiments", "flows", "linalg", "metrics", "models", "nn", "optim", "parallel", "physics",
     "special", "utils",
 )

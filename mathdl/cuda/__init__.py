@@ -8,11 +8,11 @@ error; ``synchronize`` waits for the device's queued work, and does nothing with
 
 from __future__ import annotations
 
-from . import backend
+from .. import backend
 
 __all__ = ["is_available", "device_count", "current_device", "set_device", "synchronize", "manual_seed",
            "manual_seed_all", "seed", "seed_all", "initial_seed", "get_device_name", "empty_cache",
-           "is_initialized", "device"]
+           "is_initialized", "device", "is_bf16_supported", "amp"]
 
 
 def is_available() -> bool:
@@ -53,6 +53,23 @@ def get_device_name(device=None) -> str:
     props = backend._cupy.cuda.runtime.getDeviceProperties(index)
     name = props["name"]
     return name.decode() if isinstance(name, bytes) else str(name)
+
+
+def is_bf16_supported(including_emulation: bool = True) -> bool:
+    """Whether the CUDA device computes in bfloat16 (compute capability 8.0 or newer); False
+    without a device, as PyTorch answers on a machine without CUDA."""
+    if not is_available():
+        return False
+    major = int(backend._cupy.cuda.Device().compute_capability[:-1] or 0)
+    return major >= 8 or bool(including_emulation)
+
+
+def __getattr__(name):
+    if name == "amp":  # torch.cuda.amp: the device-specific spelling of mathdl.amp
+        import importlib
+
+        return importlib.import_module(f"{__name__}.amp")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def synchronize(device=None) -> None:
