@@ -23,10 +23,21 @@ from .shape import reshape, sum_to, transpose
 _make = Tensor._make
 
 
+def _low_precision_product(fn, arrays):
+    """bfloat16 has no BLAS or einsum kernel in NumPy: compute in float32 and round the result to
+    bfloat16, as PyTorch's bfloat16 products return bfloat16 (float32 accumulation either way)."""
+    dt = arrays[0].dtype
+    if dt.kind == "V" or (dt.kind == "f" and dt.itemsize == 2 and dt != np.float16):  # ml_dtypes bfloat16
+        return fn(*[x.astype(np.float32) for x in arrays]).astype(dt)
+    return fn(*arrays)
+
+
 class MatMul(Function):
     __slots__ = ()
 
     def forward(self, a, b):
+        if a.dtype.itemsize == 2 and a.dtype != np.float16:
+            return _low_precision_product(lambda x, y: x @ y, (a, b))
         return a @ b
 
     def backward(self, g):
@@ -197,6 +208,11 @@ class Einsum(Function):
         self.subs, self.out, self.sizes = subs, out, sizes
 
     def forward(self, *arrays):
+        if arrays[0].dtype.itemsize == 2 and arrays[0].dtype != np.float16:
+            return _low_precision_product(self._forward, arrays)
+        return self._forward(*arrays)
+
+    def _forward(self, *arrays):
         xp = xp_of(arrays[0])
         if len(arrays) == 2 and arrays[0].size * arrays[1].size > 4096:
             out = _contract_by_matmul(xp, arrays[0], arrays[1], self.subs[0], self.subs[1], self.out)

@@ -47,7 +47,7 @@ class LinearFn(Function):
             y = (x.reshape(_rows(x.shape), w.shape[1]) @ w.T).reshape(x.shape[:-1] + (w.shape[0],))
         if b:
             y += b[0]
-        return y
+        return y if y.dtype == x.dtype else y.astype(x.dtype)  # bfloat16 products come back as float32
 
     def backward(self, g):
         x, w = self.inputs[0], self.inputs[1]
@@ -57,9 +57,9 @@ class LinearFn(Function):
             rows = _rows(x.shape)  # explicit sizes: reshape(-1, 0) is ambiguous for empty tensors
             g2 = g.array.reshape(rows, n_out)
             if x.requires_grad:
-                gx = _make((g2 @ w.array).reshape(x.shape))
+                gx = _make((g2 @ w.array).reshape(x.shape).astype(x.dtype, copy=False))
             if w.requires_grad:
-                gw = _make(g2.T @ x.array.reshape(rows, n_in))
+                gw = _make((g2.T @ x.array.reshape(rows, n_in)).astype(w.dtype, copy=False))
             if self.has_b and self.inputs[2].requires_grad:
                 gb = _make(g2.sum(axis=0))
         else:
