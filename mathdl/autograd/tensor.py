@@ -171,10 +171,18 @@ class Tensor:
     def astype(self, dtype):
         return ops.cast(self, backend.as_dtype(dtype))
 
-    def to(self, *args, dtype=None, device=None):
+    def to(self, *args, dtype=None, device=None, non_blocking=False, copy=False, memory_format=None):
+        """PyTorch's ``to``: ``to(dtype)``, ``to(device)`` (a name, a device, or a CUDA index), ``to(device,
+        dtype)``, ``to(other)`` (other's dtype and device).  ``non_blocking`` and ``memory_format`` are
+        accepted (NumPy and CuPy copies complete in order; arrays are C-ordered); ``copy=True`` always
+        returns a new tensor."""
         for a in args:
-            if isinstance(a, str) and (a == "cpu" or a.startswith("cuda")):
+            if isinstance(a, Tensor):
+                dtype, device = a.dtype, a.device
+            elif isinstance(a, str) and (a == "cpu" or a.startswith("cuda")):
                 device = a
+            elif isinstance(a, int) and not isinstance(a, bool):  # PyTorch: an int is a CUDA device index
+                device = f"cuda:{a}"
             else:
                 dtype = a
         t = self
@@ -182,13 +190,18 @@ class Tensor:
             t = ops.cast(t, backend.as_dtype(dtype))
         if device is not None:
             t = ops.to_device(t, device)
+        if copy and t is self:
+            t = ops.clone(self)
         return t
 
-    def cpu(self):
+    def cpu(self, memory_format=None):
         return self.to("cpu")
 
-    def cuda(self):
-        return self.to("cuda")
+    def cuda(self, device=None, non_blocking=False, memory_format=None):
+        """To the CUDA device ``device`` (an index, a name or a device; default the current one)."""
+        if device is None:
+            return self.to("cuda")
+        return self.to(device if not isinstance(device, int) or isinstance(device, bool) else f"cuda:{device}")
 
     def float(self):
         return self.astype(backend.float32)
