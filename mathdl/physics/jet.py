@@ -24,7 +24,8 @@ The value and its derivatives are stacked along a leading axis, S = [h; h_i...; 
 (1 + K, n, width), so that each affine layer is one GEMM (``F.linear`` on the stack, the bias added
 to the value slot only) and each activation one fused op, :class:`ActivationJet`.  Its backward is
 NumPy/CuPy on raw arrays when no graph is recorded (the training step) and mathdl ops under
-``create_graph`` (so Hessians of a PINN loss work), like ``LinearFn``'s.
+``create_graph`` (so Hessians of a PINN loss work), like ``LinearFn``'s; for NumPy arrays with numba
+installed both run as one fused loop (:mod:`mathdl.physics.jet_kernels`).
 
 The network must be an ``nn.Sequential`` of ``nn.Linear``, ``nn.Tanh``, ``nn.Sigmoid``,
 ``nn.Identity`` and :class:`~mathdl.physics.scaling.InputScale` modules; :func:`supports_jet` says
@@ -33,6 +34,8 @@ to rounding (tests/physics/test_jet.py).
 """
 
 from __future__ import annotations
+
+import numpy as np
 
 from ..autograd.function import Function
 from ..autograd.grad_mode import state as _grad_state
@@ -45,6 +48,7 @@ from ..nn.modules.linear import Identity, Linear
 from ..ops import elementwise as ew
 from ..ops.reduce import sum as _sum
 from ..ops.shape import cat, reshape
+from . import jet_kernels
 from .scaling import InputScale
 
 __all__ = ["ActivationJet", "Jet", "mlp_jet", "supports_jet"]
@@ -90,6 +94,9 @@ class ActivationJet(Function):
         self.saved = None
 
     def forward(self, S, *b):
+        if type(S) is np.ndarray and jet_kernels.available():
+            self.saved = None
+            return jet_kernels.forward(S, b[0] if b else None, self.pairs, self.n_first, self.kind)
         xp = xp_of(S)
         P = self.n_first
         out = xp.empty_like(S)
@@ -132,6 +139,9 @@ class ActivationJet(Function):
         return (gS, _sum(gz, 0)) if has_b else (gS,)
 
     def _backward_raw(self, g, S, has_b):
+        if self.saved is None:  # the forward ran the compiled kernel
+            gS, gb = jet_kernels.backward(g, S, self.out, self.pairs, self.n_first, self.kind)
+            return (Tensor._make(gS), Tensor._make(gb)) if has_b else (Tensor._make(gS),)
         xp = xp_of(g)
         P = self.n_first
         s, c = self.saved

@@ -166,3 +166,28 @@ def test_hessian_vector_products_of_the_loss_agree():
         hv[method] = [h.numpy() for h in grad(dot, params)]
     for a, b in zip(hv["jet"], hv["autograd"]):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("kind", ["tanh", "sigmoid"])
+@pytest.mark.parametrize("bias", [True, False])
+def test_compiled_kernels_equal_the_array_code(kind, bias, monkeypatch):
+    from mathdl.physics import jet_kernels
+    from mathdl.physics.jet import ActivationJet
+
+    if not jet_kernels.available():
+        pytest.skip("numba is not installed (or MATHDL_NO_NUMBA is set): only the array code runs")
+    rng = np.random.default_rng(7)
+    S0 = rng.standard_normal((6, 9, 4))  # value, 3 first-derivative slots, 2 pairs
+    b0 = rng.standard_normal(4)
+    G = rng.standard_normal(S0.shape)
+    res = {}
+    for compiled in (True, False):
+        monkeypatch.setattr(jet_kernels, "_kernels", jet_kernels._kernels if compiled else False)
+        S, b = md.tensor(S0, requires_grad=True), md.tensor(b0, requires_grad=True)
+        fn = ActivationJet(kind, 3, [(0, 2), (1, 1)])
+        out = fn(S, b) if bias else fn(S)
+        assert (fn.saved is None) == compiled
+        out.backward(md.tensor(G))
+        res[compiled] = (out.numpy(), S.grad.numpy(), b.grad.numpy() if bias else 0)
+    for x, y in zip(res[True], res[False]):
+        np.testing.assert_allclose(x, y, rtol=1e-13, atol=1e-13)
