@@ -293,8 +293,8 @@ def _running_fallback(xp, new, momentum, factor, r):
     r += (new * (momentum * factor)).astype(r.dtype, copy=False)
 
 
-_running = _Fused("running_update", "elementwise", "T new, float64 momentum, float64 factor", "T r",
-                  "r = (T)((C)r * (C)(1 - momentum) + (C)(momentum * factor) * (C)new);", _running_fallback)
+_running = _Fused("running_update", "elementwise", "T v_new, float64 momentum, float64 factor", "T r",
+                  "r = (T)((C)r * (C)(1 - momentum) + (C)(momentum * factor) * (C)v_new);", _running_fallback)
 
 
 def running_update(running, new, momentum, factor=1.0):
