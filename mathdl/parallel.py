@@ -18,9 +18,9 @@ channels, images).  Both stay on the calling thread below ``MIN_PARALLEL_ELEMENT
 work (the measured cut-over, see benchmarks/bench_parallel.py) or when T = 1, so results never
 depend on T: each output element is computed by the same operations whichever thread runs it.
 Calls made from inside a pool thread run serially (no nested hand-offs, no deadlock).  Large
-passes are cut into two pieces per thread, and a piece that no pool thread has started when the
-calling thread is done with its own runs on the calling thread (on a busy machine the pool's
-threads may wait for a core; the caller does not wait for them).
+passes are cut into a few pieces per thread that whichever thread is free takes next, the calling
+thread included, so when a pool thread gets a core late (a busy machine, or BLAS's own threads
+still spinning after a product) the caller takes over its pieces and waits at most for one.
 
 ``blocks(fn, count)`` is for compound work that includes matrix products (a convolution's
 pad + im2col + GEMM + crop of a block of images): it returns [fn(0), ..., fn(count - 1)] with
@@ -166,29 +166,52 @@ def _serial(work, min_work=None):
 
 
 def for_ranges(fn, n: int, work: int | None = None, align: int = 1, min_work: int | None = None) -> None:
-    """Call ``fn(lo, hi)`` over contiguous pieces of range(n), one per thread (the calling thread
-    takes the first); serially as ``fn(0, n)`` when ``work`` (elements touched, default n) is
-    below the cut-over (MIN_PARALLEL_ELEMENTS, or ``min_work`` when smaller).  ``fn`` must write disjoint
-    outputs for disjoint ranges."""
+    """Call ``fn(lo, hi)`` over contiguous pieces of range(n), a few per thread, taken by whichever
+    thread is free (the calling thread too); serially as ``fn(0, n)`` when ``work`` (elements
+    touched, default n) is below the cut-over (MIN_PARALLEL_ELEMENTS, or ``min_work`` when
+    smaller).  ``fn`` must write disjoint outputs for disjoint ranges."""
     work = n if work is None else work
     if n <= 1 or _serial(work, min_work):
         fn(0, n)
         return
-    parts = _num_threads * (2 if work >= 4 * MIN_PARALLEL_ELEMENTS else 1)
+    parts = _num_threads * max(1, min(PIECES_PER_THREAD, work // PIECE_WORK))
     pieces = _split(n, min(parts, n), align)
     if len(pieces) == 1:
         fn(0, n)
         return
+    _run_dynamic(lambda k: fn(*pieces[k]), len(pieces))
+
+
+# Large passes are cut into up to PIECES_PER_THREAD pieces per thread of at least about
+# PIECE_WORK element-passes each, handed out one at a time to whichever thread is free (the calling
+# thread too): when a pool thread gets a core late (a busy machine, or BLAS's threads still
+# spinning after a product), the caller takes over the pieces it has not started and waits at most
+# for one small piece, instead of for a whole half of the pass.
+PIECES_PER_THREAD = 4
+PIECE_WORK = 1 << 20
+
+
+def _run_dynamic(fn, count):
+    """fn(0), ..., fn(count - 1) on the calling thread and up to T - 1 pool threads, each taking the
+    next index when free; returns when all are done (an exception in any is raised here)."""
+    nxt = iter(range(count))
+    lock = threading.Lock()
+
+    def worker():
+        while True:
+            with lock:
+                k = next(nxt, None)
+            if k is None:
+                return
+            fn(k)
+
     pool = _get_pool()
-    futures = [pool.submit(fn, lo, hi) for lo, hi in pieces[1:]]
+    futures = [pool.submit(worker) for _ in range(min(_num_threads, count) - 1)]
     try:
-        fn(*pieces[0])
+        worker()
     finally:
-        # a piece no pool thread has started yet (a busy machine) runs here instead of waiting
-        for f, (lo, hi) in zip(futures, pieces[1:]):
-            if f.cancel():
-                fn(lo, hi)
-            else:
+        for f in futures:  # a worker never started is cancelled; a running one is waited for
+            if not f.cancel():
                 f.result()
 
 
@@ -224,28 +247,14 @@ def blocks(fn, count: int, parallel: bool = True) -> list:
     if count <= 1 or not parallel or _num_threads == 1 or getattr(_local, "worker", False):
         return [fn(k) for k in range(count)]
     results = [None] * count
-    nxt = iter(range(count))
-    lock = threading.Lock()
 
-    def worker():
-        while True:
-            with lock:
-                k = next(nxt, None)
-            if k is None:
-                return
-            results[k] = fn(k)
+    def run(k):
+        results[k] = fn(k)
 
-    pool = _get_pool()
     old_blas = _set_blas(1)
     _local.worker = True  # the caller's own block runs its passes serially, as the pool's do
     try:
-        futures = [pool.submit(worker) for _ in range(min(_num_threads, count) - 1)]
-        try:
-            worker()
-        finally:
-            for f in futures:
-                if not f.cancel():
-                    f.result()
+        _run_dynamic(run, count)
     finally:
         _local.worker = False
         _set_blas(old_blas)
