@@ -25,9 +25,11 @@ Formulas (x, g arrays; per-channel vectors broadcast as (1, C, 1, ...); n = elem
   layer norm     rows x (R, n): mean, var as batch norm's per row;  y = (x - mean) rstd w + b
                  backward: s1 = sum_j g w, s2 = sum_j g w xhat (per row),
                  dx = g w rstd - s1 rstd/n - xhat s2 rstd/n;  dw = sum_i g xhat, db = sum_i g
+  dropout_apply  mask = [u >= p] / (1 - p) (u uniform in [0, 1), drawn before);  y = x mask
 
 Launches: adam 12 -> 1 per parameter, SGD with momentum 4 -> 1, batch norm (training forward +
-backward + running statistics) about 50 -> 8 per layer, layer norm about 27 -> 8, and no device-to-host synchronisation
+backward + running statistics) about 50 -> 8 per layer, layer norm about 27 -> 8, dropout's
+forward 5 -> 2 (the draw and one pass), and no device-to-host synchronisation
 (conv.py's batch norm tests ``isfinite(...).any()`` on the host twice per layer).
 """
 
@@ -36,7 +38,7 @@ from __future__ import annotations
 from ..backend import xp_of
 
 __all__ = ["adam_step", "sgd_momentum_step", "batch_norm_forward", "batch_norm_backward", "running_update",
-           "layer_norm_forward", "layer_norm_backward", "is_real_cupy"]
+           "layer_norm_forward", "layer_norm_backward", "dropout_apply", "is_real_cupy"]
 
 _PREAMBLE = """
 template <typename T> struct _mathdl_acc { typedef float type; };
@@ -381,3 +383,28 @@ def layer_norm_backward(g2, x2, mu, var, w, eps, need_x=True, need_w=True, need_
         dx = xp.empty_like(g2)
         _ln_dx(g2, w2, x2, mu, var, s1, s2, float(eps), 1.0 / n, dx)
     return dx, dw, db
+
+
+# --------------------------------------------------------------------------- dropout
+def _dropout_fallback(xp, x, u, p, scale, y, mask):
+    keep = (u >= p).astype(mask.dtype)
+    keep *= scale
+    mask[...] = keep
+    xp.multiply(x, mask, out=y)
+
+
+_dropout = _Fused("dropout_apply", "elementwise", "T x, float32 u, float64 p, float64 scale", "T y, T mask",
+                  """
+                  mask = u >= (float)p ? (T)scale : (T)0;
+                  y = x * mask;
+                  """, _dropout_fallback)
+
+
+def dropout_apply(x, u, p):
+    """(y, mask) with mask = [u >= p] / (1 - p) in x's dtype and y = x mask, for the uniform draws
+    u (float32, x's shape): mathdl's DropoutFn after its draw, in one launch."""
+    xp = xp_of(x)
+    y = xp.empty_like(x)
+    mask = xp.empty_like(x)
+    _dropout(x, u, float(p), 1.0 / (1.0 - float(p)), y, mask)
+    return y, mask

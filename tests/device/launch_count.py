@@ -112,8 +112,8 @@ def conv_dispatch(patch):
 def kernels_dispatch(patch):
     """Route device arrays to mathdl/ops/device_kernels.py's fused kernels: Adam's and SGD's
     updates (through the ``elementwise`` helper their modules call), training-mode batch norm
-    (BatchNormFn's forward and non-create-graph backward, and the running statistics) and layer
-    norm (LayerNormFn's forward and non-create-graph backward).  A stand-in
+    (BatchNormFn's forward and non-create-graph backward, and the running statistics), layer
+    norm (LayerNormFn's forward and non-create-graph backward) and dropout (DropoutFn's forward).  A stand-in
     for the edits proposed for mathdl/optim/adam.py, sgd.py and mathdl/ops/normalization.py."""
     from functools import partial
 
@@ -202,6 +202,23 @@ def kernels_dispatch(patch):
             out.append(None if gb is None else Tensor._make(gb.reshape(b.shape)))
         return tuple(out)
 
+    import importlib
+
+    from mathdl import backend
+
+    dropout_module = importlib.import_module("mathdl.nn.functional.dropout")  # the module, not F.dropout
+
+    dropout_forward = dropout_module.DropoutFn.forward
+
+    def dropout_fused(self, x):
+        xp = xp_of(x)
+        if xp is np:
+            return dropout_forward(self, x)
+        u = backend.rng.for_module(xp).random(x.shape, dtype=np.float32)
+        y, self.saved_mask = device_kernels.dropout_apply(x, u, self.p)
+        return y
+
+    patch.setattr(dropout_module.DropoutFn, "forward", dropout_fused)
     patch.setattr(lnf, "forward", layer_forward)
     patch.setattr(lnf, "backward", layer_backward)
     patch.setattr(adam, "elementwise", adam_elementwise)

@@ -182,6 +182,48 @@ def test_layer_norm_kernels_match_torch(xp, shape, k, has_w, has_b):
         np.testing.assert_allclose(_host(gb).reshape(ns), bt.grad.numpy(), rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("p", [0.1, 0.5])
+def test_dropout_apply_equals_dropout_fn(xp, p):
+    """Given the same uniform draws, one fused launch makes DropoutFn's mask and output exactly."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((7, 9)).astype(np.float32)
+    u = rng.random((7, 9), dtype=np.float32)
+    u[0, :3] = np.float32(p)  # the boundary: u == p keeps (u >= p)
+    keep = (u >= p).astype(np.float32)
+    keep *= 1.0 / (1.0 - p)
+    emulated_cupy.COUNTER.reset()
+    xd, ud = xp.asarray(x), xp.asarray(u)
+    with _one_launch(xp, "dropout_apply"):
+        y, mask = dk.dropout_apply(xd, ud, p)
+    np.testing.assert_array_equal(_host(mask), keep)
+    np.testing.assert_array_equal(_host(y), x * keep)
+
+
+def test_fused_dropout_training_equals_unfused_on_device():
+    """The transformer workload's step with dropout 0.1 through the fused kernels gives the same
+    loss as without them on the emulated device (same draws from the device generator)."""
+    from .launch_count import build
+
+    losses = []
+    for fused in (False, True):
+        with Patch() as patch:
+            install(patch)
+            if fused:
+                kernels_dispatch(patch)
+            model, make_opt, make = build("transformer")
+            model.to("cuda")
+            x, y = make(2, np.random.default_rng(0))
+            md.manual_seed(1)
+            emulated_cupy.COUNTER.reset()
+            out = model(md.tensor(x.astype(np.float32)).to("cuda"))
+            assert (emulated_cupy.COUNTER.by_name["fused dropout_apply"] > 0) == fused
+            loss = F.cross_entropy(out.reshape(-1, 10), md.tensor(y).to("cuda").reshape(-1))
+            loss.backward()
+            losses.append((loss.item(), model.head.weight.grad.to("cpu").numpy()))
+    assert losses[0][0] == pytest.approx(losses[1][0], rel=1e-6)
+    np.testing.assert_allclose(losses[1][1], losses[0][1], rtol=1e-4, atol=1e-6)
+
+
 def _train(model, x, y, make_opt, steps=3):
     opt = make_opt(model.parameters())
     losses = []
