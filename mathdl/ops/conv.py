@@ -154,12 +154,13 @@ def _geometry(x, kh, kw, stride, pads, dil):
 PARALLEL_MIN_MACS = 1 << 21
 
 
-def _tile_bounds(N, nb, macs):
+def _tile_bounds(N, nb, macs, xp=np):
     """([(n0, n1), ...] near-equal image ranges of at most about nb images, parallel?): with T > 1
-    threads and a large enough product, at least T tiles and a multiple of T (balanced threads)."""
+    threads, NumPy arrays and a large enough product, at least T tiles and a multiple of T
+    (balanced threads).  Device arrays keep one thread (the device runs each tile in parallel)."""
     T = get_num_threads()
     count = -(-N // nb)
-    par = T > 1 and N > 1 and macs >= PARALLEL_MIN_MACS
+    par = T > 1 and N > 1 and macs >= PARALLEL_MIN_MACS and xp is np
     if par:
         count = min(N, -(-count // T) * T)
     return [(k * N // count, (k + 1) * N // count) for k in range(count)], par
@@ -282,7 +283,7 @@ def _conv_forward(x, w, b, stride, pads, dil, groups, keep=None):
     xpad, Ho, Wo, nb = _geometry(x, kh, kw, stride, pads, dil)
     out = xp.empty((O, N, Ho, Wo), dtype=xp.result_type(x.dtype, w.dtype))
     wm = w.reshape(O, -1) if groups == 1 else w.reshape(groups, O // groups, -1)
-    bounds, par = _tile_bounds(N, nb, N * Ho * Wo * O * Cg * kh * kw)
+    bounds, par = _tile_bounds(N, nb, N * Ho * Wo * O * Cg * kh * kw, xp)
 
     def tile(k):
         n0, n1 = bounds[k]
@@ -375,7 +376,7 @@ def _conv_forward_rowwrap(x, w, b, pads, dil, groups, keep=None, wgrad_x=None):
     out = xp.empty((O, N, Ho, Wo), dtype=dtype)
     wm = w.reshape(O, -1) if groups == 1 else w.reshape(groups, O // groups, -1)
     Ox = None if wgrad_x is None else wgrad_x.shape[1]
-    bounds, par = _tile_bounds(N, nb, N * Ho * Wp * O * Cg * kh * kw * (1 if wgrad_x is None else 2))
+    bounds, par = _tile_bounds(N, nb, N * Ho * Wp * O * Cg * kh * kw * (1 if wgrad_x is None else 2), xp)
 
     def tile(k):
         n0, n1 = bounds[k]
@@ -420,9 +421,9 @@ def _conv_weight(x, g, wshape, stride, pads, dil, groups, xpad=None):
     if _winograd_ok(x, wshape, stride, pads, dil, groups):
         return winograd.conv3x3_weight(x, g, pads)
     Wp = x.shape[3] + pads[2] + pads[3]
+    xp = xp_of(g)
     if _rowwrap_ok(stride, Wp, g.shape[3], pads):
         xpad, Ho, Wo, Wp, nb = _rowwrap_geometry(x, kh, kw, pads, dil, xpad)
-        xp = xp_of(g)
 
         def g_tile(n0, n1):  # g on the wrapped columns, zero where b >= Wo
             gt = xp.empty((O, n1 - n0, Ho, Wp), dtype=g.dtype)
@@ -435,7 +436,7 @@ def _conv_weight(x, g, wshape, stride, pads, dil, groups, xpad=None):
         xpad, Ho, Wo, nb = _geometry(x, kh, kw, stride, pads, dil)
         g_tile = lambda n0, n1: g[n0:n1].transpose(1, 0, 2, 3).reshape(O, -1)  # noqa: E731
         make_cols = lambda xs: _cols(xs, kh, kw, stride, dil, Ho, Wo)  # noqa: E731
-    bounds, par = _tile_bounds(N, nb, N * Ho * Wo * O * Cg * kh * kw)
+    bounds, par = _tile_bounds(N, nb, N * Ho * Wo * O * Cg * kh * kw, xp)
 
     def tile(k):
         n0, n1 = bounds[k]
@@ -546,7 +547,7 @@ class ConvTransposeFn(Function):
         wt = w.reshape(O, -1).T if G == 1 else w.reshape(G, O // G, -1).transpose(0, 2, 1)
         per_image = C * kh * kw * Ho * Wo * buf.itemsize
         nb = max(1, min(N, TILE_BYTES // max(per_image, 1)))
-        bounds, par = _tile_bounds(N, nb, N * Ho * Wo * O * Cg * kh * kw)
+        bounds, par = _tile_bounds(N, nb, N * Ho * Wo * O * Cg * kh * kw, xp)
 
         def tile(k):
             n0, n1 = bounds[k]
