@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from ... import backend
@@ -18,7 +20,7 @@ from ...autograd.grad_mode import state as _grad_state
 from ...autograd.tensor import Tensor
 from ...backend import xp_of
 from ...ops import elementwise as ew
-from ...ops.conv import dropout2d
+from ...ops.conv import dropout2d as _dropout2d
 from ...ops.shape import reshape
 from .activation import _SELU_ALPHA, _SELU_SCALE
 
@@ -85,7 +87,7 @@ def _channel_dropout(name, input, p, training, nd):
     if input.ndim == nd + 1:
         y = _channel_dropout(name, reshape(input, (1,) + tuple(input.shape)), p, training, nd)
         return reshape(y, tuple(input.shape))
-    return dropout2d(input, p, training) if nd == 2 else _dropout_channels(input, p, training)
+    return _dropout2d(input, p, training) if nd == 2 else _dropout_channels(input, p, training)
 
 
 def _dropout_channels(input, p, training):
@@ -97,6 +99,33 @@ def _dropout_channels(input, p, training):
     keep = backend.rng.np.random(shape) >= p
     mask = xp_of(input.array).asarray(keep, dtype=input.dtype) * input.dtype.type(1.0 / (1.0 - p))
     return ew.mul(input, _make(mask))
+
+
+def dropout2d(input, p=0.5, training=True, inplace=False):
+    """Zero whole channels of an (N, C, H, W) input with probability p; scale the rest by 1/(1-p).
+
+    PyTorch's other cases, with its warnings: a 3-D input is read as (N, C, L) (channel-wise 1-D
+    dropout), and any other rank (deprecated) draws one mask entry per (N, C) pair -- for a 2-D
+    (N, C) input that is element-wise dropout (pytorch/examples mnist_rnn applies Dropout2d so).
+    """
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout2d: p must be in [0, 1], got {p}")
+    if input.ndim not in (3, 4):
+        warnings.warn(f"dropout2d: Received a {input.ndim}-D input to dropout2d, which is deprecated and will result "
+                      "in an error in a future release. To retain the behavior and silence this warning, please use "
+                      "dropout instead. Note that dropout2d exists to provide channel-wise dropout on inputs with 2 "
+                      "spatial dimensions, a channel dimension, and an optional batch dimension (i.e. 3D or 4D "
+                      "inputs).", stacklevel=2)
+        if input.ndim < 2:
+            raise ValueError(f"dropout2d: expected at least a 2-D input (N, C, ...), got shape {tuple(input.shape)}")
+        return _dropout_channels(input, p, training)
+    if input.ndim == 3:
+        warnings.warn("dropout2d: Received a 3D input to dropout2d and assuming that channel-wise 1D dropout behavior "
+                      "is desired - input is interpreted as shape (N, C, L), where C is the channel dim. This behavior "
+                      "will change in a future release to interpret the input as one without a batch dimension, i.e. "
+                      "shape (C, H, W). To maintain the 1D channel-wise dropout behavior, please switch to using "
+                      "dropout1d instead.", stacklevel=2)
+    return _dropout2d(input, p, training)
 
 
 def dropout1d(input, p=0.5, training=True, inplace=False):

@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-from ...ops import conv as C
 from .. import functional as F
 from .module import Module
 
@@ -26,12 +25,13 @@ class Dropout(Module):
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"Dropout: probability must be in [0, 1], got {p}")
         self.p = float(p)
+        self.inplace = inplace  # accepted; the result is the same tensor values, computed out of place
 
     def forward(self, x):
         return F.dropout(x, self.p, self.training)
 
     def extra_repr(self):
-        return f"p={self.p}"
+        return f"p={self.p}, inplace={self.inplace}"
 
 
 class AlphaDropout(Dropout):
@@ -44,17 +44,18 @@ class AlphaDropout(Dropout):
 class Dropout2d(Module):
     """Channel dropout: in training each (sample, channel) map is zeroed with probability p."""
 
-    def __init__(self, p=0.5):
+    def __init__(self, p=0.5, inplace=False):
         super().__init__()
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"Dropout2d: p must be in [0, 1], got {p}")
         self.p = float(p)
+        self.inplace = inplace
 
     def extra_repr(self):
-        return f"p={self.p}"
+        return f"p={self.p}, inplace={self.inplace}"
 
     def forward(self, x):
-        return C.dropout2d(x, self.p, self.training)
+        return F.dropout2d(x, self.p, self.training)
 
 
 class _ChannelDropout(Module):
@@ -65,7 +66,7 @@ class _ChannelDropout(Module):
         self.p, self.inplace = float(p), inplace
 
     def extra_repr(self):
-        return f"p={self.p}"
+        return f"p={self.p}, inplace={self.inplace}"
 
 
 class Dropout1d(_ChannelDropout):
