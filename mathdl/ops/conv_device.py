@@ -26,6 +26,12 @@ it through its strides; g in that layout makes ``g (O, M)`` a free reshape.
 Launches per 3x3 stride-1 padded conv without bias: forward 4, input gradient 5, weight gradient 2
 (with the forward's padded input) -- 11, where the CPU road makes several per image tile.
 
+max_pool2d forward: the windows of the (-inf padded) input are copied once from an ``as_strided``
+view into (..., kh kw) rows; y = max of each row and idx = its argmax (the first maximum; in a
+window holding NaN the LAST NaN, PyTorch's choice, from the reversed rows): 8 launches and no
+device-to-host synchronisation (conv.py's loop over offsets makes 3 per offset and tests
+``isnan(out.sum())`` on the host).  10 launches with padding.  idx encodes the offset k = i kw + j, as conv.py's.
+
 Differences from conv.py: a stride-1 input gradient always takes the full convolution (no
 ``isfinite(w).all()`` test, which would be a device-to-host synchronisation per call), so a
 kernel holding inf or NaN gives NaN (0 * inf from g's zero padding) near the border where
@@ -43,7 +49,7 @@ import os
 
 from ..backend import xp_of
 
-__all__ = ["conv2d_forward", "conv2d_input_grad", "conv2d_weight_grad", "cudnn_module"]
+__all__ = ["conv2d_forward", "conv2d_input_grad", "conv2d_weight_grad", "max_pool2d_forward", "cudnn_module"]
 
 # Keep the forward's padded input for the weight gradient (saves its zeros + copy, costs the
 # padded activation's memory until backward), as conv.py does on its row-wrapped road.
@@ -83,15 +89,16 @@ _CUDNN_KW = {"auto_tune": True, "tensor_core": "auto"}
 
 
 # --------------------------------------------------------------------------- helpers
-def _pad(x, pads):
-    """x (N, C, H, W) zero-padded into a channel-major (C, N, Hp, Wp) block, returned as an NCHW
-    view (x itself when there is no padding): two launches, zeros and the interior copy."""
+def _pad(x, pads, value=0.0):
+    """x (N, C, H, W) padded with ``value`` into a channel-major (C, N, Hp, Wp) block, returned as
+    an NCHW view (x itself when there is no padding): two launches, the fill and the interior copy."""
     if not any(pads):
         return x
     xp = xp_of(x)
     pt, pb, pl, pr = pads
     N, C, H, W = x.shape
-    buf = xp.zeros((C, N, H + pt + pb, W + pl + pr), dtype=x.dtype)
+    shape = (C, N, H + pt + pb, W + pl + pr)
+    buf = xp.zeros(shape, dtype=x.dtype) if value == 0 else xp.full(shape, value, dtype=x.dtype)
     buf[:, :, pt:pt + H, pl:pl + W] = x.transpose(1, 0, 2, 3)
     return buf.transpose(1, 0, 2, 3)
 
@@ -249,3 +256,30 @@ def _cudnn_weight_grad(xp, x, g, wshape, stride, pads, dil, groups):  # pragma: 
     cudnn.convolution_backward_filter(xp.ascontiguousarray(x), xp.ascontiguousarray(g), gw, (pads[0], pads[2]),
                                       tuple(stride), tuple(dil), groups, deterministic=False, **_CUDNN_KW)
     return gw
+
+
+# --------------------------------------------------------------------------- max pooling
+def max_pool2d_forward(x, kernel, stride, pads, dil, out_hw):
+    """(y, idx) of max pooling on raw arrays (conv.py's MaxPool2dFn.forward): y (N, C, Ho, Wo) in
+    x's layout family, idx the winning kernel offset i kw + j per output (int64)."""
+    xp = xp_of(x)
+    kh, kw = kernel
+    Ho, Wo = out_hw
+    K = kh * kw
+    xpad = _pad(x, pads, float("-inf") if x.dtype.kind == "f" else xp.iinfo(x.dtype).min)
+    channel_major = xpad.strides[1] > xpad.strides[0]
+    a = xpad.transpose(1, 0, 2, 3) if channel_major else xpad  # windows in memory order
+    s0, s1, sh, sw = a.strides
+    view = xp.lib.stride_tricks.as_strided(
+        a, shape=a.shape[:2] + (Ho, Wo, kh, kw),
+        strides=(s0, s1, sh * stride[0], sw * stride[1], sh * dil[0], sw * dil[1]))
+    win = xp.ascontiguousarray(view).reshape(a.shape[:2] + (Ho, Wo, K))
+    y = win.max(axis=-1)
+    idx = win.argmax(axis=-1)
+    if win.dtype.kind == "f":  # a window holding NaN: PyTorch routes to its last NaN
+        nan = xp.isnan(win)
+        last = (K - 1) - nan[..., ::-1].argmax(axis=-1)
+        idx = xp.where(nan.any(axis=-1), last, idx)
+    if channel_major:
+        return y.transpose(1, 0, 2, 3), idx.transpose(1, 0, 2, 3)
+    return y, idx

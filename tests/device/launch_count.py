@@ -74,9 +74,9 @@ _MISSING = object()
 
 
 def conv_dispatch(patch):
-    """Route conv.py's Conv2dFn / ConvTransposeFn / ConvWeightFn forwards to conv_device for device
-    arrays: exactly the three dispatches proposed for mathdl/ops/conv.py (each at the top of the
-    forward, behind ``xp_of(...) is not np``)."""
+    """Route conv.py's Conv2dFn / ConvTransposeFn / ConvWeightFn / MaxPool2dFn forwards to
+    conv_device for device arrays: exactly the dispatches proposed for mathdl/ops/conv.py (each at
+    the top of the forward, behind ``xp_of(...) is not np``)."""
     from mathdl.backend import xp_of
     from mathdl.ops import conv, conv_device
 
@@ -104,6 +104,16 @@ def conv_dispatch(patch):
                                                   xpad)
         return wfwd(self, x, g)
 
+    pool_forward = conv.MaxPool2dFn.forward
+
+    def max_pool_forward(self, x):
+        if xp_of(x) is not np:
+            g = self.geom
+            out, self.saved_idx = conv_device.max_pool2d_forward(x, g.kernel, g.stride, g.pads, g.dil, g.out_hw)
+            return out
+        return pool_forward(self, x)
+
+    patch.setattr(conv.MaxPool2dFn, "forward", max_pool_forward)
     patch.setattr(conv.Conv2dFn, "forward", conv_forward)
     patch.setattr(conv.ConvTransposeFn, "forward", transpose_forward)
     patch.setattr(conv.ConvWeightFn, "forward", weight_forward)

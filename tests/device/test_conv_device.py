@@ -188,3 +188,31 @@ def test_dispatched_cnn_training_steps_equal_cpu(dispatched):
     np.testing.assert_allclose(runs[1][0], runs[0][0], rtol=1e-10)
     for pc, pd in zip(runs[0][1], runs[1][1]):
         np.testing.assert_allclose(pd, pc, rtol=1e-9, atol=1e-11)
+
+
+@pytest.mark.parametrize("kw", [dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1),
+                                dict(kernel_size=(2, 3), stride=(1, 2), dilation=2, ceil_mode=True),
+                                dict(kernel_size=3, stride=1, padding=1)])
+@pytest.mark.parametrize("channel_major", [False, True])
+def test_dispatched_max_pool2d_matches_torch(dispatched, kw, channel_major):
+    """max_pool2d through the device dispatch: values, indices (ties: the first maximum; a window
+    with NaN: its last NaN) and the gradient equal torch's, with no device-to-host read."""
+    rng = np.random.default_rng(6)
+    x0 = rng.integers(-3, 4, (2, 3, 7, 8)).astype(np.float64)  # many ties
+    x0[0, 0, 1, 1] = x0[0, 0, 1, 2] = x0[1, 2, 4, 4] = np.nan
+    xt = torch.tensor(x0, requires_grad=True)
+    yt, it = torch.nn.functional.max_pool2d(xt, return_indices=True, **kw)
+    gy = rng.standard_normal(yt.shape)
+    yt.backward(torch.tensor(gy))
+    x = md.tensor(x0).to("cuda")
+    if channel_major:  # conv's output layout
+        x = md.tensor(x0.transpose(1, 0, 2, 3).copy()).to("cuda").permute(1, 0, 2, 3)
+    x.requires_grad_()
+    emulated_cupy.COUNTER.reset()
+    y = F.max_pool2d(x, **kw)
+    assert emulated_cupy.COUNTER.syncs == 0 and emulated_cupy.COUNTER.launches <= 10
+    y.backward(md.tensor(gy).to("cuda"))
+    _, idx = F.max_pool2d(x.detach(), return_indices=True, **kw)
+    np.testing.assert_array_equal(y.to("cpu").numpy(), yt.detach().numpy())
+    np.testing.assert_array_equal(idx.to("cpu").numpy(), it.numpy())
+    np.testing.assert_allclose(x.grad.to("cpu").numpy(), xt.grad.numpy(), rtol=1e-12, atol=1e-15)  # overlaps: sums
