@@ -26,10 +26,13 @@ Formulas (x, g arrays; per-channel vectors broadcast as (1, C, 1, ...); n = elem
                  backward: s1 = sum_j g w, s2 = sum_j g w xhat (per row),
                  dx = g w rstd - s1 rstd/n - xhat s2 rstd/n;  dw = sum_i g xhat, db = sum_i g
   dropout_apply  mask = [u >= p] / (1 - p) (u uniform in [0, 1), drawn before);  y = x mask
+  gelu           y = x Phi(x), aux = Phi(x) = (1 + erf(x / sqrt 2)) / 2;  dx = g (Phi + x phi(x));
+                 tanh form: aux = t = tanh(c (x + k x^3)), y = x (1 + t) / 2,
+                 dx = g [(1 + t) / 2 + x (1 - t^2) c (1 + 3 k x^2) / 2]     (mathdl.ops.activations')
 
 Launches: adam 12 -> 1 per parameter, SGD with momentum 4 -> 1, batch norm (training forward +
 backward + running statistics) about 50 -> 8 per layer, layer norm about 27 -> 8, dropout's
-forward 5 -> 2 (the draw and one pass), and no device-to-host synchronisation
+forward 5 -> 2 (the draw and one pass), GELU about 9 -> 1 each way, and no device-to-host synchronisation
 (conv.py's batch norm tests ``isfinite(...).any()`` on the host twice per layer).
 """
 
@@ -38,7 +41,8 @@ from __future__ import annotations
 from ..backend import xp_of
 
 __all__ = ["adam_step", "sgd_momentum_step", "batch_norm_forward", "batch_norm_backward", "running_update",
-           "layer_norm_forward", "layer_norm_backward", "dropout_apply", "is_real_cupy"]
+           "layer_norm_forward", "layer_norm_backward", "dropout_apply", "gelu_forward", "gelu_backward",
+           "is_real_cupy"]
 
 _PREAMBLE = """
 template <typename T> struct _mathdl_acc { typedef float type; };
@@ -408,3 +412,62 @@ def dropout_apply(x, u, p):
     mask = xp.empty_like(x)
     _dropout(x, u, float(p), 1.0 / (1.0 - float(p)), y, mask)
     return y, mask
+
+
+# --------------------------------------------------------------------------- GELU
+def _gelu_fwd_fallback(xp, x, tanh_approx, y, aux):
+    from . import activations
+
+    (activations._gelu_tanh_fwd if tanh_approx else activations._gelu_erf_fwd)(x, y, aux)
+
+
+_gelu_fwd = _Fused(
+    "gelu_forward", "elementwise", "T x, int32 tanh_approx", "T y, T aux",
+    """
+    C xc = (C)x;
+    C a;
+    if (tanh_approx) {
+        a = tanh((C)0.7978845608028654 * (xc + (C)0.044715 * xc * xc * xc));
+        y = (T)(xc * (a + (C)1) * (C)0.5);
+    } else {
+        a = ((C)1 + erf(xc * (C)0.7071067811865475)) * (C)0.5;
+        y = (T)(xc * a);
+    }
+    aux = (T)a;
+    """, _gelu_fwd_fallback)
+
+
+def gelu_forward(x, approximate="none"):
+    """(y, aux) of GELU (aux: Phi(x), or t for approximate='tanh', what the backward needs); one launch."""
+    xp = xp_of(x)
+    y, aux = xp.empty_like(x), xp.empty_like(x)
+    _gelu_fwd(x, int(approximate == "tanh"), y, aux)
+    return y, aux
+
+
+def _gelu_bwd_fallback(xp, x, aux, g, tanh_approx, d):
+    from . import activations
+
+    (activations._gelu_tanh_bwd if tanh_approx else activations._gelu_erf_bwd)(x, aux, g, d)
+
+
+_gelu_bwd = _Fused(
+    "gelu_backward", "elementwise", "T x, T aux, T g, int32 tanh_approx", "T d",
+    """
+    C xc = (C)x;
+    C t = (C)aux;
+    C v;
+    if (tanh_approx) {
+        v = (C)0.5 * ((C)1 + t) + xc * ((C)1 - t * t) * (C)0.3989422804014327 * ((C)1 + (C)0.134145 * xc * xc);
+    } else {
+        v = t + xc * exp((C)-0.5 * xc * xc) * (C)0.3989422804014327;
+    }
+    d = (T)((C)g * v);
+    """, _gelu_bwd_fallback)
+
+
+def gelu_backward(x, aux, g, approximate="none"):
+    """dL/dx of GELU for dL/dy = g (same shape as x), from the forward's aux; one launch."""
+    d = xp_of(x).empty_like(x)
+    _gelu_bwd(x, aux, g, int(approximate == "tanh"), d)
+    return d

@@ -123,7 +123,8 @@ def kernels_dispatch(patch):
     """Route device arrays to mathdl/ops/device_kernels.py's fused kernels: Adam's and SGD's
     updates (through the ``elementwise`` helper their modules call), training-mode batch norm
     (BatchNormFn's forward and non-create-graph backward, and the running statistics), layer
-    norm (LayerNormFn's forward and non-create-graph backward) and dropout (DropoutFn's forward).  A stand-in
+    norm (LayerNormFn's forward and non-create-graph backward), dropout (DropoutFn's forward) and
+    GELU (GeluFn's forward and non-create-graph backward).  A stand-in
     for the edits proposed for mathdl/optim/adam.py, sgd.py and mathdl/ops/normalization.py."""
     from functools import partial
 
@@ -228,6 +229,27 @@ def kernels_dispatch(patch):
         y, self.saved_mask = device_kernels.dropout_apply(x, u, self.p)
         return y
 
+    act = importlib.import_module("mathdl.ops.activations")
+    gelu_fwd, gelu_bwd = act.GeluFn._forward, act.GeluFn.backward
+
+    def gelu_forward(self, x):
+        if xp_of(x) is np:
+            return gelu_fwd(self, x)
+        y, self.saved_aux = device_kernels.gelu_forward(x, self.approximate)
+        return y
+
+    def gelu_backward(self, g):
+        (x,) = self.inputs
+        if xp_of(x.array) is np or normalization._grad_state.enabled:
+            return gelu_bwd(self, g)
+        xa, gd = act._at_least_1d(x.array), act._at_least_1d(g.array)
+        if gd.shape != xa.shape:
+            gd = xp_of(xa).broadcast_to(gd, xa.shape)
+        d = device_kernels.gelu_backward(xa, self.saved_aux, gd, self.approximate)
+        return (Tensor._make(d.reshape(g.shape)),)
+
+    patch.setattr(act.GeluFn, "_forward", gelu_forward)
+    patch.setattr(act.GeluFn, "backward", gelu_backward)
     patch.setattr(dropout_module.DropoutFn, "forward", dropout_fused)
     patch.setattr(lnf, "forward", layer_forward)
     patch.setattr(lnf, "backward", layer_backward)

@@ -224,6 +224,39 @@ def test_fused_dropout_training_equals_unfused_on_device():
     np.testing.assert_allclose(losses[1][1], losses[0][1], rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_gelu_kernels_match_torch(xp, approximate):
+    rng = np.random.default_rng(7)
+    x = np.concatenate([rng.standard_normal(40) * 3, [0.0, -10.0, 10.0, 1e-8]])
+    g = rng.standard_normal(x.shape)
+    xt = torch.tensor(x, requires_grad=True)
+    torch.nn.functional.gelu(xt, approximate=approximate).backward(torch.tensor(g))
+    xd, gd = xp.asarray(x), xp.asarray(g)
+    with _one_launch(xp, "gelu_forward"):
+        y, aux = dk.gelu_forward(xd, approximate)
+    with _one_launch(xp, "gelu_backward"):
+        d = dk.gelu_backward(xd, aux, gd, approximate)
+    ref = torch.nn.functional.gelu(torch.tensor(x), approximate=approximate).numpy()
+    np.testing.assert_allclose(_host(y), ref, rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(_host(d), xt.grad.numpy(), rtol=1e-12, atol=1e-12)  # tails: cancellation
+
+
+def test_fused_gelu_on_device_equals_cpu():
+    """F.gelu through the wired kernels on the emulated device: values and gradients as the CPU."""
+    x0 = np.random.default_rng(8).standard_normal((3, 5))
+    for approximate in ("none", "tanh"):
+        xc = md.tensor(x0, requires_grad=True)
+        F.gelu(xc, approximate=approximate).sum().backward()
+        with Patch() as patch:
+            install(patch)
+            kernels_dispatch(patch)
+            xd = md.tensor(x0).to("cuda").requires_grad_()
+            emulated_cupy.COUNTER.reset()
+            F.gelu(xd, approximate=approximate).sum().backward()
+            assert emulated_cupy.COUNTER.by_name["fused gelu_backward"] == 1
+            np.testing.assert_allclose(xd.grad.to("cpu").numpy(), xc.grad.numpy(), rtol=1e-14)
+
+
 def _train(model, x, y, make_opt, steps=3):
     opt = make_opt(model.parameters())
     losses = []
