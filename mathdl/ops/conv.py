@@ -193,37 +193,46 @@ def _rowwrap_ok(stride, wp, wo, pads=(1,)):
     return stride == (1, 1) and 2 * wp <= 3 * wo and any(pads)
 
 
-def _padded_slack(x, pads, slack, interior=True):
+def _padded_slack(x, pads, slack, fill=True):
     """x (N, C, H, W) padded into a contiguous (C, N, Hp, Wp) block that is followed by ``slack``
     zeros (so that row-wrapped reads past the last plane stay in memory); an NCHW view.  With
-    ``interior=False`` only the zero border and the slack are written (the caller copies x in
-    with _fill_interior, a block of images at a time)."""
+    ``fill=False`` only the slack is written: the caller fills blocks of images with _fill_images."""
     xp = xp_of(x)
-    pt, pb, pl, pr = pads
     N, C, H, W = x.shape
-    Hp, Wp = H + pt + pb, W + pl + pr
+    Hp, Wp = H + pads[0] + pads[1], W + pads[2] + pads[3]
     size = C * N * Hp * Wp
     flat = xp.empty(size + slack, dtype=x.dtype)
     flat[size:] = 0
-    buf = flat[:size].reshape(C, N, Hp, Wp)
+    buf = flat[:size].reshape(C, N, Hp, Wp).transpose(1, 0, 2, 3)
+    if fill:
+        _fill_images(buf, x, pads, 0, N)
+    return buf
+
+
+def _fill_images(xpad, x, pads, n0, n1, spill=0):
+    """Write images n0:n1 of the padded view made by _padded_slack: the zero border and x inside.
+
+    ``spill`` > 0: also zero the first ``spill`` values of the plane after each of this block's last
+    planes (the next block's first image, or the next channel's first image): row-wrapped reads of
+    this block run that far past its planes, and another thread may not have zeroed them yet (both
+    write zeros there, so the result does not depend on which thread writes first)."""
+    pt, pb, pl, pr = pads
+    N, H, W = x.shape[0], x.shape[2], x.shape[3]
+    b = xpad[n0:n1].transpose(1, 0, 2, 3)  # (C, n, Hp, Wp)
     if pt:
-        buf[:, :, :pt] = 0
+        b[:, :, :pt] = 0
     if pb:
-        buf[:, :, pt + H:] = 0
+        b[:, :, pt + H:] = 0
     if pl:
-        buf[:, :, pt:pt + H, :pl] = 0
+        b[:, :, pt:pt + H, :pl] = 0
     if pr:
-        buf[:, :, pt:pt + H, pl + W:] = 0
-    if interior:
-        _copy(buf[:, :, pt:pt + H, pl:pl + W], x.transpose(1, 0, 2, 3))
-    return buf.transpose(1, 0, 2, 3)
-
-
-def _fill_interior(xpad, x, pads, n0, n1):
-    """Copy images n0:n1 of x into the interior of the padded view made by _padded_slack."""
-    pt, _, pl, _ = pads
-    H, W = x.shape[2], x.shape[3]
-    _copy(xpad[n0:n1, :, pt:pt + H, pl:pl + W].transpose(1, 0, 2, 3), x[n0:n1].transpose(1, 0, 2, 3))
+        b[:, :, pt:pt + H, pl + W:] = 0
+    if spill:
+        if n1 < N:
+            xpad[n1, :, 0, :spill] = 0
+        else:
+            xpad[0, 1:, 0, :spill] = 0
+    _copy(b[:, :, pt:pt + H, pl:pl + W], x[n0:n1].transpose(1, 0, 2, 3))
 
 
 def _cols_rowwrap(xpad, kh, kw, dil, Ho):
@@ -355,7 +364,7 @@ def _conv_forward_rowwrap(x, w, b, pads, dil, groups, keep=None, wgrad_x=None):
     Wo valid ones are copied out (a copy of the output, 1/(C kh kw / O) the size of cols).  Each
     tile of images is padded, unfolded, multiplied and cropped in one go (on one thread when the
     tiles run in parallel); x is padded per tile when its top padding row keeps the tiles' wrapped
-    reads (kw - 1 values past a plane) off the next tile's images.
+    reads (d (kw - 1) values past a plane) off the next tile's image values (see _fill_images).
 
     ``wgrad_x``: when this call is the input gradient of a conv (x = g, w = its flipped kernel,
     see ConvTransposeFn) whose input was ``wgrad_x``, the same im2col tiles of g also give that
@@ -368,7 +377,8 @@ def _conv_forward_rowwrap(x, w, b, pads, dil, groups, keep=None, wgrad_x=None):
     N, C = x.shape[:2]
     O, Cg, kh, kw = w.shape
     per_tile = bool(pads[0]) and xp is np
-    xpad = _padded_slack(x, pads, dil[1] * (kw - 1), interior=not per_tile)
+    spill = dil[1] * (kw - 1)
+    xpad = _padded_slack(x, pads, spill, fill=not per_tile)
     xpad, Ho, Wo, Wp, nb = _rowwrap_geometry(x, kh, kw, pads, dil, xpad)
     if keep is not None:
         keep.append(xpad)
@@ -381,7 +391,7 @@ def _conv_forward_rowwrap(x, w, b, pads, dil, groups, keep=None, wgrad_x=None):
     def tile(k):
         n0, n1 = bounds[k]
         if per_tile:
-            _fill_interior(xpad, x, pads, n0, n1)
+            _fill_images(xpad, x, pads, n0, n1, spill)
         cols = _cols_rowwrap(xpad[n0:n1], kh, kw, dil, Ho)
         ext = xp.empty((O, n1 - n0, Ho, Wp), dtype=dtype)
         o = ext.reshape(O, -1)

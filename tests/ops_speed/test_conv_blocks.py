@@ -147,3 +147,31 @@ def test_max_pool_split_over_images_matches_torch(monkeypatch, kernel, stride, p
         np.testing.assert_allclose(mx.grad.array, tx.grad.numpy(), rtol=1e-6, atol=1e-6)
     finally:
         parallel.set_num_threads(old)
+
+
+@pytest.mark.parametrize("xs, ws, stride, padding, dil, groups", [CASES[0], CASES[4], CASES[5], CASES[6]])
+def test_tiled_conv_never_reads_unwritten_memory(tiled, monkeypatch, xs, ws, stride, padding, dil, groups):
+    """np.empty handing out NaN-filled memory: the tiles (padded per tile, row-wrapped reads past a
+    plane) still give torch's finite values and gradients."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal(xs).astype(np.float32)
+    w = rng.standard_normal(ws).astype(np.float32)
+    b = rng.standard_normal(ws[0]).astype(np.float32)
+    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    ty = torch.nn.functional.conv2d(tx, tw, tb, stride=stride, padding=padding, dilation=dil, groups=groups)
+    g = rng.standard_normal(tuple(ty.shape)).astype(np.float32)
+    (ty * torch.tensor(g)).sum().backward()
+    empty = np.empty
+
+    def nan_empty(shape, dtype=float, *args, **kwargs):
+        a = empty(shape, dtype, *args, **kwargs)
+        if a.dtype.kind == "f":
+            a.fill(np.nan)
+        return a
+
+    with monkeypatch.context() as m:
+        m.setattr(np, "empty", nan_empty)
+        got = _run(x, w, b, stride, padding, dil, groups, g)
+    for a, want in zip(got, (ty.detach(), tx.grad, tw.grad, tb.grad)):
+        np.testing.assert_allclose(a, want.numpy(), rtol=1e-4, atol=1e-4)
