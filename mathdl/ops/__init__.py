@@ -37,6 +37,10 @@ from .pointwise import (  # noqa: F401
     round, sgn, sigmoid_, sign, signbit, sinc, sinh, square_, subtract, tan, true_divide, trunc, xlogy,
 )
 from .promotion import can_cast, promote_types, result_type  # noqa: F401
+from .tensor_types import (  # noqa: F401  (PyTorch's legacy constructors: mathdl.LongTensor(data))
+    BFloat16Tensor, BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatTensor, HalfTensor, IntTensor,
+    LongTensor, ShortTensor,
+)
 from .random import bernoulli, multinomial, poisson  # noqa: F401
 from .reduce import (  # noqa: F401
     all, amax, amin, aminmax, any, argmax, argmin, count_nonzero, cummax, cummin, cumprod, cumsum,
@@ -145,7 +149,7 @@ def is_same_size(a, b) -> bool:
 
 _HIDDEN = {
     "Tensor", "annotations", "elementwise", "indexing", "inplace", "linalg", "reduce", "shape",
-    "sorting", "special", "pointwise", "promotion", "random",
+    "sorting", "special", "pointwise", "promotion", "random", "tensor_types",
 }
 __all__ = [n for n in dir() if not n.startswith("_") and n not in _HIDDEN]
 __all__ += ["inplace"]
@@ -322,12 +326,17 @@ def _stride(self, dim=None):
 
 
 def _type(self, dtype=None, non_blocking=False):
-    """Without an argument, the type name ('mathdl.FloatTensor'); with one, a cast to it."""
+    """Without an argument, the type name ('mathdl.FloatTensor'); with one -- a dtype, a legacy type
+    (``mathdl.LongTensor``) or its name ('torch.LongTensor' / 'mathdl.LongTensor') -- a cast to it."""
+    from .tensor_types import BY_NAME
+
     if dtype is None:
-        names = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
-                 "bfloat16": "BFloat16Tensor", "int64": "LongTensor", "int32": "IntTensor",
-                 "int16": "ShortTensor", "int8": "CharTensor", "uint8": "ByteTensor", "bool": "BoolTensor"}
+        names = {cls.dtype.name: name for name, cls in BY_NAME.items()}
         return "mathdl." + names.get(self.array.dtype.name, self.array.dtype.name)
+    if isinstance(dtype, str) and dtype.split(".")[-1] in BY_NAME and dtype.split(".")[0] in ("torch", "mathdl"):
+        dtype = BY_NAME[dtype.split(".")[-1]]
+    if isinstance(dtype, type) and dtype.__name__ in BY_NAME and BY_NAME[dtype.__name__] is dtype:
+        dtype = dtype.dtype
     return self.astype(dtype)
 
 
