@@ -150,8 +150,10 @@ def _geometry(x, kh, kw, stride, pads, dil):
 # A convolution of at least this many multiply-adds runs its tiles on all of mathdl's threads, each
 # tile whole on one thread (pad, im2col, product, crop) with BLAS on one thread inside
 # (mathdl.parallel.blocks).  Below it the tiles run in turn on the calling thread, their products
-# on BLAS's threads.  Measured with benchmarks/bench_cnn.py and bench_conv.py on 2 cores.
-PARALLEL_MIN_MACS = 1 << 21
+# on BLAS's threads.  The hand-off costs about 50 us (two BLAS thread-count switches and a pool
+# wake-up), a conv's forward and backward of 4M multiply-adds about 0.2 ms on one core; compare
+# the roads with ``benchmarks/bench_conv.py --tiles --threads 2`` (on a quiet machine).
+PARALLEL_MIN_MACS = 1 << 22
 
 
 def _tile_bounds(N, nb, macs, xp=np):
