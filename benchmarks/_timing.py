@@ -212,10 +212,15 @@ def _child(make_step, framework, case, threads, repeat, warmup, inner):
     reset_peak()
     before = rss_mb()
     step, first_loss = make_step(framework, case)
+    import time
+
+    c0, m0 = time.process_time(), time.thread_time()
     samples = time_samples(step, repeat, warmup, inner)
+    calls = (repeat + warmup) * inner
+    cpu, main_cpu = (time.process_time() - c0) / calls, (time.thread_time() - m0) / calls
     peak = rss_mb("VmHWM")
     print(json.dumps({"samples": samples, "peak_mb": None if before is None else peak - before,
-                      "first_loss": first_loss}))
+                      "first_loss": first_loss, "cpu_s": cpu, "main_cpu_s": main_cpu}))
 
 
 def _run_child(script, framework, case, threads, repeat, warmup, inner):
@@ -247,6 +252,9 @@ def isolated_main(script, cases, make_step, argv=None, description="", repeat=20
     ap.add_argument("--cases", default=",".join(cases), help=f"subset of {','.join(cases)}")
     ap.add_argument("--no-torch", action="store_true")
     ap.add_argument("--json", help="also write the rows to this JSON file")
+    ap.add_argument("--cpu", action="store_true",
+                    help="also print CPU seconds per step: all threads, and the calling thread alone (on a busy "
+                         "machine the calling thread's CPU time estimates the step's time on a quiet one)")
     ap.add_argument("--child", nargs=6, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     inner = inner or {}
@@ -276,6 +284,10 @@ def isolated_main(script, cases, make_step, argv=None, description="", repeat=20
             rowd = {"case": case, "description": cases[case], "threads": th, "mathdl_s": t_m, "torch_s": t_t,
                     "ratio": ratio, "mathdl_peak_mb": peak.get("mathdl"), "torch_peak_mb": peak.get("torch"),
                     "load": load}
+            for fw, v in runs.items():
+                for key in ("cpu_s", "main_cpu_s"):
+                    vals = [res[key] for res in v if res.get(key) is not None]
+                    rowd[f"{fw}_{key}"] = statistics.median(vals) if vals else None
             rows.append(rowd)
             tt = fmt(t_t) if t_t else "     n/a"
             rr = f"{ratio:5.2f}x" if ratio else "  n/a"
@@ -283,6 +295,10 @@ def isolated_main(script, cases, make_step, argv=None, description="", repeat=20
             pt = f"{peak['torch']:7.1f}" if peak.get("torch") is not None else "    n/a"
             print(f"{cases[case]:<52} {th:>2} thr  mathdl {fmt(t_m) if t_m else 'n/a'}  torch {tt}  "
                   f"ratio {rr}  peak MB mathdl {pm} torch {pt}")
+            if args.cpu:
+                print("   CPU per step: " + "   ".join(
+                    f"{fw} all threads {fmt(rowd[f'{fw}_cpu_s'])}, calling thread {fmt(rowd[f'{fw}_main_cpu_s'])}"
+                    for fw in runs if rowd.get(f"{fw}_cpu_s") is not None))
             if losses.get("mathdl") is not None and losses.get("torch") is not None:
                 a, b = losses["mathdl"], losses["torch"]
                 if abs(a - b) > 1e-3 * max(1.0, abs(b)):

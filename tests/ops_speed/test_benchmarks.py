@@ -23,6 +23,7 @@ def test_isolated_benchmark_writes_rows(tmp_path):
     for r in rows:
         assert r["case"] == "add16" and r["mathdl_s"] > 0 and r["torch_s"] is None
         assert r["mathdl_peak_mb"] is None or r["mathdl_peak_mb"] >= 0
+        assert 0 < r["mathdl_main_cpu_s"] <= r["mathdl_cpu_s"] * 1.01 + 1e-6  # the calling thread is one of all
 
 
 def test_bad_thread_list_is_an_error():
