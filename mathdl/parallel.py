@@ -240,6 +240,31 @@ def _set_blas(counts):
     return old
 
 
+_blas_lock = threading.Lock()
+_blas_users = 0
+_blas_saved = None
+
+
+def _enter_blas_serial():
+    """BLAS on one thread until the matching _leave_blas_serial; nested and concurrent users (blocks
+    run from several of the program's own threads) restore the original counts only when the last
+    one leaves."""
+    global _blas_users, _blas_saved
+    with _blas_lock:
+        if _blas_users == 0:
+            _blas_saved = _set_blas(1)
+        _blas_users += 1
+
+
+def _leave_blas_serial():
+    global _blas_users, _blas_saved
+    with _blas_lock:
+        _blas_users -= 1
+        if _blas_users == 0:
+            _set_blas(_blas_saved)
+            _blas_saved = None
+
+
 def blocks(fn, count: int, parallel: bool = True) -> list:
     """[fn(0), ..., fn(count - 1)]: on the calling thread when ``parallel`` is false, T = 1, or
     inside a pool thread; else the blocks go to the threads one at a time (the calling thread
@@ -251,13 +276,13 @@ def blocks(fn, count: int, parallel: bool = True) -> list:
     def run(k):
         results[k] = fn(k)
 
-    old_blas = _set_blas(1)
+    _enter_blas_serial()
     _local.worker = True  # the caller's own block runs its passes serially, as the pool's do
     try:
         _run_dynamic(run, count)
     finally:
         _local.worker = False
-        _set_blas(old_blas)
+        _leave_blas_serial()
     return results
 
 

@@ -175,3 +175,26 @@ def test_tiled_conv_never_reads_unwritten_memory(tiled, monkeypatch, xs, ws, str
         got = _run(x, w, b, stride, padding, dil, groups, g)
     for a, want in zip(got, (ty.detach(), tx.grad, tw.grad, tb.grad)):
         np.testing.assert_allclose(a, want.numpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_blocks_from_several_program_threads_restore_blas(tiled):
+    """Two of the program's own threads running blocks at once: BLAS's count is back afterwards."""
+    before = _blas_threads()
+    barrier = threading.Barrier(2, timeout=10)
+    errors = []
+
+    def user():
+        try:
+            barrier.wait()
+            for _ in range(20):
+                parallel.blocks(lambda k: k, 4)
+        except Exception as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=user) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert _blas_threads() == before
