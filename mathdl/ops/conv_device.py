@@ -6,9 +6,9 @@ computes each map over the WHOLE batch with the fewest array calls (xp is CuPy, 
 tests).  Notation as in conv.py: x (N, C, H, W), w (O, C/g, kh, kw), stride s, dilation d,
 padding (pt, pb, pl, pr), groups g, Ho = (H + pt + pb - d (kh - 1) - 1) // s + 1, M = N Ho Wo.
 
-  forward         xpad = pad(x)                                 (zeros + one copy; none if p = 0)
-                  cols[(c, i, j), (n, a, b)] = xpad[n, c, a s + i d, b s + j d]
-                                               (one copy of an ``as_strided`` view; free for 1x1)
+  forward         cols[(c, i, j), (n, a, b)] = xpad[n, c, a s + i d, b s + j d], xpad = x zero-padded:
+                  ONE launch (device_kernels.im2col reads x in place, 0 outside it; its xp fallback
+                  is a padded copy + one copy of an ``as_strided`` view); free for unpadded 1x1
                   y (O, M) = W (O, C kh kw) @ cols              (one GEMM; per group one batched GEMM)
                   y += b                                        (one launch when there is a bias)
   input grad      stride 1 (and p <= d (k - 1)): the "full" convolution of g with the flipped,
@@ -16,15 +16,14 @@ padding (pt, pb, pl, pr), groups g, Ho = (H + pt + pb - d (kh - 1) - 1) // s + 1
                   d (k - 1) - p: one kernel copy + the forward above (no col2im);
                   otherwise col2im: gcols = W^T @ g (one GEMM), then xpad-grad[offset (i, j)] +=
                   gcols[:, i, j] for the kh kw kernel offsets (kh kw strided adds), cropped.
-  weight grad     dW (O, C kh kw) = g (O, M) @ cols^T           (im2col again, or the forward's
-                                                                 padded input ``keep``, + one GEMM)
+  weight grad     dW (O, C kh kw) = g (O, M) @ cols^T           (im2col again + one GEMM)
 
 Outputs are returned as NCHW views of channel-major (O, N, Ho, Wo) blocks, as conv.py's: it is
 what the product makes, the elementwise ops that follow keep the layout, and the next im2col reads
 it through its strides; g in that layout makes ``g (O, M)`` a free reshape.
 
-Launches per 3x3 stride-1 padded conv without bias: forward 4, input gradient 5, weight gradient 2
-(with the forward's padded input) -- 11, where the CPU road makes several per image tile.
+Launches per 3x3 stride-1 padded conv without bias: forward 2, input gradient 3, weight gradient 2
+-- 7, where the CPU road makes several per tile of images.
 
 max_pool2d forward: the windows of the (-inf padded) input are copied once from an ``as_strided``
 view into (..., kh kw) rows; y = max of each row and idx = its argmax (the first maximum; in a
@@ -48,13 +47,9 @@ from __future__ import annotations
 import os
 
 from ..backend import xp_of
+from . import device_kernels
 
 __all__ = ["conv2d_forward", "conv2d_input_grad", "conv2d_weight_grad", "max_pool2d_forward", "cudnn_module"]
-
-# Keep the forward's padded input for the weight gradient (saves its zeros + copy, costs the
-# padded activation's memory until backward), as conv.py does on its row-wrapped road.
-KEEP_PADDED = True
-
 
 # --------------------------------------------------------------------------- cuDNN (optional)
 _CUDNN = None
@@ -103,11 +98,6 @@ def _pad(x, pads, value=0.0):
     return buf.transpose(1, 0, 2, 3)
 
 
-def _out_hw(xpad, kh, kw, stride, dil):
-    Hp, Wp = xpad.shape[2], xpad.shape[3]
-    return (Hp - dil[0] * (kh - 1) - 1) // stride[0] + 1, (Wp - dil[1] * (kw - 1) - 1) // stride[1] + 1
-
-
 def _im2col(xpad, kh, kw, stride, dil, Ho, Wo):
     """cols (C kh kw, N Ho Wo) of a padded NCHW view (any strides): one copy of an as_strided view,
     none when the view is contiguous already (1x1 stride-1 kernels on channel-major data)."""
@@ -134,12 +124,30 @@ def _product(wm, cols, groups):
     return (wm @ cols.reshape(G, cols.shape[0] // G, cols.shape[1])).reshape(-1, cols.shape[1])
 
 
-def _forward_matrix(x, wm, O, kh, kw, b, stride, pads, dil, groups, keep):
-    xpad = _pad(x, pads)
-    if keep is not None and xpad is not x:
-        keep.append(xpad)
-    Ho, Wo = _out_hw(xpad, kh, kw, stride, dil)
-    y = _product(wm, _im2col(xpad, kh, kw, stride, dil, Ho, Wo), groups)
+def _out_size(x, kh, kw, stride, pads, dil):
+    return ((x.shape[2] + pads[0] + pads[1] - dil[0] * (kh - 1) - 1) // stride[0] + 1,
+            (x.shape[3] + pads[2] + pads[3] - dil[1] * (kw - 1) - 1) // stride[1] + 1)
+
+
+def _cols(x, kh, kw, stride, pads, dil, Ho, Wo):
+    """im2col of x with its padding: free for an unpadded view that is contiguous already (1x1
+    stride-1 kernels on channel-major data), else ONE launch (device_kernels.im2col: the padding
+    and the strided copy fused; its fallback is _pad + _im2col)."""
+    if not any(pads):
+        xp = xp_of(x)
+        N, C = x.shape[:2]
+        sn, sc, sh, sw = x.strides
+        view = xp.lib.stride_tricks.as_strided(
+            x, shape=(C, kh, kw, N, Ho, Wo),
+            strides=(sc, sh * dil[0], sw * dil[1], sn, sh * stride[0], sw * stride[1]))
+        if view.flags.c_contiguous:
+            return view.reshape(C * kh * kw, N * Ho * Wo)
+    return device_kernels.im2col(x, kh, kw, stride, pads, dil, Ho, Wo)
+
+
+def _forward_matrix(x, wm, O, kh, kw, b, stride, pads, dil, groups):
+    Ho, Wo = _out_size(x, kh, kw, stride, pads, dil)
+    y = _product(wm, _cols(x, kh, kw, stride, pads, dil, Ho, Wo), groups)
     if b is not None:
         y += b.reshape(O, 1)
     return y.reshape(O, x.shape[0], Ho, Wo).transpose(1, 0, 2, 3)
@@ -153,14 +161,13 @@ def _weight_matrix(w, groups):
 
 # --------------------------------------------------------------------------- the three maps
 def conv2d_forward(x, w, b, stride, pads, dil, groups, keep=None):
-    """y = conv2d(x, w) + b on raw arrays (conv.py's Conv2dFn.forward); the padded input is
-    appended to the list ``keep`` when one is given and padding was made (for the weight gradient)."""
+    """y = conv2d(x, w) + b on raw arrays (conv.py's Conv2dFn.forward).  ``keep`` is conv.py's list
+    for a padded input to reuse in the weight gradient: nothing is kept here (im2col pads on the fly)."""
     xp = xp_of(x)
     O, _, kh, kw = w.shape
     if _cudnn_ok(xp, x, pads):
         return _cudnn_forward(xp, x, w, b, stride, pads, dil, groups)
-    return _forward_matrix(x, _weight_matrix(w, groups), O, kh, kw, b, stride, pads, dil, groups,
-                           keep if KEEP_PADDED else None)
+    return _forward_matrix(x, _weight_matrix(w, groups), O, kh, kw, b, stride, pads, dil, groups)
 
 
 def conv2d_input_grad(g, w, hw, stride, pads, dil, groups):
@@ -179,7 +186,7 @@ def conv2d_input_grad(g, w, hw, stride, pads, dil, groups):
         # W'[(c), (o, i, j)] = W[o, c, kh-1-i, kw-1-j] within each group: one copy of a small array
         wf = xp.ascontiguousarray(w.reshape(G, O // G, Cg, kh, kw)[..., ::-1, ::-1].transpose(0, 2, 1, 3, 4))
         wm = wf.reshape(G * Cg, -1) if G == 1 else wf.reshape(G, Cg, -1)
-        return _forward_matrix(g, wm, G * Cg, kh, kw, None, (1, 1), full, dil, G, None)
+        return _forward_matrix(g, wm, G * Cg, kh, kw, None, (1, 1), full, dil, G)
     return _col2im(g, w, hw, stride, pads, dil, groups)
 
 
@@ -210,15 +217,16 @@ def _col2im(g, w, hw, stride, pads, dil, groups):
 
 def conv2d_weight_grad(x, g, wshape, stride, pads, dil, groups, xpad=None):
     """dL/dw (O, C/g, kh, kw) of y = conv2d(x, w) for dL/dy = g (conv.py's ConvWeightFn.forward);
-    ``xpad``: the forward's padded input (from ``keep``), else x is padded again."""
+    ``xpad``: a padded input kept by an earlier forward (conv.py's CPU road), else im2col pads x."""
     xp = xp_of(x)
     O, Cg, kh, kw = wshape
     if _cudnn_ok(xp, x, pads):
         return _cudnn_weight_grad(xp, x, g, wshape, stride, pads, dil, groups)
-    if xpad is None:
-        xpad = _pad(x, pads)
     Ho, Wo = g.shape[2], g.shape[3]
-    cols = _im2col(xpad, kh, kw, stride, dil, Ho, Wo)
+    if xpad is not None:
+        cols = _im2col(xpad, kh, kw, stride, dil, Ho, Wo)
+    else:
+        cols = _cols(x, kh, kw, stride, pads, dil, Ho, Wo)
     gm = _channel_major(g)
     if groups == 1:
         gw = gm @ cols.T

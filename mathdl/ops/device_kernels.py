@@ -9,6 +9,9 @@ about fifty per layer.  Each kernel here is ONE formula with two bodies:
 * the same formula in xp calls (``fallback``), used for NumPy arrays and by the emulated CuPy of
   the tests (which counts the whole fallback as one launch, as the compiled kernel would be).
 
+On real CuPy a kernel that fails to compile or launch warns once and uses its fallback from then
+on; ``MATHDL_NO_FUSED=1`` makes every kernel use its fallback (for comparisons).
+
 Formulas (x, g arrays; per-channel vectors broadcast as (1, C, 1, ...); n = elements per channel):
 
   adam_step      m = (m - g) b1 + g;  v = (v - g^2) b2 + g^2;  x -= alpha m / (sqrt(v) + e)
@@ -26,6 +29,8 @@ Formulas (x, g arrays; per-channel vectors broadcast as (1, C, 1, ...); n = elem
                  backward: s1 = sum_j g w, s2 = sum_j g w xhat (per row),
                  dx = g w rstd - s1 rstd/n - xhat s2 rstd/n;  dw = sum_i g xhat, db = sum_i g
   dropout_apply  mask = [u >= p] / (1 - p) (u uniform in [0, 1), drawn before);  y = x mask
+  im2col         cols[(c, i, j), (n, a, b)] = x[n, c, a s - pt + i d, b s - pl + j d], 0 outside x
+                 (conv_device's padding + strided copy, three launches, in one; x read in place)
   gelu           y = x Phi(x), aux = Phi(x) = (1 + erf(x / sqrt 2)) / 2;  dx = g (Phi + x phi(x));
                  tanh form: aux = t = tanh(c (x + k x^3)), y = x (1 + t) / 2,
                  dx = g [(1 + t) / 2 + x (1 - t^2) c (1 + 3 k x^2) / 2]     (mathdl.ops.activations')
@@ -38,11 +43,17 @@ forward 5 -> 2 (the draw and one pass), GELU about 9 -> 1 each way, and no devic
 
 from __future__ import annotations
 
+import os
+import warnings
+
 from ..backend import xp_of
 
 __all__ = ["adam_step", "sgd_momentum_step", "batch_norm_forward", "batch_norm_backward", "running_update",
            "layer_norm_forward", "layer_norm_backward", "dropout_apply", "gelu_forward", "gelu_backward",
-           "is_real_cupy"]
+           "im2col", "is_real_cupy"]
+
+# MATHDL_NO_FUSED=1: real CuPy runs every kernel's fallback too (to compare with the fused kernels).
+_DISABLED = os.environ.get("MATHDL_NO_FUSED") == "1"
 
 _PREAMBLE = """
 template <typename T> struct _mathdl_acc { typedef float type; };
@@ -68,6 +79,7 @@ class _Fused:
         self.name, self.kind, self.in_params, self.out_params = name, kind, in_params, out_params
         self.body, self.fallback, self.reduce = body, fallback, reduce
         self._compiled = {}
+        self.failed = None  # the error that made this kernel fall back for good (real CuPy only)
 
     def _kernel(self, xp, half):  # pragma: no cover - needs a GPU
         k = self._compiled.get(half)
@@ -87,8 +99,13 @@ class _Fused:
     def __call__(self, *args, **kw):
         first = next(a for a in args if hasattr(a, "dtype") and hasattr(a, "shape"))
         xp = xp_of(first)
-        if is_real_cupy(xp):  # pragma: no cover - needs a GPU
-            return self._kernel(xp, first.dtype.itemsize == 2)(*args, **kw)
+        if is_real_cupy(xp) and self.failed is None and not _DISABLED:  # pragma: no cover - needs a GPU
+            try:  # compilation and argument checks fail before the kernel runs: nothing is half-written
+                return self._kernel(xp, first.dtype.itemsize == 2)(*args, **kw)
+            except Exception as e:
+                self.failed = e
+                warnings.warn(f"mathdl: the fused kernel {self.name} failed on CuPy ({type(e).__name__}: {e}); "
+                              "using its array-call fallback from now on", RuntimeWarning, stacklevel=2)
         launch = getattr(xp, "fused_launch", None)  # the emulated CuPy: one counted launch
         if launch is not None:
             return launch(self.name, lambda: self.fallback(xp, *args, **kw))
@@ -471,3 +488,67 @@ def gelu_backward(x, aux, g, approximate="none"):
     d = xp_of(x).empty_like(x)
     _gelu_bwd(x, aux, g, int(approximate == "tanh"), d)
     return d
+
+
+# --------------------------------------------------------------------------- im2col
+_IM2COL_PARAMS = ("raw T x, int64 n_ch, int64 k_h, int64 k_w, int64 n_img, int64 h_out, int64 w_out, int64 h_in, "
+                  "int64 w_in, int64 st_h, int64 st_w, int64 dl_h, int64 dl_w, int64 pad_t, int64 pad_l, "
+                  "int64 es_n, int64 es_c, int64 es_h, int64 es_w")
+IM2COL_BODY = """
+long long r = i;
+const long long ob = r % w_out; r /= w_out;
+const long long oa = r % h_out; r /= h_out;
+const long long on = r % n_img; r /= n_img;
+const long long kj = r % k_w; r /= k_w;
+const long long ki = r % k_h; r /= k_h;
+const long long hh = oa * st_h - pad_t + ki * dl_h;
+const long long ww = ob * st_w - pad_l + kj * dl_w;
+col = (hh >= 0 && hh < h_in && ww >= 0 && ww < w_in) ? x[on * es_n + r * es_c + hh * es_h + ww * es_w] : (T)0;
+"""
+
+
+def _im2col_fallback(xp, x, *params):
+    from . import conv_device
+
+    col = params[-1]
+    (n_ch, k_h, k_w, n_img, h_out, w_out, h_in, w_in, st_h, st_w, dl_h, dl_w, pad_t, pad_l) = params[:14]
+    xs, pads = params[18], params[19]
+    col[...] = conv_device._im2col(conv_device._pad(xs, pads), k_h, k_w, (st_h, st_w), (dl_h, dl_w), h_out, w_out)
+
+
+_im2col = _Fused("im2col", "elementwise", _IM2COL_PARAMS, "T col", IM2COL_BODY,
+                 lambda *args: None)  # im2col() runs the fallback itself (it needs x's shape and padding)
+
+
+def im2col_args(x, kh, kw, stride, pads, dil, Ho, Wo):
+    """(x, the kernel's arguments): x itself when its memory is one NCHW or channel-major block
+    (else a contiguous copy), then its flat view and the integer parameters of IM2COL_BODY (sizes,
+    stride, dilation, top/left padding and x's element strides)."""
+    xp = xp_of(x)
+    N, C, H, W = x.shape
+    if not (x.flags.c_contiguous or x.transpose(1, 0, 2, 3).flags.c_contiguous) or any(s < 0 for s in x.strides):
+        x = xp.ascontiguousarray(x)
+    flat = x.reshape(-1) if x.flags.c_contiguous else x.transpose(1, 0, 2, 3).reshape(-1)  # views of one block
+    es = [s // x.itemsize for s in x.strides]
+    return x, (flat, C, kh, kw, N, Ho, Wo, H, W, stride[0], stride[1], dil[0], dil[1], pads[0], pads[2], *es)
+
+
+def im2col(x, kh, kw, stride, pads, dil, Ho, Wo):
+    """cols (C kh kw, N Ho Wo) of x (N, C, H, W) zero-padded by pads = (pt, pb, pl, pr): one launch,
+    x read in place through its strides (NCHW or channel-major memory; other layouts are copied)."""
+    xp = xp_of(x)
+    x, args = im2col_args(x, kh, kw, stride, pads, dil, Ho, Wo)
+    flat = args[0]
+    N, C = x.shape[:2]
+    col = xp.empty((C * kh * kw, N * Ho * Wo), dtype=x.dtype)
+    if is_real_cupy(xp) and _im2col.failed is None and not _DISABLED:  # pragma: no cover - needs a GPU
+        _im2col(*args, col)
+        if _im2col.failed is None:
+            return col
+    launch = getattr(xp, "fused_launch", None)
+
+    def run():
+        _im2col_fallback(xp, flat, *args[1:], x, pads, col)
+        return col
+
+    return launch("im2col", run) if launch is not None else run()
