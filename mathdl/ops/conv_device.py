@@ -29,7 +29,8 @@ max_pool2d forward: the windows of the (-inf padded) input are copied once from 
 view into (..., kh kw) rows; y = max of each row and idx = its argmax (the first maximum; in a
 window holding NaN the LAST NaN, PyTorch's choice, from the reversed rows): 8 launches and no
 device-to-host synchronisation (conv.py's loop over offsets makes 3 per offset and tests
-``isnan(out.sum())`` on the host).  10 launches with padding.  idx encodes the offset k = i kw + j, as conv.py's.
+``isnan(out.sum())`` on the host); 10 with padding.  idx encodes the offset k = i kw + j, as
+conv.py's.
 
 Differences from conv.py: a stride-1 input gradient always takes the full convolution (no
 ``isfinite(w).all()`` test, which would be a device-to-host synchronisation per call), so a

@@ -37,8 +37,9 @@ Formulas (x, g arrays; per-channel vectors broadcast as (1, C, 1, ...); n = elem
 
 Launches: adam 12 -> 1 per parameter, SGD with momentum 4 -> 1, batch norm (training forward +
 backward + running statistics) about 50 -> 8 per layer, layer norm about 27 -> 8, dropout's
-forward 5 -> 2 (the draw and one pass), GELU about 9 -> 1 each way, and no device-to-host synchronisation
-(conv.py's batch norm tests ``isfinite(...).any()`` on the host twice per layer).
+forward 5 -> 2 (the draw and one pass), GELU about 9 -> 1 each way, and no device-to-host
+synchronisation (normalization.py's batch norm tests ``isfinite(...).any()`` on the host twice
+per layer).
 """
 
 from __future__ import annotations
