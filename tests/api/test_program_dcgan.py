@@ -39,10 +39,6 @@ import torch.optim as optim
 import torch.utils.data
 """
 
-# gap: mathdl.backends (cudnn.benchmark, torch.backends.mps) is not there yet
-needs_backends = pytest.mark.xfail(not hasattr(mathdl, "backends"), raises=AttributeError, strict=True,
-                                   reason="gap: mathdl.backends (torch.backends.mps / cudnn) is missing")
-
 
 class FakeData:
     """torchvision's FakeData through ``transforms.ToTensor()``: random images in [0, 1], label 0."""
@@ -305,13 +301,10 @@ def argv(outf, *flags, **kw):
     return [str(x) for kv in args.items() for x in kv] + list(flags)
 
 
-@pytest.mark.xfail(not hasattr(mathdl, "backends"), raises=ModuleNotFoundError, strict=True,
-                   reason="gap: mathdl.backends (import torch.backends.cudnn as cudnn) is missing")
 def test_dcgan_imports_resolve_on_mathdl():
     exec(textwrap.dedent(IMPORTS).replace("torch", "mathdl"), {})
 
 
-@needs_backends
 def test_dcgan_trains_and_checkpoints(tmp_path):
     _, history, log, saved, (netG, netD) = dcgan_main(mathdl, argv(str(tmp_path)))
     assert len(history) == 4 and np.all(np.isfinite(history))
@@ -359,7 +352,6 @@ class SameNoise(types.ModuleType):
         return self._lib.tensor(self._rng.standard_normal(size))
 
 
-@needs_backends
 def test_dcgan_matches_pytorch(tmp_path):
     args = argv(str(tmp_path), **{"--batchSize": 16, "--niter": 3})  # one batch an epoch
     init, ours, *_ = dcgan_main(SameNoise(mathdl, 5), args, dtype=np.float64)

@@ -31,9 +31,6 @@ import mathdl
 
 torch = pytest.importorskip("torch", reason="PyTorch is the oracle of this parity test")
 
-needs_backends = pytest.mark.xfail(not hasattr(mathdl, "backends"), raises=AttributeError, strict=True,
-                                   reason="gap: mathdl.backends (torch.backends.mps) is missing")
-
 
 def torchvision_resnet(torch):
     """torchvision/models/resnet.py on the library ``torch`` (the model builders without weights)."""
@@ -619,7 +616,6 @@ def imagenet_main(torch, folder, epochs=2, resume='', dtype=np.float32, copy_fro
     return initial, history, log, model
 
 
-@needs_backends
 def test_imagenet_example_trains_checkpoints_and_resumes(tmp_path):
     mathdl.manual_seed(0)
     _, history, log, _ = imagenet_main(mathdl, str(tmp_path), epochs=1)
@@ -639,7 +635,6 @@ def test_imagenet_example_trains_checkpoints_and_resumes(tmp_path):
     assert mathdl.load(tmp_path / 'checkpoint.pth.tar')['scheduler']['last_epoch'] == 2
 
 
-@needs_backends
 @pytest.mark.filterwarnings("ignore:'pin_memory' argument")
 def test_imagenet_example_matches_pytorch(tmp_path):
     (tmp_path / "a").mkdir()

@@ -191,10 +191,6 @@ def mnist_main(torch, save_path, argv=(), dropout=(0.25, 0.5), copy_from=None):
     return initial, train_losses, test_results, log, optimizer
 
 
-# gap: mathdl.backends (the example asks torch.backends.mps.is_available()) is not there yet
-needs_backends = pytest.mark.xfail(not hasattr(mathdl, "backends"), raises=AttributeError, strict=True,
-                                   reason="gap: mathdl.backends (torch.backends.mps / cudnn) is missing")
-
 ARGV = ["--batch-size", "16", "--test-batch-size", "20", "--epochs", "2", "--log-interval", "1", "--save-model"]
 
 
@@ -202,7 +198,6 @@ def test_mnist_imports_resolve_on_mathdl():
     exec(textwrap.dedent(IMPORTS).replace("torch", "mathdl"), {})
 
 
-@needs_backends
 def test_mnist_example_runs_learns_and_saves(tmp_path):
     path = tmp_path / "mnist_cnn.pt"
     _, losses, tests, log, optimizer = mnist_main(mathdl, path, ARGV)
@@ -217,7 +212,6 @@ def test_mnist_example_runs_learns_and_saves(tmp_path):
     assert isinstance(state["fc1.weight"], mathdl.Tensor) and tuple(state["fc1.weight"].shape) == (128, 9216)
 
 
-@needs_backends
 def test_mnist_example_matches_pytorch(tmp_path):
     init, ours, our_tests, _, _ = mnist_main(mathdl, tmp_path / "a.pt", ARGV, dropout=(0.0, 0.0))
     _, theirs, their_tests, _, _ = mnist_main(torch, tmp_path / "b.pt", ARGV, dropout=(0.0, 0.0), copy_from=init)

@@ -43,13 +43,6 @@ import torch.nn as nn
 from torch.nn import functional as F
 """
 
-# gaps: torch.backends.cuda.matmul.allow_tf32, torch.cuda.amp.GradScaler, torch.compile are not in mathdl yet
-_missing = [name for name, ok in (("mathdl.backends", hasattr(mathdl, "backends")),
-                                  ("mathdl.cuda.amp", hasattr(mathdl.cuda, "amp")),
-                                  ("mathdl.cuda.is_bf16_supported", hasattr(mathdl.cuda, "is_bf16_supported")))
-            if not ok]
-needs_gaps_closed = pytest.mark.xfail(bool(_missing), raises=AttributeError, strict=True,
-                                      reason=f"gap: {', '.join(_missing)} missing")
 
 
 def nanogpt_model(torch):
@@ -734,7 +727,6 @@ def test_nanogpt_model_both_attention_paths_agree():
     assert fast.estimate_mfu(4, 0.5) > 0
 
 
-@needs_gaps_closed
 def test_nanogpt_train_py_runs_checkpoints_and_resumes(tmp_path):
     prepare(str(tmp_path))
     _, losses, evals, log, ns = run_train(mathdl, str(tmp_path), always_save_checkpoint=True, max_iters=20,
@@ -765,7 +757,6 @@ def test_nanogpt_train_py_runs_checkpoints_and_resumes(tmp_path):
     assert text.startswith("First") and len(text) == 25
 
 
-@needs_gaps_closed
 @pytest.mark.filterwarnings("ignore:torch.cuda.amp.GradScaler")  # PyTorch's scaler turns itself off on CPU
 @pytest.mark.filterwarnings("ignore::FutureWarning")
 def test_nanogpt_train_py_matches_pytorch(tmp_path):
@@ -776,8 +767,6 @@ def test_nanogpt_train_py_matches_pytorch(tmp_path):
     np.testing.assert_allclose(our_evals, their_evals, rtol=2e-5)
 
 
-@pytest.mark.xfail(not hasattr(mathdl, "compile"), raises=AttributeError, strict=True,
-                   reason="gap: mathdl.compile (torch.compile) is missing")
 def test_torch_compile_returns_a_callable_model():
     GPTConfig, GPT, _ = nanogpt_model(mathdl)
     model = GPT(GPTConfig(block_size=4, vocab_size=5, n_layer=1, n_head=1, n_embd=4))

@@ -36,10 +36,6 @@ import torch.nn.functional as F
 import torch.backends.cudnn as cudnn
 """
 
-# gap: mathdl.backends (the script does import torch.backends.cudnn as cudnn) is not there yet
-needs_backends = pytest.mark.xfail(not hasattr(mathdl, "backends"), raises=AttributeError, strict=True,
-                                   reason="gap: mathdl.backends (torch.backends.mps / cudnn) is missing")
-
 
 def models(torch, width=64):
     """models/resnet.py; ``width`` is the first stage's channels (64 in the original)."""
@@ -311,13 +307,10 @@ def cifar_main(torch, checkpoint_dir, argv=(), epochs=2, augment=True, shuffle=T
     return initial, history, log, net
 
 
-@pytest.mark.xfail(not hasattr(mathdl, "backends"), raises=ModuleNotFoundError, strict=True,
-                   reason="gap: mathdl.backends (import torch.backends.cudnn as cudnn) is missing")
 def test_cifar_imports_resolve_on_mathdl():
     exec(textwrap.dedent(IMPORTS).replace("torch", "mathdl"), {})
 
 
-@needs_backends
 def test_cifar_script_trains_checkpoints_and_resumes(tmp_path):
     mathdl.manual_seed(0)
     _, history, log, net = cifar_main(mathdl, str(tmp_path), ["--lr", "0.05"], epochs=3)
@@ -343,7 +336,6 @@ def test_resnet50_bottleneck_forward_backward():
     assert net.layer4[0].shortcut[0].weight.grad is not None
 
 
-@needs_backends
 def test_cifar_script_matches_pytorch(tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()

@@ -28,10 +28,6 @@ from torch import nn, optim
 from torch.nn import functional as F
 """
 
-# gap: mathdl.backends (the example asks torch.backends.mps.is_available()) is not there yet
-needs_backends = pytest.mark.xfail(not hasattr(mathdl, "backends"), raises=AttributeError, strict=True,
-                                   reason="gap: mathdl.backends (torch.backends.mps / cudnn) is missing")
-
 
 def binary_digits(n, seed):
     """``n`` 1x28x28 images in [0, 1] (as ``transforms.ToTensor()`` gives): one of ten strokes, noisy."""
@@ -191,7 +187,6 @@ def test_vae_imports_resolve_on_mathdl():
     exec(textwrap.dedent(IMPORTS).replace("torch", "mathdl"), {})
 
 
-@needs_backends
 def test_vae_example_runs_and_learns():
     losses, log, saved, _ = vae_main(mathdl, ARGV)
     assert len(losses["train"]) == 3 and all(np.isfinite(losses["train"] + losses["test"]))
@@ -204,7 +199,6 @@ def test_vae_example_runs_and_learns():
     assert shape == (64, 1, 28, 28) and np.all((sample > 0) & (sample < 1))
 
 
-@needs_backends
 def test_vae_loss_function_matches_pytorch():
     *_, ours = vae_main(mathdl, ["--epochs", "0"])
     *_, theirs = vae_main(torch, ["--epochs", "0"])
