@@ -745,12 +745,18 @@ class MaxPoolScatterFn(Function):
         geo = self.geom
         xp = xp_of(g)
         N, C = g.shape[:2]
-        buf = _empty_like_layout(g, geo.padded_shape((N, C)))
+        shape = geo.padded_shape((N, C))
+        buf = _empty_like_layout(g, shape, zero=False)
         disjoint = all(s >= d * (k - 1) + 1 for s, k, d in zip(geo.stride, geo.kernel, geo.dil))
+        # windows that tile the padded input exactly (2x2 stride 2 on even sizes) write every position once
+        exact = disjoint and all(s == d * (k - 1) + 1 and o * s == size for s, k, d, o, size in zip(
+            geo.stride, geo.kernel, geo.dil, geo.out_hw, shape[2:]))
         offsets = list(geo.offsets())
 
         def part(lo, hi):  # images lo:hi
             gs, ix, bs = g[lo:hi], self.idx[lo:hi], buf[lo:hi]
+            if not exact:
+                bs[...] = 0
             for k, sl in offsets:
                 if disjoint:  # windows do not overlap: each position gets at most one write
                     xp.multiply(gs, ix == k, out=bs[sl])

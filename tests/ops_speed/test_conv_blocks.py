@@ -124,16 +124,21 @@ def test_tiled_conv_gradcheck_and_gradgradcheck(tiled, xs, ws, stride, padding, 
     assert gradgradcheck(f, (x, w, b))
 
 
-@pytest.mark.parametrize("kernel, stride, padding", [(2, 2, 0), (3, 2, 1), (3, 1, 1)])
+@pytest.mark.parametrize("kernel, stride, padding, hw", [(2, 2, 0, (9, 8)), (2, 2, 0, (8, 6)), (3, 2, 1, (9, 8)),
+                                                         (3, 1, 1, (9, 8))])
 @pytest.mark.parametrize("layout", ["nchw", "channel_major"])
-def test_max_pool_split_over_images_matches_torch(monkeypatch, kernel, stride, padding, layout):
+def test_max_pool_split_over_images_matches_torch(monkeypatch, kernel, stride, padding, hw, layout):
+    """Split over images at two threads, np.empty handing out NaN-filled memory (positions no
+    window covers must still get a zero gradient)."""
     torch = pytest.importorskip("torch")
     old = parallel.get_num_threads()
     monkeypatch.setattr(parallel, "MIN_PARALLEL_ELEMENTS", 0)
+    empty = np.empty
+    monkeypatch.setattr(np, "empty", lambda *a, **k: _nan_filled(empty(*a, **k)))
     parallel.set_num_threads(2)
     try:
         rng = np.random.default_rng(3)
-        x = rng.standard_normal((5, 3, 9, 8)).astype(np.float32)
+        x = rng.standard_normal((5, 3) + hw).astype(np.float32)
         x[0, 0, 0, :2] = 1.0  # a tie: the first maximum wins, as in PyTorch
         xs = np.ascontiguousarray(x.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3) if layout == "channel_major" else x
         mx = mathdl.tensor(xs, requires_grad=True)
@@ -143,10 +148,18 @@ def test_max_pool_split_over_images_matches_torch(monkeypatch, kernel, stride, p
         g = rng.standard_normal(tuple(ty.shape)).astype(np.float32)
         (y * mathdl.tensor(g)).sum().backward()
         (ty * torch.tensor(g)).sum().backward()
-        np.testing.assert_array_equal(y.array, ty.detach().numpy())
-        np.testing.assert_allclose(mx.grad.array, tx.grad.numpy(), rtol=1e-6, atol=1e-6)
+        got = (y.array, mx.grad.array)
     finally:
+        monkeypatch.setattr(np, "empty", empty)
         parallel.set_num_threads(old)
+    np.testing.assert_array_equal(got[0], ty.detach().numpy())
+    np.testing.assert_allclose(got[1], tx.grad.numpy(), rtol=1e-6, atol=1e-6)
+
+
+def _nan_filled(a):
+    if a.dtype.kind == "f":
+        a.fill(np.nan)
+    return a
 
 
 @pytest.mark.parametrize("xs, ws, stride, padding, dil, groups", [CASES[0], CASES[4], CASES[5], CASES[6]])
