@@ -332,22 +332,58 @@ def _winograd_ok(x, wshape, stride, pads, dil, groups):
 
 def _conv1x1(x, w, b):
     """A 1x1 stride-1 unpadded conv is a plain product over channels, no im2col:
-    channel-major x (C, N H W) gives y = W (O, C) @ x as one GEMM (y channel-major);
-    NCHW x gives y[n] = W @ x[n] (C, H W), one batched product (y NCHW)."""
+    channel-major x (C, N H W) gives y = W (O, C) @ x (y channel-major), in column blocks;
+    NCHW x gives y[n] = W @ x[n] (C, H W) (y NCHW), in blocks of images.  The blocks run on
+    mathdl's threads as the other convolutions' tiles do (each output column is the same
+    product whichever block holds it)."""
     xp = xp_of(x)
     N, C, H, W = x.shape
     O = w.shape[0]
     wm = w.reshape(O, C)
+    dtype = xp.result_type(x.dtype, w.dtype)
     t = x.transpose(1, 0, 2, 3)
     if t.flags.c_contiguous:
-        out = (wm @ t.reshape(C, -1)).reshape(O, N, H, W)
+        xm = t.reshape(C, -1)
+        M = xm.shape[1]
+        out = xp.empty((O, M), dtype=dtype)
+        bounds, par = _tile_bounds(M, M, O * C * M, xp)
+
+        def cols(k):
+            lo, hi = bounds[k]
+            o = out[:, lo:hi]
+            xp.matmul(wm, xm[:, lo:hi], out=o)
+            if b is not None:
+                o += b.reshape(O, 1)
+
+        blocks(cols, len(bounds), par)
+        return out.reshape(O, N, H, W).transpose(1, 0, 2, 3)
+    xc = xp.ascontiguousarray(x).reshape(N, C, H * W)
+    out = xp.empty((N, O, H * W), dtype=dtype)
+    bounds, par = _tile_bounds(N, N, O * C * N * H * W, xp)
+
+    def images(k):
+        n0, n1 = bounds[k]
+        o = out[n0:n1]
+        xp.matmul(wm, xc[n0:n1], out=o)
         if b is not None:
-            out += b.reshape(O, 1, 1, 1)
-        return out.transpose(1, 0, 2, 3)
-    out = xp.matmul(wm, xp.ascontiguousarray(x).reshape(N, C, H * W)).reshape(N, O, H, W)
-    if b is not None:
-        out += b.reshape(1, O, 1, 1)
-    return out
+            o += b.reshape(1, O, 1)
+
+    blocks(images, len(bounds), par)
+    return out.reshape(N, O, H, W)
+
+
+def _conv1x1_weight(x, g, wshape):
+    """dL/dW = g (O, N H W) @ x^T (N H W, C) of a 1x1 conv: one product, or with T threads one per
+    column block (its parts added in order)."""
+    xp = xp_of(g)
+    gm, xm = _channel_major(g), _channel_major(x)
+    M = gm.shape[1]
+    bounds, par = _tile_bounds(M, M, gm.shape[0] * xm.shape[0] * M, xp)  # one product, or one per thread
+    parts = blocks(lambda k: gm[:, bounds[k][0]:bounds[k][1]] @ xm[:, bounds[k][0]:bounds[k][1]].T, len(bounds), par)
+    gw = parts[0]
+    for part in parts[1:]:
+        gw += part
+    return gw.reshape(wshape)
 
 
 def _rowwrap_geometry(x, kh, kw, pads, dil, xpad=None):
@@ -429,7 +465,7 @@ def _conv_weight(x, g, wshape, stride, pads, dil, groups, xpad=None):
     O, Cg, kh, kw = wshape
     N = x.shape[0]
     if kh == kw == 1 and stride == (1, 1) and not any(pads) and groups == 1:  # dL/dW = g (O, NHW) @ x^T
-        return (_channel_major(g) @ _channel_major(x).T).reshape(wshape)
+        return _conv1x1_weight(x, g, wshape)
     if _winograd_ok(x, wshape, stride, pads, dil, groups):
         return winograd.conv3x3_weight(x, g, pads)
     Wp = x.shape[3] + pads[2] + pads[3]

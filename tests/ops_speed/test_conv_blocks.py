@@ -211,3 +211,25 @@ def test_blocks_from_several_program_threads_restore_blas(tiled):
         t.join()
     assert not errors
     assert _blas_threads() == before
+
+
+@pytest.mark.parametrize("layout", ["nchw", "channel_major"])
+def test_conv1x1_blocks_match_torch_and_gradcheck(tiled, layout):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((3, 5, 4, 6)).astype(np.float32)
+    w = rng.standard_normal((7, 5, 1, 1)).astype(np.float32)
+    b = rng.standard_normal(7).astype(np.float32)
+    xs = np.ascontiguousarray(x.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3) if layout == "channel_major" else x
+    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    ty = torch.nn.functional.conv2d(tx, tw, tb)
+    g = rng.standard_normal(tuple(ty.shape)).astype(np.float32)
+    (ty * torch.tensor(g)).sum().backward()
+    got = _run(xs, w, b, 1, 0, 1, 1, g)
+    for a, want in zip(got, (ty.detach(), tx.grad, tw.grad, tb.grad)):
+        np.testing.assert_allclose(a, want.numpy(), rtol=1e-4, atol=1e-4)
+    x64 = mathdl.tensor(xs.astype(np.float64), requires_grad=True)
+    w64 = mathdl.tensor(w.astype(np.float64), requires_grad=True)
+    f = lambda x, w: F.conv2d(x, w)  # noqa: E731
+    assert gradcheck(f, (x64, w64))
+    assert gradgradcheck(f, (x64, w64))
