@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..parallel import for_ranges
+from ..parallel import MIN_PARALLEL_ELEMENTS_CNN, blocks, for_ranges, get_num_threads
 
 __all__ = ["conv3x3", "conv3x3_weight", "kernel_transform"]
 
@@ -96,7 +96,7 @@ def _input_transform(P, L, Wh):
             np.subtract(c2, c1, out=V[4 * i + 2, lo:hi])
             np.subtract(c1, c3, out=V[4 * i + 3, lo:hi])
 
-    for_ranges(part, L, 24 * L)
+    for_ranges(part, L, 24 * L, min_work=MIN_PARALLEL_ELEMENTS_CNN)
     return V
 
 
@@ -122,7 +122,7 @@ def _output_transform(M, out, Hh, Wh, b=None):
             np.subtract(S[a, 1], S[a, 2], out=y1)
             y1 -= S[a, 3]
 
-    for_ranges(part, Lo, 16 * Lo)
+    for_ranges(part, Lo, 16 * Lo, min_work=MIN_PARALLEL_ELEMENTS_CNN)
     Yv = Y.reshape(2, 2, O, N, Hh, Wh)
 
     def place(lo, hi):
@@ -133,7 +133,17 @@ def _output_transform(M, out, Hh, Wh, b=None):
                 if b is not None:
                     dst += b[lo:hi].reshape(-1, 1, 1, 1)
 
-    for_ranges(place, O, 2 * out.size)
+    for_ranges(place, O, 2 * out.size, min_work=MIN_PARALLEL_ELEMENTS_CNN)
+
+
+def _products(a, b):
+    """The 16 products a[k] @ b[k]: with T > 1 threads, spread over mathdl's threads with BLAS on one
+    thread each (mathdl.parallel.blocks, as conv.py's tiles), else one batched call."""
+    out = np.empty((a.shape[0], a.shape[1], b.shape[2]), dtype=np.result_type(a.dtype, b.dtype))
+    if get_num_threads() == 1:
+        return np.matmul(a, b, out=out)
+    blocks(lambda k: np.matmul(a[k], b[k], out=out[k]), a.shape[0])
+    return out
 
 
 def conv3x3(x, w, b, pads):
@@ -146,7 +156,7 @@ def conv3x3(x, w, b, pads):
     P, L, Hh, Wh = _phases(x, pads, Ho, Wo)
     V = _input_transform(P, L, Wh).reshape(16, C, -1)
     del P
-    M = np.matmul(kernel_transform(w), V).reshape(16, -1)
+    M = _products(kernel_transform(w), V).reshape(16, -1)
     del V
     out = np.empty((O, N, Ho, Wo), dtype=M.dtype)
     _output_transform(M, out, Hh, Wh, b)
@@ -188,6 +198,6 @@ def conv3x3_weight(x, g, pads):
     V = _input_transform(P, L, Wh).reshape(16, C, -1)
     del P
     Gt = _grad_transform(g, Hh, Wh)
-    dU = np.matmul(Gt, V.transpose(0, 2, 1))  # (16, O, C)
+    dU = _products(Gt, V.transpose(0, 2, 1))  # (16, O, C)
     G = _G.astype(dU.dtype)
     return np.einsum("ai,aboc,bj->ocij", G, dU.reshape(4, 4, O, C), G, optimize=True).astype(g.dtype, copy=False)

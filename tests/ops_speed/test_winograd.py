@@ -117,3 +117,27 @@ def test_dispatch_rule():
     assert not cv._winograd_ok(x128, (128, 128, 3, 3), (2, 2), (1, 1, 1, 1), (1, 1), 1)
     assert not cv._winograd_ok(x128, (128, 128, 5, 5), (1, 1), (2, 2, 2, 2), (1, 1), 1)
     assert not cv._winograd_ok(x128, (128, 64, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 2)
+
+
+@pytest.mark.parametrize("shape", SHAPES[:2])
+def test_two_threads_equal_one_thread(shape, monkeypatch):
+    """The 16 products on mathdl's threads (BLAS on one thread each) and the transforms split:
+    the same numbers as one thread."""
+    from mathdl import parallel
+
+    N, C, H, W, O, pads = shape
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((N, C, H, W))
+    w = rng.standard_normal((O, C, 3, 3))
+    g = rng.standard_normal((N, O, H + pads[0] + pads[1] - 2, W + pads[2] + pads[3] - 2))
+    old = parallel.get_num_threads()
+    monkeypatch.setattr(parallel, "MIN_PARALLEL_ELEMENTS", 0)
+    res = []
+    try:
+        for n in (1, 2):
+            parallel.set_num_threads(n)
+            res.append((wg.conv3x3(x, w, None, pads), wg.conv3x3_weight(x, g, pads)))
+    finally:
+        parallel.set_num_threads(old)
+    for a, b in zip(*res):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
