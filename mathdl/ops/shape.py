@@ -624,7 +624,8 @@ def trace(x):
 # --------------------------------------------------------------------------- tiling, repeating, stacking
 def tile(x, dims):
     """Repeat x ``dims[i]`` times along each dimension (dims padded with 1s on the left to x's
-    rank, or x's shape padded with 1s to dims'); a broadcast, so its adjoint is a sum."""
+    rank, or x's shape padded with 1s to dims'); a broadcast, so its adjoint is a sum.  The result
+    is a new, writable array, never a view of x (PyTorch's ``repeat`` and ``tile`` copy)."""
     dims = tuple(int(d) for d in (dims if isinstance(dims, (tuple, list)) else (dims,)))
     if any(d < 0 for d in dims):
         raise ValueError(f"tile: repeats must be non-negative, got {dims}")
@@ -634,7 +635,10 @@ def tile(x, dims):
     inter = tuple(v for s in shape for v in (1, s))
     target = tuple(v for r, s in zip(dims, shape) for v in (r, s))
     out = broadcast_to(reshape(x, inter), target)
-    return reshape(out, tuple(r * s for r, s in zip(dims, shape)))
+    out = reshape(out, tuple(r * s for r, s in zip(dims, shape)))
+    if not out.array.flags.owndata:  # a view of x (a broadcast, or x itself): PyTorch's tile copies
+        out = clone(out)
+    return out
 
 
 def repeat(x, *sizes):
