@@ -39,6 +39,11 @@ Inside the loops the per-step arrays are feature-major, (features, batch): W_hh 
 product than h W_hh^T for a small batch, and every gate block is a contiguous row block (a
 (B, G H) layout makes each block a strided column slice, several times slower for small H).
 
+The rows of a batch never interact, so with T > 1 threads (mathdl.parallel) the batch columns
+are cut into one block per thread and each thread runs the whole time loop, forward or backward,
+for its columns (BLAS on one thread inside; see _batch_blocks): no hand-off per step, and each
+column goes through the same operations as on one thread.
+
 The output of :class:`Recurrence` is one array Z (T, B, S) of the states after each step: h
 (RNN, GRU; S = H) or h and c side by side (LSTM; S = P + H, h first).  Its forward and the
 backward above run on raw arrays; under ``create_graph`` the backward instead differentiates
@@ -168,22 +173,27 @@ class Recurrence(Function):
         H = h0.shape[1]
         Z = xp.empty((T, B, H), dtype=h0.dtype)
         hs = xp.empty((T, H, B), dtype=h0.dtype)  # h_t^T
-        hT = h0.T
-        for t in _steps(T, self.reverse):
-            n = sizes[t]
-            a = hs[t, :, :n]
-            xp.matmul(w_hh, hT[:, :n], out=a)
-            a += xs[t].T
-            if bcol is not None:
-                a += bcol
-            if self.mode == "RNN_TANH":
-                xp.tanh(a, out=a)
-            else:
-                xp.maximum(a, 0, out=a)
-            if n < B:
-                hs[t, :, n:] = hT[:, n:]
-            hT = hs[t]
-            Z[t] = hT.T
+
+        def run(lo, hi):  # batch columns lo:hi; the active ones at step t are lo:m
+            hT = h0.T[:, lo:hi]
+            for t in _steps(T, self.reverse):
+                m = min(hi, max(lo, sizes[t]))
+                k = m - lo
+                a = hs[t, :, lo:m]
+                xp.matmul(w_hh, hT[:, :k], out=a)
+                a += xs[t][lo:m].T
+                if bcol is not None:
+                    a += bcol
+                if self.mode == "RNN_TANH":
+                    xp.tanh(a, out=a)
+                else:
+                    xp.maximum(a, 0, out=a)
+                if m < hi:
+                    hs[t, :, m:hi] = hT[:, k:]
+                hT = hs[t, :, lo:hi]
+                Z[t, lo:hi] = hT.T
+
+        _batch_blocks(run, xp, B, T * B * H * H)
         self.saved_a = hs
         return Z
 
@@ -246,32 +256,37 @@ class Recurrence(Function):
         hn_all = xp.empty((T, H, B), dtype=dt)  # W_hn h + b_hn
         hs = xp.empty((T, H, B), dtype=dt)  # h_t^T
         gh = xp.empty((3 * H, B), dtype=dt)
-        hT = h0.T
-        for t in _steps(T, self.reverse):
-            n = sizes[t]
-            A, Gh = gates[t, :, :n], gh[:, :n]
-            xp.matmul(w_hh, hT[:, :n], out=Gh)
-            if bcol is not None:
-                Gh += bcol
-            A[...] = xs[t].T
-            rz = A[:2 * H]
-            rz += Gh[:2 * H]
-            _sigmoid_(rz, xp)
-            hn = hn_all[t, :, :n]
-            hn[...] = Gh[2 * H:]
-            nn_ = A[2 * H:]
-            nn_ += A[:H] * hn
-            xp.tanh(nn_, out=nn_)
-            h = hs[t, :, :n]  # h' = n + z (h - n)
-            xp.subtract(hT[:, :n], nn_, out=h)
-            h *= A[H:2 * H]
-            h += nn_
-            if n < B:
-                gates[t, :, n:] = 0
-                hn_all[t, :, n:] = 0
-                hs[t, :, n:] = hT[:, n:]
-            hT = hs[t]
-            Z[t] = hT.T
+
+        def run(lo, hi):  # batch columns lo:hi; the active ones at step t are lo:m
+            hT = h0.T[:, lo:hi]
+            for t in _steps(T, self.reverse):
+                m = min(hi, max(lo, sizes[t]))
+                k = m - lo
+                A, Gh = gates[t, :, lo:m], gh[:, lo:m]
+                xp.matmul(w_hh, hT[:, :k], out=Gh)
+                if bcol is not None:
+                    Gh += bcol
+                A[...] = xs[t][lo:m].T
+                rz = A[:2 * H]
+                rz += Gh[:2 * H]
+                _sigmoid_(rz, xp)
+                hn = hn_all[t, :, lo:m]
+                hn[...] = Gh[2 * H:]
+                nn_ = A[2 * H:]
+                nn_ += A[:H] * hn
+                xp.tanh(nn_, out=nn_)
+                h = hs[t, :, lo:m]  # h' = n + z (h - n)
+                xp.subtract(hT[:, :k], nn_, out=h)
+                h *= A[H:2 * H]
+                h += nn_
+                if m < hi:
+                    gates[t, :, m:hi] = 0
+                    hn_all[t, :, m:hi] = 0
+                    hs[t, :, m:hi] = hT[:, k:]
+                hT = hs[t, :, lo:hi]
+                Z[t, lo:hi] = hT.T
+
+        _batch_blocks(run, xp, B, T * B * 3 * H * H)
         self.saved_a, self.saved_b, self.saved_c = gates, hn_all, hs
         return Z
 
@@ -345,20 +360,24 @@ class Recurrence(Function):
         H = hs.shape[1]
         delta = xp.empty((H, T, B), dtype=hs.dtype)
         dh = xp.zeros((H, B), dtype=hs.dtype)  # dL/dh^T
-        for t in _steps(T, not self.reverse):
-            n = sizes[t]
-            dh += gZ[t].T
-            d = delta[:, t, :n]
-            h = hs[t, :, :n]
-            if self.mode == "RNN_TANH":
-                xp.multiply(h, h, out=d)
-                xp.subtract(1, d, out=d)
-                d *= dh[:, :n]
-            else:
-                xp.multiply(dh[:, :n], h > 0, out=d)
-            if n < B:
-                delta[:, t, n:] = 0
-            xp.matmul(w_hh.T, d, out=dh[:, :n])
+
+        def run(lo, hi):  # batch columns lo:hi; the active ones at step t are lo:m
+            for t in _steps(T, not self.reverse):
+                m = min(hi, max(lo, sizes[t]))
+                dh[:, lo:hi] += gZ[t, lo:hi].T
+                d = delta[:, t, lo:m]
+                h = hs[t, :, lo:m]
+                if self.mode == "RNN_TANH":
+                    xp.multiply(h, h, out=d)
+                    xp.subtract(1, d, out=d)
+                    d *= dh[:, lo:m]
+                else:
+                    xp.multiply(dh[:, lo:m], h > 0, out=d)
+                if m < hi:
+                    delta[:, t, m:hi] = 0
+                xp.matmul(w_hh.T, d, out=dh[:, lo:m])
+
+        _batch_blocks(run, xp, B, T * B * H * H)
         return delta, dh
 
     def _backward_lstm(self, xp, gZ, c0, w_hh, w_hr, T, B, sizes):
@@ -421,33 +440,37 @@ class Recurrence(Function):
         dgh = xp.empty((3 * H, T, B), dtype=dt)
         dh = xp.zeros((H, B), dtype=dt)  # dL/dh^T
         first = T - 1 if self.reverse else 0
-        for t in _steps(T, not self.reverse):
-            n = sizes[t]
-            dh += gZ[t].T
-            A = gates[t, :, :n]
-            r, z, nn_ = A[:H], A[H:2 * H], A[2 * H:]
-            h_prev = h0.T[:, :n] if t == first else hs[t + 1 if self.reverse else t - 1, :, :n]
-            dhn = dh[:, :n]
-            Dx, Dh = dx[:, t, :n], dgh[:, t, :n]
-            dnp = Dx[2 * H:]  # dL/d(pre-activation of n) = dh (1 - z)(1 - n^2)
-            xp.multiply(nn_, nn_, out=dnp)
-            xp.subtract(1, dnp, out=dnp)
-            dnp *= dhn
-            dnp -= dnp * z
-            dzp = Dx[H:2 * H]  # dh (h_prev - n) z (1 - z)
-            xp.subtract(h_prev, nn_, out=dzp)
-            dzp *= dhn
-            dzp *= z - z * z
-            drp = Dx[:H]  # dn' hn r (1 - r)
-            xp.multiply(dnp, hn_all[t, :, :n], out=drp)
-            drp *= r - r * r
-            Dh[:2 * H] = Dx[:2 * H]
-            xp.multiply(dnp, r, out=Dh[2 * H:])
-            dhn *= z
-            if n < B:
-                dx[:, t, n:] = 0
-                dgh[:, t, n:] = 0
-            dhn += w_hh.T @ Dh
+
+        def run(lo, hi):  # batch columns lo:hi; the active ones at step t are lo:m
+            for t in _steps(T, not self.reverse):
+                m = min(hi, max(lo, sizes[t]))
+                dh[:, lo:hi] += gZ[t, lo:hi].T
+                A = gates[t, :, lo:m]
+                r, z, nn_ = A[:H], A[H:2 * H], A[2 * H:]
+                h_prev = h0.T[:, lo:m] if t == first else hs[t + 1 if self.reverse else t - 1, :, lo:m]
+                dhn = dh[:, lo:m]
+                Dx, Dh = dx[:, t, lo:m], dgh[:, t, lo:m]
+                dnp = Dx[2 * H:]  # dL/d(pre-activation of n) = dh (1 - z)(1 - n^2)
+                xp.multiply(nn_, nn_, out=dnp)
+                xp.subtract(1, dnp, out=dnp)
+                dnp *= dhn
+                dnp -= dnp * z
+                dzp = Dx[H:2 * H]  # dh (h_prev - n) z (1 - z)
+                xp.subtract(h_prev, nn_, out=dzp)
+                dzp *= dhn
+                dzp *= z - z * z
+                drp = Dx[:H]  # dn' hn r (1 - r)
+                xp.multiply(dnp, hn_all[t, :, lo:m], out=drp)
+                drp *= r - r * r
+                Dh[:2 * H] = Dx[:2 * H]
+                xp.multiply(dnp, r, out=Dh[2 * H:])
+                dhn *= z
+                if m < hi:
+                    dx[:, t, m:hi] = 0
+                    dgh[:, t, m:hi] = 0
+                dhn += w_hh.T @ Dh
+
+        _batch_blocks(run, xp, B, T * B * 3 * H * H)
         return dx, dgh, dh
 
 

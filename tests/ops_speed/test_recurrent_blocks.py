@@ -1,4 +1,4 @@
-"""The fused LSTM recurrence with its batch columns in blocks on mathdl's threads (each thread runs
+"""The fused recurrences (LSTM, GRU, RNN) with their batch columns in blocks on mathdl's threads (each thread runs
 the whole time loop for its columns, BLAS on one thread): equal to one thread's result, to the
 composite reference (packed and unpacked, reverse, projection), float64 gradcheck through that road,
 and a 2-layer LSTM step against PyTorch at two threads."""
@@ -27,37 +27,42 @@ def split(monkeypatch):
     parallel.set_num_threads(old)
 
 
-def _inputs(rng, packed, proj, dtype=np.float64):
+def _inputs(rng, packed, proj, mode="LSTM", dtype=np.float64):
     P = 2 if proj else H
+    G = rec.GATES[mode]
     sizes = (5, 4, 2, 1) if packed else None
     mk = lambda *shape: md.tensor((rng.standard_normal(shape) * 0.6).astype(dtype), requires_grad=True)  # noqa: E731
-    args = {"xw": mk(sum(sizes), 4 * H) if packed else mk(T, B, 4 * H), "h0": mk(B, P), "c0": mk(B, H),
-            "w_hh": mk(4 * H, P), "b_hh": mk(4 * H)}
+    args = {"xw": mk(sum(sizes), G * H) if packed else mk(T, B, G * H), "h0": mk(B, P)}
+    if mode == "LSTM":
+        args["c0"] = mk(B, H)
+    args.update({"w_hh": mk(G * H, P), "b_hh": mk(G * H)})
     if proj:
         args["w_hr"] = mk(P, H)
     return args, sizes
 
 
-CASES = [(False, False, False), (True, False, False), (False, True, True), (True, True, False)]
+CASES = [("LSTM", False, False, False), ("LSTM", True, False, False), ("LSTM", False, True, True),
+         ("LSTM", True, True, False), ("GRU", False, False, False), ("GRU", True, True, False),
+         ("RNN_TANH", False, True, False), ("RNN_RELU", True, False, False)]
 
 
-@pytest.mark.parametrize("reverse, packed, proj", CASES)
-def test_column_blocks_match_reference_and_one_thread(split, monkeypatch, reverse, packed, proj):
+@pytest.mark.parametrize("mode, reverse, packed, proj", CASES)
+def test_column_blocks_match_reference_and_one_thread(split, monkeypatch, mode, reverse, packed, proj):
     rng = np.random.default_rng(0)
-    args, sizes = _inputs(rng, packed, proj)
+    args, sizes = _inputs(rng, packed, proj, mode)
     names, xs = list(args), list(args.values())
     calls = []
     blocks = rec.blocks
     monkeypatch.setattr(rec, "blocks", lambda fn, n: calls.append(n) or blocks(fn, n))
 
     def fused(*xs):
-        return rec.recurrence("LSTM", **dict(zip(names, xs)), reverse=reverse, batch_sizes=sizes)
+        return rec.recurrence(mode, **dict(zip(names, xs)), reverse=reverse, batch_sizes=sizes)
 
     z = fused(*xs)
     v = md.tensor(rng.standard_normal(z.shape))
     g2 = md.autograd.grad([z], xs, [v])
     assert calls == [2, 2]  # forward and backward both ran on two column blocks
-    zr = rec.recurrence_reference("LSTM", **args, reverse=reverse, batch_sizes=sizes)
+    zr = rec.recurrence_reference(mode, **args, reverse=reverse, batch_sizes=sizes)
     np.testing.assert_allclose(z.array, zr.array, rtol=1e-12, atol=1e-12)
     gr = md.autograd.grad([zr], xs, [v])
     for name, a, b in zip(names, g2, gr):
@@ -70,12 +75,12 @@ def test_column_blocks_match_reference_and_one_thread(split, monkeypatch, revers
         np.testing.assert_allclose(a.array, b.array, rtol=1e-13, atol=1e-13)
 
 
-@pytest.mark.parametrize("packed", [False, True])
-def test_column_blocks_gradcheck(split, packed):
+@pytest.mark.parametrize("mode, packed", [("LSTM", False), ("LSTM", True), ("GRU", True), ("RNN_TANH", False)])
+def test_column_blocks_gradcheck(split, mode, packed):
     rng = np.random.default_rng(1)
-    args, sizes = _inputs(rng, packed, False)
+    args, sizes = _inputs(rng, packed, False, mode)
     names = list(args)
-    f = lambda *xs: rec.recurrence("LSTM", **dict(zip(names, xs)), batch_sizes=sizes)  # noqa: E731
+    f = lambda *xs: rec.recurrence(mode, **dict(zip(names, xs)), batch_sizes=sizes)  # noqa: E731
     assert gradcheck(f, list(args.values()))
 
 
