@@ -48,7 +48,7 @@ BLAS on one thread inside (mathdl.parallel.blocks).  Each core keeps its own til
 there is one hand-off per convolution instead of one per pass, and no BLAS thread is left
 spinning for the memory-bound passes between convolutions (pooling and batch norm split over
 images or channels from a lower cut-over).  At one thread, GEMMs are about 55% of a ResNet-20
-training step (batch 32) and the copies around them (padding, im2col, cropping) about 15%.
+training step (batch 32) and the copies around them (padding, im2col, cropping) about 15-20%.
 The Functions and their (differentiable) backward formulas are the same on every road.
 
 Arrays may come out of these ops in a channel-major memory layout (a transposed view of a
