@@ -11,6 +11,8 @@ A leaf that requires grad cannot be changed in place under grad mode.
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..autograd.grad_mode import state as _grad_state
 from ..autograd.tensor import Tensor
 from ..backend import xp_of
@@ -86,6 +88,10 @@ def inplace(x, kind, other):
         rebind(x, new)
         return x
     a = x.array
+    if type(a) is np.ndarray and not a.flags.writeable:
+        raise RuntimeError(f"{kind}_: unsupported operation: the tensor's memory is read-only (a view made by expand() "
+                           "or a broadcast, where several elements share one memory location, or a read-only NumPy "
+                           "array); clone() it first")
     o = other.array if isinstance(other, Tensor) else other
     if kind == "add":
         a += o
