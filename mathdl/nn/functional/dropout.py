@@ -19,6 +19,7 @@ from ...autograd.function import Function
 from ...autograd.grad_mode import state as _grad_state
 from ...autograd.tensor import Tensor
 from ...backend import xp_of
+from ...ops import device_kernels
 from ...ops import elementwise as ew
 from ...ops.conv import dropout2d as _dropout2d
 from ...ops.shape import reshape
@@ -40,6 +41,9 @@ class DropoutFn(Function):
     def forward(self, x):
         xp = xp_of(x)
         gen = backend.rng.for_module(xp)
+        if xp is not np:  # the device: the draw and one fused pass (device_kernels)
+            y, self.saved_mask = device_kernels.dropout_apply(x, gen.random(x.shape, dtype=np.float32), self.p)
+            return y
         keep = gen.random(x.shape, dtype=np.float32) >= self.p
         mask = keep.astype(x.dtype)
         mask *= 1.0 / (1.0 - self.p)
