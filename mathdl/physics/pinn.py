@@ -129,10 +129,16 @@ class PINN:
         return u[:, 0] if u.ndim == 2 else u
 
     def fit(self, adam_steps=1000, adam_lr=1e-3, lbfgs_steps=10, lbfgs_max_iter=50, history_size=50,
-            log_every=100, time_limit=None, callback=None):
+            log_every=100, time_limit=None, callback=None, lbfgs_scale="auto"):
         """Adam for ``adam_steps`` steps, then ``lbfgs_steps`` L-BFGS calls of ``lbfgs_max_iter``
         iterations each (one L-BFGS state throughout; it stops early once a call no longer changes the
-        loss); appends (phase, step, loss, seconds, iterations) to ``self.history`` and returns it."""
+        loss); appends (phase, step, loss, seconds, iterations) to ``self.history`` and returns it.
+
+        L-BFGS minimizes ``lbfgs_scale`` * L (logged unscaled).  PyTorch's L-BFGS, and mathdl's which
+        matches it, keeps a curvature pair only if y^T s > 1e-10 in absolute terms; a PINN loss of 1e-6
+        makes y^T s fall below that, every new pair is dropped and L-BFGS stalls on stale curvature.  The
+        iterates are otherwise invariant to a constant factor on L (the two-loop direction, the strong-Wolfe
+        conditions), so ``"auto"`` = 1e4 / L(start of L-BFGS) keeps pairs while y^T s > 1e-14 L(start)."""
         from ..optim.adam import Adam
         from ..optim.lbfgs import LBFGS
 
@@ -151,15 +157,24 @@ class PINN:
         if lbfgs_steps:
             lb = LBFGS(params, lr=1.0, max_iter=int(lbfgs_max_iter), history_size=int(history_size),
                        tolerance_grad=1e-12, tolerance_change=1e-15, line_search_fn="strong_wolfe")
+            if lbfgs_scale == "auto":
+                from ..autograd.grad_mode import no_grad
+
+                with no_grad():
+                    l0 = float(self.loss().item())
+                lbfgs_scale = 1e4 / l0 if np.isfinite(l0) and l0 > 0 else 1.0
+            scale = float(lbfgs_scale)
+            if not scale > 0:
+                raise ValueError(f"PINN.fit: lbfgs_scale must be positive or 'auto', got {lbfgs_scale!r}")
 
             def closure():
                 lb.zero_grad()
-                loss = self.loss()
+                loss = self.loss() * scale
                 loss.backward()
                 return loss
             prev = None
             for step in range(int(lbfgs_steps)):
-                value = float(lb.step(closure).item())
+                value = float(lb.step(closure).item()) / scale
                 iters = lb.state[lb._params[0]]["n_iter"]
                 self._log("lbfgs", step, value, start, iters, callback)
                 if time_limit and time.perf_counter() - start > time_limit:

@@ -79,3 +79,16 @@ def test_no_boundary_condition_is_refused():
         PINN(_net(), _poisson_residual, np.linspace(0, 1, 8)[:, None], [DataCondition([[0.5]], 1.0)])
     with pytest.raises(TypeError, match="conditions"):
         PINN(_net(), _poisson_residual, np.linspace(0, 1, 8)[:, None], [(0.0, 0.0)])
+
+
+def test_lbfgs_scale_is_checked_and_the_logged_loss_is_unscaled():
+    pts = sample_box([(0, 1)], 32, "sobol", seed=0)
+    pinn = PINN(_net(2), _poisson_residual, pts, [DirichletBC([[0.0], [1.0]], 0.0)])
+    with pytest.raises(ValueError, match="lbfgs_scale"):
+        pinn.fit(adam_steps=0, lbfgs_steps=1, lbfgs_scale=-1.0)
+    l0 = pinn.loss().item()
+    pinn.fit(adam_steps=0, lbfgs_steps=1, lbfgs_max_iter=5, lbfgs_scale=1e6)
+    phase, _, logged, _, iters = pinn.history[-1]
+    assert phase == "lbfgs" and 0 < iters <= 5
+    assert logged == pytest.approx(l0, rel=1e-12)  # the loss where the call started, unscaled
+    assert pinn.loss().item() < l0
