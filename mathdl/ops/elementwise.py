@@ -751,13 +751,31 @@ def minimum(a, b):
     return Maximum(False)(a, b)
 
 
-def where(cond, a, b):
-    """Elementwise ``a`` where ``cond`` else ``b`` (cond: boolean tensor or array)."""
+def where(cond, a=None, b=None):
+    """Elementwise ``a`` where ``cond`` else ``b`` (cond: boolean tensor or array).
+
+    As PyTorch: both branches may be Python numbers (``where(out > 0.5, 1, 0)`` gives int64; a float
+    among them gives the default float dtype; two bools give bool), and ``where(cond)`` alone is
+    ``nonzero(cond, as_tuple=True)``."""
+    if a is None and b is None:
+        from .indexing import nonzero
+
+        return nonzero(cond if isinstance(cond, Tensor) else _make(np.asarray(cond)), as_tuple=True)
     c = cond.array if isinstance(cond, Tensor) else cond
     if isinstance(a, Tensor) or isinstance(b, Tensor):
         a, b = _pair(a, b)
+    elif all(isinstance(v, (bool, int, float)) for v in (a, b)):
+        if all(isinstance(v, bool) for v in (a, b)):
+            dt = np.bool_
+        elif any(isinstance(v, float) for v in (a, b)):
+            dt = get_default_dtype()
+        else:
+            dt = np.int64
+        xp = xp_of(c) if hasattr(c, "dtype") else np
+        a, b = _make(xp.asarray(a, dtype=dt)), _make(xp.asarray(b, dtype=dt))
     else:
-        raise TypeError("where: at least one of the two branches must be a Tensor")
+        raise TypeError(f"where: the branches must be Tensors or Python numbers, got {type(a).__name__} and "
+                        f"{type(b).__name__}")
     if c.dtype != np.bool_:
         c = c.astype(bool)
     if not (a.shape == b.shape == c.shape):
