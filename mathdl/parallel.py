@@ -194,9 +194,11 @@ def for_ranges(fn, n: int, work: int | None = None, align: int = 1, min_work: in
 # PIECE_WORK element-passes each, handed out one at a time to whichever thread is free (the calling
 # thread too): when a pool thread gets a core late (a busy machine, or BLAS's threads still
 # spinning after a product), the caller takes over the pieces it has not started and waits at most
-# for one small piece, instead of for a whole half of the pass.
+# for one piece, instead of for a whole half of the pass.  Smaller pieces cost more than they save:
+# each is a dozen NumPy calls that take the GIL in turn with the other thread's (an Adam update cut
+# into pieces of 2^20 element-passes was slower at 2 threads than in 2 pieces).
 PIECES_PER_THREAD = 4
-PIECE_WORK = 1 << 20
+PIECE_WORK = 1 << 22
 
 
 def _run_dynamic(fn, count):
