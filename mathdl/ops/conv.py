@@ -419,19 +419,21 @@ def _conv_forward_rowwrap(x, w, b, pads, dil, groups, keep=None, wgrad_x=None):
     (x on the same wrapped columns, zero where b >= Wo), so x is never unfolded; the tiles'
     parts are added in tile order."""
     xp = xp_of(x)
-    N, C = x.shape[:2]
+    N, C, H, W = x.shape
     O, Cg, kh, kw = w.shape
-    per_tile = bool(pads[0]) and xp is np
+    Hp, Wp = H + pads[0] + pads[1], W + pads[2] + pads[3]
+    Ho, Wo = Hp - dil[0] * (kh - 1), Wp - dil[1] * (kw - 1)
+    nb = max(1, min(N, TILE_BYTES // max(C * kh * kw * Ho * Wp * x.itemsize, 1)))
+    bounds, par = _tile_bounds(N, nb, N * Ho * Wp * O * Cg * kh * kw * (1 if wgrad_x is None else 2), xp)
+    per_tile = par and bool(pads[0])  # on one thread, one fill of the whole batch costs less
     spill = dil[1] * (kw - 1)
     xpad = _padded_slack(x, pads, spill, fill=not per_tile)
-    xpad, Ho, Wo, Wp, nb = _rowwrap_geometry(x, kh, kw, pads, dil, xpad)
     if keep is not None:
         keep.append(xpad)
     dtype = xp.result_type(x.dtype, w.dtype)
     out = xp.empty((O, N, Ho, Wo), dtype=dtype)
     wm = w.reshape(O, -1) if groups == 1 else w.reshape(groups, O // groups, -1)
     Ox = None if wgrad_x is None else wgrad_x.shape[1]
-    bounds, par = _tile_bounds(N, nb, N * Ho * Wp * O * Cg * kh * kw * (1 if wgrad_x is None else 2), xp)
 
     def tile(k):
         n0, n1 = bounds[k]
