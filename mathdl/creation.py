@@ -38,6 +38,22 @@ def from_numpy(array):
     return _make(np.asarray(array))
 
 
+def _size_kw(name, size, kw):
+    """PyTorch's ``zeros(size=(2, 3))`` spelling beside ``zeros(2, 3)`` and ``zeros((2, 3))``;
+    ``out=None``, ``layout`` and ``pin_memory`` are accepted with their defaults."""
+    if "size" in kw:
+        if size:
+            raise TypeError(f"{name}(): size given both positionally and as size=")
+        size = (kw.pop("size"),)
+    if kw.pop("out", None) is not None:
+        raise TypeError(f"{name}(): out= is not supported; assign the result instead")
+    kw.pop("layout", None)
+    kw.pop("pin_memory", None)
+    if kw:
+        raise TypeError(f"{name}() got an unexpected keyword argument {next(iter(kw))!r}")
+    return size
+
+
 def _finish(arr, requires_grad):
     """Wrap ``arr`` (no copy) as a leaf tensor, requiring grad if asked."""
     t = _make(arr)
@@ -46,17 +62,20 @@ def _finish(arr, requires_grad):
     return t
 
 
-def zeros(*size, dtype=None, device=None, requires_grad=False):
+def zeros(*size, dtype=None, device=None, requires_grad=False, **kw):
+    size = _size_kw("zeros", size, kw)
     xp = backend.module_for(device)
     return _finish(xp.zeros(normalize_shape(size), dtype=backend.as_dtype(dtype)), requires_grad)
 
 
-def ones(*size, dtype=None, device=None, requires_grad=False):
+def ones(*size, dtype=None, device=None, requires_grad=False, **kw):
+    size = _size_kw("ones", size, kw)
     xp = backend.module_for(device)
     return _finish(xp.ones(normalize_shape(size), dtype=backend.as_dtype(dtype)), requires_grad)
 
 
-def empty(*size, dtype=None, device=None, requires_grad=False):
+def empty(*size, dtype=None, device=None, requires_grad=False, **kw):
+    size = _size_kw("empty", size, kw)
     xp = backend.module_for(device)
     return _finish(xp.empty(normalize_shape(size), dtype=backend.as_dtype(dtype)), requires_grad)
 
@@ -153,14 +172,16 @@ def _draw_dtype(dt):
     return np.float32 if dt == np.float32 else np.float64
 
 
-def rand(*size, generator=None, dtype=None, device=None, requires_grad=False):
+def rand(*size, generator=None, dtype=None, device=None, requires_grad=False, **kw):
+    size = _size_kw("rand", size, kw)
     """Uniform on [0, 1)."""
     dt = _float_dtype(dtype, "rand")
     arr = _gen(device, generator).random(normalize_shape(size), dtype=_draw_dtype(dt))
     return _finish(arr.astype(dt, copy=False), requires_grad)
 
 
-def randn(*size, generator=None, dtype=None, device=None, requires_grad=False):
+def randn(*size, generator=None, dtype=None, device=None, requires_grad=False, **kw):
+    size = _size_kw("randn", size, kw)
     """Standard normal N(0, 1)."""
     dt = _float_dtype(dtype, "randn")
     arr = _gen(device, generator).standard_normal(normalize_shape(size), dtype=_draw_dtype(dt))
