@@ -380,13 +380,18 @@ def bilstm_crf(torch, epochs=300, copy_from=None):
     return initial, (before[0].item(), before[1]), losses, (after[0].item(), after[1]), precheck_tags.tolist()
 
 
-def test_lstm_tagger_matches_pytorch_and_learns_the_tags():
-    init, our_stepped, our_out, ours, our_tags = lstm_tagger(SameDraws(mathdl), epochs=200)
-    _, their_stepped, their_out, theirs, their_tags = lstm_tagger(SameDraws(torch), epochs=200, copy_from=init)
+def test_lstm_tagger_matches_pytorch():
+    init, our_stepped, our_out, ours, our_tags = lstm_tagger(SameDraws(mathdl), epochs=40)
+    _, their_stepped, their_out, theirs, their_tags = lstm_tagger(SameDraws(torch), epochs=40, copy_from=init)
     np.testing.assert_allclose(our_stepped, their_stepped, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(our_out, their_out, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-6)
-    assert our_tags == their_tags == [0, 1, 2, 0, 1]  # DET NN V DET NN
+    assert our_tags == their_tags
+
+
+def test_lstm_tagger_learns_the_tags():
+    _, _, _, losses, tags = lstm_tagger(SameDraws(mathdl), epochs=200)
+    assert tags == [0, 1, 2, 0, 1] and losses[-1] < 0.2 * losses[0]  # DET NN V DET NN
 
 
 def test_bilstm_crf_matches_pytorch():
