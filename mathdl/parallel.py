@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -226,18 +227,22 @@ def _run_dynamic(fn, count):
 
 
 _blas_setters = None
+_blas_modules = -1
 
 
 def _blas_set_functions():
-    """The loaded BLAS libraries' own set-thread-count calls (through threadpoolctl, found once)."""
-    global _blas_setters
-    if _blas_setters is None:
+    """The loaded BLAS libraries' controllers (threadpoolctl), found again whenever Python modules
+    were imported since (one may have loaded another BLAS, e.g. SciPy's own OpenBLAS)."""
+    global _blas_setters, _blas_modules
+    if _blas_setters is None or len(sys.modules) != _blas_modules:
+        _blas_modules = len(sys.modules)
         try:
             from threadpoolctl import ThreadpoolController
 
             _blas_setters = [c for c in ThreadpoolController().lib_controllers if c.user_api == "blas"]
         except Exception:  # pragma: no cover - threadpoolctl missing or a library it cannot drive
             _blas_setters = []
+        _blas_modules = len(sys.modules)
     return _blas_setters
 
 
