@@ -19,7 +19,7 @@ from .elementwise import (  # noqa: F401
     relu, rsqrt, sigmoid, sin, sqrt, square, sub, tanh, where,
 )
 from .indexing import (  # noqa: F401
-    argwhere, gather, getitem, index_add, index_copy, index_fill, index_select, masked_fill, masked_select,
+    argwhere, gather, getitem, index_add, index_copy, index_fill, index_put, index_select, masked_fill, masked_select,
     nonzero, one_hot, scatter, scatter_add, setitem, take, take_along_dim, tril_indices, triu_indices,
 )
 from .inplace import inplace  # noqa: F401
@@ -182,7 +182,7 @@ _METHODS = [
     # shapes, diagonals, indexing
     "diag", "diff", "diagonal", "diag_embed", "diagflat", "trace", "tile", "repeat_interleave", "narrow", "select",
     "t", "ravel", "fliplr", "flipud", "rot90", "swapdims", "moveaxis", "nonzero", "argwhere",
-    "masked_select", "index_add", "index_copy", "index_fill", "scatter", "scatter_add", "take",
+    "masked_select", "index_add", "index_copy", "index_fill", "index_put", "scatter", "scatter_add", "take",
     "unique", "unique_consecutive", "bincount", "histc",
     # products
     "mv", "inner", "kron", "addmm", "addmv", "addr", "baddbmm", "addbmm", "vdot",
@@ -255,7 +255,7 @@ for _name in [
     "sin", "cos", "tan", "sinh", "cosh", "asin", "acos", "atan", "asinh", "acosh", "atanh", "erf", "erfc",
     "floor", "ceil", "round", "trunc", "frac", "sign", "sgn", "reciprocal", "square", "exp2", "pow", "fmod",
     "remainder", "clamp_min", "clamp_max", "clip", "lerp", "addcmul", "addcdiv", "masked_fill", "index_fill",
-    "index_add", "index_copy", "scatter", "scatter_add", "nan_to_num", "atan2", "hypot", "copysign",
+    "index_add", "index_copy", "index_put", "scatter", "scatter_add", "nan_to_num", "atan2", "hypot", "copysign",
     "logaddexp", "floor_divide", "true_divide", "maximum", "minimum", "tril", "triu", "logical_and",
     "logical_or", "logical_not", "logical_xor", "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not",
     "deg2rad", "rad2deg", "heaviside", "fmax", "fmin", "multiply", "subtract", "divide", "negative",

@@ -409,6 +409,33 @@ def index_add(x, dim, index, source, *, alpha=1):
     return add(x, IndexAdd(x.shape, key, True)(source))
 
 
+def index_put(x, indices, values, accumulate=False):
+    """PyTorch's ``index_put``: out = x with ``out[indices] = values`` (``indices`` a tuple of integer or
+    boolean index tensors), or ``out[indices] += values`` with ``accumulate`` (repeated indices add up).
+    Differentiable in ``x`` and ``values``."""
+    from .elementwise import add, where
+
+    if not isinstance(indices, (tuple, list)):
+        raise TypeError(f"index_put: indices must be a tuple of index tensors, got {type(indices).__name__}")
+    xp = xp_of(x.array)
+    idx, has_int = _normalize_index(tuple(indices), xp)
+    try:
+        target_shape = x.array[idx].shape
+    except IndexError as e:
+        raise IndexError(f"index_put: indexing a tensor of shape {tuple(x.shape)}: {e}") from None
+    v = values if isinstance(values, Tensor) else _make(xp.asarray(values, dtype=x.dtype))
+    if v.dtype != x.dtype:
+        from .shape import cast
+
+        v = cast(v, x.dtype)
+    v = broadcast_to(v, target_shape) if tuple(v.shape) != target_shape else v
+    if accumulate:
+        return add(x, IndexAdd(x.shape, idx, has_int)(v))
+    keep = xp.ones(x.shape, dtype=bool)
+    keep[idx] = False
+    return add(where(keep, x, _make(xp.zeros((), dtype=x.dtype))), IndexPut(x.shape, idx, has_int)(v))
+
+
 def reshape_like(t, shape):
     from .shape import reshape
 
