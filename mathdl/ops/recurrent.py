@@ -27,7 +27,8 @@ The backward pass is backpropagation through time.  With dh_t the total gradient
   dh_{t-1} = delta_h W_hh (+ dh z for the GRU),   delta_h = delta_x except for the GRU.
 
 Only the products with W_hh are per step; the weight gradients are one product each over all
-steps:  dW_hh = sum_t delta_h,t^T h_{t-1},  db_hh = sum_t delta_h,t,  dW_hr = sum_t dh_t^T r_t,
+steps:  dW_hh = sum_t delta_h,t^T h_{t-1},  db_hh = sum_t delta_h,t,  dW_hr = sum_t dh_t^T r_t
+(split over mathdl's threads by mathdl.parallel.matmul),
 and d xw = delta_x goes back through the input map (one product for dW_ih and one for dx).
 
 Variable lengths (packed sequences): ``batch_sizes[t]`` rows are active at step t (rows sorted by
@@ -60,6 +61,7 @@ from ..autograd.grad_mode import state as _grad_state
 from ..autograd.tensor import Tensor
 from ..backend import xp_of
 from ..parallel import blocks, get_num_threads
+from ..parallel import matmul as _matmul
 from . import elementwise as ew
 from .linalg import matmul
 from .shape import cat, clone, stack, transpose
@@ -342,7 +344,7 @@ class Recurrence(Function):
         dgh2 = dgh.reshape(dgh.shape[0], -1)  # (G H, T B): sums over steps are single products
         dW_hh = db_hh = None
         if need[k]:
-            dW_hh = dgh2 @ self._prev_states(xp, Z, h0, 0, P).reshape(-1, P)
+            dW_hh = _matmul(dgh2, self._prev_states(xp, Z, h0, 0, P).reshape(-1, P))
         if self.has_bias and need[k + 1]:
             db_hh = dgh2.sum(axis=1)
         out = [_make(self._dx_layout(dx)) if need[0] else None, _make(dh0.T) if need[1] else None]
@@ -429,7 +431,7 @@ class Recurrence(Function):
         _batch_blocks(run, xp, B, T * B * 4 * H * P)
         dW_hr = None
         if w_hr is not None:
-            dW_hr = dh_all.reshape(P, -1) @ r_all.reshape(H, -1).T
+            dW_hr = _matmul(dh_all.reshape(P, -1), r_all.reshape(H, -1).T)
         return delta, dh, dc, dW_hr
 
     def _backward_gru(self, xp, gZ, h0, w_hh, T, B, sizes):
