@@ -74,9 +74,12 @@ class _ConvNd(Module):
     def _build(self, in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
                padding_mode, device, dtype, output_padding=0):
         name, n = type(self).__name__, self._ndim
-        if padding_mode != "zeros":
-            only = "" if self._transposed else "; only 'zeros'"
-            raise NotImplementedError(f"{name}: padding_mode {padding_mode!r} is not supported{only}")
+        if padding_mode not in ("zeros", "reflect", "replicate", "circular"):
+            raise ValueError(f"{name}: padding_mode must be one of 'zeros', 'reflect', 'replicate', 'circular', got "
+                             f"{padding_mode!r}")
+        if self._transposed and padding_mode != "zeros":
+            raise ValueError(f'{name}: only "zeros" padding mode is supported (got {padding_mode!r}), as in PyTorch')
+        self.padding_mode = padding_mode
         _check_conv(name, in_channels, out_channels, groups)
         self.in_channels, self.out_channels = int(in_channels), int(out_channels)
         self.kernel_size = tuple_arg(name, "kernel_size", kernel_size, n)
@@ -88,6 +91,8 @@ class _ConvNd(Module):
             self.padding = _padding_arg(name, padding, n)
         self.dilation = tuple_arg(name, "dilation", dilation, n)
         self.groups = int(groups)
+        if not self._transposed:
+            self._reversed_padding_repeated_twice = self._pads_for_mode()
         if self._transposed:
             w_shape = (in_channels, out_channels // groups)
         else:
@@ -100,6 +105,26 @@ class _ConvNd(Module):
     def reset_parameters(self):
         _reset_conv(self.weight, self.bias)
 
+    def _pads_for_mode(self):
+        """F.pad's (left, right) pairs, last dimension first, of the layer's padding (PyTorch's
+        ``_reversed_padding_repeated_twice``; 'same' puts the odd extra element on the right)."""
+        if self.padding == "valid":
+            return [0, 0] * self._ndim
+        if self.padding == "same":
+            pads = []
+            for d, k in zip(reversed(self.dilation), reversed(self.kernel_size)):
+                total = d * (k - 1)
+                pads += [total // 2, total - total // 2]
+            return pads
+        return [p for p in reversed(self.padding) for _ in range(2)]
+
+    def _padded(self, x):
+        """``(x, padding)`` for the convolution: a non-zeros padding_mode pads x here (F.pad) and
+        convolves it unpadded, as PyTorch's layers do."""
+        if self.padding_mode == "zeros":
+            return x, self.padding
+        return F.pad(x, self._reversed_padding_repeated_twice, mode=self.padding_mode), (0,) * self._ndim
+
     def extra_repr(self):
         n = self._ndim
         defaults = {"padding": ((0,) * n, "valid"), "dilation": ((1,) * n,), "output_padding": ((0,) * n,),
@@ -111,6 +136,8 @@ class _ConvNd(Module):
                 s += f", {key}={value}"
         if self.bias is None:
             s += ", bias=False"
+        if self.padding_mode != "zeros":
+            s += f", padding_mode={self.padding_mode}"
         return s
 
     def _check_input(self, x):
@@ -157,7 +184,8 @@ class Conv1d(_ConvNd):
 
     def forward(self, x):
         self._check_input(x)
-        pad = self.padding if isinstance(self.padding, str) else self.padding[0]
+        x, padding = self._padded(x)
+        pad = padding if isinstance(padding, str) else padding[0]
         return C.conv1d(x, self.weight, self.bias, self.stride[0], pad, self.dilation[0], self.groups,
                         name=self._label())
 
@@ -168,7 +196,8 @@ class Conv2d(_ConvNd):
 
     def forward(self, x):
         self._check_input(x)
-        return C.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups,
+        x, padding = self._padded(x)
+        return C.conv2d(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups,
                         name=self._label())
 
 
@@ -179,7 +208,8 @@ class Conv3d(_ConvNd):
 
     def forward(self, x):
         self._check_input(x)
-        return F.conv3d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        x, padding = self._padded(x)
+        return F.conv3d(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
 
 
 class ConvTranspose1d(_ConvTransposeNd):
