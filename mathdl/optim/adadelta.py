@@ -12,7 +12,7 @@ State per parameter: ``step``, ``square_avg`` (s), ``acc_delta`` (a).
 from __future__ import annotations
 
 from .. import backend
-from .optimizer import Optimizer, _check_hyper
+from .optimizer import Optimizer, _check_hyper, implementation_flags
 from .registry import _opts, register_optimizer
 
 __all__ = ["Adadelta"]
@@ -21,11 +21,13 @@ __all__ = ["Adadelta"]
 class Adadelta(Optimizer):
     """``Adadelta(params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, *, maximize=False)``."""
 
-    def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0, *, maximize=False):
+    def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0, *, maximize=False,
+                 foreach=None, capturable=False, differentiable=False):
         _check_hyper("Adadelta", lr=lr, eps=eps, weight_decay=weight_decay)
         if not 0.0 <= rho <= 1.0:
             raise ValueError(f"Adadelta: invalid rho value {rho!r}; expected 0 <= rho <= 1")
-        super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize))
+        flags = implementation_flags("Adadelta", foreach=foreach, capturable=capturable, differentiable=differentiable)
+        super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize, **flags))
 
     def _update_group(self, group):
         lr, rho, eps = group["lr"], group["rho"], group["eps"]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from .. import backend
 from ..autograd.tensor import Tensor
-from .optimizer import Optimizer, _valid_lr
+from .optimizer import Optimizer, _valid_lr, implementation_flags
 
 __all__ = ["Adagrad"]
 
@@ -24,7 +24,8 @@ class Adagrad(Optimizer):
     maximize=False)``."""
 
     def __init__(self, params, lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0, eps=1e-10,
-                 *, maximize=False):
+                 *, maximize=False,
+                 foreach=None, differentiable=False, fused=None):
         if not _valid_lr(lr):
             raise ValueError(f"Adagrad: invalid learning rate {lr!r}; expected a float >= 0")
         if not lr_decay >= 0:
@@ -37,8 +38,9 @@ class Adagrad(Optimizer):
             )
         if not eps >= 0:
             raise ValueError(f"Adagrad: invalid epsilon value {eps!r}; expected >= 0")
+        flags = implementation_flags("Adagrad", foreach=foreach, differentiable=differentiable, fused=fused)
         defaults = dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
-                        initial_accumulator_value=initial_accumulator_value, eps=eps, maximize=maximize)
+                        initial_accumulator_value=initial_accumulator_value, eps=eps, maximize=maximize, **flags)
         super().__init__(params, defaults)
 
     def add_param_group(self, param_group):

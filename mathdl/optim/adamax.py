@@ -11,7 +11,7 @@ State per parameter: ``step``, ``exp_avg`` (m), ``exp_inf`` (u).
 from __future__ import annotations
 
 from .. import backend
-from .optimizer import Optimizer, _check_hyper
+from .optimizer import Optimizer, _check_hyper, implementation_flags
 from .registry import _opts, register_optimizer
 
 __all__ = ["Adamax"]
@@ -20,9 +20,11 @@ __all__ = ["Adamax"]
 class Adamax(Optimizer):
     """``Adamax(params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, *, maximize=False)``."""
 
-    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, *, maximize=False):
+    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, *, maximize=False,
+                 foreach=None, differentiable=False, capturable=False):
         _check_hyper("Adamax", lr=lr, eps=eps, weight_decay=weight_decay, betas=betas)
-        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, maximize=maximize)
+        flags = implementation_flags("Adamax", foreach=foreach, differentiable=differentiable, capturable=capturable)
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, maximize=maximize, **flags)
         super().__init__(params, defaults)
 
     def _update_group(self, group):

@@ -11,7 +11,7 @@ State per parameter: ``step``, ``eta``, ``mu``, ``ax``.
 
 from __future__ import annotations
 
-from .optimizer import Optimizer, _check_hyper
+from .optimizer import Optimizer, _check_hyper, implementation_flags
 from .registry import _opts, register_optimizer
 
 __all__ = ["ASGD"]
@@ -20,10 +20,12 @@ __all__ = ["ASGD"]
 class ASGD(Optimizer):
     """``ASGD(params, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0, *, maximize=False)``."""
 
-    def __init__(self, params, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0.0, *, maximize=False):
+    def __init__(self, params, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0.0, *, maximize=False,
+                 foreach=None, differentiable=False, capturable=False):
         _check_hyper("ASGD", lr=lr, weight_decay=weight_decay)
+        flags = implementation_flags("ASGD", foreach=foreach, differentiable=differentiable, capturable=capturable)
         super().__init__(params, dict(lr=lr, lambd=lambd, alpha=alpha, t0=t0, weight_decay=weight_decay,
-                                      maximize=maximize))
+                                      maximize=maximize, **flags))
 
     def _update_group(self, group):
         lr, lambd, alpha, t0 = group["lr"], group["lambd"], group["alpha"], group["t0"]

@@ -14,7 +14,7 @@ State per parameter: ``step``, ``mu_product`` (P_t), ``exp_avg`` (m), ``exp_avg_
 from __future__ import annotations
 
 from .. import backend
-from .optimizer import Optimizer, _check_hyper
+from .optimizer import Optimizer, _check_hyper, implementation_flags
 from .registry import _opts, register_optimizer
 
 __all__ = ["NAdam"]
@@ -25,10 +25,12 @@ class NAdam(Optimizer):
     decoupled_weight_decay=False, *, maximize=False)``."""
 
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, momentum_decay=4e-3,
-                 decoupled_weight_decay=False, *, maximize=False):
+                 decoupled_weight_decay=False, *, maximize=False,
+                 foreach=None, capturable=False, differentiable=False):
         _check_hyper("NAdam", lr=lr, eps=eps, weight_decay=weight_decay, betas=betas, momentum_decay=momentum_decay)
+        flags = implementation_flags("NAdam", foreach=foreach, capturable=capturable, differentiable=differentiable)
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, momentum_decay=momentum_decay,
-                        decoupled_weight_decay=decoupled_weight_decay, maximize=maximize)
+                        decoupled_weight_decay=decoupled_weight_decay, maximize=maximize, **flags)
         super().__init__(params, defaults)
 
     def _update_group(self, group):

@@ -319,6 +319,24 @@ class _Handle:
         self.store.pop(self.id, None)
 
 
+def implementation_flags(name, **flags) -> dict:
+    """PyTorch's implementation switches of an optimizer (``foreach``, ``fused``, ``capturable``,
+    ``differentiable``), checked and returned for its defaults (PyTorch keeps them in every param group).
+
+    They choose how PyTorch runs the same update (per-tensor loops, multi-tensor kernels, fused kernels,
+    CUDA-graph capture); mathdl has one implementation, so ``foreach``, ``fused`` and ``capturable``
+    change nothing.  ``differentiable=True`` (the step itself recorded by autograd) is not supported."""
+    for key in ("foreach", "fused"):
+        if flags.get(key) is not None and not isinstance(flags[key], bool):
+            raise TypeError(f"{name}: {key} must be None or a bool, got {flags[key]!r}")
+    if flags.get("differentiable"):
+        raise NotImplementedError(f"{name}: differentiable=True (an optimizer step recorded by autograd) is not "
+                                  "supported; mathdl's steps update the parameters in place without a graph")
+    if "capturable" in flags:
+        flags["capturable"] = bool(flags["capturable"])
+    return flags
+
+
 def _valid_lr(lr) -> bool:
     """A learning rate is a finite real number >= 0 (Python or NumPy scalar)."""
     return isinstance(lr, numbers.Real) and not isinstance(lr, bool) and math.isfinite(lr) and lr >= 0

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 
 from .. import backend
-from .optimizer import Optimizer, _check_hyper
+from .optimizer import Optimizer, _check_hyper, implementation_flags
 from .registry import _opts, register_optimizer
 
 __all__ = ["RAdam"]
@@ -28,10 +28,12 @@ class RAdam(Optimizer):
     maximize=False)``."""
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, decoupled_weight_decay=False,
-                 *, maximize=False):
+                 *, maximize=False,
+                 foreach=None, capturable=False, differentiable=False):
         _check_hyper("RAdam", lr=lr, eps=eps, weight_decay=weight_decay, betas=betas)
+        flags = implementation_flags("RAdam", foreach=foreach, capturable=capturable, differentiable=differentiable)
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
-                        decoupled_weight_decay=decoupled_weight_decay, maximize=maximize)
+                        decoupled_weight_decay=decoupled_weight_decay, maximize=maximize, **flags)
         super().__init__(params, defaults)
 
     def _update_group(self, group):

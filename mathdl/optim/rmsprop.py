@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from .. import backend
 from ..parallel import elementwise
-from .optimizer import Optimizer, _valid_lr
+from .optimizer import Optimizer, _valid_lr, implementation_flags
 
 __all__ = ["RMSprop"]
 
@@ -27,7 +27,8 @@ class RMSprop(Optimizer):
     maximize=False)``."""
 
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False, *,
-                 maximize=False):
+                 maximize=False,
+                 capturable=False, foreach=None, differentiable=False):
         if not _valid_lr(lr):
             raise ValueError(f"RMSprop: invalid learning rate {lr!r}; expected a float >= 0")
         if not eps >= 0:
@@ -38,8 +39,9 @@ class RMSprop(Optimizer):
             raise ValueError(f"RMSprop: invalid weight_decay value {weight_decay!r}; expected >= 0")
         if not alpha >= 0:
             raise ValueError(f"RMSprop: invalid alpha value {alpha!r}; expected >= 0")
+        flags = implementation_flags("RMSprop", capturable=capturable, foreach=foreach, differentiable=differentiable)
         defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
-                        centered=centered, maximize=maximize)
+                        centered=centered, maximize=maximize, **flags)
         super().__init__(params, defaults)
 
     def _update_group(self, group):

@@ -12,7 +12,7 @@ Delta_0 = lr.  State per parameter: ``step``, ``prev`` (g_{t-1}), ``step_size`` 
 from __future__ import annotations
 
 from .. import backend
-from .optimizer import Optimizer, _check_hyper
+from .optimizer import Optimizer, _check_hyper, implementation_flags
 from .registry import _opts, register_optimizer
 
 __all__ = ["Rprop"]
@@ -21,14 +21,17 @@ __all__ = ["Rprop"]
 class Rprop(Optimizer):
     """``Rprop(params, lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50), *, maximize=False)``."""
 
-    def __init__(self, params, lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50), *, maximize=False):
+    def __init__(self, params, lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50), *, maximize=False,
+                 capturable=False, foreach=None, differentiable=False):
         _check_hyper("Rprop", lr=lr)
         if not (len(etas) == 2 and 0.0 < etas[0] < 1.0 < etas[1]):
             raise ValueError(f"Rprop: invalid etas {etas!r}; expected (eta_minus, eta_plus) with "
                              "0 < eta_minus < 1 < eta_plus")
         if not (len(step_sizes) == 2 and 0 <= step_sizes[0] <= step_sizes[1]):
             raise ValueError(f"Rprop: invalid step_sizes {step_sizes!r}; expected (min, max) with 0 <= min <= max")
-        super().__init__(params, dict(lr=lr, etas=tuple(etas), step_sizes=tuple(step_sizes), maximize=maximize))
+        flags = implementation_flags("Rprop", capturable=capturable, foreach=foreach, differentiable=differentiable)
+        super().__init__(params, dict(lr=lr, etas=tuple(etas), step_sizes=tuple(step_sizes), maximize=maximize,
+                                      **flags))
 
     def _update_group(self, group):
         eta_minus, eta_plus = group["etas"]

@@ -20,16 +20,18 @@ import numpy as np
 from .. import backend
 from ..ops import device_kernels
 from ..parallel import elementwise
-from .optimizer import Optimizer, _valid_lr
+from .optimizer import Optimizer, _valid_lr, implementation_flags
 
 __all__ = ["SGD"]
 
 
 class SGD(Optimizer):
-    """``SGD(params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *, maximize=False)``."""
+    """``SGD(params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *, maximize=False,
+    foreach=None, differentiable=False, fused=None)`` (the last three: see ``implementation_flags``)."""
 
     def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False, *,
-                 maximize=False):
+                 maximize=False,
+                 foreach=None, differentiable=False, fused=None):
         if not _valid_lr(lr):
             raise ValueError(f"SGD: invalid learning rate {lr!r}; expected a float >= 0")
         if momentum < 0:
@@ -41,8 +43,9 @@ class SGD(Optimizer):
                 f"SGD: Nesterov momentum requires momentum > 0 and zero dampening "
                 f"(got momentum={momentum}, dampening={dampening})"
             )
+        flags = implementation_flags("SGD", foreach=foreach, differentiable=differentiable, fused=fused)
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
-                        nesterov=nesterov, maximize=maximize)
+                        nesterov=nesterov, maximize=maximize, **flags)
         super().__init__(params, defaults)
 
     def _check_group(self, group):
