@@ -14,7 +14,6 @@ With dropout 0 and the same split (``randperm`` fed from NumPy in both runs) the
 PyTorch's from the same initial weights.
 """
 
-import inspect
 import types
 
 import numpy as np
@@ -243,12 +242,6 @@ def gat_main(torch, epochs=30, dropout_p=0.6, concat_heads=False, copy_from=None
     loss_test, acc_test = test(gat_net, criterion, (features, adj_mat), labels, idx_test)
     print(f'Test set results: loss {loss_test:.4f} accuracy {acc_test:.4f}')
     return initial, history, (loss_test, acc_test), log
-
-
-# gap: PyTorch's creation functions take the shape as size= too (torch.empty(size=(...))); patch sent to the lead
-_size_keyword = inspect.signature(mathdl.empty).parameters["size"].kind is not inspect.Parameter.VAR_POSITIONAL
-pytestmark = pytest.mark.xfail(not _size_keyword, raises=TypeError, strict=True,
-                               reason="gap: mathdl.empty(size=...) is not accepted (creation.py, the lead's file)")
 
 
 class SamePermutation(types.ModuleType):
