@@ -106,6 +106,8 @@ class Module:
         d["_modules"] = OrderedDict()
         d["_forward_hooks"] = OrderedDict()
         d["_forward_pre_hooks"] = OrderedDict()
+        d["_backward_hooks"] = OrderedDict()
+        d["_backward_pre_hooks"] = OrderedDict()
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__}.forward is not implemented")
@@ -113,24 +115,47 @@ class Module:
     # ------------------------------------------------------------------ calling
     def __call__(self, *args, **kwargs):
         d = self.__dict__
-        if not d["_forward_pre_hooks"] and not d["_forward_hooks"]:
+        backward = d.get("_backward_hooks") or d.get("_backward_pre_hooks")
+        if not d["_forward_pre_hooks"] and not d["_forward_hooks"] and not backward:
             return self.forward(*args, **kwargs)
         for hook in list(d["_forward_pre_hooks"].values()):
             r = hook(self, args)
             if r is not None:
                 args = r if isinstance(r, tuple) else (r,)
+        call = None
+        if backward:
+            from .backward_hooks import BackwardHookCall
+
+            call = BackwardHookCall(self, d.get("_backward_hooks", {}), d.get("_backward_pre_hooks", {}))
+            args = call.wrap_inputs(args)
         out = self.forward(*args, **kwargs)
         for hook in list(d["_forward_hooks"].values()):
             r = hook(self, args, out)
             if r is not None:
                 out = r
-        return out
+        return call.wrap_outputs(out) if call is not None else out
 
     def register_forward_hook(self, hook):
         """``hook(module, inputs, output)`` runs after forward; a non-None result replaces the output."""
         _hook_id[0] += 1
         self._forward_hooks[_hook_id[0]] = hook
         return _HookHandle(self._forward_hooks, _hook_id[0])
+
+    def register_full_backward_hook(self, hook):
+        """``hook(module, grad_input, grad_output)`` runs when the gradients with respect to the module's
+        inputs are computed; a non-None result replaces ``grad_input`` (see ``backward_hooks``)."""
+        _hook_id[0] += 1
+        hooks = self.__dict__.setdefault("_backward_hooks", OrderedDict())
+        hooks[_hook_id[0]] = hook
+        return _HookHandle(hooks, _hook_id[0])
+
+    def register_full_backward_pre_hook(self, hook):
+        """``hook(module, grad_output)`` runs when the gradient of the module's output is computed, before
+        the gradients of its inputs; a non-None result replaces ``grad_output``."""
+        _hook_id[0] += 1
+        hooks = self.__dict__.setdefault("_backward_pre_hooks", OrderedDict())
+        hooks[_hook_id[0]] = hook
+        return _HookHandle(hooks, _hook_id[0])
 
     def register_forward_pre_hook(self, hook):
         """``hook(module, inputs)`` runs before forward; a non-None result replaces the inputs."""
