@@ -11,8 +11,9 @@ Cases (float32 unless noted):
   kfac     a K-FAC training step on the MLP (forward, backward, factors, inverses amortized over
            10 steps, update) divided by an SGD step [mathdl only: a ratio, no torch counterpart]
   burgers  one training step of the Burgers PINN: the residual u_t + u u_x - nu u_xx at 10,000 collocation
-           points of a 9x20 tanh net (inputs scaled to [-1, 1], the same weights in both libraries), the mean
-           squared residual and its parameter gradient, float64.  Each library by its fastest exact method:
+           points of the experiment's tanh net, 8 hidden layers of 20 (inputs scaled to [-1, 1], the same
+           weights in both libraries), the mean squared residual and its parameter gradient, float64.
+           Each library by its fastest exact method:
            mathdl by forward Taylor-mode propagation of u_t, u_x, u_xx through the layers (mathdl.physics.mlp_jet,
            one reverse pass), torch as PyTorch PINN code does it, nested torch.autograd.grad(create_graph=True)
   burgers_autograd  the same step with nested reverse mode in both libraries (mathdl.physics.Derivatives,
@@ -67,11 +68,11 @@ def _burgers_points(n=10000):
 
 
 def _burgers_weights():
-    """Glorot-normal weights and zero biases of a 2-20x9-1 network as [(W, b), ...] float64 NumPy arrays."""
+    """Glorot-normal weights and zero biases of a 2-20x8-1 network as [(W, b), ...] float64 NumPy arrays."""
     import numpy as np
 
     rng = np.random.default_rng(0)
-    sizes = [2] + [20] * 9 + [1]
+    sizes = [2] + [20] * 8 + [1]
     return [(rng.standard_normal((o, i)) * np.sqrt(2.0 / (i + o)), np.zeros(o)) for i, o in zip(sizes[:-1], sizes[1:])]
 
 
@@ -134,7 +135,7 @@ def mathdl_cases():
     from mathdl.experiments.burgers import NU, _network
     from mathdl.physics import Derivatives, mlp_jet
 
-    net = _network(9, 20, 0)  # InputScale, then the Linear/Tanh layers; given the shared weights
+    net = _network(8, 20, 0)  # InputScale, then the Linear/Tanh layers; given the shared weights
     for lin, (W, b) in zip([m for m in net if isinstance(m, nn.Linear)], _burgers_weights()):
         lin.weight.array[...] = W
         lin.bias.array[...] = b
