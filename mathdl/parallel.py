@@ -49,8 +49,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-__all__ = ["set_num_threads", "get_num_threads", "num_threads", "elementwise", "for_ranges", "blocks", "matmul",
-           "MIN_PARALLEL_ELEMENTS"]
+__all__ = ["set_num_threads", "get_num_threads", "num_threads", "elementwise", "elementwise_many", "for_ranges",
+           "blocks", "matmul", "MIN_PARALLEL_ELEMENTS"]
 
 # Below this much work (elements times passes over them) a pass runs on the calling thread.
 # Measured with benchmarks/bench_parallel.py on a 2-core machine: handing a piece to a pool
@@ -363,6 +363,34 @@ def elementwise(kernel, *arrays, passes: int = 1) -> None:
         kernel(*arrays)
         return
     for_ranges(lambda lo, hi: kernel(*(f[lo:hi] for f in flats)), n, n * passes, align=16)
+
+
+def elementwise_many(jobs, passes: int = 1) -> None:
+    """Run several ``elementwise`` jobs, ``jobs`` a list of (kernel, arrays), as ONE split pass over
+    their concatenated elements (one hand-off for all, and small arrays split too): each thread
+    takes a contiguous range of the concatenation and runs each job's kernel on its part of that
+    range.  Jobs whose arrays are not C-contiguous NumPy arrays of one size run as ``elementwise``."""
+    flat_jobs, total = [], 0
+    for kernel, arrays in jobs:
+        n = arrays[0].size
+        flats = [_flat(a) if type(a) is np.ndarray and a.size == n else None for a in arrays]
+        if type(arrays[0]) is not np.ndarray or any(f is None for f in flats):
+            elementwise(kernel, *arrays, passes=passes)
+            continue
+        flat_jobs.append((total, total + n, kernel, flats))
+        total += n
+    if _serial(total * passes) or len(flat_jobs) < 2:
+        for _, _, kernel, flats in flat_jobs:
+            elementwise(kernel, *flats, passes=passes)
+        return
+
+    def run(lo, hi):
+        for start, end, kernel, flats in flat_jobs:
+            a, b = max(lo, start), min(hi, end)
+            if a < b:
+                kernel(*(f[a - start:b - start] for f in flats))
+
+    for_ranges(run, total, total * passes, align=16)
 
 
 _num_threads, _explicit = _from_env()

@@ -13,8 +13,10 @@ The last line is evaluated as theta -= a * m / (sqrt(vhat) + e) with a = lr sqrt
 and e = eps sqrt(1-b2^t) (the same number, one pass fewer).  Each update makes twelve in-place
 passes over the arrays and uses one scratch buffer; large arrays are split into contiguous
 chunks updated on mathdl's threads (mathdl.parallel; every element sees the same operations,
-so the result does not depend on the thread count).  (Processing large arrays in L2-sized
-chunks on one thread was measured and was slower: the per-call overhead outweighs the cache gain.)
+so the result does not depend on the thread count): in the common case all parameters of a group
+as one pass over their concatenation (one hand-off per step, small parameters split too).
+(Processing large arrays in L2-sized chunks on one thread was measured and was slower: the
+per-call overhead outweighs the cache gain.)
 
 State per parameter: ``step``, ``exp_avg`` (m), ``exp_avg_sq`` (v), ``max_exp_avg_sq`` (amsgrad).
 """
@@ -24,8 +26,10 @@ from __future__ import annotations
 import math
 from functools import partial
 
+import numpy as np
+
 from .. import backend
-from ..parallel import elementwise
+from ..parallel import elementwise, elementwise_many
 from .optimizer import Optimizer, _valid_lr
 
 __all__ = ["Adam", "AdamW"]
@@ -92,6 +96,10 @@ class Adam(Optimizer):
         lr, (b1, b2), eps = group["lr"], group["betas"], group["eps"]
         wd, amsgrad, maximize = group["weight_decay"], group["amsgrad"], group["maximize"]
         decoupled = group["decoupled_weight_decay"]
+        # the common case (plain gradients, NumPy float arrays of one dtype): every parameter's update
+        # is one job of a single split pass over all of them, each with its own part of one scratch
+        plain = not maximize and not (wd and not decoupled)
+        jobs, scratch, used = [], None, 0
         for p, x, g in self._with_grads(group):
             xp = backend.xp_of(x)
             state = self.state[p]
@@ -117,10 +125,24 @@ class Adam(Optimizer):
             v = state["exp_avg_sq"].array
             vmax = state["max_exp_avg_sq"].array if amsgrad else None
             hyper = (b1, b2, alpha, e)
-            if vmax is None:
+            if plain and type(x) is np.ndarray and (scratch is None or x.dtype == scratch.dtype):
+                if scratch is None:
+                    total = sum(q.array.size for q in group["params"] if q.grad is not None)
+                    scratch = self._scratch.get(("adam_all", x.dtype))
+                    if scratch is None or scratch.size < total:
+                        scratch = self._scratch[("adam_all", x.dtype)] = np.empty(total, dtype=x.dtype)
+                t = scratch[used:used + x.size].reshape(x.shape)
+                used += x.size
+                if vmax is None:
+                    jobs.append((partial(_adam_chunk, xp, hyper), (x, g, m, v, t)))
+                else:
+                    jobs.append((partial(_adam_chunk_ams, xp, hyper), (x, g, m, v, vmax, t)))
+            elif vmax is None:
                 elementwise(partial(_adam_chunk, xp, hyper), x, g, m, v, self._tmp(x), passes=12)
             else:
                 elementwise(partial(_adam_chunk_ams, xp, hyper), x, g, m, v, vmax, self._tmp(x), passes=13)
+        if jobs:
+            elementwise_many(jobs, passes=13 if amsgrad else 12)
 
 
 class AdamW(Adam):

@@ -220,3 +220,57 @@ def test_training_step_bit_identical_with_the_same_tiles(threads, monkeypatch, o
     assert l1 == l2
     for a, b in zip(p1, p2):
         np.testing.assert_array_equal(a, b)
+
+
+def test_elementwise_many_matches_serial(threads):
+    parallel.set_num_threads(2)
+    rng = np.random.default_rng(3)
+    arrays = [rng.standard_normal(s).astype(np.float32) for s in ((7, 3), (1,), (40,), (5, 5, 2))]
+    want = [a * 2 + 1 for a in arrays]
+    calls = []
+
+    def kern(a):
+        calls.append(a.size)
+        a *= 2
+        a += 1
+
+    odd = np.arange(12.0).reshape(3, 4).T  # not C-contiguous: its own elementwise call
+    parallel.elementwise_many([(kern, (a,)) for a in arrays] + [(kern, (odd,))])
+    for a, w in zip(arrays, want):
+        np.testing.assert_array_equal(a, w)
+    np.testing.assert_array_equal(odd, np.arange(12.0).reshape(3, 4).T * 2 + 1)
+    assert sum(calls) == 7 * 3 + 1 + 40 + 50 + 12 and len(calls) > 5  # the concatenation was split
+
+
+@pytest.mark.parametrize("opt", ["adam", "adamw", "adam_amsgrad", "adam_wd"])
+def test_adam_one_pass_over_all_parameters_equals_one_thread(threads, opt):
+    """Adam's update of all parameters as one split pass: the same numbers as one thread, and as
+    torch's Adam after a few steps."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(4)
+    shapes = [(33, 17), (17,), (5, 33), (5,), (1,)]
+    init = [rng.standard_normal(s) for s in shapes]  # float64: torch's numbers to 1e-9
+    grads = [[rng.standard_normal(s) for s in shapes] for _ in range(3)]
+    kw = {"adam": {}, "adamw": {"weight_decay": 0.1}, "adam_amsgrad": {"amsgrad": True},
+          "adam_wd": {"weight_decay": 0.1}}[opt]
+    cls = mathdl.optim.AdamW if opt == "adamw" else mathdl.optim.Adam
+    tcls = torch.optim.AdamW if opt == "adamw" else torch.optim.Adam
+    results = []
+    for n in (1, 2):
+        parallel.set_num_threads(n)
+        ps = [mathdl.tensor(a.copy(), dtype=mathdl.float64, requires_grad=True) for a in init]
+        o = cls(ps, lr=0.05, **kw)
+        for gs in grads:
+            for p, g in zip(ps, gs):
+                p.grad = mathdl.tensor(g, dtype=mathdl.float64)
+            o.step()
+        results.append([p.array.copy() for p in ps])
+    tp = [torch.tensor(a.copy(), requires_grad=True) for a in init]
+    to = tcls(tp, lr=0.05, **kw)
+    for gs in grads:
+        for p, g in zip(tp, gs):
+            p.grad = torch.tensor(g)
+        to.step()
+    for a, b, t in zip(*results, tp):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_allclose(a, t.detach().numpy(), rtol=1e-9, atol=1e-10)
