@@ -36,12 +36,19 @@ __version__ = "0.1.0"
 from .serialization import load, save  # noqa: E402  (checkpoints: mathdl.save / mathdl.load)
 from .parallel import get_num_threads, set_num_threads  # noqa: E402  (BLAS and mathdl's passes together)
 from .compiler import compile  # noqa: E402,A001  (torch.compile: the identity, mathdl is eager)
+from .backend import get_default_device, set_default_device  # noqa: E402
+from .autograd.tensor import set_printoptions  # noqa: E402
+from .amp import autocast  # noqa: E402  (torch.autocast)
+from .determinism import (  # noqa: E402
+    Size, are_deterministic_algorithms_enabled, get_float32_matmul_precision, set_float32_matmul_precision,
+    use_deterministic_algorithms,
+)
 
 # Every public subpackage is reachable as an attribute after ``import mathdl`` (``md.nn.functional``,
 # ``md.distributions.Normal``...), imported on first use so that ``import mathdl`` stays fast.
 _SUBPACKAGES = (
     "accelerator", "amp", "analysis", "autograd", "backends", "bayes", "compiler", "compress", "cuda", "curvature",
-    "data", "distributed",
+    "data", "distributed", "jit",
     "distributions", "experiments", "flows", "linalg", "metrics", "models", "nn", "optim", "parallel", "physics",
     "special", "utils",
 )

@@ -136,9 +136,31 @@ def device_of(array) -> str:
     return "cuda" if _cupy is not None and isinstance(array, _cupy_ndarray) else "cpu"
 
 
+_default_device = None  # set_default_device: where creation functions put tensors when no device= is given
+
+
+def set_default_device(device) -> None:
+    """PyTorch's ``torch.set_default_device``: the device of tensors made without ``device=``
+    (``None`` or "cpu" restores the CPU)."""
+    global _default_device
+    if device is not None:
+        module_for(device)  # checks the name (and that CuPy is there for "cuda")
+        device = str(device)
+    _default_device = None if device in (None, "cpu") else device
+
+
+def get_default_device():
+    """The device creation functions use without ``device=`` (PyTorch's ``torch.get_default_device``)."""
+    return globals()["device"](_default_device or "cpu")
+
+
 def module_for(device: str):
-    """The array module for a device name ("cpu" or "cuda")."""
-    if device is None or device == "cpu":
+    """The array module for a device name ("cpu" or "cuda"); None means the default device."""
+    if device is None:
+        if _default_device is None:
+            return np
+        device = _default_device
+    if device == "cpu":
         return np
     if str(device).startswith("cuda"):
         if _cupy is None:

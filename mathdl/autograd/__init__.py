@@ -7,8 +7,18 @@ from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .tensor import Tensor
 from .function import Function
 
+
+def Variable(data, requires_grad=False, volatile=False):  # noqa: N802  (PyTorch's legacy name)
+    """PyTorch's legacy ``autograd.Variable(tensor, requires_grad=...)``: since PyTorch 0.4 a
+    Variable is a Tensor; this returns ``data`` as a tensor with ``requires_grad`` set."""
+    t = data if isinstance(data, Tensor) else Tensor(data)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
 __all__ = [
-    "Tensor", "Function", "backward", "grad", "vjp", "jvp", "hvp", "vhp", "jacobian", "hessian",
+    "Tensor", "Function", "Variable", "backward", "grad", "vjp", "jvp", "hvp", "vhp", "jacobian", "hessian",
     "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "inference_mode",
     "gradcheck", "gradgradcheck", "GradcheckError",
 ]

@@ -17,6 +17,8 @@ arrays from ``forward`` bookkeeping, never as graph outputs.
 
 from __future__ import annotations
 
+import inspect as _inspect
+
 import numpy as _np
 
 from .grad_mode import state as _grad_state
@@ -177,3 +179,108 @@ _new = object.__new__
 def _bind_tensor(cls):
     global _Tensor
     _Tensor = cls
+
+
+# ---------------------------------------------------------------------- PyTorch's custom Function
+# PyTorch's protocol on top of the primitive base:
+#   class MyFn(mathdl.autograd.Function):
+#       @staticmethod
+#       def forward(ctx, x, k): ctx.save_for_backward(x); ctx.k = k; return x ** k
+#       @staticmethod
+#       def backward(ctx, g): x, = ctx.saved_tensors; return g * ctx.k * x ** (ctx.k - 1), None
+#   y = MyFn.apply(x, 3)
+# forward runs on Tensors without recording; backward is written in mathdl ops, so create_graph works.
+
+
+class FunctionCtx:
+    """The ``ctx`` of a PyTorch-style Function: ``save_for_backward(*tensors)`` / ``saved_tensors``,
+    ``needs_input_grad`` (one bool per argument of forward), ``mark_non_differentiable``,
+    ``set_materialize_grads`` and ``mark_dirty`` (accepted); any other attribute is free storage."""
+
+    def __init__(self):
+        self.saved_tensors = ()
+        self.needs_input_grad = ()
+        self.materialize_grads = True
+
+    def save_for_backward(self, *tensors):
+        self.saved_tensors = tuple(tensors)
+
+    def mark_non_differentiable(self, *tensors):
+        self.non_differentiable = tuple(tensors)
+
+    def set_materialize_grads(self, value):
+        self.materialize_grads = bool(value)
+
+    def mark_dirty(self, *tensors):
+        self.dirty_tensors = tuple(tensors)
+
+
+class _CtxNode(Function):
+    """The recorded node of one ``apply``: its forward hands back the result computed by the user's
+    forward; its backward calls the user's backward and keeps the gradients of the Tensor arguments."""
+
+    __slots__ = ("fn_cls", "ctx", "result", "positions")
+
+    def forward(self, *arrays):
+        return self.result
+
+    def backward(self, g):
+        grads = self.fn_cls.backward(self.ctx, g)
+        if not isinstance(grads, tuple):
+            grads = (grads,)
+        n = max(self.positions) + 1
+        if len(grads) < n:
+            raise RuntimeError(f"{self.fn_cls.__name__}.backward: returned {len(grads)} gradients, expected one per "
+                               f"argument of forward ({n} at least)")
+        return tuple(grads[i] for i in self.positions)
+
+    @property
+    def name(self) -> str:
+        return f"{self.fn_cls.__name__}Backward"
+
+    def release(self):
+        super().release()
+        self.ctx = None
+        self.result = None
+
+
+def _apply(cls, *args, **kwargs):
+    """PyTorch's ``Function.apply``: run the static ``forward(ctx, *args)`` on Tensors without recording,
+    and record one node whose gradient is the static ``backward(ctx, grad)`` (one gradient per argument
+    of forward, None for non-Tensors).  One Tensor result (mathdl's nodes have one output)."""
+    if not isinstance(_inspect.getattr_static(cls, "forward", None), staticmethod):
+        raise TypeError(f"{cls.__name__}.apply: forward must be a @staticmethod forward(ctx, ...) as in PyTorch; "
+                        f"mathdl primitives are called as {cls.__name__}(...)(*tensors)")
+    from .grad_mode import no_grad
+
+    ctx = FunctionCtx()
+    ctx.needs_input_grad = tuple(isinstance(a, _Tensor) and a.requires_grad for a in args)
+    with no_grad():
+        out = cls.forward(ctx, *args, **kwargs)
+    if not isinstance(out, _Tensor):
+        raise TypeError(f"{cls.__name__}.forward: expected one Tensor as the result (mathdl records "
+                        f"single-output functions), got {type(out).__name__}")
+    if not (_grad_state.enabled and any(ctx.needs_input_grad)):
+        return out
+    node = _CtxNode()
+    node.fn_cls, node.ctx, node.result = cls, ctx, out.array
+    node.positions = [i for i, a in enumerate(args) if isinstance(a, _Tensor)]
+    return node(*[args[i] for i in node.positions])
+
+
+Function.apply = classmethod(_apply)
+
+
+def once_differentiable(backward):
+    """PyTorch's ``torch.autograd.function.once_differentiable``: run ``backward`` without recording
+    (its result then has no second derivative)."""
+    import functools
+
+    @functools.wraps(backward)
+    def wrapper(ctx, *grads):
+        from .grad_mode import no_grad
+
+        with no_grad():
+            return backward(ctx, *grads)
+
+    return wrapper

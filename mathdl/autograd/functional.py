@@ -67,10 +67,11 @@ def _vjp_or_zeros(outs, xs, cotangents, retain_graph=None, create_graph=False):
 
 # --------------------------------------------------------------------------- grad
 def grad(outputs, inputs=None, grad_outputs=None, retain_graph=None, create_graph=False,
-         allow_unused=False, *, argnums=0, has_aux=False):
+         allow_unused=False, *, argnums=0, has_aux=False, only_inputs=True):
     """Gradients of ``outputs`` with respect to ``inputs`` (PyTorch's ``autograd.grad``):
     a tuple with v^T d outputs / d inputs[k] for each k, ``v`` = ``grad_outputs`` (ones for a
     scalar output).  Unused inputs raise unless ``allow_unused`` (then their entry is None).
+    ``only_inputs`` is accepted and ignored, as in PyTorch (deprecated there, without effect).
 
     Called with a function instead of tensors, returns the JAX-style gradient function:
     ``grad(f)(x)`` is df/dx for a scalar-valued ``f``; ``argnums`` (an int or a tuple) picks the

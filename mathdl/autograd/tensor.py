@@ -416,7 +416,7 @@ class Tensor:
         arr = np.asarray(backend.to_device(self.array, "cpu"))
         if arr.dtype == backend.bfloat16:  # NumPy prints bfloat16 without a decimal point
             arr = arr.astype(np.float32)
-        body = np.array2string(arr, separator=", ", precision=4, threshold=200, prefix="tensor(")
+        body = np.array2string(arr, separator=", ", prefix="tensor(", **_print_options(arr))
         extras = []
         if self.array.dtype != backend.get_default_dtype() and self.array.dtype.kind != "i":
             extras.append(f"dtype={self.array.dtype}")
@@ -458,11 +458,47 @@ class _HookHandle:
             self.hooks.remove(self.hook)
 
 
+_PRINT = {"precision": 4, "threshold": 1000, "edgeitems": 3, "linewidth": 80, "sci_mode": None}
+_PROFILES = {"default": (4, 1000, 3, 80), "short": (2, 1000, 2, 80), "full": (4, 2 ** 63 - 1, 3, 80)}
+
+
+def set_printoptions(precision=None, threshold=None, edgeitems=None, linewidth=None, profile=None, sci_mode=None):
+    """PyTorch's ``torch.set_printoptions``: digits after the point, the element count above
+    which a tensor prints summarized, the items kept at each edge then, the line width, a
+    profile ("default", "short", "full") and ``sci_mode`` (True/False forces, None decides)."""
+    if profile is not None:
+        if profile not in _PROFILES:
+            raise ValueError(f"set_printoptions: unknown profile {profile!r}; expected default, short or full")
+        _PRINT.update(zip(("precision", "threshold", "edgeitems", "linewidth"), _PROFILES[profile]))
+    for key, value in (("precision", precision), ("threshold", threshold), ("edgeitems", edgeitems),
+                       ("linewidth", linewidth)):
+        if value is not None:
+            if not isinstance(value, (int, np.integer)) or value < 0:
+                raise ValueError(f"set_printoptions: {key} must be a non-negative integer, got {value!r}")
+            _PRINT[key] = int(value)
+    _PRINT["sci_mode"] = sci_mode
+
+
+def _print_options(arr):
+    opts = {k: _PRINT[k] for k in ("precision", "threshold", "edgeitems")}
+    opts["max_line_width"] = _PRINT["linewidth"]
+    if _PRINT["sci_mode"] is not None and arr.dtype.kind == "f":
+        spec = f".{_PRINT['precision']}{'e' if _PRINT['sci_mode'] else 'f'}"
+        flat = arr.reshape(-1)
+        shown = flat if flat.size <= _PRINT["threshold"] else np.concatenate(
+            [flat[:_PRINT["edgeitems"]], flat[-_PRINT["edgeitems"]:]])
+        width = max((len(format(float(v), spec)) for v in shown), default=0)  # aligned columns, as PyTorch
+        opts["formatter"] = {"float_kind": lambda v: format(float(v), spec).rjust(width)}
+    return opts
+
+
 def _to_array(data, dtype=None, device=None):
     """Make a backend array from Python data, NumPy/CuPy arrays or scalars.
 
     Python floats become the default dtype; arrays keep their dtype unless ``dtype`` is given.
     """
+    if device is None:
+        device = backend._default_device
     xp = backend.module_for(device) if device is not None else backend.xp_of(data)
     if dtype is not None:
         dtype = backend.as_dtype(dtype)
