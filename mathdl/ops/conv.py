@@ -72,7 +72,7 @@ from ..amp.autocast_mode import _state as _amp, cast_float32, cast_lower
 from ..autograd.tensor import Tensor
 from ..backend import rng, xp_of
 from ..parallel import MIN_PARALLEL_ELEMENTS_CNN, blocks, for_ranges, get_num_threads
-from . import winograd
+from . import conv_device, winograd
 from . import elementwise as ew
 from .linalg import matmul
 from .reduce import mean as _mean
@@ -531,7 +531,8 @@ class Conv2dFn(Function):
 
     def forward(self, x, w, b=None):
         keep = []
-        y = _conv_forward(x, w, b, self.stride, self.pads, self.dil, self.groups, keep)
+        conv = _conv_forward if xp_of(x) is np else conv_device.conv2d_forward  # device: whole-batch im2col
+        y = conv(x, w, b, self.stride, self.pads, self.dil, self.groups, keep)
         self.saved_xpad = keep[0] if keep else None
         return y
 
@@ -565,6 +566,9 @@ class ConvTransposeFn(Function):
         self.saved_wgrad_x = self.saved_gw = None
 
     def forward(self, g, w):
+        if xp_of(g) is not np:  # device: whole-batch full convolution or col2im (conv_device.py)
+            self.saved_wgrad_x = None
+            return conv_device.conv2d_input_grad(g, w, self.hw, self.stride, self.pads, self.dil, self.groups)
         H, W = self.hw
         pt, pb, pl, pr = self.pads
         kh, kw = w.shape[2], w.shape[3]
@@ -646,6 +650,9 @@ class ConvWeightFn(Function):
         res, self.saved_result = self.saved_result, None
         if res is not None:
             return res
+        if xp_of(x) is not np:  # device: one im2col (of the forward's padded input) and one GEMM
+            return conv_device.conv2d_weight_grad(x, g, self.wshape, self.stride, self.pads, self.dil, self.groups,
+                                                  xpad)
         return _conv_weight(x, g, self.wshape, self.stride, self.pads, self.dil, self.groups, xpad)
 
     def backward(self, hw):
@@ -742,6 +749,9 @@ class MaxPool2dFn(Function):
     def forward(self, x):
         xp = xp_of(x)
         g = self.geom
+        if xp is not np:  # device: one window copy, max and argmax, no host sync (conv_device)
+            out, self.saved_idx = conv_device.max_pool2d_forward(x, g.kernel, g.stride, g.pads, g.dil, g.out_hw)
+            return out
         xpad = _pad_like(x, g.pads, -np.inf)
         N, C = x.shape[:2]
         n_off = g.kernel[0] * g.kernel[1]

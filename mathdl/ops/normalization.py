@@ -38,6 +38,7 @@ from ..autograd.grad_mode import state as _grad_state
 from ..autograd.tensor import Tensor
 from ..backend import xp_of
 from ..parallel import MIN_PARALLEL_ELEMENTS_CNN, for_ranges
+from . import device_kernels
 from . import elementwise as ew
 from .reduce import mean as _mean
 from .reduce import sum as _sum
@@ -96,7 +97,7 @@ def _dx_composite(g, xhat, rstd, axes):
 class LayerNormFn(Function):
     """y = xhat * w + b over the last ``k`` axes (w and b optional)."""
 
-    __slots__ = ("k", "eps", "has_w", "has_b", "saved_xhat", "saved_rstd")
+    __slots__ = ("k", "eps", "has_w", "has_b", "saved_xhat", "saved_rstd", "saved_mu", "saved_var")
 
     def __init__(self, k, eps, has_w, has_b):
         self.k, self.eps, self.has_w, self.has_b = k, eps, has_w, has_b
@@ -106,6 +107,10 @@ class LayerNormFn(Function):
         shape = x.shape
         n = int(np.prod(shape[x.ndim - self.k:])) if self.k else 1
         x2 = x.reshape(-1, n)
+        if xp is not np:  # the device: three fused launches (device_kernels); backward recomputes xhat
+            y, self.saved_mu, self.saved_var = device_kernels.layer_norm_forward(
+                x2, wb[0].reshape(-1) if self.has_w else None, wb[-1].reshape(-1) if self.has_b else None, self.eps)
+            return y.reshape(shape)
         R = x2.shape[0]
         xhat = xp.empty_like(x2)
         y = xp.empty_like(x2)
@@ -147,6 +152,15 @@ class LayerNormFn(Function):
             gx = _dx_composite(gh, xhat, rstd, axes) if x.requires_grad else None
             gw = sum_to(ew.mul(g, xhat), w.shape) if w is not None and w.requires_grad else None
             gb = sum_to(g, b.shape) if b is not None and b.requires_grad else None
+        elif xp_of(x.array) is not np:  # the device: at most five fused launches (device_kernels)
+            n = int(np.prod(x.shape[x.ndim - self.k:])) if self.k else 1
+            gx, gw, gb = device_kernels.layer_norm_backward(
+                g.array.reshape(-1, n), x.array.reshape(-1, n), self.saved_mu, self.saved_var,
+                None if w is None else w.array.reshape(-1), self.eps, need_x=x.requires_grad,
+                need_w=w is not None and w.requires_grad, need_b=b is not None and b.requires_grad)
+            gx = None if gx is None else _make(gx.reshape(x.shape))
+            gw = None if gw is None else _make(gw.reshape(w.shape))
+            gb = None if gb is None else _make(gb.reshape(b.shape))
         else:
             xhat = self.saved_xhat
             n = int(np.prod(x.shape[x.ndim - self.k:])) if self.k else 1
@@ -374,13 +388,20 @@ class BatchNormFn(Function):
     Channel-major 4-D input (conv2d's output layout) is normalized as a (C, N H W) matrix and the
     result keeps that layout; other input as (N, C, L)."""
 
-    __slots__ = ("eps", "has_w", "has_b", "relu", "saved_xhat", "saved_rstd", "saved_y", "mean", "var")
+    __slots__ = ("eps", "has_w", "has_b", "relu", "saved_xhat", "saved_rstd", "saved_y", "mean", "var", "saved_mu",
+                 "saved_var")
 
     def __init__(self, eps, has_w, has_b, relu=False):
         self.eps, self.has_w, self.has_b, self.relu = eps, has_w, has_b, relu
 
     def forward(self, x, *wb):
         xp = xp_of(x)
+        if xp is not np:  # the device: three fused launches, PyTorch's order y = x scale + shift (device_kernels)
+            y, self.mean, self.var = device_kernels.batch_norm_forward(
+                x, wb[0] if self.has_w else None, wb[-1] if self.has_b else None, self.eps, self.relu)
+            self.saved_mu, self.saved_var = self.mean, self.var
+            self.saved_y = y if self.relu else None
+            return y
         rows = _channel_rows(x) if xp is np else None
         if rows is not None:  # (C, L): per-row statistics, per-row affine map, split over channels
             return self._forward_rows(x, rows, wb)
@@ -465,6 +486,14 @@ class BatchNormFn(Function):
             gx = _dx_composite(gh, xhat, rstd, axes) if x.requires_grad else None
             gw = reshape(_sum(ew.mul(g, xhat), axes), w.shape) if w is not None and w.requires_grad else None
             gb = reshape(_sum(g, axes), b.shape) if b is not None and b.requires_grad else None
+        elif xp_of(x.array) is not np:  # the device: two fused reductions and one pass (device_kernels)
+            gx, gw, gb = device_kernels.batch_norm_backward(
+                g.array, x.array, self.saved_y if self.relu else None, self.saved_mu, self.saved_var,
+                None if w is None else w.array, self.eps, self.relu, need_x=x.requires_grad,
+                need_w=w is not None and w.requires_grad)
+            gx = None if gx is None else _make(gx)
+            gw = None if gw is None else _make(gw)
+            gb = _make(gb) if b is not None and b.requires_grad else None
         elif self.saved_xhat.ndim == 2 and x.ndim == 4:  # channel-major (C, L) path
             gx, gw, gb = self._backward_rows(x, g, w, b)
         else:  # (N, C) or (N, C, L) input
@@ -549,11 +578,14 @@ def _bn_backward_rows(fn, x, g, w, b):
     return gx, gw, gb
 
 
-def _update_running(running, new, momentum):
-    """running <- (1 - momentum) running + momentum new, in place (no graph)."""
+def _update_running(running, new, momentum, factor=1.0):
+    """running <- (1 - momentum) running + momentum factor new, in place (no graph)."""
     arr = running.array
-    arr *= 1.0 - momentum
-    arr += (momentum * new).astype(arr.dtype, copy=False)
+    if xp_of(arr) is not np:  # the device: one fused launch
+        device_kernels.running_update(arr, new, momentum, factor)
+    else:
+        arr *= 1.0 - momentum
+        arr += (momentum * (new * factor if factor != 1.0 else new)).astype(arr.dtype, copy=False)
     running._version += 1
 
 
@@ -587,7 +619,7 @@ def batch_norm(x, running_mean=None, running_var=None, weight=None, bias=None, t
         if training and running_mean is not None and momentum is not None:
             _update_running(running_mean, fn.mean, momentum)
         if training and running_var is not None and momentum is not None:
-            _update_running(running_var, fn.var * (n / max(n - 1, 1)), momentum)
+            _update_running(running_var, fn.var, momentum, n / max(n - 1, 1))
         fn.mean = fn.var = None
         return y
     # evaluation: an affine map with per-channel scale and shift

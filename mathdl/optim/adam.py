@@ -29,8 +29,9 @@ from functools import partial
 import numpy as np
 
 from .. import backend
+from ..ops import device_kernels
 from ..parallel import elementwise, elementwise_many
-from .optimizer import Optimizer, _valid_lr
+from .optimizer import Optimizer, _valid_lr, implementation_flags
 
 __all__ = ["Adam", "AdamW"]
 
@@ -66,10 +67,13 @@ def _adam_chunk_ams(xp, hyper, x, g, m, v, vmax, t):
 
 class Adam(Optimizer):
     """``Adam(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
-    maximize=False, decoupled_weight_decay=False)``; ``decoupled_weight_decay=True`` is AdamW."""
+    foreach=None, maximize=False, capturable=False, differentiable=False, fused=None,
+    decoupled_weight_decay=False)``; ``decoupled_weight_decay=True`` is AdamW.  ``foreach``,
+    ``capturable`` and ``fused`` are accepted (see ``implementation_flags``)."""
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False, *,
-                 maximize=False, decoupled_weight_decay=False):
+                 foreach=None, maximize=False, capturable=False, differentiable=False, fused=None,
+                 decoupled_weight_decay=False):
         name = type(self).__name__
         if not _valid_lr(lr):
             raise ValueError(f"{name}: invalid learning rate {lr!r}; expected a float >= 0")
@@ -82,8 +86,10 @@ class Adam(Optimizer):
                 raise ValueError(f"{name}: invalid beta parameter at index {i}: {b!r}; expected 0 <= beta < 1")
         if not weight_decay >= 0:
             raise ValueError(f"{name}: invalid weight_decay value {weight_decay!r}; expected >= 0")
+        flags = implementation_flags(name, foreach=foreach, capturable=capturable, differentiable=differentiable,
+                                     fused=fused)
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
-                        maximize=maximize, decoupled_weight_decay=decoupled_weight_decay)
+                        maximize=maximize, **flags, decoupled_weight_decay=decoupled_weight_decay)
         super().__init__(params, defaults)
 
     def _check_group(self, group):
@@ -137,6 +143,8 @@ class Adam(Optimizer):
                     jobs.append((partial(_adam_chunk, xp, hyper), (x, g, m, v, t)))
                 else:
                     jobs.append((partial(_adam_chunk_ams, xp, hyper), (x, g, m, v, vmax, t)))
+            elif vmax is None and xp is not np:  # the device: one fused kernel instead of twelve passes
+                device_kernels.adam_step(x, g, m, v, b1, b2, alpha, e)
             elif vmax is None:
                 elementwise(partial(_adam_chunk, xp, hyper), x, g, m, v, self._tmp(x), passes=12)
             else:
@@ -150,6 +158,7 @@ class AdamW(Adam):
     maximize=False)``: Adam with decoupled weight decay theta <- (1 - lr*lambda) theta."""
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, *,
-                 maximize=False):
+                 maximize=False, foreach=None, capturable=False, differentiable=False, fused=None):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
-                         maximize=maximize, decoupled_weight_decay=True)
+                         foreach=foreach, maximize=maximize, capturable=capturable, differentiable=differentiable,
+                         fused=fused, decoupled_weight_decay=True)

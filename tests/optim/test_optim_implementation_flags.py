@@ -11,7 +11,7 @@ import mathdl
 
 torch = pytest.importorskip("torch", reason="PyTorch is the oracle of this parity test")
 
-NAMES = ["SGD", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam", "ASGD", "Rprop"]
+NAMES = ["SGD", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam", "ASGD", "Rprop", "Adam", "AdamW"]
 SWITCHES = ("foreach", "fused", "capturable", "differentiable")
 
 
