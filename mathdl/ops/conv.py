@@ -324,6 +324,10 @@ def _conv_forward(x, w, b, stride, pads, dil, groups, keep=None):
 # and slower below (its 16 products of K = C are small GEMMs that OpenBLAS runs less efficiently).
 WINOGRAD_MIN_CHANNELS = 64
 WINOGRAD_MIN_PIXELS = 256  # output pixels per image needed when min(C, O) < 2 WINOGRAD_MIN_CHANNELS
+# below ~14x14 output pixels the tiles' transforms cost more than the products they save, at any width
+# (1 thread, forward+backward: 512 ch at 7x7 140 ms vs im2col 109; 256 ch at 8x8 41 vs 28; at 2x2 91 vs 22;
+# 256 ch at 14x14 63 vs 72, 128 ch at 16x16 23 vs 24)
+WINOGRAD_MIN_PIXELS_ANY = 196
 
 
 def _winograd_ok(x, wshape, stride, pads, dil, groups):
@@ -334,7 +338,8 @@ def _winograd_ok(x, wshape, stride, pads, dil, groups):
         return False
     c = min(O, Cg)
     pixels = (x.shape[2] + pads[0] + pads[1] - 2) * (x.shape[3] + pads[2] + pads[3] - 2)
-    return c >= WINOGRAD_MIN_CHANNELS and (c >= 2 * WINOGRAD_MIN_CHANNELS or pixels >= WINOGRAD_MIN_PIXELS)
+    return (c >= WINOGRAD_MIN_CHANNELS and pixels >= WINOGRAD_MIN_PIXELS_ANY
+            and (c >= 2 * WINOGRAD_MIN_CHANNELS or pixels >= WINOGRAD_MIN_PIXELS))
 
 
 def _conv1x1(x, w, b):

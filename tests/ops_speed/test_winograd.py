@@ -75,6 +75,7 @@ def force_winograd(monkeypatch):
 
     monkeypatch.setattr(cv, "WINOGRAD_MIN_CHANNELS", 1)
     monkeypatch.setattr(cv, "WINOGRAD_MIN_PIXELS", 1)
+    monkeypatch.setattr(cv, "WINOGRAD_MIN_PIXELS_ANY", 1)
     monkeypatch.setattr(wg, "conv3x3", f)
     monkeypatch.setattr(wg, "conv3x3_weight", gw)
     return calls
@@ -110,9 +111,13 @@ def test_conv2d_through_winograd_gradcheck_and_gradgradcheck(force_winograd):
 
 
 def test_dispatch_rule():
-    x128 = np.zeros((1, 128, 8, 8), np.float32)
+    x128 = np.zeros((1, 128, 16, 16), np.float32)
     x16 = np.zeros((1, 16, 32, 32), np.float32)
     assert cv._winograd_ok(x128, (128, 128, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1)
+    # small maps take im2col at any width (the transforms cost more than the products they save)
+    for hw in (1, 2, 4, 8):
+        assert not cv._winograd_ok(np.zeros((1, 512, hw, hw), np.float32), (512, 512, 3, 3), (1, 1),
+                                   (1, 1, 1, 1), (1, 1), 1)
     assert not cv._winograd_ok(x16, (16, 16, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1)
     assert not cv._winograd_ok(x128, (128, 128, 3, 3), (2, 2), (1, 1, 1, 1), (1, 1), 1)
     assert not cv._winograd_ok(x128, (128, 128, 5, 5), (1, 1), (2, 2, 2, 2), (1, 1), 1)
