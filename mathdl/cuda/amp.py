@@ -2,11 +2,16 @@
 ``torch.cuda.amp.GradScaler(...)`` of :mod:`mathdl.amp` with ``device_type="cuda"``.
 
 The policy is :mod:`mathdl.amp`'s (matmul, linear and conv in the low precision; reductions,
-softmax, losses and normalization in float32); nothing is duplicated here.
+softmax, losses and normalization in float32); nothing is duplicated here.  As in PyTorch, this
+CUDA-only spelling disables itself with a warning when no CUDA device is available (on the CPU,
+``mathdl.amp.autocast`` computes in the low precision; this one does not).
 """
+
+import warnings
 
 from __future__ import annotations
 
+from . import is_available as _cuda_available
 from .. import amp as _amp
 from ..backend import float16
 
@@ -17,6 +22,9 @@ class autocast(_amp.autocast):  # noqa: N801  (PyTorch's name)
     """``torch.cuda.amp.autocast(enabled=True, dtype=torch.float16, cache_enabled=True)``."""
 
     def __init__(self, enabled=True, dtype=float16, cache_enabled=True):
+        if enabled and not _cuda_available():
+            warnings.warn("CUDA is not available. Disabling autocast.", stacklevel=2)
+            enabled = False
         super().__init__("cuda", dtype=dtype, enabled=enabled, cache_enabled=cache_enabled)
 
 
@@ -26,5 +34,9 @@ class GradScaler(_amp.GradScaler):
 
     def __init__(self, init_scale=2.0 ** 16, growth_factor=2.0, backoff_factor=0.5, growth_interval=2000,
                  enabled=True):
+        if enabled and not _cuda_available():
+            warnings.warn("mathdl.cuda.amp.GradScaler is enabled, but CUDA is not available.  Disabling.",
+                          stacklevel=2)
+            enabled = False
         super().__init__("cuda", init_scale=init_scale, growth_factor=growth_factor,
                          backoff_factor=backoff_factor, growth_interval=growth_interval, enabled=enabled)
