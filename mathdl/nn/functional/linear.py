@@ -14,7 +14,6 @@ from ...amp.autocast_mode import _state as _amp, cast_lower
 from ...autograd.grad_mode import state as _grad_state
 from ...autograd.tensor import Tensor
 from ...ops import elementwise as ew
-from ...parallel import matmul as _pmm  # BLAS products on mathdl's threads (no spinning BLAS workers)
 from ...ops.linalg import matmul
 from ...ops.reduce import sum as _sum
 from ...ops.shape import permute, reshape, transpose, unsqueeze
@@ -43,9 +42,9 @@ class LinearFn(Function):
 
     def forward(self, x, w, *b):
         if x.ndim == 2:
-            y = _pmm(x, w.T)
+            y = x @ w.T
         else:
-            y = _pmm(x.reshape(_rows(x.shape), w.shape[1]), w.T).reshape(x.shape[:-1] + (w.shape[0],))
+            y = (x.reshape(_rows(x.shape), w.shape[1]) @ w.T).reshape(x.shape[:-1] + (w.shape[0],))
         if b:
             y += b[0]
         return y if y.dtype == x.dtype else y.astype(x.dtype)  # bfloat16 products come back as float32
@@ -58,9 +57,9 @@ class LinearFn(Function):
             rows = _rows(x.shape)  # explicit sizes: reshape(-1, 0) is ambiguous for empty tensors
             g2 = g.array.reshape(rows, n_out)
             if x.requires_grad:
-                gx = _make(_pmm(g2, w.array).reshape(x.shape).astype(x.dtype, copy=False))
+                gx = _make((g2 @ w.array).reshape(x.shape).astype(x.dtype, copy=False))
             if w.requires_grad:
-                gw = _make(_pmm(g2.T, x.array.reshape(rows, n_in)).astype(w.dtype, copy=False))
+                gw = _make((g2.T @ x.array.reshape(rows, n_in)).astype(w.dtype, copy=False))
             if self.has_b and self.inputs[2].requires_grad:
                 gb = _make(g2.sum(axis=0))
         else:
