@@ -7,9 +7,9 @@ CUDA-only spelling disables itself with a warning when no CUDA device is availab
 ``mathdl.amp.autocast`` computes in the low precision; this one does not).
 """
 
-import warnings
-
 from __future__ import annotations
+
+import warnings
 
 from . import is_available as _cuda_available
 from .. import amp as _amp
