@@ -61,10 +61,13 @@ from ..autograd.grad_mode import state as _grad_state
 from ..autograd.tensor import Tensor
 from ..backend import xp_of
 from ..parallel import blocks, get_num_threads
-from ..parallel import matmul as _matmul
 from . import elementwise as ew
 from .linalg import matmul
 from .shape import cat, clone, stack, transpose
+
+# the weight-gradient products use BLAS's own threads: parallel.matmul measured slower here
+# (2-layer LSTM, hidden 256, T 64, batch 32, 2 threads: 102 vs 112 ms)
+_matmul = np.matmul
 
 __all__ = ["MODES", "GATES", "Recurrence", "recurrence", "recurrence_reference", "take_rows", "put_rows"]
 
@@ -90,7 +93,10 @@ def _steps(T, reverse):
 # 2 MIN_BLOCK_COLUMNS runs its batch columns in blocks on mathdl's threads: the rows of a batch
 # never interact, so each thread runs the whole time loop for its columns (no hand-off per step)
 # with BLAS on one thread (mathdl.parallel.blocks).  Measured with benchmarks/bench_lstm.py.
-PARALLEL_MIN_MACS = 1 << 24
+# Off by default: on a quiet 2-core machine the blocks measured slower than one time loop with BLAS on
+# both cores (2-layer LSTM, batch 32, 2 threads: hidden 128, T 40: 47 vs 26 ms; hidden 256, T 64: 177 vs
+# 102 ms), since each step's products are too small to feed two single-threaded BLAS calls well.
+PARALLEL_MIN_MACS = 1 << 62
 MIN_BLOCK_COLUMNS = 8
 
 
