@@ -102,11 +102,12 @@ def mathdl_cases():
 
     X, yb = _breast_cancer()
     Xm, ym = md.tensor(X), md.tensor(yb)
+    n_features = X.shape[1]  # bound now: X names the Burgers points further down
 
     def lbfgs():
         from mathdl.optim.lbfgs import LBFGS
 
-        w = md.zeros(X.shape[1], dtype=md.float64, requires_grad=True)
+        w = md.zeros(n_features, dtype=md.float64, requires_grad=True)
         b = md.zeros(1, dtype=md.float64, requires_grad=True)
         opt = LBFGS([w, b], line_search_fn="strong_wolfe")
 
