@@ -121,17 +121,21 @@ def mathdl_cases():
 
     from mathdl.optim.kfac import KFAC
 
-    kfac_opt = KFAC(model, lr=1e-3, inv_update_freq=10)
-    sgd_opt = md.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+    # each optimizer on its own copy: K-FAC's capture hooks must not run inside the other cases' passes
+    import copy
 
-    def train_step(opt):
+    kfac_model, sgd_model = copy.deepcopy(model), copy.deepcopy(model)
+    kfac_opt = KFAC(kfac_model, lr=1e-3, inv_update_freq=10)
+    sgd_opt = md.optim.SGD(sgd_model.parameters(), lr=1e-3, momentum=0.9)
+
+    def train_step(opt, net):
         def step():
             opt.zero_grad()
-            F.cross_entropy(model(data[0]), data[1]).backward()
+            F.cross_entropy(net(data[0]), data[1]).backward()
             opt.step()
         return step
-    cases["kfac"] = train_step(kfac_opt)
-    cases["sgd"] = train_step(sgd_opt)
+    cases["kfac"] = train_step(kfac_opt, kfac_model)
+    cases["sgd"] = train_step(sgd_opt, sgd_model)
 
     from mathdl.experiments.burgers import NU, _network
     from mathdl.physics import Derivatives, mlp_jet
