@@ -30,13 +30,12 @@ block's im2col tile in their own core's cache and need no hand-off per pass; let
 split each product would put 2 T threads on T cores.  The switch of BLAS's thread count is a
 plain store in OpenBLAS (about 2 us each way through threadpoolctl's handle); it is restored
 when the blocks are done (by the last user, when several threads run blocks at once).
-``matmul(a, b)`` is np.matmul split the same way (row or column blocks, or stack items).
 
-Why not leave products to BLAS's threads: OpenBLAS's threads busy-wait about 0.1 s after each
-product before they sleep, on the cores that mathdl's passes want next, and on a machine with
-other work its threaded products slow down many times (measured on the shared 2-core machine:
-an MLP step at 2 threads 108 ms with BLAS's threads against 18 ms with ``matmul``; one thread
-6.7 ms).  Products on mathdl's own threads leave no thread spinning.
+Plain products stay on BLAS's own threads: splitting them over mathdl's threads instead measured
+slower on a quiet 2-core machine (the MLP step at 2 threads 4.5 -> 7.3 ms, the LSTM's weight
+gradients 102 -> 112 ms).  What hurt BLAS's threads was their busy wait of about 0.1 s after
+each product, on the cores mathdl's next pass wants; ``import mathdl`` shortens it
+(``BLAS_THREAD_TIMEOUT`` below).
 """
 
 from __future__ import annotations
@@ -50,7 +49,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 __all__ = ["set_num_threads", "get_num_threads", "num_threads", "elementwise", "elementwise_many", "for_ranges",
-           "blocks", "matmul", "MIN_PARALLEL_ELEMENTS"]
+           "blocks", "MIN_PARALLEL_ELEMENTS"]
 
 # Below this much work (elements times passes over them) a pass runs on the calling thread.
 # Measured with benchmarks/bench_parallel.py on a 2-core machine: handing a piece to a pool
@@ -299,50 +298,6 @@ def blocks(fn, count: int, parallel: bool = True) -> list:
         _local.worker = False
         _leave_blas_serial()
     return results
-
-
-# Products of at least this many multiply-adds are split by ``matmul`` (about 50 us of one core).
-MATMUL_MIN_MACS = 1 << 22
-
-
-def matmul(a, b, out=None):
-    """np.matmul(a, b) for NumPy arrays, with T > 1 threads split over mathdl's threads with BLAS on
-    one thread each (``blocks``): a 2-D product by row blocks of a (or column blocks of b when b is
-    the wider), a stacked product by its leading index.  Every output element is the same dot
-    product as in one call, so the result does not depend on T.  Falls back to one np.matmul call
-    for other arrays and shapes (vectors, broadcast stacks), small products, T = 1 and calls made
-    inside a pool thread.
-
-    Why: BLAS's own threads busy-wait for a while after each product (OpenBLAS: about 0.1 s), on
-    the cores mathdl's memory-bound passes want next; products on mathdl's threads leave no such
-    thread behind.  (Not wired into linalg/linear yet: measure on a quiet machine first.)"""
-    if (type(a) is not np.ndarray or type(b) is not np.ndarray or a.ndim < 2 or b.ndim < 2 or _num_threads == 1
-            or getattr(_local, "worker", False)):
-        return np.matmul(a, b, out=out)
-    if a.ndim == 2 and b.ndim == 2:
-        (M, K), N = a.shape, b.shape[1]
-        if K != b.shape[0] or M * N * K < MATMUL_MIN_MACS:
-            return np.matmul(a, b, out=out)
-        res = np.empty((M, N), dtype=np.result_type(a.dtype, b.dtype)) if out is None else out
-        if M >= N:
-            cuts = _split(M, min(_num_threads, M))
-            blocks(lambda k: np.matmul(a[cuts[k][0]:cuts[k][1]], b, out=res[cuts[k][0]:cuts[k][1]]), len(cuts))
-        else:
-            cuts = _split(N, min(_num_threads, N))
-            blocks(lambda k: np.matmul(a, b[:, cuts[k][0]:cuts[k][1]], out=res[:, cuts[k][0]:cuts[k][1]]), len(cuts))
-        return res
-    if a.shape[:-2] != b.shape[:-2] or a.shape[-1] != b.shape[-2] or (out is not None and not out.flags.c_contiguous):
-        return np.matmul(a, b, out=out)  # broadcasting stacks, or an ``out`` not viewable as (S, M, N): one call
-    S = int(np.prod(a.shape[:-2]))
-    M, K, N = a.shape[-2], a.shape[-1], b.shape[-1]
-    if S < 2 or S * M * N * K < MATMUL_MIN_MACS:
-        return np.matmul(a, b, out=out)
-    res = np.empty(a.shape[:-2] + (M, N), dtype=np.result_type(a.dtype, b.dtype)) if out is None else out
-    a3, b3, r3 = a.reshape(S, M, K), b.reshape(S, K, N), res.reshape(S, M, N)
-    cuts = _split(S, min(_num_threads, S))
-    blocks(lambda k: np.matmul(a3[cuts[k][0]:cuts[k][1]], b3[cuts[k][0]:cuts[k][1]],
-                               out=r3[cuts[k][0]:cuts[k][1]]), len(cuts))
-    return res
 
 
 def _flat(a):

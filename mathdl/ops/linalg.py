@@ -16,28 +16,25 @@ import numpy as np
 from ..autograd.function import Function
 from ..amp.autocast_mode import _state as _amp, cast_lower
 from ..autograd.tensor import Tensor
-from ..backend import xp_of
+from ..backend import bfloat16, xp_of
 from .elementwise import _pair
 from .shape import reshape, sum_to, transpose
 
 _make = Tensor._make
 
 
-def _low_precision_product(fn, arrays):
+def _bfloat16_product(fn, arrays):
     """bfloat16 has no BLAS or einsum kernel in NumPy: compute in float32 and round the result to
     bfloat16, as PyTorch's bfloat16 products return bfloat16 (float32 accumulation either way)."""
-    dt = arrays[0].dtype
-    if dt.kind == "V" or (dt.kind == "f" and dt.itemsize == 2 and dt != np.float16):  # ml_dtypes bfloat16
-        return fn(*[x.astype(np.float32) for x in arrays]).astype(dt)
-    return fn(*arrays)
+    return fn(*[x.astype(np.float32) for x in arrays]).astype(bfloat16)
 
 
 class MatMul(Function):
     __slots__ = ()
 
     def forward(self, a, b):
-        if a.dtype.itemsize == 2 and a.dtype != np.float16:
-            return _low_precision_product(lambda x, y: x @ y, (a, b))
+        if a.dtype == bfloat16:
+            return _bfloat16_product(lambda x, y: x @ y, (a, b))
         return a @ b
 
     def backward(self, g):
@@ -208,8 +205,8 @@ class Einsum(Function):
         self.subs, self.out, self.sizes = subs, out, sizes
 
     def forward(self, *arrays):
-        if arrays[0].dtype.itemsize == 2 and arrays[0].dtype != np.float16:
-            return _low_precision_product(self._forward, arrays)
+        if arrays[0].dtype == bfloat16:
+            return _bfloat16_product(self._forward, arrays)
         return self._forward(*arrays)
 
     def _forward(self, *arrays):

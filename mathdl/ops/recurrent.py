@@ -27,8 +27,7 @@ The backward pass is backpropagation through time.  With dh_t the total gradient
   dh_{t-1} = delta_h W_hh (+ dh z for the GRU),   delta_h = delta_x except for the GRU.
 
 Only the products with W_hh are per step; the weight gradients are one product each over all
-steps:  dW_hh = sum_t delta_h,t^T h_{t-1},  db_hh = sum_t delta_h,t,  dW_hr = sum_t dh_t^T r_t
-(split over mathdl's threads by mathdl.parallel.matmul),
+steps:  dW_hh = sum_t delta_h,t^T h_{t-1},  db_hh = sum_t delta_h,t,  dW_hr = sum_t dh_t^T r_t,
 and d xw = delta_x goes back through the input map (one product for dW_ih and one for dx).
 
 Variable lengths (packed sequences): ``batch_sizes[t]`` rows are active at step t (rows sorted by
@@ -64,10 +63,6 @@ from ..parallel import blocks, get_num_threads
 from . import elementwise as ew
 from .linalg import matmul
 from .shape import cat, clone, stack, transpose
-
-# the weight-gradient products use BLAS's own threads: parallel.matmul measured slower here
-# (2-layer LSTM, hidden 256, T 64, batch 32, 2 threads: 102 vs 112 ms)
-_matmul = np.matmul
 
 __all__ = ["MODES", "GATES", "Recurrence", "recurrence", "recurrence_reference", "take_rows", "put_rows"]
 
@@ -350,7 +345,7 @@ class Recurrence(Function):
         dgh2 = dgh.reshape(dgh.shape[0], -1)  # (G H, T B): sums over steps are single products
         dW_hh = db_hh = None
         if need[k]:
-            dW_hh = _matmul(dgh2, self._prev_states(xp, Z, h0, 0, P).reshape(-1, P))
+            dW_hh = np.matmul(dgh2, self._prev_states(xp, Z, h0, 0, P).reshape(-1, P))
         if self.has_bias and need[k + 1]:
             db_hh = dgh2.sum(axis=1)
         out = [_make(self._dx_layout(dx)) if need[0] else None, _make(dh0.T) if need[1] else None]
@@ -437,7 +432,7 @@ class Recurrence(Function):
         _batch_blocks(run, xp, B, T * B * 4 * H * P)
         dW_hr = None
         if w_hr is not None:
-            dW_hr = _matmul(dh_all.reshape(P, -1), r_all.reshape(H, -1).T)
+            dW_hr = np.matmul(dh_all.reshape(P, -1), r_all.reshape(H, -1).T)
         return delta, dh, dc, dW_hr
 
     def _backward_gru(self, xp, gZ, h0, w_hh, T, B, sizes):

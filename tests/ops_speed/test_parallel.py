@@ -13,13 +13,12 @@ from mathdl import nn, parallel
 
 @pytest.fixture
 def threads(monkeypatch):
-    """Restore the thread count afterwards; force every pass, product and convolution tile over the
+    """Restore the thread count afterwards; force every pass, recurrence block and convolution tile over the
     split path."""
     from mathdl.ops import conv, recurrent
 
     old = parallel.get_num_threads()
     monkeypatch.setattr(parallel, "MIN_PARALLEL_ELEMENTS", 0)
-    monkeypatch.setattr(parallel, "MATMUL_MIN_MACS", 0)
     monkeypatch.setattr(conv, "PARALLEL_MIN_MACS", 0)
     monkeypatch.setattr(recurrent, "PARALLEL_MIN_MACS", 0)
     monkeypatch.setattr(recurrent, "MIN_BLOCK_COLUMNS", 1)
@@ -185,27 +184,6 @@ def test_for_ranges_error_in_a_piece_is_raised(threads):
 
     with pytest.raises(ValueError, match="piece at 0 failed"):
         parallel.for_ranges(fn, 100, work=1 << 30)
-
-
-@pytest.mark.parametrize("case", ["tall", "wide", "transposed", "stacked", "broadcast", "vector", "out"])
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_matmul_split_equals_numpy(threads, monkeypatch, case, dtype):
-    monkeypatch.setattr(parallel, "MATMUL_MIN_MACS", 0)
-    parallel.set_num_threads(2)
-    rng = np.random.default_rng(0)
-    r = lambda *s: rng.standard_normal(s).astype(dtype)  # noqa: E731
-    a, b = {"tall": (r(37, 5), r(5, 6)), "wide": (r(4, 5), r(5, 33)), "transposed": (r(5, 37).T, r(6, 5).T),
-            "stacked": (r(3, 7, 5), r(3, 5, 4)), "broadcast": (r(7, 5), r(3, 5, 4)), "vector": (r(5), r(5, 4)),
-            "out": (r(9, 5), r(5, 4))}[case]
-    want = np.matmul(a, b)
-    if case == "out":
-        out = np.empty((9, 4), dtype=dtype)
-        got = parallel.matmul(a, b, out=out)
-        assert got is out
-    else:
-        got = parallel.matmul(a, b)
-    np.testing.assert_allclose(got, want, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-6)
-    assert got.dtype == want.dtype and got.shape == want.shape
 
 
 @pytest.mark.parametrize("opt_name", ["adam", "rmsprop"])
