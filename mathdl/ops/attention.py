@@ -31,7 +31,9 @@ from ..autograd.function import Function
 from ..autograd.grad_mode import state as _grad_state
 from ..autograd.tensor import Tensor
 from ..backend import xp_of
+from ..parallel import for_ranges
 from . import elementwise as ew
+from . import row_kernels
 from .linalg import matmul
 from .reduce import sum as _sum
 from .shape import sum_to, transpose
@@ -72,6 +74,17 @@ class SoftmaxGrad(Function):
         self.scale = scale
 
     def forward(self, a, g):
+        if (a.shape == g.shape and a.ndim and a.shape[-1] and type(g) is np.ndarray and g.dtype == a.dtype
+                and row_kernels.usable(a)):
+            n = a.shape[-1]
+            a2, g2 = a.reshape(-1, n), np.ascontiguousarray(g).reshape(-1, n)
+            out = np.empty_like(a2)
+
+            def part(lo, hi):
+                row_kernels.softmax_grad(a2[lo:hi], g2[lo:hi], self.scale, out[lo:hi])
+
+            for_ranges(part, a2.shape[0], 3 * a2.size)
+            return out.reshape(a.shape)
         t = g * a
         r = _row_sums(t)
         r = a * r
@@ -112,6 +125,18 @@ class AttentionWeights(Function):
                 s += bias
             else:  # pragma: no cover - rejected by the public function
                 s = s + bias
+        n = s.shape[-1]
+        if n and row_kernels.usable(s):  # compiled row loops (row_kernels): shift, SIMD exp, normalize
+            s2 = s.reshape(-1, n)
+
+            def part(lo, hi):
+                rows = s2[lo:hi]
+                row_kernels.softmax_shift(rows, rows)
+                np.exp(rows, out=rows)
+                row_kernels.normalize_sum(rows, empty_rows_zero=bias is not None)
+
+            for_ranges(part, s2.shape[0], 3 * s2.size)
+            return s
         m = s.max(axis=-1, keepdims=True)
         if bias is not None:
             m = xp.where(xp.isfinite(m), m, 0.0).astype(s.dtype, copy=False)
@@ -127,12 +152,7 @@ class AttentionWeights(Function):
         q, k = self.inputs
         gq = gk = None
         if not _grad_state.enabled:
-            a = self.out
-            t = g.array * a
-            r = _row_sums(t)
-            r = a * r
-            t -= r
-            t *= self.scale
+            t = SoftmaxGrad(self.scale).forward(self.out, g.array)
             if q.requires_grad:
                 gq = _make(_reduce_to(t @ k.array, q.shape))
             if k.requires_grad:

@@ -40,6 +40,7 @@ from ..backend import xp_of
 from ..parallel import MIN_PARALLEL_ELEMENTS_CNN, for_ranges
 from . import device_kernels
 from . import elementwise as ew
+from . import row_kernels
 from .reduce import mean as _mean
 from .reduce import sum as _sum
 from .shape import reshape, sum_to
@@ -117,6 +118,17 @@ class LayerNormFn(Function):
         rstd = xp.empty((R, 1), dtype=x2.dtype)
         w = wb[0].reshape(1, n) if self.has_w else None
         b = wb[-1].reshape(1, n) if self.has_b else None
+        if n and row_kernels.usable(x2, *(v.reshape(n) for v in (w, b) if v is not None)):
+            w1 = None if w is None else w.reshape(n)
+            b1 = None if b is None else b.reshape(n)
+
+            def fused(lo, hi):  # one visit per row (mathdl/ops/row_kernels.py)
+                row_kernels.layer_norm_forward(x2[lo:hi], w1, b1, self.eps, xhat[lo:hi], y[lo:hi], rstd[lo:hi])
+
+            _rows(fused, R, 3 * x2.size, xp)
+            self.saved_xhat = xhat.reshape(shape)
+            self.saved_rstd = rstd
+            return y.reshape(shape)
 
         def part(lo, hi):
             xs, xh, r = x2[lo:hi], xhat[lo:hi], rstd[lo:hi]
@@ -165,6 +177,8 @@ class LayerNormFn(Function):
             xhat = self.saved_xhat
             n = int(np.prod(x.shape[x.ndim - self.k:])) if self.k else 1
             g2 = g.array.reshape(-1, n)
+            if not g2.flags.c_contiguous and row_kernels.available():  # e.g. the broadcast gradient of a sum
+                g2 = np.ascontiguousarray(g2)
             xh2 = xhat.reshape(-1, n)
             gw = gb = gx = None
             if w is not None and w.requires_grad:
@@ -176,20 +190,26 @@ class LayerNormFn(Function):
                 xp = xp_of(g2)
                 gx2 = xp.empty_like(g2)
                 wv = w.array.reshape(1, n) if w is not None else None
+                if n and row_kernels.usable(g2, xh2, *(() if wv is None else (wv.reshape(n),))):
+                    w1 = None if wv is None else wv.reshape(n)
 
-                def part(lo, hi):  # gx = rstd gh - (rstd mean(gh)) - (rstd mean(gh xhat)) xhat
-                    gh, xh, r = gx2[lo:hi], xh2[lo:hi], rstd[lo:hi]
-                    if wv is not None:
-                        xp.multiply(g2[lo:hi], wv, out=gh)
-                    else:
-                        gh[...] = g2[lo:hi]
-                    m1 = _rowsum(gh).reshape(-1, 1)
-                    m1 *= r * (1.0 / n)
-                    m2 = _rowdot(gh, xh).reshape(-1, 1)
-                    m2 *= r * (1.0 / n)
-                    gh *= r
-                    gh -= m1
-                    gh -= xh * m2
+                    def part(lo, hi):  # one visit per row (mathdl/ops/row_kernels.py)
+                        row_kernels.layer_norm_backward(g2[lo:hi], xh2[lo:hi], rstd[lo:hi], w1, gx2[lo:hi])
+                else:
+
+                    def part(lo, hi):  # gx = rstd gh - (rstd mean(gh)) - (rstd mean(gh xhat)) xhat
+                        gh, xh, r = gx2[lo:hi], xh2[lo:hi], rstd[lo:hi]
+                        if wv is not None:
+                            xp.multiply(g2[lo:hi], wv, out=gh)
+                        else:
+                            gh[...] = g2[lo:hi]
+                        m1 = _rowsum(gh).reshape(-1, 1)
+                        m1 *= r * (1.0 / n)
+                        m2 = _rowdot(gh, xh).reshape(-1, 1)
+                        m2 *= r * (1.0 / n)
+                        gh *= r
+                        gh -= m1
+                        gh -= xh * m2
 
                 _rows(part, g2.shape[0], 6 * g2.size, xp)
                 gx = _make(gx2.reshape(x.shape))

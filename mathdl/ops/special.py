@@ -14,6 +14,7 @@ from ..amp.autocast_mode import _state as _amp, cast_float32
 from ..backend import xp_of
 from ..parallel import for_ranges
 from . import elementwise as ew
+from . import row_kernels
 from .reduce import _dim_arg, _Reduction, _unreduce
 from .reduce import sum as _sum
 from .shape import normalize_dim, normalize_dims, reshape
@@ -76,6 +77,16 @@ def _softmax_rows(x):
     n = x.shape[-1]
     x2 = x.reshape(-1, n)
     y = np.empty_like(x2)
+    if n and row_kernels.usable(x2):  # compiled row loops: max and shift in one visit, then SIMD exp
+
+        def fused(lo, hi):
+            ys = y[lo:hi]
+            row_kernels.softmax_shift(x2[lo:hi], ys)
+            np.exp(ys, out=ys)
+            row_kernels.normalize_sum(ys)
+
+        for_ranges(fused, x2.shape[0], 3 * x2.size)
+        return y.reshape(x.shape)
 
     def part(lo, hi):
         xs, ys = x2[lo:hi], y[lo:hi]

@@ -1,0 +1,170 @@
+"""Row-wise passes over the last axis (softmax, its gradient, layer norm), compiled by numba.
+
+NumPy reduces a short last axis one row at a time (``x.max(axis=-1)`` on 64-long float32 rows:
+0.9 ns per entry, several times a full elementwise pass), and every broadcast ``x - m[:, None]``
+is one more pass.  These loops do a row's reduction and its update in one visit while the row is
+in L1.  The formulas are those of the array code they replace, entry for entry:
+
+  softmax      m = max_j x_j (0 when the row is all -inf),  y_j = x_j - m,  then NumPy's SIMD exp,
+               then  y_j <- y_j / sum_k y_k          (a NaN or +inf anywhere gives a NaN row, as torch;
+               attention's fully masked rows, sum 0, may be kept at 0 instead)
+  softmax'     dS_j = scale a_j (g_j - sum_k g_k a_k)
+  layer norm   mu = mean_j x_j,  var = mean_j (x_j - mu)^2,  rstd = 1 / sqrt(var + eps),
+               xhat_j = (x_j - mu) rstd,  y_j = w_j xhat_j + b_j
+  layer norm'  gh_j = g_j w_j,  dx_j = rstd (gh_j - mean(gh) - xhat_j mean(gh xhat))
+
+Sums are reassociated (vectorized), so results differ from the array code by float rounding only;
+NaN and infinity keep IEEE semantics (no ``nnan``/``ninf`` fast-math flags).  ``available()`` is
+False without numba or with MATHDL_NO_NUMBA=1; callers then keep their array code, and always for
+CuPy arrays.  The kernels release the GIL, so row blocks run on mathdl's threads in parallel.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+__all__ = ["available", "softmax_shift", "normalize_sum", "softmax_grad", "layer_norm_forward",
+           "layer_norm_backward"]
+
+_k = None
+_FLAGS = {"reassoc", "contract", "arcp", "nsz"}  # vectorized sums; NaN/inf semantics kept
+
+
+def available():
+    """Whether the compiled kernels can be used (numba importable, not disabled)."""
+    global _k
+    if _k is None:
+        _k = False
+        if os.environ.get("MATHDL_NO_NUMBA", "") not in ("1", "true", "yes"):
+            try:
+                _k = _compile()
+            except ImportError:
+                _k = False
+    return _k is not False
+
+
+def usable(*arrays):
+    """The kernels apply: numba present and every array a C-contiguous NumPy float32/float64 array
+    of one dtype."""
+    if not available():
+        return False
+    dt = arrays[0].dtype
+    return all(type(a) is np.ndarray and a.dtype == dt and a.flags.c_contiguous for a in arrays) and dt in (
+        np.float32, np.float64)
+
+
+def _compile():
+    from numba import njit
+
+    opts = dict(cache=True, nogil=True, fastmath=_FLAGS, error_model="numpy")
+
+    # The maximum alone may assume no NaN (it then vectorizes): a NaN entry still makes its row NaN
+    # through y = x - m and the sum, whatever m is.
+    @njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
+    def rowmax(x, i):
+        m = x[i, 0]
+        for j in range(1, x.shape[1]):
+            m = max(m, x[i, j])
+        return m
+
+    @njit(**opts)
+    def shift(x, y):  # y = x - rowmax(x)
+        R, n = x.shape
+        for i in range(R):
+            m = rowmax(x, i)
+            if m == -np.inf:
+                m = 0.0
+            for j in range(n):
+                y[i, j] = x[i, j] - m
+
+    @njit(**opts)
+    def normalize(y, empty_zero):  # y /= rowsum(y)
+        R, n = y.shape
+        for i in range(R):
+            s = y.dtype.type(0.0)
+            for j in range(n):
+                s += y[i, j]
+            if empty_zero and s == 0.0:
+                s = 1.0
+            inv = 1.0 / s
+            for j in range(n):
+                y[i, j] *= inv
+
+    @njit(**opts)
+    def sgrad(a, g, scale, out):  # out = scale a (g - rowsum(g a))
+        R, n = a.shape
+        for i in range(R):
+            r = a.dtype.type(0.0)
+            for j in range(n):
+                r += g[i, j] * a[i, j]
+            for j in range(n):
+                out[i, j] = scale * (a[i, j] * (g[i, j] - r))
+
+    @njit(**opts)
+    def ln_fwd(x, w, b, eps, xhat, y, rstd):
+        R, n = x.shape
+        inv_n = 1.0 / n
+        for i in range(R):
+            s = x.dtype.type(0.0)
+            for j in range(n):
+                s += x[i, j]
+            mu = s * inv_n
+            v = x.dtype.type(0.0)
+            for j in range(n):
+                d = x[i, j] - mu
+                v += d * d
+            r = 1.0 / np.sqrt(v * inv_n + eps)
+            rstd[i, 0] = r
+            for j in range(n):
+                h = (x[i, j] - mu) * r
+                xhat[i, j] = h
+                y[i, j] = h * w[j] + b[j]
+
+    @njit(**opts)
+    def ln_bwd(g, xhat, rstd, w, gx):
+        R, n = g.shape
+        inv_n = 1.0 / n
+        for i in range(R):
+            s1 = g.dtype.type(0.0)
+            s2 = g.dtype.type(0.0)
+            for j in range(n):
+                gh = g[i, j] * w[j]
+                s1 += gh
+                s2 += gh * xhat[i, j]
+            r = rstd[i, 0]
+            m1 = s1 * inv_n
+            m2 = s2 * inv_n
+            for j in range(n):
+                gx[i, j] = r * (g[i, j] * w[j] - m1 - xhat[i, j] * m2)
+
+    return {"shift": shift, "normalize": normalize, "sgrad": sgrad, "ln_fwd": ln_fwd, "ln_bwd": ln_bwd}
+
+
+def softmax_shift(x, y):
+    """y = x - rowmax(x) (0 for an all -inf row) for 2-D C-contiguous x, y."""
+    _k["shift"](x, y)
+
+
+def normalize_sum(y, empty_rows_zero=False):
+    """y /= rowsum(y), in place; with ``empty_rows_zero`` a row summing to 0 (fully masked attention)
+    stays 0 instead of 0/0."""
+    _k["normalize"](y, empty_rows_zero)
+
+
+def softmax_grad(a, g, scale, out):
+    """out = scale * a * (g - rowsum(g a))."""
+    _k["sgrad"](a, g, a.dtype.type(scale), out)
+
+
+def layer_norm_forward(x, w, b, eps, xhat, y, rstd):
+    """xhat, y = w xhat + b and rstd (R, 1) of the rows of x; ``w``/``b`` may be None (1 and 0)."""
+    n = x.shape[1]
+    _k["ln_fwd"](x, np.ones(n, x.dtype) if w is None else w, np.zeros(n, x.dtype) if b is None else b,
+                 x.dtype.type(eps), xhat, y, rstd)
+
+
+def layer_norm_backward(g, xhat, rstd, w, gx):
+    """gx = rstd (gh - mean(gh) - xhat mean(gh xhat)), gh = g w (w may be None: 1)."""
+    _k["ln_bwd"](g, xhat, rstd, np.ones(g.shape[1], g.dtype) if w is None else w, gx)

@@ -1,0 +1,143 @@
+"""The compiled row loops (mathdl/ops/row_kernels.py) against the array code they replace and torch.
+
+Each op is run twice: with the kernels, and with ``row_kernels._k = False`` (the array code, as
+without numba); the two must agree to float rounding, and both must agree with torch.  NaN, +inf,
+all -inf rows and fully masked attention rows keep torch's semantics.
+"""
+
+import numpy as np
+import pytest
+
+import mathdl
+import mathdl.nn.functional as F
+from mathdl.ops import row_kernels
+
+pytestmark = pytest.mark.skipif(not row_kernels.available(), reason="numba not importable")
+
+
+@pytest.fixture
+def array_code(monkeypatch):
+    """A context that turns the compiled kernels off (the array code runs)."""
+
+    class Off:
+        def __enter__(self):
+            monkeypatch.setattr(row_kernels, "_k", False)
+
+        def __exit__(self, *exc):
+            monkeypatch.undo()
+
+    return Off
+
+
+def _both(fn, array_code):
+    on = fn()
+    with array_code():
+        assert not row_kernels.available()
+        off = fn()
+    return on, off
+
+
+def _grads(fn, *arrays, gout=None):
+    ts = [mathdl.tensor(a, requires_grad=True) for a in arrays]
+    y = fn(*ts)
+    y.backward(mathdl.tensor(gout) if gout is not None else mathdl.ones_like(y))
+    return [y.detach().numpy()] + [t.grad.numpy() for t in ts]
+
+
+@pytest.mark.parametrize("dtype,tol", [(np.float32, 2e-6), (np.float64, 1e-14)])
+@pytest.mark.parametrize("shape", [(7, 5), (2, 3, 64, 64), (1, 1), (300, 33)])
+def test_softmax_matches_array_code_and_torch(array_code, dtype, tol, shape):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    x = (3 * rng.standard_normal(shape)).astype(dtype)
+    g = rng.standard_normal(shape).astype(dtype)
+    on, off = _both(lambda: _grads(lambda t: F.softmax(t, dim=-1), x, gout=g), array_code)
+    for a, b in zip(on, off):
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+    tx = torch.tensor(x, requires_grad=True)
+    ty = torch.softmax(tx, -1)
+    ty.backward(torch.tensor(g))
+    np.testing.assert_allclose(on[0], ty.detach().numpy(), rtol=tol, atol=tol)
+    np.testing.assert_allclose(on[1], tx.grad.numpy(), rtol=10 * tol, atol=10 * tol)
+
+
+@pytest.mark.parametrize("row", [[np.nan, 1, 2], [1, 2, np.nan], [np.inf, 1, 2], [1, np.inf, -np.inf],
+                                 [-np.inf, -np.inf, -np.inf], [-np.inf, 1, -np.inf], [1e30, -1e30, 0]])
+def test_softmax_special_values_as_torch(row):
+    torch = pytest.importorskip("torch")
+    x = np.array([row * 11], dtype=np.float32)  # 33 entries: past one SIMD vector
+    ours = F.softmax(mathdl.tensor(x), dim=-1).numpy()
+    np.testing.assert_array_equal(np.isnan(ours), np.isnan(torch.softmax(torch.tensor(x), -1).numpy()))
+    np.testing.assert_allclose(ours, torch.softmax(torch.tensor(x), -1).numpy(), rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("affine", [(True, True), (True, False), (False, False)])
+@pytest.mark.parametrize("dtype,tol", [(np.float32, 3e-5), (np.float64, 1e-12)])
+def test_layer_norm_matches_array_code_and_torch(array_code, affine, dtype, tol):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(1)
+    x = (2 + 3 * rng.standard_normal((4, 9, 48))).astype(dtype)
+    g = rng.standard_normal(x.shape).astype(dtype)
+    w = rng.standard_normal(48).astype(dtype)
+    b = rng.standard_normal(48).astype(dtype)
+    has_w, has_b = affine
+    args = [x] + ([w] if has_w else []) + ([b] if has_b else [])
+
+    def run():
+        def f(t, *wb):
+            it = iter(wb)
+            return F.layer_norm(t, (48,), next(it) if has_w else None, next(it) if has_b else None)
+        return _grads(f, *args, gout=g)
+
+    on, off = _both(run, array_code)
+    for a, c in zip(on, off):
+        np.testing.assert_allclose(a, c, rtol=tol, atol=tol)
+    tt = [torch.tensor(a, requires_grad=True) for a in args]
+    it = iter(tt[1:])
+    ty = torch.nn.functional.layer_norm(tt[0], (48,), next(it) if has_w else None, next(it) if has_b else None)
+    ty.backward(torch.tensor(g))
+    for a, t in zip(on, [ty] + [t.grad for t in tt]):
+        np.testing.assert_allclose(a, t.detach().numpy(), rtol=tol, atol=tol)
+
+
+def test_layer_norm_broadcast_gradient_takes_the_kernel():
+    """The gradient of a sum is a broadcast (non-contiguous) array: it is copied, and the result is
+    the composite formula's."""
+    x = mathdl.randn(3, 5, 16, dtype=mathdl.float64, requires_grad=True)
+    F.layer_norm(x, (16,)).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 0.0, atol=1e-12)  # d/dx sum(xhat) = 0 exactly in exact math
+
+
+def test_attention_masked_rows_and_gradients(array_code):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(2)
+    q, k, v = (rng.standard_normal((2, 3, 6, 8)).astype(np.float32) for _ in range(3))
+    mask = np.tril(np.ones((6, 6), dtype=bool))
+    mask[2] = False  # a fully masked query row: zero weights, as mathdl documents
+    g = rng.standard_normal((2, 3, 6, 8)).astype(np.float32)
+
+    def run():
+        return _grads(lambda a, b, c: F.scaled_dot_product_attention(a, b, c, attn_mask=mathdl.tensor(mask)),
+                      q, k, v, gout=g)
+
+    on, off = _both(run, array_code)
+    for a, b in zip(on, off):
+        np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-6)
+    assert np.all(np.isfinite(on[0])) and np.all(on[0][:, :, 2] == 0)
+    keep = mask.copy()
+    keep[2] = True  # torch gives NaN on a fully masked row; compare the other rows against it
+    tq, tk, tv = (torch.tensor(a, requires_grad=True) for a in (q, k, v))
+    ty = torch.nn.functional.scaled_dot_product_attention(tq, tk, tv, attn_mask=torch.tensor(mask))
+    rows = [i for i in range(6) if i != 2]
+    np.testing.assert_allclose(on[0][:, :, rows], ty.detach().numpy()[:, :, rows], rtol=2e-5, atol=2e-6)
+
+
+def test_results_do_not_depend_on_thread_count():
+    x = np.random.default_rng(3).standard_normal((4096, 64)).astype(np.float32)
+    outs = []
+    for n in (1, 2):
+        with mathdl.parallel.num_threads(n):
+            outs.append(F.softmax(mathdl.tensor(x), dim=-1).numpy())
+            outs.append(F.layer_norm(mathdl.tensor(x), (64,)).numpy())
+    np.testing.assert_array_equal(outs[0], outs[2])
+    np.testing.assert_array_equal(outs[1], outs[3])
