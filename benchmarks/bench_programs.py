@@ -12,7 +12,8 @@ programs as users write them, not hand-tuned mathdl code:
 
   python benchmarks/bench_programs.py [--threads 1,2] [--repeat 20] [--rounds 2] [--cases gpt,mnist1d,lstm]
   python benchmarks/bench_programs.py --profile gpt     (mathdl's hottest functions, cProfile)
-  python benchmarks/bench_programs.py --ops             (each GPT op on its shapes, fwd + bwd, vs torch)
+  python benchmarks/bench_programs.py --ops [gpt,mnist1d,lstm]
+                                     (each op of a workload on its shapes, fwd + bwd, vs torch)
 """
 
 from __future__ import annotations
@@ -226,9 +227,44 @@ def _gpt_ops(lib):
     }
 
 
-def op_table(repeat=30):
-    """Forward + backward time of each GPT op on its shapes, mathdl and torch at one thread in one
-    process (one thread: no idle BLAS threads spinning), alternating; ratios > 2 are marked."""
+def _mnist1d_ops(lib):
+    """The ops of the MNIST-1D CNN step on its shapes (batch 100, 25 channels)."""
+    F = lib.nn.functional
+    B, c = 100, 25
+    w1, w2, w3 = lib.randn(c, 1, 5), lib.randn(c, c, 3), lib.randn(c, c, 3)
+    b = lib.randn(c)
+    w_lin = lib.randn(10, c * 5)
+    return {
+        "conv1d 1->25 k5 s2 (conv1)": (lambda x: F.conv1d(x, w1, b, stride=2, padding=1), [(B, 1, 40)]),
+        "conv1d 25->25 k3 s2 (conv2)": (lambda x: F.conv1d(x, w2, b, stride=2, padding=1), [(B, c, 19)]),
+        "conv1d 25->25 k3 s2 (conv3)": (lambda x: F.conv1d(x, w3, b, stride=2, padding=1), [(B, c, 10)]),
+        "relu": (lambda x: x.relu(), [(B, c, 19)]),
+        "linear 125->10": (lambda x: F.linear(x, w_lin), [(B, c * 5)]),
+        "cross_entropy 10": (lambda z: F.cross_entropy(z, lib.zeros(B, dtype=lib.int64)), [(B, 10)]),
+    }
+
+
+def _lstm_ops(lib):
+    """The ops of the LSTM step on its shapes (batch 32, sequence 40, hidden 128)."""
+    F = lib.nn.functional
+    lib.manual_seed(0)
+    lstm = lib.nn.LSTM(32, 128, num_layers=2, batch_first=True)
+    one = lib.nn.LSTM(128, 128, batch_first=True)
+    w_fc = lib.randn(10, 128)
+    return {
+        "LSTM 2 layers 32->128, T 40": (lambda x: lstm(x)[0], [(32, 40, 32)]),
+        "LSTM 1 layer 128->128, T 40": (lambda x: one(x)[0], [(32, 40, 128)]),
+        "linear 128->10": (lambda x: F.linear(x, w_fc), [(32, 128)]),
+        "cross_entropy 10": (lambda z: F.cross_entropy(z, lib.zeros(32, dtype=lib.int64)), [(32, 10)]),
+    }
+
+
+OP_TABLES = {"gpt": _gpt_ops, "mnist1d": _mnist1d_ops, "lstm": _lstm_ops}
+
+
+def op_table(cases=("gpt", "mnist1d", "lstm"), repeat=30):
+    """Forward + backward time of each op of a workload on its shapes, mathdl and torch at one thread
+    in one process (one thread: no idle BLAS threads spinning), alternating; ratios > 2 are marked."""
     import torch
     from _timing import fmt, paired_times
 
@@ -237,26 +273,33 @@ def op_table(repeat=30):
 
     torch.set_num_threads(1)
     mathdl.parallel.set_num_threads(1)
-    ours, theirs = _gpt_ops(mathdl), _gpt_ops(torch)
     rng = np.random.default_rng(0)
-    print(f"{'op (GPT shapes), forward + backward':<36} {'mathdl':>11} {'torch':>11}  ratio")
-    for name, (fn, shapes) in ours.items():
-        arrays = [rng.standard_normal(s).astype(np.float32) for s in shapes]
-        tfn = theirs[name][0]
+    for case in cases:
+        ours, theirs = OP_TABLES[case](mathdl), OP_TABLES[case](torch)
+        print(f"{'op (' + case + ' shapes), forward + backward':<36} {'mathdl':>11} {'torch':>11}  ratio")
+        for name, (fn, shapes) in ours.items():
+            arrays = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+            tfn = theirs[name][0]
 
-        def run(lib, f, arrays=arrays):
-            xs = [lib.tensor(a, requires_grad=True) for a in arrays]
-            f(*xs).sum().backward()
+            def run(lib, f, arrays=arrays):
+                xs = [lib.tensor(a, requires_grad=True) for a in arrays]
+                f(*xs).sum().backward()
 
-        t_m, t_t = paired_times(lambda fn=fn: run(mathdl, fn), lambda tfn=tfn: run(torch, tfn), repeat=repeat)
-        r = t_m / t_t
-        print(f"{name:<36} {fmt(t_m)} {fmt(t_t)}  {r:5.2f}{'  <-- > 2x' if r > 2 else ''}")
+            t_m, t_t = paired_times(lambda fn=fn: run(mathdl, fn), lambda tfn=tfn: run(torch, tfn), repeat=repeat)
+            r = t_m / t_t
+            print(f"{name:<36} {fmt(t_m)} {fmt(t_t)}  {r:5.2f}{'  <-- > 2x' if r > 2 else ''}")
+        print()
 
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if "--ops" in argv:
-        return op_table()
+        rest = argv[argv.index("--ops") + 1:]
+        cases = rest[0].split(",") if rest and not rest[0].startswith("-") else tuple(OP_TABLES)
+        unknown = [c for c in cases if c not in OP_TABLES]
+        if unknown:
+            raise SystemExit(f"bench_programs: unknown --ops case(s) {unknown}; choose from {sorted(OP_TABLES)}")
+        return op_table(cases)
     if "--profile" in argv:
         return profile(argv[argv.index("--profile") + 1])
     return isolated_main(__file__, CASES, make_step, argv, description=__doc__.splitlines()[0])
