@@ -25,8 +25,8 @@ import os
 
 import numpy as np
 
-__all__ = ["available", "softmax_shift", "normalize_sum", "softmax_grad", "layer_norm_forward",
-           "layer_norm_backward"]
+__all__ = ["available", "usable", "MIN_ELEMENTS", "softmax_shift", "normalize_sum", "softmax_grad",
+           "layer_norm_forward", "layer_norm_backward"]
 
 _k = None
 _FLAGS = {"reassoc", "contract", "arcp", "nsz"}  # vectorized sums; NaN/inf semantics kept
@@ -45,10 +45,15 @@ def available():
     return _k is not False
 
 
+# Below this many entries the array code runs: its cost is then mostly per-call, the same for both,
+# and a small program never pays numba's import and first-call load (~0.3 s + ~0.2 s per kernel).
+MIN_ELEMENTS = 8192
+
+
 def usable(*arrays):
-    """The kernels apply: numba present and every array a C-contiguous NumPy float32/float64 array
-    of one dtype."""
-    if not available():
+    """The kernels apply: at least MIN_ELEMENTS entries, numba present, and every array a C-contiguous
+    NumPy float32/float64 array of one dtype."""
+    if arrays[0].size < MIN_ELEMENTS or not available():
         return False
     dt = arrays[0].dtype
     return all(type(a) is np.ndarray and a.dtype == dt and a.flags.c_contiguous for a in arrays) and dt in (

@@ -45,7 +45,7 @@ def _grads(fn, *arrays, gout=None):
 
 
 @pytest.mark.parametrize("dtype,tol", [(np.float32, 2e-6), (np.float64, 1e-14)])
-@pytest.mark.parametrize("shape", [(7, 5), (2, 3, 64, 64), (1, 1), (300, 33)])
+@pytest.mark.parametrize("shape", [(7, 5), (2, 3, 64, 64), (1, 1), (300, 33), (64, 257)])
 def test_softmax_matches_array_code_and_torch(array_code, dtype, tol, shape):
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(0)
@@ -65,7 +65,8 @@ def test_softmax_matches_array_code_and_torch(array_code, dtype, tol, shape):
                                  [-np.inf, -np.inf, -np.inf], [-np.inf, 1, -np.inf], [1e30, -1e30, 0]])
 def test_softmax_special_values_as_torch(row):
     torch = pytest.importorskip("torch")
-    x = np.array([row * 11], dtype=np.float32)  # 33 entries: past one SIMD vector
+    x = np.array([row * 11] * 300, dtype=np.float32)  # rows of 33 (past one SIMD vector), 9,900 entries
+    assert x.size >= row_kernels.MIN_ELEMENTS
     ours = F.softmax(mathdl.tensor(x), dim=-1).numpy()
     np.testing.assert_array_equal(np.isnan(ours), np.isnan(torch.softmax(torch.tensor(x), -1).numpy()))
     np.testing.assert_allclose(ours, torch.softmax(torch.tensor(x), -1).numpy(), rtol=1e-6, atol=1e-7)
@@ -76,7 +77,8 @@ def test_softmax_special_values_as_torch(row):
 def test_layer_norm_matches_array_code_and_torch(array_code, affine, dtype, tol):
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(1)
-    x = (2 + 3 * rng.standard_normal((4, 9, 48))).astype(dtype)
+    x = (2 + 3 * rng.standard_normal((20, 9, 48))).astype(dtype)
+    assert x.size >= row_kernels.MIN_ELEMENTS
     g = rng.standard_normal(x.shape).astype(dtype)
     w = rng.standard_normal(48).astype(dtype)
     b = rng.standard_normal(48).astype(dtype)
@@ -102,8 +104,8 @@ def test_layer_norm_matches_array_code_and_torch(array_code, affine, dtype, tol)
 
 def test_layer_norm_broadcast_gradient_takes_the_kernel():
     """The gradient of a sum is a broadcast (non-contiguous) array: it is copied, and the result is
-    the composite formula's."""
-    x = mathdl.randn(3, 5, 16, dtype=mathdl.float64, requires_grad=True)
+    the exact one."""
+    x = mathdl.randn(30, 20, 16, dtype=mathdl.float64, requires_grad=True)
     F.layer_norm(x, (16,)).sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), 0.0, atol=1e-12)  # d/dx sum(xhat) = 0 exactly in exact math
 
@@ -111,10 +113,11 @@ def test_layer_norm_broadcast_gradient_takes_the_kernel():
 def test_attention_masked_rows_and_gradients(array_code):
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(2)
-    q, k, v = (rng.standard_normal((2, 3, 6, 8)).astype(np.float32) for _ in range(3))
-    mask = np.tril(np.ones((6, 6), dtype=bool))
+    L = 48  # 2 * 3 * 48 * 48 scores: the kernels' size
+    q, k, v = (rng.standard_normal((2, 3, L, 8)).astype(np.float32) for _ in range(3))
+    mask = np.tril(np.ones((L, L), dtype=bool))
     mask[2] = False  # a fully masked query row: zero weights, as mathdl documents
-    g = rng.standard_normal((2, 3, 6, 8)).astype(np.float32)
+    g = rng.standard_normal((2, 3, L, 8)).astype(np.float32)
 
     def run():
         return _grads(lambda a, b, c: F.scaled_dot_product_attention(a, b, c, attn_mask=mathdl.tensor(mask)),
@@ -124,12 +127,21 @@ def test_attention_masked_rows_and_gradients(array_code):
     for a, b in zip(on, off):
         np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-6)
     assert np.all(np.isfinite(on[0])) and np.all(on[0][:, :, 2] == 0)
-    keep = mask.copy()
-    keep[2] = True  # torch gives NaN on a fully masked row; compare the other rows against it
+    # torch gives NaN on a fully masked row; compare the other rows against it
     tq, tk, tv = (torch.tensor(a, requires_grad=True) for a in (q, k, v))
     ty = torch.nn.functional.scaled_dot_product_attention(tq, tk, tv, attn_mask=torch.tensor(mask))
-    rows = [i for i in range(6) if i != 2]
+    rows = [i for i in range(L) if i != 2]
     np.testing.assert_allclose(on[0][:, :, rows], ty.detach().numpy()[:, :, rows], rtol=2e-5, atol=2e-6)
+
+
+def test_small_arrays_keep_the_array_code(monkeypatch):
+    calls = []
+    monkeypatch.setattr(row_kernels, "softmax_shift", lambda *a: calls.append(a))
+    F.softmax(mathdl.randn(10, 10), dim=-1)
+    assert calls == []
+    with np.errstate(all="ignore"):  # the big one goes through the (patched, do-nothing) kernel
+        F.softmax(mathdl.randn(100, 100), dim=-1)
+    assert len(calls) == 1
 
 
 def test_results_do_not_depend_on_thread_count():
