@@ -26,10 +26,14 @@ the weight gradient recomputes its block instead of keeping one per layer (memor
 PyTorch's, see benchmarks/bench_cnn.py).
 
 Stride 1 (every 3x3 layer of a ResNet, and the stride-1 input gradients) takes a faster road:
-  * row-wrapped im2col (_cols_rowwrap): columns run over whole padded rows b < Wp instead of
+  * row-wrapped im2col (_cols_rowwrap): columns run over whole stored rows b < Wq instead of
     b < Wo, so each (c, i, j, n) row of cols is one contiguous run of the padded plane (a few
-    thousand long copies instead of one short copy per output row); the Wp - Wo extra columns
-    are cropped from the product (or meet zeros in a weight gradient);
+    thousand long copies instead of one short copy per output row); the Wq - Wo extra columns
+    are cropped from the product (or meet zeros in a weight gradient).  The padded block stores
+    rows of Wq = W + max(pl, pr) values: a row's trailing zeros are also the next row's left
+    padding (_padded_slack), so a 3x3 layer wastes 1 column per output row, not 2 (8x8 maps:
+    12.5% extra product columns instead of 25%; 1 thread, forward+backward 7.9 -> 7.0 ms on
+    ResNet-20's 64-channel 8x8 layers, 8.7 -> 7.7 on its 32-channel 16x16 ones);
   * for few output channels (O <= 16) the product runs in 256-column blocks of one batched call,
     which OpenBLAS serves with its unpacked small-matrix kernel (1.5x on 16-channel layers);
   * the weight gradient of a conv whose input also needs a gradient comes out of the input
@@ -195,70 +199,100 @@ def _channel_major(g):
     return g.transpose(1, 0, 2, 3).reshape(O, N * Ho * Wo)
 
 
-def _rowwrap_ok(stride, wp, wo, pads=(1,)):
-    """Use the row-wrapped im2col (see _cols_rowwrap) for stride 1 when the wrapped columns cost
-    at most half again as many matrix-product columns as the true output, and the input is padded
-    anyway (without padding the extra copy into a padded block costs more than it saves: LeNet)."""
-    return stride == (1, 1) and 2 * wp <= 3 * wo and any(pads)
+def _row_width(W, pads):
+    """Width Wq of a stored row of the row-wrapped padded block: x's W values and max(pl, pr) zeros,
+    which serve as this row's right padding and the next row's left padding (see _padded_slack)."""
+    return W + max(pads[2], pads[3])
+
+
+def _rowwrap_ok(stride, wq, wo, pads=(1,)):
+    """Use the row-wrapped im2col (see _cols_rowwrap) for stride 1 when the wrapped columns (wq per
+    output row) cost at most half again as many matrix-product columns as the true output (wo),
+    and the input is padded anyway (without padding the extra copy into a padded block costs more
+    than it saves: LeNet)."""
+    return stride == (1, 1) and wo <= wq and 2 * wq <= 3 * wo and any(pads)
 
 
 def _padded_slack(x, pads, slack, fill=True):
-    """x (N, C, H, W) padded into a contiguous (C, N, Hp, Wp) block that is followed by ``slack``
-    zeros (so that row-wrapped reads past the last plane stay in memory); an NCHW view.  With
-    ``fill=False`` only the slack is written: the caller fills blocks of images with _fill_images."""
+    """x (N, C, H, W) zero-padded, stored with shared side padding: a contiguous (C, N, Hp, Wq)
+    block, Wq = W + max(pl, pr), whose row r holds x[.., r - pt, :] followed by Wq - W zeros
+    (top and bottom rows all zeros), preceded by pl zeros and followed by ``slack`` zeros.
+    The padded value xpad[n, c, r, q] (q < Wp = W + pl + pr) then sits at the linear offset
+    r Wq + q - pl of its plane: the left padding of row r is the tail of row r - 1.  Returned
+    as that strided NCHW view of shape (N, C, Hp, Wp) (row stride Wq; neighbouring rows
+    overlap, so write it only through _fill_images).  Row-wrapped products thus waste
+    max(pl, pr) columns per output row instead of pl + pr.  With ``fill=False`` only the lead
+    and the slack are written: the caller fills blocks of images with _fill_images."""
     xp = xp_of(x)
     N, C, H, W = x.shape
-    Hp, Wp = H + pads[0] + pads[1], W + pads[2] + pads[3]
-    size = C * N * Hp * Wp
-    flat = xp.empty(size + slack, dtype=x.dtype)
-    flat[size:] = 0
-    buf = flat[:size].reshape(C, N, Hp, Wp).transpose(1, 0, 2, 3)
+    pt, pb, pl, pr = pads
+    Hp, Wp, Wq = H + pt + pb, W + pl + pr, _row_width(W, pads)
+    size = C * N * Hp * Wq
+    flat = xp.empty(pl + size + slack, dtype=x.dtype)
+    flat[:pl] = 0
+    flat[pl + size:] = 0
+    isz = flat.itemsize
+    buf = xp.lib.stride_tricks.as_strided(flat, shape=(N, C, Hp, Wp),
+                                          strides=(Hp * Wq * isz, N * Hp * Wq * isz, Wq * isz, isz))
     if fill:
         _fill_images(buf, x, pads, 0, N)
     return buf
 
 
-def _fill_images(xpad, x, pads, n0, n1, spill=0):
-    """Write images n0:n1 of the padded view made by _padded_slack: the zero border and x inside.
+def _stored_rows(xpad, W, pads):
+    """The (N, C, Hp, Wq) stored rows of a view made by _padded_slack (x values, then zeros)."""
+    xp = xp_of(xpad)
+    N, C, Hp, _ = xpad.shape
+    return xp.lib.stride_tricks.as_strided(xpad[:, :, :, pads[2]:], shape=(N, C, Hp, _row_width(W, pads)),
+                                           strides=xpad.strides)
 
-    ``spill`` > 0: also zero the first ``spill`` values of the plane after each of this block's last
-    planes (the next block's first image, or the next channel's first image): row-wrapped reads of
-    this block run that far past its planes, and another thread may not have zeroed them yet (both
-    write zeros there, so the result does not depend on which thread writes first)."""
+
+def _fill_images(xpad, x, pads, n0, n1, spill=0):
+    """Write images n0:n1 of the padded view made by _padded_slack: the zero rows and row tails
+    and x inside, and the pl zeros just before each of their planes (the tail of the previous
+    plane, which another thread may fill later: both write zeros there).
+
+    ``spill`` > 0: also zero the values up to ``spill`` - pl past the end of each of this block's
+    last planes (the start of the next block's first image, or the next channel's first image):
+    row-wrapped reads of this block run that far past its planes, and another thread may not
+    have zeroed them yet (both write zeros there, so the result does not depend on which thread
+    writes first).  Needs pt >= 1 when another thread fills that next image."""
     pt, pb, pl, pr = pads
     N, H, W = x.shape[0], x.shape[2], x.shape[3]
-    b = xpad[n0:n1].transpose(1, 0, 2, 3)  # (C, n, Hp, Wp)
+    st = _stored_rows(xpad, W, pads)[n0:n1].transpose(1, 0, 2, 3)  # (C, n, Hp, Wq)
     if pt:
-        b[:, :, :pt] = 0
+        st[:, :, :pt] = 0
     if pb:
-        b[:, :, pt + H:] = 0
+        st[:, :, pt + H:] = 0
+    if st.shape[3] > W:
+        st[:, :, pt:pt + H, W:] = 0
     if pl:
-        b[:, :, pt:pt + H, :pl] = 0
-    if pr:
-        b[:, :, pt:pt + H, pl + W:] = 0
+        xpad[n0, :, 0, :pl] = 0
     if spill:
         if n1 < N:
             xpad[n1, :, 0, :spill] = 0
         else:
             xpad[0, 1:, 0, :spill] = 0
-    _copy(b[:, :, pt:pt + H, pl:pl + W], x[n0:n1].transpose(1, 0, 2, 3))
+    _copy(st[:, :, pt:pt + H, :W], x[n0:n1].transpose(1, 0, 2, 3))
 
 
 def _cols_rowwrap(xpad, kh, kw, dil, Ho):
-    """Stride-1 im2col over whole padded rows: cols[(c, i, j), (n, a, b)] = xpad[n, c, a + i d, b + j d]
-    for b in [0, Wp) (not only b < Wo).  Each (c, i, j, n) row is then ONE contiguous run of Ho Wp
-    values of the padded plane, so the copy is a few thousand long memcpys instead of one short
-    copy per output row.  Columns b >= Wo wrap into the next row (or plane): they hold numbers
-    that are not outputs and are cropped (forward) or meet zeros (weight gradient).  xpad must be
-    a (C, N, Hp, Wp)-contiguous block with dil[1] (kw - 1) readable values after its end."""
+    """Stride-1 im2col over whole stored rows: cols[(c, i, j), (n, a, b)] = xpad[n, c, a + i d, b + j d]
+    for b in [0, Wq) (not only b < Wo), Wq = xpad's row stride (see _padded_slack).  Each
+    (c, i, j, n) row is then ONE contiguous run of Ho Wq values of the padded plane, so the copy
+    is a few thousand long memcpys instead of one short copy per output row.  Columns b >= Wo
+    wrap into the next row (or plane): they hold numbers that are not outputs and are cropped
+    (forward) or meet zeros (weight gradient).  xpad: a view made by _padded_slack (its slack
+    keeps the wrapped reads past the last plane in memory)."""
     xp = xp_of(xpad)
-    N, C, Hp, Wp = xpad.shape
+    N, C = xpad.shape[:2]
     sn, sc, sh, sw = xpad.strides
+    Wq = sh // sw
     view = xp.lib.stride_tricks.as_strided(
-        xpad, shape=(C, kh, kw, N, Ho * Wp), strides=(sc, sh * dil[0], sw * dil[1], sn, sw))
-    cols = xp.empty((C, kh, kw, N, Ho * Wp), dtype=xpad.dtype)
+        xpad, shape=(C, kh, kw, N, Ho * Wq), strides=(sc, sh * dil[0], sw * dil[1], sn, sw))
+    cols = xp.empty((C, kh, kw, N, Ho * Wq), dtype=xpad.dtype)
     _copy(cols, view)
-    return cols.reshape(C * kh * kw, N * Ho * Wp)
+    return cols.reshape(C * kh * kw, N * Ho * Wq)
 
 
 # Products W (O, K) @ cols (K, m) with few output channels run fastest in column blocks of this
@@ -294,9 +328,8 @@ def _conv_forward(x, w, b, stride, pads, dil, groups, keep=None):
         return _conv1x1(x, w, b)
     if _winograd_ok(x, w.shape, stride, pads, dil, groups):
         return winograd.conv3x3(x, w, b, pads)
-    Wp = W + pads[2] + pads[3]
-    Wo = (Wp - dil[1] * (kw - 1) - 1) // stride[1] + 1
-    if _rowwrap_ok(stride, Wp, Wo, pads):
+    Wo = (W + pads[2] + pads[3] - dil[1] * (kw - 1) - 1) // stride[1] + 1
+    if _rowwrap_ok(stride, _row_width(W, pads), Wo, pads):
         return _conv_forward_rowwrap(x, w, b, pads, dil, groups, keep)
     xpad, Ho, Wo, nb = _geometry(x, kh, kw, stride, pads, dil)
     out = xp.empty((O, N, Ho, Wo), dtype=xp.result_type(x.dtype, w.dtype))
@@ -385,12 +418,15 @@ def _conv1x1(x, w, b):
 
 
 def _conv1x1_weight(x, g, wshape):
-    """dL/dW = g (O, N H W) @ x^T (N H W, C) of a 1x1 conv: one product, or with T threads one per
-    column block (its parts added in order)."""
+    """dL/dW = g (O, N H W) @ x^T (N H W, C) of a 1x1 conv: one product per tile of whole images
+    (about TILE_BYTES of g and x; at least one per thread when they run on the threads), the
+    parts added in tile order, so that the same tiles give the same sums at any thread count."""
     xp = xp_of(g)
     gm, xm = _channel_major(g), _channel_major(x)
-    M = gm.shape[1]
-    bounds, par = _tile_bounds(M, M, gm.shape[0] * xm.shape[0] * M, xp)  # one product, or one per thread
+    N, HW = g.shape[0], g.shape[2] * g.shape[3]
+    nb = max(1, min(N, TILE_BYTES // max((gm.shape[0] + xm.shape[0]) * HW * g.itemsize, 1)))
+    bounds, par = _tile_bounds(N, nb, gm.shape[0] * xm.shape[0] * N * HW, xp)
+    bounds = [(n0 * HW, n1 * HW) for n0, n1 in bounds]
     parts = blocks(lambda k: gm[:, bounds[k][0]:bounds[k][1]] @ xm[:, bounds[k][0]:bounds[k][1]].T, len(bounds), par)
     gw = parts[0]
     for part in parts[1:]:
@@ -399,18 +435,19 @@ def _conv1x1_weight(x, g, wshape):
 
 
 def _rowwrap_geometry(x, kh, kw, pads, dil, xpad=None):
-    """(padded view with slack, Ho, Wo, Wp, images per tile) for the stride-1 row-wrapped path;
-    ``xpad``, when given, is that padded view made earlier for the same x."""
+    """(padded view with slack, Ho, Wo, Wq, images per tile) for the stride-1 row-wrapped path
+    (Wq: the stored row width, see _padded_slack); ``xpad``, when given, is that padded view made
+    earlier for the same x."""
     if xpad is None:
         xpad = _padded_slack(x, pads, dil[1] * (kw - 1))
     Hp, Wp = xpad.shape[2], xpad.shape[3]
-    Ho, Wo = Hp - dil[0] * (kh - 1), Wp - dil[1] * (kw - 1)
-    per_image = x.shape[1] * kh * kw * Ho * Wp * x.itemsize
-    return xpad, Ho, Wo, Wp, max(1, min(x.shape[0], TILE_BYTES // max(per_image, 1)))
+    Ho, Wo, Wq = Hp - dil[0] * (kh - 1), Wp - dil[1] * (kw - 1), _row_width(x.shape[3], pads)
+    per_image = x.shape[1] * kh * kw * Ho * Wq * x.itemsize
+    return xpad, Ho, Wo, Wq, max(1, min(x.shape[0], TILE_BYTES // max(per_image, 1)))
 
 
 def _conv_forward_rowwrap(x, w, b, pads, dil, groups, keep=None, wgrad_x=None):
-    """Stride-1 conv2d through _cols_rowwrap: the product runs over (n, a, b < Wp) columns and the
+    """Stride-1 conv2d through _cols_rowwrap: the product runs over (n, a, b < Wq) columns and the
     Wo valid ones are copied out (a copy of the output, 1/(C kh kw / O) the size of cols).  Each
     tile of images is padded, unfolded, multiplied and cropped in one go (on one thread when the
     tiles run in parallel); x is padded per tile when its top padding row keeps the tiles' wrapped
@@ -426,10 +463,10 @@ def _conv_forward_rowwrap(x, w, b, pads, dil, groups, keep=None, wgrad_x=None):
     xp = xp_of(x)
     N, C, H, W = x.shape
     O, Cg, kh, kw = w.shape
-    Hp, Wp = H + pads[0] + pads[1], W + pads[2] + pads[3]
+    Hp, Wp, Wq = H + pads[0] + pads[1], W + pads[2] + pads[3], _row_width(W, pads)
     Ho, Wo = Hp - dil[0] * (kh - 1), Wp - dil[1] * (kw - 1)
-    nb = max(1, min(N, TILE_BYTES // max(C * kh * kw * Ho * Wp * x.itemsize, 1)))
-    bounds, par = _tile_bounds(N, nb, N * Ho * Wp * O * Cg * kh * kw * (1 if wgrad_x is None else 2), xp)
+    nb = max(1, min(N, TILE_BYTES // max(C * kh * kw * Ho * Wq * x.itemsize, 1)))
+    bounds, par = _tile_bounds(N, nb, N * Ho * Wq * O * Cg * kh * kw * (1 if wgrad_x is None else 2), xp)
     per_tile = par and bool(pads[0])  # on one thread, one fill of the whole batch costs less
     spill = dil[1] * (kw - 1)
     xpad = _padded_slack(x, pads, spill, fill=not per_tile)
@@ -445,7 +482,7 @@ def _conv_forward_rowwrap(x, w, b, pads, dil, groups, keep=None, wgrad_x=None):
         if per_tile:
             _fill_images(xpad, x, pads, n0, n1, spill)
         cols = _cols_rowwrap(xpad[n0:n1], kh, kw, dil, Ho)
-        ext = xp.empty((O, n1 - n0, Ho, Wp), dtype=dtype)
+        ext = xp.empty((O, n1 - n0, Ho, Wq), dtype=dtype)
         o = ext.reshape(O, -1)
         if groups == 1:
             _gemm_into(wm, cols, o)
@@ -457,7 +494,7 @@ def _conv_forward_rowwrap(x, w, b, pads, dil, groups, keep=None, wgrad_x=None):
             xp.add(ext[..., :Wo], b.reshape(O, 1, 1, 1), out=out[:, n0:n1])
         if wgrad_x is None:
             return None
-        xe = xp.empty((Ox, n1 - n0, Ho, Wp), dtype=dtype)  # wgrad_x on the wrapped columns, zero past Wo
+        xe = xp.empty((Ox, n1 - n0, Ho, Wq), dtype=dtype)  # wgrad_x on the wrapped columns, zero past Wo
         xe[..., Wo:] = 0
         xe[..., :Wo] = wgrad_x[n0:n1].transpose(1, 0, 2, 3)
         # (C kh kw, Ox): the orientation OpenBLAS runs fastest here
@@ -482,13 +519,12 @@ def _conv_weight(x, g, wshape, stride, pads, dil, groups, xpad=None):
         return _conv1x1_weight(x, g, wshape)
     if _winograd_ok(x, wshape, stride, pads, dil, groups):
         return winograd.conv3x3_weight(x, g, pads)
-    Wp = x.shape[3] + pads[2] + pads[3]
     xp = xp_of(g)
-    if _rowwrap_ok(stride, Wp, g.shape[3], pads):
-        xpad, Ho, Wo, Wp, nb = _rowwrap_geometry(x, kh, kw, pads, dil, xpad)
+    if _rowwrap_ok(stride, _row_width(x.shape[3], pads), g.shape[3], pads):
+        xpad, Ho, Wo, Wq, nb = _rowwrap_geometry(x, kh, kw, pads, dil, xpad)
 
         def g_tile(n0, n1):  # g on the wrapped columns, zero where b >= Wo
-            gt = xp.empty((O, n1 - n0, Ho, Wp), dtype=g.dtype)
+            gt = xp.empty((O, n1 - n0, Ho, Wq), dtype=g.dtype)
             gt[..., Wo:] = 0
             gt[..., :Wo] = g[n0:n1].transpose(1, 0, 2, 3)
             return gt.reshape(O, -1)
@@ -585,10 +621,9 @@ class ConvTransposeFn(Function):
             # col2im instead, which (as PyTorch) never multiplies it by g's zero padding (0 inf = NaN)
             wx, self.saved_wgrad_x = self.saved_wgrad_x, None
             wf = _flipped_transposed(w, self.groups)
-            Wp = g.shape[3] + full[2] + full[3]
             if wx is not None and _winograd_ok(wx, w.shape, (1, 1), self.pads, self.dil, self.groups):
                 wx = None  # Winograd for both gradients (ConvWeightFn computes its own)
-            if wx is not None and self.groups == 1 and _rowwrap_ok((1, 1), Wp, W):
+            if wx is not None and self.groups == 1 and _rowwrap_ok((1, 1), _row_width(g.shape[3], full), W, full):
                 keep = []
                 y = _conv_forward_rowwrap(g, wf, None, full, self.dil, 1, keep, wx)
                 self.saved_gw = keep[-1]
