@@ -19,12 +19,11 @@ at least one comparison holds or holds partly, *does not hold* otherwise.
 
 from __future__ import annotations
 
-import json
 import os
-
 
 from . import verdict as V
 from .classifier_runs import accuracy, load_arrays, mlp, train
+from .output import pyplot, save_figure, write_json
 
 __all__ = ["CLAIMED", "run", "main"]
 
@@ -88,16 +87,12 @@ def run(quick=False, seeds=(0, 1, 2, 3, 4), out=None, log=print, **overrides):
                                                                                    else v) for k, v in cfg.items()}},
            "verdict": verdict.as_dict(), "figures": figures}
     if out:
-        with open(os.path.join(out, "activations.json"), "w") as f:
-            json.dump(rec, f, indent=2)
+        write_json(out, "activations.json", rec)
     return rec
 
 
 def _plot(numbers, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, axes = plt.subplots(1, len(numbers), figsize=(5 * len(numbers), 3.5), squeeze=False)
     for ax, (ds, d) in zip(axes[0], numbers.items()):
@@ -108,9 +103,7 @@ def _plot(numbers, path):
         ax.set_ylim(min(means) - 0.05, min(1.0, max(means) + 0.03))
         ax.set_title(f"{ds}: test accuracy (95% CI of the mean)")
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return os.path.basename(path)
+    return save_figure(fig, path, dpi=90)
 
 
 def main(argv=None):

@@ -23,13 +23,13 @@ partly* if at some of them; *does not hold* otherwise.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 
 import numpy as np
 
 from . import verdict as V
+from .output import pyplot, save_figure, write_json
 
 __all__ = ["gradients", "run", "main"]
 
@@ -124,16 +124,12 @@ def run(quick=False, seeds=(0, 1, 2, 3, 4), out=None, log=print, widths=None):
     rec = {"setup": setup, "measurement": measurement, "numbers": {"by_P": numbers, "runs": rows},
            "verdict": verdict.as_dict(), "figures": figures}
     if out:
-        with open(os.path.join(out, "autodiff_speed.json"), "w") as f:
-            json.dump(rec, f, indent=2)
+        write_json(out, "autodiff_speed.json", rec)
     return rec
 
 
 def _plot(sizes, numbers, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.4))
     for key, label in (("ad_seconds", "reverse-mode AD"), ("fd_seconds", "central differences")):
@@ -150,9 +146,7 @@ def _plot(sizes, numbers, path):
     b.set_xlabel("parameters P")
     b.set_ylabel("max |FD - AD| / max |AD|")
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return os.path.basename(path)
+    return save_figure(fig, path, dpi=90)
 
 
 def main(argv=None):

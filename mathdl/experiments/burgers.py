@@ -45,6 +45,8 @@ import time
 
 import numpy as np
 
+from .output import pyplot, save_figure, write_json
+
 __all__ = ["NU", "reference_solution", "run", "run_inverse", "claim_record", "main"]
 
 NU = 0.01 / np.pi
@@ -226,8 +228,7 @@ def run(quick=False, seeds=(0,), out=None, time_limit=None, verbose=False, overr
               "seconds_mean": float(np.mean([r["seconds"] for r in rows])), "verdict": _verdict(float(errs.mean()))}
     if out:
         os.makedirs(out, exist_ok=True)
-        with open(os.path.join(out, "burgers.json"), "w") as fh:
-            json.dump(result, fh, indent=2)
+        write_json(out, "burgers.json", result)
         _plot(out, *last)
     return result
 
@@ -274,17 +275,13 @@ def run_inverse(quick=False, seeds=(0,), noise=0.01, n_data=2000, out=None, time
               "verdict": "holds" if (e1 < 0.01 and e2 < 0.05) else "does not hold"}
     if out:
         os.makedirs(out, exist_ok=True)
-        with open(os.path.join(out, "burgers_inverse.json"), "w") as fh:
-            json.dump(result, fh, indent=2)
+        write_json(out, "burgers_inverse.json", result)
     return result
 
 
 def _plot(out, curve, fields):
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        plt = pyplot()
     except ImportError:  # pragma: no cover
         return
     T, X, ref, pred = fields
@@ -296,8 +293,7 @@ def _plot(out, curve, fields):
         ax.set_ylabel("x")
         ax.set_title(title)
         fig.tight_layout()
-        fig.savefig(os.path.join(out, f"burgers_{name}.png"), dpi=120)
-        plt.close(fig)
+        save_figure(fig, os.path.join(out, f"burgers_{name}.png"), dpi=120)
     fig, ax = plt.subplots(figsize=(5.5, 3.2))
     sec = [c["seconds"] for c in curve]
     ax.semilogy(sec, [c["loss"] for c in curve], label="loss")
@@ -306,8 +302,7 @@ def _plot(out, curve, fields):
     ax.set_xlabel("seconds")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(os.path.join(out, "burgers_loss.png"), dpi=120)
-    plt.close(fig)
+    save_figure(fig, os.path.join(out, "burgers_loss.png"), dpi=120)
 
 
 def claim_record(quick, seeds, out):

@@ -18,12 +18,11 @@ metrics on every dataset, *holds only partly* if on some, *does not hold* if on 
 
 from __future__ import annotations
 
-import json
 import os
-
 
 from . import verdict as V
 from .classifier_runs import load_arrays, mlp, probabilities, train
+from .output import pyplot, save_figure, write_json
 
 __all__ = ["run", "main"]
 
@@ -91,17 +90,13 @@ def run(quick=False, seeds=(0, 1, 2, 3, 4), out=None, log=print, **overrides):
                        "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in cfg.items()}},
            "verdict": verdict.as_dict(), "figures": figures}
     if out:
-        with open(os.path.join(out, "calibration.json"), "w") as f:
-            json.dump(rec, f, indent=2)
+        write_json(out, "calibration.json", rec)
     return rec
 
 
 def _plot(diagrams, path):
     """Reliability diagrams of the first seed: accuracy against confidence per bin, per dataset and loss."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     from mathdl.metrics import reliability_diagram
 
@@ -109,9 +104,7 @@ def _plot(diagrams, path):
     for ax, ((ds, loss), (p, y)) in zip(axes[0], diagrams.items()):
         reliability_diagram(p, y, None, title=f"{ds}, {loss}", ax=ax)
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return os.path.basename(path)
+    return save_figure(fig, path, dpi=90)
 
 
 def main(argv=None):

@@ -38,6 +38,8 @@ import time
 
 import numpy as np
 
+from .output import pyplot, save_figure, write_json
+
 __all__ = ["CLAIM", "run", "main", "claim_record"]
 
 CLAIM = ("a 1,000,000-parameter fully connected layer compressed to 10,000 parameters (rank 5) keeps 99% of the "
@@ -251,8 +253,7 @@ def _fmt(st):
 
 def _write(out, s, cfg):
     os.makedirs(out, exist_ok=True)
-    with open(os.path.join(out, "compression_summary.json"), "w") as f:
-        json.dump(s, f, indent=2, default=str)
+    write_json(out, "compression_summary.json", s, default=str)
     v = s["verdict"]
     lines = [f"# Compression on digits — claim: {CLAIM}", "",
              f"Verdict: **{v['verdict']}** (rank {v['rank']}: fine-tuned / dense accuracy = "
@@ -299,10 +300,7 @@ def _write(out, s, cfg):
 
 
 def _plot(out, s):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     ranks = list(s["ranks"])
@@ -325,8 +323,7 @@ def _plot(out, s):
     ax.set_title("Low-rank compression of a 1000x1000 layer")
     ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
-    fig.savefig(os.path.join(out, "compression.png"), dpi=120)
-    plt.close(fig)
+    save_figure(fig, os.path.join(out, "compression.png"), dpi=120)
 
 
 def run(quick=False, seeds=(0, 1, 2), out=None, log=print):

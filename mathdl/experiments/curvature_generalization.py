@@ -30,11 +30,12 @@ rho grades *holds* if rho >= 0.5, *holds partly* if 0 < rho < 0.5, *does not hol
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 
 import numpy as np
+
+from .output import pyplot, save_figure, write_json
 
 __all__ = ["CLAIM", "RULE", "CONFIGS", "train_run", "measure", "verdicts", "run", "main"]
 
@@ -139,10 +140,7 @@ def verdicts(rows):
 
 
 def plot(rows, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
     for r in rows:
@@ -162,8 +160,7 @@ def plot(rows, path):
     axes[2].set_ylabel("top eigenvalues")
     axes[2].set_title("outliers above the bulk (C = 10)")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path, dpi=100)
     return path
 
 
@@ -200,8 +197,7 @@ def run(quick=False, seeds=(0, 1, 2), out=None, max_steps=None, configs=None, lo
                "runs": rows, "figures": figures,
                "seconds": time.perf_counter() - t0}
     if out:
-        with open(os.path.join(out, "curvature_generalization.json"), "w") as f:
-            json.dump(summary, f, indent=2)
+        write_json(out, "curvature_generalization.json", summary)
     log(f"claim: {CLAIM}")
     log(f"  1a. Spearman(batch size, lambda_max) at lr 0.02 = {v['spearman_batch_lambda_max']:.2f} -> "
         f"{v['verdicts']['sharper_with_batch']}")

@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import math
 import os
 import time
 
 import numpy as np
+
+from .output import pyplot, save_figure, write_json
 
 __all__ = ["layer_grad_norms", "train_budget", "deep_forward_backward", "run", "main"]
 
@@ -208,18 +209,14 @@ def _write(out, rows, norms_rows, curves, deep, steps):
                       f"backward on a batch of {deep['batch']} in {deep['seconds_forward_backward']:.1f} s: "
                       f"loss {deep['loss']:.3f}, gradient norm of the first conv {deep['grad_norm_first']:.3g}, "
                       f"of the last {deep['grad_norm_last']:.3g}, all finite: {deep['all_finite']}."]
-        with open(os.path.join(out, "depth_deep.json"), "w") as f:
-            json.dump(deep, f, indent=2)
+        write_json(out, "depth_deep.json", deep)
     with open(os.path.join(out, "depth_summary.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     _plot(out, norms_rows, curves)
 
 
 def _plot(out, norms_rows, curves):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, 4.5))
     depths = sorted({r["depth"] for r in norms_rows})
@@ -242,8 +239,7 @@ def _plot(out, norms_rows, curves):
     a1.legend(fontsize=8)
     a2.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(os.path.join(out, "depth.png"), dpi=110)
-    plt.close(fig)
+    save_figure(fig, os.path.join(out, "depth.png"), dpi=110)
 
 
 def main(argv=None):

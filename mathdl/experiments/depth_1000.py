@@ -26,7 +26,6 @@ budget); *does not hold* if it does not train.  The plain net is reported for co
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
@@ -34,6 +33,7 @@ import time
 import numpy as np
 
 from . import verdict as V
+from .output import pyplot, save_figure, write_json
 
 __all__ = ["DEPTH", "train_deep", "run", "main"]
 
@@ -109,16 +109,12 @@ def run(quick=False, seeds=(0, 1), out=None, log=print, steps=None, depth=DEPTH)
            "numbers": {"test_accuracy": acc, "runs": [{k: v for k, v in r.items()} for r in runs], "steps": steps},
            "verdict": verdict.as_dict(), "figures": figures}
     if out:
-        with open(os.path.join(out, "depth_1000.json"), "w") as f:
-            json.dump(rec, f, indent=2, default=lambda o: None)
+        write_json(out, "depth_1000.json", rec, default=lambda o: None)
     return rec
 
 
 def _plot(runs, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(5.5, 3.4))
     for r in runs:
@@ -132,9 +128,7 @@ def _plot(runs, path):
     ax.set_title(f"{runs[0]['depth']}-layer networks on digits")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return os.path.basename(path)
+    return save_figure(fig, path, dpi=90)
 
 
 def main(argv=None):

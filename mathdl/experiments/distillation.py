@@ -25,10 +25,11 @@ mean acc(student) / mean acc(teacher) >= 0.95 holds, >= 0.90 holds only partly.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 
 import numpy as np
+
+from .output import write_json
 
 __all__ = ["CLAIM", "run", "main", "claim_record"]
 
@@ -104,8 +105,7 @@ def run(quick=False, seeds=(0, 1, 2), out=None, log=print):
 
 def _write(out, s, cfg):
     os.makedirs(out, exist_ok=True)
-    with open(os.path.join(out, "distillation_summary.json"), "w") as f:
-        json.dump(s, f, indent=2)
+    write_json(out, "distillation_summary.json", s)
     f4 = lambda st: f"{st['mean']:.4f} ± {st['std']:.4f}"  # noqa: E731
     v = s["verdict"]
     lines = [f"# Distillation on digits — claim: {CLAIM}", "", f"Verdict: **{v['verdict']}** "

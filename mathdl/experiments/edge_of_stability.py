@@ -20,11 +20,12 @@ else *does not hold*.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 
 import numpy as np
+
+from .output import pyplot, save_figure, write_json
 
 __all__ = ["CLAIM", "RULE", "run", "train_gd", "main"]
 
@@ -95,10 +96,7 @@ def _verdict(ratios):
 
 
 def plot(results, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for i, (lr, runs) in enumerate(results.items()):
@@ -115,8 +113,7 @@ def plot(results, path):
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path, dpi=100)
     return path
 
 
@@ -156,8 +153,7 @@ def run(quick=False, seeds=(0, 1, 2), out=None, lrs=None, steps=None, log=print)
                "runs": rows, "ratio_mean": float(np.mean(ratios)), "ratio_std": float(np.std(ratios)),
                "figures": figures, "seconds": time.perf_counter() - t0}
     if out:
-        with open(os.path.join(out, "edge_of_stability.json"), "w") as f:
-            json.dump(summary, f, indent=2)
+        write_json(out, "edge_of_stability.json", summary)
     log(f"claim: {CLAIM}")
     for r in rows:
         log(f"  eta {r['eta']:g} seed {r['seed']}: sharpness {r['sharpness_init']:.2f} -> "

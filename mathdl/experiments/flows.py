@@ -29,11 +29,12 @@ Numbers: mean +- sd over seeds.  Verdicts by the stated rules in ``_verdicts``.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 
 import numpy as np
+
+from .output import pyplot, save_figure, write_json
 
 __all__ = ["CLAIM", "energy", "U_FUNCTIONS", "fit_energy", "density_estimation", "flow_vae", "run", "main"]
 
@@ -395,8 +396,7 @@ def run(quick=False, seeds=(0, 1, 2), out=None, parts=("energy", "density", "vae
     log(f"[flows] verdicts: {res['verdicts']}")
     if out:
         os.makedirs(out, exist_ok=True)
-        with open(os.path.join(out, "flows.json"), "w") as f:
-            json.dump(res, f, indent=2)
+        write_json(out, "flows.json", res)
         if flows_for_plot:
             _plot_energies(flows_for_plot, cfg, os.path.join(out, "flows_energies.png"))
     return res
@@ -433,10 +433,7 @@ def _verdicts(res, cfg):
 
 
 def _plot_energies(flows, cfg, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     import mathdl as md
 
@@ -461,8 +458,7 @@ def _plot_energies(flows, cfg, path):
         ax.set_xticks([])
         ax.set_yticks([])
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path, dpi=100)
 
 
 def main(argv=None):

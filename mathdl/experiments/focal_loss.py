@@ -21,13 +21,13 @@ Rule (mathdl.experiments.verdict.improvement, Welch's t-test over seeds): overal
 
 from __future__ import annotations
 
-import json
 import os
 
 import numpy as np
 
 from . import verdict as V
 from .classifier_runs import load_arrays, mlp, probabilities, train
+from .output import pyplot, save_figure, write_json
 
 __all__ = ["long_tailed", "run", "main"]
 
@@ -117,16 +117,12 @@ def run(quick=False, seeds=(0, 1, 2, 3, 4), out=None, log=print, **overrides):
                        "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in cfg.items()}},
            "verdict": verdict.as_dict(), "figures": figures}
     if out:
-        with open(os.path.join(out, "focal_loss.json"), "w") as f:
-            json.dump(rec, f, indent=2)
+        write_json(out, "focal_loss.json", rec)
     return rec
 
 
 def _plot(vals, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, axes = plt.subplots(1, len(vals), figsize=(5 * len(vals), 3.4), squeeze=False)
     for ax, (ds, d) in zip(axes[0], vals.items()):
@@ -138,9 +134,7 @@ def _plot(vals, path):
         ax.set_title(f"long-tailed {ds}")
         ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return os.path.basename(path)
+    return save_figure(fig, path, dpi=90)
 
 
 def main(argv=None):

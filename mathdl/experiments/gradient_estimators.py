@@ -24,10 +24,11 @@ Gumbel-softmax bias decreases as tau decreases.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 
 import numpy as np
+
+from .output import pyplot, save_figure, write_json
 
 __all__ = ["CLAIM", "continuous_estimates", "discrete_estimates", "run", "main"]
 
@@ -145,8 +146,7 @@ def run(quick=False, seeds=(0, 1, 2), out=None, n=None, log=print):
     log(table)
     if out:
         os.makedirs(out, exist_ok=True)
-        with open(os.path.join(out, "gradient_estimators.json"), "w") as f:
-            json.dump(res, f, indent=2)
+        write_json(out, "gradient_estimators.json", res)
         with open(os.path.join(out, "gradient_estimators.md"), "w") as f:
             f.write(table + "\n")
         _plot(res, os.path.join(out, "gradient_estimators.png"))
@@ -165,10 +165,7 @@ def _table(res):
 
 
 def _plot(res, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     import matplotlib.ticker  # noqa: F401
 
     fig, axes = plt.subplots(1, 2, figsize=(12, 4))
@@ -183,8 +180,7 @@ def _plot(res, path):
         ax.set_xlabel("variance of a one-sample gradient estimate (log scale)")
         ax.set_title(prob)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
 
 
 def main(argv=None):

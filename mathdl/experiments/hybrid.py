@@ -32,13 +32,13 @@ if it is not below both.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 
 import numpy as np
 
 from .verdict import DOES_NOT_HOLD, HOLDS, PARTLY, Verdict, fmt_spread, spread, welch_p
+from .output import write_json
 
 __all__ = ["run", "STRUCTURE", "build_network"]
 
@@ -168,8 +168,7 @@ def run(quick=False, seeds=(0, 1, 2), out=None, log=print):
               "figures": []}
     if out:
         os.makedirs(out, exist_ok=True)
-        with open(os.path.join(out, "hybrid.json"), "w") as f:
-            json.dump(result, f, indent=2, default=float)
+        write_json(out, "hybrid.json", result, default=float)
     return result
 
 

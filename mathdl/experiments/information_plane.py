@@ -27,11 +27,12 @@ not hold*.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 
 import numpy as np
+
+from .output import pyplot, save_figure, write_json
 
 __all__ = ["CLAIM", "RULE", "twelve_bit_task", "train_and_measure", "compression", "run", "main"]
 
@@ -128,10 +129,7 @@ def train_and_measure(activation, epochs, seed, n_records=30, bins=30, lr=1e-3, 
 
 
 def plot(results, path, h_x=12.0, h_y=1.0):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     acts = list(results)
     fig, axes = plt.subplots(1, len(acts), figsize=(6 * len(acts), 4.5), squeeze=False)
@@ -151,8 +149,7 @@ def plot(results, path, h_x=12.0, h_y=1.0):
         ax.set_title(f"{act}: information plane (seed {res.get('seed', 0)})")
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path, dpi=100)
     return path
 
 
@@ -191,8 +188,7 @@ def run(quick=False, seeds=(0, 1, 2), out=None, epochs=None, log=print):
                                 for a in results},
                "figures": figures, "seconds": time.perf_counter() - t0}
     if out:
-        with open(os.path.join(out, "information_plane.json"), "w") as f:
-            json.dump(summary, f, indent=2)
+        write_json(out, "information_plane.json", summary)
     log(f"claim: {CLAIM}")
     log(f"12-bit task: p(y=1) = {y.mean():.3f}; {epochs} epochs; seeds {list(seeds)}")
     for a in c:

@@ -26,11 +26,12 @@ hold* otherwise.  (Depth 56, Li et al.'s headline case, costs ~3x depth 20: pass
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 
 import numpy as np
+
+from .output import pyplot, save_figure, write_json
 
 __all__ = ["CLAIM", "RULE", "run", "main"]
 
@@ -71,10 +72,7 @@ def _one(spec, train, test, depth, residual, cfg, seed, log):
 
 
 def plot(results, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     first = [r for r in results if r["seed"] == results[0]["seed"]]
     fig, axes = plt.subplots(2, len(first), figsize=(4.6 * len(first), 8), squeeze=False)
@@ -90,8 +88,7 @@ def plot(results, path):
         axes[1, j].set_title(f"{r['name']}: |lambda_min/lambda_max|")
         fig.colorbar(im, ax=axes[1, j])
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path, dpi=100)
     return path
 
 
@@ -143,8 +140,7 @@ def run(quick=False, seeds=(0, 1, 2), out=None, depths=None, width=None, log=pri
                          for k, v in r.items()} for r in results],
                "figures": figures, "seconds": time.perf_counter() - t0}
     if out:
-        with open(os.path.join(out, "landscape_skip.json"), "w") as f:
-            json.dump(summary, f, indent=2)
+        write_json(out, "landscape_skip.json", summary)
     log(f"claim: {CLAIM}")
     for k in ("hessian_ratio", "surface_ratio"):
         r, p = summary[k]["resnet"], summary[k]["plain"]

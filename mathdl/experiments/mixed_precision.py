@@ -35,7 +35,6 @@ only partly.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 
@@ -43,6 +42,7 @@ import numpy as np
 
 from . import verdict as V
 from .classifier_runs import accuracy, load_arrays, mlp, train
+from .output import pyplot, save_figure, write_json
 
 __all__ = ["autocast_effective", "run", "main"]
 
@@ -182,16 +182,12 @@ def run(quick=False, seeds=(0, 1, 2, 3, 4), out=None, log=print, steps=None, hid
     rec = {"setup": setup, "measurement": measurement, "numbers": numbers, "verdict": verdict.as_dict(),
            "figures": figures}
     if out:
-        with open(os.path.join(out, "mixed_precision.json"), "w") as f:
-            json.dump(rec, f, indent=2)
+        write_json(out, "mixed_precision.json", rec)
     return rec
 
 
 def _plot(numbers, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.2))
     keys = PRECISIONS
@@ -204,9 +200,7 @@ def _plot(numbers, path):
     b.set_ylim(0.5, 1.0)
     b.set_ylabel("test accuracy")
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return os.path.basename(path)
+    return save_figure(fig, path, dpi=90)
 
 
 def main(argv=None):

@@ -32,6 +32,7 @@ import time
 import numpy as np
 
 from . import verdict as V
+from .output import write_json
 
 __all__ = ["run", "run_autoencoder", "claim_record", "main", "SETTINGS"]
 
@@ -177,8 +178,7 @@ def run(quick=False, seeds=(0, 1, 2), models=("mlp", "cnn"), optimizers=None, ma
               "runs": [{k: v for k, v in r.items() if k != "curve"} for r in rows]}
     if out:
         os.makedirs(out, exist_ok=True)
-        with open(os.path.join(out, "natural_gradient.json"), "w") as fh:
-            json.dump(result, fh, indent=2)
+        write_json(out, "natural_gradient.json", result)
         with open(os.path.join(out, "natural_gradient.md"), "w") as fh:
             fh.write(markdown_table(table))
     return result

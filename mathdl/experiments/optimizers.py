@@ -40,6 +40,7 @@ import numpy as np
 
 from . import verdict as V
 from .classifier_runs import accuracy, digits_cnn, full_loss, load_arrays, mlp, train
+from .output import pyplot, save_figure
 
 __all__ = ["adam_vs_sgd", "lbfgs_time", "lookahead", "run", "main"]
 
@@ -289,10 +290,7 @@ def lookahead(quick=False, seeds=(0, 1, 2, 3, 4), out=None, log=print, steps=Non
 
 # --------------------------------------------------------------------------------------------- plots, run
 def _plot_curves(curves, path, xlabel, ylabel, target=None):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     groups = sorted({k[0] for k in curves})
     fig, axes = plt.subplots(1, len(groups), figsize=(4.6 * len(groups), 3.4), squeeze=False)
@@ -309,16 +307,11 @@ def _plot_curves(curves, path, xlabel, ylabel, target=None):
         ax.set_title(g)
         ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return os.path.basename(path)
+    return save_figure(fig, path, dpi=90)
 
 
 def _plot_lookahead(numbers, lrs, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, axes = plt.subplots(1, len(lrs), figsize=(4.6 * len(lrs), 3.4), squeeze=False)
     for ax, inner in zip(axes[0], lrs):
@@ -329,9 +322,7 @@ def _plot_lookahead(numbers, lrs, path):
         ax.set_ylabel("test accuracy (mean over seeds)")
         ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return os.path.basename(path)
+    return save_figure(fig, path, dpi=90)
 
 
 PARTS = {"adam": adam_vs_sgd, "lbfgs": lbfgs_time, "lookahead": lookahead}

@@ -30,6 +30,7 @@ import time
 import numpy as np
 
 from . import verdict as V
+from .output import pyplot, save_figure, write_json
 
 __all__ = ["LEAD_H200_FIGURES", "RULE", "gpu_verdict", "measure", "run", "main"]
 
@@ -124,8 +125,7 @@ def run(quick=False, seeds=(0, 1, 2), out=None, gpu_figures=None, log=print, siz
     if out:
         os.makedirs(out, exist_ok=True)
         figures.append(_plot(cpu, size, os.path.join(out, "throughput.png")))
-        with open(os.path.join(out, "throughput.json"), "w") as f:
-            json.dump(numbers, f, indent=2)
+        write_json(out, "throughput.json", numbers)
     setup = (f"mathdl ResNet-50 ({per[0]['parameters']:,} parameters), batch {batch} of 3x{size}x{size} random "
              f"images, float32 on this CPU (OMP_NUM_THREADS={threads}; shared machine, disturbed by other jobs); "
              f"{rounds} timed rounds after a warm-up per seed, seeds {list(seeds)}")
@@ -139,10 +139,7 @@ def run(quick=False, seeds=(0, 1, 2), out=None, gpu_figures=None, log=print, siz
 
 
 def _plot(cpu, size, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(5, 3.4))
     keys = ("inference", "training")
@@ -152,9 +149,7 @@ def _plot(cpu, size, path):
     ax.set_title(f"ResNet-50 on this CPU, {size}x{size}")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return os.path.basename(path)
+    return save_figure(fig, path, dpi=90)
 
 
 def main(argv=None):

@@ -40,6 +40,8 @@ import time
 
 import numpy as np
 
+from .output import pyplot, save_figure
+
 __all__ = ["CLAIM", "RULE", "make_dataset", "layer_betti", "run", "main"]
 
 CLAIM = ("Through the layers of a well-trained network the Betti numbers of each class fall to (1, 0), faster "
@@ -150,10 +152,7 @@ def _complexity(rows):
 
 
 def plot(results, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     names = list(results)
     fig, axes = plt.subplots(len(names), 2, figsize=(10, 3.2 * len(names)), squeeze=False)
@@ -173,8 +172,7 @@ def plot(results, path):
             axes[i, c].grid(alpha=0.3)
             axes[i, c].legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path, dpi=100)
     return path
 
 

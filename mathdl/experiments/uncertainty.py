@@ -34,13 +34,13 @@ do, does not hold if none does.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 
 import numpy as np
 
 from .verdict import DOES_NOT_HOLD, HOLDS, PARTLY, Verdict, fmt_spread, spread, welch_p
+from .output import pyplot, save_figure, write_json
 
 __all__ = ["run", "METHODS", "prepare", "train_classifier"]
 
@@ -205,10 +205,7 @@ def evaluate(probs, y, probs_ood=None):
 
 
 def _diagrams(all_probs, y, path, title):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     from ..metrics import reliability_diagram
 
@@ -223,8 +220,7 @@ def _diagrams(all_probs, y, path, title):
         ax.axis("off")
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    save_figure(fig, path, dpi=90)
     return path
 
 
@@ -294,8 +290,7 @@ def run(quick=False, seeds=(0, 1, 2), out=None, datasets=("digits", "breast_canc
         f"{ds} {m} OOD AUROC {fmt_spread(numbers[ds][m]['ood_auroc'])}" for ds in numbers for m in numbers[ds]
         if "ood_auroc" in numbers[ds][m])
     if out:
-        with open(os.path.join(out, "uncertainty.json"), "w") as f:
-            json.dump(result, f, indent=2, default=float)
+        write_json(out, "uncertainty.json", result, default=float)
         with open(os.path.join(out, "uncertainty.md"), "w") as f:
             f.write(table(result))
     return result

@@ -26,11 +26,12 @@ Numbers: mean +- sd over seeds.  Verdict rules in ``_verdicts``.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 
 import numpy as np
+
+from .output import pyplot, write_json
 
 __all__ = ["CLAIM", "train_classifier", "perceptual_vs_mse", "categorical_vae", "run", "main"]
 
@@ -243,17 +244,13 @@ def run(quick=False, seeds=(0, 1, 2), out=None, log=print, steps=None, clf_steps
     log(f"[vae] verdicts: {res['verdicts']}")
     if out:
         os.makedirs(out, exist_ok=True)
-        with open(os.path.join(out, "vae_experiments.json"), "w") as f:
-            json.dump(res, f, indent=2)
+        write_json(out, "vae_experiments.json", res)
         _png(pngs, os.path.join(out, "perceptual_vs_mse.png"))
     return res
 
 
 def _png(pngs, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     from mathdl.models.vae import save_grid
 
