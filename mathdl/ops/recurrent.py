@@ -53,6 +53,8 @@ itself recorded and second derivatives work.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from ..autograd.function import Function
@@ -70,6 +72,32 @@ MODES = ("RNN_TANH", "RNN_RELU", "LSTM", "GRU")
 GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
 _make = Tensor._make
+
+
+# float32 NumPy LSTM and GRU recurrences run each step's elementwise part as one compiled kernel
+# (recurrent_kernels, numba) around the step's product: False (or MATHDL_FUSED_RNN=0, or
+# MATHDL_NO_NUMBA=1) keeps the array code below, which float64 and CuPy arrays always use.
+FUSED = os.environ.get("MATHDL_FUSED_RNN", "1") not in ("0", "false", "no")
+_kernels = None
+
+
+def _fused_kernels(mode, arrays):
+    """The step kernels module when the fused road applies to these raw input arrays, else None."""
+    global _kernels
+    if not FUSED or mode not in ("LSTM", "GRU"):
+        return None
+    if not all(type(a) is np.ndarray and a.dtype == np.float32 for a in arrays):
+        return None
+    if _kernels is None:
+        _kernels = False
+        if os.environ.get("MATHDL_NO_NUMBA", "") not in ("1", "true", "yes"):
+            try:
+                from . import recurrent_kernels
+
+                _kernels = recurrent_kernels
+            except ImportError:
+                pass
+    return _kernels or None
 
 
 def _sigmoid_(a, xp):
@@ -113,13 +141,14 @@ class Recurrence(Function):
     [w_hr (P, H) if ``has_proj``].
     """
 
-    __slots__ = ("mode", "reverse", "batch_sizes", "has_bias", "has_proj", "saved_a", "saved_b", "saved_c",
-                 "saved_d")
+    __slots__ = ("mode", "reverse", "batch_sizes", "has_bias", "has_proj", "fused", "saved_a", "saved_b",
+                 "saved_c", "saved_d")
     save_output = True
 
     def __init__(self, mode, reverse=False, batch_sizes=None, has_bias=True, has_proj=False):
         self.mode, self.reverse, self.batch_sizes = mode, bool(reverse), batch_sizes
         self.has_bias, self.has_proj = bool(has_bias), bool(has_proj)
+        self.fused = None
 
     # -- argument unpacking ------------------------------------------------------------
     def _unpack(self, args):
@@ -166,6 +195,9 @@ class Recurrence(Function):
     # block, and the state feeds the next product without a copy.  Z is written row-major.
     def forward(self, *args):
         xw, h0, c0, w_hh, b_hh, w_hr = self._unpack(args)
+        self.fused = _fused_kernels(self.mode, args)
+        if self.fused is not None:
+            return self._forward_fused(self.fused, xw, h0, c0, w_hh, b_hh, w_hr)
         xp = xp_of(xw)
         T, B, sizes, xs = self._dims(xw, h0)
         bcol = b_hh[:, None] if b_hh is not None else None
@@ -293,6 +325,125 @@ class Recurrence(Function):
         self.saved_a, self.saved_b, self.saved_c = gates, hn_all, hs
         return Z
 
+    # -- the fused road (float32 NumPy LSTM / GRU) -----------------------------------------
+    # Batch-major per-step arrays, (B, G H) as xw and Z: the kernels' inner loops run along
+    # contiguous rows, Z is written in place and delta comes out in xw's layout.  Per step:
+    # G = h_{t-1} W_hh^T (BLAS) then one kernel; backward: one kernel then dh = delta W_hh.
+    def _forward_fused(self, K, xw, h0, c0, w_hh, b_hh, w_hr):
+        xw = np.ascontiguousarray(xw)
+        T, B, sizes, xs = self._dims(xw, h0)
+        P, GH = h0.shape[1], w_hh.shape[0]
+        lstm = self.mode == "LSTM"
+        H = c0.shape[1] if lstm else P
+        f32 = np.float32
+        S = P + H if lstm else H
+        Z = np.empty((T, B, S), f32)
+        gates = np.empty((T, B, GH), f32)
+        whT = np.ascontiguousarray(w_hh.T)  # (P, G H): h W_hh^T with a contiguous right factor
+        bias = np.ascontiguousarray(b_hh) if b_hh is not None else np.zeros(GH, f32)
+        h0c = np.ascontiguousarray(np.concatenate([h0, c0], 1) if lstm else h0)  # [h c] entering the first step
+        proj = w_hr is not None
+        if lstm:
+            aux = np.empty((T, B, H), f32)  # tanh(c)
+            r_all = np.zeros((T, B, H), f32) if proj else None
+            w_hrT = np.ascontiguousarray(w_hr.T) if proj else None
+            hbuf = np.empty((B, P), f32) if proj else None
+            dummy = np.empty((1, 1), f32)
+        else:
+            aux = np.empty((T, B, H), f32)  # W_hn h + b_hn
+            gh = np.empty((B, GH), f32)
+
+        def run(lo, hi):  # batch rows lo:hi; the active ones at step t are lo:m
+            prev = h0c
+            for t in _steps(T, self.reverse):
+                m = min(hi, max(lo, sizes[t]))
+                zt = Z[t]
+                G = gates[t] if lstm else gh
+                if m > lo:
+                    np.matmul(prev[lo:m, :P], whT, out=G[lo:m])
+                if lstm:
+                    r = r_all[t] if proj else dummy
+                    K.lstm_forward_step(G, xs[t], bias, prev, zt, aux[t], r, lo, m, hi, proj)
+                    if proj and m > lo:
+                        np.matmul(r[lo:m], w_hrT, out=hbuf[lo:m])
+                        zt[lo:m, :P] = hbuf[lo:m]
+                else:
+                    K.gru_forward_step(G, xs[t], bias, prev, zt, gates[t], aux[t], lo, m, hi)
+                prev = zt
+
+        _batch_blocks(run, np, B, T * B * GH * P)
+        self.saved_a, self.saved_b = gates, aux
+        self.saved_c = r_all if lstm else None
+        return Z
+
+    def _backward_fused(self, K, gZ):
+        args = [t.array for t in self.inputs]
+        xw, h0, c0, w_hh, b_hh, w_hr = self._unpack(args)
+        T, B, sizes, _ = self._dims(xw, h0)
+        lstm = self.mode == "LSTM"
+        P, GH = h0.shape[1], w_hh.shape[0]
+        H = c0.shape[1] if lstm else P
+        f32 = np.float32
+        gZ = np.ascontiguousarray(gZ, dtype=f32)
+        Z, gates, aux = self.out, self.saved_a, self.saved_b
+        w = np.ascontiguousarray(w_hh)  # (G H, P)
+        h0c = np.ascontiguousarray(np.concatenate([h0, c0], 1) if lstm else h0)
+        first = T - 1 if self.reverse else 0
+        back = 1 if self.reverse else -1  # the step whose state enters step t is t + back
+        delta = np.empty((T, B, GH), f32)  # delta_h (and delta_x but for the GRU)
+        dh = np.zeros((B, P), f32)
+        proj = w_hr is not None
+        if lstm:
+            dc = np.zeros((B, H), f32)
+            dh_all = np.empty((T, B, P), f32) if proj else None
+            drbuf = np.empty((B, H), f32) if proj else np.empty((1, 1), f32)
+            w_hr_c = np.ascontiguousarray(w_hr) if proj else None
+        else:
+            dx = np.empty((T, B, GH), f32)
+            carry = np.zeros((B, H), f32)
+
+        def run(lo, hi):  # batch rows lo:hi; the active ones at step t are lo:m
+            for t in _steps(T, not self.reverse):
+                m = min(hi, max(lo, sizes[t]))
+                prev = h0c if t == first else Z[t + back]
+                if lstm:
+                    if proj:
+                        dh[lo:hi] += gZ[t, lo:hi, :P]
+                        dh_all[t, lo:hi] = dh[lo:hi]
+                        np.matmul(dh[lo:m], w_hr_c, out=drbuf[lo:m])
+                    K.lstm_backward_step(delta[t], dh, dc, gZ[t], gates[t], aux[t], prev, drbuf, lo, m, hi, proj)
+                else:
+                    K.gru_backward_step(dx[t], delta[t], dh, carry, gZ[t], gates[t], aux[t], prev, lo, m, hi)
+                if m > lo:
+                    np.matmul(delta[t][lo:m], w, out=dh[lo:m])
+
+        _batch_blocks(run, np, B, T * B * GH * P)
+        if not lstm:
+            dh += carry
+        need = [t.requires_grad for t in self.inputs]
+        k = 3 if lstm else 2
+        out = [None] * len(self.inputs)
+        if need[0]:
+            d = delta if lstm else dx
+            out[0] = _make(d if self.batch_sizes is None else d.reshape(T * B, GH)[packed_index(sizes, B)])
+        if need[1]:
+            out[1] = _make(dh)
+        if lstm and need[2]:
+            out[2] = _make(dc)
+        if need[k]:  # dW_hh = sum_t delta_t^T h_{t-1}: h_{t-1} is Z's h part one step back, h0 at the first step
+            hz = Z[:, :, :P]
+            if self.reverse:
+                dW = delta[:-1].reshape(-1, GH).T @ hz[1:].reshape(-1, P)
+            else:
+                dW = delta[1:].reshape(-1, GH).T @ hz[:-1].reshape(-1, P)
+            dW += delta[first].T @ h0
+            out[k] = _make(dW)
+        if self.has_bias and need[k + 1]:
+            out[k + 1] = _make(delta.reshape(-1, GH).sum(axis=0))
+        if proj and need[-1]:
+            out[-1] = _make(dh_all.reshape(-1, P).T @ self.saved_c.reshape(-1, H))
+        return tuple(out)
+
     # -- backward ----------------------------------------------------------------------
     def backward(self, g):
         if _grad_state.enabled:
@@ -325,6 +476,8 @@ class Recurrence(Function):
         return prev
 
     def _backward_raw(self, gZ):
+        if self.fused is not None:
+            return self._backward_fused(self.fused, gZ)
         args = [t.array for t in self.inputs]
         xw, h0, c0, w_hh, b_hh, w_hr = self._unpack(args)
         xp = xp_of(gZ)

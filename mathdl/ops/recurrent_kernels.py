@@ -1,0 +1,206 @@
+"""One time step of the LSTM and GRU recurrences, its elementwise part fused into one compiled loop.
+
+A step of :class:`mathdl.ops.recurrent.Recurrence` is one matrix product with W_hh (NumPy, BLAS)
+and, around it, about fifteen elementwise passes over (batch, gates) arrays of a few thousand
+entries each: at hidden size 128 and batch 32 each pass costs a few microseconds of NumPy call
+overhead and memory traffic, together more than the product.  These kernels do the elementwise
+part of one step in one pass.  All per-step arrays are batch-major, (B, G H) with the gate blocks
+side by side (PyTorch's order), as xw and Z are, so every inner loop runs along one contiguous
+row of H entries (compiled to SIMD), and the step's delta is already in xw's layout.
+
+Formulas (sigma the logistic function, computed as (1 + tanh(x / 2)) / 2):
+
+  LSTM forward   [i f g o] = [sigma sigma tanh sigma](G + x_t + b_hh),   G = h_{t-1} W_hh^T
+                 c = f c_{t-1} + i g,   r = o tanh(c),   h = r (no projection)
+  LSTM backward  dr = dh (no projection; dh includes dL/dh_t from the output), dc += dL/dc_t,
+                 dc' = dc + dr o (1 - tanh^2 c),
+                 delta = [dc' g i (1 - i),  dc' c_{t-1} f (1 - f),  dc' i (1 - g^2),  dr tanh(c) o (1 - o)],
+                 dc <- dc' f   (the product dh_{t-1} = delta W_hh follows in NumPy)
+  GRU forward    [r z] = sigma(x_t[r z] + G[r z] + b_hh[r z]),  hn = G[n] + b_hh[n],
+                 n = tanh(x_t[n] + r hn),   h = n + z (h_{t-1} - n)
+  GRU backward   dh = dh_mm + carry + dL/dh_t,   dn' = dh (1 - z)(1 - n^2),
+                 delta_x = [dn' hn r (1 - r),  dh (h_{t-1} - n) z (1 - z),  dn'],
+                 delta_h = delta_x with dn' r in the n block,   carry <- dh z
+                 (then dh_mm = delta_h W_hh in NumPy; dh_{t-1} = dh_mm + carry)
+
+Rows lo:m of the batch are active at the step; rows m:hi (finished sequences of a packed batch)
+keep their state, get zero gates and delta, and pass their gradient through unchanged.
+
+tanh is a rational function (Eigen's float tanh: |x| clamped to 7.9053, odd degree-13 numerator
+over even degree-6 denominator), max abs error 2.4e-7 against float64 tanh; libm's tanh would not
+vectorize (a call per entry, ~30x slower).  float32 only: the NumPy code in ``recurrent`` runs
+float64 (gradient checks) and CuPy arrays.  ``fastmath`` allows contraction and reassociation but
+not the no-NaN / no-infinity assumptions, so a NaN input still gives NaN.
+
+Compiled on first use (``cache=True``: later processes load the machine code from __pycache__);
+importing this module imports numba.  The kernels release the GIL, so the batch blocks of
+``recurrent._batch_blocks`` run them on several threads at once.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+__all__ = ["tanh", "lstm_forward_step", "lstm_backward_step", "gru_forward_step", "gru_backward_step"]
+
+_FM = {"contract", "arcp", "afn", "reassoc", "nsz"}  # no nnan / ninf: NaN and inf propagate
+_jit = njit(cache=True, nogil=True, fastmath=_FM, error_model="numpy")
+
+_f = np.float32
+_CLAMP = _f(7.90531110763549805)
+_A1, _A3, _A5, _A7 = _f(4.89352455891786e-03), _f(6.37261928875436e-04), _f(1.48572235717979e-05), \
+    _f(5.12229709037114e-08)
+_A9, _A11, _A13 = _f(-8.60467152213735e-11), _f(2.00018790482477e-13), _f(-2.76076847742355e-16)
+_B0, _B2, _B4, _B6 = _f(4.89352518554385e-03), _f(2.26843463243900e-03), _f(1.18534705686654e-04), \
+    _f(1.19825839466702e-06)
+_HALF, _ONE = _f(0.5), _f(1.0)
+
+
+@njit(cache=True, nogil=True, fastmath=_FM, error_model="numpy", inline="always")
+def _tanh(x):
+    x = min(max(x, -_CLAMP), _CLAMP)
+    x2 = x * x
+    p = x * (_A1 + x2 * (_A3 + x2 * (_A5 + x2 * (_A7 + x2 * (_A9 + x2 * (_A11 + x2 * _A13))))))
+    q = _B0 + x2 * (_B2 + x2 * (_B4 + x2 * _B6))
+    return p / q
+
+
+@njit(cache=True, nogil=True, fastmath=_FM, error_model="numpy", inline="always")
+def _sigmoid(x):
+    return _HALF + _HALF * _tanh(_HALF * x)
+
+
+@_jit
+def tanh(x, out):
+    """out = tanh(x) for 1-D contiguous float32 arrays (the kernels' approximation; for tests)."""
+    for j in range(x.shape[0]):
+        out[j] = _tanh(x[j])
+
+
+@_jit
+def lstm_forward_step(G, x, bias, prev, zt, tc, r, lo, m, hi, proj):
+    """G (B, 4H): in, h_{t-1} W_hh^T on rows lo:m; out, the gates [i f g o].  x (>= m, 4H): xw's rows of
+    the step.  prev, zt (B, P + H): [h c] before and after the step.  tc (B, H): tanh(c).  r (B, H): the
+    output o tanh(c) when ``proj`` (h = r W_hr^T follows in NumPy), else h goes to zt[:, :P]."""
+    H = tc.shape[1]
+    P = zt.shape[1] - H
+    for b in range(lo, m):
+        gb, xb = G[b], x[b]
+        for k in range(4):  # one contiguous stream in, one out: these loops vectorize
+            gk, xk, bk = gb[k * H:(k + 1) * H], xb[k * H:(k + 1) * H], bias[k * H:(k + 1) * H]
+            if k == 2:
+                for j in range(H):
+                    gk[j] = _tanh(gk[j] + xk[j] + bk[j])
+            else:
+                for j in range(H):
+                    gk[j] = _sigmoid(gk[j] + xk[j] + bk[j])
+        i, f, g, o = gb[:H], gb[H:2 * H], gb[2 * H:3 * H], gb[3 * H:]
+        c_prev, c, t = prev[b, P:], zt[b, P:], tc[b]
+        for j in range(H):
+            c[j] = f[j] * c_prev[j] + i[j] * g[j]
+        h = r[b] if proj else zt[b, :P]
+        for j in range(H):
+            tj = _tanh(c[j])
+            t[j] = tj
+            h[j] = o[j] * tj
+    for b in range(m, hi):
+        zt[b, :] = prev[b, :]
+        G[b, :] = 0
+        tc[b, :] = 0
+
+
+@_jit
+def lstm_backward_step(D, dh, dc, gz, A, tc, prev, dr, lo, m, hi, proj):
+    """D (B, 4H): out, delta of the step.  dh (B, P): delta_{t+1} W_hh on the rows active then (their
+    gradient from the output gz (B, P + H) is added here unless ``proj``; with a projection dr (B, H)
+    = dh W_hr is given).  dc (B, H): in, dL/dc_t from step t+1; out, dL/dc_{t-1}.  A (B, 4H): the
+    gates; tc (B, H): tanh(c_t); prev (B, P + H): [h c] before the step."""
+    H = tc.shape[1]
+    P = dh.shape[1]
+    for b in range(lo, m):  # few streams per loop (each pair of streams costs LLVM an alias check)
+        if proj:
+            d_r = dr[b]
+        else:
+            d_r, gh = dh[b], gz[b, :P]
+            for j in range(P):
+                d_r[j] += gh[j]
+        ab, Db, t, dcb, gc = A[b], D[b], tc[b], dc[b], gz[b, P:]
+        i, f, g, o = ab[:H], ab[H:2 * H], ab[2 * H:3 * H], ab[3 * H:]
+        Di, Df, Dg, Do = Db[:H], Db[H:2 * H], Db[2 * H:3 * H], Db[3 * H:]
+        c_prev = prev[b, P:]
+        for j in range(H):
+            dcb[j] += gc[j] + d_r[j] * o[j] * (_ONE - t[j] * t[j])
+        for j in range(H):
+            Do[j] = d_r[j] * t[j] * (o[j] - o[j] * o[j])
+        for j in range(H):
+            Di[j] = dcb[j] * g[j] * (i[j] - i[j] * i[j])
+        for j in range(H):
+            Df[j] = dcb[j] * c_prev[j] * (f[j] - f[j] * f[j])
+        for j in range(H):
+            Dg[j] = dcb[j] * i[j] * (_ONE - g[j] * g[j])
+        for j in range(H):
+            dcb[j] *= f[j]
+    for b in range(m, hi):
+        dc[b, :] += gz[b, P:]
+        if not proj:
+            dh[b, :] += gz[b, :P]
+        D[b, :] = 0
+
+
+@_jit
+def gru_forward_step(G, x, bias, prev, zt, A, hn, lo, m, hi):
+    """G (B, 3H): h_{t-1} W_hh^T on rows lo:m.  x (>= m, 3H): xw's rows of the step.  prev, zt (B, H):
+    h before and after.  A (B, 3H): out, the gates [r z n].  hn (B, H): out, W_hn h_{t-1} + b_hn."""
+    H = hn.shape[1]
+    for b in range(lo, m):
+        gb, xb, ab = G[b], x[b], A[b]
+        for k in range(2):
+            lo_k, hi_k = k * H, (k + 1) * H
+            gk, xk, bk, ak = gb[lo_k:hi_k], xb[lo_k:hi_k], bias[lo_k:hi_k], ab[lo_k:hi_k]
+            for j in range(H):
+                ak[j] = _sigmoid(xk[j] + gk[j] + bk[j])
+        q, gn, bn = hn[b], gb[2 * H:], bias[2 * H:]
+        for j in range(H):
+            q[j] = gn[j] + bn[j]
+        r, z, n, xn = ab[:H], ab[H:2 * H], ab[2 * H:], xb[2 * H:]
+        for j in range(H):
+            n[j] = _tanh(xn[j] + r[j] * q[j])
+        h, hp = zt[b], prev[b]
+        for j in range(H):
+            h[j] = n[j] + z[j] * (hp[j] - n[j])
+    for b in range(m, hi):
+        zt[b, :] = prev[b, :]
+        hn[b, :] = 0
+        A[b, :] = 0
+
+
+@_jit
+def gru_backward_step(Dx, Dh, dh, carry, gz, A, hn, prev, lo, m, hi):
+    """Dx, Dh (B, 3H): out, delta_x and delta_h.  dh (B, H): in, delta_h,{t+1} W_hh on the rows active
+    then (zero elsewhere); out, zero on the inactive rows.  carry (B, H): in, dL/dh_t's part dh z from
+    step t+1; out, this step's.  gz (B, H): dL/dh_t from the output.  A, hn, prev as saved."""
+    H = hn.shape[1]
+    for b in range(lo, m):
+        d, cb, gzb, ab, q, hp = dh[b], carry[b], gz[b], A[b], hn[b], prev[b]
+        r, z, n = ab[:H], ab[H:2 * H], ab[2 * H:]
+        xb, yb = Dx[b], Dh[b]
+        dr, dz, dn, dnh = xb[:H], xb[H:2 * H], xb[2 * H:], yb[2 * H:]
+        for j in range(H):
+            d[j] += cb[j] + gzb[j]
+        for j in range(H):
+            dn[j] = d[j] * (_ONE - z[j]) * (_ONE - n[j] * n[j])
+        for j in range(H):
+            dz[j] = d[j] * (hp[j] - n[j]) * (z[j] - z[j] * z[j])
+        for j in range(H):
+            dr[j] = dn[j] * q[j] * (r[j] - r[j] * r[j])
+        for j in range(H):
+            dnh[j] = dn[j] * r[j]
+        for j in range(H):
+            cb[j] = d[j] * z[j]
+        yb[:2 * H] = xb[:2 * H]
+    for b in range(m, hi):
+        carry[b, :] += dh[b, :] + gz[b, :]
+        dh[b, :] = 0
+        Dx[b, :] = 0
+        Dh[b, :] = 0
