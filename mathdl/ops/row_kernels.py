@@ -21,9 +21,9 @@ CuPy arrays.  The kernels release the GIL, so row blocks run on mathdl's threads
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
+
+from . import compiled
 
 __all__ = ["available", "usable", "MIN_ELEMENTS", "softmax_shift", "normalize_sum", "softmax_grad",
            "layer_norm_forward", "layer_norm_backward"]
@@ -33,15 +33,10 @@ _FLAGS = {"reassoc", "contract", "arcp", "nsz"}  # vectorized sums; NaN/inf sema
 
 
 def available():
-    """Whether the compiled kernels can be used (numba importable, not disabled)."""
+    """Whether the compiled kernels can be used (mathdl.ops.compiled.enabled(): numba, not disabled)."""
     global _k
     if _k is None:
-        _k = False
-        if os.environ.get("MATHDL_NO_NUMBA", "") not in ("1", "true", "yes"):
-            try:
-                _k = _compile()
-            except ImportError:
-                _k = False
+        _k = _compile() if compiled.enabled() else False
     return _k is not False
 
 

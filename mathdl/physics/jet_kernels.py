@@ -18,9 +18,9 @@ and always for CuPy arrays.
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
+
+from ..ops import compiled
 
 __all__ = ["available", "forward", "backward"]
 
@@ -31,12 +31,7 @@ def available():
     """Whether the compiled kernels can be used (numba importable, not disabled)."""
     global _kernels
     if _kernels is None:
-        _kernels = False
-        if os.environ.get("MATHDL_NO_NUMBA", "") not in ("1", "true", "yes"):
-            try:
-                _kernels = _compile()
-            except ImportError:
-                _kernels = False
+        _kernels = _compile() if compiled.enabled() else False
     return _kernels is not False
 
 

@@ -1,0 +1,78 @@
+"""ReLU's compiled select loops (mathdl/ops/select_kernels.py) against the array code and torch,
+and the one numba switch (mathdl/ops/compiled.py)."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import mathdl
+from mathdl.ops import compiled, select_kernels
+
+pytestmark = pytest.mark.skipif(not compiled.enabled(), reason="numba not importable or MATHDL_NO_NUMBA set")
+
+N = select_kernels.MIN_ELEMENTS
+
+
+def _relu_and_grad(x, g):
+    t = mathdl.tensor(x, requires_grad=True)
+    y = t.relu()
+    y.backward(mathdl.tensor(g))
+    return y.numpy(), t.grad.numpy()
+
+
+def _reference(x, g):
+    y = np.where(np.isnan(x), x, np.maximum(x, 0))
+    return y, np.where(~(y <= 0), g, 0).astype(x.dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_special_values_as_threshold_backward(dtype):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(2 * N).astype(dtype)
+    g = rng.standard_normal(2 * N).astype(dtype)
+    x[:6] = [np.nan, -np.inf, np.inf, 0.0, -0.0, 1.0]
+    g[:6] = [2.0, np.inf, 3.0, np.nan, np.inf, np.nan]  # inf/NaN of g where relu is flat must give 0
+    assert select_kernels.usable(x, g)
+    y, gx = _relu_and_grad(x, g)
+    ry, rg = _reference(x, g)
+    np.testing.assert_array_equal(y, ry)
+    np.testing.assert_array_equal(gx, rg)
+    assert gx[1] == 0 and gx[3] == 0 and gx[4] == 0 and np.isnan(gx[5]) and gx[0] == 2.0
+    torch = pytest.importorskip("torch")
+    tx = torch.tensor(x, requires_grad=True)
+    ty = torch.relu(tx)
+    ty.backward(torch.tensor(g))
+    np.testing.assert_array_equal(y, ty.detach().numpy())
+    np.testing.assert_array_equal(gx, tx.grad.numpy())
+
+
+def test_channel_major_layout_is_kept_and_strided_views_fall_back():
+    rng = np.random.default_rng(1)
+    base = rng.standard_normal((64, 8, 8, 16)).astype(np.float32)  # a (C, N, H, W) block
+    x = base.transpose(1, 0, 2, 3)  # NCHW view of it, as convolutions return
+    assert not x.flags.c_contiguous and select_kernels.usable(x)
+    y = select_kernels.relu(x)
+    assert y.strides == x.strides
+    np.testing.assert_array_equal(y, np.maximum(x, 0))
+    assert not select_kernels.usable(x[:, ::2])  # not one dense block: array code
+    assert not select_kernels.usable(x, np.ascontiguousarray(x))  # layouts differ: array code
+    t = mathdl.tensor(x[:, ::2], requires_grad=True)
+    np.testing.assert_array_equal(t.relu().numpy(), np.maximum(x[:, ::2], 0))
+
+
+def test_small_and_integer_arrays_keep_the_array_code():
+    assert not select_kernels.usable(np.ones(N - 1, np.float32))
+    assert not select_kernels.usable(np.ones(N, np.int32))
+    x = mathdl.tensor(np.arange(-3, 3))
+    np.testing.assert_array_equal(x.relu().numpy(), [0, 0, 0, 0, 1, 2])
+
+
+def test_mathdl_no_numba_turns_every_kernel_module_off():
+    code = ("from mathdl.ops import compiled, row_kernels, select_kernels; import numpy as np; "
+            "print(compiled.enabled(), row_kernels.available(), select_kernels.usable(np.ones(1 << 16, np.float32)))")
+    env = dict(os.environ, MATHDL_NO_NUMBA="1")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False", "False"]
