@@ -352,15 +352,22 @@ def _conv_forward(x, w, b, stride, pads, dil, groups, keep=None):
 
 
 # Winograd F(2x2, 3x3) (mathdl/ops/winograd.py) for 3x3 stride-1 convolutions with at least this
-# many input and output channels: measured with benchmarks/bench_conv.py (one thread), it is
-# 1.3-1.6x faster than the im2col road from 128 channels, about even at 64 channels on 16x16 maps
-# and slower below (its 16 products of K = C are small GEMMs that OpenBLAS runs less efficiently).
-WINOGRAD_MIN_CHANNELS = 64
-WINOGRAD_MIN_PIXELS = 256  # output pixels per image needed when min(C, O) < 2 WINOGRAD_MIN_CHANNELS
-# below ~14x14 output pixels the tiles' transforms cost more than the products they save, at any width
-# (1 thread, forward+backward: 512 ch at 7x7 140 ms vs im2col 109; 256 ch at 8x8 41 vs 28; at 2x2 91 vs 22;
-# 256 ch at 14x14 63 vs 72, 128 ch at 16x16 23 vs 24)
-WINOGRAD_MIN_PIXELS_ANY = 196
+# many input and output channels, and, below 2 WINOGRAD_MIN_CHANNELS, at least WINOGRAD_MIN_PIXELS
+# output pixels per image (else WINOGRAD_MIN_PIXELS_ANY).  With its compiled transforms (numba),
+# measured with benchmarks/bench_conv.py (1 thread, forward + both gradients, N = 32 unless
+# stated): 1.45x faster than the row-wrapped im2col road on 32 channels 16x16, 1.6x on 64
+# channels 8x8, 1.1x on 16 channels 32x32 and 8x8, 1.3x on LeNet's unpadded 16 -> 32 13x13 (N 64),
+# 1.8x on 128 channels 4x4 and 256 channels 14x14 (N 8), 1.1-1.3x on 512 channels 7x7 (N 8) and
+# 2x2; slower below 16 channels (8: 0.9x, 1: 0.4x) and on 3x3 maps (64 channels: 0.9x).
+WINOGRAD_MIN_CHANNELS = 16
+WINOGRAD_MIN_PIXELS = 16
+WINOGRAD_MIN_PIXELS_ANY = 16
+# Without numba the transforms are whole-batch array passes, and the road pays from 64 channels
+# (1.3-1.6x from 128 channels, about even at 64 channels on 16x16 maps) on maps of at least ~14x14
+# output pixels (512 ch at 7x7 140 ms vs im2col 109; 256 ch at 14x14 63 vs 72).
+WINOGRAD_ARRAY_MIN_CHANNELS = 64
+WINOGRAD_ARRAY_MIN_PIXELS = 256
+WINOGRAD_ARRAY_MIN_PIXELS_ANY = 196
 
 
 def _winograd_ok(x, wshape, stride, pads, dil, groups):
@@ -371,8 +378,11 @@ def _winograd_ok(x, wshape, stride, pads, dil, groups):
         return False
     c = min(O, Cg)
     pixels = (x.shape[2] + pads[0] + pads[1] - 2) * (x.shape[3] + pads[2] + pads[3] - 2)
-    return (c >= WINOGRAD_MIN_CHANNELS and pixels >= WINOGRAD_MIN_PIXELS_ANY
-            and (c >= 2 * WINOGRAD_MIN_CHANNELS or pixels >= WINOGRAD_MIN_PIXELS))
+    if winograd.compiled_available():
+        mc, mp, mpa = WINOGRAD_MIN_CHANNELS, WINOGRAD_MIN_PIXELS, WINOGRAD_MIN_PIXELS_ANY
+    else:
+        mc, mp, mpa = WINOGRAD_ARRAY_MIN_CHANNELS, WINOGRAD_ARRAY_MIN_PIXELS, WINOGRAD_ARRAY_MIN_PIXELS_ANY
+    return c >= mc and pixels >= mpa and (c >= 2 * mc or pixels >= mp)
 
 
 def _conv1x1(x, w, b):

@@ -40,10 +40,19 @@ _G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.
 
 
 def kernel_transform(w):
-    """U (16, O, C) = G w G^T for each (o, c) of a (O, C, 3, 3) kernel."""
-    G = _G.astype(w.dtype)
-    U = np.einsum("ai,ocij,bj->aboc", G, w, G, optimize=True)
-    return np.ascontiguousarray(U).reshape(16, w.shape[0], w.shape[1])
+    """U (16, O, C) = G w G^T for each (o, c) of a (O, C, 3, 3) kernel, as one product:
+    U[4 a + b] = sum_{i, j} G[a, i] G[b, j] w[3 i + j], i.e. (G kron G) (16, 9) @ w (9, O C)."""
+    O, C = w.shape[:2]
+    GG = np.kron(_G, _G).astype(w.dtype)
+    return (GG @ w.reshape(O * C, 9).T).reshape(16, O, C)
+
+
+def _weight_from_winograd(dU):
+    """dW (O, C, 3, 3) = G^T dU G for each (o, c) of dU (16, O, C): the adjoint of kernel_transform,
+    dW[3 i + j] = sum_{a, b} G[a, i] G[b, j] dU[4 a + b], one product."""
+    _, O, C = dU.shape
+    GG = np.kron(_G, _G).astype(dU.dtype)
+    return (dU.reshape(16, O * C).T @ GG).reshape(O, C, 3, 3)
 
 
 def _phases(x, pads, Ho, Wo):
@@ -146,7 +155,7 @@ def _products(a, b):
     return out
 
 
-def conv3x3(x, w, b, pads):
+def _conv3x3_arrays(x, w, b, pads):
     """y = conv2d(x, w) + b for a 3x3 kernel, stride 1, dilation 1, one group, padding
     (pt, pb, pl, pr); returned as an NCHW view of a channel-major (O, N, Ho, Wo) array."""
     N, C, H, W = x.shape
@@ -189,15 +198,211 @@ def _grad_transform(g, Hh, Wh):
     return Gt.reshape(16, O, -1)
 
 
-def conv3x3_weight(x, g, pads):
+def _conv3x3_weight_arrays(x, g, pads):
     """dL/dW (O, C, 3, 3) of y = conv2d(x, w) (3x3, stride 1, dilation 1, one group) for the
     output gradient g (N, O, Ho, Wo):  G^T [sum over tiles (A g A^T) . (B^T d B)] G."""
     C = x.shape[1]
-    O, Ho, Wo = g.shape[1], g.shape[2], g.shape[3]
+    Ho, Wo = g.shape[2], g.shape[3]
     P, L, Hh, Wh = _phases(x, pads, Ho, Wo)
     V = _input_transform(P, L, Wh).reshape(16, C, -1)
     del P
     Gt = _grad_transform(g, Hh, Wh)
     dU = _products(Gt, V.transpose(0, 2, 1))  # (16, O, C)
-    G = _G.astype(dU.dtype)
-    return np.einsum("ai,aboc,bj->ocij", G, dU.reshape(4, 4, O, C), G, optimize=True).astype(g.dtype, copy=False)
+    return _weight_from_winograd(dU).astype(g.dtype, copy=False)
+
+
+# --------------------------------------------------------------------------- compiled road
+# The same formulas as above, with the transforms compiled (numba, mathdl/ops/compiled.py): one
+# pass each that reads the input (or g) once and writes V (or Gt) tile by tile, and, per tile of
+# whole images (about conv.TILE_BYTES of V and M), the 16 products while V is still in cache.  The
+# tiles hold exactly ceil(Ho/2) ceil(Wo/2) 2x2 output blocks per image (no wrapped tiles) and
+# run on mathdl's threads as conv.py's tiles do (the weight gradient's parts added in tile order).
+_kernels = None
+
+
+def compiled_available():
+    """Whether the compiled transforms can be used (numba importable, not disabled)."""
+    global _kernels
+    if _kernels is None:
+        from . import compiled
+
+        _kernels = _compile() if compiled.enabled() else False
+    return _kernels is not False
+
+
+def _compile():
+    from numba import njit
+
+    @njit(nogil=True, cache=True)
+    def input_transform(x, pt, pl, Th, Tw, V):  # V[4 a + b, c, (n Th + t) Tw + s] = (B^T d B)[a, b]
+        n, C, H, W = x.shape
+        buf = np.zeros((2 * Th + 2, 2 * Tw + 2), dtype=V.dtype)  # one zero-padded plane
+        Hb, Wb = min(H, buf.shape[0] - pt), min(W, buf.shape[1] - pl)
+        for c in range(C):
+            for i in range(n):
+                for r in range(Hb):
+                    for q in range(Wb):
+                        buf[r + pt, q + pl] = x[i, c, r, q]
+                base = i * Th * Tw
+                for t in range(Th):
+                    r0 = 2 * t
+                    for s in range(Tw):
+                        c0 = 2 * s
+                        p = base + t * Tw + s
+                        t00 = buf[r0, c0] - buf[r0 + 2, c0]
+                        t01 = buf[r0, c0 + 1] - buf[r0 + 2, c0 + 1]
+                        t02 = buf[r0, c0 + 2] - buf[r0 + 2, c0 + 2]
+                        t03 = buf[r0, c0 + 3] - buf[r0 + 2, c0 + 3]
+                        t10 = buf[r0 + 1, c0] + buf[r0 + 2, c0]
+                        t11 = buf[r0 + 1, c0 + 1] + buf[r0 + 2, c0 + 1]
+                        t12 = buf[r0 + 1, c0 + 2] + buf[r0 + 2, c0 + 2]
+                        t13 = buf[r0 + 1, c0 + 3] + buf[r0 + 2, c0 + 3]
+                        t20 = buf[r0 + 2, c0] - buf[r0 + 1, c0]
+                        t21 = buf[r0 + 2, c0 + 1] - buf[r0 + 1, c0 + 1]
+                        t22 = buf[r0 + 2, c0 + 2] - buf[r0 + 1, c0 + 2]
+                        t23 = buf[r0 + 2, c0 + 3] - buf[r0 + 1, c0 + 3]
+                        t30 = buf[r0 + 1, c0] - buf[r0 + 3, c0]
+                        t31 = buf[r0 + 1, c0 + 1] - buf[r0 + 3, c0 + 1]
+                        t32 = buf[r0 + 1, c0 + 2] - buf[r0 + 3, c0 + 2]
+                        t33 = buf[r0 + 1, c0 + 3] - buf[r0 + 3, c0 + 3]
+                        V[0, c, p] = t00 - t02
+                        V[1, c, p] = t01 + t02
+                        V[2, c, p] = t02 - t01
+                        V[3, c, p] = t01 - t03
+                        V[4, c, p] = t10 - t12
+                        V[5, c, p] = t11 + t12
+                        V[6, c, p] = t12 - t11
+                        V[7, c, p] = t11 - t13
+                        V[8, c, p] = t20 - t22
+                        V[9, c, p] = t21 + t22
+                        V[10, c, p] = t22 - t21
+                        V[11, c, p] = t21 - t23
+                        V[12, c, p] = t30 - t32
+                        V[13, c, p] = t31 + t32
+                        V[14, c, p] = t32 - t31
+                        V[15, c, p] = t31 - t33
+
+    @njit(nogil=True, cache=True)
+    def output_transform(M, Th, Tw, out, bias):  # out[o, n, 2t + a, 2s + b] = (A^T M A)[a, b]
+        O, n, Ho, Wo = out.shape
+        for o in range(O):
+            bo = bias[o]
+            for i in range(n):
+                for t in range(Th):
+                    r = 2 * t
+                    for s in range(Tw):
+                        p = (i * Th + t) * Tw + s
+                        s00 = M[0, o, p] + M[4, o, p] + M[8, o, p]
+                        s01 = M[1, o, p] + M[5, o, p] + M[9, o, p]
+                        s02 = M[2, o, p] + M[6, o, p] + M[10, o, p]
+                        s03 = M[3, o, p] + M[7, o, p] + M[11, o, p]
+                        s10 = M[4, o, p] - M[8, o, p] - M[12, o, p]
+                        s11 = M[5, o, p] - M[9, o, p] - M[13, o, p]
+                        s12 = M[6, o, p] - M[10, o, p] - M[14, o, p]
+                        s13 = M[7, o, p] - M[11, o, p] - M[15, o, p]
+                        q = 2 * s
+                        out[o, i, r, q] = s00 + s01 + s02 + bo
+                        if q + 1 < Wo:
+                            out[o, i, r, q + 1] = s01 - s02 - s03 + bo
+                        if r + 1 < Ho:
+                            out[o, i, r + 1, q] = s10 + s11 + s12 + bo
+                            if q + 1 < Wo:
+                                out[o, i, r + 1, q + 1] = s11 - s12 - s13 + bo
+
+    @njit(nogil=True, cache=True)
+    def grad_transform(g, Th, Tw, Gt):  # Gt[4 a + b, o, p] = (A g A^T)[a, b], g's 2x2 block (zeros past the edge)
+        n, O, Ho, Wo = g.shape
+        for o in range(O):
+            for i in range(n):
+                for t in range(Th):
+                    r = 2 * t
+                    for s in range(Tw):
+                        q = 2 * s
+                        p = (i * Th + t) * Tw + s
+                        g00 = g[i, o, r, q]
+                        g01 = g[i, o, r, q + 1] if q + 1 < Wo else 0.0
+                        g10 = g[i, o, r + 1, q] if r + 1 < Ho else 0.0
+                        g11 = g[i, o, r + 1, q + 1] if (r + 1 < Ho and q + 1 < Wo) else 0.0
+                        # rows R = A g: (g0, g0 + g1, g0 - g1, -g1); columns (R A^T) likewise
+                        a0, a1 = g00, g01
+                        b0, b1 = g00 + g10, g01 + g11
+                        c0, c1 = g00 - g10, g01 - g11
+                        d0, d1 = -g10, -g11
+                        Gt[0, o, p], Gt[1, o, p], Gt[2, o, p], Gt[3, o, p] = a0, a0 + a1, a0 - a1, -a1
+                        Gt[4, o, p], Gt[5, o, p], Gt[6, o, p], Gt[7, o, p] = b0, b0 + b1, b0 - b1, -b1
+                        Gt[8, o, p], Gt[9, o, p], Gt[10, o, p], Gt[11, o, p] = c0, c0 + c1, c0 - c1, -c1
+                        Gt[12, o, p], Gt[13, o, p], Gt[14, o, p], Gt[15, o, p] = d0, d0 + d1, d0 - d1, -d1
+
+    return input_transform, output_transform, grad_transform
+
+
+def _k_major(a, b, dtype):
+    """An uninitialized (16, a, b) array whose 16 (a, b) matrices start 32 values (128 bytes) apart
+    modulo 4 KiB: the transforms read or write the 16 values of a tile in 16 streams, which at a
+    power-of-two distance would fall into the same cache sets (measured 10x slower)."""
+    return np.empty((16, a * b + 32), dtype=dtype)[:, :a * b].reshape(16, a, b)
+
+
+def _tiles(N, per_image, macs):
+    from .conv import TILE_BYTES, _tile_bounds
+
+    return _tile_bounds(N, max(1, min(N, TILE_BYTES // max(per_image, 1))), macs)
+
+
+def conv3x3(x, w, b, pads):
+    """y = conv2d(x, w) + b for a 3x3 kernel, stride 1, dilation 1, one group, padding
+    (pt, pb, pl, pr); returned as an NCHW view of a channel-major (O, N, Ho, Wo) array.  Compiled
+    transforms in tiles of images when available, else whole-batch array passes."""
+    if not compiled_available():
+        return _conv3x3_arrays(x, w, b, pads)
+    input_tf, output_tf, _ = _kernels
+    N, C, H, W = x.shape
+    O = w.shape[0]
+    pt, pb, pl, pr = pads
+    Ho, Wo = H + pt + pb - 2, W + pl + pr - 2
+    Th, Tw = (Ho + 1) // 2, (Wo + 1) // 2
+    dtype = np.result_type(x.dtype, w.dtype)
+    U = kernel_transform(w.astype(dtype, copy=False))
+    out = np.empty((O, N, Ho, Wo), dtype=dtype)
+    bias = np.zeros(O, dtype) if b is None else np.ascontiguousarray(b, dtype=dtype)
+    bounds, par = _tiles(N, 16 * (C + O) * Th * Tw * out.itemsize, N * Ho * Wo * O * C * 9)
+
+    def tile(k):
+        n0, n1 = bounds[k]
+        P = (n1 - n0) * Th * Tw
+        V = _k_major(C, P, dtype)
+        input_tf(x[n0:n1], pt, pl, Th, Tw, V)
+        M = _k_major(O, P, dtype)
+        np.matmul(U, V, out=M)
+        output_tf(M, Th, Tw, out[:, n0:n1], bias)
+
+    blocks(tile, len(bounds), par)
+    return out.transpose(1, 0, 2, 3)
+
+
+def conv3x3_weight(x, g, pads):
+    """dL/dW (O, C, 3, 3) of y = conv2d(x, w) (3x3, stride 1, dilation 1, one group) for the
+    output gradient g (N, O, Ho, Wo):  G^T [sum over tiles (A g A^T) . (B^T d B)] G."""
+    if not compiled_available():
+        return _conv3x3_weight_arrays(x, g, pads)
+    input_tf, _, grad_tf = _kernels
+    N, C = x.shape[:2]
+    O, Ho, Wo = g.shape[1], g.shape[2], g.shape[3]
+    Th, Tw = (Ho + 1) // 2, (Wo + 1) // 2
+    dtype = np.result_type(x.dtype, g.dtype)
+    bounds, par = _tiles(N, 16 * (C + O) * Th * Tw * np.dtype(dtype).itemsize, N * Ho * Wo * O * C * 9)
+
+    def tile(k):
+        n0, n1 = bounds[k]
+        P = (n1 - n0) * Th * Tw
+        V = _k_major(C, P, dtype)
+        input_tf(x[n0:n1], pads[0], pads[2], Th, Tw, V)
+        Gt = _k_major(O, P, dtype)
+        grad_tf(g[n0:n1], Th, Tw, Gt)
+        return np.matmul(Gt, V.transpose(0, 2, 1))  # (16, O, C)
+
+    parts = blocks(tile, len(bounds), par)
+    dU = parts[0]
+    for part in parts[1:]:  # in tile order, whichever thread computed them
+        dU += part
+    return _weight_from_winograd(dU).astype(dtype, copy=False)

@@ -1,4 +1,5 @@
-"""Winograd F(2x2, 3x3) (mathdl/ops/winograd.py): exact in float64 against torch, its float32
+"""Winograd F(2x2, 3x3) (mathdl/ops/winograd.py), on both its roads (compiled transforms in tiles of
+images, and whole-batch array passes without numba): exact in float64 against torch, its float32
 error against a float64 reference bounded by a small multiple of the im2col road's error, and,
 forced through conv2d, the same values, gradients, gradcheck and gradgradcheck as any conv."""
 
@@ -15,6 +16,22 @@ from mathdl.ops import winograd as wg
 
 torch = pytest.importorskip("torch")
 
+
+@pytest.fixture(params=["compiled", "arrays"])
+def road(request, monkeypatch):
+    """Run the test on the compiled road (skipped without numba) and on the array road."""
+    if request.param == "compiled":
+        if not wg.compiled_available():
+            pytest.skip("numba is not installed (or MATHDL_NO_NUMBA is set)")
+    else:
+        monkeypatch.setattr(wg, "_kernels", False)
+    return request.param
+
+
+def _no_winograd(monkeypatch):
+    monkeypatch.setattr(cv, "WINOGRAD_MIN_CHANNELS", 10**9)
+    monkeypatch.setattr(cv, "WINOGRAD_ARRAY_MIN_CHANNELS", 10**9)
+
 # (N, C, H, W, O, pads (pt, pb, pl, pr)): even and odd output sizes, unpadded and asymmetric
 SHAPES = [(2, 3, 7, 6, 4, (1, 1, 1, 1)), (2, 3, 8, 8, 5, (0, 0, 0, 0)), (1, 2, 5, 9, 3, (1, 1, 1, 1)),
           (3, 4, 6, 7, 2, (1, 1, 2, 0)), (1, 1, 3, 3, 1, (0, 0, 0, 0))]
@@ -26,7 +43,7 @@ def _torch_conv(x, w, pads):
 
 
 @pytest.mark.parametrize("shape", SHAPES)
-def test_forward_and_weight_gradient_float64_match_torch(shape):
+def test_forward_and_weight_gradient_float64_match_torch(shape, road):
     N, C, H, W, O, pads = shape
     rng = np.random.default_rng(0)
     x, w, b = rng.standard_normal((N, C, H, W)), rng.standard_normal((O, C, 3, 3)), rng.standard_normal(O)
@@ -39,14 +56,14 @@ def test_forward_and_weight_gradient_float64_match_torch(shape):
 
 
 @pytest.mark.parametrize("N, C, H, O", [(4, 64, 16, 64), (2, 128, 8, 96), (8, 16, 12, 16)])
-def test_float32_error_bounded_by_direct_convolution(N, C, H, O, monkeypatch):
+def test_float32_error_bounded_by_direct_convolution(N, C, H, O, monkeypatch, road):
     """Relative to max |y|: Winograd's float32 error <= 3x the im2col road's (+ 1e-7), and < 3e-6."""
     rng = np.random.default_rng(1)
     x = rng.standard_normal((N, C, H, H))
     w = rng.standard_normal((O, C, 3, 3)) / np.sqrt(9 * C)
     g = rng.standard_normal((N, O, H, H))
     pads = (1, 1, 1, 1)
-    monkeypatch.setattr(cv, "WINOGRAD_MIN_CHANNELS", 10**9)  # the im2col road for the comparison
+    _no_winograd(monkeypatch)  # the im2col road for the comparison
     ref = wg.conv3x3(x, w, None, pads)
     ref_w = wg.conv3x3_weight(x, g, pads)
     x32, w32, g32 = x.astype(np.float32), w.astype(np.float32), g.astype(np.float32)
@@ -61,7 +78,7 @@ def test_float32_error_bounded_by_direct_convolution(N, C, H, O, monkeypatch):
 
 
 @pytest.fixture
-def force_winograd(monkeypatch):
+def force_winograd(monkeypatch, road):
     calls = {"fwd": 0, "wgrad": 0}
     fwd, wgrad = wg.conv3x3, wg.conv3x3_weight
 
@@ -73,9 +90,9 @@ def force_winograd(monkeypatch):
         calls["wgrad"] += 1
         return wgrad(*a)
 
-    monkeypatch.setattr(cv, "WINOGRAD_MIN_CHANNELS", 1)
-    monkeypatch.setattr(cv, "WINOGRAD_MIN_PIXELS", 1)
-    monkeypatch.setattr(cv, "WINOGRAD_MIN_PIXELS_ANY", 1)
+    for name in ("WINOGRAD_MIN_CHANNELS", "WINOGRAD_MIN_PIXELS", "WINOGRAD_MIN_PIXELS_ANY",
+                 "WINOGRAD_ARRAY_MIN_CHANNELS", "WINOGRAD_ARRAY_MIN_PIXELS", "WINOGRAD_ARRAY_MIN_PIXELS_ANY"):
+        monkeypatch.setattr(cv, name, 1)
     monkeypatch.setattr(wg, "conv3x3", f)
     monkeypatch.setattr(wg, "conv3x3_weight", gw)
     return calls
@@ -110,7 +127,8 @@ def test_conv2d_through_winograd_gradcheck_and_gradgradcheck(force_winograd):
     assert force_winograd["fwd"] > 0 and force_winograd["wgrad"] > 0
 
 
-def test_dispatch_rule():
+def test_dispatch_rule_array_road(monkeypatch):
+    monkeypatch.setattr(wg, "_kernels", False)
     x128 = np.zeros((1, 128, 16, 16), np.float32)
     x16 = np.zeros((1, 16, 32, 32), np.float32)
     assert cv._winograd_ok(x128, (128, 128, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1)
@@ -124,8 +142,80 @@ def test_dispatch_rule():
     assert not cv._winograd_ok(x128, (128, 64, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 2)
 
 
+def test_dispatch_rule_compiled_road():
+    if not wg.compiled_available():
+        pytest.skip("numba is not installed (or MATHDL_NO_NUMBA is set)")
+
+    def ok(c, o, hw, pads=(1, 1, 1, 1), stride=(1, 1), k=3, dil=(1, 1), groups=1, dtype=np.float32):
+        x = np.zeros((1, c, hw, hw), dtype)
+        return cv._winograd_ok(x, (o, c // groups, k, k), stride, pads, dil, groups)
+
+    assert ok(32, 32, 16) and ok(64, 64, 8) and ok(16, 16, 32) and ok(16, 32, 13, (0, 0, 0, 0))  # ResNet-20, LeNet
+    assert not ok(8, 8, 32) and not ok(3, 16, 32) and not ok(1, 16, 28)  # few channels: im2col
+    assert ok(16, 16, 8) and not ok(16, 16, 3) and not ok(64, 64, 3)  # 9 output pixels: im2col
+    assert not ok(64, 64, 8, stride=(2, 2)) and not ok(64, 64, 8, k=5, pads=(2, 2, 2, 2))
+    assert not ok(64, 64, 8, dil=(2, 2), pads=(2, 2, 2, 2)) and not ok(64, 64, 8, groups=2)
+    assert not ok(64, 64, 8, dtype=np.float16)
+
+
+@pytest.mark.parametrize("shape", SHAPES + [(3, 5, 9, 4, 6, (2, 1, 0, 2))])
+def test_compiled_road_equals_array_road_float64(shape, monkeypatch):
+    """Odd sizes, asymmetric padding, a bias, NCHW and channel-major input: the compiled
+    transforms compute the same numbers as the array passes (float64)."""
+    if not wg.compiled_available():
+        pytest.skip("numba is not installed (or MATHDL_NO_NUMBA is set)")
+    N, C, H, W, O, pads = shape
+    rng = np.random.default_rng(11)
+    x, w, b = rng.standard_normal((N, C, H, W)), rng.standard_normal((O, C, 3, 3)), rng.standard_normal(O)
+    g = rng.standard_normal((N, O, H + pads[0] + pads[1] - 2, W + pads[2] + pads[3] - 2))
+    xcm = np.ascontiguousarray(x.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)
+    got = [wg.conv3x3(xx, w, b, pads) for xx in (x, xcm)] + [wg.conv3x3_weight(xx, g, pads) for xx in (x, xcm)]
+    monkeypatch.setattr(wg, "_kernels", False)
+    want_y, want_w = wg.conv3x3(x, w, b, pads), wg.conv3x3_weight(x, g, pads)
+    for a, want in zip(got, (want_y, want_y, want_w, want_w)):
+        np.testing.assert_allclose(a, want, rtol=1e-12, atol=1e-12)
+
+
+def test_compiled_road_tiles_on_two_threads_bit_identical(monkeypatch):
+    """One image per tile on one and on two threads: each tile computed by the same operations, the
+    weight gradient's parts added in tile order, so the numbers agree bit for bit."""
+    if not wg.compiled_available():
+        pytest.skip("numba is not installed (or MATHDL_NO_NUMBA is set)")
+    from mathdl import parallel
+
+    monkeypatch.setattr(cv, "TILE_BYTES", 1)
+    monkeypatch.setattr(cv, "PARALLEL_MIN_MACS", 0)
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((5, 4, 7, 6)).astype(np.float32)
+    w = rng.standard_normal((3, 4, 3, 3)).astype(np.float32)
+    g = rng.standard_normal((5, 3, 7, 6)).astype(np.float32)
+    old = parallel.get_num_threads()
+    res = []
+    try:
+        for n in (1, 2):
+            parallel.set_num_threads(n)
+            res.append((wg.conv3x3(x, w, None, (1, 1, 1, 1)), wg.conv3x3_weight(x, g, (1, 1, 1, 1))))
+    finally:
+        parallel.set_num_threads(old)
+    for a, b in zip(*res):
+        assert a.dtype == np.float32
+        np.testing.assert_array_equal(a, b)
+
+
+def test_kernel_transform_and_its_adjoint():
+    """U = G w G^T per (o, c), and <U, dU> = <w, G^T dU G> (the weight map is its adjoint)."""
+    rng = np.random.default_rng(13)
+    w, dU = rng.standard_normal((3, 2, 3, 3)), rng.standard_normal((16, 3, 2))
+    G = wg._G
+    U = wg.kernel_transform(w)
+    np.testing.assert_allclose(U[:, 1, 0].reshape(4, 4), G @ w[1, 0] @ G.T, atol=1e-14)
+    np.testing.assert_allclose((U * dU).sum(), (w * wg._weight_from_winograd(dU)).sum(), rtol=1e-12)
+    wf = w[:, :, ::-1, ::-1]  # a strided (flipped) kernel view, as the input gradient passes
+    np.testing.assert_allclose(wg.kernel_transform(wf), wg.kernel_transform(np.ascontiguousarray(wf)), atol=1e-14)
+
+
 @pytest.mark.parametrize("shape", SHAPES[:2])
-def test_two_threads_equal_one_thread(shape, monkeypatch):
+def test_two_threads_equal_one_thread(shape, monkeypatch, road):
     """The 16 products on mathdl's threads (BLAS on one thread each) and the transforms split:
     the same numbers as one thread."""
     from mathdl import parallel
