@@ -123,10 +123,16 @@ PARALLEL_MIN_MACS = 1 << 62
 MIN_BLOCK_COLUMNS = 8
 
 
+def _block_count(xp, B, macs):
+    """How many column blocks _batch_blocks cuts the batch into (1: the whole batch on the calling thread)."""
+    count = min(get_num_threads(), B // MIN_BLOCK_COLUMNS)
+    return 1 if xp is not np or count < 2 or macs < PARALLEL_MIN_MACS else count
+
+
 def _batch_blocks(run, xp, B, macs):
     """run(lo, hi) over column blocks of the batch: one block per thread when worth it, else run(0, B)."""
-    count = min(get_num_threads(), B // MIN_BLOCK_COLUMNS)
-    if xp is not np or count < 2 or macs < PARALLEL_MIN_MACS:
+    count = _block_count(xp, B, macs)
+    if count < 2:
         run(0, B)
         return
     bounds = [(k * B // count, (k + 1) * B // count) for k in range(count)]
@@ -402,6 +408,22 @@ class Recurrence(Function):
             dx = np.empty((T, B, GH), f32)
             carry = np.zeros((B, H), f32)
 
+        need = [t.requires_grad for t in self.inputs]
+        k = 3 if lstm else 2
+        want_w = need[k] or (self.has_bias and need[k + 1]) or (proj and need[-1])
+        hz = Z[:, :, :P]  # h_{t-1} of step t is hz[t + back] (h0 at the first step)
+
+        def weights(a, b):  # the weight gradients' sums over steps a:b (not the first step)
+            d = delta[a:b].reshape(-1, GH)
+            parts = {}
+            if need[k]:
+                parts["w"] = d.T @ hz[a + back:b + back].reshape(-1, P)
+            if self.has_bias and need[k + 1]:
+                parts["b"] = d.sum(axis=0)
+            if proj and need[-1]:
+                parts["r"] = dh_all[a:b].reshape(-1, P).T @ self.saved_c[a:b].reshape(-1, H)
+            return parts
+
         def run(lo, hi):  # batch rows lo:hi; the active ones at step t are lo:m
             for t in _steps(T, not self.reverse):
                 m = min(hi, max(lo, sizes[t]))
@@ -418,10 +440,11 @@ class Recurrence(Function):
                     np.matmul(delta[t][lo:m], w, out=dh[lo:m])
 
         _batch_blocks(run, np, B, T * B * GH * P)
+        acc = {}
+        if want_w and T > 1:  # one product over all steps but the first (whose state is h0)
+            acc = weights(0, T - 1) if self.reverse else weights(1, T)
         if not lstm:
             dh += carry
-        need = [t.requires_grad for t in self.inputs]
-        k = 3 if lstm else 2
         out = [None] * len(self.inputs)
         if need[0]:
             d = delta if lstm else dx
@@ -430,18 +453,21 @@ class Recurrence(Function):
             out[1] = _make(dh)
         if lstm and need[2]:
             out[2] = _make(dc)
-        if need[k]:  # dW_hh = sum_t delta_t^T h_{t-1}: h_{t-1} is Z's h part one step back, h0 at the first step
-            hz = Z[:, :, :P]
-            if self.reverse:
-                dW = delta[:-1].reshape(-1, GH).T @ hz[1:].reshape(-1, P)
-            else:
-                dW = delta[1:].reshape(-1, GH).T @ hz[:-1].reshape(-1, P)
-            dW += delta[first].T @ h0
+        if need[k]:  # dW_hh = sum_t delta_t^T h_{t-1}
+            dW = delta[first].T @ h0
+            if "w" in acc:
+                dW += acc["w"]
             out[k] = _make(dW)
         if self.has_bias and need[k + 1]:
-            out[k + 1] = _make(delta.reshape(-1, GH).sum(axis=0))
+            db = delta[first].sum(axis=0)
+            if "b" in acc:
+                db += acc["b"]
+            out[k + 1] = _make(db)
         if proj and need[-1]:
-            out[-1] = _make(dh_all.reshape(-1, P).T @ self.saved_c.reshape(-1, H))
+            dW_hr = dh_all[first].T @ self.saved_c[first]
+            if "r" in acc:
+                dW_hr += acc["r"]
+            out[-1] = _make(dW_hr)
         return tuple(out)
 
     # -- backward ----------------------------------------------------------------------
