@@ -39,20 +39,26 @@ __all__ = ["conv3x3", "conv3x3_weight", "kernel_transform"]
 _G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
 
 
+_GG = {np.dtype(t): np.kron(_G, _G).astype(t) for t in (np.float32, np.float64)}  # (16, 9): G kron G
+
+
+def _gg(dtype):
+    dtype = np.dtype(dtype)
+    return _GG[dtype] if dtype in _GG else np.kron(_G, _G).astype(dtype)
+
+
 def kernel_transform(w):
     """U (16, O, C) = G w G^T for each (o, c) of a (O, C, 3, 3) kernel, as one product:
     U[4 a + b] = sum_{i, j} G[a, i] G[b, j] w[3 i + j], i.e. (G kron G) (16, 9) @ w (9, O C)."""
     O, C = w.shape[:2]
-    GG = np.kron(_G, _G).astype(w.dtype)
-    return (GG @ w.reshape(O * C, 9).T).reshape(16, O, C)
+    return (_gg(w.dtype) @ w.reshape(O * C, 9).T).reshape(16, O, C)
 
 
 def _weight_from_winograd(dU):
     """dW (O, C, 3, 3) = G^T dU G for each (o, c) of dU (16, O, C): the adjoint of kernel_transform,
     dW[3 i + j] = sum_{a, b} G[a, i] G[b, j] dU[4 a + b], one product."""
     _, O, C = dU.shape
-    GG = np.kron(_G, _G).astype(dU.dtype)
-    return (dU.reshape(16, O * C).T @ GG).reshape(O, C, 3, 3)
+    return (dU.reshape(16, O * C).T @ _gg(dU.dtype)).reshape(O, C, 3, 3)
 
 
 def _phases(x, pads, Ho, Wo):
@@ -343,10 +349,15 @@ def _k_major(a, b, dtype):
     return np.empty((16, a * b + 32), dtype=dtype)[:, :a * b].reshape(16, a, b)
 
 
-def _tiles(N, per_image, macs):
-    from .conv import TILE_BYTES, _tile_bounds
+# Images per tile: about this many bytes of V and M (or Gt) (and never more than conv.TILE_BYTES).
+TILE_BYTES = 1 << 21
 
-    return _tile_bounds(N, max(1, min(N, TILE_BYTES // max(per_image, 1))), macs)
+
+def _tiles(N, per_image, macs):
+    from . import conv
+
+    budget = min(TILE_BYTES, conv.TILE_BYTES)
+    return conv._tile_bounds(N, max(1, min(N, budget // max(per_image, 1))), macs)
 
 
 def conv3x3(x, w, b, pads):
