@@ -62,6 +62,7 @@ from ..autograd.grad_mode import state as _grad_state
 from ..autograd.tensor import Tensor
 from ..backend import xp_of
 from ..parallel import blocks, get_num_threads
+from . import compiled
 from . import elementwise as ew
 from .linalg import matmul
 from .shape import cat, clone, stack, transpose
@@ -75,8 +76,8 @@ _make = Tensor._make
 
 
 # float32 NumPy LSTM and GRU recurrences run each step's elementwise part as one compiled kernel
-# (recurrent_kernels, numba) around the step's product: False (or MATHDL_FUSED_RNN=0, or
-# MATHDL_NO_NUMBA=1) keeps the array code below, which float64 and CuPy arrays always use.
+# (recurrent_kernels, numba) around the step's product: False (or MATHDL_FUSED_RNN=0, or numba off:
+# mathdl.ops.compiled) keeps the array code below, which float64 and CuPy arrays always use.
 FUSED = os.environ.get("MATHDL_FUSED_RNN", "1") not in ("0", "false", "no")
 _kernels = None
 
@@ -90,13 +91,10 @@ def _fused_kernels(mode, arrays):
         return None
     if _kernels is None:
         _kernels = False
-        if os.environ.get("MATHDL_NO_NUMBA", "") not in ("1", "true", "yes"):
-            try:
-                from . import recurrent_kernels
+        if compiled.enabled():
+            from . import recurrent_kernels
 
-                _kernels = recurrent_kernels
-            except ImportError:
-                pass
+            _kernels = recurrent_kernels
     return _kernels or None
 
 
