@@ -1,7 +1,8 @@
 """The fused recurrences (LSTM, GRU, RNN) with their batch columns in blocks on mathdl's threads (each thread runs
 the whole time loop for its columns, BLAS on one thread): equal to one thread's result, to the
 composite reference (packed and unpacked, reverse, projection), float64 gradcheck through that road,
-and a 2-layer LSTM step against PyTorch at two threads."""
+the float32 compiled-kernel road (recurrent_kernels) in blocks equal to one block, and a 2-layer LSTM
+step against PyTorch at two threads."""
 
 from __future__ import annotations
 
@@ -73,6 +74,35 @@ def test_column_blocks_match_reference_and_one_thread(split, monkeypatch, mode, 
     np.testing.assert_array_equal(z.array, z1.array)
     for a, b in zip(g2, g1):
         np.testing.assert_allclose(a.array, b.array, rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize("mode, reverse, packed, proj", [c for c in CASES if c[0] in ("LSTM", "GRU")])
+def test_compiled_kernels_in_blocks_match_one_block(split, monkeypatch, mode, reverse, packed, proj):
+    """float32: the kernels of each block write only their rows; the result equals one block's (BLAS may
+    round the row blocks' products differently: 1e-6)."""
+    if rec._fused_kernels(mode, [np.zeros(1, np.float32)]) is None:
+        pytest.skip("numba is not installed (or switched off): no compiled kernels")
+    rng = np.random.default_rng(3)
+    args, sizes = _inputs(rng, packed, proj, mode, np.float32)
+    names, xs = list(args), list(args.values())
+    calls = []
+    blocks = rec.blocks
+    monkeypatch.setattr(rec, "blocks", lambda fn, n: calls.append(n) or blocks(fn, n))
+
+    def run():
+        z = rec.recurrence(mode, **args, reverse=reverse, batch_sizes=sizes)
+        assert z._node.fused is not None
+        v = md.tensor(np.random.default_rng(4).standard_normal(z.shape).astype(np.float32))
+        return [z] + list(md.autograd.grad([z], xs, [v]))
+
+    two = run()
+    assert calls == [2, 2]
+    parallel.set_num_threads(1)
+    one = run()
+    assert calls == [2, 2]
+    for name, a, b in zip(["Z"] + names, two, one):
+        assert a.dtype == np.float32, name
+        np.testing.assert_allclose(a.array, b.array, rtol=1e-6, atol=1e-6, err_msg=name)
 
 
 @pytest.mark.parametrize("mode, packed", [("LSTM", False), ("LSTM", True), ("GRU", True), ("RNN_TANH", False)])
