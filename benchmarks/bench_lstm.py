@@ -9,7 +9,11 @@ median of its steps, and the table shows the median over rounds and the ratio ma
 for each thread count (1 and 2 unless ``--threads`` says otherwise), plus the peak resident
 memory growth of the steps.
 
-    python benchmarks/bench_lstm.py [--rounds 3] [--steps 10] [--threads 1,2] [--profile]
+    python benchmarks/bench_lstm.py [--rounds 3] [--steps 10] [--threads 1,2] [--profile] [--numpy-road]
+
+mathdl's float32 LSTM runs each time step's elementwise part as one compiled kernel (numba,
+mathdl/ops/recurrent_kernels.py); ``--numpy-road`` times its NumPy array code instead
+(MATHDL_FUSED_RNN=0), for before/after comparisons.
 
 (In one process each library's idle BLAS/OpenMP threads spin on the cores the other needs,
 which misreports multi-threaded ratios; hence the separate processes.)
@@ -114,8 +118,12 @@ def main(argv=None):
     ap.add_argument("--steps", type=int, default=10, help="timed steps per process (after 2 warm-up steps)")
     ap.add_argument("--threads", default="1,2", help="comma-separated thread counts (default 1,2)")
     ap.add_argument("--profile", action="store_true", help="profile mathdl's step (cProfile, own time)")
+    ap.add_argument("--numpy-road", action="store_true",
+                    help="mathdl without its compiled recurrent kernels (MATHDL_FUSED_RNN=0)")
     ap.add_argument("--child", choices=("mathdl", "torch"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.numpy_road:
+        os.environ["MATHDL_FUSED_RNN"] = "0"  # read by the child processes' mathdl.ops.recurrent
     counts = thread_counts(ap, args.threads)
     if args.child:
         child(args.child, counts[0], args.steps)
@@ -137,7 +145,8 @@ def main(argv=None):
         return
     libs = ["mathdl", "torch"] if has_torch() else ["mathdl"]
     print(f"LSTM training step: {LAYERS} layers, input {IN}, hidden {HIDDEN}, seq {SEQ}, batch {BATCH}, MSE, Adam; "
-          f"median over {args.rounds} fresh processes x {args.steps} steps")
+          f"median over {args.rounds} fresh processes x {args.steps} steps"
+          + ("; mathdl on its NumPy road" if args.numpy_road else ""))
     for n in counts:
         res = alternating_rounds(libs, args.rounds, lambda lib, n=n: run_child(
             __file__, [lib, "--threads", n, "--steps", args.steps], n, label=lib))
