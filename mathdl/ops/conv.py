@@ -319,8 +319,8 @@ def _gemm_into(wm, cols, o):
 
 def _conv_forward(x, w, b, stride, pads, dil, groups, keep=None):
     """conv2d on raw arrays: y[:, tile] = W @ cols(tile) (+ b) per tile; y is returned as an NCHW
-    view of a channel-major (O, N, Ho, Wo) block.  On the row-wrapped path the padded input is
-    appended to the list ``keep`` when one is given (the weight gradient reuses it)."""
+    view of a channel-major (O, N, Ho, Wo) block.  On the row-wrapped and im2col roads the padded
+    input is appended to the list ``keep`` when one is given (the weight gradient reuses it)."""
     xp = xp_of(x)
     N, _, H, W = x.shape
     O, Cg, kh, kw = w.shape
@@ -332,6 +332,8 @@ def _conv_forward(x, w, b, stride, pads, dil, groups, keep=None):
     if _rowwrap_ok(stride, _row_width(W, pads), Wo, pads):
         return _conv_forward_rowwrap(x, w, b, pads, dil, groups, keep)
     xpad, Ho, Wo, nb = _geometry(x, kh, kw, stride, pads, dil)
+    if keep is not None and any(pads):  # the weight gradient unfolds the same padded input
+        keep.append(xpad)
     out = xp.empty((O, N, Ho, Wo), dtype=xp.result_type(x.dtype, w.dtype))
     wm = w.reshape(O, -1) if groups == 1 else w.reshape(groups, O // groups, -1)
     bounds, par = _tile_bounds(N, nb, N * Ho * Wo * O * Cg * kh * kw, xp)
@@ -522,7 +524,8 @@ def _conv_forward_rowwrap(x, w, b, pads, dil, groups, keep=None, wgrad_x=None):
 
 def _conv_weight(x, g, wshape, stride, pads, dil, groups, xpad=None):
     """dL/dW = sum over tiles of g(tile) (O, m) @ cols(tile)^T (m, C kh kw), per group; ``xpad``:
-    the forward's padded input on the row-wrapped path (else it is padded again)."""
+    the forward's padded input (row-wrapped layout on that road, plain on the im2col road), else
+    x is padded again."""
     O, Cg, kh, kw = wshape
     N = x.shape[0]
     if kh == kw == 1 and stride == (1, 1) and not any(pads) and groups == 1:  # dL/dW = g (O, NHW) @ x^T
@@ -541,7 +544,9 @@ def _conv_weight(x, g, wshape, stride, pads, dil, groups, xpad=None):
 
         make_cols = lambda xs: _cols_rowwrap(xs, kh, kw, dil, Ho)  # noqa: E731
     else:
-        xpad, Ho, Wo, nb = _geometry(x, kh, kw, stride, pads, dil)
+        # the forward's padded input when given (see _conv_forward), else x padded again
+        xpad, Ho, Wo, nb = _geometry(x, kh, kw, stride, pads, dil) if xpad is None else \
+            _geometry(xpad, kh, kw, stride, (0, 0, 0, 0), dil)
         g_tile = lambda n0, n1: g[n0:n1].transpose(1, 0, 2, 3).reshape(O, -1)  # noqa: E731
         make_cols = lambda xs: _cols(xs, kh, kw, stride, dil, Ho, Wo)  # noqa: E731
     bounds, par = _tile_bounds(N, nb, N * Ho * Wo * O * Cg * kh * kw, xp)
@@ -571,8 +576,8 @@ def _flipped_transposed(w, groups):
 # =========================================================================== primitives
 class Conv2dFn(Function):
     """y = conv2d(x, w) (+ b): im2col and one matrix product per group.  The padded input of the
-    row-wrapped path is kept (``saved_xpad``, freed after backward) for the weight gradient,
-    instead of padding x again there."""
+    row-wrapped and im2col roads is kept (``saved_xpad``, freed after backward) for the weight
+    gradient, instead of padding x again there."""
 
     __slots__ = ("stride", "pads", "dil", "groups", "saved_xpad")
 
