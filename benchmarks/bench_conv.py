@@ -1,6 +1,7 @@
 """3x3 stride-1 convolution roads of mathdl/ops/conv.py on their own: im2col + GEMM against
 Winograd F(2x2, 3x3) (mathdl/ops/winograd.py), forward and weight gradient, per layer shape.
-The crossover sets conv.WINOGRAD_MIN_CHANNELS / WINOGRAD_MIN_PIXELS.
+The crossover sets conv.WINOGRAD_MIN_CHANNELS / WINOGRAD_MIN_PIXELS (compiled transforms, numba) and
+conv.WINOGRAD_ARRAY_MIN_* (array transforms: run with MATHDL_NO_NUMBA=1).
 
 With ``--tiles`` (and ``--threads 2`` or more) it instead times one conv2d forward + backward of the
 LeNet and ResNet-20 layer shapes two ways: the image tiles on mathdl's threads with BLAS on one
@@ -45,17 +46,17 @@ def main(argv=None):
         f()
         return min(timeit.repeat(f, number=1, repeat=args.repeat)) * 1e3
 
-    old = cv.WINOGRAD_MIN_CHANNELS
+    old = cv.WINOGRAD_MIN_CHANNELS, cv.WINOGRAD_ARRAY_MIN_CHANNELS
     print(f"threads {args.threads}; ms, min of {args.repeat}; load average {os.getloadavg()[0]:.1f}")
     for N, C, H, O in SHAPES:
         x = rng.standard_normal((N, C, H, H)).astype(np.float32)
         x = np.ascontiguousarray(x.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)  # conv outputs' layout
         w = rng.standard_normal((O, C, 3, 3)).astype(np.float32)
-        cv.WINOGRAD_MIN_CHANNELS = 10**9  # the im2col road
+        cv.WINOGRAD_MIN_CHANNELS = cv.WINOGRAD_ARRAY_MIN_CHANNELS = 10**9  # the im2col road
         g = cv._conv_forward(x, w, None, (1, 1), pads, (1, 1), 1)
         fd = t(lambda: cv._conv_forward(x, w, None, (1, 1), pads, (1, 1), 1))  # noqa: B023
         wd = t(lambda: cv._conv_weight(x, g, w.shape, (1, 1), pads, (1, 1), 1))  # noqa: B023
-        cv.WINOGRAD_MIN_CHANNELS = old
+        cv.WINOGRAD_MIN_CHANNELS, cv.WINOGRAD_ARRAY_MIN_CHANNELS = old
         fw = t(lambda: wg.conv3x3(x, w, None, pads))  # noqa: B023
         ww = t(lambda: wg.conv3x3_weight(x, g, pads))  # noqa: B023
         print(f"N {N:3d} C {C:3d} {H:2d}x{H:<2d} O {O:3d}:  forward im2col {fd:7.2f} winograd {fw:7.2f} "

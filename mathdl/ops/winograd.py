@@ -21,7 +21,15 @@ The weight gradient is the adjoint in w of the same bilinear map (Lavin & Gray's
 
 and the input gradient of a stride-1 convolution is itself a stride-1 "full" convolution of g
 with the flipped kernel (mathdl/ops/conv.py), which takes this road too.  These are raw-array
-kernels: conv.py's Functions call them, so every backward stays a differentiable op.
+kernels: conv.py's Functions call them, so every backward stays a differentiable op.  The kernel
+transform and its adjoint are one product each with G kron G (16 x 9).
+
+Two roads compute the same formulas.  With numba (mathdl/ops/compiled.py) the transforms are
+compiled loops (V, Gt and the output each written in one pass, tile by tile) and the batch is cut
+into tiles of whole images (about TILE_BYTES of V and M), each transformed, multiplied and
+transformed back while in cache, on mathdl's threads like conv.py's tiles; each tile holds exactly
+ceil(Ho/2) ceil(Wo/2) 2x2 blocks per image.  Without numba, whole-batch array passes over the four
+parity planes of the padded input (wrapped tiles included).
 
 Float32 error: the transforms only add, subtract and halve, so the result differs from a direct
 convolution by a few units in the last place of the largest partial sums (measured in
