@@ -1,12 +1,15 @@
-"""One time step of the LSTM and GRU recurrences, its elementwise part fused into one compiled loop.
+"""One time step of the LSTM and GRU recurrences, its elementwise part fused into one compiled call.
 
 A step of :class:`mathdl.ops.recurrent.Recurrence` is one matrix product with W_hh (NumPy, BLAS)
 and, around it, about fifteen elementwise passes over (batch, gates) arrays of a few thousand
 entries each: at hidden size 128 and batch 32 each pass costs a few microseconds of NumPy call
-overhead and memory traffic, together more than the product.  These kernels do the elementwise
-part of one step in one pass.  All per-step arrays are batch-major, (B, G H) with the gate blocks
-side by side (PyTorch's order), as xw and Z are, so every inner loop runs along one contiguous
-row of H entries (compiled to SIMD), and the step's delta is already in xw's layout.
+overhead and memory traffic, together more than the product (55 us against 46 us).  These kernels
+do the elementwise part of one step in one call (LSTM, that shape: forward 7.6 us, backward 6 us
+with the data in cache).  All per-step arrays are batch-major, (B, G H) with the gate blocks side
+by side (PyTorch's order), as xw and Z are, so the step's delta is already in xw's layout.  Each
+batch row goes through a few short loops over contiguous H-long slices, each loop with few input
+and output streams: LLVM vectorizes those (one loop over all four gate blocks of a row, or one
+with many streams, stays scalar: same-array offsets it cannot prove apart, too many alias checks).
 
 Formulas (sigma the logistic function, computed as (1 + tanh(x / 2)) / 2):
 
