@@ -582,13 +582,17 @@ class Conv2dFn(Function):
     row-wrapped and im2col roads is kept (``saved_xpad``, freed after backward) for the weight
     gradient, instead of padding x again there."""
 
-    __slots__ = ("stride", "pads", "dil", "groups", "saved_xpad")
+    __slots__ = ("stride", "pads", "dil", "groups", "saved_xpad", "saved_u")
 
     def __init__(self, stride, pads, dil, groups):
         self.stride, self.pads, self.dil, self.groups = stride, pads, dil, groups
-        self.saved_xpad = None
+        self.saved_xpad = self.saved_u = None
 
     def forward(self, x, w, b=None):
+        if _winograd_ok(x, w.shape, self.stride, self.pads, self.dil, self.groups):
+            # Winograd: the kernel transform is kept for the input gradient (a permutation of it)
+            self.saved_u = winograd.kernel_transform(w.astype(np.result_type(x.dtype, w.dtype), copy=False))
+            return winograd.conv3x3(x, w, b, self.pads, self.saved_u)
         keep = []
         conv = _conv_forward if xp_of(x) is np else conv_device.conv2d_forward  # device: whole-batch im2col
         y = conv(x, w, b, self.stride, self.pads, self.dil, self.groups, keep)
@@ -604,6 +608,8 @@ class Conv2dFn(Function):
             ct = ConvTransposeFn(*geom, x.shape[2:])
             if w.requires_grad:  # let the input gradient's im2col also give the weight gradient
                 ct.saved_wgrad_x = x.array
+            if self.saved_u is not None:
+                ct.saved_u = winograd.adjoint_transform(self.saved_u)
             gx = ct(g, w)
             pre, ct.saved_gw = ct.saved_gw, None
         if w.requires_grad:
@@ -616,13 +622,14 @@ class Conv2dFn(Function):
 class ConvTransposeFn(Function):
     """x-like = ConvTranspose(g, w): the adjoint of conv2d in its input (col2im of W^T g)."""
 
-    __slots__ = ("stride", "pads", "dil", "groups", "hw", "saved_wgrad_x", "saved_gw")
+    __slots__ = ("stride", "pads", "dil", "groups", "hw", "saved_wgrad_x", "saved_gw", "saved_u")
 
     def __init__(self, stride, pads, dil, groups, hw):
         self.stride, self.pads, self.dil, self.groups, self.hw = stride, pads, dil, groups, tuple(hw)
         # saved_wgrad_x: set by Conv2dFn.backward to its x when it also needs dL/dW; the forward
         # then leaves that weight gradient in saved_gw (same im2col tiles; see _conv_forward_rowwrap)
-        self.saved_wgrad_x = self.saved_gw = None
+        # saved_u: set by Conv2dFn.backward on the Winograd road: this kernel's transform
+        self.saved_wgrad_x = self.saved_gw = self.saved_u = None
 
     def forward(self, g, w):
         if xp_of(g) is not np:  # device: whole-batch full convolution or col2im (conv_device.py)
@@ -638,7 +645,10 @@ class ConvTransposeFn(Function):
             # (one im2col + one product; no col2im passes).  A kernel holding inf or NaN takes
             # col2im instead, which (as PyTorch) never multiplies it by g's zero padding (0 inf = NaN)
             wx, self.saved_wgrad_x = self.saved_wgrad_x, None
+            u, self.saved_u = self.saved_u, None
             wf = _flipped_transposed(w, self.groups)
+            if u is not None and _winograd_ok(g, wf.shape, (1, 1), full, self.dil, self.groups):
+                return winograd.conv3x3(g, wf, None, full, u)
             if wx is not None and _winograd_ok(wx, w.shape, (1, 1), self.pads, self.dil, self.groups):
                 wx = None  # Winograd for both gradients (ConvWeightFn computes its own)
             if wx is not None and self.groups == 1 and _rowwrap_ok((1, 1), _row_width(g.shape[3], full), W, full):

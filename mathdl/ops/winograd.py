@@ -42,7 +42,7 @@ import numpy as np
 
 from ..parallel import MIN_PARALLEL_ELEMENTS_CNN, blocks, for_ranges, get_num_threads
 
-__all__ = ["conv3x3", "conv3x3_weight", "kernel_transform"]
+__all__ = ["conv3x3", "conv3x3_weight", "kernel_transform", "adjoint_transform"]
 
 _G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
 
@@ -60,6 +60,18 @@ def kernel_transform(w):
     U[4 a + b] = sum_{i, j} G[a, i] G[b, j] w[3 i + j], i.e. (G kron G) (16, 9) @ w (9, O C)."""
     O, C = w.shape[:2]
     return (_gg(w.dtype) @ w.reshape(O * C, 9).T).reshape(16, O, C)
+
+
+# G J = P G for the column flip J and the swap P of rows 0 and 3 of G, so the kernel transform of
+# the flipped, transposed kernel W'[c, o] = W[o, c, ::-1, ::-1] is a permutation of W's:
+# U'[4 a + b] = U[4 p(a) + p(b)]^T with p = (3, 1, 2, 0).
+_FLIP = np.array([4 * p + q for p in (3, 1, 2, 0) for q in (3, 1, 2, 0)])
+
+
+def adjoint_transform(U):
+    """The kernel transform (16, C, O) of the flipped, transposed kernel (the input gradient's
+    kernel, see conv.py) from U (16, O, C) of the kernel itself, without a product."""
+    return U[_FLIP].transpose(0, 2, 1)
 
 
 def _weight_from_winograd(dU):
@@ -169,7 +181,7 @@ def _products(a, b):
     return out
 
 
-def _conv3x3_arrays(x, w, b, pads):
+def _conv3x3_arrays(x, w, b, pads, U=None):
     """y = conv2d(x, w) + b for a 3x3 kernel, stride 1, dilation 1, one group, padding
     (pt, pb, pl, pr); returned as an NCHW view of a channel-major (O, N, Ho, Wo) array."""
     N, C, H, W = x.shape
@@ -179,7 +191,7 @@ def _conv3x3_arrays(x, w, b, pads):
     P, L, Hh, Wh = _phases(x, pads, Ho, Wo)
     V = _input_transform(P, L, Wh).reshape(16, C, -1)
     del P
-    M = _products(kernel_transform(w), V).reshape(16, -1)
+    M = _products(kernel_transform(w) if U is None else U, V).reshape(16, -1)
     del V
     out = np.empty((O, N, Ho, Wo), dtype=M.dtype)
     _output_transform(M, out, Hh, Wh, b)
@@ -248,9 +260,10 @@ def _compile():
     from numba import njit
 
     @njit(nogil=True, cache=True)
-    def input_transform(x, pt, pl, Th, Tw, V):  # V[4 a + b, c, (n Th + t) Tw + s] = (B^T d B)[a, b]
+    def input_transform(x, pt, pl, Th, Tw, V, buf):  # V[4 a + b, c, (n Th + t) Tw + s] = (B^T d B)[a, b]
+        # buf: (2 Th + 2, 2 Tw + 2) zeros, one padded plane (allocated by the caller: no NumPy
+        # allocation is compiled in, so a test that patches np.empty cannot break the compilation)
         n, C, H, W = x.shape
-        buf = np.zeros((2 * Th + 2, 2 * Tw + 2), dtype=V.dtype)  # one zero-padded plane
         Hb, Wb = min(H, buf.shape[0] - pt), min(W, buf.shape[1] - pl)
         for c in range(C):
             for i in range(n):
@@ -368,12 +381,13 @@ def _tiles(N, per_image, macs):
     return conv._tile_bounds(N, max(1, min(N, budget // max(per_image, 1))), macs)
 
 
-def conv3x3(x, w, b, pads):
+def conv3x3(x, w, b, pads, U=None):
     """y = conv2d(x, w) + b for a 3x3 kernel, stride 1, dilation 1, one group, padding
     (pt, pb, pl, pr); returned as an NCHW view of a channel-major (O, N, Ho, Wo) array.  Compiled
-    transforms in tiles of images when available, else whole-batch array passes."""
+    transforms in tiles of images when available, else whole-batch array passes.  ``U``: w's
+    kernel transform when the caller has it (see adjoint_transform), else it is computed."""
     if not compiled_available():
-        return _conv3x3_arrays(x, w, b, pads)
+        return _conv3x3_arrays(x, w, b, pads, U)
     input_tf, output_tf, _ = _kernels
     N, C, H, W = x.shape
     O = w.shape[0]
@@ -381,7 +395,8 @@ def conv3x3(x, w, b, pads):
     Ho, Wo = H + pt + pb - 2, W + pl + pr - 2
     Th, Tw = (Ho + 1) // 2, (Wo + 1) // 2
     dtype = np.result_type(x.dtype, w.dtype)
-    U = kernel_transform(w.astype(dtype, copy=False))
+    if U is None:
+        U = kernel_transform(w.astype(dtype, copy=False))
     out = np.empty((O, N, Ho, Wo), dtype=dtype)
     bias = np.zeros(O, dtype) if b is None else np.ascontiguousarray(b, dtype=dtype)
     bounds, par = _tiles(N, 16 * (C + O) * Th * Tw * out.itemsize, N * Ho * Wo * O * C * 9)
@@ -390,7 +405,7 @@ def conv3x3(x, w, b, pads):
         n0, n1 = bounds[k]
         P = (n1 - n0) * Th * Tw
         V = _k_major(C, P, dtype)
-        input_tf(x[n0:n1], pt, pl, Th, Tw, V)
+        input_tf(x[n0:n1], pt, pl, Th, Tw, V, np.zeros((2 * Th + 2, 2 * Tw + 2), dtype=dtype))
         M = _k_major(O, P, dtype)
         np.matmul(U, V, out=M)
         output_tf(M, Th, Tw, out[:, n0:n1], bias)
@@ -415,7 +430,7 @@ def conv3x3_weight(x, g, pads):
         n0, n1 = bounds[k]
         P = (n1 - n0) * Th * Tw
         V = _k_major(C, P, dtype)
-        input_tf(x[n0:n1], pads[0], pads[2], Th, Tw, V)
+        input_tf(x[n0:n1], pads[0], pads[2], Th, Tw, V, np.zeros((2 * Th + 2, 2 * Tw + 2), dtype=dtype))
         Gt = _k_major(O, P, dtype)
         grad_tf(g[n0:n1], Th, Tw, Gt)
         return np.matmul(Gt, V.transpose(0, 2, 1))  # (16, O, C)

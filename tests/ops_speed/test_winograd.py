@@ -212,6 +212,8 @@ def test_kernel_transform_and_its_adjoint():
     np.testing.assert_allclose((U * dU).sum(), (w * wg._weight_from_winograd(dU)).sum(), rtol=1e-12)
     wf = w[:, :, ::-1, ::-1]  # a strided (flipped) kernel view, as the input gradient passes
     np.testing.assert_allclose(wg.kernel_transform(wf), wg.kernel_transform(np.ascontiguousarray(wf)), atol=1e-14)
+    # the input gradient's kernel W'[c, o] = W[o, c, ::-1, ::-1]: its transform is a permutation of U
+    np.testing.assert_allclose(wg.adjoint_transform(U), wg.kernel_transform(wf.transpose(1, 0, 2, 3)), atol=1e-14)
 
 
 @pytest.mark.parametrize("shape", SHAPES[:2])
