@@ -122,9 +122,10 @@ def _steps(T, reverse):
 # Off by default: on a quiet 2-core machine the blocks measured slower than one time loop with BLAS on
 # both cores (2-layer LSTM, batch 32, 2 threads: hidden 128, T 40: 47 vs 26 ms; hidden 256, T 64: 177 vs
 # 102 ms), since each step's products are too small to feed two single-threaded BLAS calls well.
-# With the compiled kernels (nogil, one call per step) the blocks about tie with BLAS on both cores
-# (one LSTM layer, hidden 128, T 40, batch 32 in halves of 16: forward 1.8 vs 1.9 ms, backward 3.1
-# vs 2.8 ms): a (16, 128) x (128, 512) product runs at 2/3 of the (32, ...) one's rate, so still off.
+# With the compiled kernels (nogil, one call per step) the blocks tie with BLAS on both cores (one
+# LSTM layer, hidden 128, T 40, batch 32 in halves of 16, the two roads interleaved in one process,
+# best of 40: forward 1.77 vs 1.79 ms, backward 2.80 vs 2.75 ms): a (16, 128) x (128, 512) product
+# takes 28 us against 52 us for (32, ...), so halving the batch gains little; still off.
 PARALLEL_MIN_MACS = 1 << 62
 MIN_BLOCK_COLUMNS = 8
 
