@@ -648,6 +648,10 @@ class ConvTransposeFn(Function):
             u, self.saved_u = self.saved_u, None
             wf = _flipped_transposed(w, self.groups)
             if u is not None and _winograd_ok(g, wf.shape, (1, 1), full, self.dil, self.groups):
+                if wx is not None and _winograd_ok(wx, w.shape, (1, 1), self.pads, self.dil, self.groups):
+                    # both gradients in one pass over tiles of images (ConvWeightFn takes saved_gw)
+                    y, self.saved_gw = winograd.conv3x3_backward(g, wf, full, u, wx, self.pads)
+                    return y
                 return winograd.conv3x3(g, wf, None, full, u)
             if wx is not None and _winograd_ok(wx, w.shape, (1, 1), self.pads, self.dil, self.groups):
                 wx = None  # Winograd for both gradients (ConvWeightFn computes its own)

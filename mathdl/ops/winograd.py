@@ -42,7 +42,7 @@ import numpy as np
 
 from ..parallel import MIN_PARALLEL_ELEMENTS_CNN, blocks, for_ranges, get_num_threads
 
-__all__ = ["conv3x3", "conv3x3_weight", "kernel_transform", "adjoint_transform"]
+__all__ = ["conv3x3", "conv3x3_weight", "conv3x3_backward", "kernel_transform", "adjoint_transform"]
 
 _G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
 
@@ -440,3 +440,47 @@ def conv3x3_weight(x, g, pads):
     for part in parts[1:]:  # in tile order, whichever thread computed them
         dU += part
     return _weight_from_winograd(dU).astype(dtype, copy=False)
+
+
+def conv3x3_backward(g, wf, full, Uf, x, pads):
+    """Both gradients of y = conv2d(x, w) (3x3, stride 1, dilation 1, one group) in one pass over
+    tiles of images: dL/dx = conv3x3(g, wf, full padding) with Uf = adjoint_transform(U) (wf the
+    flipped, transposed kernel) and dL/dW = conv3x3_weight(x, g, pads), each tile doing its images'
+    part of both (one hand-off to the threads instead of two; g's tile read by both while in
+    cache).  The same numbers as the two calls up to the order of the weight gradient's tile sums;
+    the compiled road only (else the two calls)."""
+    if not compiled_available():
+        return _conv3x3_arrays(g, wf, None, full, Uf), _conv3x3_weight_arrays(x, g, pads)
+    input_tf, output_tf, grad_tf = _kernels
+    N, O, Ho, Wo = g.shape
+    C = x.shape[1]
+    H, W = x.shape[2], x.shape[3]
+    Th, Tw = (Ho + 1) // 2, (Wo + 1) // 2  # tiles of y (weight gradient)
+    Sh, Sw = (H + 1) // 2, (W + 1) // 2  # tiles of x (input gradient: the full convolution's output)
+    dtype = np.result_type(g.dtype, x.dtype, Uf.dtype)
+    dx = np.empty((C, N, H, W), dtype=dtype)
+    zero = np.zeros(C, dtype)
+    per_image = 16 * ((O + C) * Sh * Sw + (O + C) * Th * Tw) * np.dtype(dtype).itemsize
+    bounds, par = _tiles(N, per_image, 2 * N * Ho * Wo * O * C * 9)
+
+    def tile(k):
+        n0, n1 = bounds[k]
+        gs = g[n0:n1]
+        P = (n1 - n0) * Sh * Sw
+        Vg = _k_major(O, P, dtype)
+        input_tf(gs, full[0], full[2], Sh, Sw, Vg, np.zeros((2 * Sh + 2, 2 * Sw + 2), dtype=dtype))
+        M = _k_major(C, P, dtype)
+        np.matmul(Uf, Vg, out=M)
+        output_tf(M, Sh, Sw, dx[:, n0:n1], zero)
+        P = (n1 - n0) * Th * Tw
+        Vx = _k_major(C, P, dtype)
+        input_tf(x[n0:n1], pads[0], pads[2], Th, Tw, Vx, np.zeros((2 * Th + 2, 2 * Tw + 2), dtype=dtype))
+        Gt = _k_major(O, P, dtype)
+        grad_tf(gs, Th, Tw, Gt)
+        return np.matmul(Gt, Vx.transpose(0, 2, 1))  # (16, O, C)
+
+    parts = blocks(tile, len(bounds), par)
+    dU = parts[0]
+    for part in parts[1:]:  # in tile order, whichever thread computed them
+        dU += part
+    return dx.transpose(1, 0, 2, 3), _weight_from_winograd(dU).astype(dtype, copy=False)

@@ -79,8 +79,8 @@ def test_float32_error_bounded_by_direct_convolution(N, C, H, O, monkeypatch, ro
 
 @pytest.fixture
 def force_winograd(monkeypatch, road):
-    calls = {"fwd": 0, "wgrad": 0}
-    fwd, wgrad = wg.conv3x3, wg.conv3x3_weight
+    calls = {"fwd": 0, "wgrad": 0, "both": 0}
+    fwd, wgrad, both = wg.conv3x3, wg.conv3x3_weight, wg.conv3x3_backward
 
     def f(*a):
         calls["fwd"] += 1
@@ -90,11 +90,16 @@ def force_winograd(monkeypatch, road):
         calls["wgrad"] += 1
         return wgrad(*a)
 
+    def gb(*a):
+        calls["both"] += 1
+        return both(*a)
+
     for name in ("WINOGRAD_MIN_CHANNELS", "WINOGRAD_MIN_PIXELS", "WINOGRAD_MIN_PIXELS_ANY",
                  "WINOGRAD_ARRAY_MIN_CHANNELS", "WINOGRAD_ARRAY_MIN_PIXELS", "WINOGRAD_ARRAY_MIN_PIXELS_ANY"):
         monkeypatch.setattr(cv, name, 1)
     monkeypatch.setattr(wg, "conv3x3", f)
     monkeypatch.setattr(wg, "conv3x3_weight", gw)
+    monkeypatch.setattr(wg, "conv3x3_backward", gb)
     return calls
 
 
@@ -114,7 +119,8 @@ def test_conv2d_through_winograd_matches_torch(force_winograd, padding):
     (ty * torch.tensor(g)).sum().backward()
     for a, t in ((mx, tx), (mw, tw), (mb, tb)):
         np.testing.assert_allclose(a.grad.array, t.grad.numpy(), rtol=1e-4, atol=1e-4)
-    assert force_winograd["fwd"] == 2 and force_winograd["wgrad"] == 1  # forward, input grad; weight grad
+    # the forward, then both gradients in one pass (conv3x3_backward)
+    assert force_winograd == {"fwd": 1, "wgrad": 0, "both": 1}
 
 
 def test_conv2d_through_winograd_gradcheck_and_gradgradcheck(force_winograd):
@@ -124,7 +130,7 @@ def test_conv2d_through_winograd_gradcheck_and_gradgradcheck(force_winograd):
     f = lambda x, w: F.conv2d(x, w, padding=1)  # noqa: E731
     assert gradcheck(f, (x, w))
     assert gradgradcheck(f, (x, w))
-    assert force_winograd["fwd"] > 0 and force_winograd["wgrad"] > 0
+    assert force_winograd["fwd"] > 0 and force_winograd["both"] > 0 and force_winograd["wgrad"] > 0  # + double backward
 
 
 def test_dispatch_rule_array_road(monkeypatch):
@@ -238,3 +244,25 @@ def test_two_threads_equal_one_thread(shape, monkeypatch, road):
         parallel.set_num_threads(old)
     for a, b in zip(*res):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("shape", SHAPES + [(3, 5, 9, 4, 6, (2, 1, 0, 2))])
+def test_backward_in_one_pass_equals_the_two_gradients(shape, road):
+    """conv3x3_backward (both gradients, one pass over tiles) = conv3x3 of g with the flipped,
+    transposed kernel and the full padding, and conv3x3_weight (float64)."""
+    N, C, H, W, O, pads = shape
+    rng = np.random.default_rng(14)
+    x, w = rng.standard_normal((N, C, H, W)), rng.standard_normal((O, C, 3, 3))
+    g = rng.standard_normal((N, O, H + pads[0] + pads[1] - 2, W + pads[2] + pads[3] - 2))
+    full = (2 - pads[0], 2 - pads[1], 2 - pads[2], 2 - pads[3])
+    if min(full) < 0:
+        pytest.skip("padding wider than the kernel: the input gradient takes col2im")
+    wf = cv._flipped_transposed(w, 1)
+    dx, dw = wg.conv3x3_backward(g, wf, full, wg.adjoint_transform(wg.kernel_transform(w)), x, pads)
+    np.testing.assert_allclose(dx, wg.conv3x3(g, np.ascontiguousarray(wf), None, full), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(dw, wg.conv3x3_weight(x, g, pads), rtol=1e-12, atol=1e-12)
+    tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    ty = torch.nn.functional.conv2d(torch.nn.functional.pad(tx, (pads[2], pads[3], pads[0], pads[1])), tw)
+    ty.backward(torch.tensor(g))
+    np.testing.assert_allclose(dx, tx.grad.numpy(), atol=1e-11)
+    np.testing.assert_allclose(dw, tw.grad.numpy(), atol=1e-11)
