@@ -208,6 +208,11 @@ def _child(make_step, framework, case, threads, repeat, warmup, inner):
 
     import mathdl  # noqa: F401  (imported before the memory baseline: torch children copy mathdl's weights)
 
+    if framework != "torch":  # the runtimes are loaded before the baseline, as `import torch` loads torch's:
+        try:  # numba (mathdl's compiled loops) is otherwise imported at the first step, ~54 MB
+            import numba  # noqa: F401
+        except ImportError:  # pragma: no cover
+            pass
     set_child_threads(framework, threads)
     reset_peak()
     before = rss_mb()
