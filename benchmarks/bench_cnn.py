@@ -7,7 +7,10 @@
 One step = forward + cross-entropy + backward + SGD(momentum 0.9) update, from the same weights
 (the first losses are compared).  For each thread count (``--threads 1,2`` by default, any list)
 and round, one fresh process per library times its steps; printed: medians, the ratio
-mathdl / PyTorch and the peak resident-memory growth of the steps (VmHWM, Linux).
+mathdl / PyTorch and the peak resident-memory growth of the steps (VmHWM, Linux).  That growth
+includes what a library loads on first use: for mathdl, numba's runtime when its first compiled
+kernel runs in the first step (Winograd transforms, max pooling): about 50-70 MB with numba's
+on-disk cache warm, about 120 MB while it compiles (the first run after a source change).
 
   python benchmarks/bench_cnn.py [--threads 1,2] [--repeat 20] [--rounds 2] [--cases lenet,resnet20]
 """

@@ -53,7 +53,7 @@ cropped (and its part of a weight gradient, the parts added in tile order afterw
 BLAS on one thread inside (mathdl.parallel.blocks).  Each core keeps its own tile in its cache,
 there is one hand-off per convolution instead of one per pass, and no BLAS thread is left
 spinning for the memory-bound passes between convolutions (pooling and batch norm split over
-images or channels from a lower cut-over).  At one thread (ResNet-20, batch 32, 18 of its 19
+images or channels from a lower cut-over).  At one thread (ResNet-20, batch 32, 16 of its 19
 convolutions on the Winograd road), the matrix products are about 30% of the training step and
 the Winograd transforms about 35%; batch norm about 13%.
 The Functions and their (differentiable) backward formulas are the same on every road.
