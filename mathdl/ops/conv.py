@@ -329,7 +329,7 @@ def _conv_forward(x, w, b, stride, pads, dil, groups, keep=None):
     O, Cg, kh, kw = w.shape
     if kh == kw == 1 and stride == (1, 1) and not any(pads) and groups == 1:
         return _conv1x1(x, w, b)
-    if _winograd_ok(x, w.shape, stride, pads, dil, groups):
+    if _winograd_ok(x, w.shape, stride, pads, dil, groups) and np.isfinite(w).all():
         return winograd.conv3x3(x, w, b, pads)
     Wo = (W + pads[2] + pads[3] - dil[1] * (kw - 1) - 1) // stride[1] + 1
     if _rowwrap_ok(stride, _row_width(W, pads), Wo, pads):
@@ -589,8 +589,10 @@ class Conv2dFn(Function):
         self.saved_xpad = self.saved_u = None
 
     def forward(self, x, w, b=None):
-        if _winograd_ok(x, w.shape, self.stride, self.pads, self.dil, self.groups):
-            # Winograd: the kernel transform is kept for the input gradient (a permutation of it)
+        if _winograd_ok(x, w.shape, self.stride, self.pads, self.dil, self.groups) and np.isfinite(w).all():
+            # Winograd: the kernel transform is kept for the input gradient (a permutation of it).  A
+            # kernel holding inf or NaN takes im2col: the transform's differences would turn it into
+            # NaN (inf - inf) where a direct convolution gives inf
             self.saved_u = winograd.kernel_transform(w.astype(np.result_type(x.dtype, w.dtype), copy=False))
             return winograd.conv3x3(x, w, b, self.pads, self.saved_u)
         keep = []

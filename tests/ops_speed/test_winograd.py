@@ -266,3 +266,20 @@ def test_backward_in_one_pass_equals_the_two_gradients(shape, road):
     ty.backward(torch.tensor(g))
     np.testing.assert_allclose(dx, tx.grad.numpy(), atol=1e-11)
     np.testing.assert_allclose(dw, tw.grad.numpy(), atol=1e-11)
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")  # 0 inf in the padding, as torch
+def test_kernel_with_inf_takes_im2col_like_torch():
+    """A kernel holding inf: the transforms would give NaN (inf - inf) where a direct convolution
+    gives inf, so such a conv takes the im2col road and matches torch."""
+    rng = np.random.default_rng(15)
+    x = np.abs(rng.standard_normal((2, 16, 8, 8))).astype(np.float32) + 0.1
+    w = rng.standard_normal((16, 16, 3, 3)).astype(np.float32)
+    w[0, 0, 1, 1] = np.inf
+    assert cv._winograd_ok(x, w.shape, (1, 1), (1, 1, 1, 1), (1, 1), 1) or not wg.compiled_available()
+    y = F.conv2d(mathdl.tensor(x), mathdl.tensor(w), padding=1).array
+    ty = torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(w), padding=1).numpy()
+    np.testing.assert_array_equal(np.isposinf(y), np.isposinf(ty))
+    np.testing.assert_array_equal(np.isnan(y), np.isnan(ty))
+    finite = np.isfinite(ty)
+    np.testing.assert_allclose(y[finite], ty[finite], rtol=1e-4, atol=1e-4)
