@@ -12,6 +12,9 @@ in L1.  The formulas are those of the array code they replace, entry for entry:
   layer norm   mu = mean_j x_j,  var = mean_j (x_j - mu)^2,  rstd = 1 / sqrt(var + eps),
                xhat_j = (x_j - mu) rstd,  y_j = w_j xhat_j + b_j
   layer norm'  gh_j = g_j w_j,  dx_j = rstd (gh_j - mean(gh) - xhat_j mean(gh xhat))
+  batch norm   the same over each channel's row of a channel-major (C, N H W) block, sums in float64
+               (as PyTorch's CPU kernel), y = w xhat + b, max(y, 0) when fused with relu;
+  batch norm'  g' = g [y > 0] with relu,  dx = w rstd (g' - mean(g') - xhat mean(g' xhat))
 
 Sums are reassociated (vectorized), so results differ from the array code by float rounding only;
 NaN and infinity keep IEEE semantics (no ``nnan``/``ninf`` fast-math flags).  ``available()`` is
@@ -26,7 +29,7 @@ import numpy as np
 from . import compiled
 
 __all__ = ["available", "usable", "MIN_ELEMENTS", "softmax_shift", "normalize_sum", "softmax_grad",
-           "layer_norm_forward", "layer_norm_backward"]
+           "layer_norm_forward", "layer_norm_backward", "batch_norm_forward", "batch_norm_backward"]
 
 _k = None
 _FLAGS = {"reassoc", "contract", "arcp", "nsz"}  # vectorized sums; NaN/inf semantics kept
@@ -139,7 +142,58 @@ def _compile():
             for j in range(n):
                 gx[i, j] = r * (g[i, j] * w[j] - m1 - xhat[i, j] * m2)
 
-    return {"shift": shift, "normalize": normalize, "sgrad": sgrad, "ln_fwd": ln_fwd, "ln_bwd": ln_bwd}
+    @njit(**opts)
+    def bn_fwd(x, w, b, eps, relu, xhat, y, stats):  # rows = channels; stats[i] = (mu, var, rstd)
+        R, n = x.shape
+        for i in range(R):
+            s = 0.0  # float64 sums, as PyTorch's CPU batch norm accumulates
+            for j in range(n):
+                s += x[i, j]
+            mu = s / n
+            v = 0.0
+            for j in range(n):
+                d = x[i, j] - mu
+                v += d * d
+            v /= n
+            r = 1.0 / np.sqrt(v + eps)
+            stats[i, 0], stats[i, 1], stats[i, 2] = mu, v, r
+            muf, rf, wf, bf = x.dtype.type(mu), x.dtype.type(r), w[i], b[i]
+            z = x.dtype.type(0.0)
+            for j in range(n):
+                h = (x[i, j] - muf) * rf
+                xhat[i, j] = h
+                t = h * wf + bf
+                if relu:
+                    t = t if not (t <= z) else z
+                y[i, j] = t
+
+    @njit(**opts)
+    def bn_bwd(g, xhat, y, relu, scale, need_gx, gx, sums):  # sums[i] = (sum g', sum g' xhat), g' = g [y > 0]
+        R, n = g.shape
+        for i in range(R):
+            s = 0.0
+            sx = 0.0
+            z = g.dtype.type(0.0)
+            for j in range(n):
+                gj = g[i, j]
+                if relu:
+                    gj = gj if y[i, j] > z else z
+                s += gj
+                sx += gj * xhat[i, j]
+            sums[i, 0], sums[i, 1] = s, sx
+            if need_gx:
+                sc = scale[i]
+                a = g.dtype.type(sx * sc / n)
+                c = g.dtype.type(s * sc / n)
+                scf = g.dtype.type(sc)
+                for j in range(n):
+                    gj = g[i, j]
+                    if relu:
+                        gj = gj if y[i, j] > z else z
+                    gx[i, j] = gj * scf - xhat[i, j] * a - c
+
+    return {"shift": shift, "normalize": normalize, "sgrad": sgrad, "ln_fwd": ln_fwd, "ln_bwd": ln_bwd,
+            "bn_fwd": bn_fwd, "bn_bwd": bn_bwd}
 
 
 def softmax_shift(x, y):
@@ -168,3 +222,19 @@ def layer_norm_forward(x, w, b, eps, xhat, y, rstd):
 def layer_norm_backward(g, xhat, rstd, w, gx):
     """gx = rstd (gh - mean(gh) - xhat mean(gh xhat)), gh = g w (w may be None: 1)."""
     _k["ln_bwd"](g, xhat, rstd, np.ones(g.shape[1], g.dtype) if w is None else w, gx)
+
+
+def batch_norm_forward(x, w, b, eps, relu, xhat, y, stats):
+    """Rows = channels of a (C, L) block: xhat, y = w xhat + b (max(., 0) with ``relu``) and
+    stats (C, 3) float64 = (mean, biased variance, rstd); ``w``/``b`` may be None (1 and 0)."""
+    C = x.shape[0]
+    _k["bn_fwd"](x, np.ones(C, x.dtype) if w is None else w, np.zeros(C, x.dtype) if b is None else b,
+                 float(eps), bool(relu), xhat, y, stats)
+
+
+def batch_norm_backward(g, xhat, y, relu, scale, gx, sums):
+    """Rows = channels: sums (C, 2) float64 = (sum g', sum g' xhat) with g' = g [y > 0] under ``relu``
+    (else g), and, when ``gx`` is given, gx = scale (g' - mean(g') - xhat mean(g' xhat))."""
+    need = gx is not None
+    _k["bn_bwd"](g, xhat, g if y is None else y, bool(relu), scale.astype(np.float64), need,
+                 gx if need else g[:0], sums)

@@ -153,3 +153,77 @@ def test_results_do_not_depend_on_thread_count():
             outs.append(F.layer_norm(mathdl.tensor(x), (64,)).numpy())
     np.testing.assert_array_equal(outs[0], outs[2])
     np.testing.assert_array_equal(outs[1], outs[3])
+
+
+def _channel_major(a):
+    """An NCHW view of a contiguous (C, N, H, W) block: the layout convolutions return."""
+    return np.ascontiguousarray(a.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)
+
+
+@pytest.mark.parametrize("relu", [False, True])
+@pytest.mark.parametrize("affine", [True, False])
+@pytest.mark.parametrize("dtype,tol", [(np.float32, 3e-5), (np.float64, 1e-12)])
+def test_batch_norm_channel_major_matches_array_code_and_torch(array_code, relu, affine, dtype, tol):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(4)
+    x = _channel_major((1.5 + 2 * rng.standard_normal((12, 6, 13, 11))).astype(dtype))
+    g = _channel_major(rng.standard_normal(x.shape).astype(dtype))
+    w = (1 + rng.standard_normal(6)).astype(dtype)
+    b = rng.standard_normal(6).astype(dtype)
+    assert x.size >= row_kernels.MIN_ELEMENTS
+
+    def run():
+        leaf = mathdl.tensor(np.ascontiguousarray(x.transpose(1, 0, 2, 3)), requires_grad=True)
+        xt = leaf.permute(1, 0, 2, 3)
+        assert not xt.array.flags.c_contiguous  # the channel-major road
+        wt = mathdl.tensor(w, requires_grad=True) if affine else None
+        bt = mathdl.tensor(b, requires_grad=True) if affine else None
+        rm, rv = mathdl.zeros(6, dtype=xt.dtype), mathdl.ones(6, dtype=xt.dtype)
+        y = F.batch_norm(xt, rm, rv, wt, bt, training=True, relu=relu) if relu else \
+            F.batch_norm(xt, rm, rv, wt, bt, training=True)
+        y.backward(mathdl.tensor(g))
+        return [y.numpy(), leaf.grad.numpy().transpose(1, 0, 2, 3), rm.numpy(), rv.numpy()] + (
+            [wt.grad.numpy(), bt.grad.numpy()] if affine else [])
+
+    on, off = _both(run, array_code)
+    for a, c in zip(on, off):
+        np.testing.assert_allclose(a, c, rtol=tol, atol=tol)
+    tx = torch.tensor(x, requires_grad=True)
+    tw, tb = (torch.tensor(w, requires_grad=True), torch.tensor(b, requires_grad=True)) if affine else (None, None)
+    trm, trv = torch.zeros(6, dtype=tx.dtype), torch.ones(6, dtype=tx.dtype)
+    ty = torch.nn.functional.batch_norm(tx, trm, trv, tw, tb, training=True)
+    if relu:
+        ty = torch.relu(ty)
+    ty.backward(torch.tensor(g))
+    ref = [ty, tx.grad, trm, trv] + ([tw.grad, tb.grad] if affine else [])
+    for a, t in zip(on, ref):
+        np.testing.assert_allclose(a, t.detach().numpy(), rtol=10 * tol, atol=10 * tol)
+
+
+def test_batch_norm_infinite_weight_and_nan_input_as_torch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(5)
+    x = _channel_major(rng.standard_normal((8, 4, 16, 16)).astype(np.float32))
+    x[0, 2, 0, 0] = np.nan  # channel 2 all NaN
+    w = np.array([1.0, np.inf, 1.0, 2.0], np.float32)
+    xt = mathdl.tensor(np.ascontiguousarray(x.transpose(1, 0, 2, 3))).permute(1, 0, 2, 3)
+    ours = F.batch_norm(xt, None, None, mathdl.tensor(w), None, training=True).numpy()
+    tx = torch.tensor(np.ascontiguousarray(x))  # torch's own result depends on the layout here: its NCHW one
+    theirs = torch.nn.functional.batch_norm(tx, None, None, torch.tensor(w), None, training=True).numpy()
+    np.testing.assert_array_equal(np.isnan(ours), np.isnan(theirs))
+    np.testing.assert_array_equal(np.isinf(ours), np.isinf(theirs))
+    fin = np.isfinite(theirs)
+    np.testing.assert_allclose(ours[fin], theirs[fin], rtol=1e-5, atol=1e-5)
+
+
+def test_batch_norm_same_at_one_and_two_threads():
+    x = _channel_major(np.random.default_rng(6).standard_normal((32, 16, 32, 32)).astype(np.float32))
+    outs = []
+    for n in (1, 2):
+        with mathdl.parallel.num_threads(n):
+            leaf = mathdl.tensor(np.ascontiguousarray(x.transpose(1, 0, 2, 3)), requires_grad=True)
+            y = F.batch_norm(leaf.permute(1, 0, 2, 3), None, None, training=True)
+            y.backward(mathdl.tensor(x))
+            outs.append((y.numpy(), leaf.grad.numpy()))
+    for a, b in zip(*outs):
+        np.testing.assert_array_equal(a, b)
