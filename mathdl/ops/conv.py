@@ -44,6 +44,11 @@ WINOGRAD_MIN_PIXELS_ANY (16) output pixels use Winograd's F(2x2, 3x3) for the fo
 gradient (the stride-1 full convolution above) and the weight gradient (mathdl/ops/winograd.py;
 2.25x fewer multiplies; its transforms compiled with numba, in tiles of images on the threads; 64
 channels and 14x14 maps upward without numba).
+The input gradient of a 3x3 stride-2 convolution with padding 1 on even sizes (ResNets'
+down-sampling layers) is computed by output phases (_conv_transpose_s2_phases): each of the four
+parity classes of input pixels is one product of the kernel taps that reach it with at most four
+shifted copies of g (contiguous runs of g stored in rows of Wo + 1), instead of col2im's W^T g and
+nine strided additions (1 thread, N = 32: 16 -> 32 channels 2.5 -> 1.5 ms, 32 -> 64 2.1 -> 1.4).
 1x1 stride-1 unpadded convolutions skip im2col: y = W (O, C) @ x (C, N H W) is one product
 (_conv1x1), and so are their weight gradient g (O, N H W) @ x^T and (through the stride-1 road
 of ConvTranspose) their input gradient W^T g.
@@ -569,6 +574,72 @@ def _conv_weight(x, g, wshape, stride, pads, dil, groups, xpad=None):
     return gw.reshape(wshape)
 
 
+def _phases_ok(g, w, hw, stride, pads, dil, groups):
+    """The stride-2 input gradient by output phases (_conv_transpose_s2_phases): 3x3 kernel, stride
+    2, padding 1, one group, even H = 2 Ho and W = 2 Wo (ResNets' down-sampling convolutions), a
+    finite kernel (PHASES_S2 switches it off)."""
+    return (PHASES_S2 and xp_of(g) is np and stride == (2, 2) and tuple(w.shape[2:]) == (3, 3) and dil == (1, 1)
+            and pads == (1, 1, 1, 1) and groups == 1 and hw == (2 * g.shape[2], 2 * g.shape[3])
+            and g.dtype in (np.float32, np.float64) and np.isfinite(w).all())
+
+
+PHASES_S2 = True
+# Shifts of g that the four output phases read, in an order that makes each phase's a contiguous run:
+# (row, column) offsets (0, 1), (0, 0), (1, 0), (1, 1); per phase (even/odd row, even/odd column)
+# the run of shifts and, for each, the kernel tap (i, j) that meets it.
+_S2_SHIFTS = ((0, 1), (0, 0), (1, 0), (1, 1))
+_S2_PHASES = (((0, 0), 1, ((1, 1),)),
+              ((0, 1), 0, ((1, 0), (1, 2))),
+              ((1, 0), 1, ((2, 1), (0, 1))),
+              ((1, 1), 0, ((2, 0), (2, 2), (0, 2), (0, 0))))
+
+
+def _conv_transpose_s2_phases(g, w):
+    """dL/dx of a 3x3 stride-2 conv with padding 1 (H = 2 Ho, W = 2 Wo), one output phase at a time:
+    the input pixel (2u + a, 2v + b) receives g[u + du, v + dv] through the single kernel tap
+    (i, j) = (1 + a - 2 du, 1 + b - 2 dv) for each shift du <= a, dv <= b, so
+
+        dx[n, c, 2u + a, 2v + b] = sum over its shifts (du, dv) and o of w[o, c, i, j] g[n, o, u + du, v + dv]
+
+    (g zero past its last row and column): per phase one product W_ab (C, O k) @ S (O k, n Ho Wq)
+    over the k <= 4 shifted copies of g that phase reads, instead of col2im's W^T g (C 9, n Ho Wo)
+    and nine strided additions.  The shifted copies are flat offsets of g stored in rows of
+    Wq = Wo + 1 (a zero column; one zero row below), so each is one contiguous run per plane
+    (the row-wrapped columns v = Wo are cropped); tiles of images run on mathdl's threads."""
+    N, O, Ho, Wo = g.shape
+    C = w.shape[1]
+    dtype = np.result_type(g.dtype, w.dtype)
+    Wq, Hq = Wo + 1, Ho + 1
+    plane = Hq * Wq
+    offsets = [du * Wq + dv for du, dv in _S2_SHIFTS]
+    mats = [np.ascontiguousarray(np.concatenate([w[:, :, i, j].T for i, j in taps], axis=1), dtype=dtype)
+            for _, _, taps in _S2_PHASES]
+    dx = np.empty((C, N, 2 * Ho, 2 * Wo), dtype=dtype)
+    nb = max(1, min(N, TILE_BYTES // max((4 * O + 4 * C) * Ho * Wq * dx.itemsize, 1)))
+    bounds, par = _tile_bounds(N, nb, N * Ho * Wo * O * C * 9, np)
+
+    def tile(k):
+        n0, n1 = bounds[k]
+        n = n1 - n0
+        flat = np.zeros(O * n * plane + Wq + 2, dtype=dtype)  # g's planes in rows of Wq, zero row below
+        gp = flat[:O * n * plane].reshape(O, n, Hq, Wq)
+        gp[:, :, :Ho, :Wo] = g[n0:n1].transpose(1, 0, 2, 3)
+        S = np.empty((4, O, n, Ho * Wq), dtype=dtype)
+        sn = flat.itemsize
+        for s, off in enumerate(offsets):
+            src = np.lib.stride_tricks.as_strided(flat[off:], shape=(O, n, Ho * Wq),
+                                                  strides=(n * plane * sn, plane * sn, sn))
+            S[s] = src
+        S = S.reshape(4 * O, -1)
+        out = np.empty((C, n * Ho * Wq), dtype=dtype)
+        for ((a, b), first, taps), wm in zip(_S2_PHASES, mats):
+            _gemm_into(wm, S[first * O:(first + len(taps)) * O], out)
+            dx[:, n0:n1, a::2, b::2] = out.reshape(C, n, Ho, Wq)[..., :Wo]
+
+    blocks(tile, len(bounds), par)
+    return dx.transpose(1, 0, 2, 3)
+
+
 def _flipped_transposed(w, groups):
     """W'[c, o, i, j] = W[o, c, kh-1-i, kw-1-j] within each group: the kernel of the adjoint."""
     O, Cg, kh, kw = w.shape
@@ -664,6 +735,8 @@ class ConvTransposeFn(Function):
                 return y
             return _conv_forward(g, wf, None, (1, 1), full, self.dil, self.groups)
         self.saved_wgrad_x = None
+        if _phases_ok(g, w, self.hw, self.stride, self.pads, self.dil, self.groups):
+            return _conv_transpose_s2_phases(g, w)
         return self._col2im(g, w)
 
     def _col2im(self, g, w):
