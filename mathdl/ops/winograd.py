@@ -267,9 +267,12 @@ def _compile():
         Hb, Wb = min(H, buf.shape[0] - pt), min(W, buf.shape[1] - pl)
         for c in range(C):
             for i in range(n):
-                for r in range(Hb):
+                plane = x[i, c]
+                for r in range(Hb):  # row by row through 1-D views (compiles to a faster copy: the
+                    # whole transform of 16 channels 32x32 in 2 images 55 -> 46 us)
+                    dst, src = buf[r + pt, pl:pl + Wb], plane[r, :Wb]
                     for q in range(Wb):
-                        buf[r + pt, q + pl] = x[i, c, r, q]
+                        dst[q] = src[q]
                 base = i * Th * Tw
                 for t in range(Th):
                     r0 = 2 * t
