@@ -564,7 +564,7 @@ def _conv_weight(x, g, wshape, stride, pads, dil, groups, xpad=None):
         cols = make_cols(xpad[n0:n1])
         gm = g_tile(n0, n1)
         if groups == 1:  # (cols @ g^T)^T: the orientation OpenBLAS runs fastest for O << C kh kw
-            return (cols @ gm.T).T
+            return _product_few_rows(cols, gm).T
         return gm.reshape(groups, O // groups, -1) @ cols.reshape(groups, Cg * kh * kw, -1).transpose(0, 2, 1)
 
     parts = blocks(tile, len(bounds), par)
@@ -638,6 +638,28 @@ def _conv_transpose_s2_phases(g, w):
 
     blocks(tile, len(bounds), par)
     return dx.transpose(1, 0, 2, 3)
+
+
+# A weight gradient cols (R, K) @ g^T (K, O) with few rows (R = C kh kw, e.g. an RGB or grey stem)
+# and a long K (pixels of a tile) runs 2x faster in chunks of K_CHUNK columns as one batched product,
+# the chunks' results then added (measured on (27, 19008) @ (19008, 16): 0.36 -> 0.18 ms; no gain
+# from 144 rows up).
+FEW_ROWS = 32
+K_CHUNK = 1024
+
+
+def _product_few_rows(cols, gm):
+    """cols (R, K) @ gm (O, K)^T; for R <= FEW_ROWS and K >= 2 K_CHUNK in K_CHUNK-column chunks."""
+    R, K = cols.shape
+    S = K // K_CHUNK
+    if R > FEW_ROWS or S < 2 or xp_of(cols) is not np:
+        return cols @ gm.T
+    O, e = gm.shape[0], S * K_CHUNK
+    out = np.matmul(cols[:, :e].reshape(R, S, K_CHUNK).transpose(1, 0, 2),
+                    gm[:, :e].reshape(O, S, K_CHUNK).transpose(1, 2, 0)).sum(0)
+    if e < K:
+        out += cols[:, e:] @ gm[:, e:].T
+    return out
 
 
 def _flipped_transposed(w, groups):
