@@ -49,6 +49,8 @@ down-sampling layers) is computed by output phases (_conv_transpose_s2_phases): 
 parity classes of input pixels is one product of the kernel taps that reach it with at most four
 shifted copies of g (contiguous runs of g stored in rows of Wo + 1), instead of col2im's W^T g and
 nine strided additions (1 thread, N = 32: 16 -> 32 channels 2.5 -> 1.5 ms, 32 -> 64 2.1 -> 1.4).
+A weight gradient with few im2col rows (C kh kw <= 32: RGB or grey stems) multiplies in chunks of
+1024 pixels as one batched product and adds the chunks (2x faster than one long-K product).
 1x1 stride-1 unpadded convolutions skip im2col: y = W (O, C) @ x (C, N H W) is one product
 (_conv1x1), and so are their weight gradient g (O, N H W) @ x^T and (through the stride-1 road
 of ConvTranspose) their input gradient W^T g.
