@@ -28,8 +28,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repository root
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _timing import (THREAD_VARS, alternating_rounds, has_torch, reset_peak, rss_mb, run_child,  # noqa: E402
-                     set_child_threads, thread_counts, time_samples)
+from _timing import (THREAD_VARS, alternating_rounds, has_torch, load_runtime, reset_peak, rss_mb,  # noqa: E402
+                     run_child, set_child_threads, thread_counts, time_samples)
 
 LAYERS, IN, HIDDEN, SEQ, BATCH = 2, 256, 256, 64, 32
 
@@ -104,6 +104,8 @@ def child(lib, threads, steps, warmup=2):
     """Runs in the fresh process: prints {"median": s, "peak_mb": MB} as JSON (MB: the peak resident
     memory during the steps above the resident memory once the model and optimizer exist)."""
     set_child_threads(lib, threads)
+    if lib == "mathdl":
+        load_runtime()  # numba and LLVM's JIT, as torch's libraries are loaded by its import
     step = mathdl_step() if lib == "mathdl" else torch_step(threads)
     base = rss_mb("VmRSS")
     reset_peak()
