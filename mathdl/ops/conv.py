@@ -86,7 +86,7 @@ from ..amp.autocast_mode import _state as _amp, cast_float32, cast_lower
 from ..autograd.tensor import Tensor
 from ..backend import rng, xp_of
 from ..parallel import MIN_PARALLEL_ELEMENTS_CNN, blocks, for_ranges, get_num_threads
-from . import conv_device, winograd
+from . import conv_device, conv_kernels, winograd
 from . import elementwise as ew
 from .linalg import matmul
 from .reduce import mean as _mean
@@ -716,6 +716,12 @@ class Conv2dFn(Function):
         return (gx, gw) if len(self.inputs) == 2 else (gx, gw, gb)
 
 
+# col2im's additions run as one compiled scatter (mathdl/ops/conv_kernels.py) for output rows up to
+# this long: NumPy's strided additions pay per row (MNIST-1D's length-10 rows: 142 -> 63 us per
+# layer); long rows (large maps) are where NumPy's additions are at their best.
+COL2IM_COMPILED_MAX_WO = 32
+
+
 class ConvTransposeFn(Function):
     """x-like = ConvTranspose(g, w): the adjoint of conv2d in its input (col2im of W^T g)."""
 
@@ -780,12 +786,17 @@ class ConvTransposeFn(Function):
         per_image = C * kh * kw * Ho * Wo * buf.itemsize
         nb = max(1, min(N, TILE_BYTES // max(per_image, 1)))
         bounds, par = _tile_bounds(N, nb, N * Ho * Wo * O * Cg * kh * kw, xp)
+        compiled_col2im = (Wo <= COL2IM_COMPILED_MAX_WO and g.dtype == w.dtype == dtype
+                           and conv_kernels.col2im_available(buf))
 
         def tile(k):
             n0, n1 = bounds[k]
             gm = g[n0:n1].transpose(1, 0, 2, 3).reshape(O, -1)
             gcols = wt @ gm if G == 1 else wt @ gm.reshape(G, O // G, -1)
             gcols = gcols.reshape(C, kh, kw, n1 - n0, Ho, Wo)
+            if compiled_col2im:  # one compiled scatter-add (short rows: several times the array additions)
+                conv_kernels.col2im_add(gcols, buf, n0, self.stride, self.dil)
+                return
             bt = bv[n0:n1]
             for i in range(kh):
                 for j in range(kw):
