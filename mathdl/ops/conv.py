@@ -93,7 +93,7 @@ from .reduce import mean as _mean
 from .reduce import sum as _sum
 from .reduce import var as _var
 from .shape import permute as _permute
-from .shape import reshape
+from .shape import Reshape, reshape
 
 __all__ = [
     "conv1d", "conv2d", "conv_transpose2d", "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d",
@@ -1270,10 +1270,12 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
         pad2 = padding
     else:
         pad2 = (0, int(padding[0] if isinstance(padding, (tuple, list)) else padding))
-    x4 = reshape(input, (input.shape[0], input.shape[1], 1, input.shape[2]))
-    w4 = reshape(weight, (weight.shape[0], weight.shape[1], 1, weight.shape[2]))
+    # the Reshape Function directly: these shapes are valid by construction (shape.reshape's checks
+    # cost about 4 us a call, 3 calls per conv1d)
+    x4 = Reshape((input.shape[0], input.shape[1], 1, input.shape[2]))(input)
+    w4 = Reshape((weight.shape[0], weight.shape[1], 1, weight.shape[2]))(weight)
     y = conv2d(x4, w4, bias, (1, s), pad2, (1, d), groups, name=name)
-    return reshape(y, (y.shape[0], y.shape[1], y.shape[3]))
+    return Reshape((y.shape[0], y.shape[1], y.shape[3]))(y)
 
 
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
