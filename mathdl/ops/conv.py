@@ -86,6 +86,7 @@ from ..amp.autocast_mode import _state as _amp, cast_float32, cast_lower
 from ..autograd.tensor import Tensor
 from ..backend import rng, xp_of
 from ..parallel import MIN_PARALLEL_ELEMENTS_CNN, blocks, for_ranges, get_num_threads
+from .. import parallel as _parallel
 from . import conv_device, conv_kernels, winograd
 from . import elementwise as ew
 from .linalg import matmul
@@ -175,6 +176,25 @@ def _geometry(x, kh, kw, stride, pads, dil):
 # wake-up), a conv's forward and backward of 4M multiply-adds about 0.2 ms on one core; compare
 # the roads with ``benchmarks/bench_conv.py --tiles --threads 2`` (on a quiet machine).
 PARALLEL_MIN_MACS = 1 << 22
+
+
+# Below PARALLEL_MIN_MACS a convolution (forward, input or weight gradient) runs whole on the
+# calling thread with BLAS on one thread (two thread-count switches): its products are too small
+# for BLAS's threads to pay inside a step.  MNIST-1D's CNN at 2 threads, 2 cores: with another
+# process busy on the second core the step took 7-37 ms with BLAS's threads (they spin and wait
+# for the busy core) and 1.80-1.89 ms this way; on an idle machine 1.86 vs 1.89 ms (the switches
+# through threadpoolctl cost ~6 us a pair; 1.83 with direct setters).  Results are those of 1
+# thread.  SMALL_SERIAL_BLAS = False keeps BLAS's threads.
+SMALL_SERIAL_BLAS = True
+
+
+def _serial_blas(macs, xp):
+    """Enter BLAS-on-one-thread for a small convolution at T > 1 (see above); True when entered
+    (the caller then calls _parallel._leave_blas_serial)."""
+    if SMALL_SERIAL_BLAS and macs < PARALLEL_MIN_MACS and xp is np and get_num_threads() > 1:
+        _parallel._enter_blas_serial()
+        return True
+    return False
 
 
 def _tile_bounds(N, nb, macs, xp=np):
@@ -684,6 +704,18 @@ class Conv2dFn(Function):
         self.saved_xpad = self.saved_u = None
 
     def forward(self, x, w, b=None):
+        N, _, H, W = x.shape
+        O, Cg, kh, kw = w.shape
+        (sh, sw), (dh, dw), (pt, pb, pl, pr) = self.stride, self.dil, self.pads
+        macs = N * O * Cg * kh * kw * _out_size(H, kh, sh, pt, pb, dh) * _out_size(W, kw, sw, pl, pr, dw)
+        serial = _serial_blas(macs, xp_of(x))
+        try:
+            return self._forward(x, w, b)
+        finally:
+            if serial:
+                _parallel._leave_blas_serial()
+
+    def _forward(self, x, w, b):
         if _winograd_ok(x, w.shape, self.stride, self.pads, self.dil, self.groups) and np.isfinite(w).all():
             # Winograd: the kernel transform is kept for the input gradient (a permutation of it).  A
             # kernel holding inf or NaN takes im2col: the transform's differences would turn it into
@@ -751,6 +783,14 @@ class ConvTransposeFn(Function):
         self.saved_wgrad_x = self.saved_gw = self.saved_u = None
 
     def forward(self, g, w):
+        serial = _serial_blas(g.size * w.shape[1] * w.shape[2] * w.shape[3], xp_of(g))
+        try:
+            return self._forward(g, w)
+        finally:
+            if serial:
+                _parallel._leave_blas_serial()
+
+    def _forward(self, g, w):
         if xp_of(g) is not np:  # device: whole-batch full convolution or col2im (conv_device.py)
             self.saved_wgrad_x = None
             return conv_device.conv2d_input_grad(g, w, self.hw, self.stride, self.pads, self.dil, self.groups)
@@ -851,7 +891,12 @@ class ConvWeightFn(Function):
         if xp_of(x) is not np:  # device: one im2col (of the forward's padded input) and one GEMM
             return conv_device.conv2d_weight_grad(x, g, self.wshape, self.stride, self.pads, self.dil, self.groups,
                                                   xpad)
-        return _conv_weight(x, g, self.wshape, self.stride, self.pads, self.dil, self.groups, xpad)
+        serial = _serial_blas(g.size * self.wshape[1] * self.wshape[2] * self.wshape[3], np)
+        try:
+            return _conv_weight(x, g, self.wshape, self.stride, self.pads, self.dil, self.groups, xpad)
+        finally:
+            if serial:
+                _parallel._leave_blas_serial()
 
     def backward(self, hw):
         x, g = self.inputs
