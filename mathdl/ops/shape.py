@@ -8,6 +8,8 @@ Each is a linear map P, so its derivative is the adjoint P^T applied to the grad
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..autograd.function import Function
@@ -147,11 +149,11 @@ def reshape(x, *shape):
         return x
     try:
         if -1 in shape:
-            known = int(np.prod([s for s in shape if s != -1]))
+            known = math.prod(s for s in shape if s != -1)
             if shape.count(-1) > 1 or known == 0 or x.array.size % known:
                 raise ValueError
             shape = tuple(x.array.size // known if s == -1 else s for s in shape)
-        if int(np.prod(shape)) != x.array.size:
+        if math.prod(shape) != x.array.size:
             raise ValueError
     except ValueError:
         raise ValueError(
@@ -171,7 +173,7 @@ def flatten(x, start_dim=0, end_dim=-1):
         return reshape(x, (1,))
     shape = x.shape[:s] + (-1,) + x.shape[e + 1:]
     if 0 in x.shape:
-        shape = x.shape[:s] + (int(np.prod(x.shape[s:e + 1])),) + x.shape[e + 1:]
+        shape = x.shape[:s] + (math.prod(x.shape[s:e + 1]),) + x.shape[e + 1:]
     return reshape(x, shape)
 
 
