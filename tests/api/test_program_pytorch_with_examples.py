@@ -467,8 +467,9 @@ def test_program_runs_and_matches_pytorch(program):
     ours, theirs = [], []
     our_result = program(SameDraws(mathdl), ours)
     their_result = program(SameDraws(torch), theirs)
-    if program is polynomial_autograd:
-        torch.set_default_device("cpu")
+    if program is polynomial_autograd:  # None removes torch's device mode ("cpu" keeps one installed, which
+        torch.set_default_device(None)  # changes e.g. torch's weighted l1_loss in later tests)
+        mathdl.set_default_device(None)
     assert len(ours) == len(theirs) == STEPS // 100
     np.testing.assert_allclose(np.array(ours), np.array(theirs), rtol=2e-4)
     assert ours[-1][1] < ours[0][1]  # the fit improves
