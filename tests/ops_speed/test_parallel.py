@@ -252,3 +252,22 @@ def test_adam_one_pass_over_all_parameters_equals_one_thread(threads, opt):
     for a, b, t in zip(*results, tp):
         np.testing.assert_array_equal(a, b)
         np.testing.assert_allclose(a, t.detach().numpy(), rtol=1e-9, atol=1e-10)
+
+
+def test_blas_serial_switch_through_direct_calls_restores_counts():
+    """_enter/_leave_blas_serial set OpenBLAS's count through its own C functions (mathdl.parallel
+    ._direct); threadpoolctl sees the same counts, and a library already at the count is left alone."""
+    from threadpoolctl import threadpool_info
+
+    def counts():
+        return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+    with parallel.num_threads(2):
+        before = counts()
+        parallel._enter_blas_serial()
+        try:
+            assert counts() == [1] * len(before)
+        finally:
+            parallel._leave_blas_serial()
+        assert counts() == before
+        assert parallel._set_blas(before) == before  # nothing to change: old counts returned as they are
