@@ -23,7 +23,7 @@ from .. import nn
 from ..autograd.function import Function
 from ..autograd.tensor import Tensor
 from ..backend import xp_of
-from ..ops.conv import adaptive_avg_pool2d
+from ..ops.pooling import adaptive_avg_pool2d
 from ..ops.elementwise import mul, relu
 from ..ops.shape import pad, reshape
 from .cnn import ImageInput, image_shape

@@ -78,7 +78,7 @@ def conv_dispatch(patch):
     conv_device for device arrays: exactly the dispatches proposed for mathdl/ops/conv.py (each at
     the top of the forward, behind ``xp_of(...) is not np``)."""
     from mathdl.backend import xp_of
-    from mathdl.ops import conv, conv_device
+    from mathdl.ops import conv, conv_device, pooling
 
     fwd, tfwd, wfwd = conv.Conv2dFn.forward, conv.ConvTransposeFn.forward, conv.ConvWeightFn.forward
 
@@ -104,7 +104,7 @@ def conv_dispatch(patch):
                                                   xpad)
         return wfwd(self, x, g)
 
-    pool_forward = conv.MaxPool2dFn.forward
+    pool_forward = pooling.MaxPool2dFn.forward
 
     def max_pool_forward(self, x):
         if xp_of(x) is not np:
@@ -113,7 +113,7 @@ def conv_dispatch(patch):
             return out
         return pool_forward(self, x)
 
-    patch.setattr(conv.MaxPool2dFn, "forward", max_pool_forward)
+    patch.setattr(pooling.MaxPool2dFn, "forward", max_pool_forward)
     patch.setattr(conv.Conv2dFn, "forward", conv_forward)
     patch.setattr(conv.ConvTransposeFn, "forward", transpose_forward)
     patch.setattr(conv.ConvWeightFn, "forward", weight_forward)

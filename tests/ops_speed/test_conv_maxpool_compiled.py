@@ -1,4 +1,4 @@
-"""Compiled max pooling (mathdl/ops/conv.py: the 2x2 stride-2 forward and the scatter of any window,
+"""Compiled max pooling (mathdl/ops/pooling.py: the 2x2 stride-2 forward and the scatter of any window,
 numba): the same values, winning indices and gradients as the array code (ties: the first maximum;
 NaN windows: the last NaN), for NCHW, channel-major and strided inputs, float32 and float64, odd
 sizes; against torch; gradcheck and gradgradcheck in float64; equal at one and two threads."""
@@ -10,7 +10,7 @@ import pytest
 
 import mathdl
 import mathdl.nn.functional as F
-import mathdl.ops.conv as cv
+import mathdl.ops.pooling as cv
 from mathdl import parallel
 from mathdl.autograd import gradcheck, gradgradcheck
 

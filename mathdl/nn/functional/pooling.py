@@ -22,8 +22,8 @@ import numpy as np
 
 from ...autograd.tensor import Tensor
 from ...ops import elementwise as ew
-from ...ops.conv import adaptive_avg_pool2d, avg_pool1d, avg_pool2d, max_pool2d
-from ...ops.conv import max_pool1d as _max_pool1d
+from ...ops.pooling import adaptive_avg_pool2d, avg_pool1d, avg_pool2d, max_pool2d
+from ...ops.pooling import max_pool1d as _max_pool1d
 from ...ops.indexing import getitem
 from ...ops.reduce import amax
 from ...ops.indexing import scatter_add

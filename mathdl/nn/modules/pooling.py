@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 from ...autograd.tensor import Tensor
-from ...ops import conv as C
+from ...ops import pooling as C
 from .. import functional as F
 from ._args import size_arg, tuple_arg
 from .module import Module
