@@ -227,12 +227,13 @@ def _run_dynamic(fn, count):
 
 _blas_setters = None
 _blas_modules = -1
+_blas_fns = []  # (get, set) of each library's thread count, alongside _blas_setters (see _direct)
 
 
 def _blas_set_functions():
     """The loaded BLAS libraries' controllers (threadpoolctl), found again whenever Python modules
     were imported since (one may have loaded another BLAS, e.g. SciPy's own OpenBLAS)."""
-    global _blas_setters, _blas_modules
+    global _blas_setters, _blas_modules, _blas_fns
     if _blas_setters is None or len(sys.modules) != _blas_modules:
         _blas_modules = len(sys.modules)
         try:
@@ -242,12 +243,8 @@ def _blas_set_functions():
         except Exception:  # pragma: no cover - threadpoolctl missing or a library it cannot drive
             _blas_setters = []
         _blas_modules = len(sys.modules)
-        global _blas_fns
         _blas_fns = [_direct(c) for c in _blas_setters]
     return _blas_setters
-
-
-_blas_fns = []
 
 
 def _direct(controller):

@@ -60,6 +60,29 @@ def _row_sums(t):
     return t.sum(axis=-1, keepdims=True)
 
 
+def softmax_grad(a, g, scale=1.0):
+    """Raw arrays: scale * a * (g - rowsum(g * a)) over the last axis (compiled row loops for large
+    NumPy float arrays, mathdl/ops/row_kernels.py; else array passes)."""
+    if (a.shape == g.shape and a.ndim and a.shape[-1] and type(g) is np.ndarray and g.dtype == a.dtype
+            and row_kernels.usable(a)):
+        n = a.shape[-1]
+        a2, g2 = a.reshape(-1, n), np.ascontiguousarray(g).reshape(-1, n)
+        out = np.empty_like(a2)
+
+        def part(lo, hi):
+            row_kernels.softmax_grad(a2[lo:hi], g2[lo:hi], scale, out[lo:hi])
+
+        for_ranges(part, a2.shape[0], 3 * a2.size)
+        return out.reshape(a.shape)
+    t = g * a
+    r = _row_sums(t)
+    r = a * r
+    t -= r
+    if scale != 1.0:
+        t *= scale
+    return t
+
+
 class SoftmaxGrad(Function):
     """dS = scale * A * (G - rowsum(G * A)), the gradient through a row softmax (last axis).
 
@@ -74,24 +97,7 @@ class SoftmaxGrad(Function):
         self.scale = scale
 
     def forward(self, a, g):
-        if (a.shape == g.shape and a.ndim and a.shape[-1] and type(g) is np.ndarray and g.dtype == a.dtype
-                and row_kernels.usable(a)):
-            n = a.shape[-1]
-            a2, g2 = a.reshape(-1, n), np.ascontiguousarray(g).reshape(-1, n)
-            out = np.empty_like(a2)
-
-            def part(lo, hi):
-                row_kernels.softmax_grad(a2[lo:hi], g2[lo:hi], self.scale, out[lo:hi])
-
-            for_ranges(part, a2.shape[0], 3 * a2.size)
-            return out.reshape(a.shape)
-        t = g * a
-        r = _row_sums(t)
-        r = a * r
-        t -= r
-        if self.scale != 1.0:
-            t *= self.scale
-        return t
+        return softmax_grad(a, g, self.scale)
 
     def backward(self, h):
         a, g = self.inputs
@@ -129,11 +135,8 @@ class AttentionWeights(Function):
         if n and row_kernels.usable(s):  # compiled row loops (row_kernels): shift, SIMD exp, normalize
             s2 = s.reshape(-1, n)
 
-            def part(lo, hi):
-                rows = s2[lo:hi]
-                row_kernels.softmax_shift(rows, rows)
-                np.exp(rows, out=rows)
-                row_kernels.normalize_sum(rows, empty_rows_zero=bias is not None)
+            def part(lo, hi):  # in place; fully masked rows (bias given) stay 0
+                row_kernels.softmax_rows(s2[lo:hi], s2[lo:hi], empty_rows_zero=bias is not None)
 
             for_ranges(part, s2.shape[0], 3 * s2.size)
             return s
@@ -152,7 +155,7 @@ class AttentionWeights(Function):
         q, k = self.inputs
         gq = gk = None
         if not _grad_state.enabled:
-            t = SoftmaxGrad(self.scale).forward(self.out, g.array)
+            t = softmax_grad(self.out, g.array, self.scale)
             if q.requires_grad:
                 gq = _make(_reduce_to(t @ k.array, q.shape))
             if k.requires_grad:

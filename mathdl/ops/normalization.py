@@ -177,7 +177,8 @@ class LayerNormFn(Function):
             xhat = self.saved_xhat
             n = int(np.prod(x.shape[x.ndim - self.k:])) if self.k else 1
             g2 = g.array.reshape(-1, n)
-            if not g2.flags.c_contiguous and row_kernels.available():  # e.g. the broadcast gradient of a sum
+            if not g2.flags.c_contiguous and g2.size >= row_kernels.MIN_ELEMENTS and row_kernels.available():
+                # e.g. the broadcast gradient of a sum: one copy, then the compiled rows below
                 g2 = np.ascontiguousarray(g2)
             xh2 = xhat.reshape(-1, n)
             gw = gb = gx = None
@@ -587,21 +588,20 @@ def _bn_backward_rows(fn, x, g, w, b):
     gx2 = np.empty_like(g2) if need_gx else None
     rstd = fn.saved_rstd
     wv = w.array if w is not None else None
+    scale = rstd * wv if wv is not None else rstd  # w rstd per channel
     if n and row_kernels.usable(g2, xhat, *(() if y2 is None else (y2,))) and (wv is None or wv.dtype == dt):
-        scale_all = rstd * wv if wv is not None else rstd
         sums = np.empty((C, 2))
 
         def part(lo, hi):  # one compiled visit per channel (mathdl/ops/row_kernels.py)
             row_kernels.batch_norm_backward(g2[lo:hi], xhat[lo:hi], None if y2 is None else y2[lo:hi], fn.relu,
-                                            scale_all[lo:hi], gx2[lo:hi] if need_gx else None, sums[lo:hi])
+                                            scale[lo:hi], gx2[lo:hi] if need_gx else None, sums[lo:hi])
 
         for_ranges(part, C, 3 * g2.size, min_work=BN_COMPILED_MIN_WORK)
         sg[...], sgx[...] = sums[:, 0], sums[:, 1]
     else:
-        for_ranges(lambda lo, hi: _bn_backward_part(g2, xhat, y2, gx2, sg, sgx, rstd, wv, n, need_gx, lo, hi), C,
+        for_ranges(lambda lo, hi: _bn_backward_part(g2, xhat, y2, gx2, sg, sgx, scale, n, need_gx, lo, hi), C,
                    5 * g2.size, min_work=MIN_PARALLEL_ELEMENTS_CNN)
     if need_gx:
-        scale = rstd * wv if wv is not None else rstd
         _dx_overflow(gx2[None], g2[None], None if y2 is None else y2[None], xhat[None], sg, sgx, scale, n)
     gw = _make(sgx) if w is not None and w.requires_grad else None
     gb = _make(sg) if b is not None and b.requires_grad else None
@@ -611,7 +611,7 @@ def _bn_backward_rows(fn, x, g, w, b):
     return gx, gw, gb
 
 
-def _bn_backward_part(g2, xhat, y2, gx2, sg, sgx, rstd, wv, n, need_gx, lo, hi):
+def _bn_backward_part(g2, xhat, y2, gx2, sg, sgx, scale, n, need_gx, lo, hi):
     """The array code of the channel-major backward for channels lo:hi."""
     gs, xh = g2[lo:hi], xhat[lo:hi]
     if y2 is not None:
@@ -622,11 +622,11 @@ def _bn_backward_part(g2, xhat, y2, gx2, sg, sgx, rstd, wv, n, need_gx, lo, hi):
     sx = np.einsum("cl,cl->c", gs, xh)
     sg[lo:hi], sgx[lo:hi] = s, sx
     if need_gx:
-        scale = rstd[lo:hi] * wv[lo:hi] if wv is not None else rstd[lo:hi]
+        sc = scale[lo:hi]
         out = gx2[lo:hi]
-        np.multiply(gs, scale[:, None], out=out)
-        out -= xh * (sx * (scale / n))[:, None]
-        out -= (s * (scale / n))[:, None]
+        np.multiply(gs, sc[:, None], out=out)
+        out -= xh * (sx * (sc / n))[:, None]
+        out -= (s * (sc / n))[:, None]
 
 
 def _update_running(running, new, momentum, factor=1.0):

@@ -28,7 +28,7 @@ import numpy as np
 
 from . import compiled
 
-__all__ = ["available", "usable", "MIN_ELEMENTS", "softmax_shift", "normalize_sum", "softmax_grad",
+__all__ = ["available", "usable", "MIN_ELEMENTS", "softmax_rows", "softmax_shift", "normalize_sum", "softmax_grad",
            "layer_norm_forward", "layer_norm_backward", "batch_norm_forward", "batch_norm_backward"]
 
 _k = None
@@ -199,6 +199,13 @@ def _compile():
 def softmax_shift(x, y):
     """y = x - rowmax(x) (0 for an all -inf row) for 2-D C-contiguous x, y."""
     _k["shift"](x, y)
+
+
+def softmax_rows(x, y, empty_rows_zero=False):
+    """y = softmax of each row of x (y may be x): shift by the row max, NumPy's SIMD exp, normalize."""
+    softmax_shift(x, y)
+    np.exp(y, out=y)
+    normalize_sum(y, empty_rows_zero)
 
 
 def normalize_sum(y, empty_rows_zero=False):

@@ -79,13 +79,7 @@ def _softmax_rows(x):
     y = np.empty_like(x2)
     if n and row_kernels.usable(x2):  # compiled row loops: max and shift in one visit, then SIMD exp
 
-        def fused(lo, hi):
-            ys = y[lo:hi]
-            row_kernels.softmax_shift(x2[lo:hi], ys)
-            np.exp(ys, out=ys)
-            row_kernels.normalize_sum(ys)
-
-        for_ranges(fused, x2.shape[0], 3 * x2.size)
+        for_ranges(lambda lo, hi: row_kernels.softmax_rows(x2[lo:hi], y[lo:hi]), x2.shape[0], 3 * x2.size)
         return y.reshape(x.shape)
 
     def part(lo, hi):
