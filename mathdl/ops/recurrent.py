@@ -38,7 +38,9 @@ the state at the last step (first step for ``reverse``) is each sequence's final
 Two roads run these formulas.  float32 NumPy LSTMs and GRUs take the compiled road: per step one
 product h_{t-1} W_hh^T (BLAS) and ONE compiled kernel for all the elementwise work of the step
 (mathdl/ops/recurrent_kernels.py), its per-step arrays batch-major (B, G H) like xw and Z, so the
-kernels' loops run along contiguous rows and delta comes out in xw's layout.  Everything else
+kernels' loops run along contiguous rows and delta comes out in xw's layout.  The time loop itself
+is compiled too (``LOOPS``: one call runs every step of a column block, its products calling NumPy's
+BLAS directly, with the GIL released), else a Python loop calls the product and the kernel per step.  Everything else
 (float64, CuPy, RNN_TANH / RNN_RELU, or ``FUSED = False``) takes the NumPy road, whose per-step
 arrays are feature-major, (features, batch): there W_hh h^T is a faster product than h W_hh^T for
 a small batch, and every gate block is a contiguous row block (a (B, G H) layout makes each block
@@ -85,6 +87,10 @@ _make = Tensor._make
 # mathdl.ops.compiled) keeps the array code below, which float64 and CuPy arrays always use.
 FUSED = os.environ.get("MATHDL_FUSED_RNN", "1") not in ("0", "false", "no")
 _kernels = None
+# On the fused road, each column block of the batch runs all its time steps in ONE compiled call
+# (recurrent_kernels' *_loop: the step products call NumPy's BLAS from the compiled code, no Python
+# per step, the GIL released): False (or MATHDL_RNN_LOOPS=0) keeps the Python loop over steps.
+LOOPS = os.environ.get("MATHDL_RNN_LOOPS", "1") not in ("0", "false", "no")
 
 
 def _fused_kernels(mode, arrays):
@@ -101,6 +107,11 @@ def _fused_kernels(mode, arrays):
 
             _kernels = recurrent_kernels
     return _kernels or None
+
+
+def _loop_gemm(K):
+    """The BLAS product's address for the step loops of recurrent_kernels (0: run the steps from Python)."""
+    return K.gemm_address() if LOOPS else 0
 
 
 def _sigmoid_(a, xp):
@@ -127,18 +138,23 @@ def _steps(T, reverse):
 # best of 40: forward 1.77 vs 1.79 ms, backward 2.80 vs 2.75 ms): a (16, 128) x (128, 512) product
 # takes 28 us against 52 us for (32, ...), so halving the batch gains little; still off.
 PARALLEL_MIN_MACS = 1 << 62
+# The compiled step loops (LOOPS) hold no GIL for a whole block, so there the blocks pay from this
+# much work (see the measurements above _forward_fused).
+LOOP_PARALLEL_MIN_MACS = 1 << 22
 MIN_BLOCK_COLUMNS = 8
 
 
-def _block_count(xp, B, macs):
+def _block_count(xp, B, macs, min_macs=None):
     """How many column blocks _batch_blocks cuts the batch into (1: the whole batch on the calling thread)."""
     count = min(get_num_threads(), B // MIN_BLOCK_COLUMNS)
-    return 1 if xp is not np or count < 2 or macs < PARALLEL_MIN_MACS else count
+    cut = PARALLEL_MIN_MACS if min_macs is None else min_macs
+    return 1 if xp is not np or count < 2 or macs < cut else count
 
 
-def _batch_blocks(run, xp, B, macs):
-    """run(lo, hi) over column blocks of the batch: one block per thread when worth it, else run(0, B)."""
-    count = _block_count(xp, B, macs)
+def _batch_blocks(run, xp, B, macs, min_macs=None):
+    """run(lo, hi) over column blocks of the batch: one block per thread when worth it, else run(0, B);
+    ``min_macs`` (default PARALLEL_MIN_MACS) is the least work that is cut into blocks."""
+    count = _block_count(xp, B, macs, min_macs)
     if count < 2:
         run(0, B)
         return
@@ -366,6 +382,27 @@ class Recurrence(Function):
             aux = np.empty((T, B, H), f32)  # W_hn h + b_hn
             gh = np.empty((B, GH), f32)
 
+        gemm = _loop_gemm(K)
+        if gemm:  # all steps of a block in one compiled call (see recurrent_kernels' loops)
+            x2 = xw.reshape(-1, GH)
+            offs = packed_offsets(sizes) if self.batch_sizes is not None else np.arange(T, dtype=np.int64) * B
+            sz, order = np.asarray(sizes, np.int64), np.array(_steps(T, self.reverse), np.int64)
+            if lstm:
+                r3 = r_all if proj else np.empty((1, 1, 1), f32)
+                wr = w_hrT if proj else np.empty((1, 1), f32)
+
+                def run(lo, hi):
+                    K.lstm_forward_loop(gemm, x2, offs, sz, order, whT, bias, h0c, Z, gates, aux, r3, wr, lo, hi,
+                                        proj)
+            else:
+                def run(lo, hi):
+                    K.gru_forward_loop(gemm, x2, offs, sz, order, whT, bias, h0c, Z, gates, aux, gh, lo, hi)
+
+            _batch_blocks(run, np, B, T * B * GH * P, LOOP_PARALLEL_MIN_MACS)
+            self.saved_a, self.saved_b = gates, aux
+            self.saved_c = r_all if lstm else None
+            return Z
+
         def run(lo, hi):  # batch rows lo:hi; the active ones at step t are lo:m
             prev = h0c
             for t in _steps(T, self.reverse):
@@ -431,22 +468,40 @@ class Recurrence(Function):
                 parts["r"] = dh_all[a:b].reshape(-1, P).T @ self.saved_c[a:b].reshape(-1, H)
             return parts
 
-        def run(lo, hi):  # batch rows lo:hi; the active ones at step t are lo:m
-            for t in _steps(T, not self.reverse):
-                m = min(hi, max(lo, sizes[t]))
-                prev = h0c if t == first else Z[t + back]
-                if lstm:
-                    if proj:
-                        dh[lo:hi] += gZ[t, lo:hi, :P]
-                        dh_all[t, lo:hi] = dh[lo:hi]
-                        np.matmul(dh[lo:m], w_hr_c, out=drbuf[lo:m])
-                    K.lstm_backward_step(delta[t], dh, dc, gZ[t], gates[t], aux[t], prev, drbuf, lo, m, hi, proj)
-                else:
-                    K.gru_backward_step(dx[t], delta[t], dh, carry, gZ[t], gates[t], aux[t], prev, lo, m, hi)
-                if m > lo:
-                    np.matmul(delta[t][lo:m], w, out=dh[lo:m])
+        gemm = _loop_gemm(K)
+        if gemm:  # all steps of a block in one compiled call (see recurrent_kernels' loops)
+            sz, order = np.asarray(sizes, np.int64), np.array(_steps(T, not self.reverse), np.int64)
+            if lstm:
+                da = dh_all if proj else np.empty((1, 1, 1), f32)
+                wr = w_hr_c if proj else np.empty((1, 1), f32)
 
-        _batch_blocks(run, np, B, T * B * GH * P)
+                def run(lo, hi):
+                    K.lstm_backward_loop(gemm, delta, dh, dc, gZ, gates, aux, Z, h0c, w, sz, order, da, wr, drbuf,
+                                         lo, hi, proj)
+            else:
+                def run(lo, hi):
+                    K.gru_backward_loop(gemm, dx, delta, dh, carry, gZ, gates, aux, Z, h0c, w, sz, order, lo, hi)
+
+            macs = LOOP_PARALLEL_MIN_MACS
+        else:
+            macs = PARALLEL_MIN_MACS
+
+            def run(lo, hi):  # batch rows lo:hi; the active ones at step t are lo:m
+                for t in _steps(T, not self.reverse):
+                    m = min(hi, max(lo, sizes[t]))
+                    prev = h0c if t == first else Z[t + back]
+                    if lstm:
+                        if proj:
+                            dh[lo:hi] += gZ[t, lo:hi, :P]
+                            dh_all[t, lo:hi] = dh[lo:hi]
+                            np.matmul(dh[lo:m], w_hr_c, out=drbuf[lo:m])
+                        K.lstm_backward_step(delta[t], dh, dc, gZ[t], gates[t], aux[t], prev, drbuf, lo, m, hi, proj)
+                    else:
+                        K.gru_backward_step(dx[t], delta[t], dh, carry, gZ[t], gates[t], aux[t], prev, lo, m, hi)
+                    if m > lo:
+                        np.matmul(delta[t][lo:m], w, out=dh[lo:m])
+
+        _batch_blocks(run, np, B, T * B * GH * P, macs)
         acc = {}
         if want_w and T > 1:  # one product over all steps but the first (whose state is h0)
             acc = weights(0, T - 1) if self.reverse else weights(1, T)

@@ -22,6 +22,7 @@ def split(monkeypatch):
     """Two threads; every recurrence on the column-block road, blocks of 2-3 columns."""
     old = parallel.get_num_threads()
     monkeypatch.setattr(rec, "PARALLEL_MIN_MACS", 0)
+    monkeypatch.setattr(rec, "LOOP_PARALLEL_MIN_MACS", 0)
     monkeypatch.setattr(rec, "MIN_BLOCK_COLUMNS", 1)
     parallel.set_num_threads(2)
     yield
@@ -76,12 +77,17 @@ def test_column_blocks_match_reference_and_one_thread(split, monkeypatch, mode, 
         np.testing.assert_allclose(a.array, b.array, rtol=1e-13, atol=1e-13)
 
 
+@pytest.mark.parametrize("loops", [False, True], ids=["steps", "loops"])
 @pytest.mark.parametrize("mode, reverse, packed, proj", [c for c in CASES if c[0] in ("LSTM", "GRU")])
-def test_compiled_kernels_in_blocks_match_one_block(split, monkeypatch, mode, reverse, packed, proj):
+def test_compiled_kernels_in_blocks_match_one_block(split, monkeypatch, mode, reverse, packed, proj, loops):
     """float32: the kernels of each block write only their rows; the result equals one block's (BLAS may
-    round the row blocks' products differently: 1e-6)."""
+    round the row blocks' products differently: 1e-6); with the step loops compiled too (``loops``) and
+    with a Python loop over the steps."""
     if rec._fused_kernels(mode, [np.zeros(1, np.float32)]) is None:
         pytest.skip("numba is not installed (or switched off): no compiled kernels")
+    monkeypatch.setattr(rec, "LOOPS", loops)
+    if loops and not rec._loop_gemm(rec._fused_kernels(mode, [np.zeros(1, np.float32)])):
+        pytest.skip("NumPy's BLAS has no cblas_sgemm with 64-bit integers to call from compiled code")
     rng = np.random.default_rng(3)
     args, sizes = _inputs(rng, packed, proj, mode, np.float32)
     names, xs = list(args), list(args.values())

@@ -1,0 +1,163 @@
+"""The compiled step loops of the fused recurrent road (mathdl/ops/recurrent_kernels.py, ``*_loop``): all
+time steps of a column block in one compiled call, each step's product a direct call of NumPy's BLAS.
+
+Checked: the BLAS call itself against NumPy (row strides, transposed right factor); the loops against the
+Python loop over steps (LOOPS = False) and against the float64 composite reference, for LSTM (with and
+without projection) and GRU, forward and reverse, padded and packed, on one block and on two threads'
+blocks; that the loops are the road taken; and LSTM / GRU modules on the loops against PyTorch at one and
+two threads (forward and every gradient).  float64 inputs never take this road (their gradcheck and
+gradgradcheck are in tests/nn_recurrent and test_recurrent_blocks.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import mathdl as md
+from mathdl import parallel
+from mathdl.ops import recurrent as rec
+
+K = rec._fused_kernels("LSTM", [np.zeros(1, np.float32)])
+GEMM = K.gemm_address() if K is not None else 0
+pytestmark = pytest.mark.skipif(not GEMM, reason="no compiled kernels (numba missing or off) or NumPy's BLAS has "
+                                                 "no cblas_sgemm with 64-bit integers")
+
+
+@pytest.fixture
+def threads():
+    old = parallel.get_num_threads()
+    yield parallel.set_num_threads
+    parallel.set_num_threads(old)
+
+
+def test_blas_call_matches_numpy_with_row_strides_and_transpose():
+    from numba import njit
+
+    @njit
+    def mm(g, a, b, c, trans):  # c[1:4] = a[1:4, :5] @ (b[:, :6].T if trans else b[:5, :6])
+        k = 5
+        n = 6
+        K._sgemm(g, trans, 3, n, k, a.ctypes.data + a.strides[0], a.shape[1], b.ctypes.data, b.shape[1],
+                 c.ctypes.data + c.strides[0], c.shape[1])
+
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((4, 9)).astype(np.float32)
+    for trans in (0, 1):
+        b = rng.standard_normal((6, 7) if trans else (5, 8)).astype(np.float32)
+        c = np.full((4, 10), 7.0, np.float32)
+        mm(GEMM, a, b, c, trans)
+        want = a[1:4, :5] @ (b[:, :5].T if trans else b[:5, :6])
+        np.testing.assert_allclose(c[1:4, :6], want, rtol=1e-6, atol=1e-6)
+        assert (c[0] == 7).all() and (c[1:, 6:] == 7).all()  # nothing outside the block written
+
+
+def _inputs(rng, mode, packed, proj, dtype, T=5, B=6, H=4):
+    P = 3 if proj else H
+    G = rec.GATES[mode]
+    sizes = (6, 5, 5, 3, 1) if packed else None
+    mk = lambda *shape: md.tensor((rng.standard_normal(shape) * 0.6).astype(dtype), requires_grad=True)  # noqa: E731
+    args = {"xw": mk(sum(sizes), G * H) if packed else mk(T, B, G * H), "h0": mk(B, P)}
+    if mode == "LSTM":
+        args["c0"] = mk(B, H)
+    args.update({"w_hh": mk(G * H, P), "b_hh": mk(G * H)})
+    if proj:
+        args["w_hr"] = mk(P, H)
+    return args, sizes
+
+
+CASES = [("LSTM", False, False, False), ("LSTM", True, False, False), ("LSTM", False, True, False),
+         ("LSTM", True, True, True), ("LSTM", False, False, True), ("GRU", False, False, False),
+         ("GRU", True, True, False), ("GRU", False, True, False)]
+
+
+@pytest.mark.parametrize("blocks", [1, 2])
+@pytest.mark.parametrize("mode, reverse, packed, proj", CASES)
+def test_loops_match_python_steps_and_reference(monkeypatch, threads, mode, reverse, packed, proj, blocks):
+    rng = np.random.default_rng(1)
+    args, sizes = _inputs(rng, mode, packed, proj, np.float32)
+    names, xs = list(args), list(args.values())
+    monkeypatch.setattr(rec, "MIN_BLOCK_COLUMNS", 1)
+    monkeypatch.setattr(rec, "LOOP_PARALLEL_MIN_MACS", 0 if blocks == 2 else 1 << 62)
+    threads(blocks)
+    calls = []
+    loop = getattr(K, mode.lower() + "_forward_loop")
+    monkeypatch.setattr(K, mode.lower() + "_forward_loop", lambda *a: calls.append(a[-3:]) or loop(*a))
+    v = np.random.default_rng(2).standard_normal((5, 6, (3 + 4) if proj else (8 if mode == "LSTM" else 4)))
+
+    def run(loops):
+        monkeypatch.setattr(rec, "LOOPS", loops)
+        z = rec.recurrence(mode, **args, reverse=reverse, batch_sizes=sizes)
+        return [z] + list(md.autograd.grad([z], xs, [md.tensor(v.astype(np.float32))]))
+
+    with_loops = run(True)
+    assert len(calls) == blocks  # the loops ran, one call per column block
+    steps = run(False)
+    assert len(calls) == blocks
+    a64 = {k: md.tensor(t.array.astype(np.float64), requires_grad=True) for k, t in args.items()}
+    zr = rec.recurrence_reference(mode, **a64, reverse=reverse, batch_sizes=sizes)
+    ref = [zr] + list(md.autograd.grad([zr], list(a64.values()), [md.tensor(v)]))
+    for name, a, b, r in zip(["Z"] + names, with_loops, steps, ref):
+        assert a.dtype == np.float32, name
+        np.testing.assert_allclose(a.array, b.array, rtol=1e-6, atol=1e-6, err_msg=name)
+        np.testing.assert_allclose(a.array, r.array, rtol=1e-4, atol=1e-5, err_msg=name)
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize("kind", ["lstm", "lstm-bi-proj-packed", "gru-bi"])
+def test_modules_on_the_loops_match_torch(threads, monkeypatch, kind, n_threads):
+    """At two threads every layer runs in two column blocks (batch 16 in blocks of 8)."""
+    torch = pytest.importorskip("torch")
+    from mathdl.nn.modules.recurrent import GRU, LSTM
+    from mathdl.nn.utils.rnn import pack_padded_sequence
+
+    monkeypatch.setattr(rec, "LOOP_PARALLEL_MIN_MACS", 0)
+    threads(n_threads)
+    torch.set_num_threads(n_threads)
+    kw = {"num_layers": 2, "batch_first": True}
+    if kind != "lstm":
+        kw["bidirectional"] = True
+    if kind == "lstm-bi-proj-packed":
+        kw["proj_size"] = 5
+    cls, tcls = (GRU, torch.nn.GRU) if kind.startswith("gru") else (LSTM, torch.nn.LSTM)
+    md.manual_seed(0)
+    model = cls(6, 9, **kw)
+    tmodel = tcls(6, 9, **kw)
+    with torch.no_grad():
+        for (_, p), tp in zip(model.named_parameters(), tmodel.parameters()):
+            tp.copy_(torch.from_numpy(np.ascontiguousarray(p.array)))
+    x = np.random.default_rng(3).standard_normal((16, 7, 6)).astype(np.float32)
+    lengths = [7, 7, 6, 6, 5, 5, 4, 4, 4, 3, 3, 2, 2, 1, 1, 1]
+    mx, tx = md.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    if kind == "lstm-bi-proj-packed":
+        out, _ = model(pack_padded_sequence(mx, lengths, batch_first=True))
+        tout, _ = tmodel(torch.nn.utils.rnn.pack_padded_sequence(tx, lengths, batch_first=True))
+        out, tout = out.data, tout.data
+    else:
+        out, _ = model(mx)
+        tout, _ = tmodel(tx)
+    (out * out).sum().backward()
+    (tout * tout).sum().backward()
+    torch.set_num_threads(1)
+    np.testing.assert_allclose(out.array, tout.detach().numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(mx.grad.array, tx.grad.numpy(), rtol=1e-4, atol=1e-5)
+    for (name, p), tp in zip(model.named_parameters(), tmodel.parameters()):
+        np.testing.assert_allclose(p.grad.array, tp.grad.numpy(), rtol=1e-4, atol=2e-5, err_msg=name)
+
+
+def test_lstm_step_equal_at_one_and_two_threads(threads, monkeypatch):
+    """The benchmark's shape class (batch 32 in two blocks of 16): a 2-layer LSTM training step at two threads
+    equals the step at one thread up to float rounding."""
+    from mathdl.nn.modules.recurrent import LSTM
+
+    monkeypatch.setattr(rec, "LOOP_PARALLEL_MIN_MACS", 0)
+    x = np.random.default_rng(4).standard_normal((32, 6, 8)).astype(np.float32)
+    results = []
+    for n in (1, 2):
+        threads(n)
+        md.manual_seed(0)
+        model = LSTM(8, 16, 2, batch_first=True)
+        out, _ = model(md.tensor(x))
+        (out[:, -1] ** 2).sum().backward()
+        results.append([out.array] + [p.grad.array for p in model.parameters()])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
