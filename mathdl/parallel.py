@@ -44,9 +44,10 @@ import contextlib
 import os
 import sys
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+
+from .spin_pool import SpinPool
 
 __all__ = ["set_num_threads", "get_num_threads", "num_threads", "elementwise", "elementwise_many", "for_ranges",
            "blocks", "MIN_PARALLEL_ELEMENTS"]
@@ -68,7 +69,7 @@ MIN_PARALLEL_ELEMENTS_CNN = 1 << 18
 
 _lock = threading.Lock()
 _local = threading.local()
-_pool: ThreadPoolExecutor | None = None
+_pool: SpinPool | None = None
 _num_threads = 1
 
 
@@ -152,8 +153,7 @@ def _get_pool():
     if _pool is None:
         with _lock:
             if _pool is None:
-                _pool = ThreadPoolExecutor(max_workers=max(1, _num_threads - 1), thread_name_prefix="mathdl",
-                                           initializer=_mark_worker)
+                _pool = SpinPool(max(1, _num_threads - 1), initializer=_mark_worker)
     return _pool
 
 

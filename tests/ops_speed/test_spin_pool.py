@@ -1,0 +1,110 @@
+"""mathdl/spin_pool.py: the pool behind mathdl.parallel runs tasks in order, returns and re-raises,
+cancels tasks not started, shuts down, and its spin setting rejects bad values; with it the
+parallel passes give the same numbers at 1 and 2 threads."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from mathdl import parallel, spin_pool
+
+
+def test_tasks_run_on_the_workers_and_results_wait():
+    pool = spin_pool.SpinPool(2)
+    try:
+        out, names = [], set()
+
+        def task(k):
+            def run():
+                names.add(threading.current_thread().name)
+                out.append(k)
+            return run
+
+        tasks = [pool.submit(task(k)) for k in range(50)]
+        for t in tasks:
+            assert t.result() is None
+        assert sorted(out) == list(range(50))
+        assert names and all(n.startswith("mathdl") for n in names)
+    finally:
+        pool.shutdown()
+
+
+def test_exception_reraised_and_cancel_before_start():
+    pool = spin_pool.SpinPool(1)
+    try:
+        gate = threading.Event()
+        blocker = pool.submit(gate.wait)
+        ran = []
+        queued = pool.submit(lambda: ran.append(1))
+        assert queued.cancel() and queued.cancel()  # not started: cancelled (twice is fine)
+        gate.set()
+        blocker.result()
+        assert not blocker.cancel()  # finished: cannot be cancelled
+
+        def boom():
+            raise KeyError("from the worker")
+
+        with pytest.raises(KeyError, match="from the worker"):
+            pool.submit(boom).result()
+        assert ran == []
+    finally:
+        pool.shutdown()
+    with pytest.raises(RuntimeError, match="shut down"):
+        pool.submit(lambda: None)
+
+
+def test_idle_workers_sleep_after_spinning():
+    """After SPIN_US of polling an idle worker sleeps on the condition; a new task wakes it."""
+    pool = spin_pool.SpinPool(1)
+    try:
+        pool.submit(lambda: None).result()
+        deadline = spin_pool.SPIN_US * 1e-6 + 2.0
+        import time
+
+        t0 = time.perf_counter()
+        while pool._sleeping == 0 and time.perf_counter() - t0 < deadline:
+            time.sleep(0.01)
+        assert pool._sleeping == 1
+        box = []
+        pool.submit(lambda: box.append(7)).result()
+        assert box == [7]
+    finally:
+        pool.shutdown()
+    assert all(not t.is_alive() for t in pool._threads)
+
+
+@pytest.mark.parametrize("raw, ok", [("", 1000), ("0", 0), ("250", 250), ("-1", None), ("fast", None)])
+def test_spin_setting_from_the_environment(monkeypatch, raw, ok):
+    monkeypatch.setenv("MATHDL_SPIN_US", raw)
+    if ok is None:
+        with pytest.raises(ValueError, match="MATHDL_SPIN_US"):
+            spin_pool._spin_us_from_env()
+    else:
+        assert spin_pool._spin_us_from_env() == ok
+
+
+def test_blocks_on_two_threads_equal_one_thread(monkeypatch):
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((64, 300))
+    old = parallel.get_num_threads()
+    res = []
+    try:
+        for n in (1, 2):
+            parallel.set_num_threads(n)
+            res.append(parallel.blocks(lambda k: a[16 * k:16 * (k + 1)] @ a[16 * k:16 * (k + 1)].T, 4))
+            out = np.zeros(a.size)
+            monkeypatch.setattr(parallel, "MIN_PARALLEL_ELEMENTS", 0)
+
+            def double(lo, hi, out=out):
+                np.multiply(a.reshape(-1)[lo:hi], 2.0, out=out[lo:hi])
+
+            parallel.for_ranges(double, a.size)
+            res.append(out)
+    finally:
+        parallel.set_num_threads(old)
+    for x, y in zip(res[0], res[2]):
+        np.testing.assert_array_equal(x, y)
+    np.testing.assert_array_equal(res[1], res[3])
