@@ -80,6 +80,7 @@ import math
 import numpy as np
 
 from ..autograd.function import Function
+from ..autograd.grad_mode import is_grad_enabled as _grad_enabled
 from ..amp.autocast_mode import _state as _amp, cast_float32, cast_lower
 from ..autograd.tensor import Tensor
 from ..backend import rng, xp_of
@@ -179,14 +180,21 @@ PARALLEL_MIN_MACS = 1 << 22
 # process busy on the second core the step took 7-37 ms with BLAS's threads (they spin and wait
 # for the busy core) and 1.80-1.89 ms this way; on an idle machine 1.86 vs 1.89 ms (the switches
 # through threadpoolctl cost ~6 us a pair; 1.83 with direct setters).  Results are those of 1
-# thread.  SMALL_SERIAL_BLAS = False keeps BLAS's threads.
+# thread.  Above it, with at least T images, the products run in tiles of images on mathdl's
+# threads with BLAS on one thread (``blocks``), and the small products around them (Winograd's
+# kernel transforms, the weight gradient's G^T dU G) take BLAS on one thread as well: a product
+# on BLAS's threads leaves them spinning ~0.3 ms on the cores the next tiles want (ResNet-20 step
+# at 2 threads: the pool thread started its first tile 9.2 -> 5.7 ms later in total per step).
+# SMALL_SERIAL_BLAS = False keeps BLAS's threads.
 SMALL_SERIAL_BLAS = True
 
 
-def _serial_blas(macs, xp):
-    """Enter BLAS-on-one-thread for a small convolution at T > 1 (see above); True when entered
-    (the caller then calls _parallel._leave_blas_serial)."""
-    if SMALL_SERIAL_BLAS and macs < PARALLEL_MIN_MACS and xp is np and get_num_threads() > 1:
+def _serial_blas(macs, xp, images=0):
+    """Enter BLAS-on-one-thread for a convolution at T > 1 that is small or runs in tiles of its
+    ``images`` images (see above); True when entered (the caller then calls
+    _parallel._leave_blas_serial)."""
+    T = get_num_threads()
+    if SMALL_SERIAL_BLAS and xp is np and T > 1 and (macs < PARALLEL_MIN_MACS or images >= T):
         _parallel._enter_blas_serial()
         return True
     return False
@@ -692,18 +700,19 @@ class Conv2dFn(Function):
     row-wrapped and im2col roads is kept (``saved_xpad``, freed after backward) for the weight
     gradient, instead of padding x again there."""
 
-    __slots__ = ("stride", "pads", "dil", "groups", "saved_xpad", "saved_u")
+    __slots__ = ("stride", "pads", "dil", "groups", "saved_xpad", "saved_u", "saved_v", "keep_v")
 
     def __init__(self, stride, pads, dil, groups):
         self.stride, self.pads, self.dil, self.groups = stride, pads, dil, groups
-        self.saved_xpad = self.saved_u = None
+        self.saved_xpad = self.saved_u = self.saved_v = None
+        self.keep_v = False  # set by conv2d when the weight gradient will be needed (Winograd's V kept)
 
     def forward(self, x, w, b=None):
         N, _, H, W = x.shape
         O, Cg, kh, kw = w.shape
         (sh, sw), (dh, dw), (pt, pb, pl, pr) = self.stride, self.dil, self.pads
         macs = N * O * Cg * kh * kw * _out_size(H, kh, sh, pt, pb, dh) * _out_size(W, kw, sw, pl, pr, dw)
-        serial = _serial_blas(macs, xp_of(x))
+        serial = _serial_blas(macs, xp_of(x), N)
         try:
             return self._forward(x, w, b)
         finally:
@@ -715,8 +724,13 @@ class Conv2dFn(Function):
             # Winograd: the kernel transform is kept for the input gradient (a permutation of it).  A
             # kernel holding inf or NaN takes im2col: the transform's differences would turn it into
             # NaN (inf - inf) where a direct convolution gives inf
-            self.saved_u = winograd.kernel_transform(w.astype(np.result_type(x.dtype, w.dtype), copy=False))
-            return winograd.conv3x3(x, w, b, self.pads, self.saved_u)
+            pt, pb, pl, pr = self.pads
+            m = winograd.output_tile(x.shape[2] + pt + pb - 2, x.shape[3] + pl + pr - 2)
+            self.saved_u = winograd.kernel_transform(w.astype(np.result_type(x.dtype, w.dtype), copy=False), m)
+            if not self.keep_v:
+                return winograd.conv3x3(x, w, b, self.pads, self.saved_u)
+            y, self.saved_v = winograd.conv3x3(x, w, b, self.pads, self.saved_u, keep=True)
+            return y
         keep = []
         conv = _conv_forward if xp_of(x) is np else conv_device.conv2d_forward  # device: whole-batch im2col
         y = conv(x, w, b, self.stride, self.pads, self.dil, self.groups, keep)
@@ -732,8 +746,8 @@ class Conv2dFn(Function):
             ct = ConvTransposeFn(*geom, x.shape[2:])
             if w.requires_grad:  # let the input gradient's im2col also give the weight gradient
                 ct.saved_wgrad_x = x.array
-            if self.saved_u is not None:
-                ct.saved_u = winograd.adjoint_transform(self.saved_u)
+            ct.saved_u = self.saved_u  # its adjoint is taken inside ct's forward (BLAS on one thread)
+            ct.saved_v, self.saved_v = self.saved_v, None  # x's Winograd transform, used once
             gx = ct(g, w)
             pre, ct.saved_gw = ct.saved_gw, None
         if w.requires_grad:
@@ -768,17 +782,18 @@ COL2IM_COMPILED_MAX_WO = 32
 class ConvTransposeFn(Function):
     """x-like = ConvTranspose(g, w): the adjoint of conv2d in its input (col2im of W^T g)."""
 
-    __slots__ = ("stride", "pads", "dil", "groups", "hw", "saved_wgrad_x", "saved_gw", "saved_u")
+    __slots__ = ("stride", "pads", "dil", "groups", "hw", "saved_wgrad_x", "saved_gw", "saved_u", "saved_v")
 
     def __init__(self, stride, pads, dil, groups, hw):
         self.stride, self.pads, self.dil, self.groups, self.hw = stride, pads, dil, groups, tuple(hw)
         # saved_wgrad_x: set by Conv2dFn.backward to its x when it also needs dL/dW; the forward
         # then leaves that weight gradient in saved_gw (same im2col tiles; see _conv_forward_rowwrap)
-        # saved_u: set by Conv2dFn.backward on the Winograd road: this kernel's transform
-        self.saved_wgrad_x = self.saved_gw = self.saved_u = None
+        # saved_u: set by Conv2dFn.backward on the Winograd road: the forward kernel's transform
+        # (this flipped, transposed kernel's is its adjoint_transform)
+        self.saved_wgrad_x = self.saved_gw = self.saved_u = self.saved_v = None
 
     def forward(self, g, w):
-        serial = _serial_blas(g.size * w.shape[1] * w.shape[2] * w.shape[3], xp_of(g))
+        serial = _serial_blas(g.size * w.shape[1] * w.shape[2] * w.shape[3], xp_of(g), g.shape[0])
         try:
             return self._forward(g, w)
         finally:
@@ -800,11 +815,13 @@ class ConvTransposeFn(Function):
             # col2im instead, which (as PyTorch) never multiplies it by g's zero padding (0 inf = NaN)
             wx, self.saved_wgrad_x = self.saved_wgrad_x, None
             u, self.saved_u = self.saved_u, None
+            saved_v, self.saved_v = self.saved_v, None
             wf = _flipped_transposed(w, self.groups)
             if u is not None and _winograd_ok(g, wf.shape, (1, 1), full, self.dil, self.groups):
+                u = winograd.adjoint_transform(u, wf)
                 if wx is not None and _winograd_ok(wx, w.shape, (1, 1), self.pads, self.dil, self.groups):
                     # both gradients in one pass over tiles of images (ConvWeightFn takes saved_gw)
-                    y, self.saved_gw = winograd.conv3x3_backward(g, wf, full, u, wx, self.pads)
+                    y, self.saved_gw = winograd.conv3x3_backward(g, wf, full, u, wx, self.pads, saved_v)
                     return y
                 return winograd.conv3x3(g, wf, None, full, u)
             if wx is not None and _winograd_ok(wx, w.shape, (1, 1), self.pads, self.dil, self.groups):
@@ -886,7 +903,7 @@ class ConvWeightFn(Function):
         if xp_of(x) is not np:  # device: one im2col (of the forward's padded input) and one GEMM
             return conv_device.conv2d_weight_grad(x, g, self.wshape, self.stride, self.pads, self.dil, self.groups,
                                                   xpad)
-        serial = _serial_blas(g.size * self.wshape[1] * self.wshape[2] * self.wshape[3], np)
+        serial = _serial_blas(g.size * self.wshape[1] * self.wshape[2] * self.wshape[3], np, g.shape[0])
         try:
             return _conv_weight(x, g, self.wshape, self.stride, self.pads, self.dil, self.groups, xpad)
         finally:
@@ -959,6 +976,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
         raise ValueError(f"{name}: kernel size ({kh}, {kw}) with dilation {dil} is larger than the padded "
                          f"input ({Hp}, {Wp}) (input shape {tuple(input.shape)}, padding {padding!r})")
     fn = Conv2dFn(stride, pads, dil, groups)
+    fn.keep_v = _grad_enabled() and weight.requires_grad
     if bias is None:
         return fn(input, weight)
     if tuple(bias.shape) != (O,):

@@ -44,41 +44,50 @@ from ..parallel import MIN_PARALLEL_ELEMENTS_CNN, blocks, for_ranges, get_num_th
 
 __all__ = ["conv3x3", "conv3x3_weight", "conv3x3_backward", "kernel_transform", "adjoint_transform"]
 
-_G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
+_G = {2: np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]]),
+      4: np.array([[1 / 4, 0.0, 0.0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6],
+                   [1 / 24, 1 / 12, 1 / 6], [1 / 24, -1 / 12, 1 / 6], [0.0, 0.0, 1.0]])}
+_TILE_OF = {16: 2, 36: 4}  # K = (m + 2)^2 products -> m
+_GG = {(m, np.dtype(t)): np.kron(g, g).astype(t) for m, g in _G.items() for t in (np.float32, np.float64)}
 
 
-_GG = {np.dtype(t): np.kron(_G, _G).astype(t) for t in (np.float32, np.float64)}  # (16, 9): G kron G
+def _gg(m, dtype):
+    """G kron G ((m + 2)^2, 9) in ``dtype``."""
+    key = (m, np.dtype(dtype))
+    return _GG[key] if key in _GG else np.kron(_G[m], _G[m]).astype(dtype)
 
 
-def _gg(dtype):
-    dtype = np.dtype(dtype)
-    return _GG[dtype] if dtype in _GG else np.kron(_G, _G).astype(dtype)
-
-
-def kernel_transform(w):
-    """U (16, O, C) = G w G^T for each (o, c) of a (O, C, 3, 3) kernel, as one product:
-    U[4 a + b] = sum_{i, j} G[a, i] G[b, j] w[3 i + j], i.e. (G kron G) (16, 9) @ w (9, O C)."""
+def kernel_transform(w, m=2):
+    """U (K, O, C) = G w G^T for each (o, c) of a (O, C, 3, 3) kernel (K = (m + 2)^2, F(m x m, 3x3)),
+    as one product: U[(m + 2) a + b] = sum_{i, j} G[a, i] G[b, j] w[3 i + j], i.e.
+    (G kron G) (K, 9) @ w (9, O C)."""
     O, C = w.shape[:2]
-    return (_gg(w.dtype) @ w.reshape(O * C, 9).T).reshape(16, O, C)
+    GG = _gg(m, w.dtype)
+    return (GG @ w.reshape(O * C, 9).T).reshape(GG.shape[0], O, C)
 
 
-# G J = P G for the column flip J and the swap P of rows 0 and 3 of G, so the kernel transform of
-# the flipped, transposed kernel W'[c, o] = W[o, c, ::-1, ::-1] is a permutation of W's:
-# U'[4 a + b] = U[4 p(a) + p(b)]^T with p = (3, 1, 2, 0).
+# F(2x2): G J = P G for the column flip J and the swap P of rows 0 and 3 of G, so the kernel
+# transform of the flipped, transposed kernel W'[c, o] = W[o, c, ::-1, ::-1] is a permutation of
+# W's: U'[4 a + b] = U[4 p(a) + p(b)]^T with p = (3, 1, 2, 0).  F(4x4)'s G has no such symmetry
+# (its row (1/24, 1/12, 1/6) reversed is no row of G): there U' is W''s own transform.
 _FLIP = np.array([4 * p + q for p in (3, 1, 2, 0) for q in (3, 1, 2, 0)])
 
 
-def adjoint_transform(U):
-    """The kernel transform (16, C, O) of the flipped, transposed kernel (the input gradient's
-    kernel, see conv.py) from U (16, O, C) of the kernel itself, without a product."""
-    return U[_FLIP].transpose(0, 2, 1)
+def adjoint_transform(U, wf):
+    """The kernel transform (K, C, O) of the flipped, transposed kernel wf (C, O, 3, 3) (the input
+    gradient's kernel, see conv.py), of the same F(m x m) as U (K, O, C), w's: for F(2x2) a
+    permutation of U (no product), for F(4x4) kernel_transform(wf, 4)."""
+    K = U.shape[0]
+    if K == 16:
+        return U[_FLIP].transpose(0, 2, 1)
+    return kernel_transform(wf.astype(U.dtype, copy=False), _TILE_OF[K])
 
 
 def _weight_from_winograd(dU):
-    """dW (O, C, 3, 3) = G^T dU G for each (o, c) of dU (16, O, C): the adjoint of kernel_transform,
-    dW[3 i + j] = sum_{a, b} G[a, i] G[b, j] dU[4 a + b], one product."""
-    _, O, C = dU.shape
-    return (dU.reshape(16, O * C).T @ _gg(dU.dtype)).reshape(O, C, 3, 3)
+    """dW (O, C, 3, 3) = G^T dU G for each (o, c) of dU (K, O, C): the adjoint of kernel_transform,
+    dW[3 i + j] = sum_{a, b} G[a, i] G[b, j] dU[(m + 2) a + b], one product."""
+    K, O, C = dU.shape
+    return (dU.reshape(K, O * C).T @ _gg(_TILE_OF[K], dU.dtype)).reshape(O, C, 3, 3)
 
 
 def _phases(x, pads, Ho, Wo):
@@ -238,11 +247,13 @@ def _conv3x3_weight_arrays(x, g, pads):
 
 
 # --------------------------------------------------------------------------- compiled road
-# The same formulas as above, with the transforms compiled (numba, mathdl/ops/compiled.py): one
+# The same formulas, with the transforms compiled (numba, mathdl/ops/winograd_kernels.py): one
 # pass each that reads the input (or g) once and writes V (or Gt) tile by tile, and, per tile of
-# whole images (about conv.TILE_BYTES of V and M), the 16 products while V is still in cache.  The
-# tiles hold exactly ceil(Ho/2) ceil(Wo/2) 2x2 output blocks per image (no wrapped tiles) and
-# run on mathdl's threads as conv.py's tiles do (the weight gradient's parts added in tile order).
+# whole images (about TILE_BYTES of V and M), the K products while V is still in cache.  The tiles
+# hold exactly ceil(Ho/m) ceil(Wo/m) m x m output blocks per image (no wrapped tiles) and run on
+# mathdl's threads as conv.py's tiles do (the weight gradient's parts added in tile order).  This
+# road takes F(4x4, 3x3) wherever its 36 products per 4x4 block cover the output with fewer
+# products than F(2x2, 3x3)'s 16 per 2x2 block (see output_tile).
 _kernels = None
 
 
@@ -250,127 +261,31 @@ def compiled_available():
     """Whether the compiled transforms can be used (numba importable, not disabled)."""
     global _kernels
     if _kernels is None:
-        from . import compiled
+        from . import winograd_kernels
 
-        _kernels = _compile() if compiled.enabled() else False
+        _kernels = winograd_kernels.kernels()
     return _kernels is not False
 
 
-def _compile():
-    from numba import njit
-
-    @njit(nogil=True, cache=True)
-    def input_transform(x, pt, pl, Th, Tw, V, buf):  # V[4 a + b, c, (n Th + t) Tw + s] = (B^T d B)[a, b]
-        # buf: (2 Th + 2, 2 Tw + 2) zeros, one padded plane (allocated by the caller: no NumPy
-        # allocation is compiled in, so a test that patches np.empty cannot break the compilation)
-        n, C, H, W = x.shape
-        Hb, Wb = min(H, buf.shape[0] - pt), min(W, buf.shape[1] - pl)
-        for c in range(C):
-            for i in range(n):
-                plane = x[i, c]
-                for r in range(Hb):  # row by row through 1-D views (compiles to a faster copy: the
-                    # whole transform of 16 channels 32x32 in 2 images 55 -> 46 us)
-                    dst, src = buf[r + pt, pl:pl + Wb], plane[r, :Wb]
-                    for q in range(Wb):
-                        dst[q] = src[q]
-                base = i * Th * Tw
-                for t in range(Th):
-                    r0 = 2 * t
-                    for s in range(Tw):
-                        c0 = 2 * s
-                        p = base + t * Tw + s
-                        t00 = buf[r0, c0] - buf[r0 + 2, c0]
-                        t01 = buf[r0, c0 + 1] - buf[r0 + 2, c0 + 1]
-                        t02 = buf[r0, c0 + 2] - buf[r0 + 2, c0 + 2]
-                        t03 = buf[r0, c0 + 3] - buf[r0 + 2, c0 + 3]
-                        t10 = buf[r0 + 1, c0] + buf[r0 + 2, c0]
-                        t11 = buf[r0 + 1, c0 + 1] + buf[r0 + 2, c0 + 1]
-                        t12 = buf[r0 + 1, c0 + 2] + buf[r0 + 2, c0 + 2]
-                        t13 = buf[r0 + 1, c0 + 3] + buf[r0 + 2, c0 + 3]
-                        t20 = buf[r0 + 2, c0] - buf[r0 + 1, c0]
-                        t21 = buf[r0 + 2, c0 + 1] - buf[r0 + 1, c0 + 1]
-                        t22 = buf[r0 + 2, c0 + 2] - buf[r0 + 1, c0 + 2]
-                        t23 = buf[r0 + 2, c0 + 3] - buf[r0 + 1, c0 + 3]
-                        t30 = buf[r0 + 1, c0] - buf[r0 + 3, c0]
-                        t31 = buf[r0 + 1, c0 + 1] - buf[r0 + 3, c0 + 1]
-                        t32 = buf[r0 + 1, c0 + 2] - buf[r0 + 3, c0 + 2]
-                        t33 = buf[r0 + 1, c0 + 3] - buf[r0 + 3, c0 + 3]
-                        V[0, c, p] = t00 - t02
-                        V[1, c, p] = t01 + t02
-                        V[2, c, p] = t02 - t01
-                        V[3, c, p] = t01 - t03
-                        V[4, c, p] = t10 - t12
-                        V[5, c, p] = t11 + t12
-                        V[6, c, p] = t12 - t11
-                        V[7, c, p] = t11 - t13
-                        V[8, c, p] = t20 - t22
-                        V[9, c, p] = t21 + t22
-                        V[10, c, p] = t22 - t21
-                        V[11, c, p] = t21 - t23
-                        V[12, c, p] = t30 - t32
-                        V[13, c, p] = t31 + t32
-                        V[14, c, p] = t32 - t31
-                        V[15, c, p] = t31 - t33
-
-    @njit(nogil=True, cache=True)
-    def output_transform(M, Th, Tw, out, bias):  # out[o, n, 2t + a, 2s + b] = (A^T M A)[a, b]
-        O, n, Ho, Wo = out.shape
-        for o in range(O):
-            bo = bias[o]
-            for i in range(n):
-                for t in range(Th):
-                    r = 2 * t
-                    for s in range(Tw):
-                        p = (i * Th + t) * Tw + s
-                        s00 = M[0, o, p] + M[4, o, p] + M[8, o, p]
-                        s01 = M[1, o, p] + M[5, o, p] + M[9, o, p]
-                        s02 = M[2, o, p] + M[6, o, p] + M[10, o, p]
-                        s03 = M[3, o, p] + M[7, o, p] + M[11, o, p]
-                        s10 = M[4, o, p] - M[8, o, p] - M[12, o, p]
-                        s11 = M[5, o, p] - M[9, o, p] - M[13, o, p]
-                        s12 = M[6, o, p] - M[10, o, p] - M[14, o, p]
-                        s13 = M[7, o, p] - M[11, o, p] - M[15, o, p]
-                        q = 2 * s
-                        out[o, i, r, q] = s00 + s01 + s02 + bo
-                        if q + 1 < Wo:
-                            out[o, i, r, q + 1] = s01 - s02 - s03 + bo
-                        if r + 1 < Ho:
-                            out[o, i, r + 1, q] = s10 + s11 + s12 + bo
-                            if q + 1 < Wo:
-                                out[o, i, r + 1, q + 1] = s11 - s12 - s13 + bo
-
-    @njit(nogil=True, cache=True)
-    def grad_transform(g, Th, Tw, Gt):  # Gt[4 a + b, o, p] = (A g A^T)[a, b], g's 2x2 block (zeros past the edge)
-        n, O, Ho, Wo = g.shape
-        for o in range(O):
-            for i in range(n):
-                for t in range(Th):
-                    r = 2 * t
-                    for s in range(Tw):
-                        q = 2 * s
-                        p = (i * Th + t) * Tw + s
-                        g00 = g[i, o, r, q]
-                        g01 = g[i, o, r, q + 1] if q + 1 < Wo else 0.0
-                        g10 = g[i, o, r + 1, q] if r + 1 < Ho else 0.0
-                        g11 = g[i, o, r + 1, q + 1] if (r + 1 < Ho and q + 1 < Wo) else 0.0
-                        # rows R = A g: (g0, g0 + g1, g0 - g1, -g1); columns (R A^T) likewise
-                        a0, a1 = g00, g01
-                        b0, b1 = g00 + g10, g01 + g11
-                        c0, c1 = g00 - g10, g01 - g11
-                        d0, d1 = -g10, -g11
-                        Gt[0, o, p], Gt[1, o, p], Gt[2, o, p], Gt[3, o, p] = a0, a0 + a1, a0 - a1, -a1
-                        Gt[4, o, p], Gt[5, o, p], Gt[6, o, p], Gt[7, o, p] = b0, b0 + b1, b0 - b1, -b1
-                        Gt[8, o, p], Gt[9, o, p], Gt[10, o, p], Gt[11, o, p] = c0, c0 + c1, c0 - c1, -c1
-                        Gt[12, o, p], Gt[13, o, p], Gt[14, o, p], Gt[15, o, p] = d0, d0 + d1, d0 - d1, -d1
-
-    return input_transform, output_transform, grad_transform
+def output_tile(Ho, Wo):
+    """m of the F(m x m, 3x3) used for an Ho x Wo output: 4 on the compiled road when
+    36 ceil(Ho/4) ceil(Wo/4) < 16 ceil(Ho/2) ceil(Wo/2) (fewer products per image), else 2 (on a
+    tie F(2x2), whose float32 error is smaller)."""
+    if not compiled_available():
+        return 2
+    return 4 if 36 * (-(-Ho // 4)) * (-(-Wo // 4)) < 16 * (-(-Ho // 2)) * (-(-Wo // 2)) else 2
 
 
-def _k_major(a, b, dtype):
-    """An uninitialized (16, a, b) array whose 16 (a, b) matrices start 32 values (128 bytes) apart
-    modulo 4 KiB: the transforms read or write the 16 values of a tile in 16 streams, which at a
+def _constants(dtype):
+    """The transforms' constants 2, 4, 5, 8 and 0 in the data's dtype (winograd_kernels.py)."""
+    return np.array([2.0, 4.0, 5.0, 8.0, 0.0], dtype=dtype)
+
+
+def _k_major(K, a, b, dtype):
+    """An uninitialized (K, a, b) array whose K (a, b) matrices start 32 values (128 bytes) apart
+    modulo 4 KiB: the transforms read or write the K values of a tile in K streams, which at a
     power-of-two distance would fall into the same cache sets (measured 10x slower)."""
-    return np.empty((16, a * b + 32), dtype=dtype)[:, :a * b].reshape(16, a, b)
+    return np.empty((K, a * b + 32), dtype=dtype)[:, :a * b].reshape(K, a, b)
 
 
 # Images per tile: about this many bytes of V and M (or Gt) (and never more than conv.TILE_BYTES).
@@ -384,37 +299,74 @@ def _tiles(N, per_image, macs):
     return conv._tile_bounds(N, max(1, min(N, budget // max(per_image, 1))), macs)
 
 
-def conv3x3(x, w, b, pads, U=None):
+def _plane(m, Th, Tw, dtype):
+    """The zero-padded plane the input transform copies each (image, channel) into."""
+    return np.zeros((m * Th + 2, m * Tw + 2), dtype=dtype)
+
+
+def conv3x3(x, w, b, pads, U=None, keep=False):
     """y = conv2d(x, w) + b for a 3x3 kernel, stride 1, dilation 1, one group, padding
     (pt, pb, pl, pr); returned as an NCHW view of a channel-major (O, N, Ho, Wo) array.  Compiled
-    transforms in tiles of images when available, else whole-batch array passes.  ``U``: w's
-    kernel transform when the caller has it (see adjoint_transform), else it is computed."""
-    if not compiled_available():
-        return _conv3x3_arrays(x, w, b, pads, U)
-    input_tf, output_tf, _ = _kernels
+    transforms in tiles of images when available, else whole-batch array passes (F(2x2, 3x3)).
+    ``U``: w's kernel transform when the caller has it (kernel_transform, or adjoint_transform), of
+    F(m x m) with m = output_tile(Ho, Wo) or 2; else it is computed.  ``keep`` (compiled road):
+    return (y, saved) with saved the whole batch's transformed input V, for conv3x3_backward's
+    weight gradient (which then does not transform x again); saved is None on the array road."""
     N, C, H, W = x.shape
     O = w.shape[0]
     pt, pb, pl, pr = pads
     Ho, Wo = H + pt + pb - 2, W + pl + pr - 2
-    Th, Tw = (Ho + 1) // 2, (Wo + 1) // 2
+    if not compiled_available():
+        y = _conv3x3_arrays(x, w, b, pads, U if U is not None and U.shape[0] == 16 else None)
+        return (y, None) if keep else y
     dtype = np.result_type(x.dtype, w.dtype)
     if U is None:
-        U = kernel_transform(w.astype(dtype, copy=False))
+        U = kernel_transform(w.astype(dtype, copy=False), output_tile(Ho, Wo))
+    K = U.shape[0]
+    m = _TILE_OF[K]
+    input_tf, output_tf, _ = _kernels[m]
+    Th, Tw = -(-Ho // m), -(-Wo // m)
     out = np.empty((O, N, Ho, Wo), dtype=dtype)
     bias = np.zeros(O, dtype) if b is None else np.ascontiguousarray(b, dtype=dtype)
-    bounds, par = _tiles(N, 16 * (C + O) * Th * Tw * out.itemsize, N * Ho * Wo * O * C * 9)
+    kc = _constants(dtype)
+    bounds, par = _tiles(N, K * (C + O) * Th * Tw * out.itemsize, N * Ho * Wo * O * C * 9)
+    Vall = _k_major(K, C, N * Th * Tw, dtype) if keep else None
 
     def tile(k):
         n0, n1 = bounds[k]
         P = (n1 - n0) * Th * Tw
-        V = _k_major(C, P, dtype)
-        input_tf(x[n0:n1], pt, pl, Th, Tw, V, np.zeros((2 * Th + 2, 2 * Tw + 2), dtype=dtype))
-        M = _k_major(O, P, dtype)
+        V = _k_major(K, C, P, dtype) if Vall is None else Vall[:, :, n0 * Th * Tw:n1 * Th * Tw]
+        input_tf(x[n0:n1], pt, pl, Th, Tw, V, _plane(m, Th, Tw, dtype), kc)
+        M = _k_major(K, O, P, dtype)
         np.matmul(U, V, out=M)
-        output_tf(M, Th, Tw, out[:, n0:n1], bias)
+        output_tf(M, Th, Tw, out[:, n0:n1], bias, kc)
 
     blocks(tile, len(bounds), par)
-    return out.transpose(1, 0, 2, 3)
+    y = out.transpose(1, 0, 2, 3)
+    return (y, (Vall, m, x.shape, tuple(pads), dtype)) if keep else y
+
+
+def _weight_tiles(x, g, pads, n0, n1, m, dtype, kc, Vx=None):
+    """This tile's part (K, O, C) of dU = sum over blocks of (A g A^T) . (B^T d B)^T, F(m x m);
+    ``Vx``: x's transform of these images when the forward kept it (see conv3x3's ``keep``)."""
+    input_tf, _, grad_tf = _kernels[m]
+    C, (O, Ho, Wo) = x.shape[1], g.shape[1:]
+    K, Th, Tw = (m + 2) ** 2, -(-Ho // m), -(-Wo // m)
+    P = (n1 - n0) * Th * Tw
+    V = Vx
+    if V is None:
+        V = _k_major(K, C, P, dtype)
+        input_tf(x[n0:n1], pads[0], pads[2], Th, Tw, V, _plane(m, Th, Tw, dtype), kc)
+    Gt = _k_major(K, O, P, dtype)
+    grad_tf(g[n0:n1], Th, Tw, Gt, kc)
+    return np.matmul(Gt, V.transpose(0, 2, 1))  # (K, O, C)
+
+
+def _sum_parts(parts):
+    dU = parts[0]
+    for part in parts[1:]:  # in tile order, whichever thread computed them
+        dU += part
+    return dU
 
 
 def conv3x3_weight(x, g, pads):
@@ -422,68 +374,56 @@ def conv3x3_weight(x, g, pads):
     output gradient g (N, O, Ho, Wo):  G^T [sum over tiles (A g A^T) . (B^T d B)] G."""
     if not compiled_available():
         return _conv3x3_weight_arrays(x, g, pads)
-    input_tf, _, grad_tf = _kernels
     N, C = x.shape[:2]
     O, Ho, Wo = g.shape[1], g.shape[2], g.shape[3]
-    Th, Tw = (Ho + 1) // 2, (Wo + 1) // 2
+    m = output_tile(Ho, Wo)
+    K, Th, Tw = (m + 2) ** 2, -(-Ho // m), -(-Wo // m)
     dtype = np.result_type(x.dtype, g.dtype)
-    bounds, par = _tiles(N, 16 * (C + O) * Th * Tw * np.dtype(dtype).itemsize, N * Ho * Wo * O * C * 9)
-
-    def tile(k):
-        n0, n1 = bounds[k]
-        P = (n1 - n0) * Th * Tw
-        V = _k_major(C, P, dtype)
-        input_tf(x[n0:n1], pads[0], pads[2], Th, Tw, V, np.zeros((2 * Th + 2, 2 * Tw + 2), dtype=dtype))
-        Gt = _k_major(O, P, dtype)
-        grad_tf(g[n0:n1], Th, Tw, Gt)
-        return np.matmul(Gt, V.transpose(0, 2, 1))  # (16, O, C)
-
-    parts = blocks(tile, len(bounds), par)
-    dU = parts[0]
-    for part in parts[1:]:  # in tile order, whichever thread computed them
-        dU += part
-    return _weight_from_winograd(dU).astype(dtype, copy=False)
+    kc = _constants(dtype)
+    bounds, par = _tiles(N, K * (C + O) * Th * Tw * np.dtype(dtype).itemsize, N * Ho * Wo * O * C * 9)
+    parts = blocks(lambda k: _weight_tiles(x, g, pads, *bounds[k], m, dtype, kc), len(bounds), par)
+    return _weight_from_winograd(_sum_parts(parts)).astype(dtype, copy=False)
 
 
-def conv3x3_backward(g, wf, full, Uf, x, pads):
+def conv3x3_backward(g, wf, full, Uf, x, pads, saved=None):
     """Both gradients of y = conv2d(x, w) (3x3, stride 1, dilation 1, one group) in one pass over
     tiles of images: dL/dx = conv3x3(g, wf, full padding) with Uf = adjoint_transform(U) (wf the
     flipped, transposed kernel) and dL/dW = conv3x3_weight(x, g, pads), each tile doing its images'
     part of both (one hand-off to the threads instead of two; g's tile read by both while in
-    cache).  The same numbers as the two calls up to the order of the weight gradient's tile sums;
-    the compiled road only (else the two calls)."""
+    cache).  ``saved``: what conv3x3(x, ..., keep=True) returned, whose V is then used instead of
+    transforming x again.  The same numbers as the two calls up to the order of the weight
+    gradient's tile sums; the compiled road only (else the two calls)."""
     if not compiled_available():
+        Uf = Uf if Uf.shape[0] == 16 else None
         return _conv3x3_arrays(g, wf, None, full, Uf), _conv3x3_weight_arrays(x, g, pads)
-    input_tf, output_tf, grad_tf = _kernels
     N, O, Ho, Wo = g.shape
-    C = x.shape[1]
-    H, W = x.shape[2], x.shape[3]
-    Th, Tw = (Ho + 1) // 2, (Wo + 1) // 2  # tiles of y (weight gradient)
-    Sh, Sw = (H + 1) // 2, (W + 1) // 2  # tiles of x (input gradient: the full convolution's output)
+    C, H, W = x.shape[1], x.shape[2], x.shape[3]
     dtype = np.result_type(g.dtype, x.dtype, Uf.dtype)
+    kc = _constants(dtype)
+    Kx = Uf.shape[0]
+    mx = _TILE_OF[Kx]  # the input gradient's F(mx x mx), as the forward's kernel transform
+    input_tf, output_tf, _ = _kernels[mx]
+    Sh, Sw = -(-H // mx), -(-W // mx)  # blocks of x (the full convolution's output)
+    mw = output_tile(Ho, Wo)  # the weight gradient's F(mw x mw)
+    Kw, Th, Tw = (mw + 2) ** 2, -(-Ho // mw), -(-Wo // mw)
+    Vall = None
+    if saved is not None and saved[1:] == (mw, x.shape, tuple(pads), np.dtype(dtype)):
+        Vall = saved[0]
     dx = np.empty((C, N, H, W), dtype=dtype)
     zero = np.zeros(C, dtype)
-    per_image = 16 * ((O + C) * Sh * Sw + (O + C) * Th * Tw) * np.dtype(dtype).itemsize
+    per_image = (Kx * (O + C) * Sh * Sw + Kw * (O + C) * Th * Tw) * np.dtype(dtype).itemsize
     bounds, par = _tiles(N, per_image, 2 * N * Ho * Wo * O * C * 9)
 
     def tile(k):
         n0, n1 = bounds[k]
-        gs = g[n0:n1]
         P = (n1 - n0) * Sh * Sw
-        Vg = _k_major(O, P, dtype)
-        input_tf(gs, full[0], full[2], Sh, Sw, Vg, np.zeros((2 * Sh + 2, 2 * Sw + 2), dtype=dtype))
-        M = _k_major(C, P, dtype)
+        Vg = _k_major(Kx, O, P, dtype)
+        input_tf(g[n0:n1], full[0], full[2], Sh, Sw, Vg, _plane(mx, Sh, Sw, dtype), kc)
+        M = _k_major(Kx, C, P, dtype)
         np.matmul(Uf, Vg, out=M)
-        output_tf(M, Sh, Sw, dx[:, n0:n1], zero)
-        P = (n1 - n0) * Th * Tw
-        Vx = _k_major(C, P, dtype)
-        input_tf(x[n0:n1], pads[0], pads[2], Th, Tw, Vx, np.zeros((2 * Th + 2, 2 * Tw + 2), dtype=dtype))
-        Gt = _k_major(O, P, dtype)
-        grad_tf(gs, Th, Tw, Gt)
-        return np.matmul(Gt, Vx.transpose(0, 2, 1))  # (16, O, C)
+        output_tf(M, Sh, Sw, dx[:, n0:n1], zero, kc)
+        Vx = None if Vall is None else Vall[:, :, n0 * Th * Tw:n1 * Th * Tw]
+        return _weight_tiles(x, g, pads, n0, n1, mw, dtype, kc, Vx)
 
     parts = blocks(tile, len(bounds), par)
-    dU = parts[0]
-    for part in parts[1:]:  # in tile order, whichever thread computed them
-        dU += part
-    return dx.transpose(1, 0, 2, 3), _weight_from_winograd(dU).astype(dtype, copy=False)
+    return dx.transpose(1, 0, 2, 3), _weight_from_winograd(_sum_parts(parts)).astype(dtype, copy=False)

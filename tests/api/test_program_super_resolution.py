@@ -157,4 +157,5 @@ def test_super_resolution_matches_pytorch():
     _, theirs, _, their_out = super_resolution(torch, copy_from=init)
     np.testing.assert_allclose(ours["train"], theirs["train"], rtol=1e-4)
     np.testing.assert_allclose(ours["psnr"], theirs["psnr"], rtol=1e-5)
-    np.testing.assert_allclose(our_out, their_out, rtol=1e-4, atol=1e-3)
+    # pixels on the 0..255 scale: 5e-3 is 2e-5 of the range (Winograd F(4x4)'s float32 rounding, after training)
+    np.testing.assert_allclose(our_out, their_out, rtol=1e-4, atol=5e-3)

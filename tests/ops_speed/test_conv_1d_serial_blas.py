@@ -1,7 +1,7 @@
 """Small convolutions (below PARALLEL_MIN_MACS) run with BLAS on one thread at T > 1
 (mathdl/ops/conv.py, _serial_blas): the forward and both gradients enter and leave that state,
-BLAS's thread count is restored (also after an error), large ones keep BLAS's threads, and the
-results at 1 and 2 threads agree."""
+BLAS's thread count is restored (also after an error); large ones too when they run in tiles of
+at least T images (else they keep BLAS's threads), and the results at 1 and 2 threads agree."""
 
 import numpy as np
 import pytest
@@ -58,8 +58,13 @@ def test_not_at_1_thread_nor_switched_off_nor_large(monkeypatch):
         entered = []
         real = conv._serial_blas
         monkeypatch.setattr(conv, "_serial_blas", lambda *a: (entered.append(real(*a)), entered[-1])[1])
-        _step(*_data())
-        assert len(entered) == 3 and not any(entered)  # its tiles go to the threads instead (blocks)
+        xs, ws, bs = _data()
+        _step(xs, ws, bs)
+        # its tiles of images go to mathdl's threads (blocks), so BLAS stays on one thread throughout
+        assert len(entered) == 3 and all(entered)
+        entered.clear()
+        _step(xs[:1], ws, bs)  # one image, fewer than the threads: one big product on BLAS's threads
+        assert len(entered) == 3 and not any(entered)
 
 
 def test_blas_count_restored_after_an_error(monkeypatch):
