@@ -334,9 +334,10 @@ def test_kernel_with_inf_takes_im2col_like_torch():
 
 
 def test_forward_keeps_its_input_transform_for_the_weight_gradient(monkeypatch):
-    """With the weight's gradient to come, the forward keeps the whole batch's V = B^T d B and the
-    backward's weight gradient uses it (not transforming x again), releasing it after; the
-    gradients equal torch's.  Under no_grad, or for a frozen weight, nothing is kept."""
+    """KEEP_WINOGRAD_INPUT on: with the weight's gradient to come, the forward keeps the whole
+    batch's V = B^T d B and the backward's weight gradient uses it (not transforming x again),
+    releasing it after; the gradients equal torch's.  Under no_grad, for a frozen weight, or with
+    the switch off (the default), nothing is kept."""
     if not wg.compiled_available():
         pytest.skip("numba is not installed (or MATHDL_NO_NUMBA is set)")
     seen = {"keep": [], "saved": []}
@@ -352,6 +353,7 @@ def test_forward_keeps_its_input_transform_for_the_weight_gradient(monkeypatch):
 
     monkeypatch.setattr(wg, "conv3x3", f)
     monkeypatch.setattr(wg, "conv3x3_backward", gb)
+    monkeypatch.setattr(cv, "KEEP_WINOGRAD_INPUT", True)
     rng = np.random.default_rng(17)
     x0, w0 = rng.standard_normal((3, 16, 10, 9)), rng.standard_normal((16, 16, 3, 3))
     g0 = rng.standard_normal((3, 16, 10, 9))
@@ -369,3 +371,6 @@ def test_forward_keeps_its_input_transform_for_the_weight_gradient(monkeypatch):
         F.conv2d(x, w, padding=1)
     F.conv2d(x, mathdl.tensor(w0), padding=1)  # a frozen weight: no weight gradient
     assert seen["keep"] == [True, False, False]
+    monkeypatch.setattr(cv, "KEEP_WINOGRAD_INPUT", False)  # the default: nothing kept
+    F.conv2d(x, w, padding=1)
+    assert seen["keep"][-1] is False
