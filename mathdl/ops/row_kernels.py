@@ -32,6 +32,7 @@ __all__ = ["available", "usable", "MIN_ELEMENTS", "softmax_rows", "softmax_shift
            "layer_norm_forward", "layer_norm_backward", "batch_norm_forward", "batch_norm_backward"]
 
 _k = None
+_rowmax = None  # the row maximum (compiled in _compile)
 _FLAGS = {"reassoc", "contract", "arcp", "nsz"}  # vectorized sums; NaN/inf semantics kept
 
 
@@ -61,12 +62,15 @@ def usable(*arrays):
 def _compile():
     from numba import njit
 
+    global _rowmax  # a module global, not a closure cell: numba's cache keys a closure's cells (a
+    # dispatcher there differs per process, so every process compiled ``shift`` again)
+
     opts = dict(cache=True, nogil=True, fastmath=_FLAGS, error_model="numpy")
 
     # The maximum alone may assume no NaN (it then vectorizes): a NaN entry still makes its row NaN
     # through y = x - m and the sum, whatever m is.
     @njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
-    def rowmax(x, i):
+    def _rowmax(x, i):
         m = x[i, 0]
         for j in range(1, x.shape[1]):
             m = max(m, x[i, j])
@@ -76,7 +80,7 @@ def _compile():
     def shift(x, y):  # y = x - rowmax(x)
         R, n = x.shape
         for i in range(R):
-            m = rowmax(x, i)
+            m = _rowmax(x, i)
             if m == -np.inf:
                 m = 0.0
             for j in range(n):

@@ -28,6 +28,7 @@ from . import compiled
 __all__ = ["kernels"]
 
 _kernels = None
+_bt6 = _at6 = _ag6 = None  # the F(4x4) row transforms (compiled, inlined)
 
 
 def kernels():
@@ -41,6 +42,9 @@ def kernels():
 
 def _compile():
     from numba import njit
+
+    global _bt6, _at6, _ag6  # module globals, not closure cells: numba's cache keys a closure's cells
+    # (a dispatcher there differs per process, so every process compiled these kernels again)
 
     @njit(nogil=True, cache=True)
     def input2(x, pt, pl, Th, Tw, V, buf, kc):  # V[4 a + b, c, (n Th + t) Tw + s] = (B^T d B)[a, b]
@@ -149,14 +153,14 @@ def _compile():
 
     # ---------------------------------------------------------------- F(4x4, 3x3)
     @njit(inline="always")
-    def bt6(d0, d1, d2, d3, d4, d5, k2, k4, k5):  # B^T d
+    def _bt6(d0, d1, d2, d3, d4, d5, k2, k4, k5):  # B^T d
         a = d4 - d2
         b = d3 - d1
         return (k4 * d0 - k5 * d2 + d4, (d3 + d4) - k4 * (d1 + d2), (d4 - d3) + k4 * (d1 - d2),
                 a + k2 * b, a - k2 * b, k4 * d1 - k5 * d3 + d5)
 
     @njit(inline="always")
-    def at6(m0, m1, m2, m3, m4, m5, k2, k4, k8):  # A^T m
+    def _at6(m0, m1, m2, m3, m4, m5, k2, k4, k8):  # A^T m
         p = m1 + m2
         q = m1 - m2
         r = m3 + m4
@@ -164,7 +168,7 @@ def _compile():
         return m0 + p + r, q + k2 * s, p + k4 * r, q + k8 * s + m5
 
     @njit(inline="always")
-    def ag6(g0, g1, g2, g3, k2, k4, k8):  # A g
+    def _ag6(g0, g1, g2, g3, k2, k4, k8):  # A g
         e = g0 + g2
         o = g1 + g3
         e4 = g0 + k4 * g2
@@ -191,34 +195,34 @@ def _compile():
                         c0 = 4 * s
                         p = base + t * Tw + s
                         # columns: u_j = B^T d[:, j]; then rows: V[6 a + :] = B^T (u_0[a], ..., u_5[a])
-                        u00, u01, u02, u03, u04, u05 = bt6(b0[c0 + 0], b1[c0 + 0], b2[c0 + 0],
+                        u00, u01, u02, u03, u04, u05 = _bt6(b0[c0 + 0], b1[c0 + 0], b2[c0 + 0],
                                                            b3[c0 + 0], b4[c0 + 0], b5[c0 + 0], k2, k4, k5)
-                        u10, u11, u12, u13, u14, u15 = bt6(b0[c0 + 1], b1[c0 + 1], b2[c0 + 1],
+                        u10, u11, u12, u13, u14, u15 = _bt6(b0[c0 + 1], b1[c0 + 1], b2[c0 + 1],
                                                            b3[c0 + 1], b4[c0 + 1], b5[c0 + 1], k2, k4, k5)
-                        u20, u21, u22, u23, u24, u25 = bt6(b0[c0 + 2], b1[c0 + 2], b2[c0 + 2],
+                        u20, u21, u22, u23, u24, u25 = _bt6(b0[c0 + 2], b1[c0 + 2], b2[c0 + 2],
                                                            b3[c0 + 2], b4[c0 + 2], b5[c0 + 2], k2, k4, k5)
-                        u30, u31, u32, u33, u34, u35 = bt6(b0[c0 + 3], b1[c0 + 3], b2[c0 + 3],
+                        u30, u31, u32, u33, u34, u35 = _bt6(b0[c0 + 3], b1[c0 + 3], b2[c0 + 3],
                                                            b3[c0 + 3], b4[c0 + 3], b5[c0 + 3], k2, k4, k5)
-                        u40, u41, u42, u43, u44, u45 = bt6(b0[c0 + 4], b1[c0 + 4], b2[c0 + 4],
+                        u40, u41, u42, u43, u44, u45 = _bt6(b0[c0 + 4], b1[c0 + 4], b2[c0 + 4],
                                                            b3[c0 + 4], b4[c0 + 4], b5[c0 + 4], k2, k4, k5)
-                        u50, u51, u52, u53, u54, u55 = bt6(b0[c0 + 5], b1[c0 + 5], b2[c0 + 5],
+                        u50, u51, u52, u53, u54, u55 = _bt6(b0[c0 + 5], b1[c0 + 5], b2[c0 + 5],
                                                            b3[c0 + 5], b4[c0 + 5], b5[c0 + 5], k2, k4, k5)
-                        v0, v1, v2, v3, v4, v5 = bt6(u00, u10, u20, u30, u40, u50, k2, k4, k5)
+                        v0, v1, v2, v3, v4, v5 = _bt6(u00, u10, u20, u30, u40, u50, k2, k4, k5)
                         V[0, c, p], V[1, c, p], V[2, c, p] = v0, v1, v2
                         V[3, c, p], V[4, c, p], V[5, c, p] = v3, v4, v5
-                        v0, v1, v2, v3, v4, v5 = bt6(u01, u11, u21, u31, u41, u51, k2, k4, k5)
+                        v0, v1, v2, v3, v4, v5 = _bt6(u01, u11, u21, u31, u41, u51, k2, k4, k5)
                         V[6, c, p], V[7, c, p], V[8, c, p] = v0, v1, v2
                         V[9, c, p], V[10, c, p], V[11, c, p] = v3, v4, v5
-                        v0, v1, v2, v3, v4, v5 = bt6(u02, u12, u22, u32, u42, u52, k2, k4, k5)
+                        v0, v1, v2, v3, v4, v5 = _bt6(u02, u12, u22, u32, u42, u52, k2, k4, k5)
                         V[12, c, p], V[13, c, p], V[14, c, p] = v0, v1, v2
                         V[15, c, p], V[16, c, p], V[17, c, p] = v3, v4, v5
-                        v0, v1, v2, v3, v4, v5 = bt6(u03, u13, u23, u33, u43, u53, k2, k4, k5)
+                        v0, v1, v2, v3, v4, v5 = _bt6(u03, u13, u23, u33, u43, u53, k2, k4, k5)
                         V[18, c, p], V[19, c, p], V[20, c, p] = v0, v1, v2
                         V[21, c, p], V[22, c, p], V[23, c, p] = v3, v4, v5
-                        v0, v1, v2, v3, v4, v5 = bt6(u04, u14, u24, u34, u44, u54, k2, k4, k5)
+                        v0, v1, v2, v3, v4, v5 = _bt6(u04, u14, u24, u34, u44, u54, k2, k4, k5)
                         V[24, c, p], V[25, c, p], V[26, c, p] = v0, v1, v2
                         V[27, c, p], V[28, c, p], V[29, c, p] = v3, v4, v5
-                        v0, v1, v2, v3, v4, v5 = bt6(u05, u15, u25, u35, u45, u55, k2, k4, k5)
+                        v0, v1, v2, v3, v4, v5 = _bt6(u05, u15, u25, u35, u45, u55, k2, k4, k5)
                         V[30, c, p], V[31, c, p], V[32, c, p] = v0, v1, v2
                         V[33, c, p], V[34, c, p], V[35, c, p] = v3, v4, v5
 
@@ -235,16 +239,16 @@ def _compile():
                         p = (i * Th + t) * Tw + s
                         q = 4 * s
                         # columns: w_b = A^T M[:, b]; then rows: Y[a, :] = A^T (w_0[a], ..., w_5[a])
-                        w00, w01, w02, w03 = at6(m[0, p], m[6, p], m[12, p], m[18, p], m[24, p], m[30, p], k2, k4, k8)
-                        w10, w11, w12, w13 = at6(m[1, p], m[7, p], m[13, p], m[19, p], m[25, p], m[31, p], k2, k4, k8)
-                        w20, w21, w22, w23 = at6(m[2, p], m[8, p], m[14, p], m[20, p], m[26, p], m[32, p], k2, k4, k8)
-                        w30, w31, w32, w33 = at6(m[3, p], m[9, p], m[15, p], m[21, p], m[27, p], m[33, p], k2, k4, k8)
-                        w40, w41, w42, w43 = at6(m[4, p], m[10, p], m[16, p], m[22, p], m[28, p], m[34, p], k2, k4, k8)
-                        w50, w51, w52, w53 = at6(m[5, p], m[11, p], m[17, p], m[23, p], m[29, p], m[35, p], k2, k4, k8)
-                        y00, y01, y02, y03 = at6(w00, w10, w20, w30, w40, w50, k2, k4, k8)
-                        y10, y11, y12, y13 = at6(w01, w11, w21, w31, w41, w51, k2, k4, k8)
-                        y20, y21, y22, y23 = at6(w02, w12, w22, w32, w42, w52, k2, k4, k8)
-                        y30, y31, y32, y33 = at6(w03, w13, w23, w33, w43, w53, k2, k4, k8)
+                        w00, w01, w02, w03 = _at6(m[0, p], m[6, p], m[12, p], m[18, p], m[24, p], m[30, p], k2, k4, k8)
+                        w10, w11, w12, w13 = _at6(m[1, p], m[7, p], m[13, p], m[19, p], m[25, p], m[31, p], k2, k4, k8)
+                        w20, w21, w22, w23 = _at6(m[2, p], m[8, p], m[14, p], m[20, p], m[26, p], m[32, p], k2, k4, k8)
+                        w30, w31, w32, w33 = _at6(m[3, p], m[9, p], m[15, p], m[21, p], m[27, p], m[33, p], k2, k4, k8)
+                        w40, w41, w42, w43 = _at6(m[4, p], m[10, p], m[16, p], m[22, p], m[28, p], m[34, p], k2, k4, k8)
+                        w50, w51, w52, w53 = _at6(m[5, p], m[11, p], m[17, p], m[23, p], m[29, p], m[35, p], k2, k4, k8)
+                        y00, y01, y02, y03 = _at6(w00, w10, w20, w30, w40, w50, k2, k4, k8)
+                        y10, y11, y12, y13 = _at6(w01, w11, w21, w31, w41, w51, k2, k4, k8)
+                        y20, y21, y22, y23 = _at6(w02, w12, w22, w32, w42, w52, k2, k4, k8)
+                        y30, y31, y32, y33 = _at6(w03, w13, w23, w33, w43, w53, k2, k4, k8)
                         if r + 3 < Ho and q + 3 < Wo:
                             row = out[o, i, r + 0]
                             row[q], row[q + 1], row[q + 2], row[q + 3] = y00 + bo, y01 + bo, y02 + bo, y03 + bo
@@ -330,26 +334,26 @@ def _compile():
                             e32 = g[i, o, r + 3, q + 2] if r + 3 < Ho and q + 2 < Wo else zero
                             e33 = g[i, o, r + 3, q + 3] if r + 3 < Ho and q + 3 < Wo else zero
                         # columns: u_b = A g[:, b]; then rows: Gt[6 a + :] = A (u_0[a], ..., u_3[a])
-                        u00, u01, u02, u03, u04, u05 = ag6(e00, e10, e20, e30, k2, k4, k8)
-                        u10, u11, u12, u13, u14, u15 = ag6(e01, e11, e21, e31, k2, k4, k8)
-                        u20, u21, u22, u23, u24, u25 = ag6(e02, e12, e22, e32, k2, k4, k8)
-                        u30, u31, u32, u33, u34, u35 = ag6(e03, e13, e23, e33, k2, k4, k8)
-                        v0, v1, v2, v3, v4, v5 = ag6(u00, u10, u20, u30, k2, k4, k8)
+                        u00, u01, u02, u03, u04, u05 = _ag6(e00, e10, e20, e30, k2, k4, k8)
+                        u10, u11, u12, u13, u14, u15 = _ag6(e01, e11, e21, e31, k2, k4, k8)
+                        u20, u21, u22, u23, u24, u25 = _ag6(e02, e12, e22, e32, k2, k4, k8)
+                        u30, u31, u32, u33, u34, u35 = _ag6(e03, e13, e23, e33, k2, k4, k8)
+                        v0, v1, v2, v3, v4, v5 = _ag6(u00, u10, u20, u30, k2, k4, k8)
                         Gt[0, o, p], Gt[1, o, p], Gt[2, o, p] = v0, v1, v2
                         Gt[3, o, p], Gt[4, o, p], Gt[5, o, p] = v3, v4, v5
-                        v0, v1, v2, v3, v4, v5 = ag6(u01, u11, u21, u31, k2, k4, k8)
+                        v0, v1, v2, v3, v4, v5 = _ag6(u01, u11, u21, u31, k2, k4, k8)
                         Gt[6, o, p], Gt[7, o, p], Gt[8, o, p] = v0, v1, v2
                         Gt[9, o, p], Gt[10, o, p], Gt[11, o, p] = v3, v4, v5
-                        v0, v1, v2, v3, v4, v5 = ag6(u02, u12, u22, u32, k2, k4, k8)
+                        v0, v1, v2, v3, v4, v5 = _ag6(u02, u12, u22, u32, k2, k4, k8)
                         Gt[12, o, p], Gt[13, o, p], Gt[14, o, p] = v0, v1, v2
                         Gt[15, o, p], Gt[16, o, p], Gt[17, o, p] = v3, v4, v5
-                        v0, v1, v2, v3, v4, v5 = ag6(u03, u13, u23, u33, k2, k4, k8)
+                        v0, v1, v2, v3, v4, v5 = _ag6(u03, u13, u23, u33, k2, k4, k8)
                         Gt[18, o, p], Gt[19, o, p], Gt[20, o, p] = v0, v1, v2
                         Gt[21, o, p], Gt[22, o, p], Gt[23, o, p] = v3, v4, v5
-                        v0, v1, v2, v3, v4, v5 = ag6(u04, u14, u24, u34, k2, k4, k8)
+                        v0, v1, v2, v3, v4, v5 = _ag6(u04, u14, u24, u34, k2, k4, k8)
                         Gt[24, o, p], Gt[25, o, p], Gt[26, o, p] = v0, v1, v2
                         Gt[27, o, p], Gt[28, o, p], Gt[29, o, p] = v3, v4, v5
-                        v0, v1, v2, v3, v4, v5 = ag6(u05, u15, u25, u35, k2, k4, k8)
+                        v0, v1, v2, v3, v4, v5 = _ag6(u05, u15, u25, u35, k2, k4, k8)
                         Gt[30, o, p], Gt[31, o, p], Gt[32, o, p] = v0, v1, v2
                         Gt[33, o, p], Gt[34, o, p], Gt[35, o, p] = v3, v4, v5
 

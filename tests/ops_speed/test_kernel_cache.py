@@ -1,0 +1,48 @@
+"""numba's on-disk cache serves mathdl's compiled kernels to every later process: a kernel that
+reached another compiled function through a closure cell was keyed by that cell (which differs
+per process), so each new process compiled it again (seconds at its first step, and the cache
+directory grew by one entry per process).  Two fresh processes sharing one cache directory: the
+second compiles nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+pytest.importorskip("numba")
+
+SCRIPT = r"""
+import json
+import numpy as np
+import mathdl
+import mathdl.nn.functional as F
+from mathdl.ops import row_kernels, winograd as wg, winograd_kernels as wk
+x = np.random.randn(2, 16, 8, 8).astype(np.float32)
+w = np.random.randn(16, 16, 3, 3).astype(np.float32)
+wg.conv3x3(x, w, None, (1, 1, 1, 1))
+wg.conv3x3_weight(x, x, (1, 1, 1, 1))
+F.softmax(mathdl.randn(300, 64), -1)
+kernels = dict(zip(("input4", "output4", "grad4"), wk.kernels()[4]))
+kernels["shift"] = row_kernels._k["shift"]
+print(json.dumps({k: [sum(d.stats.cache_misses.values()), sum(d.stats.cache_hits.values())]
+                  for k, d in kernels.items()}))
+"""
+
+
+def _run(cache_dir):
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache_dir), MATHDL_NUM_THREADS="1")
+    env.pop("MATHDL_NO_NUMBA", None)
+    out = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_second_process_compiles_nothing(tmp_path):
+    first = _run(tmp_path)
+    assert all(misses >= 1 for misses, _ in first.values()), first  # the first process compiled them
+    second = _run(tmp_path)
+    assert all(misses == 0 and hits >= 1 for misses, hits in second.values()), second
