@@ -201,9 +201,10 @@ PIECES_PER_THREAD = 4
 PIECE_WORK = 1 << 22
 
 
-def _run_dynamic(fn, count):
+def _run_dynamic(fn, count, spin=False):
     """fn(0), ..., fn(count - 1) on the calling thread and up to T - 1 pool threads, each taking the
-    next index when free; returns when all are done (an exception in any is raised here)."""
+    next index when free; returns when all are done (an exception in any is raised here).  ``spin``:
+    the pool threads poll for the next task a while before sleeping (see mathdl/spin_pool.py)."""
     nxt = iter(range(count))
     lock = threading.Lock()
 
@@ -216,7 +217,8 @@ def _run_dynamic(fn, count):
             fn(k)
 
     pool = _get_pool()
-    futures = [pool.submit(worker) for _ in range(min(_num_threads, count) - 1)]
+    futures = [pool.submit_spinning(worker) if spin else pool.submit(worker)
+               for _ in range(min(_num_threads, count) - 1)]
     try:
         worker()
     finally:
@@ -314,7 +316,7 @@ def blocks(fn, count: int, parallel: bool = True) -> list:
     _enter_blas_serial()
     _local.worker = True  # the caller's own block runs its passes serially, as the pool's do
     try:
-        _run_dynamic(run, count)
+        _run_dynamic(run, count, spin=True)
     finally:
         _local.worker = False
         _leave_blas_serial()

@@ -9,7 +9,11 @@ hand-off (the calling thread had then done both pieces alone).  In a ResNet-20 t
 runtimes avoid it by spinning for a while after each region (GOMP_SPINCOUNT); so do these
 workers: after finishing a task, a worker polls the queue's counter for up to ``SPIN_US``
 microseconds in a compiled loop that holds neither the GIL nor a lock (numba, nogil), and only
-then sleeps on a condition variable.  The thread waiting for a task's end spins likewise
+then sleeps on a condition variable.  Only after tasks submitted with ``submit_spinning``:
+mathdl.parallel uses it for ``blocks`` (a convolution's tiles, BLAS on one thread), whose regions
+follow one another in a CNN step; after the elementwise passes (``for_ranges``) BLAS's own
+threads often come next, and a worker polling on their core took half of it (the MLP's Adam step
+at 2 threads 5.2-5.9 -> 6.7-7.3 ms when every task spun).  The thread waiting for a task's end spins likewise
 (``wait``) before sleeping.  Without numba (or MATHDL_NO_NUMBA=1) nobody spins: plain condition
 waits, as before.  ``MATHDL_SPIN_US=0`` turns the spinning off.
 
@@ -91,10 +95,10 @@ def _compile():
 class Task:
     """One submitted call: ``cancel()`` before it starts, ``result()`` after."""
 
-    __slots__ = ("fn", "state", "error", "done", "event", "pool")
+    __slots__ = ("fn", "state", "error", "done", "event", "pool", "spin")
 
-    def __init__(self, fn, pool):
-        self.fn, self.pool = fn, pool
+    def __init__(self, fn, pool, spin=False):
+        self.fn, self.pool, self.spin = fn, pool, spin
         self.state = 0  # 0 queued, 1 running, 2 done, 3 cancelled
         self.error = None
         self.done = np.zeros(1, np.int64)  # 1 when finished (polled by ``result``)
@@ -146,7 +150,15 @@ class SpinPool:
             t.start()
 
     def submit(self, fn, *args):
-        task = Task((lambda: fn(*args)) if args else fn, self)
+        """Run fn(*args) on a worker; after it the worker sleeps as soon as the queue is empty."""
+        return self._submit(fn, args, False)
+
+    def submit_spinning(self, fn, *args):
+        """Run fn(*args) on a worker; after it the worker polls for the next task up to SPIN_US."""
+        return self._submit(fn, args, True)
+
+    def _submit(self, fn, args, spin):
+        task = Task((lambda: fn(*args)) if args else fn, self, spin)
         with self._cv:
             if self._closed:
                 raise RuntimeError("SpinPool.submit: the pool is shut down")
@@ -168,11 +180,12 @@ class SpinPool:
         if initializer is not None:
             initializer()
         scratch = np.zeros(1, np.int64)
+        spin_next = False  # whether the last task asked its worker to poll before sleeping
         while True:
             seen = int(self._counter[0])
             task = self._take()
             if task is None:
-                spin = _spinner()
+                spin = _spinner() if spin_next else None
                 if spin and not self._closed:
                     spin(self._counter, 0, seen, int(SPIN_US * _iters_per_us), scratch)
                     task = self._take()
@@ -187,6 +200,7 @@ class SpinPool:
                         task = self._tasks.popleft()
                         task.state = 1
             task._run()
+            spin_next = task.spin
 
     def shutdown(self, wait=True):
         with self._cv:

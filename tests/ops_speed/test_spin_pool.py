@@ -56,22 +56,33 @@ def test_exception_reraised_and_cancel_before_start():
         pool.submit(lambda: None)
 
 
-def test_idle_workers_sleep_after_spinning():
-    """After SPIN_US of polling an idle worker sleeps on the condition; a new task wakes it."""
-    pool = spin_pool.SpinPool(1)
-    try:
-        pool.submit(lambda: None).result()
-        deadline = spin_pool.SPIN_US * 1e-6 + 2.0
-        import time
+def test_idle_workers_sleep_after_spinning(monkeypatch):
+    """After a submit_spinning task an idle worker polls (here for 30 s) instead of sleeping; after a
+    plain submit it sleeps on the condition at once; a new task wakes it."""
+    import time
 
+    if not spin_pool._spinner():
+        pytest.skip("numba is not installed (or MATHDL_NO_NUMBA / MATHDL_SPIN_US=0): nobody spins")
+    monkeypatch.setattr(spin_pool, "SPIN_US", 30_000_000)
+    pool = spin_pool.SpinPool(1)
+
+    def sleeping_within(seconds):
         t0 = time.perf_counter()
-        while pool._sleeping == 0 and time.perf_counter() - t0 < deadline:
+        while pool._sleeping == 0 and time.perf_counter() - t0 < seconds:
             time.sleep(0.01)
-        assert pool._sleeping == 1
+        return pool._sleeping == 1
+
+    try:
+        pool.submit_spinning(lambda: None).result()
+        assert not sleeping_within(0.3)  # polling
         box = []
-        pool.submit(lambda: box.append(7)).result()
-        assert box == [7]
+        pool.submit(lambda: box.append(7)).result()  # picked up by the polling worker
+        assert box == [7] and sleeping_within(5.0)  # a plain task: it sleeps at once
+        pool.submit_spinning(lambda: box.append(8)).result()  # wakes it
+        assert box == [7, 8]
     finally:
+        monkeypatch.setattr(spin_pool, "SPIN_US", 1000)  # let the worker see the shutdown soon
+        pool._counter[0] += 1  # end its poll now
         pool.shutdown()
     assert all(not t.is_alive() for t in pool._threads)
 
