@@ -40,7 +40,9 @@ product h_{t-1} W_hh^T (BLAS) and ONE compiled kernel for all the elementwise wo
 (mathdl/ops/recurrent_kernels.py), its per-step arrays batch-major (B, G H) like xw and Z, so the
 kernels' loops run along contiguous rows and delta comes out in xw's layout.  The time loop itself
 is compiled too (``LOOPS``: one call runs every step of a column block, its products calling NumPy's
-BLAS directly, with the GIL released), else a Python loop calls the product and the kernel per step.  Everything else
+BLAS directly, with the GIL released), else a Python loop calls the product and the kernel per step.
+With several threads, an LSTM's compiled loops are split over its hidden units (``SPLIT``): each thread
+computes its units' gate columns and states for the whole batch, and the threads meet after each step.  Everything else
 (float64, CuPy, RNN_TANH / RNN_RELU, or ``FUSED = False``) takes the NumPy road, whose per-step
 arrays are feature-major, (features, batch): there W_hh h^T is a faster product than h W_hh^T for
 a small batch, and every gate block is a contiguous row block (a (B, G H) layout makes each block
@@ -61,6 +63,8 @@ itself recorded and second derivatives work.
 from __future__ import annotations
 
 import os
+import queue
+import threading
 
 import numpy as np
 
@@ -68,6 +72,7 @@ from ..autograd.function import Function
 from ..autograd.grad_mode import state as _grad_state
 from ..autograd.tensor import Tensor
 from ..backend import xp_of
+from .. import parallel as _parallel
 from ..parallel import blocks, get_num_threads
 from . import compiled
 from . import elementwise as ew
@@ -138,9 +143,12 @@ def _steps(T, reverse):
 # best of 40: forward 1.77 vs 1.79 ms, backward 2.80 vs 2.75 ms): a (16, 128) x (128, 512) product
 # takes 28 us against 52 us for (32, ...), so halving the batch gains little; still off.
 PARALLEL_MIN_MACS = 1 << 62
-# The compiled step loops (LOOPS) hold no GIL for a whole block, so there the blocks pay from this
-# much work (see the measurements above _forward_fused).
-LOOP_PARALLEL_MIN_MACS = 1 << 22
+# The same for the compiled step loops (LOOPS), which hold no GIL for a whole block: also off.  Alone, two
+# blocks of 16 ran one LSTM layer's loop (hidden 128, T 40) in 1.57 ms against 1.68 ms for the whole batch
+# with BLAS on both cores, but inside the training step (benchmarks/bench_programs.py lstm, 2 threads,
+# alternated step by step) the step took 15.1 against 14.6 ms.  Splitting the hidden units instead
+# (SPLIT below) measured better.
+LOOP_PARALLEL_MIN_MACS = 1 << 62
 MIN_BLOCK_COLUMNS = 8
 
 
@@ -160,6 +168,105 @@ def _batch_blocks(run, xp, B, macs, min_macs=None):
         return
     bounds = [(k * B // count, (k + 1) * B // count) for k in range(count)]
     blocks(lambda k: run(*bounds[k]), count)
+
+
+# A float32 LSTM without projection of at least SPLIT_MIN_MACS multiply-adds (all steps) runs, with T >= 2
+# threads, its compiled loops split over hidden units (recurrent_kernels' *_split: thread p owns units
+# j0:j1 of the whole batch, a barrier after each step, BLAS on one thread in each).  Each thread's share of
+# a step's product is small and reads only its part of W_hh (batch 32, hidden 128, two threads: forward
+# four (32, 128) x (128, 64) products, 19 us for both threads at once, backward four (32, 64) x (64, 128),
+# 19 us, against 48 us for the whole product on one core, ~43 us with BLAS's two threads).  Measured on a
+# shared 2-core machine, one LSTM layer, T 40: forward loop 1.33 ms split against 1.78 ms on one thread
+# and ~1.7 ms with BLAS's two threads; backward 1.45 against 1.8 and ~1.75; the benchmark's training step
+# (bench_programs.py lstm, 2 threads, alternated step by step) 14.5 against 15.6 ms.  MATHDL_RNN_SPLIT=0
+# turns it off.
+SPLIT = os.environ.get("MATHDL_RNN_SPLIT", "1") not in ("0", "false", "no")
+SPLIT_MIN_MACS = 1 << 22
+SPLIT_MIN_UNITS = 16  # units per thread at least; the cuts fall on multiples of 16 (64-byte lines)
+
+
+def _split_cuts(H, macs):
+    """[0, j_1, ..., H]: the hidden units of each thread for a split loop, or None to run unsplit."""
+    n = min(get_num_threads(), H // SPLIT_MIN_UNITS)
+    if not SPLIT or n < 2 or macs < SPLIT_MIN_MACS or getattr(_parallel._local, "worker", False):
+        return None
+    cuts = [0] + [(p * H // n + 8) // 16 * 16 for p in range(1, n)] + [H]
+    return cuts if all(b - a > 0 for a, b in zip(cuts, cuts[1:])) else None
+
+
+class _Team:
+    """n - 1 helper threads that run parts 1..n-1 of a split loop while the caller runs part 0 (dedicated
+    threads: every part must run at once, since the parts wait for each other after each step)."""
+
+    def __init__(self, n):
+        self.n = n
+        self.inboxes = [queue.SimpleQueue() for _ in range(n - 1)]
+        self.results = queue.SimpleQueue()
+        for box in self.inboxes:
+            threading.Thread(target=self._serve, args=(box,), daemon=True, name="mathdl-recurrence").start()
+
+    def _serve(self, box):
+        while True:
+            job = box.get()
+            if job is None:
+                return
+            fn, part = job
+            try:
+                fn(part)
+                self.results.put(None)
+            except BaseException as e:  # handed to the caller
+                self.results.put(e)
+
+    def run(self, fn):
+        for part, box in enumerate(self.inboxes, 1):
+            box.put((fn, part))
+        errors = []
+        try:
+            fn(0)
+        except BaseException as e:
+            errors.append(e)
+        errors += [e for e in (self.results.get() for _ in self.inboxes) if e is not None]
+        if errors:
+            raise errors[0]
+
+    def close(self):
+        for box in self.inboxes:
+            box.put(None)
+
+
+_team = None
+_team_lock = threading.Lock()
+
+
+def _run_split(part_kernel, cuts):
+    """part_kernel(sync, p, n, j0, j1) for every part p of the unit cuts, all at once (the caller and the
+    team); False, with nothing run, when another thread's split loop holds the team."""
+    global _team
+    if not _team_lock.acquire(blocking=False):
+        return False
+    try:
+        n = len(cuts) - 1
+        if _team is None or _team.n != n:
+            if _team is not None:
+                _team.close()
+            _team = _Team(n)
+        sync = np.zeros(n * _kernels.SYNC_STRIDE + 1, np.int64)  # each part's step counter; last: failure flag
+
+        def part(p):
+            try:
+                part_kernel(sync, p, n, cuts[p], cuts[p + 1])
+            except BaseException:
+                sync[-1] = 1  # releases the other parts from their barrier
+                raise
+
+        _parallel._enter_blas_serial()
+        try:
+            _team.run(part)
+        finally:
+            _parallel._leave_blas_serial()
+        return True
+    finally:
+        _team_lock.release()
 
 
 class Recurrence(Function):
@@ -387,6 +494,17 @@ class Recurrence(Function):
             x2 = xw.reshape(-1, GH)
             offs = packed_offsets(sizes) if self.batch_sizes is not None else np.arange(T, dtype=np.int64) * B
             sz, order = np.asarray(sizes, np.int64), np.array(_steps(T, self.reverse), np.int64)
+            cuts = _split_cuts(H, T * B * GH * P) if lstm and not proj else None
+            if cuts is not None:
+                yld = K.yield_address()
+
+                def part(sync, p, n, j0, j1):
+                    K.lstm_forward_split(gemm, yld, sync, p, n, x2, offs, sz, order, whT, bias, h0c, Z, gates, aux,
+                                         j0, j1)
+
+                if _run_split(part, cuts):
+                    self.saved_a, self.saved_b, self.saved_c = gates, aux, None
+                    return Z
             if lstm:
                 r3 = r_all if proj else np.empty((1, 1, 1), f32)
                 wr = w_hrT if proj else np.empty((1, 1), f32)
@@ -413,7 +531,7 @@ class Recurrence(Function):
                     np.matmul(prev[lo:m, :P], whT, out=G[lo:m])
                 if lstm:
                     r = r_all[t] if proj else dummy
-                    K.lstm_forward_step(G, xs[t], bias, prev, zt, aux[t], r, lo, m, hi, proj)
+                    K.lstm_forward_step(G, xs[t], bias, prev, zt, aux[t], r, lo, m, hi, proj, 0, H)
                     if proj and m > lo:
                         np.matmul(r[lo:m], w_hrT, out=hbuf[lo:m])
                         zt[lo:m, :P] = hbuf[lo:m]
@@ -469,8 +587,21 @@ class Recurrence(Function):
             return parts
 
         gemm = _loop_gemm(K)
+        cuts = None
         if gemm:  # all steps of a block in one compiled call (see recurrent_kernels' loops)
             sz, order = np.asarray(sizes, np.int64), np.array(_steps(T, not self.reverse), np.int64)
+            cuts = _split_cuts(H, T * B * GH * P) if lstm and not proj else None
+            if cuts is not None:
+                yld = K.yield_address()
+
+                sums = np.empty((2, len(cuts) - 1, B, P), f32)
+
+                def part(sync, p, n, j0, j1):
+                    K.lstm_backward_split(gemm, yld, sync, p, n, delta, dh, sums, dc, gZ, gates, aux, Z, h0c, w, sz,
+                                          order, j0, j1)
+
+                if not _run_split(part, cuts):
+                    cuts = None
             if lstm:
                 da = dh_all if proj else np.empty((1, 1, 1), f32)
                 wr = w_hr_c if proj else np.empty((1, 1), f32)
@@ -495,13 +626,15 @@ class Recurrence(Function):
                             dh[lo:hi] += gZ[t, lo:hi, :P]
                             dh_all[t, lo:hi] = dh[lo:hi]
                             np.matmul(dh[lo:m], w_hr_c, out=drbuf[lo:m])
-                        K.lstm_backward_step(delta[t], dh, dc, gZ[t], gates[t], aux[t], prev, drbuf, lo, m, hi, proj)
+                        K.lstm_backward_step(delta[t], dh, dc, gZ[t], gates[t], aux[t], prev, drbuf, lo, m, hi, proj,
+                                             0, H)
                     else:
                         K.gru_backward_step(dx[t], delta[t], dh, carry, gZ[t], gates[t], aux[t], prev, lo, m, hi)
                     if m > lo:
                         np.matmul(delta[t][lo:m], w, out=dh[lo:m])
 
-        _batch_blocks(run, np, B, T * B * GH * P, macs)
+        if not (gemm and cuts is not None):  # (else the split loops above ran the steps)
+            _batch_blocks(run, np, B, T * B * GH * P, macs)
         acc = {}
         if want_w and T > 1:  # one product over all steps but the first (whose state is h0)
             acc = weights(0, T - 1) if self.reverse else weights(1, T)

@@ -35,6 +35,11 @@ vectorize (a call per entry, ~30x slower).  float32 only: the NumPy code in ``re
 float64 (gradient checks) and CuPy arrays.  ``fastmath`` allows contraction and reassociation but
 not the no-NaN / no-infinity assumptions, so a NaN input still gives NaN.
 
+The ``*_loop`` functions run all time steps of a column block of the batch in one call, each step's
+product a direct call of NumPy's OpenBLAS cblas_sgemm (``_sgemm``, an LLVM call through the address
+``gemm_address`` finds, so the compiled code stays cacheable); the ``*_split`` ones run one thread's share
+of the hidden units, the threads meeting at a barrier (atomic counters) after each step.
+
 Compiled on first use (``cache=True``: later processes load the machine code from __pycache__);
 importing this module imports numba.  The kernels release the GIL, so the batch blocks of
 ``recurrent._batch_blocks`` run them on several threads at once.
@@ -47,10 +52,12 @@ import os
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
+from numba.core import cgutils
 from numba.extending import intrinsic
 
 __all__ = ["tanh", "lstm_forward_step", "lstm_backward_step", "gru_forward_step", "gru_backward_step", "gemm_address",
-           "lstm_forward_loop", "lstm_backward_loop", "gru_forward_loop", "gru_backward_loop"]
+           "lstm_forward_loop", "lstm_backward_loop", "gru_forward_loop", "gru_backward_loop", "lstm_forward_split",
+           "lstm_backward_split", "yield_address", "SYNC_STRIDE"]
 
 _FM = {"contract", "arcp", "afn", "reassoc", "nsz"}  # no nnan / ninf: NaN and inf propagate
 _jit = njit(cache=True, nogil=True, fastmath=_FM, error_model="numpy")
@@ -87,73 +94,85 @@ def tanh(x, out):
 
 
 @_jit
-def lstm_forward_step(G, x, bias, prev, zt, tc, r, lo, m, hi, proj):
+def lstm_forward_step(G, x, bias, prev, zt, tc, r, lo, m, hi, proj, j0, j1):
     """G (B, 4H): in, h_{t-1} W_hh^T on rows lo:m; out, the gates [i f g o].  x (>= m, 4H): xw's rows of
     the step.  prev, zt (B, P + H): [h c] before and after the step.  tc (B, H): tanh(c).  r (B, H): the
-    output o tanh(c) when ``proj`` (h = r W_hr^T follows in NumPy), else h goes to zt[:, :P]."""
+    output o tanh(c) when ``proj`` (h = r W_hr^T follows in NumPy), else h goes to zt[:, :P].  Only the
+    hidden units j0:j1 (their columns of each gate block, of c and h; all units with ``proj``)."""
     H = tc.shape[1]
     P = zt.shape[1] - H
+    n = j1 - j0
     for b in range(lo, m):
         gb, xb = G[b], x[b]
         for k in range(4):  # one contiguous stream in, one out: these loops vectorize
-            gk, xk, bk = gb[k * H:(k + 1) * H], xb[k * H:(k + 1) * H], bias[k * H:(k + 1) * H]
+            a = k * H + j0
+            gk, xk, bk = gb[a:a + n], xb[a:a + n], bias[a:a + n]
             if k == 2:
-                for j in range(H):
+                for j in range(n):
                     gk[j] = _tanh(gk[j] + xk[j] + bk[j])
             else:
-                for j in range(H):
+                for j in range(n):
                     gk[j] = _sigmoid(gk[j] + xk[j] + bk[j])
-        i, f, g, o = gb[:H], gb[H:2 * H], gb[2 * H:3 * H], gb[3 * H:]
-        c_prev, c, t = prev[b, P:], zt[b, P:], tc[b]
-        for j in range(H):
+        i, f, g, o = gb[j0:j1], gb[H + j0:H + j1], gb[2 * H + j0:2 * H + j1], gb[3 * H + j0:3 * H + j1]
+        c_prev, c, t = prev[b, P + j0:P + j1], zt[b, P + j0:P + j1], tc[b, j0:j1]
+        for j in range(n):
             c[j] = f[j] * c_prev[j] + i[j] * g[j]
-        h = r[b] if proj else zt[b, :P]
-        for j in range(H):
+        h = r[b, j0:j1] if proj else zt[b, j0:j1]
+        for j in range(n):
             tj = _tanh(c[j])
             t[j] = tj
             h[j] = o[j] * tj
     for b in range(m, hi):
-        zt[b, :] = prev[b, :]
-        G[b, :] = 0
-        tc[b, :] = 0
+        if n == H:
+            zt[b, :] = prev[b, :]
+            G[b, :] = 0
+        else:  # (no projection: h and c both have H units)
+            zt[b, j0:j1] = prev[b, j0:j1]
+            zt[b, P + j0:P + j1] = prev[b, P + j0:P + j1]
+            for k in range(4):
+                G[b, k * H + j0:k * H + j1] = 0
+        tc[b, j0:j1] = 0
 
 
 @_jit
-def lstm_backward_step(D, dh, dc, gz, A, tc, prev, dr, lo, m, hi, proj):
+def lstm_backward_step(D, dh, dc, gz, A, tc, prev, dr, lo, m, hi, proj, j0, j1):
     """D (B, 4H): out, delta of the step.  dh (B, P): delta_{t+1} W_hh on the rows active then (their
     gradient from the output gz (B, P + H) is added here unless ``proj``; with a projection dr (B, H)
     = dh W_hr is given).  dc (B, H): in, dL/dc_t from step t+1; out, dL/dc_{t-1}.  A (B, 4H): the
-    gates; tc (B, H): tanh(c_t); prev (B, P + H): [h c] before the step."""
+    gates; tc (B, H): tanh(c_t); prev (B, P + H): [h c] before the step.  Only the hidden units j0:j1
+    (their columns of each block of D, of dh and dc; all units with ``proj``)."""
     H = tc.shape[1]
     P = dh.shape[1]
+    n = j1 - j0
     for b in range(lo, m):  # few streams per loop (each pair of streams costs LLVM an alias check)
         if proj:
             d_r = dr[b]
         else:
-            d_r, gh = dh[b], gz[b, :P]
-            for j in range(P):
+            d_r, gh = dh[b, j0:j1], gz[b, j0:j1]
+            for j in range(n):
                 d_r[j] += gh[j]
-        ab, Db, t, dcb, gc = A[b], D[b], tc[b], dc[b], gz[b, P:]
-        i, f, g, o = ab[:H], ab[H:2 * H], ab[2 * H:3 * H], ab[3 * H:]
-        Di, Df, Dg, Do = Db[:H], Db[H:2 * H], Db[2 * H:3 * H], Db[3 * H:]
-        c_prev = prev[b, P:]
-        for j in range(H):
+        ab, Db, t, dcb, gc = A[b], D[b], tc[b, j0:j1], dc[b, j0:j1], gz[b, P + j0:P + j1]
+        i, f, g, o = ab[j0:j1], ab[H + j0:H + j1], ab[2 * H + j0:2 * H + j1], ab[3 * H + j0:3 * H + j1]
+        Di, Df, Dg, Do = Db[j0:j1], Db[H + j0:H + j1], Db[2 * H + j0:2 * H + j1], Db[3 * H + j0:3 * H + j1]
+        c_prev = prev[b, P + j0:P + j1]
+        for j in range(n):
             dcb[j] += gc[j] + d_r[j] * o[j] * (_ONE - t[j] * t[j])
-        for j in range(H):
+        for j in range(n):
             Do[j] = d_r[j] * t[j] * (o[j] - o[j] * o[j])
-        for j in range(H):
+        for j in range(n):
             Di[j] = dcb[j] * g[j] * (i[j] - i[j] * i[j])
-        for j in range(H):
+        for j in range(n):
             Df[j] = dcb[j] * c_prev[j] * (f[j] - f[j] * f[j])
-        for j in range(H):
+        for j in range(n):
             Dg[j] = dcb[j] * i[j] * (_ONE - g[j] * g[j])
-        for j in range(H):
+        for j in range(n):
             dcb[j] *= f[j]
     for b in range(m, hi):
-        dc[b, :] += gz[b, P:]
+        dc[b, j0:j1] += gz[b, P + j0:P + j1]
         if not proj:
-            dh[b, :] += gz[b, :P]
-        D[b, :] = 0
+            dh[b, j0:j1] += gz[b, j0:j1]
+        for k in range(4):
+            D[b, k * H + j0:k * H + j1] = 0
 
 
 @_jit
@@ -223,16 +242,7 @@ def gru_backward_step(Dx, Dh, dh, carry, gz, A, hn, prev, lo, m, hi):
 # (its address found by ``gemm_address``; row strides passed as leading dimensions, so row blocks
 # of Z and of the packed inputs are used in place), then the step kernel above.
 
-@intrinsic
-def _sgemm(typingctx, fn, trans_b, m, n, k, a, lda, b, ldb, c, ldc):
-    """C (m, n; row stride ldc) = A (m, k; lda) @ op(B), op(B) = B (k, n; ldb) or, with ``trans_b``,
-    B^T for B (n, k; ldb): row-major float32 cblas_sgemm at address ``fn`` (64-bit integers); a, b, c
-    are data addresses, strides in elements."""
-    ints = (fn, trans_b, m, n, k, a, lda, b, ldb, c, ldc)
-    if not all(isinstance(t, types.Integer) for t in ints):
-        return None
-    sig = types.void(*ints)
-
+def _gemm_codegen(beta):
     def codegen(context, builder, signature, args):
         i32, i64, f32 = ir.IntType(32), ir.IntType(64), ir.FloatType()
         p8 = ir.IntType(8).as_pointer()
@@ -242,11 +252,31 @@ def _sgemm(typingctx, fn, trans_b, m, n, k, a, lda, b, ldb, c, ldc):
         ptr = builder.inttoptr(fn_, fnty.as_pointer())
         trans = builder.trunc(builder.add(tb, ir.Constant(i64, 111)), i32)  # CblasNoTrans 111, CblasTrans 112
         builder.call(ptr, [ir.Constant(i32, 101), ir.Constant(i32, 111), trans, m_, n_, k_, ir.Constant(f32, 1.0),
-                           builder.inttoptr(a_, p8), lda_, builder.inttoptr(b_, p8), ldb_, ir.Constant(f32, 0.0),
+                           builder.inttoptr(a_, p8), lda_, builder.inttoptr(b_, p8), ldb_, ir.Constant(f32, beta),
                            builder.inttoptr(c_, p8), ldc_])
         return context.get_dummy_value()
 
-    return sig, codegen
+    return codegen
+
+
+def _gemm_signature(ints):
+    return types.void(*ints) if all(isinstance(t, types.Integer) for t in ints) else None
+
+
+@intrinsic
+def _sgemm(typingctx, fn, trans_b, m, n, k, a, lda, b, ldb, c, ldc):
+    """C (m, n; row stride ldc) = A (m, k; lda) @ op(B), op(B) = B (k, n; ldb) or, with ``trans_b``,
+    B^T for B (n, k; ldb): row-major float32 cblas_sgemm at address ``fn`` (64-bit integers); a, b, c
+    are data addresses, strides in elements."""
+    sig = _gemm_signature((fn, trans_b, m, n, k, a, lda, b, ldb, c, ldc))
+    return None if sig is None else (sig, _gemm_codegen(0.0))
+
+
+@intrinsic
+def _sgemm_add(typingctx, fn, trans_b, m, n, k, a, lda, b, ldb, c, ldc):
+    """C += A @ op(B) (as _sgemm, beta 1)."""
+    sig = _gemm_signature((fn, trans_b, m, n, k, a, lda, b, ldb, c, ldc))
+    return None if sig is None else (sig, _gemm_codegen(1.0))
 
 
 _gemm_address = None
@@ -283,6 +313,16 @@ def gemm_address():
     return _gemm_address
 
 
+def yield_address():
+    """The address of the C library's sched_yield (0 if not found: the barrier then only spins)."""
+    import ctypes
+
+    try:
+        return ctypes.cast(ctypes.CDLL(None).sched_yield, ctypes.c_void_p).value or 0
+    except (OSError, AttributeError):  # pragma: no cover - not a POSIX C library
+        return 0
+
+
 @_jit
 def lstm_forward_loop(gemm, x, offs, sizes, steps, whT, bias, h0c, Z, gates, aux, r_all, w_hrT, lo, hi, proj):
     """All steps of Recurrence's fused LSTM forward for batch rows lo:hi, in the order ``steps``.
@@ -300,7 +340,7 @@ def lstm_forward_loop(gemm, x, offs, sizes, steps, whT, bias, h0c, Z, gates, aux
         if m > lo:
             _sgemm(gemm, 0, m - lo, GH, P, prev.ctypes.data + lo * prev.strides[0], S, whT.ctypes.data, GH,
                    G.ctypes.data + lo * G.strides[0], GH)
-        lstm_forward_step(G, x[offs[t]:offs[t] + sizes[t]], bias, prev, zt, aux[t], r, lo, m, hi, proj)
+        lstm_forward_step(G, x[offs[t]:offs[t] + sizes[t]], bias, prev, zt, aux[t], r, lo, m, hi, proj, 0, aux.shape[2])
         if proj and m > lo:  # h = r W_hr^T, written straight into Z's h columns
             _sgemm(gemm, 0, m - lo, P, r.shape[1], r.ctypes.data + lo * r.strides[0], r.shape[1], w_hrT.ctypes.data,
                    P, zt.ctypes.data + lo * zt.strides[0], S)
@@ -329,7 +369,7 @@ def lstm_backward_loop(gemm, delta, dh, dc, gZ, gates, aux, Z, h0c, w, sizes, st
                 _sgemm(gemm, 0, m - lo, w_hr.shape[1], P, dh.ctypes.data + lo * dh.strides[0], P, w_hr.ctypes.data,
                        w_hr.shape[1], dr.ctypes.data + lo * dr.strides[0], dr.shape[1])
         D = delta[t]
-        lstm_backward_step(D, dh, dc, gZ[t], gates[t], aux[t], prev, dr, lo, m, hi, proj)
+        lstm_backward_step(D, dh, dc, gZ[t], gates[t], aux[t], prev, dr, lo, m, hi, proj, 0, aux.shape[2])
         if m > lo:  # dh_{t-1} = delta W_hh on the active rows
             _sgemm(gemm, 0, m - lo, P, GH, D.ctypes.data + lo * D.strides[0], GH, w.ctypes.data, P,
                    dh.ctypes.data + lo * dh.strides[0], P)
@@ -366,3 +406,169 @@ def gru_backward_loop(gemm, dx, delta, dh, carry, gZ, gates, aux, Z, h0, w, size
         if m > lo:
             _sgemm(gemm, 0, m - lo, H, GH, D.ctypes.data + lo * D.strides[0], GH, w.ctypes.data, H,
                    dh.ctypes.data + lo * dh.strides[0], H)
+
+
+# --------------------------------------------------------------------------- loops split over hidden units
+# With T threads, a recurrence can also be cut along its hidden units: thread p owns units j0:j1 of h and
+# c, computes their columns of each gate block (G[:, k H + j0:k H + j1] = h_{t-1} W_hh^T's columns, four
+# (B, P) x (P, j1 - j0) products) and runs the step kernel on them; all threads meet at a barrier after
+# each step, since the next step's products read every unit of h_t.  Backward, the kernel writes the
+# threads' columns of delta_t, the barrier, then dh[:, j0:j1] = delta_t W_hh[:, j0:j1].  Every thread
+# works on the whole batch, so each product stays a well-shaped one and each thread reads only its
+# part of W_hh (one core's cache), unlike column blocks of the batch.
+
+@intrinsic
+def _load_acquire(typingctx, arr, idx):
+    """arr[idx] of a 1-D int64 array, read with acquire ordering (never hoisted out of a wait loop)."""
+    if not (isinstance(arr, types.Array) and arr.dtype == types.int64 and isinstance(idx, types.Integer)):
+        return None
+    sig = types.int64(arr, idx)
+
+    def codegen(context, builder, signature, args):
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        i = context.cast(builder, args[1], signature.args[1], types.intp)
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [i])
+        return builder.load_atomic(ptr, "acquire", 8)
+
+    return sig, codegen
+
+
+@intrinsic
+def _store_release(typingctx, arr, idx, val):
+    """arr[idx] = val for a 1-D int64 array, with release ordering (earlier writes visible first)."""
+    if not (isinstance(arr, types.Array) and arr.dtype == types.int64 and isinstance(idx, types.Integer)
+            and isinstance(val, types.Integer)):
+        return None
+    sig = types.void(arr, idx, val)
+
+    def codegen(context, builder, signature, args):
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        i = context.cast(builder, args[1], signature.args[1], types.intp)
+        v = context.cast(builder, args[2], signature.args[2], types.int64)
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [i])
+        builder.store_atomic(v, ptr, "release", 8)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def _call_void(typingctx, fn):
+    """Call the C function void f(void) at address ``fn`` (sched_yield)."""
+    if not isinstance(fn, types.Integer):
+        return None
+    sig = types.void(fn)
+
+    def codegen(context, builder, signature, args):
+        f = context.cast(builder, args[0], signature.args[0], types.int64)
+        fnty = ir.FunctionType(ir.IntType(32), [])
+        builder.call(builder.inttoptr(f, fnty.as_pointer()), [])
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+SYNC_STRIDE = 16  # int64 slots between two threads' counters in ``sync`` (one cache line each)
+SPINS = 2000  # checks of the other threads' counters between two yields of the core
+
+
+@_jit
+def _barrier(sync, part, nparts, gen, yield_fn):
+    """Wait until every part's counter has reached ``gen`` (after setting this part's); False when a part
+    has flagged a failure (sync[nparts * SYNC_STRIDE] != 0)."""
+    _store_release(sync, part * SYNC_STRIDE, gen)
+    for q in range(nparts):
+        spins = 0
+        while _load_acquire(sync, q * SYNC_STRIDE) < gen:
+            if _load_acquire(sync, nparts * SYNC_STRIDE) != 0:
+                return False
+            spins += 1
+            if spins >= SPINS:
+                if yield_fn != 0:
+                    _call_void(yield_fn)
+                spins = 0
+    return True
+
+
+@_jit
+def lstm_forward_split(gemm, yield_fn, sync, part, nparts, x, offs, sizes, steps, whT, bias, h0c, Z, gates, aux,
+                       j0, j1):
+    """Part ``part`` of ``nparts`` of lstm_forward_loop (no projection, the whole batch): the hidden units
+    j0:j1, a barrier after each step (``sync`` zeroed, nparts * SYNC_STRIDE + 1 slots)."""
+    P, GH = whT.shape
+    H = aux.shape[2]
+    S = Z.shape[2]
+    B = Z.shape[1]
+    n = j1 - j0
+    r = aux[0]  # not read without a projection
+    prev = h0c
+    for s in range(steps.shape[0]):
+        t = steps[s]
+        m = min(B, sizes[t])
+        G, zt = gates[t], Z[t]
+        if m > 0:
+            for k in range(4):
+                col = k * H + j0
+                _sgemm(gemm, 0, m, n, P, prev.ctypes.data, S, whT.ctypes.data + col * 4, GH,
+                       G.ctypes.data + col * 4, GH)
+        lstm_forward_step(G, x[offs[t]:offs[t] + sizes[t]], bias, prev, zt, aux[t], r, 0, m, B, False, j0, j1)
+        if not _barrier(sync, part, nparts, s + 1, yield_fn):
+            return
+        prev = zt
+
+
+@_jit
+def lstm_backward_split(gemm, yield_fn, sync, part, nparts, delta, dh, parts, dc, gZ, gates, aux, Z, h0c, w, sizes,
+                        steps, j0, j1):
+    """Part ``part`` of ``nparts`` of lstm_backward_loop (no projection, the whole batch): the hidden units
+    j0:j1.  Per step: dh[:, j0:j1] = the sum of the parts' products from the step before, the kernel (this
+    part's columns of delta_t), then this part's share of the product over its gate columns,
+    parts[s % 2, part] = sum_k delta_t[:, k H + j0:k H + j1] W_hh[k H + j0:k H + j1, :] (all P columns: it
+    reads only what this thread wrote), and a barrier.  parts (2, nparts, B, P): two sets, since a part
+    may write step s + 1's while another still sums step s's."""
+    GH, P = w.shape
+    H = aux.shape[2]
+    T = steps.shape[0]
+    B = Z.shape[1]
+    n = j1 - j0
+    dr = aux[0]  # not read without a projection
+    m_prev = 0
+    for s in range(T):
+        t = steps[s]
+        m = min(B, sizes[t])
+        if s > 0:  # dh_t = delta_{t+1} W_hh on the rows active at step t + 1: the parts' sum
+            src = parts[(s - 1) % 2]
+            for b in range(m_prev):
+                d = dh[b, j0:j1]
+                p0 = src[0, b, j0:j1]
+                for j in range(n):
+                    d[j] = p0[j]
+                for q in range(1, nparts):
+                    pq = src[q, b, j0:j1]
+                    for j in range(n):
+                        d[j] += pq[j]
+        prev = h0c if s == T - 1 else Z[steps[s + 1]]
+        D = delta[t]
+        lstm_backward_step(D, dh, dc, gZ[t], gates[t], aux[t], prev, dr, 0, m, B, False, j0, j1)
+        if m > 0:
+            out = parts[s % 2, part]
+            for k in range(4):
+                r = k * H + j0
+                if k == 0:
+                    _sgemm(gemm, 0, m, P, n, D.ctypes.data + r * 4, GH, w.ctypes.data + r * P * 4, P,
+                           out.ctypes.data, P)
+                else:
+                    _sgemm_add(gemm, 0, m, P, n, D.ctypes.data + r * 4, GH, w.ctypes.data + r * P * 4, P,
+                               out.ctypes.data, P)
+        if not _barrier(sync, part, nparts, s + 1, yield_fn):
+            return
+        m_prev = m
+    src = parts[(T - 1) % 2]  # dL/dh_0 on the rows active at the first step
+    for b in range(m_prev):
+        for j in range(j0, j1):
+            acc = src[0, b, j]
+            for q in range(1, nparts):
+                acc += src[q, b, j]
+            dh[b, j] = acc

@@ -105,7 +105,8 @@ def test_loops_match_python_steps_and_reference(monkeypatch, threads, mode, reve
 @pytest.mark.parametrize("n_threads", [1, 2])
 @pytest.mark.parametrize("kind", ["lstm", "lstm-bi-proj-packed", "gru-bi"])
 def test_modules_on_the_loops_match_torch(threads, monkeypatch, kind, n_threads):
-    """At two threads every layer runs in two column blocks (batch 16 in blocks of 8)."""
+    """At two threads the layers without projection run split over their units, the others in two column
+    blocks of the batch (16 in blocks of 8)."""
     torch = pytest.importorskip("torch")
     from mathdl.nn.modules.recurrent import GRU, LSTM
     from mathdl.nn.utils.rnn import pack_padded_sequence
@@ -119,9 +120,10 @@ def test_modules_on_the_loops_match_torch(threads, monkeypatch, kind, n_threads)
     if kind == "lstm-bi-proj-packed":
         kw["proj_size"] = 5
     cls, tcls = (GRU, torch.nn.GRU) if kind.startswith("gru") else (LSTM, torch.nn.LSTM)
+    monkeypatch.setattr(rec, "SPLIT_MIN_MACS", 0)
     md.manual_seed(0)
-    model = cls(6, 9, **kw)
-    tmodel = tcls(6, 9, **kw)
+    model = cls(6, 32, **kw)  # hidden 32: two threads split the LSTM's units 0:16 and 16:32
+    tmodel = tcls(6, 32, **kw)
     with torch.no_grad():
         for (_, p), tp in zip(model.named_parameters(), tmodel.parameters()):
             tp.copy_(torch.from_numpy(np.ascontiguousarray(p.array)))
@@ -145,19 +147,111 @@ def test_modules_on_the_loops_match_torch(threads, monkeypatch, kind, n_threads)
 
 
 def test_lstm_step_equal_at_one_and_two_threads(threads, monkeypatch):
-    """The benchmark's shape class (batch 32 in two blocks of 16): a 2-layer LSTM training step at two threads
-    equals the step at one thread up to float rounding."""
+    """The benchmark's shape class: a 2-layer LSTM training step at two threads (each layer split over its
+    hidden units) equals the step at one thread up to float rounding."""
     from mathdl.nn.modules.recurrent import LSTM
 
-    monkeypatch.setattr(rec, "LOOP_PARALLEL_MIN_MACS", 0)
+    monkeypatch.setattr(rec, "SPLIT_MIN_MACS", 0)
     x = np.random.default_rng(4).standard_normal((32, 6, 8)).astype(np.float32)
     results = []
     for n in (1, 2):
         threads(n)
         md.manual_seed(0)
-        model = LSTM(8, 16, 2, batch_first=True)
+        model = LSTM(8, 32, 2, batch_first=True)
         out, _ = model(md.tensor(x))
         (out[:, -1] ** 2).sum().backward()
         results.append([out.array] + [p.grad.array for p in model.parameters()])
     for a, b in zip(*results):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def _lstm_case(rng, packed, H, T=6, B=7):
+    sizes = (7, 7, 5, 4, 2, 1) if packed else None
+    mk = lambda *shape: md.tensor((rng.standard_normal(shape) * 0.5).astype(np.float32), requires_grad=True)  # noqa: E731
+    args = {"xw": mk(sum(sizes), 4 * H) if packed else mk(T, B, 4 * H), "h0": mk(B, H), "c0": mk(B, H),
+            "w_hh": mk(4 * H, H), "b_hh": mk(4 * H)}
+    return args, sizes
+
+
+@pytest.mark.parametrize("n_threads, H", [(2, 32), (2, 40), (3, 48)])
+@pytest.mark.parametrize("reverse, packed", [(False, False), (True, False), (False, True), (True, True)])
+def test_split_over_units_matches_one_thread_and_reference(threads, monkeypatch, n_threads, H, reverse, packed):
+    """The LSTM loops split over hidden units (2 or 3 parts, even and uneven cuts) equal the unsplit loop on one
+    thread and the float64 reference; every part ran, forward and backward."""
+    monkeypatch.setattr(rec, "SPLIT_MIN_MACS", 0)
+    calls = []
+
+    def counted(name):
+        fn = getattr(K, name)
+        return lambda *a: calls.append((name, a[3])) or fn(*a)
+
+    for name in ("lstm_forward_split", "lstm_backward_split"):
+        monkeypatch.setattr(K, name, counted(name))
+    args, sizes = _lstm_case(np.random.default_rng(5), packed, H)
+    xs = list(args.values())
+    v = np.random.default_rng(6).standard_normal((6, 7, 2 * H))
+    runs = []
+    for n in (n_threads, 1):
+        threads(n)
+        z = rec.recurrence("LSTM", **args, reverse=reverse, batch_sizes=sizes)
+        runs.append([z] + list(md.autograd.grad([z], xs, [md.tensor(v.astype(np.float32))])))
+    assert sorted(set(calls)) == sorted({(nm, p) for nm in ("lstm_forward_split", "lstm_backward_split")
+                                         for p in range(n_threads)})
+    a64 = {k: md.tensor(t.array.astype(np.float64), requires_grad=True) for k, t in args.items()}
+    zr = rec.recurrence_reference("LSTM", **a64, reverse=reverse, batch_sizes=sizes)
+    ref = [zr] + list(md.autograd.grad([zr], list(a64.values()), [md.tensor(v)]))
+    for name, a, b, r in zip(["Z"] + list(args), *runs, ref):
+        np.testing.assert_allclose(a.array, b.array, rtol=1e-5, atol=2e-6, err_msg=name)
+        np.testing.assert_allclose(a.array, r.array, rtol=1e-4, atol=1e-5, err_msg=name)
+
+
+def test_split_cuts():
+    old = parallel.get_num_threads()
+    try:
+        parallel.set_num_threads(2)
+        assert rec._split_cuts(128, 1 << 30) == [0, 64, 128]
+        assert rec._split_cuts(40, 1 << 30) == [0, 16, 40]
+        assert rec._split_cuts(31, 1 << 30) is None  # under 16 units a part
+        assert rec._split_cuts(128, 1) is None  # too little work
+        parallel.set_num_threads(3)
+        assert rec._split_cuts(48, 1 << 30) == [0, 16, 32, 48]
+        parallel.set_num_threads(1)
+        assert rec._split_cuts(128, 1 << 30) is None
+    finally:
+        parallel.set_num_threads(old)
+
+
+def test_split_part_failure_releases_the_others(threads, monkeypatch):
+    """A part that fails raises in the caller; the parts waiting for it at a barrier return (no hang), and the
+    next call works."""
+    monkeypatch.setattr(rec, "SPLIT_MIN_MACS", 0)
+    threads(2)
+    args, _ = _lstm_case(np.random.default_rng(7), False, 32)
+    real = K.lstm_forward_split
+
+    def failing(*a):
+        if a[3] == 1:
+            raise RuntimeError("part 1 failed")
+        return real(*a)
+
+    monkeypatch.setattr(K, "lstm_forward_split", failing)
+    with pytest.raises(RuntimeError, match="part 1 failed"):
+        rec.recurrence("LSTM", **args)
+    monkeypatch.setattr(K, "lstm_forward_split", real)
+    z = rec.recurrence("LSTM", **args)
+    threads(1)
+    np.testing.assert_allclose(z.array, rec.recurrence("LSTM", **args).array, rtol=1e-6, atol=1e-6)
+
+
+def test_split_team_busy_falls_back_to_one_loop(threads, monkeypatch):
+    """While another thread's split loop holds the team, a recurrence runs unsplit (same result)."""
+    monkeypatch.setattr(rec, "SPLIT_MIN_MACS", 0)
+    threads(2)
+    args, _ = _lstm_case(np.random.default_rng(8), False, 32)
+    z = rec.recurrence("LSTM", **args)
+    calls = []
+    monkeypatch.setattr(K, "lstm_forward_split", lambda *a: calls.append(a))
+    with rec._team_lock:
+        busy = rec.recurrence("LSTM", **args)
+    assert calls == []
+    np.testing.assert_allclose(busy.array, z.array, rtol=1e-6, atol=1e-6)
