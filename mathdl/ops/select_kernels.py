@@ -3,6 +3,7 @@
   relu        y_i = x_i if not (x_i <= 0) else 0          (a NaN input gives NaN, as torch)
   relu'       dx_i = g_i if not (y_i <= 0) else 0         (PyTorch's threshold_backward: g passes at
                                                            NaN; an inf or NaN of g where y <= 0 gives 0)
+  add_relu    y_i = s_i if not (s_i <= 0) else 0, s_i = a_i + b_i   (a residual join, one pass)
 
 NumPy's float32 ``maximum`` runs at about a third of a multiply's speed on these machines, and the
 gradient as array code takes a compare, a product and a NaN test (three passes and a reduction);
@@ -17,7 +18,7 @@ import numpy as np
 
 from . import compiled
 
-__all__ = ["usable", "relu", "relu_backward", "MIN_ELEMENTS"]
+__all__ = ["usable", "relu", "relu_backward", "add_relu", "MIN_ELEMENTS"]
 
 MIN_ELEMENTS = 1 << 15  # below, NumPy's call is as fast and small programs never load numba
 _k = None
@@ -41,7 +42,14 @@ def _compile():
         for i in range(y.shape[0]):
             out[i] = g[i] if not (y[i] <= z) else z
 
-    return fwd, bwd
+    @njit(**opts)
+    def add_fwd(a, b, y):
+        z = a.dtype.type(0.0)
+        for i in range(a.shape[0]):
+            v = a[i] + b[i]
+            y[i] = v if not (v <= z) else z
+
+    return fwd, bwd, add_fwd
 
 
 def _dense(a):
@@ -82,6 +90,16 @@ def relu(x):
     """max(x, 0) with NaN kept, as a new array of x's memory layout."""
     y = np.empty_like(x)  # order "K": the same strides
     _k[0](_flat(x), _flat(y))
+    return y
+
+
+def add_relu(a, b):
+    """max(a + b, 0) with NaN kept, as a new array of a's memory layout (a, b of one layout: see
+    usable).  Into a new array, since in place (y aliasing a) the loop is not vectorized: 512K
+    float32 entries in 77 us, against 263 us for NumPy's a + b then maximum, and 65 + 165 us for
+    a + b then the select in place."""
+    y = np.empty_like(a)
+    _k[2](_flat(a), _flat(b), _flat(y))
     return y
 
 

@@ -149,6 +149,37 @@ def test_add_relu_matches_composition_and_gradgradcheck():
         add_relu(a, mathdl.randn(2, 3, 4, 1))
 
 
+@pytest.mark.parametrize("compiled", [True, False])
+def test_add_relu_large_matches_torch_with_nan_and_inf(compiled, monkeypatch):
+    """From select_kernels.MIN_ELEMENTS entries the join takes the compiled select passes: the same
+    values and gradients as torch's relu(a + b), NaN kept forward and passing g backward, an inf
+    of g where y <= 0 giving 0 (threshold_backward), on both roads."""
+    from mathdl.ops import select_kernels
+
+    if compiled and not select_kernels.usable(np.zeros(1 << 16, np.float32)):
+        pytest.skip("numba is not installed (or MATHDL_NO_NUMBA is set)")
+    if not compiled:
+        monkeypatch.setattr(select_kernels, "MIN_ELEMENTS", 1 << 40)
+    rng = np.random.default_rng(8)
+    a0 = rng.standard_normal((4, 16, 32, 32)).astype(np.float32)
+    b0 = rng.standard_normal((4, 16, 32, 32)).astype(np.float32)
+    a0[0, 0, 0, 0] = np.nan
+    g0 = rng.standard_normal(a0.shape).astype(np.float32)
+    g0[0, 0, 0, 0] = 5.0
+    neg = np.argwhere((a0 + b0) < 0)[0]
+    g0[tuple(neg)] = np.inf
+    a, b = mathdl.tensor(a0, requires_grad=True), mathdl.tensor(b0, requires_grad=True)
+    y = add_relu(a, b)
+    y.backward(mathdl.tensor(g0))
+    ta, tb = torch.tensor(a0, requires_grad=True), torch.tensor(b0, requires_grad=True)
+    ty = torch.relu(ta + tb)
+    ty.backward(torch.tensor(g0))
+    np.testing.assert_array_equal(y.numpy(), ty.detach().numpy())
+    np.testing.assert_array_equal(a.grad.numpy(), ta.grad.numpy())
+    np.testing.assert_array_equal(b.grad.numpy(), tb.grad.numpy())
+    assert np.isnan(y.numpy()[0, 0, 0, 0]) and a.grad.numpy()[0, 0, 0, 0] == 5.0 and a.grad.numpy()[tuple(neg)] == 0
+
+
 def test_basic_block_fused_equals_unfused():
     mathdl.manual_seed(0)
     blk = BasicBlock(4, 8, stride=2)
