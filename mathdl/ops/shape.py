@@ -369,7 +369,17 @@ class Pad(Function):
         self.widths, self.value = widths, value
 
     def forward(self, x):
-        return xp_of(x).pad(x, self.widths, mode="constant", constant_values=self.value)
+        xp = xp_of(x)
+        if xp is np and x.ndim >= 2 and not x.flags.c_contiguous and x.size and min(x.strides) > 0:
+            # keep x's axis order in memory (PyTorch's constant_pad_nd keeps the memory format):
+            # a channel-major input (a convolution's output, or a strided view of one) gives a
+            # channel-major result, which the residual join it meets then adds in one pass
+            perm = np.argsort([-st for st in x.strides], kind="stable")
+            shape = [n + b + a for n, (b, a) in zip(x.shape, self.widths)]
+            out = np.full([shape[i] for i in perm], self.value, dtype=x.dtype).transpose(np.argsort(perm))
+            out[tuple(slice(b, b + n) for n, (b, _) in zip(x.shape, self.widths))] = x
+            return out
+        return xp.pad(x, self.widths, mode="constant", constant_values=self.value)
 
     def backward(self, g):
         idx = tuple(slice(b, g.shape[i] - a) for i, (b, a) in enumerate(self.widths))
