@@ -19,6 +19,8 @@ Layouts:
 
 from __future__ import annotations
 
+import numpy as np
+
 from .. import nn
 from ..autograd.function import Function
 from ..autograd.grad_mode import is_grad_enabled
@@ -53,11 +55,24 @@ class AddReluFn(Function):
         return xp_of(y).maximum(y, 0, out=y)
 
     def backward(self, g):
-        if not is_grad_enabled() and select_kernels.usable(self.out, g.array):  # (create_graph: below)
-            gm = Tensor._make(select_kernels.relu_backward(self.out, g.array))
-            return gm, gm
+        ga = g.array
+        if not is_grad_enabled() and select_kernels.usable(self.out):  # (create_graph: below)
+            if type(ga) is np.ndarray and ga.dtype == self.out.dtype and ga.strides != self.out.strides:
+                # g in y's layout first (a broadcast from the pooling, or C order): the gradient then
+                # leaves in y's layout, and the joins above it receive theirs in the same layout
+                ga = _in_layout_of(self.out, ga)
+            if select_kernels.usable(self.out, ga):
+                gm = Tensor._make(select_kernels.relu_backward(self.out, ga))
+                return gm, gm
         gm = _select(~(self.out <= 0), g)  # an inf or NaN of g where y <= 0 gives 0, as in PyTorch
         return gm, gm
+
+
+def _in_layout_of(ref, a):
+    """A copy of a (broadcastable to ref's shape) with ref's memory layout."""
+    out = np.empty_like(ref)  # order "K": ref's strides
+    np.copyto(out, a)
+    return out
 
 
 def add_relu(a, b):

@@ -149,8 +149,9 @@ def test_add_relu_matches_composition_and_gradgradcheck():
         add_relu(a, mathdl.randn(2, 3, 4, 1))
 
 
+@pytest.mark.parametrize("channel_major", [False, True])
 @pytest.mark.parametrize("compiled", [True, False])
-def test_add_relu_large_matches_torch_with_nan_and_inf(compiled, monkeypatch):
+def test_add_relu_large_matches_torch_with_nan_and_inf(compiled, channel_major, monkeypatch):
     """From select_kernels.MIN_ELEMENTS entries the join takes the compiled select passes: the same
     values and gradients as torch's relu(a + b), NaN kept forward and passing g backward, an inf
     of g where y <= 0 giving 0 (threshold_backward), on both roads."""
@@ -168,16 +169,25 @@ def test_add_relu_large_matches_torch_with_nan_and_inf(compiled, monkeypatch):
     g0[0, 0, 0, 0] = 5.0
     neg = np.argwhere((a0 + b0) < 0)[0]
     g0[tuple(neg)] = np.inf
-    a, b = mathdl.tensor(a0, requires_grad=True), mathdl.tensor(b0, requires_grad=True)
-    y = add_relu(a, b)
+    if channel_major:  # views of (C, N, H, W) arrays, as convolutions return; g stays C order
+        a = mathdl.tensor(np.ascontiguousarray(a0.transpose(1, 0, 2, 3)), requires_grad=True)
+        b = mathdl.tensor(np.ascontiguousarray(b0.transpose(1, 0, 2, 3)), requires_grad=True)
+        y = add_relu(a.permute(1, 0, 2, 3), b.permute(1, 0, 2, 3))
+    else:
+        a, b = mathdl.tensor(a0, requires_grad=True), mathdl.tensor(b0, requires_grad=True)
+        y = add_relu(a, b)
     y.backward(mathdl.tensor(g0))
     ta, tb = torch.tensor(a0, requires_grad=True), torch.tensor(b0, requires_grad=True)
     ty = torch.relu(ta + tb)
     ty.backward(torch.tensor(g0))
+    ga, gb = a.grad.numpy(), b.grad.numpy()
+    if channel_major:
+        ga, gb = ga.transpose(1, 0, 2, 3), gb.transpose(1, 0, 2, 3)
+        assert y.array.strides == a.array.transpose(1, 0, 2, 3).strides  # y keeps a's layout
     np.testing.assert_array_equal(y.numpy(), ty.detach().numpy())
-    np.testing.assert_array_equal(a.grad.numpy(), ta.grad.numpy())
-    np.testing.assert_array_equal(b.grad.numpy(), tb.grad.numpy())
-    assert np.isnan(y.numpy()[0, 0, 0, 0]) and a.grad.numpy()[0, 0, 0, 0] == 5.0 and a.grad.numpy()[tuple(neg)] == 0
+    np.testing.assert_array_equal(ga, ta.grad.numpy())
+    np.testing.assert_array_equal(gb, tb.grad.numpy())
+    assert np.isnan(y.numpy()[0, 0, 0, 0]) and ga[0, 0, 0, 0] == 5.0 and ga[tuple(neg)] == 0
 
 
 def test_basic_block_fused_equals_unfused():
