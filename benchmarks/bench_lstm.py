@@ -10,10 +10,14 @@ for each thread count (1 and 2 unless ``--threads`` says otherwise), plus the pe
 memory growth of the steps.
 
     python benchmarks/bench_lstm.py [--rounds 3] [--steps 10] [--threads 1,2] [--profile] [--numpy-road]
+                                    [--python-steps] [--no-split]
 
 mathdl's float32 LSTM runs each time step's elementwise part as one compiled kernel (numba,
-mathdl/ops/recurrent_kernels.py); ``--numpy-road`` times its NumPy array code instead
-(MATHDL_FUSED_RNN=0), for before/after comparisons.
+mathdl/ops/recurrent_kernels.py) and its whole time loop as one compiled call, split over the hidden
+units at two threads and more.  For before/after comparisons: ``--numpy-road`` times the NumPy array
+code instead (MATHDL_FUSED_RNN=0), ``--python-steps`` the compiled kernels called from a Python loop
+over the steps (MATHDL_RNN_LOOPS=0), ``--no-split`` the compiled loops without the split
+(MATHDL_RNN_SPLIT=0).
 
 (In one process each library's idle BLAS/OpenMP threads spin on the cores the other needs,
 which misreports multi-threaded ratios; hence the separate processes.)
@@ -122,10 +126,17 @@ def main(argv=None):
     ap.add_argument("--profile", action="store_true", help="profile mathdl's step (cProfile, own time)")
     ap.add_argument("--numpy-road", action="store_true",
                     help="mathdl without its compiled recurrent kernels (MATHDL_FUSED_RNN=0)")
+    ap.add_argument("--python-steps", action="store_true",
+                    help="mathdl's compiled kernels called from a Python loop over steps (MATHDL_RNN_LOOPS=0)")
+    ap.add_argument("--no-split", action="store_true",
+                    help="mathdl's compiled loops not split over hidden units (MATHDL_RNN_SPLIT=0)")
     ap.add_argument("--child", choices=("mathdl", "torch"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-    if args.numpy_road:
-        os.environ["MATHDL_FUSED_RNN"] = "0"  # read by the child processes' mathdl.ops.recurrent
+    # read by the child processes' mathdl.ops.recurrent
+    for flag, var in ((args.numpy_road, "MATHDL_FUSED_RNN"), (args.python_steps, "MATHDL_RNN_LOOPS"),
+                      (args.no_split, "MATHDL_RNN_SPLIT")):
+        if flag:
+            os.environ[var] = "0"
     counts = thread_counts(ap, args.threads)
     if args.child:
         child(args.child, counts[0], args.steps)
@@ -148,7 +159,9 @@ def main(argv=None):
     libs = ["mathdl", "torch"] if has_torch() else ["mathdl"]
     print(f"LSTM training step: {LAYERS} layers, input {IN}, hidden {HIDDEN}, seq {SEQ}, batch {BATCH}, MSE, Adam; "
           f"median over {args.rounds} fresh processes x {args.steps} steps"
-          + ("; mathdl on its NumPy road" if args.numpy_road else ""))
+          + ("; mathdl on its NumPy road" if args.numpy_road else "")
+          + ("; mathdl's steps from Python" if args.python_steps else "")
+          + ("; mathdl's loops unsplit" if args.no_split else ""))
     for n in counts:
         res = alternating_rounds(libs, args.rounds, lambda lib, n=n: run_child(
             __file__, [lib, "--threads", n, "--steps", args.steps], n, label=lib))

@@ -182,7 +182,9 @@ def _batch_blocks(run, xp, B, macs, min_macs=None):
 # turns it off.
 SPLIT = os.environ.get("MATHDL_RNN_SPLIT", "1") not in ("0", "false", "no")
 SPLIT_MIN_MACS = 1 << 22
-SPLIT_MIN_UNITS = 16  # units per thread at least; the cuts fall on multiples of 16 (64-byte lines)
+# Units per thread at least (smaller shares make each thread's products too thin to pay for the barrier;
+# not measured beyond 2 cores); the cuts fall on multiples of 16 units (64-byte lines).
+SPLIT_MIN_UNITS = 32
 
 
 def _split_cuts(H, macs):
@@ -573,13 +575,14 @@ class Recurrence(Function):
         need = [t.requires_grad for t in self.inputs]
         k = 3 if lstm else 2
         want_w = need[k] or (self.has_bias and need[k + 1]) or (proj and need[-1])
-        hz = Z[:, :, :P]  # h_{t-1} of step t is hz[t + back] (h0 at the first step)
+        # h_{t-1} of step t is Z[t + back, :, :P] (h0 at the first step)
 
         def weights(a, b):  # the weight gradients' sums over steps a:b (not the first step)
             d = delta[a:b].reshape(-1, GH)
             parts = {}
             if need[k]:
-                parts["w"] = d.T @ hz[a + back:b + back].reshape(-1, P)
+                # the states as a strided (rows, P) view of Z: BLAS reads it in place (row stride S)
+                parts["w"] = d.T @ Z[a + back:b + back].reshape(-1, Z.shape[2])[:, :P]
             if self.has_bias and need[k + 1]:
                 parts["b"] = d.sum(axis=0)
             if proj and need[-1]:

@@ -313,14 +313,20 @@ def gemm_address():
     return _gemm_address
 
 
+_yield_address = None
+
+
 def yield_address():
     """The address of the C library's sched_yield (0 if not found: the barrier then only spins)."""
-    import ctypes
+    global _yield_address
+    if _yield_address is None:
+        import ctypes
 
-    try:
-        return ctypes.cast(ctypes.CDLL(None).sched_yield, ctypes.c_void_p).value or 0
-    except (OSError, AttributeError):  # pragma: no cover - not a POSIX C library
-        return 0
+        try:
+            _yield_address = ctypes.cast(ctypes.CDLL(None).sched_yield, ctypes.c_void_p).value or 0
+        except (OSError, AttributeError):  # pragma: no cover - not a POSIX C library
+            _yield_address = 0
+    return _yield_address
 
 
 @_jit
