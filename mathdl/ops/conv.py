@@ -40,10 +40,10 @@ Stride 1 (every 3x3 layer of a ResNet, and the stride-1 input gradients) takes a
     gradient's im2col tiles of g (dL/dW = cols(g) @ x^T, see _conv_forward_rowwrap), so x is
     never unfolded in backward; otherwise the padded x of the forward is reused.
 3x3 stride-1 convolutions with at least WINOGRAD_MIN_CHANNELS (16) input and output channels and
-WINOGRAD_MIN_PIXELS_ANY (16) output pixels use Winograd's F(2x2, 3x3) for the forward, the input
-gradient (the stride-1 full convolution above) and the weight gradient (mathdl/ops/winograd.py;
-2.25x fewer multiplies; its transforms compiled with numba, in tiles of images on the threads; 64
-channels and 14x14 maps upward without numba).
+WINOGRAD_MIN_PIXELS_ANY (16) output pixels use Winograd for the forward, the input gradient (the
+stride-1 full convolution above) and the weight gradient (mathdl/ops/winograd.py: F(4x4, 3x3), 4x
+fewer multiplies, or F(2x2, 3x3), 2.25x, whichever needs fewer products; its transforms compiled
+with numba, in tiles of images on the threads; F(2x2) from 64 channels and 14x14 maps without numba).
 The input gradient of a 3x3 stride-2 convolution with padding 1 on even sizes (ResNets'
 down-sampling layers) is computed by output phases (_conv_transpose_s2_phases): each of the four
 parity classes of input pixels is one product of the kernel taps that reach it with at most four
@@ -387,7 +387,7 @@ def _conv_forward(x, w, b, stride, pads, dil, groups, keep=None):
     return out.transpose(1, 0, 2, 3)
 
 
-# Winograd F(2x2, 3x3) (mathdl/ops/winograd.py) for 3x3 stride-1 convolutions with at least this
+# Winograd (mathdl/ops/winograd.py) for 3x3 stride-1 convolutions with at least this
 # many input and output channels, and, below 2 WINOGRAD_MIN_CHANNELS, at least WINOGRAD_MIN_PIXELS
 # output pixels per image (else WINOGRAD_MIN_PIXELS_ANY).  With its compiled transforms (numba),
 # measured with benchmarks/bench_conv.py (1 thread, forward + both gradients, N = 32 unless

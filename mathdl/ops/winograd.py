@@ -1,4 +1,5 @@
-"""Winograd's minimal filtering F(2x2, 3x3) for 3x3 stride-1 convolutions (Lavin & Gray, 2016).
+"""Winograd's minimal filtering F(2x2, 3x3) and F(4x4, 3x3) for 3x3 stride-1 convolutions (Lavin &
+Gray, 2016).
 
 A 2x2 block of outputs of a 3x3 correlation reads a 4x4 tile d of the (padded) input:
 
@@ -24,16 +25,24 @@ with the flipped kernel (mathdl/ops/conv.py), which takes this road too.  These 
 kernels: conv.py's Functions call them, so every backward stays a differentiable op.  The kernel
 transform and its adjoint are one product each with G kron G (16 x 9).
 
-Two roads compute the same formulas.  With numba (mathdl/ops/compiled.py) the transforms are
+F(4x4, 3x3) is the same with 4x4 output blocks read from 6x6 input tiles (B^T 6x6, G 6x3, A^T 4x6,
+interpolation points 0, 1, -1, 2, -2 and infinity: the matrices in mathdl/ops/winograd_kernels.py
+and _G[4] below): 36 products, 36/16 = 2.25 multiplies per output and channel pair (4x fewer than
+im2col's 9) and 2.25 transformed values per pixel and channel.
+
+Two roads compute these formulas.  With numba (mathdl/ops/compiled.py) the transforms are
 compiled loops (V, Gt and the output each written in one pass, tile by tile) and the batch is cut
 into tiles of whole images (about TILE_BYTES of V and M), each transformed, multiplied and
 transformed back while in cache, on mathdl's threads like conv.py's tiles; each tile holds exactly
-ceil(Ho/2) ceil(Wo/2) 2x2 blocks per image.  Without numba, whole-batch array passes over the four
-parity planes of the padded input (wrapped tiles included).
+ceil(Ho/m) ceil(Wo/m) m x m blocks per image; m = 4 wherever that needs fewer products than m = 2
+(output_tile).  Without numba, F(2x2) in whole-batch array passes over the four parity planes of
+the padded input (wrapped tiles included).
 
-Float32 error: the transforms only add, subtract and halve, so the result differs from a direct
-convolution by a few units in the last place of the largest partial sums (measured in
-tests/ops_speed/test_winograd.py and bounded there).
+Float32 error: F(2x2)'s transforms only add, subtract and halve, so its result differs from a
+direct convolution by a few units in the last place of the largest partial sums; F(4x4)'s multiply
+by up to 8 (A^T) and 5 (B^T) and divide by 24 (G), and its error is 5-13x im2col's (about 1e-6 to
+7e-6 of the largest output on random data; measured in tests/ops_speed/test_winograd.py and
+bounded there at 20x).  Both are far below the rounding of the float32 training step around them.
 """
 
 from __future__ import annotations
