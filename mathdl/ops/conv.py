@@ -734,7 +734,7 @@ class Conv2dFn(Function):
             # kernel holding inf or NaN takes im2col: the transform's differences would turn it into
             # NaN (inf - inf) where a direct convolution gives inf
             pt, pb, pl, pr = self.pads
-            m = winograd.output_tile(x.shape[2] + pt + pb - 2, x.shape[3] + pl + pr - 2)
+            m = winograd.output_tile(x.shape[2] + pt + pb - 2, x.shape[3] + pl + pr - 2, x.shape[1], w.shape[0])
             self.saved_u = winograd.kernel_transform(w.astype(np.result_type(x.dtype, w.dtype), copy=False), m)
             if not self.keep_v:
                 return winograd.conv3x3(x, w, b, self.pads, self.saved_u)

@@ -34,8 +34,8 @@ Two roads compute these formulas.  With numba (mathdl/ops/compiled.py) the trans
 compiled loops (V, Gt and the output each written in one pass, tile by tile) and the batch is cut
 into tiles of whole images (about TILE_BYTES of V and M), each transformed, multiplied and
 transformed back while in cache, on mathdl's threads like conv.py's tiles; each tile holds exactly
-ceil(Ho/m) ceil(Wo/m) m x m blocks per image; m = 4 wherever that needs fewer products than m = 2
-(output_tile).  Without numba, F(2x2) in whole-batch array passes over the four parity planes of
+ceil(Ho/m) ceil(Wo/m) m x m blocks per image; m = 4 wherever that needs clearly fewer products
+than m = 2 (output_tile).  Without numba, F(2x2) in whole-batch array passes over the four parity planes of
 the padded input (wrapped tiles included).
 
 Float32 error: F(2x2)'s transforms only add, subtract and halve, so its result differs from a
@@ -261,8 +261,8 @@ def _conv3x3_weight_arrays(x, g, pads):
 # whole images (about TILE_BYTES of V and M), the K products while V is still in cache.  The tiles
 # hold exactly ceil(Ho/m) ceil(Wo/m) m x m output blocks per image (no wrapped tiles) and run on
 # mathdl's threads as conv.py's tiles do (the weight gradient's parts added in tile order).  This
-# road takes F(4x4, 3x3) wherever its 36 products per 4x4 block cover the output with fewer
-# products than F(2x2, 3x3)'s 16 per 2x2 block (see output_tile).
+# road takes F(4x4, 3x3) wherever its 36 products per 4x4 block cover the output with at most
+# F4_PRODUCT_RATIO of F(2x2, 3x3)'s products (16 per 2x2 block; see output_tile).
 _kernels = None
 
 
@@ -276,13 +276,31 @@ def compiled_available():
     return _kernels is not False
 
 
-def output_tile(Ho, Wo):
-    """m of the F(m x m, 3x3) used for an Ho x Wo output: 4 on the compiled road when
-    36 ceil(Ho/4) ceil(Wo/4) < 16 ceil(Ho/2) ceil(Wo/2) (fewer products per image), else 2 (on a
-    tie F(2x2), whose float32 error is smaller)."""
+def output_tile(Ho, Wo, C=16, O=16):
+    """m of the F(m x m, 3x3) used for an Ho x Wo output of C -> O channels: 4 on the compiled road
+    when 36 ceil(Ho/4) ceil(Wo/4) <= F4_PRODUCT_RATIO 16 ceil(Ho/2) ceil(Wo/2) and a tile of images
+    (TILE_BYTES of float32 V and M) holds at least F4_MIN_BLOCKS 4x4 blocks, else 2."""
     if not compiled_available():
         return 2
-    return 4 if 36 * (-(-Ho // 4)) * (-(-Wo // 4)) < 16 * (-(-Ho // 2)) * (-(-Wo // 2)) else 2
+    t4 = (-(-Ho // 4)) * (-(-Wo // 4))
+    if 36 * t4 > F4_PRODUCT_RATIO * 16 * (-(-Ho // 2)) * (-(-Wo // 2)):
+        return 2
+    images = max(1, TILE_BYTES // (36 * (C + O) * t4 * 4))
+    return 4 if images * t4 >= F4_MIN_BLOCKS else 2
+
+
+# F(4x4) needs 36/64 = 0.5625 of F(2x2)'s products where 4 divides the output size, more where its
+# blocks cross the edge further; its transforms cost more per product saved.  Measured (1 thread,
+# forward + both gradients, F(2x2) -> F(4x4)): 7.1 -> 6.5 ms at 16 channels 32x32 (N 32), 3.9 -> 3.1
+# at 64 channels 8x8, 51 -> 39 at 128 channels 16x16 (N 32), 135 -> 112 at 256 channels 28x28 (N 8),
+# 3.6 -> 3.3 at 128 channels 7x7 (N 8), 3.69 -> 3.74 on LeNet's 16 -> 32 channels 11x11 (N 64); but
+# 4.5 -> 5.1 at 16 channels 14x14 and 39 -> 44 at 256 channels 14x14 (N 8), where 4x4 blocks compute
+# 16x16 (ratio 0.73).  So F(4x4) up to this ratio of products, and only where a tile's products
+# have at least F4_MIN_BLOCKS columns: with many channels on small maps a tile holds few images
+# and its 36 thin products re-read the large U (512 channels 7x7, N 8: 82 -> 165 ms; 256 channels
+# 16x16, N 8, 16 blocks per tile: 49.6 -> 48.5).
+F4_MIN_BLOCKS = 32
+F4_PRODUCT_RATIO = 0.6
 
 
 def _constants(dtype):
@@ -318,7 +336,7 @@ def conv3x3(x, w, b, pads, U=None, keep=False):
     (pt, pb, pl, pr); returned as an NCHW view of a channel-major (O, N, Ho, Wo) array.  Compiled
     transforms in tiles of images when available, else whole-batch array passes (F(2x2, 3x3)).
     ``U``: w's kernel transform when the caller has it (kernel_transform, or adjoint_transform), of
-    F(m x m) with m = output_tile(Ho, Wo) or 2; else it is computed.  ``keep`` (compiled road):
+    F(m x m) with m = output_tile(Ho, Wo, C, O) or 2; else it is computed.  ``keep`` (compiled road):
     return (y, saved) with saved the whole batch's transformed input V, for conv3x3_backward's
     weight gradient (which then does not transform x again); saved is None on the array road."""
     N, C, H, W = x.shape
@@ -330,7 +348,7 @@ def conv3x3(x, w, b, pads, U=None, keep=False):
         return (y, None) if keep else y
     dtype = np.result_type(x.dtype, w.dtype)
     if U is None:
-        U = kernel_transform(w.astype(dtype, copy=False), output_tile(Ho, Wo))
+        U = kernel_transform(w.astype(dtype, copy=False), output_tile(Ho, Wo, C, O))
     K = U.shape[0]
     m = _TILE_OF[K]
     input_tf, output_tf, _ = _kernels[m]
@@ -385,7 +403,7 @@ def conv3x3_weight(x, g, pads):
         return _conv3x3_weight_arrays(x, g, pads)
     N, C = x.shape[:2]
     O, Ho, Wo = g.shape[1], g.shape[2], g.shape[3]
-    m = output_tile(Ho, Wo)
+    m = output_tile(Ho, Wo, C, O)
     K, Th, Tw = (m + 2) ** 2, -(-Ho // m), -(-Wo // m)
     dtype = np.result_type(x.dtype, g.dtype)
     kc = _constants(dtype)
@@ -413,7 +431,7 @@ def conv3x3_backward(g, wf, full, Uf, x, pads, saved=None):
     mx = _TILE_OF[Kx]  # the input gradient's F(mx x mx), as the forward's kernel transform
     input_tf, output_tf, _ = _kernels[mx]
     Sh, Sw = -(-H // mx), -(-W // mx)  # blocks of x (the full convolution's output)
-    mw = output_tile(Ho, Wo)  # the weight gradient's F(mw x mw)
+    mw = output_tile(Ho, Wo, C, O)  # the weight gradient's F(mw x mw)
     Kw, Th, Tw = (mw + 2) ** 2, -(-Ho // mw), -(-Wo // mw)
     Vall = None
     if saved is not None and saved[1:] == (mw, x.shape, tuple(pads), np.dtype(dtype)):

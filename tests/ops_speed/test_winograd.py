@@ -258,14 +258,17 @@ def test_f4_kernel_transform_adjoint_and_one_dimensional_identity():
 
 
 def test_output_tile_rule():
-    """F(4x4) where its 36 products per 4x4 block need fewer products than F(2x2)'s 16 per 2x2
-    block (F(2x2) on a tie); F(2x2) without the compiled road."""
+    """F(4x4) where its 36 products per 4x4 block need at most 0.6 of F(2x2)'s 16 per 2x2 block and
+    a tile of images gives its products at least 32 columns; F(2x2) without the compiled road."""
     if not wg.compiled_available():
         assert wg.output_tile(32, 32) == 2
         return
     assert wg.output_tile(32, 32) == wg.output_tile(16, 16) == wg.output_tile(8, 8) == 4
-    assert wg.output_tile(7, 7) == wg.output_tile(13, 11) == wg.output_tile(4, 4) == 4
-    assert wg.output_tile(6, 6) == wg.output_tile(2, 2) == wg.output_tile(2, 9) == 2
+    assert wg.output_tile(7, 7) == wg.output_tile(11, 11) == wg.output_tile(4, 4) == 4
+    assert wg.output_tile(6, 6) == wg.output_tile(2, 2) == wg.output_tile(2, 9) == 2  # 4x4 blocks waste more
+    assert wg.output_tile(14, 14) == wg.output_tile(13, 11) == 2  # ratio 0.73 and 0.64
+    assert wg.output_tile(28, 28, 256, 256) == 4 and wg.output_tile(16, 16, 128, 128) == 4
+    assert wg.output_tile(7, 7, 512, 512) == wg.output_tile(16, 16, 256, 256) == 2  # thin products
 
 
 @pytest.mark.parametrize("shape", SHAPES[:2])
