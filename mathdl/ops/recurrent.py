@@ -201,7 +201,7 @@ class _Team:
     threads: every part must run at once, since the parts wait for each other after each step)."""
 
     def __init__(self, n):
-        self.n = n
+        self.n, self.pid = n, os.getpid()  # a forked child has none of these threads: it makes its own team
         self.inboxes = [queue.SimpleQueue() for _ in range(n - 1)]
         self.results = queue.SimpleQueue()
         for box in self.inboxes:
@@ -248,8 +248,8 @@ def _run_split(part_kernel, cuts):
         return False
     try:
         n = len(cuts) - 1
-        if _team is None or _team.n != n:
-            if _team is not None:
+        if _team is None or _team.n != n or _team.pid != os.getpid():
+            if _team is not None and _team.pid == os.getpid():
                 _team.close()
             _team = _Team(n)
         sync = np.zeros(n * _kernels.SYNC_STRIDE + 1, np.int64)  # each part's step counter; last: failure flag

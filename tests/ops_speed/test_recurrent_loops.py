@@ -256,3 +256,30 @@ def test_split_team_busy_falls_back_to_one_loop(threads, monkeypatch):
         busy = rec.recurrence("LSTM", **args)
     assert calls == []
     np.testing.assert_allclose(busy.array, z.array, rtol=1e-6, atol=1e-6)
+
+
+def _split_in_child(queue):
+    args, _ = _lstm_case(np.random.default_rng(9), False, 64)
+    queue.put(rec.recurrence("LSTM", **args).array)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork")
+def test_split_in_a_forked_child(threads, monkeypatch):
+    """A process forked after a split loop ran (a data-loader worker) makes its own helper threads instead of
+    waiting forever for its parent's."""
+    import multiprocessing as mp
+
+    monkeypatch.setattr(rec, "SPLIT_MIN_MACS", 0)
+    threads(2)
+    args, _ = _lstm_case(np.random.default_rng(9), False, 64)
+    z = rec.recurrence("LSTM", **args)  # the parent's team exists now
+    ctx = mp.get_context("fork")
+    q = ctx.Queue()
+    child = ctx.Process(target=_split_in_child, args=(q,))
+    child.start()
+    child.join(60)
+    alive = child.is_alive()
+    if alive:
+        child.kill()
+    assert not alive and child.exitcode == 0
+    np.testing.assert_allclose(q.get(timeout=5), z.array, rtol=1e-6, atol=1e-6)
