@@ -30,6 +30,7 @@ from ..ops.pooling import adaptive_avg_pool2d
 from ..ops import select_kernels
 from ..ops.elementwise import _select, relu
 from ..ops.shape import pad, reshape
+from ..parallel import MIN_PARALLEL_ELEMENTS_CNN, for_ranges
 from .cnn import ImageInput, image_shape
 from .registry import register_model
 
@@ -69,9 +70,13 @@ class AddReluFn(Function):
 
 
 def _in_layout_of(ref, a):
-    """A copy of a (broadcastable to ref's shape) with ref's memory layout."""
+    """A copy of a (broadcastable to ref's shape) with ref's memory layout, in slabs of its
+    outermost axis in memory on mathdl's threads."""
     out = np.empty_like(ref)  # order "K": ref's strides
-    np.copyto(out, a)
+    perm = np.argsort([-st for st in out.strides], kind="stable")
+    dst, src = out.transpose(perm), np.broadcast_to(a, ref.shape).transpose(perm)
+    for_ranges(lambda lo, hi: np.copyto(dst[lo:hi], src[lo:hi]), dst.shape[0], 2 * out.size,
+               min_work=MIN_PARALLEL_ELEMENTS_CNN)
     return out
 
 

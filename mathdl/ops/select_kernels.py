@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import compiled
+from ..parallel import MIN_PARALLEL_ELEMENTS_CNN, for_ranges
 
 __all__ = ["usable", "relu", "relu_backward", "add_relu", "MIN_ELEMENTS"]
 
@@ -86,10 +87,20 @@ def _flat(a):
     return np.ravel(a, order="K")  # a view, in memory order (dense)
 
 
+def _run(kernel, *arrays):
+    """kernel(*flat views) over contiguous chunks of the arrays' memory on mathdl's threads (from
+    MIN_PARALLEL_ELEMENTS_CNN element-passes: these passes run between a CNN's convolutions, whose
+    products leave BLAS's threads idle; the loops release the GIL)."""
+    flats = [_flat(a) for a in arrays]
+    n = flats[0].size
+    for_ranges(lambda lo, hi: kernel(*(f[lo:hi] for f in flats)), n, len(flats) * n, align=16,
+               min_work=MIN_PARALLEL_ELEMENTS_CNN)
+
+
 def relu(x):
     """max(x, 0) with NaN kept, as a new array of x's memory layout."""
     y = np.empty_like(x)  # order "K": the same strides
-    _k[0](_flat(x), _flat(y))
+    _run(_k[0], x, y)
     return y
 
 
@@ -99,12 +110,12 @@ def add_relu(a, b):
     float32 entries in 77 us, against 263 us for NumPy's a + b then maximum, and 65 + 165 us for
     a + b then the select in place."""
     y = np.empty_like(a)
-    _k[2](_flat(a), _flat(b), _flat(y))
+    _run(_k[2], a, b, y)
     return y
 
 
 def relu_backward(y, g):
     """g where not y <= 0, else 0, as a new array of g's memory layout."""
     out = np.empty_like(g)
-    _k[1](_flat(y), _flat(g), _flat(out))
+    _run(_k[1], y, g, out)
     return out

@@ -76,3 +76,30 @@ def test_mathdl_no_numba_turns_every_kernel_module_off():
     env = dict(os.environ, MATHDL_NO_NUMBA="1")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False", "False"]
+
+
+def test_passes_split_over_two_threads_equal_one_thread(monkeypatch):
+    """Large passes run in chunks of memory on mathdl's threads: the same numbers as one thread
+    (each entry computed by the same operation), for relu, its gradient and the residual join."""
+    from mathdl import parallel
+
+    monkeypatch.setattr(parallel, "MIN_PARALLEL_ELEMENTS_CNN", 1 << 10)
+    monkeypatch.setattr(select_kernels, "MIN_PARALLEL_ELEMENTS_CNN", 1 << 10)
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal((64, 8, 16, 16)).astype(np.float32).transpose(1, 0, 2, 3)  # channel-major
+    b = rng.standard_normal((64, 8, 16, 16)).astype(np.float32).transpose(1, 0, 2, 3)
+    a[0, 0, 0, :3] = [np.nan, np.inf, -np.inf]
+    assert select_kernels.usable(a, b)
+    old = parallel.get_num_threads()
+    res = []
+    try:
+        for n in (1, 2):
+            parallel.set_num_threads(n)
+            y = select_kernels.add_relu(a, b)
+            res.append((y, select_kernels.relu(a), select_kernels.relu_backward(y, b)))
+    finally:
+        parallel.set_num_threads(old)
+    for one, two in zip(*res):
+        assert one.strides == two.strides == a.strides
+        np.testing.assert_array_equal(one, two)
+    np.testing.assert_array_equal(res[0][0], np.where(np.isnan(a + b), a + b, np.maximum(a + b, 0)))
