@@ -1,24 +1,24 @@
 """The worker threads of mathdl.parallel: a task queue whose idle workers spin before they sleep.
 
 A worker that sleeps as soon as the queue is empty (a futex wait, as concurrent.futures' pool
-does) lets its core go idle; on a virtual machine an idle vCPU halts, and waking it takes an
-interrupt through the hypervisor: measured on a 2-core VM, a pool thread asleep for 1 ms started
-its piece of a parallel region a median 29 us and in 30% of regions more than 100 us after the
-hand-off (the calling thread had then done both pieces alone).  In a ResNet-20 training step at
-2 threads (54 parallel regions) that start latency summed to ~10 ms of an 80 ms step.  OpenMP
-runtimes avoid it by spinning for a while after each region (GOMP_SPINCOUNT); so do these
-workers: after finishing a task, a worker polls the queue's counter for up to ``SPIN_US``
-microseconds in a compiled loop that holds neither the GIL nor a lock (numba, nogil), and only
-then sleeps on a condition variable.  Only after tasks submitted with ``submit_spinning``:
-mathdl.parallel uses it for ``blocks`` (a convolution's tiles, BLAS on one thread), whose regions
-follow one another in a CNN step; after the elementwise passes (``for_ranges``) BLAS's own
-threads often come next, and a worker polling on their core took half of it (the MLP's Adam step
-at 2 threads 5.2-5.9 -> 6.7-7.3 ms when every task spun).  The thread waiting for a task's end spins likewise
-(``wait``) before sleeping.  Without numba (or MATHDL_NO_NUMBA=1) nobody spins: plain condition
-waits, as before.  ``MATHDL_SPIN_US=0`` turns the spinning off.
+does) lets its core go idle, and waking an idle core takes time (on a virtual machine an interrupt
+through the hypervisor): measured on a 2-core VM with concurrent.futures' pool, a pool thread
+asleep for 1 ms started its piece of a parallel region a median 29 us after the hand-off, and in
+28% of regions more than 100 us after it (the calling thread had then done both pieces alone).
+OpenMP runtimes avoid it by spinning for a while after each region (GOMP_SPINCOUNT); so do these
+workers: after finishing a task submitted with ``submit_spinning``, a worker polls the queue's
+counter for up to ``SPIN_US`` microseconds in a compiled loop that holds neither the GIL nor a lock
+(numba, nogil), and only then sleeps on a condition variable (ResNet-20's training step at 2
+threads 73.9 -> 71.3 ms, 4 alternating rounds).  mathdl.parallel submits ``blocks``' tasks so (a
+convolution's tiles, BLAS on one thread: such regions follow one another in a CNN step) and
+``for_ranges``' with plain ``submit``: after elementwise passes BLAS's own threads often come next,
+and a worker polling on their core took half of it (the MLP's Adam step at 2 threads 5.2-5.9 ->
+6.7-7.3 ms when every task polled).  A thread waiting for a task's end (``Task.result``) polls
+likewise before it sleeps.  Without numba (or with MATHDL_NO_NUMBA=1, or MATHDL_SPIN_US=0) nobody
+polls: plain condition waits.
 
-Tasks run in submission order; ``submit(fn, *args)`` returns a Task with ``cancel()`` (True when it had not
-started: it never will) and ``result()`` (waits, re-raises the task's exception).
+Tasks run in submission order; ``submit(fn, *args)`` returns a Task with ``cancel()`` (True when it
+had not started: it never will) and ``result()`` (waits, re-raises the task's exception).
 """
 
 from __future__ import annotations
