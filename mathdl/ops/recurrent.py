@@ -41,8 +41,9 @@ product h_{t-1} W_hh^T (BLAS) and ONE compiled kernel for all the elementwise wo
 kernels' loops run along contiguous rows and delta comes out in xw's layout.  The time loop itself
 is compiled too (``LOOPS``: one call runs every step of a column block, its products calling NumPy's
 BLAS directly, with the GIL released), else a Python loop calls the product and the kernel per step.
-With several threads, an LSTM's compiled loops are split over its hidden units (``SPLIT``): each thread
-computes its units' gate columns and states for the whole batch, and the threads meet after each step.  Everything else
+With several threads, the compiled loops of a GRU or an LSTM without projection are split over its
+hidden units (``SPLIT``): each thread computes its units' gate columns and states for the whole batch, and
+the threads meet after each step.  Everything else
 (float64, CuPy, RNN_TANH / RNN_RELU, or ``FUSED = False``) takes the NumPy road, whose per-step
 arrays are feature-major, (features, batch): there W_hh h^T is a faster product than h W_hh^T for
 a small batch, and every gate block is a contiguous row block (a (B, G H) layout makes each block
@@ -170,7 +171,7 @@ def _batch_blocks(run, xp, B, macs, min_macs=None):
     blocks(lambda k: run(*bounds[k]), count)
 
 
-# A float32 LSTM without projection of at least SPLIT_MIN_MACS multiply-adds (all steps) runs, with T >= 2
+# A float32 GRU or LSTM without projection of at least SPLIT_MIN_MACS multiply-adds (all steps) runs, with T >= 2
 # threads, its compiled loops split over hidden units (recurrent_kernels' *_split: thread p owns units
 # j0:j1 of the whole batch, a barrier after each step, BLAS on one thread in each).  Each thread's share of
 # a step's product is small and reads only its part of W_hh (batch 32, hidden 128, two threads: forward
@@ -496,13 +497,17 @@ class Recurrence(Function):
             x2 = xw.reshape(-1, GH)
             offs = packed_offsets(sizes) if self.batch_sizes is not None else np.arange(T, dtype=np.int64) * B
             sz, order = np.asarray(sizes, np.int64), np.array(_steps(T, self.reverse), np.int64)
-            cuts = _split_cuts(H, T * B * GH * P) if lstm and not proj else None
+            cuts = _split_cuts(H, T * B * GH * P) if not proj else None
             if cuts is not None:
                 yld = K.yield_address()
 
                 def part(sync, p, n, j0, j1):
-                    K.lstm_forward_split(gemm, yld, sync, p, n, x2, offs, sz, order, whT, bias, h0c, Z, gates, aux,
-                                         j0, j1)
+                    if lstm:
+                        K.lstm_forward_split(gemm, yld, sync, p, n, x2, offs, sz, order, whT, bias, h0c, Z, gates,
+                                             aux, j0, j1)
+                    else:
+                        K.gru_forward_split(gemm, yld, sync, p, n, x2, offs, sz, order, whT, bias, h0c, Z, gates,
+                                            aux, gh, j0, j1)
 
                 if _run_split(part, cuts):
                     self.saved_a, self.saved_b, self.saved_c = gates, aux, None
@@ -538,7 +543,7 @@ class Recurrence(Function):
                         np.matmul(r[lo:m], w_hrT, out=hbuf[lo:m])
                         zt[lo:m, :P] = hbuf[lo:m]
                 else:
-                    K.gru_forward_step(G, xs[t], bias, prev, zt, gates[t], aux[t], lo, m, hi)
+                    K.gru_forward_step(G, xs[t], bias, prev, zt, gates[t], aux[t], lo, m, hi, 0, H)
                 prev = zt
 
         _batch_blocks(run, np, B, T * B * GH * P)
@@ -593,15 +598,18 @@ class Recurrence(Function):
         cuts = None
         if gemm:  # all steps of a block in one compiled call (see recurrent_kernels' loops)
             sz, order = np.asarray(sizes, np.int64), np.array(_steps(T, not self.reverse), np.int64)
-            cuts = _split_cuts(H, T * B * GH * P) if lstm and not proj else None
+            cuts = _split_cuts(H, T * B * GH * P) if not proj else None
             if cuts is not None:
                 yld = K.yield_address()
-
                 sums = np.empty((2, len(cuts) - 1, B, P), f32)
 
                 def part(sync, p, n, j0, j1):
-                    K.lstm_backward_split(gemm, yld, sync, p, n, delta, dh, sums, dc, gZ, gates, aux, Z, h0c, w, sz,
-                                          order, j0, j1)
+                    if lstm:
+                        K.lstm_backward_split(gemm, yld, sync, p, n, delta, dh, sums, dc, gZ, gates, aux, Z, h0c, w,
+                                              sz, order, j0, j1)
+                    else:
+                        K.gru_backward_split(gemm, yld, sync, p, n, dx, delta, dh, sums, carry, gZ, gates, aux, Z,
+                                             h0c, w, sz, order, j0, j1)
 
                 if not _run_split(part, cuts):
                     cuts = None
@@ -632,7 +640,8 @@ class Recurrence(Function):
                         K.lstm_backward_step(delta[t], dh, dc, gZ[t], gates[t], aux[t], prev, drbuf, lo, m, hi, proj,
                                              0, H)
                     else:
-                        K.gru_backward_step(dx[t], delta[t], dh, carry, gZ[t], gates[t], aux[t], prev, lo, m, hi)
+                        K.gru_backward_step(dx[t], delta[t], dh, carry, gZ[t], gates[t], aux[t], prev, lo, m, hi,
+                                            0, H)
                     if m > lo:
                         np.matmul(delta[t][lo:m], w, out=dh[lo:m])
 

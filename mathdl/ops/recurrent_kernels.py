@@ -57,7 +57,7 @@ from numba.extending import intrinsic
 
 __all__ = ["tanh", "lstm_forward_step", "lstm_backward_step", "gru_forward_step", "gru_backward_step", "gemm_address",
            "lstm_forward_loop", "lstm_backward_loop", "gru_forward_loop", "gru_backward_loop", "lstm_forward_split",
-           "lstm_backward_split", "yield_address", "SYNC_STRIDE"]
+           "lstm_backward_split", "gru_forward_split", "gru_backward_split", "yield_address", "SYNC_STRIDE"]
 
 _FM = {"contract", "arcp", "afn", "reassoc", "nsz"}  # no nnan / ninf: NaN and inf propagate
 _jit = njit(cache=True, nogil=True, fastmath=_FM, error_model="numpy")
@@ -176,62 +176,71 @@ def lstm_backward_step(D, dh, dc, gz, A, tc, prev, dr, lo, m, hi, proj, j0, j1):
 
 
 @_jit
-def gru_forward_step(G, x, bias, prev, zt, A, hn, lo, m, hi):
+def gru_forward_step(G, x, bias, prev, zt, A, hn, lo, m, hi, j0, j1):
     """G (B, 3H): h_{t-1} W_hh^T on rows lo:m.  x (>= m, 3H): xw's rows of the step.  prev, zt (B, H):
-    h before and after.  A (B, 3H): out, the gates [r z n].  hn (B, H): out, W_hn h_{t-1} + b_hn."""
+    h before and after.  A (B, 3H): out, the gates [r z n].  hn (B, H): out, W_hn h_{t-1} + b_hn.  Only
+    the hidden units j0:j1 (their columns of each gate block and of h)."""
     H = hn.shape[1]
+    n = j1 - j0
     for b in range(lo, m):
         gb, xb, ab = G[b], x[b], A[b]
         for k in range(2):
-            lo_k, hi_k = k * H, (k + 1) * H
-            gk, xk, bk, ak = gb[lo_k:hi_k], xb[lo_k:hi_k], bias[lo_k:hi_k], ab[lo_k:hi_k]
-            for j in range(H):
+            a = k * H + j0
+            gk, xk, bk, ak = gb[a:a + n], xb[a:a + n], bias[a:a + n], ab[a:a + n]
+            for j in range(n):
                 ak[j] = _sigmoid(xk[j] + gk[j] + bk[j])
-        q, gn, bn = hn[b], gb[2 * H:], bias[2 * H:]
-        for j in range(H):
+        q, gn, bn = hn[b, j0:j1], gb[2 * H + j0:2 * H + j1], bias[2 * H + j0:2 * H + j1]
+        for j in range(n):
             q[j] = gn[j] + bn[j]
-        r, z, n, xn = ab[:H], ab[H:2 * H], ab[2 * H:], xb[2 * H:]
-        for j in range(H):
-            n[j] = _tanh(xn[j] + r[j] * q[j])
-        h, hp = zt[b], prev[b]
-        for j in range(H):
-            h[j] = n[j] + z[j] * (hp[j] - n[j])
+        r, z, nn, xn = ab[j0:j1], ab[H + j0:H + j1], ab[2 * H + j0:2 * H + j1], xb[2 * H + j0:2 * H + j1]
+        for j in range(n):
+            nn[j] = _tanh(xn[j] + r[j] * q[j])
+        h, hp = zt[b, j0:j1], prev[b, j0:j1]
+        for j in range(n):
+            h[j] = nn[j] + z[j] * (hp[j] - nn[j])
     for b in range(m, hi):
-        zt[b, :] = prev[b, :]
-        hn[b, :] = 0
-        A[b, :] = 0
+        zt[b, j0:j1] = prev[b, j0:j1]
+        hn[b, j0:j1] = 0
+        for k in range(3):
+            A[b, k * H + j0:k * H + j1] = 0
 
 
 @_jit
-def gru_backward_step(Dx, Dh, dh, carry, gz, A, hn, prev, lo, m, hi):
+def gru_backward_step(Dx, Dh, dh, carry, gz, A, hn, prev, lo, m, hi, j0, j1):
     """Dx, Dh (B, 3H): out, delta_x and delta_h.  dh (B, H): in, delta_h,{t+1} W_hh on the rows active
     then (zero elsewhere); out, zero on the inactive rows.  carry (B, H): in, dL/dh_t's part dh z from
-    step t+1; out, this step's.  gz (B, H): dL/dh_t from the output.  A, hn, prev as saved."""
+    step t+1; out, this step's.  gz (B, H): dL/dh_t from the output.  A, hn, prev as saved.  Only the
+    hidden units j0:j1 (their columns of each block of Dx and Dh, of dh and carry)."""
     H = hn.shape[1]
+    n = j1 - j0
     for b in range(lo, m):
-        d, cb, gzb, ab, q, hp = dh[b], carry[b], gz[b], A[b], hn[b], prev[b]
-        r, z, n = ab[:H], ab[H:2 * H], ab[2 * H:]
-        xb, yb = Dx[b], Dh[b]
-        dr, dz, dn, dnh = xb[:H], xb[H:2 * H], xb[2 * H:], yb[2 * H:]
-        for j in range(H):
+        d, cb, gzb, q, hp = dh[b, j0:j1], carry[b, j0:j1], gz[b, j0:j1], hn[b, j0:j1], prev[b, j0:j1]
+        ab, xb, yb = A[b], Dx[b], Dh[b]
+        r, z, nn = ab[j0:j1], ab[H + j0:H + j1], ab[2 * H + j0:2 * H + j1]
+        dr, dz, dn = xb[j0:j1], xb[H + j0:H + j1], xb[2 * H + j0:2 * H + j1]
+        hr, hz, dnh = yb[j0:j1], yb[H + j0:H + j1], yb[2 * H + j0:2 * H + j1]
+        for j in range(n):
             d[j] += cb[j] + gzb[j]
-        for j in range(H):
-            dn[j] = d[j] * (_ONE - z[j]) * (_ONE - n[j] * n[j])
-        for j in range(H):
-            dz[j] = d[j] * (hp[j] - n[j]) * (z[j] - z[j] * z[j])
-        for j in range(H):
+        for j in range(n):
+            dn[j] = d[j] * (_ONE - z[j]) * (_ONE - nn[j] * nn[j])
+        for j in range(n):
+            dz[j] = d[j] * (hp[j] - nn[j]) * (z[j] - z[j] * z[j])
+        for j in range(n):
             dr[j] = dn[j] * q[j] * (r[j] - r[j] * r[j])
-        for j in range(H):
+        for j in range(n):
             dnh[j] = dn[j] * r[j]
-        for j in range(H):
+        for j in range(n):
             cb[j] = d[j] * z[j]
-        yb[:2 * H] = xb[:2 * H]
+        for j in range(n):
+            hr[j] = dr[j]
+            hz[j] = dz[j]
     for b in range(m, hi):
-        carry[b, :] += dh[b, :] + gz[b, :]
-        dh[b, :] = 0
-        Dx[b, :] = 0
-        Dh[b, :] = 0
-
+        for j in range(j0, j1):
+            carry[b, j] += dh[b, j] + gz[b, j]
+            dh[b, j] = 0
+        for k in range(3):
+            Dx[b, k * H + j0:k * H + j1] = 0
+            Dh[b, k * H + j0:k * H + j1] = 0
 
 # --------------------------------------------------------------------------- whole time loops
 # The per-step road above is a Python loop: per step one NumPy product, one kernel call and a few
@@ -394,7 +403,7 @@ def gru_forward_loop(gemm, x, offs, sizes, steps, whT, bias, h0, Z, gates, aux, 
         if m > lo:
             _sgemm(gemm, 0, m - lo, GH, H, prev.ctypes.data + lo * prev.strides[0], H, whT.ctypes.data, GH,
                    gh.ctypes.data + lo * gh.strides[0], GH)
-        gru_forward_step(gh, x[offs[t]:offs[t] + sizes[t]], bias, prev, zt, gates[t], aux[t], lo, m, hi)
+        gru_forward_step(gh, x[offs[t]:offs[t] + sizes[t]], bias, prev, zt, gates[t], aux[t], lo, m, hi, 0, H)
         prev = zt
 
 
@@ -408,7 +417,7 @@ def gru_backward_loop(gemm, dx, delta, dh, carry, gZ, gates, aux, Z, h0, w, size
         m = min(hi, max(lo, sizes[t]))
         prev = h0 if s == T - 1 else Z[steps[s + 1]]
         D = delta[t]
-        gru_backward_step(dx[t], D, dh, carry, gZ[t], gates[t], aux[t], prev, lo, m, hi)
+        gru_backward_step(dx[t], D, dh, carry, gZ[t], gates[t], aux[t], prev, lo, m, hi, 0, H)
         if m > lo:
             _sgemm(gemm, 0, m - lo, H, GH, D.ctypes.data + lo * D.strides[0], GH, w.ctypes.data, H,
                    dh.ctypes.data + lo * dh.strides[0], H)
@@ -572,6 +581,80 @@ def lstm_backward_split(gemm, yield_fn, sync, part, nparts, delta, dh, parts, dc
             return
         m_prev = m
     src = parts[(T - 1) % 2]  # dL/dh_0 on the rows active at the first step
+    for b in range(m_prev):
+        for j in range(j0, j1):
+            acc = src[0, b, j]
+            for q in range(1, nparts):
+                acc += src[q, b, j]
+            dh[b, j] = acc
+
+
+
+@_jit
+def gru_forward_split(gemm, yield_fn, sync, part, nparts, x, offs, sizes, steps, whT, bias, h0, Z, gates, aux, gh,
+                      j0, j1):
+    """Part ``part`` of ``nparts`` of gru_forward_loop (the whole batch): the hidden units j0:j1, their columns
+    of each gate block of gh (B, 3H) = h_{t-1} W_hh^T, a barrier after each step."""
+    H, GH = whT.shape
+    B = Z.shape[1]
+    n = j1 - j0
+    prev = h0
+    for s in range(steps.shape[0]):
+        t = steps[s]
+        m = min(B, sizes[t])
+        zt = Z[t]
+        if m > 0:
+            for k in range(3):
+                col = k * H + j0
+                _sgemm(gemm, 0, m, n, H, prev.ctypes.data, H, whT.ctypes.data + col * 4, GH,
+                       gh.ctypes.data + col * 4, GH)
+        gru_forward_step(gh, x[offs[t]:offs[t] + sizes[t]], bias, prev, zt, gates[t], aux[t], 0, m, B, j0, j1)
+        if not _barrier(sync, part, nparts, s + 1, yield_fn):
+            return
+        prev = zt
+
+
+@_jit
+def gru_backward_split(gemm, yield_fn, sync, part, nparts, dx, delta, dh, parts, carry, gZ, gates, aux, Z, h0, w,
+                       sizes, steps, j0, j1):
+    """Part ``part`` of ``nparts`` of gru_backward_loop (the whole batch): the hidden units j0:j1, the products
+    shared as in lstm_backward_split (over this part's gate rows of W_hh, summed by each unit's owner)."""
+    GH, H = w.shape
+    T = steps.shape[0]
+    B = Z.shape[1]
+    n = j1 - j0
+    m_prev = 0
+    for s in range(T):
+        t = steps[s]
+        m = min(B, sizes[t])
+        if s > 0:
+            src = parts[(s - 1) % 2]
+            for b in range(m_prev):
+                d = dh[b, j0:j1]
+                p0 = src[0, b, j0:j1]
+                for j in range(n):
+                    d[j] = p0[j]
+                for q in range(1, nparts):
+                    pq = src[q, b, j0:j1]
+                    for j in range(n):
+                        d[j] += pq[j]
+        prev = h0 if s == T - 1 else Z[steps[s + 1]]
+        D = delta[t]
+        gru_backward_step(dx[t], D, dh, carry, gZ[t], gates[t], aux[t], prev, 0, m, B, j0, j1)
+        if m > 0:
+            out = parts[s % 2, part]
+            for k in range(3):
+                r = k * H + j0
+                if k == 0:
+                    _sgemm(gemm, 0, m, H, n, D.ctypes.data + r * 4, GH, w.ctypes.data + r * H * 4, H,
+                           out.ctypes.data, H)
+                else:
+                    _sgemm_add(gemm, 0, m, H, n, D.ctypes.data + r * 4, GH, w.ctypes.data + r * H * 4, H,
+                               out.ctypes.data, H)
+        if not _barrier(sync, part, nparts, s + 1, yield_fn):
+            return
+        m_prev = m
+    src = parts[(T - 1) % 2]
     for b in range(m_prev):
         for j in range(j0, j1):
             acc = src[0, b, j]
