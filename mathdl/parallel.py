@@ -402,6 +402,19 @@ def _shorten_blas_spin():
     return done
 
 
+def _forget_pool_in_child():
+    """After os.fork the child has none of its parent's pool threads: it starts its own pool at its
+    first parallel region (else its tasks would wait forever for threads that do not exist)."""
+    global _pool, _lock, _blas_lock, _blas_users, _blas_saved
+    _pool = None
+    _lock, _blas_lock = threading.Lock(), threading.Lock()  # a lock held by another thread at the fork stays held
+    _blas_users, _blas_saved = 0, None
+    _local.__dict__.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool_in_child)
+
 _num_threads, _explicit = _from_env()
 _shorten_blas_spin()
 if _explicit:  # MATHDL_NUM_THREADS also limits BLAS; otherwise BLAS keeps its own setting

@@ -4,6 +4,7 @@ parallel passes give the same numbers at 1 and 2 threads."""
 
 from __future__ import annotations
 
+import os
 import threading
 
 import numpy as np
@@ -119,3 +120,44 @@ def test_blocks_on_two_threads_equal_one_thread(monkeypatch):
     for x, y in zip(res[0], res[2]):
         np.testing.assert_array_equal(x, y)
     np.testing.assert_array_equal(res[1], res[3])
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no os.fork on this platform")
+def test_forked_child_runs_parallel_regions():
+    """A child forked after the pool started has none of its threads: it makes its own pool and its
+    regions run on two threads again (before, the calling thread did every piece alone, and a lock
+    held by another thread at the fork would have stayed held)."""
+    old = parallel.get_num_threads()
+    parallel.set_num_threads(2)
+    try:
+        parallel.blocks(lambda k: k, 4)  # the parent's pool exists
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: a region on its own pool, then report and leave at once
+            try:
+                import time
+
+                names = set()
+
+                def piece(k):
+                    names.add(threading.current_thread().name)
+                    time.sleep(0.05)  # long enough for a pool thread to take pieces
+                    return k * k
+
+                ok = parallel.blocks(piece, 6) == [0, 1, 4, 9, 16, 25]
+                ok = ok and any(n.startswith("mathdl") for n in names)  # the child's own pool worked
+                os.write(write, b"1" if ok else b"0")
+            finally:
+                os._exit(0)
+        os.close(write)
+        import select
+
+        ready, _, _ = select.select([read], [], [], 60)
+        got = os.read(read, 1) if ready else b""
+        os.close(read)
+        if not ready:
+            os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        assert got == b"1"
+    finally:
+        parallel.set_num_threads(old)
