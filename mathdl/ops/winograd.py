@@ -414,7 +414,7 @@ def conv3x3_weight(x, g, pads):
 
 def conv3x3_backward(g, wf, full, Uf, x, pads, saved=None):
     """Both gradients of y = conv2d(x, w) (3x3, stride 1, dilation 1, one group) in one pass over
-    tiles of images: dL/dx = conv3x3(g, wf, full padding) with Uf = adjoint_transform(U) (wf the
+    tiles of images: dL/dx = conv3x3(g, wf, full padding) with Uf = adjoint_transform(U, wf) (wf the
     flipped, transposed kernel) and dL/dW = conv3x3_weight(x, g, pads), each tile doing its images'
     part of both (one hand-off to the threads instead of two; g's tile read by both while in
     cache).  ``saved``: what conv3x3(x, ..., keep=True) returned, whose V is then used instead of
