@@ -41,9 +41,9 @@ product h_{t-1} W_hh^T (BLAS) and ONE compiled kernel for all the elementwise wo
 kernels' loops run along contiguous rows and delta comes out in xw's layout.  The time loop itself
 is compiled too (``LOOPS``: one call runs every step of a column block, its products calling NumPy's
 BLAS directly, with the GIL released), else a Python loop calls the product and the kernel per step.
-With several threads, the compiled loops of a GRU or an LSTM without projection are split over its
-hidden units (``SPLIT``): each thread computes its units' gate columns and states for the whole batch, and
-the threads meet after each step.  Everything else
+With several threads, the compiled loops of an LSTM without projection (and of a GRU when SPLIT_MODES
+says so) are split over its hidden units (``SPLIT``): each thread computes its units' gate columns and
+states for the whole batch, and the threads meet after each step.  Everything else
 (float64, CuPy, RNN_TANH / RNN_RELU, or ``FUSED = False``) takes the NumPy road, whose per-step
 arrays are feature-major, (features, batch): there W_hh h^T is a faster product than h W_hh^T for
 a small batch, and every gate block is a contiguous row block (a (B, G H) layout makes each block
@@ -171,7 +171,8 @@ def _batch_blocks(run, xp, B, macs, min_macs=None):
     blocks(lambda k: run(*bounds[k]), count)
 
 
-# A float32 GRU or LSTM without projection of at least SPLIT_MIN_MACS multiply-adds (all steps) runs, with T >= 2
+# A float32 LSTM without projection (a GRU: see SPLIT_MODES) of at least SPLIT_MIN_MACS multiply-adds
+# (all steps) runs, with T >= 2
 # threads, its compiled loops split over hidden units (recurrent_kernels' *_split: thread p owns units
 # j0:j1 of the whole batch, a barrier after each step, BLAS on one thread in each).  Each thread's share of
 # a step's product is small and reads only its part of W_hh (batch 32, hidden 128, two threads: forward
@@ -182,6 +183,10 @@ def _batch_blocks(run, xp, B, macs, min_macs=None):
 # (bench_programs.py lstm, 2 threads, alternated step by step) 14.5 against 15.6 ms.  MATHDL_RNN_SPLIT=0
 # turns it off.
 SPLIT = os.environ.get("MATHDL_RNN_SPLIT", "1") not in ("0", "false", "no")
+# The modes split by default: the GRU's split loops work alike, but one GRU layer (hidden 128, T 40, batch 32,
+# forward + backward at 2 threads, alternated) took 3.70 ms split against 3.44 ms unsplit on the shared
+# machine (its per-step product is 3/4 of the LSTM's, the barrier the same).
+SPLIT_MODES = ("LSTM",)
 SPLIT_MIN_MACS = 1 << 22
 # Units per thread at least (smaller shares make each thread's products too thin to pay for the barrier;
 # not measured beyond 2 cores); the cuts fall on multiples of 16 units (64-byte lines).
@@ -497,7 +502,7 @@ class Recurrence(Function):
             x2 = xw.reshape(-1, GH)
             offs = packed_offsets(sizes) if self.batch_sizes is not None else np.arange(T, dtype=np.int64) * B
             sz, order = np.asarray(sizes, np.int64), np.array(_steps(T, self.reverse), np.int64)
-            cuts = _split_cuts(H, T * B * GH * P) if not proj else None
+            cuts = _split_cuts(H, T * B * GH * P) if not proj and self.mode in SPLIT_MODES else None
             if cuts is not None:
                 yld = K.yield_address()
 
@@ -598,7 +603,7 @@ class Recurrence(Function):
         cuts = None
         if gemm:  # all steps of a block in one compiled call (see recurrent_kernels' loops)
             sz, order = np.asarray(sizes, np.int64), np.array(_steps(T, not self.reverse), np.int64)
-            cuts = _split_cuts(H, T * B * GH * P) if not proj else None
+            cuts = _split_cuts(H, T * B * GH * P) if not proj and self.mode in SPLIT_MODES else None
             if cuts is not None:
                 yld = K.yield_address()
                 sums = np.empty((2, len(cuts) - 1, B, P), f32)

@@ -121,6 +121,7 @@ def test_modules_on_the_loops_match_torch(threads, monkeypatch, kind, n_threads)
         kw["proj_size"] = 5
     cls, tcls = (GRU, torch.nn.GRU) if kind.startswith("gru") else (LSTM, torch.nn.LSTM)
     monkeypatch.setattr(rec, "SPLIT_MIN_MACS", 0)
+    monkeypatch.setattr(rec, "SPLIT_MODES", ("LSTM", "GRU"))
     md.manual_seed(0)
     model = cls(6, 64, **kw)
     tmodel = tcls(6, 64, **kw)
@@ -182,8 +183,10 @@ def _lstm_case(rng, packed, H, T=6, B=7, mode="LSTM"):
 def test_split_over_units_matches_one_thread_and_reference(threads, monkeypatch, mode, n_threads, H, reverse,
                                                            packed):
     """The LSTM and GRU loops split over hidden units (2 or 3 parts, even and uneven cuts) equal the unsplit loop
-    on one thread and the float64 reference; every part ran, forward and backward."""
+    on one thread and the float64 reference; every part ran, forward and backward (the GRU's split loops are
+    off by default: switched on here)."""
     monkeypatch.setattr(rec, "SPLIT_MIN_MACS", 0)
+    monkeypatch.setattr(rec, "SPLIT_MODES", ("LSTM", "GRU"))
     calls = []
     names = [mode.lower() + "_forward_split", mode.lower() + "_backward_split"]
 
@@ -288,3 +291,13 @@ def test_split_in_a_forked_child(threads, monkeypatch):
         child.kill()
     assert not alive and child.exitcode == 0
     np.testing.assert_allclose(q.get(timeout=5), z.array, rtol=1e-6, atol=1e-6)
+
+
+def test_gru_not_split_by_default(threads, monkeypatch):
+    monkeypatch.setattr(rec, "SPLIT_MIN_MACS", 0)
+    threads(2)
+    calls = []
+    monkeypatch.setattr(K, "gru_forward_split", lambda *a: calls.append(a))
+    args, _ = _lstm_case(np.random.default_rng(10), False, 64, mode="GRU")
+    z = rec.recurrence("GRU", **args)
+    assert calls == [] and np.isfinite(z.array).all()
