@@ -312,18 +312,20 @@ class Recurrence(Function):
             w_hr = args[k]
         return xw, h0, c0, w_hh, b_hh, w_hr
 
-    def _dims(self, xw, h0):
-        """(T, B, batch size per step, the input rows of each step as views of xw)."""
+    def _dims(self, xw, h0, rows=True):
+        """(T, B, batch size per step, the input rows of each step as views of xw, or None unless ``rows``)."""
         B = h0.shape[0]
         if self.batch_sizes is None:
             T = xw.shape[0]
-            return T, B, (B,) * T, [xw[t] for t in range(T)]
+            return T, B, (B,) * T, [xw[t] for t in range(T)] if rows else None
         sizes = self.batch_sizes
-        rows, off = [], 0
+        if not rows:
+            return len(sizes), B, sizes, None
+        xs, off = [], 0
         for n in sizes:
-            rows.append(xw[off:off + n])
+            xs.append(xw[off:off + n])
             off += n
-        return len(sizes), B, sizes, rows
+        return len(sizes), B, sizes, xs
 
     def _dx_layout(self, delta):
         """delta (G H, T, B), zero where inactive -> the layout of xw: a (T, B, G H) view, or packed rows."""
@@ -475,7 +477,8 @@ class Recurrence(Function):
     # G = h_{t-1} W_hh^T (BLAS) then one kernel; backward: one kernel then dh = delta W_hh.
     def _forward_fused(self, K, xw, h0, c0, w_hh, b_hh, w_hr):
         xw = np.ascontiguousarray(xw)
-        T, B, sizes, xs = self._dims(xw, h0)
+        gemm = _loop_gemm(K)
+        T, B, sizes, xs = self._dims(xw, h0, rows=not gemm)  # (the compiled loops find the rows themselves)
         P, GH = h0.shape[1], w_hh.shape[0]
         lstm = self.mode == "LSTM"
         H = c0.shape[1] if lstm else P
@@ -497,7 +500,6 @@ class Recurrence(Function):
             aux = np.empty((T, B, H), f32)  # W_hn h + b_hn
             gh = np.empty((B, GH), f32)
 
-        gemm = _loop_gemm(K)
         if gemm:  # all steps of a block in one compiled call (see recurrent_kernels' loops)
             x2 = xw.reshape(-1, GH)
             offs = packed_offsets(sizes) if self.batch_sizes is not None else np.arange(T, dtype=np.int64) * B
@@ -559,7 +561,7 @@ class Recurrence(Function):
     def _backward_fused(self, K, gZ):
         args = [t.array for t in self.inputs]
         xw, h0, c0, w_hh, b_hh, w_hr = self._unpack(args)
-        T, B, sizes, _ = self._dims(xw, h0)
+        T, B, sizes, _ = self._dims(xw, h0, rows=False)
         lstm = self.mode == "LSTM"
         P, GH = h0.shape[1], w_hh.shape[0]
         H = c0.shape[1] if lstm else P
@@ -720,7 +722,7 @@ class Recurrence(Function):
         xw, h0, c0, w_hh, b_hh, w_hr = self._unpack(args)
         xp = xp_of(gZ)
         Z = self.out
-        T, B, sizes, _ = self._dims(xw, h0)
+        T, B, sizes, _ = self._dims(xw, h0, rows=False)
         dc0 = dW_hr = None
         if self.mode == "LSTM":
             dx, dh0, dc0, dW_hr = self._backward_lstm(xp, gZ, c0, w_hh, w_hr, T, B, sizes)
