@@ -179,15 +179,19 @@ def _batch_blocks(run, xp, B, macs, min_macs=None):
 # four (32, 128) x (128, 64) products, 19 us for both threads at once, backward four (32, 64) x (64, 128),
 # 19 us, against 48 us for the whole product on one core, ~43 us with BLAS's two threads).  Measured on a
 # shared 2-core machine, one LSTM layer, T 40: forward loop 1.33 ms split against 1.78 ms on one thread
-# and ~1.7 ms with BLAS's two threads; backward 1.45 against 1.8 and ~1.75; the benchmark's training step
-# (bench_programs.py lstm, 2 threads, alternated step by step) 14.5 against 15.6 ms.  MATHDL_RNN_SPLIT=0
-# turns it off.
+# and ~1.7 ms with BLAS's two threads; backward 1.45 against 1.8 and ~1.75 (inside the training step both
+# run ~0.2 ms slower: colder caches, and OpenBLAS's own worker still spinning for ~1.8 ms after each
+# threaded product, on the core the helper needs).  The benchmark's training step (bench_programs.py
+# --cases lstm, 2 threads, fresh processes alternated with MATHDL_RNN_LOOPS=0 MATHDL_RNN_SPLIT=0):
+# 14.1-14.3 against 15.3 ms.  MATHDL_RNN_SPLIT=0 turns it off.
 SPLIT = os.environ.get("MATHDL_RNN_SPLIT", "1") not in ("0", "false", "no")
 # The modes split by default: the GRU's split loops work alike, but one GRU layer (hidden 128, T 40, batch 32,
 # forward + backward at 2 threads, alternated) took 3.70 ms split against 3.44 ms unsplit on the shared
 # machine (its per-step product is 3/4 of the LSTM's, the barrier the same).
 SPLIT_MODES = ("LSTM",)
-SPLIT_MIN_MACS = 1 << 22
+# Each split call costs ~50 us to hand the helpers their parts and gains ~15 us a step (forward, batch 32,
+# hidden 128), so short sequences stay unsplit: 2^24 multiply-adds is 8 such steps (not measured finer).
+SPLIT_MIN_MACS = 1 << 24
 # Units per thread at least (smaller shares make each thread's products too thin to pay for the barrier;
 # not measured beyond 2 cores); the cuts fall on multiples of 16 units (64-byte lines).
 SPLIT_MIN_UNITS = 32
