@@ -197,9 +197,23 @@ SPLIT_MIN_MACS = 1 << 24
 SPLIT_MIN_UNITS = 32
 
 
+def _cores():
+    """The cores this process may run on (a split loop's parts wait for each other: never more parts)."""
+    global _core_count
+    if _core_count is None:
+        try:
+            _core_count = max(1, len(os.sched_getaffinity(0)))
+        except AttributeError:  # pragma: no cover - not Linux
+            _core_count = max(1, os.cpu_count() or 1)
+    return _core_count
+
+
+_core_count = None
+
+
 def _split_cuts(H, macs):
     """[0, j_1, ..., H]: the hidden units of each thread for a split loop, or None to run unsplit."""
-    n = min(get_num_threads(), H // SPLIT_MIN_UNITS)
+    n = min(get_num_threads(), _cores(), H // SPLIT_MIN_UNITS)
     if not SPLIT or n < 2 or macs < SPLIT_MIN_MACS or getattr(_parallel._local, "worker", False):
         return None
     cuts = [0] + [(p * H // n + 8) // 16 * 16 for p in range(1, n)] + [H]

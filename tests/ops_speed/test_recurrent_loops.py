@@ -24,7 +24,9 @@ pytestmark = pytest.mark.skipif(not GEMM, reason="no compiled kernels (numba mis
 
 
 @pytest.fixture
-def threads():
+def threads(monkeypatch):
+    """set_num_threads, restored after the test; split loops allowed as if the machine had 4 cores."""
+    monkeypatch.setattr(rec, "_core_count", 4)
     old = parallel.get_num_threads()
     yield parallel.set_num_threads
     parallel.set_num_threads(old)
@@ -187,6 +189,7 @@ def test_split_over_units_matches_one_thread_and_reference(threads, monkeypatch,
     off by default: switched on here)."""
     monkeypatch.setattr(rec, "SPLIT_MIN_MACS", 0)
     monkeypatch.setattr(rec, "SPLIT_MODES", ("LSTM", "GRU"))
+    monkeypatch.setattr(rec, "_core_count", n_threads)  # (3 parts on a 2-core machine: slow, still correct)
     calls = []
     names = [mode.lower() + "_forward_split", mode.lower() + "_backward_split"]
 
@@ -213,7 +216,8 @@ def test_split_over_units_matches_one_thread_and_reference(threads, monkeypatch,
         np.testing.assert_allclose(a.array, r.array, rtol=1e-4, atol=3e-6 * np.abs(r.array).max(), err_msg=name)
 
 
-def test_split_cuts():
+def test_split_cuts(monkeypatch):
+    monkeypatch.setattr(rec, "_core_count", 8)
     old = parallel.get_num_threads()
     try:
         parallel.set_num_threads(2)
@@ -226,6 +230,9 @@ def test_split_cuts():
         assert rec._split_cuts(64, 1 << 30) == [0, 32, 64]  # at most H / 32 parts
         parallel.set_num_threads(1)
         assert rec._split_cuts(128, 1 << 30) is None
+        parallel.set_num_threads(4)
+        monkeypatch.setattr(rec, "_core_count", 2)
+        assert rec._split_cuts(128, 1 << 30) == [0, 64, 128]  # no more parts than cores
     finally:
         parallel.set_num_threads(old)
 
