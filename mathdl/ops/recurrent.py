@@ -607,13 +607,16 @@ class Recurrence(Function):
         want_w = need[k] or (self.has_bias and need[k + 1]) or (proj and need[-1])
         # h_{t-1} of step t is Z[t + back, :, :P] (h0 at the first step)
 
+        want_b = self.has_bias and need[k + 1]
+        db_all = None  # the bias gradient, when the split loops summed it
+
         def weights(a, b):  # the weight gradients' sums over steps a:b (not the first step)
             d = delta[a:b].reshape(-1, GH)
             parts = {}
             if need[k]:
                 # the states as a strided (rows, P) view of Z: BLAS reads it in place (row stride S)
                 parts["w"] = d.T @ Z[a + back:b + back].reshape(-1, Z.shape[2])[:, :P]
-            if self.has_bias and need[k + 1]:
+            if want_b and db_all is None:
                 parts["b"] = d.sum(axis=0)
             if proj and need[-1]:
                 parts["r"] = dh_all[a:b].reshape(-1, P).T @ self.saved_c[a:b].reshape(-1, H)
@@ -627,16 +630,19 @@ class Recurrence(Function):
             if cuts is not None:
                 yld = K.yield_address()
                 sums = np.empty((2, len(cuts) - 1, B, P), f32)
+                bsum = np.zeros(GH if want_b else 1, f32)  # each thread sums delta's columns it wrote
 
                 def part(sync, p, n, j0, j1):
                     if lstm:
                         K.lstm_backward_split(gemm, yld, sync, p, n, delta, dh, sums, dc, gZ, gates, aux, Z, h0c, w,
-                                              sz, order, j0, j1)
+                                              sz, order, bsum, j0, j1)
                     else:
                         K.gru_backward_split(gemm, yld, sync, p, n, dx, delta, dh, sums, carry, gZ, gates, aux, Z,
-                                             h0c, w, sz, order, j0, j1)
+                                             h0c, w, sz, order, bsum, j0, j1)
 
-                if not _run_split(part, cuts):
+                if _run_split(part, cuts):
+                    db_all = bsum if want_b else None
+                else:
                     cuts = None
             if lstm:
                 da = dh_all if proj else np.empty((1, 1, 1), f32)
@@ -690,10 +696,12 @@ class Recurrence(Function):
             if "w" in acc:
                 dW += acc["w"]
             out[k] = _make(dW)
-        if self.has_bias and need[k + 1]:
-            db = delta[first].sum(axis=0)
-            if "b" in acc:
-                db += acc["b"]
+        if want_b:
+            db = db_all
+            if db is None:
+                db = delta[first].sum(axis=0)
+                if "b" in acc:
+                    db += acc["b"]
             out[k + 1] = _make(db)
         if proj and need[-1]:
             dW_hr = dh_all[first].T @ self.saved_c[first]

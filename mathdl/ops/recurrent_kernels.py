@@ -508,6 +508,18 @@ def _barrier(sync, part, nparts, gen, yield_fn):
 
 
 @_jit
+def _add_columns(db, D, m, blocks, H, j0, j1):
+    """db[k H + j0:k H + j1] += the sum of rows 0:m of D's same columns, for each of the ``blocks`` blocks."""
+    n = j1 - j0
+    for k in range(blocks):
+        acc = db[k * H + j0:k * H + j1]
+        for b in range(m):
+            row = D[b, k * H + j0:k * H + j1]
+            for j in range(n):
+                acc[j] += row[j]
+
+
+@_jit
 def lstm_forward_split(gemm, yield_fn, sync, part, nparts, x, offs, sizes, steps, whT, bias, h0c, Z, gates, aux,
                        j0, j1):
     """Part ``part`` of ``nparts`` of lstm_forward_loop (no projection, the whole batch): the hidden units
@@ -536,13 +548,14 @@ def lstm_forward_split(gemm, yield_fn, sync, part, nparts, x, offs, sizes, steps
 
 @_jit
 def lstm_backward_split(gemm, yield_fn, sync, part, nparts, delta, dh, parts, dc, gZ, gates, aux, Z, h0c, w, sizes,
-                        steps, j0, j1):
+                        steps, db, j0, j1):
     """Part ``part`` of ``nparts`` of lstm_backward_loop (no projection, the whole batch): the hidden units
     j0:j1.  Per step: dh[:, j0:j1] = the sum of the parts' products from the step before, the kernel (this
     part's columns of delta_t), then this part's share of the product over its gate columns,
     parts[s % 2, part] = sum_k delta_t[:, k H + j0:k H + j1] W_hh[k H + j0:k H + j1, :] (all P columns: it
     reads only what this thread wrote), and a barrier.  parts (2, nparts, B, P): two sets, since a part
-    may write step s + 1's while another still sums step s's."""
+    may write step s + 1's while another still sums step s's.  db (4H,), zeroed, gets the sum of delta over
+    all steps and rows in this part's columns (the bias gradient), unless it has fewer than 4H entries."""
     GH, P = w.shape
     H = aux.shape[2]
     T = steps.shape[0]
@@ -567,6 +580,8 @@ def lstm_backward_split(gemm, yield_fn, sync, part, nparts, delta, dh, parts, dc
         prev = h0c if s == T - 1 else Z[steps[s + 1]]
         D = delta[t]
         lstm_backward_step(D, dh, dc, gZ[t], gates[t], aux[t], prev, dr, 0, m, B, False, j0, j1)
+        if db.shape[0] == GH:
+            _add_columns(db, D, m, 4, H, j0, j1)
         if m > 0:
             out = parts[s % 2, part]
             for k in range(4):
@@ -616,9 +631,10 @@ def gru_forward_split(gemm, yield_fn, sync, part, nparts, x, offs, sizes, steps,
 
 @_jit
 def gru_backward_split(gemm, yield_fn, sync, part, nparts, dx, delta, dh, parts, carry, gZ, gates, aux, Z, h0, w,
-                       sizes, steps, j0, j1):
+                       sizes, steps, db, j0, j1):
     """Part ``part`` of ``nparts`` of gru_backward_loop (the whole batch): the hidden units j0:j1, the products
-    shared as in lstm_backward_split (over this part's gate rows of W_hh, summed by each unit's owner)."""
+    shared as in lstm_backward_split (over this part's gate rows of W_hh, summed by each unit's owner); db (3H,)
+    the sum of delta_h as there."""
     GH, H = w.shape
     T = steps.shape[0]
     B = Z.shape[1]
@@ -641,6 +657,8 @@ def gru_backward_split(gemm, yield_fn, sync, part, nparts, dx, delta, dh, parts,
         prev = h0 if s == T - 1 else Z[steps[s + 1]]
         D = delta[t]
         gru_backward_step(dx[t], D, dh, carry, gZ[t], gates[t], aux[t], prev, 0, m, B, j0, j1)
+        if db.shape[0] == GH:
+            _add_columns(db, D, m, 3, H, j0, j1)
         if m > 0:
             out = parts[s % 2, part]
             for k in range(3):
