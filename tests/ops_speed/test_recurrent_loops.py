@@ -105,7 +105,7 @@ def test_loops_match_python_steps_and_reference(monkeypatch, threads, mode, reve
 
 
 @pytest.mark.parametrize("n_threads", [1, 2])
-@pytest.mark.parametrize("kind", ["lstm", "lstm-bi-proj-packed", "gru-bi"])
+@pytest.mark.parametrize("kind", ["lstm", "lstm-bi-packed", "lstm-bi-proj-packed", "gru-bi"])
 def test_modules_on_the_loops_match_torch(threads, monkeypatch, kind, n_threads):
     """At two threads the layers without projection run split over their units (hidden 64: units 0:32 and
     32:64), the LSTM with projections in one block with BLAS's two threads."""
@@ -121,6 +121,7 @@ def test_modules_on_the_loops_match_torch(threads, monkeypatch, kind, n_threads)
         kw["bidirectional"] = True
     if kind == "lstm-bi-proj-packed":
         kw["proj_size"] = 5
+    packed = kind.endswith("packed")
     cls, tcls = (GRU, torch.nn.GRU) if kind.startswith("gru") else (LSTM, torch.nn.LSTM)
     monkeypatch.setattr(rec, "SPLIT_MIN_MACS", 0)
     monkeypatch.setattr(rec, "SPLIT_MODES", ("LSTM", "GRU"))
@@ -133,7 +134,7 @@ def test_modules_on_the_loops_match_torch(threads, monkeypatch, kind, n_threads)
     x = np.random.default_rng(3).standard_normal((16, 7, 6)).astype(np.float32)
     lengths = [7, 7, 6, 6, 5, 5, 4, 4, 4, 3, 3, 2, 2, 1, 1, 1]
     mx, tx = md.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
-    if kind == "lstm-bi-proj-packed":
+    if packed:
         out, _ = model(pack_padded_sequence(mx, lengths, batch_first=True))
         tout, _ = tmodel(torch.nn.utils.rnn.pack_padded_sequence(tx, lengths, batch_first=True))
         out, tout = out.data, tout.data
