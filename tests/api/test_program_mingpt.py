@@ -538,7 +538,9 @@ def test_mingpt_trains_with_its_trainer_and_generates():
     model.eval()
     with mathdl.no_grad():
         score = mg.eval_split(trainer, 'train', 1, train_dataset, test_dataset, model)
-    assert 20 <= score.item() <= 100 and "train final score:" in mg.log[-1]  # 44/100 sorted after 40 steps
+    # untrained 0-6/100 sorted; after 40 steps 15-74 over 17 runs: minGPT's 4 loader workers draw the
+    # sequences from the one global generator in no fixed order (threads here, PyTorch's seeded processes)
+    assert 10 <= score.item() <= 100 and "train final score:" in mg.log[-1]
     # sampling with top-k cropping
     x = mathdl.tensor([[0, 2, 1, 0, 1, 2]], dtype=mathdl.long)
     out = model.generate(x, 5, temperature=1.0, do_sample=True, top_k=2)
