@@ -50,7 +50,7 @@ import numpy as np
 from .spin_pool import SpinPool
 
 __all__ = ["set_num_threads", "get_num_threads", "num_threads", "elementwise", "elementwise_many", "for_ranges",
-           "blocks", "MIN_PARALLEL_ELEMENTS"]
+           "blocks", "blas_serial", "in_worker", "MIN_PARALLEL_ELEMENTS"]
 
 # Below this much work (elements times passes over them) a pass runs on the calling thread.
 # Measured with benchmarks/bench_parallel.py on a 2-core machine: handing a piece to a pool
@@ -291,6 +291,24 @@ def _enter_blas_serial():
         if _blas_users == 0:
             _blas_saved = _set_blas(1)
         _blas_users += 1
+
+
+@contextlib.contextmanager
+def blas_serial():
+    """``with blas_serial():`` BLAS runs on one thread inside the block (for code that runs its own
+    products on several threads); nested and concurrent users are fine, the last one out restores
+    BLAS's thread counts."""
+    _enter_blas_serial()
+    try:
+        yield
+    finally:
+        _leave_blas_serial()
+
+
+def in_worker() -> bool:
+    """Whether the calling thread is running a piece of one of mathdl's parallel regions (a pool
+    thread, or the calling thread inside ``blocks``): work started there runs serially."""
+    return getattr(_local, "worker", False)
 
 
 def _leave_blas_serial():

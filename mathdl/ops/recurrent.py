@@ -214,7 +214,7 @@ _core_count = None
 def _split_cuts(H, macs):
     """[0, j_1, ..., H]: the hidden units of each thread for a split loop, or None to run unsplit."""
     n = min(get_num_threads(), _cores(), H // SPLIT_MIN_UNITS)
-    if not SPLIT or n < 2 or macs < SPLIT_MIN_MACS or getattr(_parallel._local, "worker", False):
+    if not SPLIT or n < 2 or macs < SPLIT_MIN_MACS or _parallel.in_worker():
         return None
     cuts = [0] + [(p * H // n + 8) // 16 * 16 for p in range(1, n)] + [H]
     return cuts if all(b - a > 0 for a, b in zip(cuts, cuts[1:])) else None
@@ -285,11 +285,8 @@ def _run_split(part_kernel, cuts):
                 sync[-1] = 1  # releases the other parts from their barrier
                 raise
 
-        _parallel._enter_blas_serial()
-        try:
+        with _parallel.blas_serial():
             _team.run(part)
-        finally:
-            _parallel._leave_blas_serial()
         return True
     finally:
         _team_lock.release()

@@ -271,3 +271,24 @@ def test_blas_serial_switch_through_direct_calls_restores_counts():
             parallel._leave_blas_serial()
         assert counts() == before
         assert parallel._set_blas(before) == before  # nothing to change: old counts returned as they are
+
+
+def test_blas_serial_and_in_worker(threads):
+    """blas_serial: BLAS on one thread inside (nested too), restored after; in_worker: True inside a
+    piece of a parallel region only."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+
+    def blas_counts():
+        return [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+
+    parallel.set_num_threads(2)
+    before = blas_counts()
+    with parallel.blas_serial():
+        assert set(blas_counts()) <= {1}
+        with parallel.blas_serial():
+            assert set(blas_counts()) <= {1}
+        assert set(blas_counts()) <= {1}
+    assert blas_counts() == before
+    assert not parallel.in_worker()
+    assert parallel.blocks(lambda k: parallel.in_worker(), 4) == [True] * 4
+    assert not parallel.in_worker()
