@@ -547,6 +547,36 @@ def lstm_forward_split(gemm, yield_fn, sync, part, nparts, x, offs, sizes, steps
 
 
 @_jit
+def _sum_parts(dh, src, m, nparts, j0, j1):
+    """dh[b, j0:j1] = sum_q src[q, b, j0:j1] for the rows b < m (the parts added in order q = 0, 1, ...)."""
+    n = j1 - j0
+    for b in range(m):
+        d = dh[b, j0:j1]
+        p0 = src[0, b, j0:j1]
+        for j in range(n):
+            d[j] = p0[j]
+        for q in range(1, nparts):
+            pq = src[q, b, j0:j1]
+            for j in range(n):
+                d[j] += pq[j]
+
+
+@_jit
+def _gate_rows_product(gemm, D, w, out, m, gates, H, j0, j1):
+    """out (m rows, P) = sum_k D[:m, k H + j0:k H + j1] w[k H + j0:k H + j1, :] over the ``gates`` blocks:
+    this part's share of delta_t W_hh (float32, row-major, through the CBLAS product at ``gemm``)."""
+    GH, P = w.shape
+    n = j1 - j0
+    for k in range(gates):
+        r = k * H + j0
+        if k == 0:
+            _sgemm(gemm, 0, m, P, n, D.ctypes.data + r * 4, GH, w.ctypes.data + r * P * 4, P, out.ctypes.data, P)
+        else:
+            _sgemm_add(gemm, 0, m, P, n, D.ctypes.data + r * 4, GH, w.ctypes.data + r * P * 4, P,
+                       out.ctypes.data, P)
+
+
+@_jit
 def lstm_backward_split(gemm, yield_fn, sync, part, nparts, delta, dh, parts, dc, gZ, gates, aux, Z, h0c, w, sizes,
                         steps, db, j0, j1):
     """Part ``part`` of ``nparts`` of lstm_backward_loop (no projection, the whole batch): the hidden units
@@ -560,48 +590,24 @@ def lstm_backward_split(gemm, yield_fn, sync, part, nparts, delta, dh, parts, dc
     H = aux.shape[2]
     T = steps.shape[0]
     B = Z.shape[1]
-    n = j1 - j0
     dr = aux[0]  # not read without a projection
     m_prev = 0
     for s in range(T):
         t = steps[s]
         m = min(B, sizes[t])
         if s > 0:  # dh_t = delta_{t+1} W_hh on the rows active at step t + 1: the parts' sum
-            src = parts[(s - 1) % 2]
-            for b in range(m_prev):
-                d = dh[b, j0:j1]
-                p0 = src[0, b, j0:j1]
-                for j in range(n):
-                    d[j] = p0[j]
-                for q in range(1, nparts):
-                    pq = src[q, b, j0:j1]
-                    for j in range(n):
-                        d[j] += pq[j]
+            _sum_parts(dh, parts[(s - 1) % 2], m_prev, nparts, j0, j1)
         prev = h0c if s == T - 1 else Z[steps[s + 1]]
         D = delta[t]
         lstm_backward_step(D, dh, dc, gZ[t], gates[t], aux[t], prev, dr, 0, m, B, False, j0, j1)
         if db.shape[0] == GH:
             _add_columns(db, D, m, 4, H, j0, j1)
         if m > 0:
-            out = parts[s % 2, part]
-            for k in range(4):
-                r = k * H + j0
-                if k == 0:
-                    _sgemm(gemm, 0, m, P, n, D.ctypes.data + r * 4, GH, w.ctypes.data + r * P * 4, P,
-                           out.ctypes.data, P)
-                else:
-                    _sgemm_add(gemm, 0, m, P, n, D.ctypes.data + r * 4, GH, w.ctypes.data + r * P * 4, P,
-                               out.ctypes.data, P)
+            _gate_rows_product(gemm, D, w, parts[s % 2, part], m, 4, H, j0, j1)
         if not _barrier(sync, part, nparts, s + 1, yield_fn):
             return
         m_prev = m
-    src = parts[(T - 1) % 2]  # dL/dh_0 on the rows active at the first step
-    for b in range(m_prev):
-        for j in range(j0, j1):
-            acc = src[0, b, j]
-            for q in range(1, nparts):
-                acc += src[q, b, j]
-            dh[b, j] = acc
+    _sum_parts(dh, parts[(T - 1) % 2], m_prev, nparts, j0, j1)  # dL/dh_0 on the rows active at the first step
 
 
 
@@ -638,44 +644,20 @@ def gru_backward_split(gemm, yield_fn, sync, part, nparts, dx, delta, dh, parts,
     GH, H = w.shape
     T = steps.shape[0]
     B = Z.shape[1]
-    n = j1 - j0
     m_prev = 0
     for s in range(T):
         t = steps[s]
         m = min(B, sizes[t])
         if s > 0:
-            src = parts[(s - 1) % 2]
-            for b in range(m_prev):
-                d = dh[b, j0:j1]
-                p0 = src[0, b, j0:j1]
-                for j in range(n):
-                    d[j] = p0[j]
-                for q in range(1, nparts):
-                    pq = src[q, b, j0:j1]
-                    for j in range(n):
-                        d[j] += pq[j]
+            _sum_parts(dh, parts[(s - 1) % 2], m_prev, nparts, j0, j1)
         prev = h0 if s == T - 1 else Z[steps[s + 1]]
         D = delta[t]
         gru_backward_step(dx[t], D, dh, carry, gZ[t], gates[t], aux[t], prev, 0, m, B, j0, j1)
         if db.shape[0] == GH:
             _add_columns(db, D, m, 3, H, j0, j1)
         if m > 0:
-            out = parts[s % 2, part]
-            for k in range(3):
-                r = k * H + j0
-                if k == 0:
-                    _sgemm(gemm, 0, m, H, n, D.ctypes.data + r * 4, GH, w.ctypes.data + r * H * 4, H,
-                           out.ctypes.data, H)
-                else:
-                    _sgemm_add(gemm, 0, m, H, n, D.ctypes.data + r * 4, GH, w.ctypes.data + r * H * 4, H,
-                               out.ctypes.data, H)
+            _gate_rows_product(gemm, D, w, parts[s % 2, part], m, 3, H, j0, j1)
         if not _barrier(sync, part, nparts, s + 1, yield_fn):
             return
         m_prev = m
-    src = parts[(T - 1) % 2]
-    for b in range(m_prev):
-        for j in range(j0, j1):
-            acc = src[0, b, j]
-            for q in range(1, nparts):
-                acc += src[q, b, j]
-            dh[b, j] = acc
+    _sum_parts(dh, parts[(T - 1) % 2], m_prev, nparts, j0, j1)
