@@ -29,10 +29,12 @@ def split(monkeypatch):
     parallel.set_num_threads(old)
 
 
-def _inputs(rng, packed, proj, mode="LSTM", dtype=np.float64):
-    P = 2 if proj else H
+def _inputs(rng, packed, proj, mode="LSTM", dtype=np.float64, T=T, B=B, H=H, proj_size=2, sizes=(5, 4, 2, 1)):
+    """A recurrence's inputs (xw, h0, [c0], w_hh, b_hh, [w_hr]) as leaf tensors, and the packed batch
+    sizes (None unpacked)."""
+    P = proj_size if proj else H
     G = rec.GATES[mode]
-    sizes = (5, 4, 2, 1) if packed else None
+    sizes = sizes if packed else None
     mk = lambda *shape: md.tensor((rng.standard_normal(shape) * 0.6).astype(dtype), requires_grad=True)  # noqa: E731
     args = {"xw": mk(sum(sizes), G * H) if packed else mk(T, B, G * H), "h0": mk(B, P)}
     if mode == "LSTM":

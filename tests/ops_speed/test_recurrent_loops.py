@@ -17,6 +17,8 @@ import mathdl as md
 from mathdl import parallel
 from mathdl.ops import recurrent as rec
 
+from .test_recurrent_blocks import _inputs as recurrence_inputs
+
 K = rec._fused_kernels("LSTM", [np.zeros(1, np.float32)])
 GEMM = K.gemm_address() if K is not None else 0
 pytestmark = pytest.mark.skipif(not GEMM, reason="no compiled kernels (numba missing or off) or NumPy's BLAS has "
@@ -54,17 +56,7 @@ def test_blas_call_matches_numpy_with_row_strides_and_transpose():
 
 
 def _inputs(rng, mode, packed, proj, dtype, T=5, B=6, H=4):
-    P = 3 if proj else H
-    G = rec.GATES[mode]
-    sizes = (6, 5, 5, 3, 1) if packed else None
-    mk = lambda *shape: md.tensor((rng.standard_normal(shape) * 0.6).astype(dtype), requires_grad=True)  # noqa: E731
-    args = {"xw": mk(sum(sizes), G * H) if packed else mk(T, B, G * H), "h0": mk(B, P)}
-    if mode == "LSTM":
-        args["c0"] = mk(B, H)
-    args.update({"w_hh": mk(G * H, P), "b_hh": mk(G * H)})
-    if proj:
-        args["w_hr"] = mk(P, H)
-    return args, sizes
+    return recurrence_inputs(rng, packed, proj, mode, dtype, T=T, B=B, H=H, proj_size=3, sizes=(6, 5, 5, 3, 1))
 
 
 CASES = [("LSTM", False, False, False), ("LSTM", True, False, False), ("LSTM", False, True, False),
