@@ -47,9 +47,12 @@ bounded there at 20x).  Both are far below the rounding of the float32 training 
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from ..parallel import MIN_PARALLEL_ELEMENTS_CNN, blocks, for_ranges, get_num_threads
+from . import winograd_nhwc
 
 __all__ = ["conv3x3", "conv3x3_weight", "conv3x3_backward", "kernel_transform", "adjoint_transform"]
 
@@ -303,6 +306,17 @@ F4_MIN_BLOCKS = 32
 F4_PRODUCT_RATIO = 0.6
 
 
+# F(4x4) runs on channels-last memory (mathdl/ops/winograd_nhwc.py: its transforms are vector
+# operations over the channels); False keeps the channel-major loops of winograd_kernels.py.
+# Environment: MATHDL_WINOGRAD_NHWC=0.
+CHANNELS_LAST = os.environ.get("MATHDL_WINOGRAD_NHWC", "1") != "0"
+
+
+def _channels_last(m, C, O):
+    """Whether F(m x m) from C to O channels takes the channels-last road."""
+    return CHANNELS_LAST and m == 4 and winograd_nhwc.available(C, O)
+
+
 def _constants(dtype):
     """The transforms' constants 2, 4, 5, 8 and 0 in the data's dtype (winograd_kernels.py)."""
     return np.array([2.0, 4.0, 5.0, 8.0, 0.0], dtype=dtype)
@@ -357,6 +371,9 @@ def conv3x3(x, w, b, pads, U=None, keep=False):
     bias = np.zeros(O, dtype) if b is None else np.ascontiguousarray(b, dtype=dtype)
     kc = _constants(dtype)
     bounds, par = _tiles(N, K * (C + O) * Th * Tw * out.itemsize, N * Ho * Wo * O * C * 9)
+    if _channels_last(m, C, O):
+        y = winograd_nhwc.conv3x3(x, U, bias, pads, Ho, Wo, dtype, bounds, par, kc)
+        return (y, None) if keep else y
     Vall = _k_major(K, C, N * Th * Tw, dtype) if keep else None
 
     def tile(k):
@@ -408,7 +425,10 @@ def conv3x3_weight(x, g, pads):
     dtype = np.result_type(x.dtype, g.dtype)
     kc = _constants(dtype)
     bounds, par = _tiles(N, K * (C + O) * Th * Tw * np.dtype(dtype).itemsize, N * Ho * Wo * O * C * 9)
-    parts = blocks(lambda k: _weight_tiles(x, g, pads, *bounds[k], m, dtype, kc), len(bounds), par)
+    if _channels_last(m, C, O):
+        parts = winograd_nhwc.conv3x3_weight(x, g, pads, dtype, bounds, par, kc)
+    else:
+        parts = blocks(lambda k: _weight_tiles(x, g, pads, *bounds[k], m, dtype, kc), len(bounds), par)
     return _weight_from_winograd(_sum_parts(parts)).astype(dtype, copy=False)
 
 
@@ -440,6 +460,9 @@ def conv3x3_backward(g, wf, full, Uf, x, pads, saved=None):
     zero = np.zeros(C, dtype)
     per_image = (Kx * (O + C) * Sh * Sw + Kw * (O + C) * Th * Tw) * np.dtype(dtype).itemsize
     bounds, par = _tiles(N, per_image, 2 * N * Ho * Wo * O * C * 9)
+    if mx == mw and _channels_last(mx, C, O):
+        dx, parts = winograd_nhwc.conv3x3_backward(g, Uf, full, x, pads, dtype, bounds, par, kc)
+        return dx, _weight_from_winograd(_sum_parts(parts)).astype(dtype, copy=False)
 
     def tile(k):
         n0, n1 = bounds[k]

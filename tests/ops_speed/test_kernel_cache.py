@@ -20,13 +20,16 @@ import json
 import numpy as np
 import mathdl
 import mathdl.nn.functional as F
-from mathdl.ops import row_kernels, winograd as wg, winograd_kernels as wk
+from mathdl.ops import row_kernels, winograd as wg, winograd_kernels as wk, winograd_nhwc_kernels as wn
 x = np.random.randn(2, 16, 8, 8).astype(np.float32)
 w = np.random.randn(16, 16, 3, 3).astype(np.float32)
-wg.conv3x3(x, w, None, (1, 1, 1, 1))
-wg.conv3x3_weight(x, x, (1, 1, 1, 1))
+for channels_last in (False, True):
+    wg.CHANNELS_LAST = channels_last
+    wg.conv3x3(x, w, None, (1, 1, 1, 1))
+    wg.conv3x3_weight(x, x, (1, 1, 1, 1))
 F.softmax(mathdl.randn(300, 64), -1)
 kernels = dict(zip(("input4", "output4", "grad4"), wk.kernels()[4]))
+kernels.update(zip(("nhwc_input4", "nhwc_output4", "nhwc_grad4"), wn.kernels(16)))
 kernels["shift"] = row_kernels._k["shift"]
 print(json.dumps({k: [sum(d.stats.cache_misses.values()), sum(d.stats.cache_hits.values())]
                   for k, d in kernels.items()}))
