@@ -43,7 +43,9 @@ Stride 1 (every 3x3 layer of a ResNet, and the stride-1 input gradients) takes a
 WINOGRAD_MIN_PIXELS_ANY (16) output pixels use Winograd for the forward, the input gradient (the
 stride-1 full convolution above) and the weight gradient (mathdl/ops/winograd.py: F(4x4, 3x3), 4x
 fewer multiplies, or F(2x2, 3x3), 2.25x, whichever needs fewer products; its transforms compiled
-with numba, in tiles of images on the threads; F(2x2) from 64 channels and 14x14 maps without numba).
+with numba, in tiles of images on the threads, F(4x4)'s on channels-last memory where they are
+vector operations over the channels (mathdl/ops/winograd_nhwc.py); F(2x2) from 64 channels and
+14x14 maps without numba).
 The input gradient of a 3x3 stride-2 convolution with padding 1 on even sizes (ResNets'
 down-sampling layers) is computed by output phases (_conv_transpose_s2_phases): each of the four
 parity classes of input pixels is one product of the kernel taps that reach it with at most four
@@ -61,13 +63,16 @@ BLAS on one thread inside (mathdl.parallel.blocks).  Each core keeps its own til
 there is one hand-off per convolution instead of one per pass, and no BLAS thread is left
 spinning for the memory-bound passes between convolutions (pooling and batch norm split over
 images or channels from a lower cut-over).  At one thread (ResNet-20, batch 32, 16 of its 19
-convolutions on the Winograd road), the matrix products are about 30% of the training step and
-the Winograd transforms about 35%; batch norm about 13%.
+convolutions on the Winograd road), the matrix products were about 25% of the training step and
+the Winograd transforms 50% (52 of 105 ms) before F(4x4) moved to channels-last memory; there
+the transforms take 14 ms and the products 29 ms.
 The Functions and their (differentiable) backward formulas are the same on every road.
 
 Arrays may come out of these ops in a channel-major memory layout (a transposed view of a
 contiguous (C, N, H, W) block): it is what the matrix product produces, and the next im2col
-reads it directly.  The logical shape is always NCHW.
+reads it directly.  F(4x4) Winograd's outputs and input gradients are channels-last (a view of
+a contiguous (N, H, W, C) block), which its next layer reads directly.  The logical shape is
+always NCHW.
 
 interpolate is a separable linear map y = A_h x A_w^T, computed with matmul.  Pooling, built on the
 same kernel-offset slices, is in mathdl/ops/pooling.py.
