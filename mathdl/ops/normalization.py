@@ -38,6 +38,7 @@ from ..autograd.grad_mode import state as _grad_state
 from ..autograd.tensor import Tensor
 from ..backend import xp_of
 from ..parallel import MIN_PARALLEL_ELEMENTS_CNN, for_ranges
+from . import bn_channels_last_kernels as cl_kernels
 from . import device_kernels
 from . import elementwise as ew
 from . import row_kernels
@@ -332,6 +333,9 @@ def rms_norm(x, normalized_shape, weight=None, eps=None):
 # visit per channel is fast enough that a (32, 32, 16, 16) batch norm (0.44 ms at one thread) got
 # slower split in two (0.66 ms) on a 2-core machine; (32, 16, 32, 32) and larger still gain.
 BN_COMPILED_MIN_WORK = 1 << 20
+# The channels-last loops (two hand-offs each way instead of one) split from this much work
+# (entries times passes).
+BN_CHANNELS_LAST_MIN_WORK = 1 << 20
 
 
 def _bn_view(x):
@@ -375,6 +379,17 @@ def _channel_rows(a):
     return t.reshape(t.shape[0], -1)
 
 
+def _channels_last_rows(a):
+    """A 4-D (N, C, H, W) array whose memory is a contiguous (N, H, W, C) block (channels last) as an
+    (N H W, C) matrix view; None for other layouts."""
+    if a.ndim != 4:
+        return None
+    t = a.transpose(0, 2, 3, 1)
+    if not t.flags.c_contiguous:
+        return None
+    return t.reshape(-1, t.shape[3])
+
+
 def _affine_overflow(x3, y, mu, rstd, wb, has_w, has_b, relu):
     """PyTorch's batch norm applies y = x * scale + shift, scale = w rstd, shift = b - mu scale: the
     same as w xhat + b where both are finite.  Channels whose scale or shift is infinite or NaN
@@ -404,7 +419,7 @@ def _dx_overflow(gx, g, y, xhat, sg, sgx, scale, n):
         return
     with np.errstate(invalid="ignore", over="ignore"):
         for c in map(int, xp.nonzero(bad)[0]):
-            gc = g[:, c] * (y[:, c] > 0) if y is not None else g[:, c]
+            gc = g[:, c] * ~(y[:, c] <= 0) if y is not None else g[:, c]  # relu' as torch: NaN passes
             gx[:, c] = (gc - sg[c] / n - xhat[:, c] * (sgx[c] / n)) * scale[c]
 
 
@@ -413,13 +428,15 @@ class BatchNormFn(Function):
     ``relu`` the fused y = max(w xhat + b, 0) (one pass less each way, no extra temporary).
 
     Channel-major 4-D input (conv2d's output layout) is normalized as a (C, N H W) matrix and the
-    result keeps that layout; other input as (N, C, L)."""
+    result keeps that layout; channels-last 4-D input (NHWC memory) as an (N H W, C) matrix, the
+    result in NHWC memory too (mathdl/ops/bn_channels_last_kernels.py); other input as (N, C, L)."""
 
     __slots__ = ("eps", "has_w", "has_b", "relu", "saved_xhat", "saved_rstd", "saved_y", "mean", "var", "saved_mu",
-                 "saved_var")
+                 "saved_var", "channels_last")
 
     def __init__(self, eps, has_w, has_b, relu=False):
         self.eps, self.has_w, self.has_b, self.relu = eps, has_w, has_b, relu
+        self.channels_last = False  # the forward took the channels-last (L, C) road
 
     def forward(self, x, *wb):
         xp = xp_of(x)
@@ -432,6 +449,10 @@ class BatchNormFn(Function):
         rows = _channel_rows(x) if xp is np else None
         if rows is not None:  # (C, L): per-row statistics, per-row affine map, split over channels
             return self._forward_rows(x, rows, wb)
+        if not x.flags.c_contiguous and x.dtype in (np.float32, np.float64):
+            rows = _channels_last_rows(x)
+            if rows is not None:  # (L, C): per-column statistics, rows split over threads
+                return self._forward_channels_last(x, rows, wb)
         x3 = _bn_view(x)
         C = x3.shape[1]
         n = x3.size // C
@@ -489,6 +510,35 @@ class BatchNormFn(Function):
             self.saved_y = y
         return y
 
+    def _forward_channels_last(self, x, rows, wb):
+        """Channels-last forward: rows (L, C) -> y in the same layout (NHWC memory), fixed chunks of
+        rows split over threads, their partial sums combined in chunk order.  Saves mean and rstd
+        only: the backward recomputes xhat from x (mathdl/ops/bn_channels_last_kernels.py)."""
+        L, C = rows.shape
+        dt = rows.dtype
+        w = wb[0] if self.has_w else np.ones(C, dt)
+        b = wb[-1] if self.has_b else np.zeros(C, dt)
+        fast = cl_kernels.usable(rows, w, b)
+        R, psum, pm2 = cl_kernels.partials(L, C)
+        stats, coef = np.empty((3, C)), cl_kernels.coefficients(3, C, dt)
+        y = np.empty_like(rows)
+        K, work = psum.shape[0], 2 * rows.size
+        for_ranges(lambda lo, hi: cl_kernels.forward_stats(rows, R, lo, hi, psum, pm2, fast), K, work,
+                   min_work=BN_CHANNELS_LAST_MIN_WORK)
+        cl_kernels.forward_combine(psum, pm2, R, L, self.eps, w, b, stats, coef, fast)
+        for_ranges(lambda lo, hi: cl_kernels.forward_apply(rows, coef, self.relu, R, lo, hi, y, fast), K, work,
+                   min_work=BN_CHANNELS_LAST_MIN_WORK)
+        mu, var, rstd = stats.astype(dt)
+        _affine_overflow(rows, y, mu, rstd, wb, self.has_w, self.has_b, self.relu)
+        self.mean, self.var = mu, var
+        self.saved_mu, self.saved_rstd, self.saved_xhat = mu, rstd, None
+        self.channels_last = True
+        N, _, H, W = x.shape
+        y = y.reshape(N, H, W, C).transpose(0, 3, 1, 2)
+        if self.relu:
+            self.saved_y = y
+        return y
+
     def _rows_part(self, rows, xhat, y, mu, var, rstd, w, b, n, lo, hi):
         """The array code of the channel-major forward for channels lo:hi."""
         xs, xh = rows[lo:hi], xhat[lo:hi]
@@ -533,6 +583,8 @@ class BatchNormFn(Function):
             gx = None if gx is None else _make(gx)
             gw = None if gw is None else _make(gw)
             gb = _make(gb) if b is not None and b.requires_grad else None
+        elif self.channels_last:  # channels-last (L, C) path
+            gx, gw, gb = _bn_backward_channels_last(self, x, g, w, b)
         elif self.saved_xhat.ndim == 2 and x.ndim == 4:  # channel-major (C, L) path
             gx, gw, gb = self._backward_rows(x, g, w, b)
         else:  # (N, C) or (N, C, L) input
@@ -608,6 +660,46 @@ def _bn_backward_rows(fn, x, g, w, b):
     gx = None
     if need_gx:
         gx = _make(gx2.reshape((C, x.shape[0]) + x.shape[2:]).transpose(1, 0, 2, 3))
+    return gx, gw, gb
+
+
+def _bn_backward_channels_last(fn, x, g, w, b):
+    """Raw backward of channels-last batch norm, fixed chunks of rows split over threads:
+    gx = scale (g' - mean(g') - xhat mean(g' xhat)), scale = w rstd, g' = g [y > 0] with relu,
+    xhat = (x - mu) rstd recomputed from x; gx in NHWC memory like x."""
+    xd = x.array
+    x2 = _channels_last_rows(xd)
+    if x2 is None:  # pragma: no cover - x is the forward's NHWC input (its version is checked)
+        x2 = np.ascontiguousarray(xd.transpose(0, 2, 3, 1)).reshape(-1, xd.shape[1])
+    L, C = x2.shape
+    gd = g.array
+    g2 = _channels_last_rows(gd)
+    if g2 is None:  # e.g. a broadcast or NCHW gradient: one copy into (L, C)
+        g2 = np.ascontiguousarray(gd.transpose(0, 2, 3, 1)).reshape(L, C)
+    y2 = _channels_last_rows(fn.saved_y) if fn.relu else None
+    dt = g2.dtype
+    mu, rstd = fn.saved_mu, fn.saved_rstd
+    scale = rstd * w.array if w is not None else rstd  # w rstd per channel
+    fast = cl_kernels.usable(g2, x2, *(() if y2 is None else (y2,)))
+    R, psg, psgx = cl_kernels.partials(L, C)
+    mu_t = cl_kernels.tiled(mu.astype(x2.dtype, copy=False), fast)
+    sums, coef = np.empty((2, C)), cl_kernels.coefficients(4, C, dt)
+    K, work = psg.shape[0], 3 * g2.size
+    for_ranges(lambda lo, hi: cl_kernels.backward_sums(g2, x2, y2, fn.relu, mu_t, R, lo, hi, psg, psgx, fast), K,
+               work, min_work=BN_CHANNELS_LAST_MIN_WORK)
+    cl_kernels.backward_combine(psg, psgx, scale, mu, rstd, L, sums, coef, fast)
+    sg, sgx = sums.astype(dt)
+    gx = None
+    if x.requires_grad:
+        gx2 = np.empty((L, C), dt)
+        for_ranges(lambda lo, hi: cl_kernels.backward_apply(g2, x2, y2, fn.relu, coef, R, lo, hi, gx2, fast), K,
+                   work, min_work=BN_CHANNELS_LAST_MIN_WORK)
+        if not np.isfinite(scale).all():  # PyTorch's order of operations for those channels
+            _dx_overflow(gx2, g2, y2, (x2 - mu) * rstd, sg, sgx, scale, L)
+        N, _, H, W = x.shape
+        gx = _make(gx2.reshape(N, H, W, C).transpose(0, 3, 1, 2))
+    gw = _make(sgx) if w is not None and w.requires_grad else None
+    gb = _make(sg) if b is not None and b.requires_grad else None
     return gx, gw, gb
 
 
