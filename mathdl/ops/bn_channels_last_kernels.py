@@ -41,9 +41,11 @@ from . import compiled
 
 __all__ = ["available", "usable", "tile_rows", "chunk_rows", "num_chunks", "partials", "coefficients", "MIN_ELEMENTS",
            "CHUNK_ENTRIES", "TILE_ENTRIES", "APPLY_TILE_ENTRIES", "forward_stats", "forward_combine", "forward_apply",
-           "backward_sums", "backward_combine", "backward_apply", "kernels"]
+           "backward_sums", "backward_combine", "backward_apply",
+           "kernels"]
 
 _k = None
+_fold = None  # compiled in _compile
 _FLAGS = {"reassoc", "contract", "arcp", "nsz"}  # vectorized sums; NaN/inf semantics kept
 
 # Entries per chunk of rows (float32: 32 KiB); a chunk holds at least one tile of rows.
@@ -108,7 +110,19 @@ def coefficients(k, C, dtype):
 def _compile():
     from numba import njit
 
+    global _fold  # a module global, not a closure cell (numba's cache keys a closure's cells)
+
     opts = dict(cache=True, nogil=True, fastmath=_FLAGS, error_model="numpy")
+
+    @njit(**opts)
+    def _fold(s1, s2, C, m):  # s[c] <- sum_j s[j C + c]: a chunk's per-tile-entry sums per channel
+        for c in range(C):
+            v1 = s1[c]
+            v2 = s2[c]
+            for j in range(1, m):
+                v1 += s1[j * C + c]
+                v2 += s2[j * C + c]
+            s1[c], s2[c] = v1, v2
 
     # x, y, g, gx below are the flat (L C,) views of (L, C) blocks; partials are (K, m C) float64, the
     # coefficient rows (k, M C).  The tile loops index slices with a loop counter from 0 (provably
@@ -172,6 +186,7 @@ def _compile():
     def fwd_combine(psum, pm2, C, m, rows, L, eps, w, b, stats, coef):
         # stats (3, C) = mu, var, rstd; coef (3, m C) = mu, rstd w, b repeated m times, in x's dtype
         K = psum.shape[0]
+        ok = True  # every scale rstd w and shift b - mu rstd w finite (else PyTorch's order, by the caller)
         for c in range(C):
             s = 0.0
             for k in range(K):
@@ -185,15 +200,20 @@ def _compile():
             var = m2 / L
             r = 1.0 / np.sqrt(var + eps)
             stats[0, c], stats[1, c], stats[2, c] = mu, var, r
+            coef[0, c], coef[1, c], coef[2, c] = mu, r * w[c], b[c]
+            if not (np.isfinite(coef[1, c]) and np.isfinite(coef[2, c] - coef[0, c] * coef[1, c])):
+                ok = False
             for j in range(m):
                 t = j * C + c
                 coef[0, t], coef[1, t], coef[2, t] = mu, r * w[c], b[c]
+        return ok
+
+    # relu's clamp is a select against lo_y = 0 (relu) or -inf (none): no test of a mode in the loops.
 
     @njit(**opts)
-    def fwd_apply(x, C, coef, relu, rows, lo, hi, y):  # coef = mu, rstd w, b
+    def fwd_apply(x, C, coef, lo_y, rows, lo, hi, y):  # coef rows 0..2 = mu, rstd w, b
         L = x.size // C
         T = coef.shape[1]
-        z = x.dtype.type(0.0)
         mu, rw, b = coef[0], coef[1], coef[2]
         for k in range(hi - 1, lo - 1, -1):  # last chunk first: the statistics pass read it last
             e1 = min(L, (k + 1) * rows) * C
@@ -202,18 +222,18 @@ def _compile():
                 xs, yo = x[b0:b1], y[b0:b1]
                 for t in range(b1 - b0):
                     v = (xs[t] - mu[t]) * rw[t] + b[t]
-                    if relu:
-                        v = v if not (v <= z) else z
-                    yo[t] = v
+                    yo[t] = v if not (v <= lo_y) else lo_y
 
+    # The backward's loops come in pairs: plain, and with relu's mask g' = g where not y <= 0 for y
+    # recomputed as (x - mu) (rstd w) + b, the forward's own operations on the same coefficients (so
+    # the same y, without reading it).  coef rows: mu, rstd w, b (the forward's), then scale,
+    # rstd sgx scale / L, sg scale / L (backward_combine); the sums use the first m C entries.
     @njit(**opts)
-    def bwd_sums(g, x, y, relu, C, mu, rows, lo, hi, psg, psgx):
-        # psg[k, :C] = sum g', psgx[k, :C] = sum g' (x - mu) (= sum g' xhat / rstd; mu: (m C,), repeated)
+    def bwd_sums(g, x, C, m, coef, rows, lo, hi, psg, psgx):  # psg[k, :C] = sum g, psgx[k, :C] = sum g (x - mu)
         L = g.size // C
-        T = mu.size
-        m = T // C
+        T = m * C
         G = 4 * T  # four whole tiles summed in g's dtype per update of the float64 sums
-        z = g.dtype.type(0.0)
+        mu = coef[0]
         for k in range(lo, hi):
             s1 = psg[k]
             s2 = psgx[k]
@@ -226,42 +246,66 @@ def _compile():
             for b0 in range(e0, eg, G):
                 g0, g1, g2, g3 = g[b0:b0 + T], g[b0 + T:b0 + 2 * T], g[b0 + 2 * T:b0 + 3 * T], g[b0 + 3 * T:b0 + 4 * T]
                 x0, x1, x2, x3 = x[b0:b0 + T], x[b0 + T:b0 + 2 * T], x[b0 + 2 * T:b0 + 3 * T], x[b0 + 3 * T:b0 + 4 * T]
-                y0, y1, y2, y3 = y[b0:b0 + T], y[b0 + T:b0 + 2 * T], y[b0 + 2 * T:b0 + 3 * T], y[b0 + 3 * T:b0 + 4 * T]
                 for t in range(T):
-                    a0, a1, a2, a3 = g0[t], g1[t], g2[t], g3[t]
-                    if relu:
-                        a0 = a0 if not (y0[t] <= z) else z
-                        a1 = a1 if not (y1[t] <= z) else z
-                        a2 = a2 if not (y2[t] <= z) else z
-                        a3 = a3 if not (y3[t] <= z) else z
                     mt = mu[t]
+                    a0, a1, a2, a3 = g0[t], g1[t], g2[t], g3[t]
                     s1[t] += np.float64((a0 + a1) + (a2 + a3))
                     s2[t] += np.float64((a0 * (x0[t] - mt) + a1 * (x1[t] - mt)) +
                                         (a2 * (x2[t] - mt) + a3 * (x3[t] - mt)))
             for b0 in range(eg, e1, T):
                 b1 = min(e1, b0 + T)
-                gs, xs, ys = g[b0:b1], x[b0:b1], y[b0:b1]
+                gs, xs = g[b0:b1], x[b0:b1]
                 for t in range(b1 - b0):
-                    gj = gs[t]
-                    if relu:
-                        gj = gj if not (ys[t] <= z) else z
-                    s1[t] += gj
-                    s2[t] += gj * (xs[t] - mu[t])
-            for c in range(C):
-                v1 = s1[c]
-                v2 = s2[c]
-                for j in range(1, m):
-                    v1 += s1[j * C + c]
-                    v2 += s2[j * C + c]
-                s1[c], s2[c] = v1, v2
+                    s1[t] += gs[t]
+                    s2[t] += gs[t] * (xs[t] - mu[t])
+            _fold(s1, s2, C, m)
 
     @njit(**opts)
-    def bwd_combine(psg, psgx, scale, mu, rstd, L, sums, coef):
-        # sums (2, C) = sg, sgx (= rstd sum g' (x - mu)); coef (4, M C) = mu, scale, rstd sgx scale / L,
-        # sg scale / L, in g's dtype
+    def bwd_sums_relu(g, x, C, m, coef, rows, lo, hi, psg, psgx):  # the same sums of g' = g [not y <= 0]
+        L = g.size // C
+        T = m * C
+        G = 4 * T
+        z = g.dtype.type(0.0)
+        mu, rw, bb = coef[0], coef[1], coef[2]
+        for k in range(lo, hi):
+            s1 = psg[k]
+            s2 = psgx[k]
+            for t in range(T):
+                s1[t] = 0.0
+                s2[t] = 0.0
+            e0 = k * rows * C
+            e1 = min(L, (k + 1) * rows) * C
+            eg = e0 + (e1 - e0) // G * G
+            for b0 in range(e0, eg, G):
+                g0, g1, g2, g3 = g[b0:b0 + T], g[b0 + T:b0 + 2 * T], g[b0 + 2 * T:b0 + 3 * T], g[b0 + 3 * T:b0 + 4 * T]
+                x0, x1, x2, x3 = x[b0:b0 + T], x[b0 + T:b0 + 2 * T], x[b0 + 2 * T:b0 + 3 * T], x[b0 + 3 * T:b0 + 4 * T]
+                for t in range(T):
+                    mt, rt, bt = mu[t], rw[t], bb[t]
+                    d0, d1, d2, d3 = x0[t] - mt, x1[t] - mt, x2[t] - mt, x3[t] - mt
+                    a0 = g0[t] if not (d0 * rt + bt <= z) else z
+                    a1 = g1[t] if not (d1 * rt + bt <= z) else z
+                    a2 = g2[t] if not (d2 * rt + bt <= z) else z
+                    a3 = g3[t] if not (d3 * rt + bt <= z) else z
+                    s1[t] += np.float64((a0 + a1) + (a2 + a3))
+                    s2[t] += np.float64((a0 * d0 + a1 * d1) + (a2 * d2 + a3 * d3))
+            for b0 in range(eg, e1, T):
+                b1 = min(e1, b0 + T)
+                gs, xs = g[b0:b1], x[b0:b1]
+                for t in range(b1 - b0):
+                    d = xs[t] - mu[t]
+                    gj = gs[t] if not (d * rw[t] + bb[t] <= z) else z
+                    s1[t] += gj
+                    s2[t] += gj * d
+            _fold(s1, s2, C, m)
+
+    @njit(**opts)
+    def bwd_combine(psg, psgx, scale, rstd, L, sums, coef):
+        # sums (2, C) = sg, sgx (= rstd sum g' (x - mu)); coef rows 3..5 = scale, rstd sgx scale / L,
+        # sg scale / L repeated, in g's dtype
         K = psg.shape[0]
         C = sums.shape[1]
         M = coef.shape[1] // C
+        ok = True  # every scale finite
         for c in range(C):
             s = 0.0
             sx = 0.0
@@ -271,37 +315,45 @@ def _compile():
             sx *= rstd[c]
             sums[0, c], sums[1, c] = s, sx
             sc = scale[c]
+            if not np.isfinite(sc):
+                ok = False
             for j in range(M):
                 t = j * C + c
-                coef[0, t], coef[1, t], coef[2, t], coef[3, t] = mu[c], sc, rstd[c] * (sx * sc / L), s * sc / L
+                coef[3, t], coef[4, t], coef[5, t] = sc, rstd[c] * (sx * sc / L), s * sc / L
+        return ok
 
     @njit(**opts)
-    def bwd_apply(g, x, y, relu, C, coef, rows, lo, hi, gx):  # gx = g' scale - (x - mu) rstd a - c
+    def bwd_apply(g, x, C, coef, rows, lo, hi, gx):  # gx = g scale - (x - mu) rstd a - c
         L = g.size // C
         T = coef.shape[1]
-        z = g.dtype.type(0.0)
-        mu, sc, ra, c0 = coef[0], coef[1], coef[2], coef[3]
+        mu, sc, ra, c0 = coef[0], coef[3], coef[4], coef[5]
         for k in range(hi - 1, lo - 1, -1):  # last chunk first: the sums' pass read it last
             e1 = min(L, (k + 1) * rows) * C
             for b0 in range(k * rows * C, e1, T):
                 b1 = min(e1, b0 + T)
-                gs, xs, ys, out = g[b0:b1], x[b0:b1], y[b0:b1], gx[b0:b1]
+                gs, xs, out = g[b0:b1], x[b0:b1], gx[b0:b1]
                 for t in range(b1 - b0):
-                    gj = gs[t]
-                    if relu:
-                        gj = gj if not (ys[t] <= z) else z
-                    out[t] = gj * sc[t] - (xs[t] - mu[t]) * ra[t] - c0[t]
+                    out[t] = gs[t] * sc[t] - (xs[t] - mu[t]) * ra[t] - c0[t]
 
     @njit(**opts)
-    def tile(src, out):  # out[i, j C + c] = src[i, c]
-        C = src.shape[1]
-        for i in range(src.shape[0]):
-            for j in range(out.shape[1] // C):
-                for c in range(C):
-                    out[i, j * C + c] = src[i, c]
+    def bwd_apply_relu(g, x, C, coef, rows, lo, hi, gx):  # the same with g' = g [not y <= 0]
+        L = g.size // C
+        T = coef.shape[1]
+        z = g.dtype.type(0.0)
+        mu, rw, bb, sc, ra, c0 = coef[0], coef[1], coef[2], coef[3], coef[4], coef[5]
+        for k in range(hi - 1, lo - 1, -1):
+            e1 = min(L, (k + 1) * rows) * C
+            for b0 in range(k * rows * C, e1, T):
+                b1 = min(e1, b0 + T)
+                gs, xs, out = g[b0:b1], x[b0:b1], gx[b0:b1]
+                for t in range(b1 - b0):
+                    d = xs[t] - mu[t]
+                    gj = gs[t] if not (d * rw[t] + bb[t] <= z) else z
+                    out[t] = gj * sc[t] - d * ra[t] - c0[t]
 
     return {"fwd_stats": fwd_stats, "fwd_combine": fwd_combine, "fwd_apply": fwd_apply, "bwd_sums": bwd_sums,
-            "bwd_combine": bwd_combine, "bwd_apply": bwd_apply, "tile": tile}
+            "bwd_sums_relu": bwd_sums_relu, "bwd_combine": bwd_combine, "bwd_apply": bwd_apply,
+            "bwd_apply_relu": bwd_apply_relu}
 
 
 def kernels():
@@ -345,6 +397,7 @@ def _combine_np(psum, pm2, rows, L, eps, w, b, stats, coef):
     stats[0], stats[1], stats[2] = mu, var, 1.0 / np.sqrt(var + eps)
     for i, v in enumerate((stats[0], stats[2] * w, b)):
         coef[i] = np.tile(v, coef.shape[1] // C)
+    return bool(np.isfinite(coef[1]).all() and np.isfinite(coef[2] - coef[0] * coef[1]).all())
 
 
 def _centred_np(x, mu, r0, r1):
@@ -363,14 +416,15 @@ def _apply_np(x, coef, relu, rows, lo, hi, y):
 
 
 def _masked(g, y, relu, r0, r1):
+    """g' = g [not y <= 0] with relu (NaN passes, as torch's threshold_backward), else g."""
     return g[r0:r1] * ~(y[r0:r1] <= 0) if relu else g[r0:r1]
 
 
-def _bwd_sums_np(g, x, y, relu, mu, rows, lo, hi, psg, psgx):
+def _bwd_sums_np(g, x, y, relu, coef, rows, lo, hi, psg, psgx):
     C = g.shape[1]
     r0, r1 = lo * rows, min(g.shape[0], hi * rows)
     gm = _masked(g, y, relu, r0, r1)
-    xh = _centred_np(x, mu, r0, r1)
+    xh = _centred_np(x, coef[0], r0, r1)
     for (k0, gb), (_, hb) in zip(_blocks(gm, rows, 0, hi - lo), _blocks(xh, rows, 0, hi - lo)):
         k = lo + k0
         psg[k:k + gb.shape[0], :C] = gb.sum(axis=1, dtype=np.float64)
@@ -378,11 +432,12 @@ def _bwd_sums_np(g, x, y, relu, mu, rows, lo, hi, psg, psgx):
 
 
 @np.errstate(invalid="ignore", over="ignore")
-def _bwd_combine_np(psg, psgx, scale, mu, rstd, L, sums, coef):
+def _bwd_combine_np(psg, psgx, scale, rstd, L, sums, coef):
     C = sums.shape[1]
     sums[0], sums[1] = psg[:, :C].sum(axis=0), psgx[:, :C].sum(axis=0) * rstd
-    for i, v in enumerate((mu, scale, rstd * (sums[1] * scale / L), sums[0] * scale / L)):
-        coef[i] = np.tile(v, coef.shape[1] // C)
+    for i, v in enumerate((scale, rstd * (sums[1] * scale / L), sums[0] * scale / L)):
+        coef[3 + i] = np.tile(v, coef.shape[1] // C)
+    return bool(np.isfinite(scale).all())
 
 
 @np.errstate(invalid="ignore", over="ignore")
@@ -390,9 +445,9 @@ def _bwd_apply_np(g, x, y, relu, coef, rows, lo, hi, gx):
     C = g.shape[1]
     r0, r1 = lo * rows, min(g.shape[0], hi * rows)
     out = gx[r0:r1]
-    np.multiply(_masked(g, y, relu, r0, r1), coef[1, :C], out=out)
-    out -= _centred_np(x, coef[0], r0, r1) * coef[2, :C]
-    out -= coef[3, :C]
+    np.multiply(_masked(g, y, relu, r0, r1), coef[3, :C], out=out)
+    out -= _centred_np(x, coef[0], r0, r1) * coef[4, :C]
+    out -= coef[5, :C]
 
 
 # --------------------------------------------------------------------------- entry points
@@ -408,56 +463,46 @@ def forward_stats(x, rows, lo, hi, psum, pm2, fast):
 
 
 def forward_combine(psum, pm2, rows, L, eps, w, b, stats, coef, fast):
-    """stats (3, C) float64 = (mu, biased var, rstd) from the chunks' partials; coef (3, M C) =
-    (mu, rstd w, b) repeated, for forward_apply (w, b: (C,) arrays in x's dtype)."""
+    """stats (3, C) float64 = (mu, biased var, rstd) from the chunks' partials; coef rows 0..2 =
+    (mu, rstd w, b) repeated, for forward_apply (w, b: (C,) arrays in x's dtype).  Returns whether
+    every scale rstd w and shift b - mu rstd w is finite."""
     if fast:
         C = stats.shape[1]
-        _k["fwd_combine"](psum, pm2, C, coef.shape[1] // C, rows, L, float(eps), w, b, stats, coef)
-    else:
-        _combine_np(psum, pm2, rows, L, float(eps), w, b, stats, coef)
+        return _k["fwd_combine"](psum, pm2, C, coef.shape[1] // C, rows, L, float(eps), w, b, stats, coef)
+    return _combine_np(psum, pm2, rows, L, float(eps), w, b, stats, coef)
 
 
 def forward_apply(x, coef, relu, rows, lo, hi, y, fast):
-    """Rows of chunks lo:hi: y = (x - mu) (rstd w) + b (max(y, 0) with ``relu``)."""
+    """Rows of chunks lo:hi: y = (x - mu) (rstd w) + b (max(y, 0) with ``relu``, NaN kept)."""
     if fast:
-        _k["fwd_apply"](x.reshape(-1), x.shape[1], coef, bool(relu), rows, lo, hi, y.reshape(-1))
+        _k["fwd_apply"](x.reshape(-1), x.shape[1], coef, x.dtype.type(0 if relu else -np.inf), rows, lo, hi,
+                        y.reshape(-1))
     else:
         _apply_np(x, coef, relu, rows, lo, hi, y)
 
 
-def tiled(vector, fast):
-    """The (C,) ``vector`` repeated tile_rows(C) times: (m C,), for backward_sums."""
-    C = vector.shape[0]
-    out = np.empty((1, tile_rows(C) * C), vector.dtype)
+def backward_sums(g, x, y, relu, coef, rows, lo, hi, psg, psgx, fast):
+    """Chunks lo:hi: psg[k, :C] = sum g', psgx[k, :C] = sum g' (x - mu); g' = g [not y <= 0] with
+    ``relu`` (compiled: y recomputed from x and coef; NumPy: the given y), else g."""
     if fast:
-        _k["tile"](vector.reshape(1, C), out)
+        C = g.shape[1]
+        _k["bwd_sums_relu" if relu else "bwd_sums"](g.reshape(-1), x.reshape(-1), C, psg.shape[1] // C, coef, rows, lo,
+                                                   hi, psg, psgx)
     else:
-        out[0] = np.tile(vector, out.shape[1] // C)
-    return out[0]
+        _bwd_sums_np(g, x, y, relu, coef, rows, lo, hi, psg, psgx)
 
 
-def backward_sums(g, x, y, relu, mu, rows, lo, hi, psg, psgx, fast):
-    """Chunks lo:hi: psg[k, :C] = sum g', psgx[k, :C] = sum g' (x - mu), g' = g [y > 0] with ``relu``
-    (mu = tiled(mean), in x's dtype)."""
-    y = g if y is None else y
-    if fast:
-        _k["bwd_sums"](g.reshape(-1), x.reshape(-1), y.reshape(-1), bool(relu), g.shape[1], mu, rows, lo, hi, psg,
-                       psgx)
-    else:
-        _bwd_sums_np(g, x, y, relu, mu, rows, lo, hi, psg, psgx)
-
-
-def backward_combine(psg, psgx, scale, mu, rstd, L, sums, coef, fast):
-    """sums (2, C) float64 = (sg, sgx = rstd sum g' (x - mu)); coef (4, M C) in g's dtype = (mu, scale,
-    rstd sgx scale / L, sg scale / L) repeated (scale = w rstd, mu, rstd: (C,))."""
-    (_k["bwd_combine"] if fast else _bwd_combine_np)(psg, psgx, scale.astype(np.float64), mu, rstd, L, sums, coef)
+def backward_combine(psg, psgx, scale, rstd, L, sums, coef, fast):
+    """sums (2, C) float64 = (sg, sgx = rstd sum g' (x - mu)); fills rows 3..5 of coef (the forward's,
+    coefficients(6, ...)) with scale, rstd sgx scale / L, sg scale / L (scale = w rstd; rstd (C,)).
+    Returns whether every scale is finite."""
+    return (_k["bwd_combine"] if fast else _bwd_combine_np)(psg, psgx, scale.astype(np.float64), rstd, L, sums, coef)
 
 
 def backward_apply(g, x, y, relu, coef, rows, lo, hi, gx, fast):
-    """Rows of chunks lo:hi: gx = g' scale - xhat (sgx scale / L) - sg scale / L."""
-    y = g if y is None else y
+    """Rows of chunks lo:hi: gx = g' scale - (x - mu) rstd (sgx scale / L) - sg scale / L (g' as backward_sums)."""
     if fast:
-        _k["bwd_apply"](g.reshape(-1), x.reshape(-1), y.reshape(-1), bool(relu), g.shape[1], coef, rows, lo, hi,
-                        gx.reshape(-1))
+        _k["bwd_apply_relu" if relu else "bwd_apply"](g.reshape(-1), x.reshape(-1), g.shape[1], coef, rows, lo, hi,
+                                                     gx.reshape(-1))
     else:
         _bwd_apply_np(g, x, y, relu, coef, rows, lo, hi, gx)

@@ -394,19 +394,21 @@ def _affine_overflow(x3, y, mu, rstd, wb, has_w, has_b, relu):
     """PyTorch's batch norm applies y = x * scale + shift, scale = w rstd, shift = b - mu scale: the
     same as w xhat + b where both are finite.  Channels whose scale or shift is infinite or NaN
     (an infinite weight or bias) are recomputed by that formula in place of y (an (N, C[, L])
-    array, like x3), so that they give PyTorch's infinities and NaNs (inf - inf, 0 * inf)."""
+    array, like x3), so that they give PyTorch's infinities and NaNs (inf - inf, 0 * inf).  Returns
+    whether any channel was recomputed."""
     if not (has_w or has_b):
-        return
+        return False
     xp = xp_of(x3)
     scale = rstd * wb[0] if has_w else rstd
     shift = wb[-1] - mu * scale if has_b else -mu * scale
     with np.errstate(invalid="ignore", over="ignore"):
         bad = ~(xp.isfinite(scale) & xp.isfinite(shift))
         if not bad.any():
-            return
+            return False
         for c in map(int, xp.nonzero(bad)[0]):
             yc = x3[:, c] * scale[c] + shift[c]
             y[:, c] = xp.maximum(yc, 0) if relu else yc
+    return True
 
 
 def _dx_overflow(gx, g, y, xhat, sg, sgx, scale, n):
@@ -432,7 +434,7 @@ class BatchNormFn(Function):
     result in NHWC memory too (mathdl/ops/bn_channels_last_kernels.py); other input as (N, C, L)."""
 
     __slots__ = ("eps", "has_w", "has_b", "relu", "saved_xhat", "saved_rstd", "saved_y", "mean", "var", "saved_mu",
-                 "saved_var", "channels_last")
+                 "saved_var", "channels_last", "saved_coef", "relu_mask")
 
     def __init__(self, eps, has_w, has_b, relu=False):
         self.eps, self.has_w, self.has_b, self.relu = eps, has_w, has_b, relu
@@ -520,18 +522,22 @@ class BatchNormFn(Function):
         b = wb[-1] if self.has_b else np.zeros(C, dt)
         fast = cl_kernels.usable(rows, w, b)
         R, psum, pm2 = cl_kernels.partials(L, C)
-        stats, coef = np.empty((3, C)), cl_kernels.coefficients(3, C, dt)
+        # coefficient rows: mu, rstd w, b for the forward; the backward's three after them
+        stats, coef = np.empty((3, C)), cl_kernels.coefficients(6, C, dt)
         y = np.empty_like(rows)
         K, work = psum.shape[0], 2 * rows.size
         for_ranges(lambda lo, hi: cl_kernels.forward_stats(rows, R, lo, hi, psum, pm2, fast), K, work,
                    min_work=BN_CHANNELS_LAST_MIN_WORK)
-        cl_kernels.forward_combine(psum, pm2, R, L, self.eps, w, b, stats, coef, fast)
+        finite = cl_kernels.forward_combine(psum, pm2, R, L, self.eps, w, b, stats, coef, fast)
         for_ranges(lambda lo, hi: cl_kernels.forward_apply(rows, coef, self.relu, R, lo, hi, y, fast), K, work,
                    min_work=BN_CHANNELS_LAST_MIN_WORK)
         mu, var, rstd = stats.astype(dt)
-        _affine_overflow(rows, y, mu, rstd, wb, self.has_w, self.has_b, self.relu)
+        changed = not finite and _affine_overflow(rows, y, mu, rstd, wb, self.has_w, self.has_b, self.relu)
         self.mean, self.var = mu, var
-        self.saved_mu, self.saved_rstd, self.saved_xhat = mu, rstd, None
+        self.saved_mu, self.saved_rstd, self.saved_xhat, self.saved_coef = mu, rstd, None, coef
+        # the backward's compiled loops recompute relu's mask from x with the forward's own operations
+        # (one array less to read): only where these loops made all of y
+        self.relu_mask = fast and not changed
         self.channels_last = True
         N, _, H, W = x.shape
         y = y.reshape(N, H, W, C).transpose(0, 3, 1, 2)
@@ -682,19 +688,20 @@ def _bn_backward_channels_last(fn, x, g, w, b):
     scale = rstd * w.array if w is not None else rstd  # w rstd per channel
     fast = cl_kernels.usable(g2, x2, *(() if y2 is None else (y2,)))
     R, psg, psgx = cl_kernels.partials(L, C)
-    mu_t = cl_kernels.tiled(mu.astype(x2.dtype, copy=False), fast)
-    sums, coef = np.empty((2, C)), cl_kernels.coefficients(4, C, dt)
+    fast = fast and (fn.relu_mask or not fn.relu)  # else the NumPy passes, relu's mask read from y
+    coef = fn.saved_coef  # rows 3..5 are this backward's (backward_combine)
+    sums = np.empty((2, C))
     K, work = psg.shape[0], 3 * g2.size
-    for_ranges(lambda lo, hi: cl_kernels.backward_sums(g2, x2, y2, fn.relu, mu_t, R, lo, hi, psg, psgx, fast), K,
+    for_ranges(lambda lo, hi: cl_kernels.backward_sums(g2, x2, y2, fn.relu, coef, R, lo, hi, psg, psgx, fast), K,
                work, min_work=BN_CHANNELS_LAST_MIN_WORK)
-    cl_kernels.backward_combine(psg, psgx, scale, mu, rstd, L, sums, coef, fast)
+    finite = cl_kernels.backward_combine(psg, psgx, scale, rstd, L, sums, coef, fast)
     sg, sgx = sums.astype(dt)
     gx = None
     if x.requires_grad:
         gx2 = np.empty((L, C), dt)
         for_ranges(lambda lo, hi: cl_kernels.backward_apply(g2, x2, y2, fn.relu, coef, R, lo, hi, gx2, fast), K,
                    work, min_work=BN_CHANNELS_LAST_MIN_WORK)
-        if not np.isfinite(scale).all():  # PyTorch's order of operations for those channels
+        if not finite:  # PyTorch's order of operations for the channels of an infinite or NaN scale
             _dx_overflow(gx2, g2, y2, (x2 - mu) * rstd, sg, sgx, scale, L)
         N, _, H, W = x.shape
         gx = _make(gx2.reshape(N, H, W, C).transpose(0, 3, 1, 2))
