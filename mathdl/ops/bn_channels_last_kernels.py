@@ -8,29 +8,34 @@ PyTorch's CPU kernel):
   forward   per chunk k of n_k rows:   m_k = sum_i x_ic / n_k,   M_k = sum_i (x_ic - m_k)^2
             combined (the exact two-pass variance, sum_i (x_ic - mu)^2 split by chunks):
               mu = sum_k n_k m_k / L,   var = (sum_k M_k + n_k (m_k - mu)^2) / L,   rstd = 1 / sqrt(var + eps)
-            y = w xhat + b with xhat = (x - mu) rstd,   max(y, 0) when fused with relu (NaN kept)
-  backward  xhat = (x - mu) rstd recomputed from x (as PyTorch, which saves x, mean and rstd: the
-            forward writes y only),   g' = g [y > 0] with relu (else g),
-            sg = sum_i g'_ic,   sgx = sum_i g'_ic xhat_ic   (per chunk, summed in chunk order),
-            scale = w rstd,   gx = g' scale - xhat (sgx scale / L) - sg scale / L
+            y = (x - mu) (rstd w) + b  (= w xhat + b),   max(y, 0) when fused with relu (NaN kept)
+  backward  xhat = (x - mu) rstd from x (as PyTorch, which saves x, mean and rstd: the forward
+            writes y only);  g' = g [not y <= 0] with relu (NaN passes, as torch), else g, where the
+            compiled loops recompute y from x with the forward's own operations on the same
+            coefficients (the same y bit for bit, one array less to read);
+            sg = sum_i g'_ic,   sgx = rstd sum_i g'_ic (x_ic - mu)   (per chunk, summed in chunk order),
+            scale = w rstd,   gx = g' scale - (x - mu) rstd (sgx scale / L) - sg scale / L
 
 Short rows (C = 16 floats) leave a vectorized inner loop in its scalar remainder, so the loops run
-over tiles of m consecutive rows (m C entries, contiguous) against per-channel coefficients
-repeated m times.  The sums keep one float64 accumulator per tile entry (folded per channel at the
-end of a chunk) and add a group of whole tiles in the data's dtype per update; M_k is taken about
-m_k rounded to the data's dtype, mf, and corrected exactly: sum (x - mf)^2 = M_k + n_k (m_k - mf)^2.
+over tiles of m consecutive rows (m C entries, contiguous) against per-channel coefficient rows
+(mu, rstd w, b; the backward's scale and its two corrections) repeated to the tile's length.  The
+sums keep one float64 accumulator per tile entry (folded per channel at the end of a chunk) and
+add a group of whole tiles in the data's dtype per update; M_k is taken about m_k rounded to the
+data's dtype, mf, and corrected exactly: sum (x - mf)^2 = M_k + n_k (m_k - mf)^2.  relu and plain
+passes are separate loops (no mode test left inside a loop for LLVM to unswitch).
 
 The rows are cut into fixed chunks of ``chunk_rows(C)`` rows (about CHUNK_ENTRIES entries, read
 from L1/L2 by the second statistics pass).  The chunking does not depend on the thread count and
-partial sums are combined in chunk order, so results are the same whichever thread ran which chunk
-and at any number of threads.  Callers split the chunk range [0, K) over threads
-(mathdl.parallel.for_ranges); every pass takes a chunk range lo:hi.
+partial sums are combined in chunk order, so results are the same bit for bit whichever thread ran
+which chunk and at any number of threads.  Callers split the chunk range [0, K) over threads
+(mathdl.parallel.for_ranges; every pass takes a chunk range lo:hi), or run a whole serial forward
+or backward as one compiled call (forward_all, backward_all: the same loops).
 
 Each pass has a compiled loop (numba: cache=True, nogil=True, no closure cells, no allocation
-inside) and a NumPy version of the same formulas, used when numba is missing or
-MATHDL_NO_NUMBA=1 (mathdl.ops.compiled), for arrays below MIN_ELEMENTS entries and for other
-dtypes.  Sums are reassociated (vectorized), so the two differ by float rounding only; NaN and
-infinity keep IEEE semantics (no ``nnan``/``ninf`` fast-math flags).
+inside) and a NumPy version of the same formulas (relu's mask read from y), used when numba is
+missing or MATHDL_NO_NUMBA=1 (mathdl.ops.compiled), for arrays below MIN_ELEMENTS entries and for
+other dtypes; the two differ by float rounding only (the NumPy sums are pairwise).  The compiled
+loops use no fast-math flags (IEEE arithmetic in the written order, NaN and infinity included).
 """
 
 from __future__ import annotations
@@ -41,12 +46,12 @@ from . import compiled
 
 __all__ = ["available", "usable", "tile_rows", "chunk_rows", "num_chunks", "partials", "coefficients", "MIN_ELEMENTS",
            "CHUNK_ENTRIES", "TILE_ENTRIES", "APPLY_TILE_ENTRIES", "forward_stats", "forward_combine", "forward_apply",
-           "backward_sums", "backward_combine", "backward_apply",
+           "backward_sums", "backward_combine", "backward_apply", "forward_all", "backward_all",
            "kernels"]
 
 _k = None
-_fold = None  # compiled in _compile
-_FLAGS = {"reassoc", "contract", "arcp", "nsz"}  # vectorized sums; NaN/inf semantics kept
+_fold = _fwd_stats = _fwd_combine = _fwd_apply = None  # compiled in _compile
+_bwd_sums = _bwd_sums_relu = _bwd_combine = _bwd_apply = _bwd_apply_relu = None
 
 # Entries per chunk of rows (float32: 32 KiB); a chunk holds at least one tile of rows.
 CHUNK_ENTRIES = 8192
@@ -110,9 +115,16 @@ def coefficients(k, C, dtype):
 def _compile():
     from numba import njit
 
-    global _fold  # a module global, not a closure cell (numba's cache keys a closure's cells)
+    # module globals, not closure cells: numba's cache keys a closure's cells (a dispatcher there
+    # differs per process), and the fused loops below call these
+    global _fold, _fwd_stats, _fwd_combine, _fwd_apply, _bwd_sums, _bwd_sums_relu, _bwd_combine, _bwd_apply
+    global _bwd_apply_relu
 
-    opts = dict(cache=True, nogil=True, fastmath=_FLAGS, error_model="numpy")
+    # No fast-math flags: the loops vectorize across a tile's entries without reassociating any sum,
+    # so every result is fixed by the written order of operations, whether a loop runs alone (a
+    # thread's chunks) or inlined in forward_all / backward_all, and relu's recomputed y is the
+    # forward's bit for bit.
+    opts = dict(cache=True, nogil=True, error_model="numpy")
 
     @njit(**opts)
     def _fold(s1, s2, C, m):  # s[c] <- sum_j s[j C + c]: a chunk's per-tile-entry sums per channel
@@ -128,7 +140,7 @@ def _compile():
     # coefficient rows (k, M C).  The tile loops index slices with a loop counter from 0 (provably
     # non-negative: no wraparound test per entry, which kept the loops scalar).
     @njit(**opts)
-    def fwd_stats(x, C, m, rows, lo, hi, psum, pm2):  # psum[k, :C] = m_k, pm2[k, :C] = M_k of chunk k
+    def _fwd_stats(x, C, m, rows, lo, hi, psum, pm2):  # psum[k, :C] = m_k, pm2[k, :C] = M_k of chunk k
         L = x.size // C
         T = m * C
         G = 8 * T  # eight whole tiles summed in x's dtype per update of the float64 sums
@@ -183,7 +195,7 @@ def _compile():
                 p2[c] = v - n * (dm * dm)
 
     @njit(**opts)
-    def fwd_combine(psum, pm2, C, m, rows, L, eps, w, b, stats, coef):
+    def _fwd_combine(psum, pm2, C, m, rows, L, eps, w, b, stats, coef):
         # stats (3, C) = mu, var, rstd; coef (3, m C) = mu, rstd w, b repeated m times, in x's dtype
         K = psum.shape[0]
         ok = True  # every scale rstd w and shift b - mu rstd w finite (else PyTorch's order, by the caller)
@@ -211,7 +223,7 @@ def _compile():
     # relu's clamp is a select against lo_y = 0 (relu) or -inf (none): no test of a mode in the loops.
 
     @njit(**opts)
-    def fwd_apply(x, C, coef, lo_y, rows, lo, hi, y):  # coef rows 0..2 = mu, rstd w, b
+    def _fwd_apply(x, C, coef, lo_y, rows, lo, hi, y):  # coef rows 0..2 = mu, rstd w, b
         L = x.size // C
         T = coef.shape[1]
         mu, rw, b = coef[0], coef[1], coef[2]
@@ -229,7 +241,7 @@ def _compile():
     # the same y, without reading it).  coef rows: mu, rstd w, b (the forward's), then scale,
     # rstd sgx scale / L, sg scale / L (backward_combine); the sums use the first m C entries.
     @njit(**opts)
-    def bwd_sums(g, x, C, m, coef, rows, lo, hi, psg, psgx):  # psg[k, :C] = sum g, psgx[k, :C] = sum g (x - mu)
+    def _bwd_sums(g, x, C, m, coef, rows, lo, hi, psg, psgx):  # psg[k, :C] = sum g, psgx[k, :C] = sum g (x - mu)
         L = g.size // C
         T = m * C
         G = 4 * T  # four whole tiles summed in g's dtype per update of the float64 sums
@@ -261,7 +273,7 @@ def _compile():
             _fold(s1, s2, C, m)
 
     @njit(**opts)
-    def bwd_sums_relu(g, x, C, m, coef, rows, lo, hi, psg, psgx):  # the same sums of g' = g [not y <= 0]
+    def _bwd_sums_relu(g, x, C, m, coef, rows, lo, hi, psg, psgx):  # the same sums of g' = g [not y <= 0]
         L = g.size // C
         T = m * C
         G = 4 * T
@@ -299,7 +311,7 @@ def _compile():
             _fold(s1, s2, C, m)
 
     @njit(**opts)
-    def bwd_combine(psg, psgx, scale, rstd, L, sums, coef):
+    def _bwd_combine(psg, psgx, scale, rstd, L, sums, coef):
         # sums (2, C) = sg, sgx (= rstd sum g' (x - mu)); coef rows 3..5 = scale, rstd sgx scale / L,
         # sg scale / L repeated, in g's dtype
         K = psg.shape[0]
@@ -323,7 +335,7 @@ def _compile():
         return ok
 
     @njit(**opts)
-    def bwd_apply(g, x, C, coef, rows, lo, hi, gx):  # gx = g scale - (x - mu) rstd a - c
+    def _bwd_apply(g, x, C, coef, rows, lo, hi, gx):  # gx = g scale - (x - mu) rstd a - c
         L = g.size // C
         T = coef.shape[1]
         mu, sc, ra, c0 = coef[0], coef[3], coef[4], coef[5]
@@ -336,7 +348,7 @@ def _compile():
                     out[t] = gs[t] * sc[t] - (xs[t] - mu[t]) * ra[t] - c0[t]
 
     @njit(**opts)
-    def bwd_apply_relu(g, x, C, coef, rows, lo, hi, gx):  # the same with g' = g [not y <= 0]
+    def _bwd_apply_relu(g, x, C, coef, rows, lo, hi, gx):  # the same with g' = g [not y <= 0]
         L = g.size // C
         T = coef.shape[1]
         z = g.dtype.type(0.0)
@@ -351,9 +363,33 @@ def _compile():
                     gj = gs[t] if not (d * rw[t] + bb[t] <= z) else z
                     out[t] = gj * sc[t] - d * ra[t] - c0[t]
 
-    return {"fwd_stats": fwd_stats, "fwd_combine": fwd_combine, "fwd_apply": fwd_apply, "bwd_sums": bwd_sums,
-            "bwd_sums_relu": bwd_sums_relu, "bwd_combine": bwd_combine, "bwd_apply": bwd_apply,
-            "bwd_apply_relu": bwd_apply_relu}
+    # One call for a whole serial pass (no thread split): the same loops over every chunk.
+    @njit(**opts)
+    def fwd_all(x, C, m, rows, L, eps, w, b, lo_y, psum, pm2, stats, coef, y):
+        K = psum.shape[0]
+        _fwd_stats(x, C, m, rows, 0, K, psum, pm2)
+        ok = _fwd_combine(psum, pm2, C, coef.shape[1] // C, rows, L, eps, w, b, stats, coef)
+        _fwd_apply(x, C, coef, lo_y, rows, 0, K, y)
+        return ok
+
+    @njit(**opts)
+    def bwd_all(g, x, C, m, coef, rows, relu, scale, rstd, L, psg, psgx, sums, need_gx, gx):
+        K = psg.shape[0]
+        if relu:
+            _bwd_sums_relu(g, x, C, m, coef, rows, 0, K, psg, psgx)
+        else:
+            _bwd_sums(g, x, C, m, coef, rows, 0, K, psg, psgx)
+        ok = _bwd_combine(psg, psgx, scale, rstd, L, sums, coef)
+        if need_gx:
+            if relu:
+                _bwd_apply_relu(g, x, C, coef, rows, 0, K, gx)
+            else:
+                _bwd_apply(g, x, C, coef, rows, 0, K, gx)
+        return ok
+
+    return {"fwd_stats": _fwd_stats, "fwd_combine": _fwd_combine, "fwd_apply": _fwd_apply, "bwd_sums": _bwd_sums,
+            "bwd_sums_relu": _bwd_sums_relu, "bwd_combine": _bwd_combine, "bwd_apply": _bwd_apply,
+            "bwd_apply_relu": _bwd_apply_relu, "fwd_all": fwd_all, "bwd_all": bwd_all}
 
 
 def kernels():
@@ -506,3 +542,21 @@ def backward_apply(g, x, y, relu, coef, rows, lo, hi, gx, fast):
                                                      gx.reshape(-1))
     else:
         _bwd_apply_np(g, x, y, relu, coef, rows, lo, hi, gx)
+
+
+def forward_all(x, rows, eps, w, b, relu, psum, pm2, stats, coef, y):
+    """forward_stats, forward_combine and forward_apply over every chunk in one compiled call (a
+    serial forward); returns forward_combine's finiteness."""
+    C = x.shape[1]
+    return _k["fwd_all"](x.reshape(-1), C, psum.shape[1] // C, rows, x.shape[0], float(eps), w, b,
+                         x.dtype.type(0 if relu else -np.inf), psum, pm2, stats, coef, y.reshape(-1))
+
+
+def backward_all(g, x, relu, coef, rows, scale, rstd, psg, psgx, sums, gx):
+    """backward_sums, backward_combine and (with ``gx``) backward_apply over every chunk in one compiled
+    call (a serial backward, relu's mask recomputed from x); returns backward_combine's finiteness."""
+    C = g.shape[1]
+    need = gx is not None
+    return _k["bwd_all"](g.reshape(-1), x.reshape(-1), C, psg.shape[1] // C, coef, rows, bool(relu),
+                         scale.astype(np.float64), rstd, g.shape[0], psg, psgx, sums, need,
+                         gx.reshape(-1) if need else g.reshape(-1)[:0])

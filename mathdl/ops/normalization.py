@@ -14,11 +14,12 @@ Backward (g = dL/dy, sums over A, or over the non-normalized axes for w and b):
   dL/dx = rstd * (gh - mean_A(gh) - xhat * mean_A(gh * xhat)),   gh = g * w
 
 The forward is a few passes over float32 arrays.  Groups are independent, so large inputs are
-split by rows (layer and RMS norm) or by channels (channel-major batch norm) over mathdl's
-threads (mathdl.parallel); each row or channel is computed by the same operations whichever
-thread runs it.  The backward runs as raw array passes when no
-graph is being recorded, and as the same formula in mathdl ops (recomputing xhat and rstd from
-x) when ``create_graph`` asks for a differentiable backward, so grad-of-grad works.
+split by rows (layer and RMS norm), by channels (channel-major batch norm) or by fixed chunks of
+rows whose partial sums are combined in chunk order (channels-last batch norm, NHWC memory:
+mathdl/ops/bn_channels_last_kernels.py) over mathdl's threads (mathdl.parallel); each row, channel
+or chunk is computed by the same operations whichever thread runs it.  The backward runs as raw
+array passes when no graph is being recorded, and as the same formula in mathdl ops (recomputing
+xhat and rstd from x) when ``create_graph`` asks for a differentiable backward, so grad-of-grad works.
 
 RMS norm (Zhang & Sennrich, 2019) skips the centring:  rstd = 1 / sqrt(mean_A(x^2) + eps),
 xhat = x rstd, y = w xhat, and  dL/dx = rstd (gh - xhat mean_A(gh xhat)),  dL/dw = sum(g xhat).
@@ -37,6 +38,7 @@ from ..amp.autocast_mode import _state as _amp, cast_float32
 from ..autograd.grad_mode import state as _grad_state
 from ..autograd.tensor import Tensor
 from ..backend import xp_of
+from .. import parallel as _parallel
 from ..parallel import MIN_PARALLEL_ELEMENTS_CNN, for_ranges
 from . import bn_channels_last_kernels as cl_kernels
 from . import device_kernels
@@ -333,8 +335,8 @@ def rms_norm(x, normalized_shape, weight=None, eps=None):
 # visit per channel is fast enough that a (32, 32, 16, 16) batch norm (0.44 ms at one thread) got
 # slower split in two (0.66 ms) on a 2-core machine; (32, 16, 32, 32) and larger still gain.
 BN_COMPILED_MIN_WORK = 1 << 20
-# The channels-last loops (two hand-offs each way instead of one) split from this much work
-# (entries times passes).
+# The channels-last passes (two hand-offs each way instead of one) split from this much work
+# (entries times 2 passes); below it, and at one thread, each way is one compiled call.
 BN_CHANNELS_LAST_MIN_WORK = 1 << 20
 
 
@@ -388,6 +390,12 @@ def _channels_last_rows(a):
     if not t.flags.c_contiguous:
         return None
     return t.reshape(-1, t.shape[3])
+
+
+def _cl_serial(work):
+    """Whether for_ranges would run the channels-last passes (``work`` entries times passes) serially."""
+    cut = min(_parallel.MIN_PARALLEL_ELEMENTS, BN_CHANNELS_LAST_MIN_WORK)
+    return _parallel.get_num_threads() == 1 or work < cut or _parallel.in_worker()
 
 
 def _affine_overflow(x3, y, mu, rstd, wb, has_w, has_b, relu):
@@ -526,11 +534,14 @@ class BatchNormFn(Function):
         stats, coef = np.empty((3, C)), cl_kernels.coefficients(6, C, dt)
         y = np.empty_like(rows)
         K, work = psum.shape[0], 2 * rows.size
-        for_ranges(lambda lo, hi: cl_kernels.forward_stats(rows, R, lo, hi, psum, pm2, fast), K, work,
-                   min_work=BN_CHANNELS_LAST_MIN_WORK)
-        finite = cl_kernels.forward_combine(psum, pm2, R, L, self.eps, w, b, stats, coef, fast)
-        for_ranges(lambda lo, hi: cl_kernels.forward_apply(rows, coef, self.relu, R, lo, hi, y, fast), K, work,
-                   min_work=BN_CHANNELS_LAST_MIN_WORK)
+        if fast and _cl_serial(work):  # one compiled call
+            finite = cl_kernels.forward_all(rows, R, self.eps, w, b, self.relu, psum, pm2, stats, coef, y)
+        else:
+            for_ranges(lambda lo, hi: cl_kernels.forward_stats(rows, R, lo, hi, psum, pm2, fast), K, work,
+                       min_work=BN_CHANNELS_LAST_MIN_WORK)
+            finite = cl_kernels.forward_combine(psum, pm2, R, L, self.eps, w, b, stats, coef, fast)
+            for_ranges(lambda lo, hi: cl_kernels.forward_apply(rows, coef, self.relu, R, lo, hi, y, fast), K, work,
+                       min_work=BN_CHANNELS_LAST_MIN_WORK)
         mu, var, rstd = stats.astype(dt)
         changed = not finite and _affine_overflow(rows, y, mu, rstd, wb, self.has_w, self.has_b, self.relu)
         self.mean, self.var = mu, var
@@ -671,8 +682,8 @@ def _bn_backward_rows(fn, x, g, w, b):
 
 def _bn_backward_channels_last(fn, x, g, w, b):
     """Raw backward of channels-last batch norm, fixed chunks of rows split over threads:
-    gx = scale (g' - mean(g') - xhat mean(g' xhat)), scale = w rstd, g' = g [y > 0] with relu,
-    xhat = (x - mu) rstd recomputed from x; gx in NHWC memory like x."""
+    gx = scale (g' - mean(g') - xhat mean(g' xhat)), scale = w rstd, g' = g [not y <= 0] with relu,
+    xhat = (x - mu) rstd recomputed from x; gx in NHWC memory like x (bn_channels_last_kernels.py)."""
     xd = x.array
     x2 = _channels_last_rows(xd)
     if x2 is None:  # pragma: no cover - x is the forward's NHWC input (its version is checked)
@@ -691,16 +702,20 @@ def _bn_backward_channels_last(fn, x, g, w, b):
     fast = fast and (fn.relu_mask or not fn.relu)  # else the NumPy passes, relu's mask read from y
     coef = fn.saved_coef  # rows 3..5 are this backward's (backward_combine)
     sums = np.empty((2, C))
-    K, work = psg.shape[0], 3 * g2.size
-    for_ranges(lambda lo, hi: cl_kernels.backward_sums(g2, x2, y2, fn.relu, coef, R, lo, hi, psg, psgx, fast), K,
-               work, min_work=BN_CHANNELS_LAST_MIN_WORK)
-    finite = cl_kernels.backward_combine(psg, psgx, scale, rstd, L, sums, coef, fast)
+    K, work = psg.shape[0], 2 * g2.size
+    gx2 = np.empty((L, C), dt) if x.requires_grad else None
+    if fast and _cl_serial(work):  # one compiled call
+        finite = cl_kernels.backward_all(g2, x2, fn.relu, coef, R, scale, rstd, psg, psgx, sums, gx2)
+    else:
+        for_ranges(lambda lo, hi: cl_kernels.backward_sums(g2, x2, y2, fn.relu, coef, R, lo, hi, psg, psgx, fast),
+                   K, work, min_work=BN_CHANNELS_LAST_MIN_WORK)
+        finite = cl_kernels.backward_combine(psg, psgx, scale, rstd, L, sums, coef, fast)
+        if gx2 is not None:
+            for_ranges(lambda lo, hi: cl_kernels.backward_apply(g2, x2, y2, fn.relu, coef, R, lo, hi, gx2, fast), K,
+                       work, min_work=BN_CHANNELS_LAST_MIN_WORK)
     sg, sgx = sums.astype(dt)
     gx = None
-    if x.requires_grad:
-        gx2 = np.empty((L, C), dt)
-        for_ranges(lambda lo, hi: cl_kernels.backward_apply(g2, x2, y2, fn.relu, coef, R, lo, hi, gx2, fast), K,
-                   work, min_work=BN_CHANNELS_LAST_MIN_WORK)
+    if gx2 is not None:
         if not finite:  # PyTorch's order of operations for the channels of an infinite or NaN scale
             _dx_overflow(gx2, g2, y2, (x2 - mu) * rstd, sg, sgx, scale, L)
         N, _, H, W = x.shape
