@@ -336,8 +336,11 @@ def rms_norm(x, normalized_shape, weight=None, eps=None):
 # slower split in two (0.66 ms) on a 2-core machine; (32, 16, 32, 32) and larger still gain.
 BN_COMPILED_MIN_WORK = 1 << 20
 # The channels-last passes (two hand-offs each way instead of one) split from this much work
-# (entries times 2 passes); below it, and at one thread, each way is one compiled call.
-BN_CHANNELS_LAST_MIN_WORK = 1 << 20
+# (entries times 2 passes); below it, and at one thread, each way is one compiled call.  On the
+# shared 2-core machine (the other core partly busy) a (32, 16, 32, 32) batch norm split in two
+# took 298 us forward and 340 us backward against 180 and 249 us in one call, so only inputs
+# of 2M entries and more (a batch of 128 there) are split; re-measure on a quiet machine.
+BN_CHANNELS_LAST_MIN_WORK = 1 << 22
 
 
 def _bn_view(x):

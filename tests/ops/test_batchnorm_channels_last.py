@@ -179,6 +179,19 @@ def test_one_and_two_threads_give_the_same_bits(monkeypatch, relu):
         np.testing.assert_array_equal(outs[0][k], outs[1][k], err_msg=k)
 
 
+@pytest.mark.parametrize("relu", [False, True])
+def test_weight_gradients_without_input_gradient(road, relu):
+    x, g, w, b = _data((4, 16, 12, 12), np.float32, seed=9)
+    got = []
+    for layout in ("nhwc", "nchw"):
+        wt, bt = mathdl.tensor(w, requires_grad=True), mathdl.tensor(b, requires_grad=True)
+        y = F.batch_norm(mathdl.from_numpy(_memory(x, layout)), None, None, wt, bt, training=True, relu=relu)
+        y.backward(mathdl.from_numpy(_memory(g, layout)))
+        got.append((y.numpy(), wt.grad.numpy(), bt.grad.numpy()))
+    for a, c in zip(*got):
+        np.testing.assert_allclose(a, c, rtol=2e-5, atol=2e-5)
+
+
 def test_numpy_fallback_matches_compiled_loops(monkeypatch):
     if not clk.available():
         pytest.skip("numba not importable")
