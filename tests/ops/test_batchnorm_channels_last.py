@@ -36,7 +36,7 @@ def road(request, monkeypatch):
     """The compiled loops (down to a few entries), or their NumPy versions (as with MATHDL_NO_NUMBA=1)."""
     if request.param == "compiled":
         if not clk.available():
-            pytest.skip("numba not importable")
+            pytest.skip("compiled loops off (numba missing or MATHDL_NO_NUMBA=1)")
         monkeypatch.setattr(clk, "MIN_ELEMENTS", 0)
     else:
         monkeypatch.setattr(clk, "_k", False)
@@ -168,7 +168,7 @@ def test_gradcheck_fused_relu_float64(road):
 @pytest.mark.parametrize("relu", [False, True])
 def test_one_and_two_threads_give_the_same_bits(monkeypatch, relu):
     if not clk.available():
-        pytest.skip("numba not importable")
+        pytest.skip("compiled loops off (numba missing or MATHDL_NO_NUMBA=1)")
     monkeypatch.setattr(norm, "BN_CHANNELS_LAST_MIN_WORK", 0)  # every pass split over the threads
     x, g, w, b = _data((8, 16, 16, 16), np.float32, seed=4)
     outs = []
@@ -194,7 +194,7 @@ def test_weight_gradients_without_input_gradient(road, relu):
 
 def test_numpy_fallback_matches_compiled_loops(monkeypatch):
     if not clk.available():
-        pytest.skip("numba not importable")
+        pytest.skip("compiled loops off (numba missing or MATHDL_NO_NUMBA=1)")
     x, g, w, b = _data((4, 32, 9, 11), np.float32, seed=5)
     fast = _run(x, g, w, b, "nhwc", True)
     monkeypatch.setattr(clk, "_k", False)  # what MATHDL_NO_NUMBA=1 gives (mathdl.ops.compiled.enabled())
