@@ -103,3 +103,24 @@ def test_passes_split_over_two_threads_equal_one_thread(monkeypatch):
         assert one.strides == two.strides == a.strides
         np.testing.assert_array_equal(one, two)
     np.testing.assert_array_equal(res[0][0], np.where(np.isnan(a + b), a + b, np.maximum(a + b, 0)))
+
+
+def test_residual_join_takes_the_branch_layout_when_the_shortcut_differs():
+    """A channel-major shortcut meeting a channels-last branch (a stem's output and a Winograd
+    block): the join copies the shortcut into the branch's layout and leaves in it."""
+    from mathdl.autograd.tensor import Tensor
+    from mathdl.models.resnet import add_relu
+
+    rng = np.random.default_rng(2)
+    a = np.ascontiguousarray(rng.standard_normal((4, 16, 32, 32)).astype(np.float32).transpose(0, 2, 3, 1))
+    a = a.transpose(0, 3, 1, 2)  # NHWC memory
+    b = np.ascontiguousarray(rng.standard_normal((4, 16, 32, 32)).astype(np.float32).transpose(1, 0, 2, 3))
+    b = b.transpose(1, 0, 2, 3)  # CNHW memory
+    ta, tb = Tensor._make(a).requires_grad_(), Tensor._make(b).requires_grad_()
+    y = add_relu(ta, tb)
+    assert y.array.strides == a.strides
+    np.testing.assert_array_equal(y.numpy(), np.maximum(a + b, 0))
+    g = rng.standard_normal(a.shape).astype(np.float32)
+    y.backward(mathdl.tensor(g))
+    np.testing.assert_array_equal(ta.grad.numpy(), np.where(a + b > 0, g, 0))
+    np.testing.assert_array_equal(tb.grad.numpy(), ta.grad.numpy())
