@@ -30,6 +30,10 @@ for channels_last in (False, True):
 F.softmax(mathdl.randn(300, 64), -1)
 kernels = dict(zip(("input4", "output4", "grad4"), wk.kernels()[4]))
 kernels.update(zip(("nhwc_input4", "nhwc_output4", "nhwc_grad4"), wn.kernels(16)))
+from mathdl.ops import bn_channels_last_kernels as clk
+xb = np.ascontiguousarray(np.random.randn(4, 16, 16, 16).astype(np.float32).transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+F.batch_norm(mathdl.from_numpy(xb).requires_grad_(), None, None, training=True, relu=True).sum().backward()
+kernels["bn_cl_fwd"], kernels["bn_cl_bwd"] = clk.kernels()["fwd_all"], clk.kernels()["bwd_all"]
 kernels["shift"] = row_kernels._k["shift"]
 print(json.dumps({k: [sum(d.stats.cache_misses.values()), sum(d.stats.cache_hits.values())]
                   for k, d in kernels.items()}))
