@@ -32,24 +32,26 @@ def _default_eps(dtype):
 
 def _numeric_jacobian(fn, xs, k, eps):
     x = xs[k]
-    if not isinstance(x.array, np.ndarray) or not x.array.flags.c_contiguous or not x.array.flags.writeable:
-        x.array = np.array(x.array)
+    if not isinstance(x.array, np.ndarray) or not x.array.flags.writeable:
+        x.array = np.array(x.array)  # order "K": x's memory layout kept, so the same road is checked
     if eps is None:
         eps = _default_eps(x.array.dtype)
+    arr = x.array
     with no_grad():
         base = _outputs(fn, xs)
         n_out = sum(o.array.size for o in base)
-        J = np.zeros((n_out, x.array.size))
-        flat = x.array.reshape(-1)
-        for j in range(flat.size):
-            orig = flat[j]
-            flat[j] = orig + eps
-            hi = float(flat[j])  # the step actually taken, after rounding to x's dtype
+        J = np.zeros((n_out, arr.size))
+        # entry j in C order of the logical shape, written in place whatever the strides (a reshape
+        # of a channels-last or transposed array would perturb a copy)
+        for j, at in enumerate(np.ndindex(*arr.shape)):
+            orig = arr[at]
+            arr[at] = orig + eps
+            hi = float(arr[at])  # the step actually taken, after rounding to x's dtype
             plus = np.concatenate([np.asarray(o.array, dtype=np.float64).ravel() for o in _outputs(fn, xs)])
-            flat[j] = orig - eps
-            lo = float(flat[j])
+            arr[at] = orig - eps
+            lo = float(arr[at])
             minus = np.concatenate([np.asarray(o.array, dtype=np.float64).ravel() for o in _outputs(fn, xs)])
-            flat[j] = orig
+            arr[at] = orig
             J[:, j] = (plus - minus) / (hi - lo)
     return J
 

@@ -176,3 +176,19 @@ def test_gradgradcheck_skips_integer_outputs_and_takes_grad_outputs():
         gradgradcheck(lambda t: md.exp(t).sum(dim=1), (x,), grad_outputs=[v, v])
     with pytest.raises(ValueError, match="no input requires grad"):
         gradgradcheck(lambda t: t * 2, (f64([1.0], requires_grad=False),))
+
+
+@pytest.mark.parametrize("layout", ["transposed", "channels_last"])
+def test_gradcheck_perturbs_inputs_of_any_memory_layout(layout):
+    """The numeric Jacobian perturbs x's entries in place whatever its strides (a flat view of a
+    transposed or channels-last array would be a copy, and every difference would read 0)."""
+    a = RNG.standard_normal((2, 3, 4, 5))
+    mem = a.transpose(0, 2, 3, 1) if layout == "channels_last" else a.transpose(3, 2, 1, 0)
+    arr = np.ascontiguousarray(mem)
+    arr = arr.transpose(0, 3, 1, 2) if layout == "channels_last" else arr.transpose(3, 2, 1, 0)
+    x = md.from_numpy(arr).requires_grad_()
+    assert not x.array.flags.c_contiguous
+    assert gradcheck(lambda t: Cube()(t), (x,))
+    assert x.array.strides == arr.strides  # the input keeps its layout (the same road is checked)
+    with pytest.raises(GradcheckError):
+        gradcheck(lambda t: CubeWrongFirst()(t), (x,))
