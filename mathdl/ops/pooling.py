@@ -178,7 +178,54 @@ def _compile_pool():
                         if 0 <= r < H and 0 <= q < W:
                             out[i0, c, r, q] += g[i0, c, a, b]
 
-    return forward2x2, scatter
+    @njit(nogil=True, cache=True)
+    def forward2x2_nhwc(x, out, idx):
+        """forward2x2 on channels-last arrays x (n, H, W, C), out and idx (n, Ho, Wo, C): the same
+        comparisons in the same order, the channels innermost."""
+        n, Ho, Wo, C = out.shape
+        for i0 in range(n):
+            for a in range(Ho):
+                r0, r1, o, ix = x[i0, 2 * a], x[i0, 2 * a + 1], out[i0, a], idx[i0, a]
+                for b in range(Wo):
+                    q = 2 * b
+                    for c in range(C):
+                        best = r0[q, c]
+                        arg = 0
+                        v = r0[q + 1, c]
+                        if v > best or v != v:
+                            best, arg = v, 1
+                        v = r1[q, c]
+                        if v > best or v != v:
+                            best, arg = v, 2
+                        v = r1[q + 1, c]
+                        if v > best or v != v:
+                            best, arg = v, 3
+                        o[b, c] = best
+                        ix[b, c] = arg
+
+    @njit(nogil=True, cache=True)
+    def scatter_nhwc(g, idx, kw, sh, sw, dh, dw, pt, pl, out):
+        """scatter on channels-last arrays g and idx (n, Ho, Wo, C), out (n, H, W, C) zeroed."""
+        n, Ho, Wo, C = g.shape
+        H, W = out.shape[1], out.shape[2]
+        for i0 in range(n):
+            for a in range(Ho):
+                for b in range(Wo):
+                    for c in range(C):
+                        k = idx[i0, a, b, c]
+                        r = a * sh - pt + (k // kw) * dh
+                        q = b * sw - pl + (k % kw) * dw
+                        if 0 <= r < H and 0 <= q < W:
+                            out[i0, r, q, c] += g[i0, a, b, c]
+
+    return forward2x2, scatter, forward2x2_nhwc, scatter_nhwc
+
+
+def _channels_last(a):
+    """Whether a 4-D (N, C, h, w) NumPy array's memory is one (N, h, w, C) block (and not also
+    plain or channel-major, as with one channel): what F(4x4) Winograd convolutions return."""
+    return (a.ndim == 4 and a.shape[1] > 1 and not a.flags.c_contiguous
+            and a.transpose(0, 2, 3, 1).flags.c_contiguous)
 
 
 class MaxPool2dFn(Function):
@@ -199,6 +246,14 @@ class MaxPool2dFn(Function):
         N, C = x.shape[:2]
         n_off = g.kernel[0] * g.kernel[1]
         kern = _pool_compiled(x) if g.kernel == g.stride == (2, 2) and g.dil == (1, 1) and not any(g.pads) else None
+        if kern is not None and _channels_last(x):  # channels innermost; out and idx channels-last too
+            shape = (N,) + tuple(g.out_hw) + (C,)
+            out, idx = np.empty(shape, x.dtype), np.empty(shape, np.uint8)
+            xs = x.transpose(0, 2, 3, 1)
+            for_ranges(lambda lo, hi: kern[2](xs[lo:hi], out[lo:hi], idx[lo:hi]), N, 2 * n_off * out.size,
+                       min_work=MIN_PARALLEL_ELEMENTS_CNN)
+            self.saved_idx = idx.transpose(0, 3, 1, 2)
+            return out.transpose(0, 3, 1, 2)
         if kern is not None and _planes(x) is None:
             x = np.ascontiguousarray(x)
         out = _empty_like_layout(x, (N, C) + tuple(g.out_hw), zero=False)
@@ -254,6 +309,20 @@ class MaxPoolScatterFn(Function):
         xp = xp_of(g)
         N, C = g.shape[:2]
         kern = _pool_compiled(g)
+        if kern is not None and _channels_last(self.idx):  # the forward's channels-last road
+            gs = g.transpose(0, 2, 3, 1)
+            if not gs.flags.c_contiguous:
+                gs = np.ascontiguousarray(gs)
+            ix = self.idx.transpose(0, 2, 3, 1)
+            out = np.empty((N,) + tuple(geo.x_shape[2:]) + (C,), dtype=g.dtype)
+            args = (geo.kernel[1],) + geo.stride + geo.dil + (geo.pads[0], geo.pads[2])
+
+            def part_cl(lo, hi):  # images lo:hi: zeroed, then each output's gradient added at its winner
+                out[lo:hi] = 0
+                kern[3](gs[lo:hi], ix[lo:hi], *args, out[lo:hi])
+
+            for_ranges(part_cl, N, 3 * out.size, min_work=MIN_PARALLEL_ELEMENTS_CNN)
+            return out.transpose(0, 3, 1, 2)
         if kern is not None:
             ix = _planes(self.idx)
             cm = self.idx.strides[1] > self.idx.strides[0]  # channel-major: planes (C, N)

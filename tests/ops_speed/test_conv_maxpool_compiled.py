@@ -26,6 +26,8 @@ def compiled_pool():
 def _layout(a, kind):
     if kind == "channel_major":
         return np.ascontiguousarray(a.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)
+    if kind == "channels_last":  # what F(4x4) Winograd convolutions return
+        return np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
     if kind == "strided":  # neither layout: a slice of a wider array
         wide = np.zeros(a.shape[:3] + (a.shape[3] + 3,), a.dtype)
         wide[..., 1:1 + a.shape[3]] = a
@@ -34,13 +36,13 @@ def _layout(a, kind):
 
 
 def _pool_and_grad(x, g, kernel, stride, padding):
-    mx = mathdl.tensor(x, requires_grad=True)
+    mx = mathdl.from_numpy(x).requires_grad_()  # x's memory layout kept
     y, idx = F.max_pool2d(mx, kernel, stride, padding, return_indices=True)
     (y * mathdl.tensor(g)).sum().backward()
     return y.array.copy(), idx.array.copy(), mx.grad.array.copy()
 
 
-@pytest.mark.parametrize("layout", ["nchw", "channel_major", "strided"])
+@pytest.mark.parametrize("layout", ["nchw", "channel_major", "channels_last", "strided"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("kernel, stride, padding, hw", [(2, 2, 0, (8, 8)), (2, 2, 0, (7, 9)), (3, 2, 1, (7, 6)),
                                                          (3, 1, 1, (5, 5))])
@@ -66,13 +68,13 @@ def test_same_as_array_code(monkeypatch, layout, dtype, kernel, stride, padding,
     assert got[0].dtype == got[2].dtype == dtype
 
 
-@pytest.mark.parametrize("layout", ["nchw", "channel_major"])
+@pytest.mark.parametrize("layout", ["nchw", "channel_major", "channels_last"])
 def test_matches_torch_with_gradient_in_another_layout(layout):
     rng = np.random.default_rng(1)
     x = rng.standard_normal((4, 3, 10, 9)).astype(np.float32)
     g = rng.standard_normal((4, 3, 5, 4)).astype(np.float32)
     g_other = _layout(g, "nchw" if layout == "channel_major" else "channel_major")
-    mx = mathdl.tensor(_layout(x, layout), requires_grad=True)
+    mx = mathdl.from_numpy(_layout(x, layout)).requires_grad_()
     y = F.max_pool2d(mx, 2)
     y.backward(mathdl.tensor(g_other))
     tx = torch.tensor(x, requires_grad=True)
@@ -80,6 +82,8 @@ def test_matches_torch_with_gradient_in_another_layout(layout):
     ty.backward(torch.tensor(g))
     np.testing.assert_array_equal(y.array, ty.detach().numpy())
     np.testing.assert_array_equal(mx.grad.array, tx.grad.numpy())
+    if layout == "channels_last":  # the pool stays channels-last
+        assert cv._channels_last(y.array)
 
 
 def test_gradcheck_and_gradgradcheck_float64():
@@ -106,3 +110,12 @@ def test_two_threads_equal_one_thread(monkeypatch):
         parallel.set_num_threads(old)
     for a, b in zip(*res):
         np.testing.assert_array_equal(a, b)
+
+
+def test_gradcheck_and_gradgradcheck_channels_last_float64():
+    rng = np.random.default_rng(4)
+    x = mathdl.from_numpy(_layout(rng.standard_normal((2, 3, 6, 4)), "channels_last")).requires_grad_()
+    f = lambda x: F.max_pool2d(x, 2) ** 2  # noqa: E731
+    assert cv._channels_last(F.max_pool2d(x, 2).array)
+    assert gradcheck(f, (x,))
+    assert gradgradcheck(f, (x,))
