@@ -92,7 +92,7 @@ from ..autograd.tensor import Tensor
 from ..backend import rng, xp_of
 from ..parallel import blocks, for_ranges, get_num_threads
 from .. import parallel as _parallel
-from . import conv_device, conv_kernels, winograd
+from . import conv_device, conv_kernels, winograd, winograd_nhwc
 from . import elementwise as ew
 from .linalg import matmul
 from .reduce import mean as _mean
@@ -714,11 +714,11 @@ class Conv2dFn(Function):
     row-wrapped and im2col roads is kept (``saved_xpad``, freed after backward) for the weight
     gradient, instead of padding x again there."""
 
-    __slots__ = ("stride", "pads", "dil", "groups", "saved_xpad", "saved_u", "saved_v", "keep_v")
+    __slots__ = ("stride", "pads", "dil", "groups", "saved_xpad", "saved_u", "saved_v", "keep_v", "saved_xl")
 
     def __init__(self, stride, pads, dil, groups):
         self.stride, self.pads, self.dil, self.groups = stride, pads, dil, groups
-        self.saved_xpad = self.saved_u = self.saved_v = None
+        self.saved_xpad = self.saved_u = self.saved_v = self.saved_xl = None
         self.keep_v = False  # set by conv2d when the weight gradient will be needed (Winograd's V kept)
 
     def forward(self, x, w, b=None):
@@ -741,6 +741,10 @@ class Conv2dFn(Function):
             pt, pb, pl, pr = self.pads
             m = winograd.output_tile(x.shape[2] + pt + pb - 2, x.shape[3] + pl + pr - 2, x.shape[1], w.shape[0])
             self.saved_u = winograd.kernel_transform(w.astype(np.result_type(x.dtype, w.dtype), copy=False), m)
+            if winograd._channels_last(m, x.shape[1], w.shape[0]) and not x.transpose(0, 2, 3, 1).flags.c_contiguous:
+                # an input of another layout (after a stem or a strided layer) copied to NHWC once:
+                # the weight gradient reads this copy instead of converting x again
+                x = self.saved_xl = winograd_nhwc.nhwc(x).transpose(0, 3, 1, 2)
             if not self.keep_v:
                 return winograd.conv3x3(x, w, b, self.pads, self.saved_u)
             y, self.saved_v = winograd.conv3x3(x, w, b, self.pads, self.saved_u, keep=True)
@@ -759,7 +763,8 @@ class Conv2dFn(Function):
         if x.requires_grad:
             ct = ConvTransposeFn(*geom, x.shape[2:])
             if w.requires_grad:  # let the input gradient's im2col also give the weight gradient
-                ct.saved_wgrad_x = x.array
+                ct.saved_wgrad_x = x.array if self.saved_xl is None else self.saved_xl
+            self.saved_xl = None
             ct.saved_u = self.saved_u  # its adjoint is taken inside ct's forward (BLAS on one thread)
             ct.saved_v, self.saved_v = self.saved_v, None  # x's Winograd transform, used once
             gx = ct(g, w)

@@ -146,3 +146,31 @@ def test_switch_off_keeps_the_channel_major_layout(f4, monkeypatch):
     x, w, b, g, pads = _data(SHAPES[0])
     y = wg.conv3x3(x, w, b, pads, wg.kernel_transform(w, 4))
     assert y.transpose(1, 0, 2, 3).flags.c_contiguous
+
+
+def test_conv2d_of_a_channel_major_input_converts_it_once(f4, monkeypatch):
+    """A channel-major input (a stem's output) is copied to NHWC once in the forward, and the weight
+    gradient reads that copy: the same values and gradients as an NCHW input, one conversion."""
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal((3, 16, 9, 10))
+    w0 = rng.standard_normal((16, 16, 3, 3))
+    copies = []
+    real = wn.nhwc
+
+    def counting(arr):
+        out = real(arr)
+        if not np.shares_memory(out, arr):
+            copies.append(arr.shape)
+        return out
+
+    monkeypatch.setattr(wn, "nhwc", counting)
+    grads = []
+    for mem in (a, np.ascontiguousarray(a.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)):
+        x = mathdl.from_numpy(mem).requires_grad_()
+        w = mathdl.tensor(w0, requires_grad=True)
+        y = F.conv2d(x, w, padding=1)
+        (y * y).sum().backward()
+        grads.append((y.numpy(), x.grad.numpy(), w.grad.numpy()))
+    for got, want in zip(grads[1], grads[0]):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-10)
+    assert len(copies) == 2  # one per input layout that is not NHWC, none in the backward
