@@ -330,7 +330,9 @@ def _k_major(K, a, b, dtype):
 
 
 # Images per tile: about this many bytes of V and M (or Gt) (and never more than conv.TILE_BYTES).
-TILE_BYTES = 1 << 21
+# 4 MiB since the transforms are channels-last: their 36 products per tile, each (P, C) @ (C, O)
+# with C and O 16-64, cost less per row with more rows (see conv.TILE_BYTES for the figures).
+TILE_BYTES = 1 << 22
 
 
 def _tiles(N, per_image, macs):

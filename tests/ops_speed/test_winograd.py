@@ -268,7 +268,8 @@ def test_output_tile_rule():
     assert wg.output_tile(6, 6) == wg.output_tile(2, 2) == wg.output_tile(2, 9) == 2  # 4x4 blocks waste more
     assert wg.output_tile(14, 14) == wg.output_tile(13, 11) == 2  # ratio 0.73 and 0.64
     assert wg.output_tile(28, 28, 256, 256) == 4 and wg.output_tile(16, 16, 128, 128) == 4
-    assert wg.output_tile(7, 7, 512, 512) == wg.output_tile(16, 16, 256, 256) == 2  # thin products
+    assert wg.output_tile(16, 16, 256, 256) == 4  # 3 images per 4 MiB tile: 48 columns
+    assert wg.output_tile(7, 7, 512, 512) == wg.output_tile(16, 16, 512, 512) == 2  # thin products
 
 
 @pytest.mark.parametrize("shape", SHAPES[:2])
