@@ -110,6 +110,8 @@ class _PoolGeom:
 # The same comparisons in the same order as the array code.  (A loop over any window measured 12x
 # slower than this unrolled one, and slower than the array code.)
 _pool_kernels = None
+_max4 = None  # the window's first maximum (compiled, inlined; a module global, not a closure cell,
+# so that numba's on-disk cache serves the kernels that call it)
 
 
 def _pool_compiled(*arrays):
@@ -136,6 +138,19 @@ def _planes(a):
 def _compile_pool():
     from numba import njit
 
+    global _max4
+
+    @njit(inline="always")
+    def _max4(v0, v1, v2, v3):  # (max, first index of it) of a 2x2 window in k order; a NaN wins, the last one
+        best, arg = v0, 0
+        if v1 > best or v1 != v1:
+            best, arg = v1, 1
+        if v2 > best or v2 != v2:
+            best, arg = v2, 2
+        if v3 > best or v3 != v3:
+            best, arg = v3, 3
+        return best, arg
+
     @njit(nogil=True, cache=True)
     def forward2x2(x, out, idx):
         """2x2 windows, stride 2, no padding: out[n, c, a, b] = max of x[n, c, 2a + i, 2b + j] over
@@ -148,19 +163,8 @@ def _compile_pool():
                     r = 2 * a
                     for b in range(Wo):
                         q = 2 * b
-                        best = x[i0, c, r, q]
-                        arg = 0
-                        v = x[i0, c, r, q + 1]
-                        if v > best or v != v:
-                            best, arg = v, 1
-                        v = x[i0, c, r + 1, q]
-                        if v > best or v != v:
-                            best, arg = v, 2
-                        v = x[i0, c, r + 1, q + 1]
-                        if v > best or v != v:
-                            best, arg = v, 3
-                        out[i0, c, a, b] = best
-                        idx[i0, c, a, b] = arg
+                        out[i0, c, a, b], idx[i0, c, a, b] = _max4(x[i0, c, r, q], x[i0, c, r, q + 1],
+                                                                   x[i0, c, r + 1, q], x[i0, c, r + 1, q + 1])
 
     @njit(nogil=True, cache=True)
     def scatter(g, idx, kw, sh, sw, dh, dw, pt, pl, out):
@@ -189,19 +193,7 @@ def _compile_pool():
                 for b in range(Wo):
                     q = 2 * b
                     for c in range(C):
-                        best = r0[q, c]
-                        arg = 0
-                        v = r0[q + 1, c]
-                        if v > best or v != v:
-                            best, arg = v, 1
-                        v = r1[q, c]
-                        if v > best or v != v:
-                            best, arg = v, 2
-                        v = r1[q + 1, c]
-                        if v > best or v != v:
-                            best, arg = v, 3
-                        o[b, c] = best
-                        ix[b, c] = arg
+                        o[b, c], ix[b, c] = _max4(r0[q, c], r0[q + 1, c], r1[q, c], r1[q + 1, c])
 
     @njit(nogil=True, cache=True)
     def scatter_nhwc(g, idx, kw, sh, sw, dh, dw, pt, pl, out):

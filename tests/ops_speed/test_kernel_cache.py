@@ -34,6 +34,9 @@ from mathdl.ops import bn_channels_last_kernels as clk
 xb = np.ascontiguousarray(np.random.randn(4, 16, 16, 16).astype(np.float32).transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
 F.batch_norm(mathdl.from_numpy(xb).requires_grad_(), None, None, training=True, relu=True).sum().backward()
 kernels["bn_cl_fwd"], kernels["bn_cl_bwd"] = clk.kernels()["fwd_all"], clk.kernels()["bwd_all"]
+from mathdl.ops import pooling
+F.max_pool2d(mathdl.from_numpy(xb), 2), F.max_pool2d(mathdl.from_numpy(np.ascontiguousarray(xb)), 2)
+kernels["pool2x2"], kernels["pool2x2_nhwc"] = pooling._pool_kernels[0], pooling._pool_kernels[2]
 kernels["shift"] = row_kernels._k["shift"]
 print(json.dumps({k: [sum(d.stats.cache_misses.values()), sum(d.stats.cache_hits.values())]
                   for k, d in kernels.items()}))
