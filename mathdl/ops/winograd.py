@@ -35,8 +35,10 @@ compiled loops (V, Gt and the output each written in one pass, tile by tile) and
 into tiles of whole images (about TILE_BYTES of V and M), each transformed, multiplied and
 transformed back while in cache, on mathdl's threads like conv.py's tiles; each tile holds exactly
 ceil(Ho/m) ceil(Wo/m) m x m blocks per image; m = 4 wherever that needs clearly fewer products
-than m = 2 (output_tile).  Without numba, F(2x2) in whole-batch array passes over the four parity planes of
-the padded input (wrapped tiles included).
+than m = 2 (output_tile).  F(4x4) runs there on channels-last memory (mathdl/ops/winograd_nhwc.py:
+the same formulas, its transforms vectorised over the channels; CHANNELS_LAST).  Without numba,
+F(2x2) in whole-batch array passes over the four parity planes of the padded input (wrapped
+tiles included).
 
 Float32 error: F(2x2)'s transforms only add, subtract and halve, so its result differs from a
 direct convolution by a few units in the last place of the largest partial sums; F(4x4)'s multiply
