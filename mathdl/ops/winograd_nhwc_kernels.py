@@ -126,16 +126,10 @@ def _compile(C):
                         a0, a1, a2, a3 = _at6(w03, w13, w23, w33, w43, w53, k2, k4, k8)
                         blk[12 * C + c], blk[13 * C + c], blk[14 * C + c], blk[15 * C + c] = (a0 + bo, a1 + bo, a2 + bo,
                                                                                               a3 + bo)
-                    if r + 3 < Ho and q + 3 < Wo:
-                        for a in range(4):
-                            row, src = out[i, r + a, q * C:], blk[4 * a * C:]
-                            for e in range(4 * C):
-                                row[e] = src[e]
-                    else:  # a block across the image's edge: its pixels inside
-                        for a in range(min(4, Ho - r)):
-                            row, src = out[i, r + a, q * C:], blk[4 * a * C:]
-                            for e in range(min(4, Wo - q) * C):
-                                row[e] = src[e]
+                    for a in range(min(4, Ho - r)):  # the block's pixels inside the image
+                        row, src = out[i, r + a, q * C:], blk[4 * a * C:]
+                        for e in range(min(4, Wo - q) * C):
+                            row[e] = src[e]
 
     @njit(nogil=True, cache=True)
     def grad4(gp, Th, Tw, Gt, kc):  # Gt[(i Th + t) Tw + s, (6 a + b) C + c] = (A g A^T)[a, b]
