@@ -47,10 +47,11 @@ import threading
 
 import numpy as np
 
+from . import openmp_team
 from .spin_pool import SpinPool
 
 __all__ = ["set_num_threads", "get_num_threads", "num_threads", "elementwise", "elementwise_many", "for_ranges",
-           "blocks", "blas_serial", "in_worker", "MIN_PARALLEL_ELEMENTS"]
+           "blocks", "blas_serial", "in_worker", "on_team", "MIN_PARALLEL_ELEMENTS"]
 
 # Below this much work (elements times passes over them) a pass runs on the calling thread.
 # Measured with benchmarks/bench_parallel.py on a 2-core machine: handing a piece to a pool
@@ -187,7 +188,7 @@ def for_ranges(fn, n: int, work: int | None = None, align: int = 1, min_work: in
     if len(pieces) == 1:
         fn(0, n)
         return
-    _run_dynamic(lambda k: fn(*pieces[k]), len(pieces))
+    _run_dynamic(lambda k: fn(*pieces[k]), len(pieces), team=min_work is not None)
 
 
 # Large passes are cut into up to PIECES_PER_THREAD pieces per thread of at least about
@@ -201,10 +202,38 @@ PIECES_PER_THREAD = 4
 PIECE_WORK = 1 << 22
 
 
-def _run_dynamic(fn, count, spin=False):
+def _mark(flag):
+    """Set the calling thread's "inside a region" flag; its previous value."""
+    was = getattr(_local, "worker", False)
+    _local.worker = flag
+    return was
+
+
+def on_team() -> bool:
+    """Whether this process's regions between and inside convolutions run on the OpenMP team
+    (mathdl/openmp_team.py): T >= 2 within its thread limit, and the team available."""
+    return 2 <= _num_threads <= _team_limit() and openmp_team.available()
+
+
+_team_max = None
+
+
+def _team_limit():
+    global _team_max
+    if _team_max is None:
+        _team_max = openmp_team.max_threads() if openmp_team.available() else 0
+    return _team_max
+
+
+def _run_dynamic(fn, count, spin=False, team=False):
     """fn(0), ..., fn(count - 1) on the calling thread and up to T - 1 pool threads, each taking the
     next index when free; returns when all are done (an exception in any is raised here).  ``spin``:
-    the pool threads poll for the next task a while before sleeping (see mathdl/spin_pool.py)."""
+    the pool threads poll for the next task a while before sleeping (see mathdl/spin_pool.py).
+    ``team``: a convolution's region (its tiles, or a pass between convolutions), run on the OpenMP
+    team when the process has one (on_team)."""
+    if team and on_team():
+        openmp_team.run_dynamic(fn, count, _num_threads, _mark)
+        return
     nxt = iter(range(count))
     lock = threading.Lock()
 
@@ -334,7 +363,7 @@ def blocks(fn, count: int, parallel: bool = True) -> list:
     _enter_blas_serial()
     _local.worker = True  # the caller's own block runs its passes serially, as the pool's do
     try:
-        _run_dynamic(run, count, spin=True)
+        _run_dynamic(run, count, spin=True, team=True)
     finally:
         _local.worker = False
         _leave_blas_serial()

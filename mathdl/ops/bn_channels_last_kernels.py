@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import openmp_team
 from . import compiled
 
 __all__ = ["available", "usable", "tile_rows", "chunk_rows", "num_chunks", "partials", "coefficients", "MIN_ELEMENTS",
@@ -387,9 +388,45 @@ def _compile():
                 _bwd_apply(g, x, C, coef, rows, 0, K, gx)
         return ok
 
+    # The same on T threads of the OpenMP team (mathdl/openmp_team.py): each chunk's loops as above,
+    # chunks shared out by prange, the combine between on the calling thread.
+    from numba import prange
+
+    popts = dict(opts, parallel=True)
+
+    @njit(**popts)
+    def fwd_team(x, C, m, rows, L, eps, w, b, lo_y, psum, pm2, stats, coef, y):
+        K = psum.shape[0]
+        for k in prange(K):
+            _fwd_stats(x, C, m, rows, k, k + 1, psum, pm2)
+        ok = _fwd_combine(psum, pm2, C, coef.shape[1] // C, rows, L, eps, w, b, stats, coef)
+        for k in prange(K):
+            _fwd_apply(x, C, coef, lo_y, rows, k, k + 1, y)
+        return ok
+
+    @njit(**popts)
+    def bwd_team(g, x, C, m, coef, rows, relu, scale, rstd, L, psg, psgx, sums, need_gx, gx):
+        K = psg.shape[0]
+        if relu:
+            for k in prange(K):
+                _bwd_sums_relu(g, x, C, m, coef, rows, k, k + 1, psg, psgx)
+        else:
+            for k in prange(K):
+                _bwd_sums(g, x, C, m, coef, rows, k, k + 1, psg, psgx)
+        ok = _bwd_combine(psg, psgx, scale, rstd, L, sums, coef)
+        if need_gx:
+            if relu:
+                for k in prange(K):
+                    _bwd_apply_relu(g, x, C, coef, rows, k, k + 1, gx)
+            else:
+                for k in prange(K):
+                    _bwd_apply(g, x, C, coef, rows, k, k + 1, gx)
+        return ok
+
     return {"fwd_stats": _fwd_stats, "fwd_combine": _fwd_combine, "fwd_apply": _fwd_apply, "bwd_sums": _bwd_sums,
             "bwd_sums_relu": _bwd_sums_relu, "bwd_combine": _bwd_combine, "bwd_apply": _bwd_apply,
-            "bwd_apply_relu": _bwd_apply_relu, "fwd_all": fwd_all, "bwd_all": bwd_all}
+            "bwd_apply_relu": _bwd_apply_relu, "fwd_all": fwd_all, "bwd_all": bwd_all, "fwd_team": fwd_team,
+            "bwd_team": bwd_team}
 
 
 def kernels():
@@ -544,19 +581,28 @@ def backward_apply(g, x, y, relu, coef, rows, lo, hi, gx, fast):
         _bwd_apply_np(g, x, y, relu, coef, rows, lo, hi, gx)
 
 
-def forward_all(x, rows, eps, w, b, relu, psum, pm2, stats, coef, y):
-    """forward_stats, forward_combine and forward_apply over every chunk in one compiled call (a
-    serial forward); returns forward_combine's finiteness."""
+def forward_all(x, rows, eps, w, b, relu, psum, pm2, stats, coef, y, threads=1):
+    """forward_stats, forward_combine and forward_apply over every chunk in one compiled call: serial,
+    or on ``threads`` > 1 threads of the OpenMP team (the same chunks, the same results); returns
+    forward_combine's finiteness."""
     C = x.shape[1]
-    return _k["fwd_all"](x.reshape(-1), C, psum.shape[1] // C, rows, x.shape[0], float(eps), w, b,
-                         x.dtype.type(0 if relu else -np.inf), psum, pm2, stats, coef, y.reshape(-1))
+    args = (x.reshape(-1), C, psum.shape[1] // C, rows, x.shape[0], float(eps), w, b,
+            x.dtype.type(0 if relu else -np.inf), psum, pm2, stats, coef, y.reshape(-1))
+    if threads > 1:
+        openmp_team.use_threads(threads)
+        return _k["fwd_team"](*args)
+    return _k["fwd_all"](*args)
 
 
-def backward_all(g, x, relu, coef, rows, scale, rstd, psg, psgx, sums, gx):
+def backward_all(g, x, relu, coef, rows, scale, rstd, psg, psgx, sums, gx, threads=1):
     """backward_sums, backward_combine and (with ``gx``) backward_apply over every chunk in one compiled
-    call (a serial backward, relu's mask recomputed from x); returns backward_combine's finiteness."""
+    call (relu's mask recomputed from x): serial, or on ``threads`` > 1 threads of the OpenMP team;
+    returns backward_combine's finiteness."""
     C = g.shape[1]
     need = gx is not None
-    return _k["bwd_all"](g.reshape(-1), x.reshape(-1), C, psg.shape[1] // C, coef, rows, bool(relu),
-                         scale.astype(np.float64), rstd, g.shape[0], psg, psgx, sums, need,
-                         gx.reshape(-1) if need else g.reshape(-1)[:0])
+    args = (g.reshape(-1), x.reshape(-1), C, psg.shape[1] // C, coef, rows, bool(relu), scale.astype(np.float64),
+            rstd, g.shape[0], psg, psgx, sums, need, gx.reshape(-1) if need else g.reshape(-1)[:0])
+    if threads > 1:
+        openmp_team.use_threads(threads)
+        return _k["bwd_team"](*args)
+    return _k["bwd_all"](*args)

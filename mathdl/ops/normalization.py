@@ -395,6 +395,18 @@ def _channels_last_rows(a):
     return t.reshape(-1, t.shape[3])
 
 
+# On the OpenMP team (mathdl/openmp_team.py: a hand-off of about 2 us) the channels-last passes run as
+# one compiled call on all threads from this much work (entries times 2 passes) instead.
+BN_TEAM_MIN_WORK = 1 << 16
+
+
+def _cl_team(work):
+    """Threads for one compiled channels-last call on the OpenMP team (1: not on the team)."""
+    if work < BN_TEAM_MIN_WORK or _parallel.in_worker() or not _parallel.on_team():
+        return 1
+    return _parallel.get_num_threads()
+
+
 def _cl_serial(work):
     """Whether for_ranges would run the channels-last passes (``work`` entries times passes) serially."""
     cut = min(_parallel.MIN_PARALLEL_ELEMENTS, BN_CHANNELS_LAST_MIN_WORK)
@@ -537,8 +549,9 @@ class BatchNormFn(Function):
         stats, coef = np.empty((3, C)), cl_kernels.coefficients(6, C, dt)
         y = np.empty_like(rows)
         K, work = psum.shape[0], 2 * rows.size
-        if fast and _cl_serial(work):  # one compiled call
-            finite = cl_kernels.forward_all(rows, R, self.eps, w, b, self.relu, psum, pm2, stats, coef, y)
+        team = _cl_team(work) if fast else 1
+        if fast and (team > 1 or _cl_serial(work)):  # one compiled call
+            finite = cl_kernels.forward_all(rows, R, self.eps, w, b, self.relu, psum, pm2, stats, coef, y, team)
         else:
             for_ranges(lambda lo, hi: cl_kernels.forward_stats(rows, R, lo, hi, psum, pm2, fast), K, work,
                        min_work=BN_CHANNELS_LAST_MIN_WORK)
@@ -707,8 +720,9 @@ def _bn_backward_channels_last(fn, x, g, w, b):
     sums = np.empty((2, C))
     K, work = psg.shape[0], 2 * g2.size
     gx2 = np.empty((L, C), dt) if x.requires_grad else None
-    if fast and _cl_serial(work):  # one compiled call
-        finite = cl_kernels.backward_all(g2, x2, fn.relu, coef, R, scale, rstd, psg, psgx, sums, gx2)
+    team = _cl_team(work) if fast else 1
+    if fast and (team > 1 or _cl_serial(work)):  # one compiled call
+        finite = cl_kernels.backward_all(g2, x2, fn.relu, coef, R, scale, rstd, psg, psgx, sums, gx2, team)
     else:
         for_ranges(lambda lo, hi: cl_kernels.backward_sums(g2, x2, y2, fn.relu, coef, R, lo, hi, psg, psgx, fast),
                    K, work, min_work=BN_CHANNELS_LAST_MIN_WORK)

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import openmp_team
+from .. import parallel as _parallel
 from . import compiled
 from ..parallel import MIN_PARALLEL_ELEMENTS_CNN, for_ranges
 
@@ -50,7 +52,33 @@ def _compile():
             v = a[i] + b[i]
             y[i] = v if not (v <= z) else z
 
-    return fwd, bwd, add_fwd
+    # The same loops on the OpenMP team (mathdl/openmp_team.py): prange cuts the entries into one
+    # contiguous range per thread (an elementwise pass: the same results for any cut).
+    from numba import prange
+
+    popts = dict(opts, parallel=True)
+
+    @njit(**popts)
+    def fwd_team(x, y):
+        z = x.dtype.type(0.0)
+        for i in prange(x.shape[0]):
+            v = x[i]
+            y[i] = v if not (v <= z) else z
+
+    @njit(**popts)
+    def bwd_team(y, g, out):
+        z = g.dtype.type(0.0)
+        for i in prange(y.shape[0]):
+            out[i] = g[i] if not (y[i] <= z) else z
+
+    @njit(**popts)
+    def add_team(a, b, y):
+        z = a.dtype.type(0.0)
+        for i in prange(a.shape[0]):
+            v = a[i] + b[i]
+            y[i] = v if not (v <= z) else z
+
+    return fwd, bwd, add_fwd, fwd_team, bwd_team, add_team
 
 
 def _dense(a):
@@ -87,12 +115,23 @@ def _flat(a):
     return np.ravel(a, order="K")  # a view, in memory order (dense)
 
 
-def _run(kernel, *arrays):
-    """kernel(*flat views) over contiguous chunks of the arrays' memory on mathdl's threads (from
-    MIN_PARALLEL_ELEMENTS_CNN element-passes: these passes run between a CNN's convolutions, whose
-    products leave BLAS's threads idle; the loops release the GIL)."""
+# On the OpenMP team (a hand-off of about 2 us) the passes split from this many element-passes.
+TEAM_MIN_WORK = 1 << 16
+
+
+def _run(index, *arrays):
+    """Loop ``index`` (0 relu, 1 its gradient, 2 add_relu) on the arrays' flat memory: on the OpenMP
+    team (mathdl.parallel.on_team) as one prange call, else over contiguous chunks on mathdl's
+    threads (from MIN_PARALLEL_ELEMENTS_CNN element-passes: these passes run between a CNN's
+    convolutions, whose products leave BLAS's threads idle; the loops release the GIL)."""
     flats = [_flat(a) for a in arrays]
     n = flats[0].size
+    work = len(flats) * n
+    if work >= TEAM_MIN_WORK and not _parallel.in_worker() and _parallel.on_team():
+        openmp_team.use_threads(_parallel.get_num_threads())
+        _k[3 + index](*flats)
+        return
+    kernel = _k[index]
     for_ranges(lambda lo, hi: kernel(*(f[lo:hi] for f in flats)), n, len(flats) * n, align=16,
                min_work=MIN_PARALLEL_ELEMENTS_CNN)
 
@@ -100,7 +139,7 @@ def _run(kernel, *arrays):
 def relu(x):
     """max(x, 0) with NaN kept, as a new array of x's memory layout."""
     y = np.empty_like(x)  # order "K": the same strides
-    _run(_k[0], x, y)
+    _run(0, x, y)
     return y
 
 
@@ -110,12 +149,12 @@ def add_relu(a, b):
     float32 entries in 77 us, against 263 us for NumPy's a + b then maximum, and 65 + 165 us for
     a + b then the select in place."""
     y = np.empty_like(a)
-    _run(_k[2], a, b, y)
+    _run(2, a, b, y)
     return y
 
 
 def relu_backward(y, g):
     """g where not y <= 0, else 0, as a new array of g's memory layout."""
     out = np.empty_like(g)
-    _run(_k[1], y, g, out)
+    _run(1, y, g, out)
     return out
