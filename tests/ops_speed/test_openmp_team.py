@@ -9,7 +9,6 @@ import threading
 import numpy as np
 import pytest
 
-import mathdl
 from mathdl import openmp_team, parallel
 from mathdl.ops import select_kernels
 
