@@ -23,10 +23,13 @@ import mathdl.nn.functional as F
 from mathdl.ops import row_kernels, winograd as wg, winograd_kernels as wk, winograd_nhwc_kernels as wn
 x = np.random.randn(2, 16, 8, 8).astype(np.float32)
 w = np.random.randn(16, 16, 3, 3).astype(np.float32)
+from mathdl.ops import winograd_nhwc
+winograd_nhwc.PIPELINES = False  # the per-tile kernels first (the pipelines below)
 for channels_last in (False, True):
     wg.CHANNELS_LAST = channels_last
     wg.conv3x3(x, w, None, (1, 1, 1, 1))
     wg.conv3x3_weight(x, x, (1, 1, 1, 1))
+winograd_nhwc.PIPELINES = True
 F.softmax(mathdl.randn(300, 64), -1)
 kernels = dict(zip(("input4", "output4", "grad4"), wk.kernels()[4]))
 kernels.update(zip(("nhwc_input4", "nhwc_output4", "nhwc_grad4"), wn.kernels(16)))
@@ -38,6 +41,18 @@ from mathdl.ops import pooling
 F.max_pool2d(mathdl.from_numpy(xb), 2), F.max_pool2d(mathdl.from_numpy(np.ascontiguousarray(xb)), 2)
 kernels["pool2x2"], kernels["pool2x2_nhwc"] = pooling._pool_kernels[0], pooling._pool_kernels[2]
 kernels["shift"] = row_kernels._k["shift"]
+# the whole-convolution pipelines (C == O), serial and, where the OpenMP team runs, on the team
+from mathdl import parallel
+xt = mathdl.from_numpy(xb).requires_grad_()
+wt = mathdl.from_numpy(w).requires_grad_()
+F.conv2d(xt, wt, padding=1).sum().backward()
+kernels["pipe_fwd"], kernels["pipe_bwd"] = wn.tiles(16)[:2]
+mathdl.set_num_threads(2)
+if parallel.on_team():
+    from mathdl.ops import conv
+    conv.PARALLEL_MIN_MACS = 0
+    F.conv2d(xt, wt, padding=1).sum().backward()
+    kernels["pipe_fwd_team"], kernels["pipe_bwd_team"] = wn.tiles(16)[2:]
 print(json.dumps({k: [sum(d.stats.cache_misses.values()), sum(d.stats.cache_hits.values())]
                   for k, d in kernels.items()}))
 """

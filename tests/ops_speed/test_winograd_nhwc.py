@@ -174,3 +174,46 @@ def test_conv2d_of_a_channel_major_input_converts_it_once(f4, monkeypatch):
     for got, want in zip(grads[1], grads[0]):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-10)
     assert len(copies) == 2  # one per input layout that is not NHWC, none in the backward
+
+
+@pytest.mark.parametrize("shape", [s for s in SHAPES if s[1] == s[4]])
+def test_whole_convolution_pipelines_equal_the_per_tile_calls(shape, f4, monkeypatch):
+    """C == O: one compiled call per convolution (its products through blas_kernels.gemm) gives the
+    per-tile Python calls' numbers (their products through NumPy's matmul)."""
+    data = _data(shape)
+    calls = []
+    real = wn._run
+    monkeypatch.setattr(wn, "_run", lambda *a: calls.append(a[1]) or real(*a))
+    new = _all(*data)
+    assert len(calls) == 2  # the forward, and the one-pass backward (conv3x3_weight alone: per-tile calls)
+    monkeypatch.setattr(wn, "PIPELINES", False)
+    old = _all(*data)
+    for a, b in zip(new, old):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_pipelines_on_the_team_equal_the_serial_pipelines_bit_for_bit(f4, monkeypatch):
+    """The same one-image tiles at 1 thread (serial pipeline) and 2 (on the OpenMP team)."""
+    from mathdl import parallel
+
+    old = mathdl.get_num_threads()
+    mathdl.set_num_threads(2)
+    if not parallel.on_team():
+        mathdl.set_num_threads(old)
+        pytest.skip("no OpenMP team")
+    monkeypatch.setattr(cv, "TILE_BYTES", 1)
+    monkeypatch.setattr(cv, "PARALLEL_MIN_MACS", 0)
+    teams = []
+    real = wn._run
+    monkeypatch.setattr(wn, "_run", lambda *a: teams.append(a[1]) or real(*a))
+    x, w, b, g, pads = _data((9, 16, 12, 12, 16, (1, 1, 1, 1)), dtype=np.float32, seed=7)
+    try:
+        mathdl.set_num_threads(1)
+        one = _all(x, w, b, g, pads)
+        mathdl.set_num_threads(2)
+        two = _all(x, w, b, g, pads)
+    finally:
+        mathdl.set_num_threads(old)
+    assert teams == [False, False, True, True]
+    for a, r in zip(one, two):
+        np.testing.assert_array_equal(a, r)
