@@ -120,7 +120,7 @@ def conv3x3(x, U, b, pads, Ho, Wo, dtype, bounds, par, kc):
     xl, Uc = xl.astype(dtype, copy=False), np.ascontiguousarray(U, dtype=dtype)
     road = _pipeline(x.shape[1], O, par, dtype, xl, Uc, b)
     if road is not None:
-        H, W = xl.shape[1], xl.shape[2]
+        H = xl.shape[1]
         _run(*road, 0, xl.reshape(N, H, -1), Uc, b, pads[0], pads[2], Th, Tw, out.reshape(N, Ho, -1), kc,
              np.array(bounds, np.int64))
         return out.transpose(0, 3, 1, 2)
