@@ -27,7 +27,7 @@ from ..autograd.grad_mode import is_grad_enabled
 from ..autograd.tensor import Tensor
 from ..backend import xp_of
 from ..ops.pooling import adaptive_avg_pool2d
-from ..ops import select_kernels
+from ..ops import layout_kernels, select_kernels
 from ..ops.elementwise import _select, relu
 from ..ops.shape import pad, reshape
 from ..parallel import MIN_PARALLEL_ELEMENTS_CNN, for_ranges
@@ -77,6 +77,8 @@ class AddReluFn(Function):
 def _in_layout_of(ref, a):
     """A copy of a (broadcastable to ref's shape) with ref's memory layout, in slabs of its
     outermost axis in memory on mathdl's threads."""
+    if ref.ndim == 4 and ref.transpose(0, 2, 3, 1).flags.c_contiguous and a.shape == ref.shape:
+        return layout_kernels.to_nhwc(a).transpose(0, 3, 1, 2)  # into channels-last memory: compiled
     out = np.empty_like(ref)  # order "K": ref's strides
     perm = np.argsort([-st for st in out.strides], kind="stable")
     dst, src = out.transpose(perm), np.broadcast_to(a, ref.shape).transpose(perm)

@@ -31,7 +31,7 @@ import numpy as np
 from .. import openmp_team
 from .. import parallel as _parallel
 from ..parallel import blocks
-from . import winograd_nhwc_kernels
+from . import layout_kernels, winograd_nhwc_kernels
 
 __all__ = ["available", "nhwc", "conv3x3", "conv3x3_weight", "conv3x3_backward"]
 
@@ -45,7 +45,7 @@ def nhwc(a):
     """(N, H, W, C) C-contiguous memory of an (N, C, H, W) array: a view when its memory already is
     channels-last, else one copy."""
     t = a.transpose(0, 2, 3, 1)
-    return t if t.flags.c_contiguous else np.ascontiguousarray(t)
+    return t if t.flags.c_contiguous else layout_kernels.to_nhwc(a)
 
 
 def _pipeline(C, O, par, dtype, *arrays):
