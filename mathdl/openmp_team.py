@@ -116,6 +116,21 @@ def use_threads(n):
         _local.n = n
 
 
+_pinned = set()
+
+
+def _pin_thread_state():
+    """Keep this OpenMP thread's Python thread state alive between regions: numba's object mode
+    takes the GIL with PyGILState_Ensure, which makes a new thread state for a thread without one
+    and frees it at the matching Release; one extra Ensure, never released, keeps the first."""
+    ident = threading.get_ident()
+    if ident not in _pinned:
+        import ctypes
+
+        ctypes.pythonapi.PyGILState_Ensure()
+        _pinned.add(ident)
+
+
 def _slot(job):
     fn = _jobs.get(job)
     if fn is not None:
@@ -146,6 +161,7 @@ def run_dynamic(fn, count, threads, mark):
     errors = []
 
     def worker():
+        _pin_thread_state()
         was = mark(True)
         try:
             while not errors:

@@ -395,13 +395,14 @@ def _channels_last_rows(a):
     return t.reshape(-1, t.shape[3])
 
 
-# On the OpenMP team (mathdl/openmp_team.py: a hand-off of about 2 us) the channels-last passes run as
-# one compiled call on all threads from this much work (entries times 2 passes) instead.
+# On the OpenMP team (mathdl/openmp_team.py: a hand-off of about 2 us) batch norm's compiled passes
+# (channels-last, and channel-major with its rows shared out) run as one compiled call on all threads
+# from this much work (entries times passes) instead.
 BN_TEAM_MIN_WORK = 1 << 16
 
 
 def _cl_team(work):
-    """Threads for one compiled channels-last call on the OpenMP team (1: not on the team)."""
+    """Threads for one compiled batch-norm call on the OpenMP team (1: not on the team)."""
     if work < BN_TEAM_MIN_WORK or _parallel.in_worker() or not _parallel.on_team():
         return 1
     return _parallel.get_num_threads()
@@ -522,7 +523,11 @@ class BatchNormFn(Function):
                                                None if b is None else b[lo:hi], self.eps, self.relu, xhat[lo:hi],
                                                y[lo:hi], stats[lo:hi])
 
-            for_ranges(fused, C, 3 * rows.size, min_work=BN_COMPILED_MIN_WORK)
+            team = _cl_team(3 * rows.size) if C > 1 else 1
+            if team > 1:  # the channels shared out on the OpenMP team
+                row_kernels.batch_norm_forward(rows, w, b, self.eps, self.relu, xhat, y, stats, team)
+            else:
+                for_ranges(fused, C, 3 * rows.size, min_work=BN_COMPILED_MIN_WORK)
             mu[...], var[...], rstd[...] = stats[:, 0], stats[:, 1], stats[:, 2]
         else:
             for_ranges(lambda lo, hi: self._rows_part(rows, xhat, y, mu, var, rstd, w, b, n, lo, hi), C,
@@ -681,7 +686,11 @@ def _bn_backward_rows(fn, x, g, w, b):
             row_kernels.batch_norm_backward(g2[lo:hi], xhat[lo:hi], None if y2 is None else y2[lo:hi], fn.relu,
                                             scale[lo:hi], gx2[lo:hi] if need_gx else None, sums[lo:hi])
 
-        for_ranges(part, C, 3 * g2.size, min_work=BN_COMPILED_MIN_WORK)
+        team = _cl_team(3 * g2.size) if C > 1 else 1
+        if team > 1:  # the channels shared out on the OpenMP team
+            row_kernels.batch_norm_backward(g2, xhat, y2, fn.relu, scale, gx2 if need_gx else None, sums, team)
+        else:
+            for_ranges(part, C, 3 * g2.size, min_work=BN_COMPILED_MIN_WORK)
         sg[...], sgx[...] = sums[:, 0], sums[:, 1]
     else:
         for_ranges(lambda lo, hi: _bn_backward_part(g2, xhat, y2, gx2, sg, sgx, scale, n, need_gx, lo, hi), C,

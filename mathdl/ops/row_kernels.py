@@ -33,6 +33,7 @@ __all__ = ["available", "usable", "MIN_ELEMENTS", "softmax_rows", "softmax_shift
 
 _k = None
 _rowmax = None  # the row maximum (compiled in _compile)
+_bn_fwd_row = _bn_bwd_row = None  # batch norm's per-channel loops (compiled in _compile)
 _FLAGS = {"reassoc", "contract", "arcp", "nsz"}  # vectorized sums; NaN/inf semantics kept
 
 
@@ -146,58 +147,82 @@ def _compile():
             for j in range(n):
                 gx[i, j] = r * (g[i, j] * w[j] - m1 - xhat[i, j] * m2)
 
+    # batch norm: one channel's row per call of the row functions (module globals: numba's cache keys a
+    # closure's cells); the serial loops and the OpenMP team's (mathdl/openmp_team.py: prange shares
+    # out the rows) call the same row code, so they give the same bits
+    global _bn_fwd_row, _bn_bwd_row
+
+    @njit(**opts)
+    def _bn_fwd_row(x, wi, bi, eps, relu, xhat, y, st):  # st = (mu, var, rstd) of the row x
+        n = x.shape[0]
+        s = 0.0  # float64 sums, as PyTorch's CPU batch norm accumulates
+        for j in range(n):
+            s += x[j]
+        mu = s / n
+        v = 0.0
+        for j in range(n):
+            d = x[j] - mu
+            v += d * d
+        v /= n
+        r = 1.0 / np.sqrt(v + eps)
+        st[0], st[1], st[2] = mu, v, r
+        muf, rf = x.dtype.type(mu), x.dtype.type(r)
+        z = x.dtype.type(0.0)
+        for j in range(n):
+            h = (x[j] - muf) * rf
+            xhat[j] = h
+            t = h * wi + bi
+            if relu:
+                t = t if not (t <= z) else z
+            y[j] = t
+
+    @njit(**opts)
+    def _bn_bwd_row(g, xhat, y, relu, sc, need_gx, gx, sm):  # sm = (sum g', sum g' xhat), g' = g [y > 0]
+        n = g.shape[0]
+        s = 0.0
+        sx = 0.0
+        z = g.dtype.type(0.0)
+        for j in range(n):
+            gj = g[j]
+            if relu:
+                gj = gj if y[j] > z else z
+            s += gj
+            sx += gj * xhat[j]
+        sm[0], sm[1] = s, sx
+        if need_gx:
+            a = g.dtype.type(sx * sc / n)
+            c = g.dtype.type(s * sc / n)
+            scf = g.dtype.type(sc)
+            for j in range(n):
+                gj = g[j]
+                if relu:
+                    gj = gj if y[j] > z else z
+                gx[j] = gj * scf - xhat[j] * a - c
+
     @njit(**opts)
     def bn_fwd(x, w, b, eps, relu, xhat, y, stats):  # rows = channels; stats[i] = (mu, var, rstd)
-        R, n = x.shape
-        for i in range(R):
-            s = 0.0  # float64 sums, as PyTorch's CPU batch norm accumulates
-            for j in range(n):
-                s += x[i, j]
-            mu = s / n
-            v = 0.0
-            for j in range(n):
-                d = x[i, j] - mu
-                v += d * d
-            v /= n
-            r = 1.0 / np.sqrt(v + eps)
-            stats[i, 0], stats[i, 1], stats[i, 2] = mu, v, r
-            muf, rf, wf, bf = x.dtype.type(mu), x.dtype.type(r), w[i], b[i]
-            z = x.dtype.type(0.0)
-            for j in range(n):
-                h = (x[i, j] - muf) * rf
-                xhat[i, j] = h
-                t = h * wf + bf
-                if relu:
-                    t = t if not (t <= z) else z
-                y[i, j] = t
+        for i in range(x.shape[0]):
+            _bn_fwd_row(x[i], w[i], b[i], eps, relu, xhat[i], y[i], stats[i])
 
     @njit(**opts)
-    def bn_bwd(g, xhat, y, relu, scale, need_gx, gx, sums):  # sums[i] = (sum g', sum g' xhat), g' = g [y > 0]
-        R, n = g.shape
-        for i in range(R):
-            s = 0.0
-            sx = 0.0
-            z = g.dtype.type(0.0)
-            for j in range(n):
-                gj = g[i, j]
-                if relu:
-                    gj = gj if y[i, j] > z else z
-                s += gj
-                sx += gj * xhat[i, j]
-            sums[i, 0], sums[i, 1] = s, sx
-            if need_gx:
-                sc = scale[i]
-                a = g.dtype.type(sx * sc / n)
-                c = g.dtype.type(s * sc / n)
-                scf = g.dtype.type(sc)
-                for j in range(n):
-                    gj = g[i, j]
-                    if relu:
-                        gj = gj if y[i, j] > z else z
-                    gx[i, j] = gj * scf - xhat[i, j] * a - c
+    def bn_bwd(g, xhat, y, relu, scale, need_gx, gx, sums):  # sums[i] = (sum g', sum g' xhat)
+        for i in range(g.shape[0]):
+            _bn_bwd_row(g[i], xhat[i], y[i], relu, scale[i], need_gx, gx[i] if need_gx else gx[0], sums[i])
+
+    from numba import prange
+
+    @njit(parallel=True, **opts)
+    def bn_fwd_team(x, w, b, eps, relu, xhat, y, stats):
+        for i in prange(x.shape[0]):
+            _bn_fwd_row(x[i], w[i], b[i], eps, relu, xhat[i], y[i], stats[i])
+
+    @njit(parallel=True, **opts)
+    def bn_bwd_team(g, xhat, y, relu, scale, need_gx, gx, sums):
+        for i in prange(g.shape[0]):
+            _bn_bwd_row(g[i], xhat[i], y[i], relu, scale[i], need_gx, gx[i] if need_gx else gx[0], sums[i])
 
     return {"shift": shift, "normalize": normalize, "sgrad": sgrad, "ln_fwd": ln_fwd, "ln_bwd": ln_bwd,
-            "bn_fwd": bn_fwd, "bn_bwd": bn_bwd}
+            "bn_fwd": bn_fwd, "bn_bwd": bn_bwd, "bn_fwd_team": bn_fwd_team, "bn_bwd_team": bn_bwd_team}
 
 
 def softmax_shift(x, y):
@@ -235,17 +260,28 @@ def layer_norm_backward(g, xhat, rstd, w, gx):
     _k["ln_bwd"](g, xhat, rstd, np.ones(g.shape[1], g.dtype) if w is None else w, gx)
 
 
-def batch_norm_forward(x, w, b, eps, relu, xhat, y, stats):
+def _team(threads):
+    if threads > 1:
+        from .. import openmp_team
+
+        openmp_team.use_threads(threads)
+        return "_team"
+    return ""
+
+
+def batch_norm_forward(x, w, b, eps, relu, xhat, y, stats, threads=1):
     """Rows = channels of a (C, L) block: xhat, y = w xhat + b (max(., 0) with ``relu``) and
-    stats (C, 3) float64 = (mean, biased variance, rstd); ``w``/``b`` may be None (1 and 0)."""
+    stats (C, 3) float64 = (mean, biased variance, rstd); ``w``/``b`` may be None (1 and 0).
+    ``threads`` > 1: the rows shared out over that many threads of the OpenMP team (the same results)."""
     C = x.shape[0]
-    _k["bn_fwd"](x, np.ones(C, x.dtype) if w is None else w, np.zeros(C, x.dtype) if b is None else b,
-                 float(eps), bool(relu), xhat, y, stats)
+    _k["bn_fwd" + _team(threads)](x, np.ones(C, x.dtype) if w is None else w,
+                                  np.zeros(C, x.dtype) if b is None else b, float(eps), bool(relu), xhat, y, stats)
 
 
-def batch_norm_backward(g, xhat, y, relu, scale, gx, sums):
+def batch_norm_backward(g, xhat, y, relu, scale, gx, sums, threads=1):
     """Rows = channels: sums (C, 2) float64 = (sum g', sum g' xhat) with g' = g [y > 0] under ``relu``
-    (else g), and, when ``gx`` is given, gx = scale (g' - mean(g') - xhat mean(g' xhat))."""
+    (else g), and, when ``gx`` is given, gx = scale (g' - mean(g') - xhat mean(g' xhat)); ``threads``
+    as batch_norm_forward."""
     need = gx is not None
-    _k["bn_bwd"](g, xhat, g if y is None else y, bool(relu), scale.astype(np.float64), need,
-                 gx if need else g[:0], sums)
+    _k["bn_bwd" + _team(threads)](g, xhat, g if y is None else y, bool(relu), scale.astype(np.float64), need,
+                                  gx if need else g[:1, :0], sums)

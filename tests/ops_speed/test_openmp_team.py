@@ -127,3 +127,30 @@ def test_disabled_by_environment():
     res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert res.stdout.split() == ["False", "False"], res.stderr
 
+
+
+@pytest.mark.parametrize("relu", [False, True])
+def test_channel_major_batch_norm_on_the_team_equals_one_thread(two, relu):
+    """A channel-major (C, N, H, W) input (a stem convolution's output): its channels shared out on the
+    team, the same bits as the serial loop, forward and backward."""
+    import mathdl
+    import mathdl.nn.functional as F
+    from mathdl.ops import normalization, row_kernels
+
+    if not row_kernels.available():
+        pytest.skip("compiled loops off")
+    rng = np.random.default_rng(3)
+    xa = np.ascontiguousarray(rng.standard_normal((16, 8, 24, 24)).astype(np.float32)).transpose(1, 0, 2, 3)
+    g = rng.standard_normal(xa.shape).astype(np.float32)
+    w, b = rng.standard_normal(16).astype(np.float32), rng.standard_normal(16).astype(np.float32)
+    assert normalization._cl_team(3 * xa.size) == 2
+    outs = []
+    for n in (2, 1):
+        parallel.set_num_threads(n)
+        x = mathdl.from_numpy(xa.copy()).requires_grad_()
+        wt, bt = mathdl.tensor(w, requires_grad=True), mathdl.tensor(b, requires_grad=True)
+        y = F.batch_norm(x, None, None, wt, bt, training=True, relu=relu)
+        y.backward(mathdl.from_numpy(g))
+        outs.append([y.numpy(), x.grad.numpy(), wt.grad.numpy(), bt.grad.numpy()])
+    for a, r in zip(*outs):
+        np.testing.assert_array_equal(a, r)
