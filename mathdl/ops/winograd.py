@@ -54,7 +54,7 @@ import os
 import numpy as np
 
 from ..parallel import MIN_PARALLEL_ELEMENTS_CNN, blocks, for_ranges, get_num_threads
-from . import winograd_nhwc
+from . import winograd_nhwc, winograd_weight_kernels
 
 __all__ = ["conv3x3", "conv3x3_weight", "conv3x3_backward", "kernel_transform", "adjoint_transform"]
 
@@ -76,6 +76,13 @@ def kernel_transform(w, m=2):
     as one product: U[(m + 2) a + b] = sum_{i, j} G[a, i] G[b, j] w[3 i + j], i.e.
     (G kron G) (K, 9) @ w (9, O C)."""
     O, C = w.shape[:2]
+    k = winograd_weight_kernels.kernels() if w.dtype in (np.float32, np.float64) and type(w) is np.ndarray else False
+    if k:  # separable and vectorised over the O C kernels (mathdl/ops/winograd_weight_kernels.py)
+        R = m + 2
+        W9 = np.ascontiguousarray(w.reshape(O * C, 9).T)
+        U = np.empty((R * R, O, C), w.dtype)
+        k[0](W9, _G[m].astype(w.dtype), np.empty((3 * R, O * C), w.dtype), U.reshape(R * R, -1))
+        return U
     GG = _gg(m, w.dtype)
     return (GG @ w.reshape(O * C, 9).T).reshape(GG.shape[0], O, C)
 
@@ -94,6 +101,10 @@ def adjoint_transform(U, wf):
     K = U.shape[0]
     if K == 16:
         return U[_FLIP].transpose(0, 2, 1)
+    w = wf.transpose(1, 0, 2, 3)
+    if w.strides[2] < 0 and w.strides[3] < 0:  # wf is w's flipped transpose: the transform of w with its
+        # taps reversed, (K, O, C) in memory, transposed back (the channels-last pipelines read it so)
+        return kernel_transform(np.ascontiguousarray(w, dtype=U.dtype), _TILE_OF[K]).transpose(0, 2, 1)
     return kernel_transform(wf.astype(U.dtype, copy=False), _TILE_OF[K])
 
 
@@ -101,6 +112,13 @@ def _weight_from_winograd(dU):
     """dW (O, C, 3, 3) = G^T dU G for each (o, c) of dU (K, O, C): the adjoint of kernel_transform,
     dW[3 i + j] = sum_{a, b} G[a, i] G[b, j] dU[(m + 2) a + b], one product."""
     K, O, C = dU.shape
+    k = winograd_weight_kernels.kernels() if dU.dtype in (np.float32, np.float64) and type(dU) is np.ndarray else False
+    if k:
+        m = _TILE_OF[K]
+        dW9 = np.empty((9, O * C), dU.dtype)
+        k[1](np.ascontiguousarray(dU).reshape(K, -1), _G[m].astype(dU.dtype), np.empty((3 * (m + 2), O * C), dU.dtype),
+             dW9)
+        return np.ascontiguousarray(dW9.T).reshape(O, C, 3, 3)
     return (dU.reshape(K, O * C).T @ _gg(_TILE_OF[K], dU.dtype)).reshape(O, C, 3, 3)
 
 

@@ -64,6 +64,16 @@ def _pipeline(C, O, par, dtype, *arrays):
     return None if fns is False else (fns, team)
 
 
+def _square(U, dtype):
+    """(36, C, C) memory for the pipelines and its gemm flag: U itself (U[k] = (out, in), read
+    transposed: ord("t")), or, when U is a transposed view of contiguous memory (adjoint_transform's
+    result), that memory (read as it is: ord("n"))."""
+    Ut = U.transpose(0, 2, 1)
+    if Ut.flags.c_contiguous and Ut.dtype == dtype:
+        return Ut, 78
+    return np.ascontiguousarray(U, dtype=dtype), 84
+
+
 def _run(fns, team, index, *args):
     """Pipeline ``index`` (0 forward, 1 backward) serially, or on the team with BLAS on one thread per call."""
     if not team:
@@ -117,11 +127,12 @@ def conv3x3(x, U, b, pads, Ho, Wo, dtype, bounds, par, kc):
     xl = nhwc(x)
     out = np.empty((N, Ho, Wo, O), dtype=dtype)
     Th, Tw = -(-Ho // 4), -(-Wo // 4)
-    xl, Uc = xl.astype(dtype, copy=False), np.ascontiguousarray(U, dtype=dtype)
-    road = _pipeline(x.shape[1], O, par, dtype, xl, Uc, b)
+    xl = xl.astype(dtype, copy=False)
+    road = _pipeline(x.shape[1], O, par, dtype, xl, b)
     if road is not None:
         H = xl.shape[1]
-        _run(*road, 0, xl.reshape(N, H, -1), Uc, b, pads[0], pads[2], Th, Tw, out.reshape(N, Ho, -1), kc,
+        Uc, tb = _square(U, dtype)
+        _run(*road, 0, xl.reshape(N, H, -1), Uc, tb, b, pads[0], pads[2], Th, Tw, out.reshape(N, Ho, -1), kc,
              np.array(bounds, np.int64))
         return out.transpose(0, 3, 1, 2)
     UT = U.transpose(0, 2, 1)
@@ -159,13 +170,14 @@ def conv3x3_backward(g, Uf, full, x, pads, dtype, bounds, par, kc):
     zero = np.zeros(C, dtype)
     Sh, Sw = -(-H // 4), -(-W // 4)
     O, Ho, Wo = gl.shape[3], gl.shape[1], gl.shape[2]
-    xl, gl, Ufc = xl.astype(dtype, copy=False), gl.astype(dtype, copy=False), np.ascontiguousarray(Uf, dtype=dtype)
-    road = _pipeline(C, O, par, dtype, xl, gl, Ufc)
+    xl, gl = xl.astype(dtype, copy=False), gl.astype(dtype, copy=False)
+    road = _pipeline(C, O, par, dtype, xl, gl)
     if road is not None:
         Th, Tw = -(-Ho // 4), -(-Wo // 4)
         gp = _grad_blocks(gl, Th, Tw)
         parts = np.empty((len(bounds), 36, O, C), dtype)
-        _run(*road, 1, gl.reshape(N, Ho, -1), gp.reshape(N, gp.shape[1], -1), Ufc, zero, full[0], full[2], Sh, Sw,
+        Ufc, tb = _square(Uf, dtype)
+        _run(*road, 1, gl.reshape(N, Ho, -1), gp.reshape(N, gp.shape[1], -1), Ufc, tb, zero, full[0], full[2], Sh, Sw,
              dx.reshape(N, H, -1), xl.reshape(N, H, -1), pads[0], pads[2], Th, Tw, parts, kc,
              np.array(bounds, np.int64))
         return dx.transpose(0, 3, 1, 2), parts

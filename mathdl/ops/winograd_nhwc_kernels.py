@@ -96,8 +96,9 @@ def _compile(C):
 # pipelines loop over the tiles; the team's (mathdl/openmp_team.py) share them out with prange, so a
 # region starts on every thread within microseconds instead of waiting for the GIL.  Each tile's
 # numbers come from the same operations in either pipeline: results do not depend on the thread count.
-def _fwd_tile_py(x, U, bias, pt, pl, Th, Tw, out, kc, n0, n1, C):
+def _fwd_tile_py(x, U, tb, bias, pt, pl, Th, Tw, out, kc, n0, n1, C):
     # images n0:n1 of x (N, H, W C) -> out (N, Ho, Wo C); U (36, C, C): U[k] (O, C) the kernel transform
+    # (tb = ord("t")), or U[k] (C, O) its transpose (tb = ord("n"))
     _literally(C)
     n = n1 - n0
     P = n * Th * Tw
@@ -108,17 +109,17 @@ def _fwd_tile_py(x, U, bias, pt, pl, Th, Tw, out, kc, n0, n1, C):
     M = np.empty((P, K), x.dtype)
     Vf, Mf = V.reshape(-1), M.reshape(-1)
     for k in range(36):  # M[:, k] (P, O) = V[:, k] (P, C) @ U[k]^T
-        _gemm(78, 84, P, C, C, Vf[k * C:], K, U[k].reshape(-1), C, Mf[k * C:], K)
+        _gemm(78, tb, P, C, C, Vf[k * C:], K, U[k].reshape(-1), C, Mf[k * C:], K)
     blk = np.empty(16 * C, x.dtype)
     _output4(M, Th, Tw, out[n0:n1], bias, kc, blk, C)
 
 
-def _bwd_tile_py(g, gp, Uf, zero, fpt, fpl, Sh, Sw, dx, x, pt, pl, Th, Tw, part, kc, n0, n1, C):
+def _bwd_tile_py(g, gp, Uf, tb, zero, fpt, fpl, Sh, Sw, dx, x, pt, pl, Th, Tw, part, kc, n0, n1, C):
     # dx's images n0:n1 = the full convolution of g (N, Ho, Wo C) with the flipped kernel's transform
     # Uf; part (36, O, C) = sum over the tile's blocks of Gt[:, k]^T V[:, k], V of x (N, H, W C), Gt of
     # gp (g padded to whole 4x4 blocks)
     _literally(C)
-    _fwd_tile(g, Uf, zero, fpt, fpl, Sh, Sw, dx, kc, n0, n1, C)
+    _fwd_tile(g, Uf, tb, zero, fpt, fpl, Sh, Sw, dx, kc, n0, n1, C)
     n = n1 - n0
     P = n * Th * Tw
     K = 36 * C
@@ -138,25 +139,25 @@ def _compile_tiles(C):
     opts = dict(nogil=True, cache=True)
 
     @njit(**opts)
-    def forward(x, U, bias, pt, pl, Th, Tw, out, kc, bounds):
+    def forward(x, U, tb, bias, pt, pl, Th, Tw, out, kc, bounds):
         for t in range(bounds.shape[0]):
-            _fwd_tile(x, U, bias, pt, pl, Th, Tw, out, kc, bounds[t, 0], bounds[t, 1], C)
+            _fwd_tile(x, U, tb, bias, pt, pl, Th, Tw, out, kc, bounds[t, 0], bounds[t, 1], C)
 
     @njit(**opts)
-    def backward(g, gp, Uf, zero, fpt, fpl, Sh, Sw, dx, x, pt, pl, Th, Tw, parts, kc, bounds):
+    def backward(g, gp, Uf, tb, zero, fpt, fpl, Sh, Sw, dx, x, pt, pl, Th, Tw, parts, kc, bounds):
         for t in range(bounds.shape[0]):
-            _bwd_tile(g, gp, Uf, zero, fpt, fpl, Sh, Sw, dx, x, pt, pl, Th, Tw, parts[t], kc, bounds[t, 0],
+            _bwd_tile(g, gp, Uf, tb, zero, fpt, fpl, Sh, Sw, dx, x, pt, pl, Th, Tw, parts[t], kc, bounds[t, 0],
                       bounds[t, 1], C)
 
     @njit(parallel=True, **opts)
-    def forward_team(x, U, bias, pt, pl, Th, Tw, out, kc, bounds):
+    def forward_team(x, U, tb, bias, pt, pl, Th, Tw, out, kc, bounds):
         for t in prange(bounds.shape[0]):
-            _fwd_tile(x, U, bias, pt, pl, Th, Tw, out, kc, bounds[t, 0], bounds[t, 1], C)
+            _fwd_tile(x, U, tb, bias, pt, pl, Th, Tw, out, kc, bounds[t, 0], bounds[t, 1], C)
 
     @njit(parallel=True, **opts)
-    def backward_team(g, gp, Uf, zero, fpt, fpl, Sh, Sw, dx, x, pt, pl, Th, Tw, parts, kc, bounds):
+    def backward_team(g, gp, Uf, tb, zero, fpt, fpl, Sh, Sw, dx, x, pt, pl, Th, Tw, parts, kc, bounds):
         for t in prange(bounds.shape[0]):
-            _bwd_tile(g, gp, Uf, zero, fpt, fpl, Sh, Sw, dx, x, pt, pl, Th, Tw, parts[t], kc, bounds[t, 0],
+            _bwd_tile(g, gp, Uf, tb, zero, fpt, fpl, Sh, Sw, dx, x, pt, pl, Th, Tw, parts[t], kc, bounds[t, 0],
                       bounds[t, 1], C)
 
     return forward, backward, forward_team, backward_team
