@@ -92,7 +92,7 @@ from ..autograd.tensor import Tensor
 from ..backend import rng, xp_of
 from ..parallel import blocks, for_ranges, get_num_threads
 from .. import parallel as _parallel
-from . import conv_device, conv_kernels, winograd, winograd_nhwc
+from . import conv_device, conv_kernels, layout_kernels, winograd, winograd_nhwc
 from . import elementwise as ew
 from .linalg import matmul
 from .reduce import mean as _mean
@@ -150,7 +150,10 @@ def _padded_cnhw(x, pads, value=0.0):
     buf[:, :, pt + H:] = value
     buf[:, :, pt:pt + H, :pl] = value
     buf[:, :, pt:pt + H, pl + W:] = value
-    _copy(buf[:, :, pt:pt + H, pl:pl + W], x.transpose(1, 0, 2, 3))
+    if xp is np and x.transpose(0, 2, 3, 1).flags.c_contiguous:  # channels-last x: compiled, rows whole
+        layout_kernels.nhwc_into_cnhw(x, buf[:, :, pt:pt + H, pl:pl + W])
+    else:
+        _copy(buf[:, :, pt:pt + H, pl:pl + W], x.transpose(1, 0, 2, 3))
     return buf.transpose(1, 0, 2, 3)
 
 

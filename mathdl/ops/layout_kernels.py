@@ -4,12 +4,17 @@ channel-major layer (a stem, a strided convolution) and the channels-last Winogr
   to_nhwc(a)   out[n, h, w, c] = a[n, c, h, w]   out C-contiguous (N, H, W, C); a any NCHW view whose
                                                   rows a[n, c, h, :] are contiguous (NCHW or
                                                   channel-major (C, N, H, W) memory)
+  nhwc_into_cnhw(a, out)   out[c, n, h, w] = a[n, c, h, w]   a an NCHW view of channels-last memory,
+                                                  out any (C, N, H, W) view with contiguous rows
+                                                  out[c, n, h, :] (a channel-major block, or the
+                                                  inside of a padded one): the way back
 
 NumPy copies a transposed view element by element in the destination's order: each of a row's C
 channels comes from another plane, one cache line per value read (float32, 2-core machine: 480 us for
 (32, 16, 32, 32) from channel-major memory).  The loop here reads each source row once, whole, and
 writes its W values C apart into the destination row (n, h), which stays in L1: 164 us on one
 thread, 88 us on the OpenMP team's two (mathdl/openmp_team.py: rows (n, h) shared out by prange).
+The way back reads the image row (n, h) of all channels, L1-sized, and writes its C rows whole.
 A pure copy: the same bits whoever runs it.  Used for float32/float64 NumPy arrays of at least
 MIN_ELEMENTS entries when numba is enabled (mathdl.ops.compiled); NumPy's copy otherwise.
 """
@@ -20,7 +25,7 @@ import numpy as np
 
 from . import compiled
 
-__all__ = ["to_nhwc", "MIN_ELEMENTS"]
+__all__ = ["to_nhwc", "nhwc_into_cnhw", "MIN_ELEMENTS"]
 
 MIN_ELEMENTS = 1 << 14  # below, NumPy's copy is as fast and small programs never load numba
 # from this many entries the copy runs on the OpenMP team (when the process has one, T >= 2)
@@ -51,7 +56,25 @@ def _compile():
         for r in prange(N * H):
             rows(a, out, r, r + 1)
 
-    return rows, rows_team
+    @njit(**opts)
+    def back(s, out, r0, r1):  # rows r = n H + h: out[c, n, h, :] = s[n, h, :, c], s (N, H, W, C)
+        H, W, C = s.shape[1], s.shape[2], s.shape[3]
+        for r in range(r0, r1):
+            n = r // H
+            h = r - n * H
+            src = s[n, h]
+            for c in range(C):
+                d = out[c, n, h]
+                for w in range(W):
+                    d[w] = src[w, c]
+
+    @njit(parallel=True, **opts)
+    def back_team(s, out):
+        N, H = s.shape[0], s.shape[1]
+        for r in prange(N * H):
+            back(s, out, r, r + 1)
+
+    return rows, rows_team, back, back_team
 
 
 def _usable(a):
@@ -65,16 +88,37 @@ def _usable(a):
     return _k is not False
 
 
+def _on_team(size):
+    from .. import openmp_team, parallel
+
+    if size >= TEAM_MIN_ELEMENTS and not parallel.in_worker() and parallel.on_team():
+        openmp_team.use_threads(parallel.get_num_threads())
+        return True
+    return False
+
+
+def nhwc_into_cnhw(a, out):
+    """out[c, n, h, w] = a[n, c, h, w]: ``a`` (N, C, H, W) whose memory is channels-last, ``out`` a
+    (C, N, H, W) view whose rows out[c, n, h, :] are contiguous (the same dtype)."""
+    s = a.transpose(0, 2, 3, 1)
+    if not (s.flags.c_contiguous and _usable(out) and out.dtype == a.dtype and out.strides[3] == out.itemsize):
+        out[...] = a.transpose(1, 0, 2, 3)
+        return out
+    N, H = s.shape[0], s.shape[1]
+    if _on_team(a.size):
+        _k[3](s, out)
+    else:
+        _k[2](s, out, 0, N * H)
+    return out
+
+
 def to_nhwc(a):
     """A C-contiguous (N, H, W, C) copy of the (N, C, H, W) array ``a``."""
     N, C, H, W = a.shape
     if not _usable(a):
         return np.ascontiguousarray(a.transpose(0, 2, 3, 1))
     out = np.empty((N, H, W, C), a.dtype)
-    from .. import openmp_team, parallel
-
-    if a.size >= TEAM_MIN_ELEMENTS and not parallel.in_worker() and parallel.on_team():
-        openmp_team.use_threads(parallel.get_num_threads())
+    if _on_team(a.size):
         _k[1](a, out)
     else:
         _k[0](a, out, 0, N * H)

@@ -41,6 +41,7 @@ from ..backend import xp_of
 from .. import parallel as _parallel
 from ..parallel import MIN_PARALLEL_ELEMENTS_CNN, for_ranges
 from . import bn_channels_last_kernels as cl_kernels
+from . import layout_kernels
 from . import device_kernels
 from . import elementwise as ew
 from . import row_kernels
@@ -669,6 +670,8 @@ def _bn_backward_rows(fn, x, g, w, b):
     C, n = xhat.shape
     gd = g.array
     g2 = _channel_rows(gd)
+    if g2 is None and _channels_last_rows(gd) is not None:  # a channels-last gradient: compiled copy back
+        g2 = layout_kernels.nhwc_into_cnhw(gd, np.empty((C,) + gd.shape[:1] + gd.shape[2:], gd.dtype)).reshape(C, n)
     if g2 is None:
         g2 = np.ascontiguousarray(gd.transpose(1, 0, 2, 3)).reshape(C, n)
     y2 = _channel_rows(fn.saved_y) if fn.relu else None
