@@ -38,6 +38,7 @@ from ..amp.autocast_mode import _state as _amp, cast_float32
 from ..autograd.grad_mode import state as _grad_state
 from ..autograd.tensor import Tensor
 from ..backend import xp_of
+from .. import openmp_team
 from .. import parallel as _parallel
 from ..parallel import MIN_PARALLEL_ELEMENTS_CNN, for_ranges
 from . import bn_channels_last_kernels as cl_kernels
@@ -409,6 +410,17 @@ def _cl_team(work):
     return _parallel.get_num_threads()
 
 
+def _rows_team(work):
+    """Threads for the channel-major compiled loops' team version (0: their serial version).  Where the
+    process has the OpenMP team, that version runs at every thread count, one thread included: its
+    per-channel sums are vectorised with reassociation, and the same loop compiled inside another
+    caller may group them differently, so one compiled version keeps 1 and 2 threads bit-identical."""
+    if work < BN_TEAM_MIN_WORK or _parallel.in_worker():
+        return 0
+    T = _parallel.get_num_threads()
+    return T if (T == 1 and openmp_team.available()) or _parallel.on_team() else 0
+
+
 def _cl_serial(work):
     """Whether for_ranges would run the channels-last passes (``work`` entries times passes) serially."""
     cut = min(_parallel.MIN_PARALLEL_ELEMENTS, BN_CHANNELS_LAST_MIN_WORK)
@@ -524,8 +536,8 @@ class BatchNormFn(Function):
                                                None if b is None else b[lo:hi], self.eps, self.relu, xhat[lo:hi],
                                                y[lo:hi], stats[lo:hi])
 
-            team = _cl_team(3 * rows.size) if C > 1 else 1
-            if team > 1:  # the channels shared out on the OpenMP team
+            team = _rows_team(3 * rows.size)
+            if team:  # the channels shared out on the OpenMP team
                 row_kernels.batch_norm_forward(rows, w, b, self.eps, self.relu, xhat, y, stats, team)
             else:
                 for_ranges(fused, C, 3 * rows.size, min_work=BN_COMPILED_MIN_WORK)
@@ -689,8 +701,8 @@ def _bn_backward_rows(fn, x, g, w, b):
             row_kernels.batch_norm_backward(g2[lo:hi], xhat[lo:hi], None if y2 is None else y2[lo:hi], fn.relu,
                                             scale[lo:hi], gx2[lo:hi] if need_gx else None, sums[lo:hi])
 
-        team = _cl_team(3 * g2.size) if C > 1 else 1
-        if team > 1:  # the channels shared out on the OpenMP team
+        team = _rows_team(3 * g2.size)
+        if team:  # the channels shared out on the OpenMP team
             row_kernels.batch_norm_backward(g2, xhat, y2, fn.relu, scale, gx2 if need_gx else None, sums, team)
         else:
             for_ranges(part, C, 3 * g2.size, min_work=BN_COMPILED_MIN_WORK)

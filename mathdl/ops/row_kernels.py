@@ -261,7 +261,7 @@ def layer_norm_backward(g, xhat, rstd, w, gx):
 
 
 def _team(threads):
-    if threads > 1:
+    if threads:
         from .. import openmp_team
 
         openmp_team.use_threads(threads)
@@ -269,16 +269,17 @@ def _team(threads):
     return ""
 
 
-def batch_norm_forward(x, w, b, eps, relu, xhat, y, stats, threads=1):
+def batch_norm_forward(x, w, b, eps, relu, xhat, y, stats, threads=0):
     """Rows = channels of a (C, L) block: xhat, y = w xhat + b (max(., 0) with ``relu``) and
     stats (C, 3) float64 = (mean, biased variance, rstd); ``w``/``b`` may be None (1 and 0).
-    ``threads`` > 1: the rows shared out over that many threads of the OpenMP team (the same results)."""
+    ``threads`` >= 1: the team version (rows shared out by prange over that many threads of the OpenMP
+    team: the same results at every count), else the serial loop."""
     C = x.shape[0]
     _k["bn_fwd" + _team(threads)](x, np.ones(C, x.dtype) if w is None else w,
                                   np.zeros(C, x.dtype) if b is None else b, float(eps), bool(relu), xhat, y, stats)
 
 
-def batch_norm_backward(g, xhat, y, relu, scale, gx, sums, threads=1):
+def batch_norm_backward(g, xhat, y, relu, scale, gx, sums, threads=0):
     """Rows = channels: sums (C, 2) float64 = (sum g', sum g' xhat) with g' = g [y > 0] under ``relu``
     (else g), and, when ``gx`` is given, gx = scale (g' - mean(g') - xhat mean(g' xhat)); ``threads``
     as batch_norm_forward."""
