@@ -174,11 +174,13 @@ def _serial(work, min_work=None):
     return _num_threads == 1 or work < cut or getattr(_local, "worker", False)
 
 
-def for_ranges(fn, n: int, work: int | None = None, align: int = 1, min_work: int | None = None) -> None:
+def for_ranges(fn, n: int, work: int | None = None, align: int = 1, min_work: int | None = None,
+               team: bool = False) -> None:
     """Call ``fn(lo, hi)`` over contiguous pieces of range(n), a few per thread, taken by whichever
     thread is free (the calling thread too); serially as ``fn(0, n)`` when ``work`` (elements
     touched, default n) is below the cut-over (MIN_PARALLEL_ELEMENTS, or ``min_work`` when
-    smaller).  ``fn`` must write disjoint outputs for disjoint ranges."""
+    smaller).  ``fn`` must write disjoint outputs for disjoint ranges.  ``team``: a pass between a
+    CNN's convolutions, run on the OpenMP team when the process has one (see _run_dynamic)."""
     work = n if work is None else work
     if n <= 1 or _serial(work, min_work):
         fn(0, n)
@@ -188,7 +190,7 @@ def for_ranges(fn, n: int, work: int | None = None, align: int = 1, min_work: in
     if len(pieces) == 1:
         fn(0, n)
         return
-    _run_dynamic(lambda k: fn(*pieces[k]), len(pieces), team=min_work is not None)
+    _run_dynamic(lambda k: fn(*pieces[k]), len(pieces), team=team)
 
 
 # Large passes are cut into up to PIECES_PER_THREAD pieces per thread of at least about

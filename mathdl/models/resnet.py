@@ -83,7 +83,7 @@ def _in_layout_of(ref, a):
     perm = np.argsort([-st for st in out.strides], kind="stable")
     dst, src = out.transpose(perm), np.broadcast_to(a, ref.shape).transpose(perm)
     for_ranges(lambda lo, hi: np.copyto(dst[lo:hi], src[lo:hi]), dst.shape[0], 2 * out.size,
-               min_work=MIN_PARALLEL_ELEMENTS_CNN)
+               min_work=MIN_PARALLEL_ELEMENTS_CNN, team=True)
     return out
 
 

@@ -540,11 +540,11 @@ class BatchNormFn(Function):
             if team:  # the channels shared out on the OpenMP team
                 row_kernels.batch_norm_forward(rows, w, b, self.eps, self.relu, xhat, y, stats, team)
             else:
-                for_ranges(fused, C, 3 * rows.size, min_work=BN_COMPILED_MIN_WORK)
+                for_ranges(fused, C, 3 * rows.size, min_work=BN_COMPILED_MIN_WORK, team=True)
             mu[...], var[...], rstd[...] = stats[:, 0], stats[:, 1], stats[:, 2]
         else:
             for_ranges(lambda lo, hi: self._rows_part(rows, xhat, y, mu, var, rstd, w, b, n, lo, hi), C,
-                       6 * rows.size, min_work=MIN_PARALLEL_ELEMENTS_CNN)
+                       6 * rows.size, min_work=MIN_PARALLEL_ELEMENTS_CNN, team=True)
         _affine_overflow(rows[None], y[None], mu, rstd, wb, self.has_w, self.has_b, self.relu)
         self.mean, self.var = mu, var
         self.saved_xhat, self.saved_rstd = xhat, rstd.astype(rows.dtype, copy=False)
@@ -572,10 +572,10 @@ class BatchNormFn(Function):
             finite = cl_kernels.forward_all(rows, R, self.eps, w, b, self.relu, psum, pm2, stats, coef, y, team)
         else:
             for_ranges(lambda lo, hi: cl_kernels.forward_stats(rows, R, lo, hi, psum, pm2, fast), K, work,
-                       min_work=BN_CHANNELS_LAST_MIN_WORK)
+                       min_work=BN_CHANNELS_LAST_MIN_WORK, team=True)
             finite = cl_kernels.forward_combine(psum, pm2, R, L, self.eps, w, b, stats, coef, fast)
             for_ranges(lambda lo, hi: cl_kernels.forward_apply(rows, coef, self.relu, R, lo, hi, y, fast), K, work,
-                       min_work=BN_CHANNELS_LAST_MIN_WORK)
+                       min_work=BN_CHANNELS_LAST_MIN_WORK, team=True)
         mu, var, rstd = stats.astype(dt)
         changed = not finite and _affine_overflow(rows, y, mu, rstd, wb, self.has_w, self.has_b, self.relu)
         self.mean, self.var = mu, var
@@ -705,11 +705,11 @@ def _bn_backward_rows(fn, x, g, w, b):
         if team:  # the channels shared out on the OpenMP team
             row_kernels.batch_norm_backward(g2, xhat, y2, fn.relu, scale, gx2 if need_gx else None, sums, team)
         else:
-            for_ranges(part, C, 3 * g2.size, min_work=BN_COMPILED_MIN_WORK)
+            for_ranges(part, C, 3 * g2.size, min_work=BN_COMPILED_MIN_WORK, team=True)
         sg[...], sgx[...] = sums[:, 0], sums[:, 1]
     else:
         for_ranges(lambda lo, hi: _bn_backward_part(g2, xhat, y2, gx2, sg, sgx, scale, n, need_gx, lo, hi), C,
-                   5 * g2.size, min_work=MIN_PARALLEL_ELEMENTS_CNN)
+                   5 * g2.size, min_work=MIN_PARALLEL_ELEMENTS_CNN, team=True)
     if need_gx:
         _dx_overflow(gx2[None], g2[None], None if y2 is None else y2[None], xhat[None], sg, sgx, scale, n)
     gw = _make(sgx) if w is not None and w.requires_grad else None
@@ -749,11 +749,11 @@ def _bn_backward_channels_last(fn, x, g, w, b):
         finite = cl_kernels.backward_all(g2, x2, fn.relu, coef, R, scale, rstd, psg, psgx, sums, gx2, team)
     else:
         for_ranges(lambda lo, hi: cl_kernels.backward_sums(g2, x2, y2, fn.relu, coef, R, lo, hi, psg, psgx, fast),
-                   K, work, min_work=BN_CHANNELS_LAST_MIN_WORK)
+                   K, work, min_work=BN_CHANNELS_LAST_MIN_WORK, team=True)
         finite = cl_kernels.backward_combine(psg, psgx, scale, rstd, L, sums, coef, fast)
         if gx2 is not None:
             for_ranges(lambda lo, hi: cl_kernels.backward_apply(g2, x2, y2, fn.relu, coef, R, lo, hi, gx2, fast), K,
-                       work, min_work=BN_CHANNELS_LAST_MIN_WORK)
+                       work, min_work=BN_CHANNELS_LAST_MIN_WORK, team=True)
     sg, sgx = sums.astype(dt)
     gx = None
     if gx2 is not None:

@@ -243,7 +243,7 @@ class MaxPool2dFn(Function):
             out, idx = np.empty(shape, x.dtype), np.empty(shape, np.uint8)
             xs = x.transpose(0, 2, 3, 1)
             for_ranges(lambda lo, hi: kern[2](xs[lo:hi], out[lo:hi], idx[lo:hi]), N, 2 * n_off * out.size,
-                       min_work=MIN_PARALLEL_ELEMENTS_CNN)
+                       min_work=MIN_PARALLEL_ELEMENTS_CNN, team=True)
             self.saved_idx = idx.transpose(0, 3, 1, 2)
             return out.transpose(0, 3, 1, 2)
         if kern is not None and _planes(x) is None:
@@ -253,7 +253,7 @@ class MaxPool2dFn(Function):
         if kern is not None:  # the common 2x2 stride-2 pool (other windows: the array code below)
             xs, os_, ixs = _planes(x), _planes(out), _planes(idx)  # the same (planes, planes) axes
             for_ranges(lambda lo, hi: kern[0](xs[lo:hi], os_[lo:hi], ixs[lo:hi]), xs.shape[0],
-                       2 * n_off * out.size, min_work=MIN_PARALLEL_ELEMENTS_CNN)
+                       2 * n_off * out.size, min_work=MIN_PARALLEL_ELEMENTS_CNN, team=True)
             self.saved_idx = idx
             return out
         xpad = _pad_like(x, g.pads, -np.inf)
@@ -274,7 +274,7 @@ class MaxPool2dFn(Function):
                 xp.maximum(o, v, out=o)
 
         if xp is np:
-            for_ranges(part, N, 4 * n_off * out.size, min_work=MIN_PARALLEL_ELEMENTS_CNN)
+            for_ranges(part, N, 4 * n_off * out.size, min_work=MIN_PARALLEL_ELEMENTS_CNN, team=True)
         else:
             part(0, N)
         if out.size and xp.isnan(out.sum()):  # cheap test first; NaN windows: PyTorch's winner is the last NaN
@@ -313,7 +313,7 @@ class MaxPoolScatterFn(Function):
                 out[lo:hi] = 0
                 kern[3](gs[lo:hi], ix[lo:hi], *args, out[lo:hi])
 
-            for_ranges(part_cl, N, 3 * out.size, min_work=MIN_PARALLEL_ELEMENTS_CNN)
+            for_ranges(part_cl, N, 3 * out.size, min_work=MIN_PARALLEL_ELEMENTS_CNN, team=True)
             return out.transpose(0, 3, 1, 2)
         if kern is not None:
             ix = _planes(self.idx)
@@ -329,7 +329,7 @@ class MaxPoolScatterFn(Function):
                 os_[lo:hi] = 0
                 kern[1](gs[lo:hi], ix[lo:hi], *args, os_[lo:hi])
 
-            for_ranges(part, gs.shape[0], 3 * out.size, min_work=MIN_PARALLEL_ELEMENTS_CNN)
+            for_ranges(part, gs.shape[0], 3 * out.size, min_work=MIN_PARALLEL_ELEMENTS_CNN, team=True)
             return out
         shape = geo.padded_shape((N, C))
         buf = _empty_like_layout(g, shape, zero=False)
@@ -350,7 +350,7 @@ class MaxPoolScatterFn(Function):
                     bs[sl] += gs * (ix == k)
 
         if xp is np:
-            for_ranges(part, N, 3 * len(offsets) * g.size, min_work=MIN_PARALLEL_ELEMENTS_CNN)
+            for_ranges(part, N, 3 * len(offsets) * g.size, min_work=MIN_PARALLEL_ELEMENTS_CNN, team=True)
         else:
             part(0, N)
         return geo.crop(buf)

@@ -120,20 +120,23 @@ TEAM_MIN_WORK = 1 << 16
 
 
 def _run(index, *arrays):
-    """Loop ``index`` (0 relu, 1 its gradient, 2 add_relu) on the arrays' flat memory: on the OpenMP
-    team (mathdl.parallel.on_team) as one prange call, else over contiguous chunks on mathdl's
-    threads (from MIN_PARALLEL_ELEMENTS_CNN element-passes: these passes run between a CNN's
-    convolutions, whose products leave BLAS's threads idle; the loops release the GIL)."""
+    """Loop ``index`` (0 relu, 1 its gradient, 2 add_relu) on the arrays' flat memory: for a CNN's 4-D
+    activations on the OpenMP team (mathdl.parallel.on_team) as one prange call, else over contiguous
+    chunks on mathdl's threads (from MIN_PARALLEL_ELEMENTS_CNN element-passes; the loops release the
+    GIL).  Other ranks (an MLP's, a transformer's) stay off the team: their products run on BLAS's own
+    threads, and the team's polling threads would take those threads' cores (the MLP step at 2
+    threads 2.8 -> 9.0 ms when its ReLUs ran on the team)."""
     flats = [_flat(a) for a in arrays]
     n = flats[0].size
     work = len(flats) * n
-    if work >= TEAM_MIN_WORK and not _parallel.in_worker() and _parallel.on_team():
+    image = arrays[0].ndim == 4  # a CNN's activations: the team (not next to BLAS's own threads)
+    if image and work >= TEAM_MIN_WORK and not _parallel.in_worker() and _parallel.on_team():
         openmp_team.use_threads(_parallel.get_num_threads())
         _k[3 + index](*flats)
         return
     kernel = _k[index]
     for_ranges(lambda lo, hi: kernel(*(f[lo:hi] for f in flats)), n, len(flats) * n, align=16,
-               min_work=MIN_PARALLEL_ELEMENTS_CNN)
+               min_work=MIN_PARALLEL_ELEMENTS_CNN, team=image)
 
 
 def relu(x):

@@ -172,7 +172,7 @@ def _input_transform(P, L, Wh):
             np.subtract(c2, c1, out=V[4 * i + 2, lo:hi])
             np.subtract(c1, c3, out=V[4 * i + 3, lo:hi])
 
-    for_ranges(part, L, 24 * L, min_work=MIN_PARALLEL_ELEMENTS_CNN)
+    for_ranges(part, L, 24 * L, min_work=MIN_PARALLEL_ELEMENTS_CNN, team=True)
     return V
 
 
@@ -198,7 +198,7 @@ def _output_transform(M, out, Hh, Wh, b=None):
             np.subtract(S[a, 1], S[a, 2], out=y1)
             y1 -= S[a, 3]
 
-    for_ranges(part, Lo, 16 * Lo, min_work=MIN_PARALLEL_ELEMENTS_CNN)
+    for_ranges(part, Lo, 16 * Lo, min_work=MIN_PARALLEL_ELEMENTS_CNN, team=True)
     Yv = Y.reshape(2, 2, O, N, Hh, Wh)
 
     def place(lo, hi):
@@ -209,7 +209,7 @@ def _output_transform(M, out, Hh, Wh, b=None):
                 if b is not None:
                     dst += b[lo:hi].reshape(-1, 1, 1, 1)
 
-    for_ranges(place, O, 2 * out.size, min_work=MIN_PARALLEL_ELEMENTS_CNN)
+    for_ranges(place, O, 2 * out.size, min_work=MIN_PARALLEL_ELEMENTS_CNN, team=True)
 
 
 def _products(a, b):

@@ -154,3 +154,19 @@ def test_channel_major_batch_norm_on_the_team_equals_one_thread(two, relu):
         outs.append([y.numpy(), x.grad.numpy(), wt.grad.numpy(), bt.grad.numpy()])
     for a, r in zip(*outs):
         np.testing.assert_array_equal(a, r)
+
+
+def test_only_image_activations_use_the_team(two, monkeypatch):
+    """An MLP's or a transformer's ReLU stays off the team (its products run on BLAS's own threads,
+    which the team's polling threads would slow down); a CNN's 4-D activations use it."""
+    calls = []
+    monkeypatch.setattr(openmp_team, "use_threads", lambda n: calls.append(n))
+    rng = np.random.default_rng(0)
+    for shape in [(512, 512), (16, 64, 128)]:
+        a = rng.standard_normal(shape).astype(np.float32)
+        assert select_kernels.usable(a)
+        np.testing.assert_array_equal(select_kernels.relu(a), np.maximum(a, 0))
+    assert calls == []
+    img = rng.standard_normal((8, 16, 32, 32)).astype(np.float32)
+    np.testing.assert_array_equal(select_kernels.relu(img), np.maximum(img, 0))
+    assert calls == ([2] if parallel.on_team() else [])
