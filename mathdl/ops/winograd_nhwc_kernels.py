@@ -33,7 +33,7 @@ _bt6 = _at6 = _ag6 = None  # winograd_kernels' compiled row transforms (module g
 # each starts with numba's ``literally(C)``, which compiles it for C as a constant (the vectoriser's
 # condition above), and passes C on as a constant to what it calls.  They are module globals (numba's
 # disk cache keys a closure's cells, and a dispatcher there differs per process).
-_input4 = _output4 = _grad4 = _fwd_tile = _bwd_tile = _gemm = _literally = None
+_input4 = _output4 = _grad4 = _input_tile = _fwd_tile = _bwd_tile = _gemm = _literally = None
 
 
 def kernels(C):
@@ -55,7 +55,7 @@ def tiles(C):
 
 def _bodies():
     """Compile (once) the module-level bodies that the per-width closures inline."""
-    global _bt6, _at6, _ag6, _input4, _output4, _grad4, _fwd_tile, _bwd_tile, _gemm, _literally
+    global _bt6, _at6, _ag6, _input4, _output4, _grad4, _input_tile, _fwd_tile, _bwd_tile, _gemm, _literally
     if _input4 is None:
         if not (compiled.enabled() and winograd_kernels.kernels()):
             return False
@@ -67,6 +67,7 @@ def _bodies():
         _input4, _output4, _grad4 = (njit(**opts)(f) for f in (_input4_py, _output4_py, _grad4_py))
         if blas_kernels.available():
             _gemm = blas_kernels.gemm
+            _input_tile = njit(**opts)(_input_tile_py)
             _fwd_tile, _bwd_tile = njit(**opts)(_fwd_tile_py), njit(**opts)(_bwd_tile_py)
     return True
 
@@ -96,16 +97,21 @@ def _compile(C):
 # pipelines loop over the tiles; the team's (mathdl/openmp_team.py) share them out with prange, so a
 # region starts on every thread within microseconds instead of waiting for the GIL.  Each tile's
 # numbers come from the same operations in either pipeline: results do not depend on the thread count.
+def _input_tile_py(x, pt, pl, Th, Tw, kc, n0, n1, C):
+    # V (P, 36 C) of images n0:n1 of x (N, H, W C), P = their blocks; a zero-bordered plane as scratch
+    _literally(C)
+    V = np.empty(((n1 - n0) * Th * Tw, 36 * C), x.dtype)
+    xp = np.zeros((4 * Th + 2, (4 * Tw + 2) * C), x.dtype)
+    _input4(x[n0:n1], pt, pl, Th, Tw, V, kc, xp, C)
+    return V
+
+
 def _fwd_tile_py(x, U, tb, bias, pt, pl, Th, Tw, out, kc, n0, n1, C):
     # images n0:n1 of x (N, H, W C) -> out (N, Ho, Wo C); U (36, C, C): U[k] (O, C) the kernel transform
     # (tb = ord("t")), or U[k] (C, O) its transpose (tb = ord("n"))
     _literally(C)
-    n = n1 - n0
-    P = n * Th * Tw
-    K = 36 * C
-    V = np.empty((P, K), x.dtype)
-    xp = np.zeros((4 * Th + 2, (4 * Tw + 2) * C), x.dtype)
-    _input4(x[n0:n1], pt, pl, Th, Tw, V, kc, xp, C)
+    V = _input_tile(x, pt, pl, Th, Tw, kc, n0, n1, C)
+    P, K = V.shape
     M = np.empty((P, K), x.dtype)
     Vf, Mf = V.reshape(-1), M.reshape(-1)
     for k in range(36):  # M[:, k] (P, O) = V[:, k] (P, C) @ U[k]^T
@@ -120,12 +126,8 @@ def _bwd_tile_py(g, gp, Uf, tb, zero, fpt, fpl, Sh, Sw, dx, x, pt, pl, Th, Tw, p
     # gp (g padded to whole 4x4 blocks)
     _literally(C)
     _fwd_tile(g, Uf, tb, zero, fpt, fpl, Sh, Sw, dx, kc, n0, n1, C)
-    n = n1 - n0
-    P = n * Th * Tw
-    K = 36 * C
-    V = np.empty((P, K), x.dtype)
-    xp = np.zeros((4 * Th + 2, (4 * Tw + 2) * C), x.dtype)
-    _input4(x[n0:n1], pt, pl, Th, Tw, V, kc, xp, C)
+    V = _input_tile(x, pt, pl, Th, Tw, kc, n0, n1, C)
+    P, K = V.shape
     Gt = np.empty((P, K), x.dtype)
     _grad4(gp[n0:n1], Th, Tw, Gt, kc, C)
     Vf, Gf = V.reshape(-1), Gt.reshape(-1)
