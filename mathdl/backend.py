@@ -16,6 +16,7 @@ from __future__ import annotations
 import ctypes
 import os
 import sys
+import threading
 
 import numpy as np
 
@@ -203,8 +204,20 @@ class Generator:
         self._reset()
 
     def _reset(self):
-        self.np = np.random.default_rng(self._seed)
+        self._np = np.random.default_rng(self._seed)
         self._cupy = None
+
+    @property
+    def np(self):
+        """The NumPy generator behind this one.  In a DataLoader worker thread the default generator
+        is that worker's own stream (seeded from the loader's base seed plus the worker's id, as
+        PyTorch seeds each worker process), so a dataset that draws random numbers is reproducible
+        from the seed whichever thread runs first."""
+        if self is rng:
+            own = getattr(_thread_streams, "np", None)
+            if own is not None:
+                return own
+        return self._np
 
     def manual_seed(self, seed):
         """Restart the stream from ``seed`` (a non-negative integer); returns the generator."""
@@ -226,13 +239,13 @@ class Generator:
 
     def get_state(self):
         """The generator's state (a dict that ``set_state`` accepts)."""
-        return {"seed": self._seed, "numpy": self.np.bit_generator.state}
+        return {"seed": self._seed, "numpy": self._np.bit_generator.state}
 
     def set_state(self, state):
         if not isinstance(state, dict) or "numpy" not in state:
             raise TypeError("set_state: expected a state returned by get_state()")
         self._seed = state.get("seed", self._seed)
-        self.np.bit_generator.state = state["numpy"]
+        self._np.bit_generator.state = state["numpy"]
         self._cupy = None
         return self
 
@@ -255,6 +268,16 @@ def generator_for(generator, xp=np):
     if not isinstance(generator, Generator):
         raise TypeError(f"generator: expected a mathdl.Generator, got {type(generator).__name__}")
     return generator.for_module(xp)
+
+
+# per-thread streams of the default generator (set by mathdl.data.loader in its worker threads)
+_thread_streams = threading.local()
+
+
+def set_thread_stream(generator):
+    """Make ``generator`` (a NumPy Generator, or None to stop) the default generator's stream in the
+    calling thread."""
+    _thread_streams.np = generator
 
 
 rng = Generator()

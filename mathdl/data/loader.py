@@ -38,6 +38,7 @@ import numpy as np
 
 from .. import backend
 from ..autograd.tensor import Tensor
+from ..backend import set_thread_stream
 from .sampler import numpy_generator
 
 __all__ = ["DataLoader", "default_collate", "default_convert", "get_worker_info", "WorkerInfo"]
@@ -267,28 +268,34 @@ class DataLoader:
         return self._threaded(batches)
 
     def _threaded(self, batches):
-        """Batches built by ``num_workers`` threads, ``prefetch_factor`` each ahead, yielded in order."""
-        ids = itertools.count()
-        lock = threading.Lock()
+        """Batches built by ``num_workers`` threads, ``prefetch_factor`` each ahead, yielded in order.
+        Batch i goes to worker i mod num_workers (as PyTorch's workers take them), and each worker
+        draws mathdl's random numbers from its own stream seeded with base_seed + its id, so the
+        batches are the same from run to run whichever thread runs first."""
         base_seed = int(numpy_generator(self.generator, "DataLoader").integers(2**62))
 
-        def init():
-            with lock:
-                wid = next(ids)
+        def init(wid):
             _worker.info = WorkerInfo(wid, self.num_workers, base_seed + wid, self.dataset)
+            set_thread_stream(np.random.default_rng(base_seed + wid))
             if self.worker_init_fn is not None:
                 self.worker_init_fn(wid)
 
         ahead = self.num_workers * self.prefetch_factor
-        with ThreadPoolExecutor(self.num_workers, initializer=init, thread_name_prefix="mathdl-loader") as pool:
-            pending = deque(pool.submit(self._fetch, idx) for idx in itertools.islice(batches, ahead))
-            try:
-                while pending:
-                    batch = pending.popleft().result()
-                    nxt = next(batches, None)
-                    if nxt is not None:
-                        pending.append(pool.submit(self._fetch, nxt))
-                    yield batch
-            finally:
-                for f in pending:
-                    f.cancel()
+        workers = [ThreadPoolExecutor(1, initializer=init, initargs=(w,), thread_name_prefix=f"mathdl-loader-{w}")
+                   for w in range(self.num_workers)]
+        count = itertools.count()
+
+        def submit(idx):
+            return workers[next(count) % self.num_workers].submit(self._fetch, idx)
+
+        try:
+            pending = deque(submit(idx) for idx in itertools.islice(batches, ahead))
+            while pending:
+                batch = pending.popleft().result()
+                nxt = next(batches, None)
+                if nxt is not None:
+                    pending.append(submit(nxt))
+                yield batch
+        finally:
+            for w in workers:
+                w.shutdown(wait=True, cancel_futures=True)
