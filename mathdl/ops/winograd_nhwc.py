@@ -11,8 +11,8 @@ over the channels innermost: 4-6x faster per value than the channel-major loops 
 winograd_kernels.py, whose rows of 2-8 blocks do not vectorise.  The products are the same 36
 BLAS calls, each operand a strided view (leading dimension 36 C).
 
-Where the input and output channel counts are equal (a ResNet's 3x3 layers), a whole convolution is one
-compiled call (winograd_nhwc_kernels.tiles): each tile's transforms and 36 products (through
+A whole convolution is one compiled call (winograd_nhwc_kernels.tiles, compiled per pair of channel
+counts): each tile's transforms and 36 products (through
 blas_kernels.gemm) run without Python or the GIL, serially or over the OpenMP team's threads
 (mathdl/openmp_team.py).  Measured on 2 cores, batch 32, forward / backward: 16 channels 32x32,
 1.76 / 2.59 -> 1.74 / 2.41 ms at one thread and 1.40 / 1.82 -> 1.24 / 1.55 ms at two; 32 channels
@@ -50,24 +50,24 @@ def nhwc(a):
 
 def _pipeline(C, O, par, dtype, *arrays):
     """The compiled whole-convolution pipelines (winograd_nhwc_kernels.tiles) for this call, and
-    whether to use the team's: C == O, float32/float64, numba and SciPy's BLAS present, and the tiles
-    either serial (par false, or T = 1) or on the OpenMP team (mathdl.parallel.on_team); None
-    otherwise (the tiles then run as Python calls through mathdl.parallel.blocks)."""
-    if C != O or np.dtype(dtype) not in (np.float32, np.float64) or not PIPELINES:
+    whether to use the team's: float32/float64, numba and SciPy's BLAS present, and the tiles either
+    serial (par false, or T = 1) or on the OpenMP team (mathdl.parallel.on_team); None otherwise (the
+    tiles then run as Python calls through mathdl.parallel.blocks)."""
+    if np.dtype(dtype) not in (np.float32, np.float64) or not PIPELINES:
         return None
     team = par and _parallel.get_num_threads() > 1 and not _parallel.in_worker()
     if team and not _parallel.on_team():
         return None
     if not all(a.dtype == dtype and a.flags.c_contiguous for a in arrays):
         return None
-    fns = winograd_nhwc_kernels.tiles(C)
+    fns = winograd_nhwc_kernels.tiles(C, O)
     return None if fns is False else (fns, team)
 
 
-def _square(U, dtype):
-    """(36, C, C) memory for the pipelines and its gemm flag: U itself (U[k] = (out, in), read
+def _kernel_memory(U, dtype):
+    """The kernel transform's memory for the pipelines and its gemm flag: U (36, out, in) itself (read
     transposed: ord("t")), or, when U is a transposed view of contiguous memory (adjoint_transform's
-    result), that memory (read as it is: ord("n"))."""
+    result), that (36, in, out) memory (read as it is: ord("n"))."""
     Ut = U.transpose(0, 2, 1)
     if Ut.flags.c_contiguous and Ut.dtype == dtype:
         return Ut, 78
@@ -131,7 +131,7 @@ def conv3x3(x, U, b, pads, Ho, Wo, dtype, bounds, par, kc):
     road = _pipeline(x.shape[1], O, par, dtype, xl, b)
     if road is not None:
         H = xl.shape[1]
-        Uc, tb = _square(U, dtype)
+        Uc, tb = _kernel_memory(U, dtype)
         _run(*road, 0, xl.reshape(N, H, -1), Uc, tb, b, pads[0], pads[2], Th, Tw, out.reshape(N, Ho, -1), kc,
              np.array(bounds, np.int64))
         return out.transpose(0, 3, 1, 2)
@@ -176,7 +176,7 @@ def conv3x3_backward(g, Uf, full, x, pads, dtype, bounds, par, kc):
         Th, Tw = -(-Ho // 4), -(-Wo // 4)
         gp = _grad_blocks(gl, Th, Tw)
         parts = np.empty((len(bounds), 36, O, C), dtype)
-        Ufc, tb = _square(Uf, dtype)
+        Ufc, tb = _kernel_memory(Uf, dtype)
         _run(*road, 1, gl.reshape(N, Ho, -1), gp.reshape(N, gp.shape[1], -1), Ufc, tb, zero, full[0], full[2], Sh, Sw,
              dx.reshape(N, H, -1), xl.reshape(N, H, -1), pads[0], pads[2], Th, Tw, parts, kc,
              np.array(bounds, np.int64))

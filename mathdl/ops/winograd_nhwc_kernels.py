@@ -44,13 +44,14 @@ def kernels(C):
     return _by_width[C]
 
 
-def tiles(C):
+def tiles(C, O):
     """(forward, backward, forward on the team, backward on the team): whole tiled convolutions with
-    C input and C output channels in one compiled call each (see the pipelines below); False when
+    C input and O output channels in one compiled call each (see the pipelines below); False when
     numba or SciPy's BLAS is unavailable."""
-    if C not in _tiles_by_width:
-        _tiles_by_width[C] = _compile_tiles(int(C)) if _bodies() and blas_kernels.available() else False
-    return _tiles_by_width[C]
+    key = (int(C), int(O))
+    if key not in _tiles_by_width:
+        _tiles_by_width[key] = _compile_tiles(*key) if _bodies() and blas_kernels.available() else False
+    return _tiles_by_width[key]
 
 
 def _bodies():
@@ -91,8 +92,8 @@ def _compile(C):
 
 
 # --------------------------------------------------------------------------- whole tiled convolutions
-# One compiled call runs every tile of images of a convolution with C input and C output channels (the
-# ResNet case): per tile, the input transform, the 36 products (blas_kernels.gemm on row slices: no
+# One compiled call runs every tile of images of a convolution with C input and O output channels: per
+# tile, the input transform, the 36 products (blas_kernels.gemm on row slices: no
 # Python, no GIL) and the output transform, with the tile's scratch allocated inside.  The serial
 # pipelines loop over the tiles; the team's (mathdl/openmp_team.py) share them out with prange, so a
 # region starts on every thread within microseconds instead of waiting for the GIL.  Each tile's
@@ -106,36 +107,39 @@ def _input_tile_py(x, pt, pl, Th, Tw, kc, n0, n1, C):
     return V
 
 
-def _fwd_tile_py(x, U, tb, bias, pt, pl, Th, Tw, out, kc, n0, n1, C):
-    # images n0:n1 of x (N, H, W C) -> out (N, Ho, Wo C); U (36, C, C): U[k] (O, C) the kernel transform
-    # (tb = ord("t")), or U[k] (C, O) its transpose (tb = ord("n"))
+def _fwd_tile_py(x, U, tb, bias, pt, pl, Th, Tw, out, kc, n0, n1, C, O):
+    # images n0:n1 of x (N, H, W C) -> out (N, Ho, Wo O); U[k] (O, C) the kernel transform (U (36, O, C),
+    # tb = ord("t")), or U[k] (C, O) its transpose (U (36, C, O), tb = ord("n"))
     _literally(C)
+    _literally(O)
     V = _input_tile(x, pt, pl, Th, Tw, kc, n0, n1, C)
-    P, K = V.shape
-    M = np.empty((P, K), x.dtype)
+    P = V.shape[0]
+    M = np.empty((P, 36 * O), x.dtype)
     Vf, Mf = V.reshape(-1), M.reshape(-1)
+    ldb = C if tb == 84 else O
     for k in range(36):  # M[:, k] (P, O) = V[:, k] (P, C) @ U[k]^T
-        _gemm(78, tb, P, C, C, Vf[k * C:], K, U[k].reshape(-1), C, Mf[k * C:], K)
-    blk = np.empty(16 * C, x.dtype)
-    _output4(M, Th, Tw, out[n0:n1], bias, kc, blk, C)
+        _gemm(78, tb, P, O, C, Vf[k * C:], 36 * C, U[k].reshape(-1), ldb, Mf[k * O:], 36 * O)
+    blk = np.empty(16 * O, x.dtype)
+    _output4(M, Th, Tw, out[n0:n1], bias, kc, blk, O)
 
 
-def _bwd_tile_py(g, gp, Uf, tb, zero, fpt, fpl, Sh, Sw, dx, x, pt, pl, Th, Tw, part, kc, n0, n1, C):
-    # dx's images n0:n1 = the full convolution of g (N, Ho, Wo C) with the flipped kernel's transform
-    # Uf; part (36, O, C) = sum over the tile's blocks of Gt[:, k]^T V[:, k], V of x (N, H, W C), Gt of
-    # gp (g padded to whole 4x4 blocks)
+def _bwd_tile_py(g, gp, Uf, tb, zero, fpt, fpl, Sh, Sw, dx, x, pt, pl, Th, Tw, part, kc, n0, n1, C, O):
+    # dx's images n0:n1 (C channels) = the full convolution of g (N, Ho, Wo O) with the flipped kernel's
+    # transform Uf (as U above, from O to C channels); part (36, O, C) = sum over the tile's blocks of
+    # Gt[:, k]^T V[:, k], V of x (N, H, W C), Gt of gp (g padded to whole 4x4 blocks)
     _literally(C)
-    _fwd_tile(g, Uf, tb, zero, fpt, fpl, Sh, Sw, dx, kc, n0, n1, C)
+    _literally(O)
+    _fwd_tile(g, Uf, tb, zero, fpt, fpl, Sh, Sw, dx, kc, n0, n1, O, C)
     V = _input_tile(x, pt, pl, Th, Tw, kc, n0, n1, C)
-    P, K = V.shape
-    Gt = np.empty((P, K), x.dtype)
-    _grad4(gp[n0:n1], Th, Tw, Gt, kc, C)
+    P = V.shape[0]
+    Gt = np.empty((P, 36 * O), x.dtype)
+    _grad4(gp[n0:n1], Th, Tw, Gt, kc, O)
     Vf, Gf = V.reshape(-1), Gt.reshape(-1)
     for k in range(36):  # part[k] (O, C) = Gt[:, k]^T (O, P) @ V[:, k] (P, C)
-        _gemm(84, 78, C, C, P, Gf[k * C:], K, Vf[k * C:], K, part[k].reshape(-1), C)
+        _gemm(84, 78, O, C, P, Gf[k * O:], 36 * O, Vf[k * C:], 36 * C, part[k].reshape(-1), C)
 
 
-def _compile_tiles(C):
+def _compile_tiles(C, O):
     from numba import njit, prange
 
     opts = dict(nogil=True, cache=True)
@@ -143,24 +147,24 @@ def _compile_tiles(C):
     @njit(**opts)
     def forward(x, U, tb, bias, pt, pl, Th, Tw, out, kc, bounds):
         for t in range(bounds.shape[0]):
-            _fwd_tile(x, U, tb, bias, pt, pl, Th, Tw, out, kc, bounds[t, 0], bounds[t, 1], C)
+            _fwd_tile(x, U, tb, bias, pt, pl, Th, Tw, out, kc, bounds[t, 0], bounds[t, 1], C, O)
 
     @njit(**opts)
     def backward(g, gp, Uf, tb, zero, fpt, fpl, Sh, Sw, dx, x, pt, pl, Th, Tw, parts, kc, bounds):
         for t in range(bounds.shape[0]):
             _bwd_tile(g, gp, Uf, tb, zero, fpt, fpl, Sh, Sw, dx, x, pt, pl, Th, Tw, parts[t], kc, bounds[t, 0],
-                      bounds[t, 1], C)
+                      bounds[t, 1], C, O)
 
     @njit(parallel=True, **opts)
     def forward_team(x, U, tb, bias, pt, pl, Th, Tw, out, kc, bounds):
         for t in prange(bounds.shape[0]):
-            _fwd_tile(x, U, tb, bias, pt, pl, Th, Tw, out, kc, bounds[t, 0], bounds[t, 1], C)
+            _fwd_tile(x, U, tb, bias, pt, pl, Th, Tw, out, kc, bounds[t, 0], bounds[t, 1], C, O)
 
     @njit(parallel=True, **opts)
     def backward_team(g, gp, Uf, tb, zero, fpt, fpl, Sh, Sw, dx, x, pt, pl, Th, Tw, parts, kc, bounds):
         for t in prange(bounds.shape[0]):
             _bwd_tile(g, gp, Uf, tb, zero, fpt, fpl, Sh, Sw, dx, x, pt, pl, Th, Tw, parts[t], kc, bounds[t, 0],
-                      bounds[t, 1], C)
+                      bounds[t, 1], C, O)
 
     return forward, backward, forward_team, backward_team
 

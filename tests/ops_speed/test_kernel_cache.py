@@ -46,13 +46,13 @@ from mathdl import parallel
 xt = mathdl.from_numpy(xb).requires_grad_()
 wt = mathdl.from_numpy(w).requires_grad_()
 F.conv2d(xt, wt, padding=1).sum().backward()
-kernels["pipe_fwd"], kernels["pipe_bwd"] = wn.tiles(16)[:2]
+kernels["pipe_fwd"], kernels["pipe_bwd"] = wn.tiles(16, 16)[:2]
 mathdl.set_num_threads(2)
 if parallel.on_team():
     from mathdl.ops import conv
     conv.PARALLEL_MIN_MACS = 0
     F.conv2d(xt, wt, padding=1).sum().backward()
-    kernels["pipe_fwd_team"], kernels["pipe_bwd_team"] = wn.tiles(16)[2:]
+    kernels["pipe_fwd_team"], kernels["pipe_bwd_team"] = wn.tiles(16, 16)[2:]
 print(json.dumps({k: [sum(d.stats.cache_misses.values()), sum(d.stats.cache_hits.values())]
                   for k, d in kernels.items()}))
 """
