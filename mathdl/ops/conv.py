@@ -731,7 +731,10 @@ class Conv2dFn(Function):
         N, _, H, W = x.shape
         O, Cg, kh, kw = w.shape
         (sh, sw), (dh, dw), (pt, pb, pl, pr) = self.stride, self.dil, self.pads
-        macs = N * O * Cg * kh * kw * _out_size(H, kh, sh, pt, pb, dh) * _out_size(W, kw, sw, pl, pr, dw)
+        Ho, Wo = _out_size(H, kh, sh, pt, pb, dh), _out_size(W, kw, sw, pl, pr, dw)
+        if N == 0:  # an empty batch (as PyTorch): an empty output, and empty / zero gradients
+            return xp_of(x).empty((0, O, Ho, Wo), dtype=xp_of(x).result_type(x.dtype, w.dtype))
+        macs = N * O * Cg * kh * kw * Ho * Wo
         serial = _serial_blas(macs, xp_of(x), N)
         try:
             return self._forward(x, w, b)
@@ -818,6 +821,9 @@ class ConvTransposeFn(Function):
         self.saved_wgrad_x = self.saved_gw = self.saved_u = self.saved_v = None
 
     def forward(self, g, w):
+        if g.shape[0] == 0:
+            self.saved_wgrad_x = None
+            return xp_of(g).zeros((0, w.shape[1] * self.groups) + self.hw, dtype=xp_of(g).result_type(g.dtype, w.dtype))
         serial = _serial_blas(g.size * w.shape[1] * w.shape[2] * w.shape[3], xp_of(g), g.shape[0])
         try:
             return self._forward(g, w)
@@ -925,6 +931,8 @@ class ConvWeightFn(Function):
         res, self.saved_result = self.saved_result, None
         if res is not None:
             return res
+        if x.shape[0] == 0:
+            return xp_of(x).zeros(self.wshape, dtype=xp_of(x).result_type(x.dtype, g.dtype))
         if xp_of(x) is not np:  # device: one im2col (of the forward's padded input) and one GEMM
             return conv_device.conv2d_weight_grad(x, g, self.wshape, self.stride, self.pads, self.dil, self.groups,
                                                   xpad)

@@ -438,6 +438,8 @@ def _sum_parts(parts):
 def conv3x3_weight(x, g, pads):
     """dL/dW (O, C, 3, 3) of y = conv2d(x, w) (3x3, stride 1, dilation 1, one group) for the
     output gradient g (N, O, Ho, Wo):  G^T [sum over tiles (A g A^T) . (B^T d B)] G."""
+    if x.shape[0] == 0:  # an empty batch: no products, a zero gradient
+        return np.zeros((g.shape[1], x.shape[1], 3, 3), np.result_type(x.dtype, g.dtype))
     if not compiled_available():
         return _conv3x3_weight_arrays(x, g, pads)
     N, C = x.shape[:2]
@@ -462,6 +464,9 @@ def conv3x3_backward(g, wf, full, Uf, x, pads, saved=None):
     cache).  ``saved``: what conv3x3(x, ..., keep=True) returned, whose V is then used instead of
     transforming x again.  The same numbers as the two calls up to the order of the weight
     gradient's tile sums; the compiled road only (else the two calls)."""
+    if x.shape[0] == 0:  # an empty batch: an empty input gradient, a zero weight gradient
+        dt = np.result_type(g.dtype, x.dtype, Uf.dtype)
+        return np.empty(x.shape, dt), np.zeros((g.shape[1], x.shape[1], 3, 3), dt)
     if not compiled_available():
         Uf = Uf if Uf.shape[0] == 16 else None
         return _conv3x3_arrays(g, wf, None, full, Uf), _conv3x3_weight_arrays(x, g, pads)

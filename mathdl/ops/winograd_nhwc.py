@@ -58,8 +58,8 @@ def _pipeline(C, O, par, dtype, *arrays):
     team = par and _parallel.get_num_threads() > 1 and not _parallel.in_worker()
     if team and not _parallel.on_team():
         return None
-    if not all(a.dtype == dtype and a.flags.c_contiguous for a in arrays):
-        return None
+    if not all(a.dtype == dtype and a.flags.c_contiguous and a.size for a in arrays):
+        return None  # (an empty batch: the per-tile road, which has nothing to do)
     fns = winograd_nhwc_kernels.tiles(C, O)
     return None if fns is False else (fns, team)
 

@@ -206,3 +206,20 @@ def test_basic_block_fused_equals_unfused():
     z.sum().backward()
     for gf, gu in zip(g_fused, [p.grad.numpy() for p in blk.parameters()] + [x.grad.numpy()]):
         np.testing.assert_allclose(gf, gu, atol=1e-4)
+
+
+@pytest.mark.parametrize("C, O, stride, pad", [(16, 16, 1, 1), (16, 32, 1, 1), (3, 8, 1, 1), (16, 32, 2, 1),
+                                               (4, 6, 1, 0)])
+def test_empty_batch_gives_empty_output_and_zero_weight_gradient(C, O, stride, pad):
+    """An empty batch through every road (Winograd, row-wrapped and strided im2col): PyTorch's shapes,
+    an empty input gradient and zero weight and bias gradients."""
+    x = mathdl.randn(0, C, 8, 8, requires_grad=True)
+    w = mathdl.randn(O, C, 3, 3, requires_grad=True)
+    b = mathdl.randn(O, requires_grad=True)
+    y = F.conv2d(x, w, b, stride=stride, padding=pad)
+    Ho = (8 + 2 * pad - 3) // stride + 1
+    assert tuple(y.shape) == (0, O, Ho, Ho) and y.dtype == x.dtype
+    y.sum().backward()
+    assert tuple(x.grad.shape) == (0, C, 8, 8)
+    np.testing.assert_array_equal(w.grad.numpy(), np.zeros((O, C, 3, 3), np.float32))
+    np.testing.assert_array_equal(b.grad.numpy(), np.zeros(O, np.float32))
