@@ -1,4 +1,4 @@
-"""mathdl's convolution regions on numba's OpenMP team: a hand-off of about 2 us instead of 30-50.
+"""A CNN's parallel regions on numba's OpenMP team: a hand-off of about 2 us instead of 30-50.
 
 A parallel region hands work to another thread and waits for it.  On a 2-core virtual machine the
 wait is what a hand-off costs: a Python pool thread (mathdl/spin_pool.py) starts its piece 30-50 us
@@ -10,23 +10,27 @@ threads against 28 us on one, where the pool's hand-off alone costs more than th
 
 Two kinds of region run on the team (mathdl.parallel decides which calls come here):
 
-  compiled loops    ``prange`` functions (numba parallel=True) that take the thread count T as an
-                    argument and call ``numba.set_num_threads(T)`` first: batch norm's passes and
-                    the select loops (relu, add + relu) of mathdl/ops.  Their pieces are fixed by
-                    the data (chunks of rows), never by T, so results do not depend on T.
+  compiled loops    ``prange`` functions (numba parallel=True), called after ``use_threads(T)``:
+                    whole Winograd convolutions (mathdl/ops/winograd_nhwc_kernels.py), batch norm's
+                    passes, the select loops (relu, add + relu) and the layout copies of mathdl/ops.
+                    Their pieces are fixed by the data (tiles of images, chunks of rows, channels),
+                    never by T, so results do not depend on T.
   Python pieces     ``run_dynamic(fn, count)``: fn(0), ..., fn(count - 1), each team thread taking
                     the next index when free, inside numba's object mode (it takes the GIL; the
-                    pieces' BLAS calls and compiled loops release it): a convolution's tiles.
+                    pieces' BLAS calls and compiled loops release it): the other convolutions'
+                    tiles, pooling, channel-major batch norm's Python pieces.
 
 Two pools polling on the same cores would take them from each other (measured: batch norm on the
 team while the tiles stayed on the Python pool made ResNet-20's 2-thread step 61 -> 103 ms), so a
-convolution's tiles and the passes between convolutions all come here, and the Python pool keeps
-the work next to BLAS's own threads (the MLP's and the transformer's passes, the optimizers).
+CNN's regions all come here: a convolution's tiles and the passes over its 4-D activations between
+convolutions.  The Python pool keeps the work next to BLAS's own threads (an MLP's and a
+transformer's passes, the optimizers): there the team's polling threads took the cores BLAS's
+threads wanted (the MLP step at 2 threads 2.8 -> 9.0 ms with its ReLUs on the team).
 
-The team is used when numba imports, its OpenMP layer loads (GNU or Intel OpenMP; the TBB and
-workqueue layers measured 90-400 us a region), MATHDL_OPENMP is not 0, and the process is not a
-fork of one that started the team (GNU OpenMP cannot run in such a child: mathdl's regions run
-serially there).  A user's own NUMBA_THREADING_LAYER is respected (another layer: no team).
+The team is used when numba imports, its OpenMP layer loads (numba's workqueue layer measured
+90-400 us a region, TBB was not installed), MATHDL_OPENMP is not 0, and the process is not a fork of
+one that started the team (GNU OpenMP cannot run in such a child: its regions use the Python pool).
+A user's own NUMBA_THREADING_LAYER is respected (another layer: no team).
 """
 
 from __future__ import annotations
