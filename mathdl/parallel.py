@@ -31,6 +31,11 @@ split each product would put 2 T threads on T cores.  The switch of BLAS's threa
 plain store in OpenBLAS (about 2 us each way through threadpoolctl's handle); it is restored
 when the blocks are done (by the last user, when several threads run blocks at once).
 
+A CNN's regions (``blocks``, and ``for_ranges(..., team=True)`` for passes over 4-D activations)
+run on numba's OpenMP team instead when the process has one (``on_team``; mathdl/openmp_team.py):
+its threads poll in compiled code between regions, so a hand-off costs about 2 us there against the
+30-50 us a pool thread needs to get the GIL back on a virtual machine.
+
 Plain products stay on BLAS's own threads: splitting them over mathdl's threads instead measured
 slower on a quiet 2-core machine (the MLP step at 2 threads 4.5 -> 7.3 ms, the LSTM's weight
 gradients 102 -> 112 ms).  What hurt BLAS's threads was their busy wait of about 0.1 s after
