@@ -56,7 +56,7 @@ from . import openmp_team
 from .spin_pool import SpinPool
 
 __all__ = ["set_num_threads", "get_num_threads", "num_threads", "elementwise", "elementwise_many", "for_ranges",
-           "blocks", "blas_serial", "in_worker", "on_team", "MIN_PARALLEL_ELEMENTS"]
+           "blocks", "blas_serial", "in_worker", "on_team", "team_threads", "MIN_PARALLEL_ELEMENTS"]
 
 # Below this much work (elements times passes over them) a pass runs on the calling thread.
 # Measured with benchmarks/bench_parallel.py on a 2-core machine: handing a piece to a pool
@@ -220,6 +220,15 @@ def on_team() -> bool:
     """Whether this process's regions between and inside convolutions run on the OpenMP team
     (mathdl/openmp_team.py): T >= 2 within its thread limit, and the team available."""
     return 2 <= _num_threads <= _team_limit() and openmp_team.available()
+
+
+def team_threads(work: int = 0, min_work: int = 0) -> int:
+    """The thread count T for one compiled pass of ``work`` on the OpenMP team (its prange version),
+    or 0 for the serial version: the team runs it when the process is on_team, the caller is not
+    inside a region (nested regions run serially) and work >= min_work."""
+    if work < min_work or getattr(_local, "worker", False) or not on_team():
+        return 0
+    return _num_threads
 
 
 _team_max = None

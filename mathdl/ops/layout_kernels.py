@@ -91,10 +91,10 @@ def _usable(a):
 def _on_team(size):
     from .. import openmp_team, parallel
 
-    if size >= TEAM_MIN_ELEMENTS and not parallel.in_worker() and parallel.on_team():
-        openmp_team.use_threads(parallel.get_num_threads())
-        return True
-    return False
+    team = parallel.team_threads(size, TEAM_MIN_ELEMENTS)
+    if team:
+        openmp_team.use_threads(team)
+    return bool(team)
 
 
 def nhwc_into_cnhw(a, out):

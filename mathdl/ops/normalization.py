@@ -405,9 +405,7 @@ BN_TEAM_MIN_WORK = 1 << 16
 
 def _cl_team(work):
     """Threads for one compiled batch-norm call on the OpenMP team (1: not on the team)."""
-    if work < BN_TEAM_MIN_WORK or _parallel.in_worker() or not _parallel.on_team():
-        return 1
-    return _parallel.get_num_threads()
+    return _parallel.team_threads(work, BN_TEAM_MIN_WORK) or 1
 
 
 def _rows_team(work):

@@ -130,8 +130,9 @@ def _run(index, *arrays):
     n = flats[0].size
     work = len(flats) * n
     image = arrays[0].ndim == 4  # a CNN's activations: the team (not next to BLAS's own threads)
-    if image and work >= TEAM_MIN_WORK and not _parallel.in_worker() and _parallel.on_team():
-        openmp_team.use_threads(_parallel.get_num_threads())
+    team = _parallel.team_threads(work, TEAM_MIN_WORK) if image else 0
+    if team:
+        openmp_team.use_threads(team)
         _k[3 + index](*flats)
         return
     kernel = _k[index]
